@@ -1,0 +1,57 @@
+"""The Python API: compile a search once, run it over events or files, get records back.
+
+    >>> from spl_lite import Search
+    >>> search = Search.compile(open("searches/rare_parent_child_process_relationship.spl").read())
+    >>> for record in search.run(events):          # any iterable of dicts
+    ...     print(record["parent_process_name"], record["process_name"])
+"""
+from __future__ import annotations
+
+from itertools import islice
+from typing import Iterable, Iterator
+
+from .io.jsonl import BATCH_SIZE, EventReader, expand_inputs
+from .parse import parse
+from .plan import Plan, Planner
+from .runtime.batch import Batch
+from .runtime.executor import Execution
+
+
+class Search:
+    """A planned search. Compiling checks everything; running never re-parses."""
+
+    def __init__(self, text: str, plan: Plan):
+        self.text = text
+        self.plan = plan
+
+    @classmethod
+    def compile(cls, text: str) -> "Search":
+        """Parse and plan; raises spl_lite.SplError (with `.render(text)`) on any problem."""
+        return cls(text, Planner(text).plan_program(parse(text)))
+
+    def explain(self) -> str:
+        return self.plan.explain()
+
+    def run(self, events: Iterable[dict], batch_size: int = BATCH_SIZE) -> Iterator[dict]:
+        """Records reaching every writing sink, in output order; events are consumed lazily."""
+        iterator = iter(events)
+        return self._run(iter(lambda: list(islice(iterator, batch_size)), []))
+
+    def run_files(self, paths: Iterable[str], batch_size: int = BATCH_SIZE) -> Iterator[dict]:
+        """Like run(), reading JSON lines from files, globs or `-`; bad lines are skipped."""
+        reader = EventReader(expand_inputs(paths), batch_size)
+        return self._run(reader.batches())
+
+    def _run(self, batches: Iterable[list[dict]]) -> Iterator[dict]:
+        pending: list[Batch] = []
+        execution = Execution(self.plan, lambda sink, batch: pending.append(batch))
+        for events in batches:
+            execution.push(events)
+            yield from _drain(pending)
+        execution.finish()
+        yield from _drain(pending)
+
+
+def _drain(pending: list[Batch]) -> Iterator[dict]:
+    while pending:
+        yield from pending.pop(0).records()

@@ -1,0 +1,82 @@
+"""Command registry: one module per command, each a Command subclass registered by its name."""
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any, ClassVar
+
+from .. import ast
+from ..errors import Span
+from ..plan import Planner, unknown_command
+from ..runtime.operator import Operator
+
+COMMANDS: dict[str, type["Command"]] = {}
+_BY_SYNTAX: dict[type, type["Command"]] = {}
+
+
+class Command:
+    """A command: plan-time checks (`plan`) and the runtime operator (`operator`).
+
+    `syntax` is the AST class of commands with syntax of their own; the rest are written
+    `name key=value ...` and arrive as ast.GenericCommand.
+    """
+
+    name: ClassVar[str]
+    syntax: ClassVar[type] = ast.GenericCommand
+    starts_pipeline: ClassVar[bool] = False
+    summary: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        COMMANDS[cls.name] = cls
+        if cls.syntax is not ast.GenericCommand:
+            _BY_SYNTAX[cls.syntax] = cls
+
+    @classmethod
+    def plan(cls, node: Any, input_id: int | None, planner: Planner) -> int:
+        raise NotImplementedError
+
+    @classmethod
+    def describe(cls, params: Any) -> str:
+        return ""
+
+    @classmethod
+    def operator(cls, params: Any, context: Any) -> Operator:
+        raise NotImplementedError
+
+
+def command_for(node: Any) -> type[Command]:
+    if isinstance(node, ast.GenericCommand):
+        found = COMMANDS.get(node.name)
+        if found is None or found.syntax is not ast.GenericCommand:
+            raise unknown_command(node.name, node.name_span, COMMANDS)
+        return found
+    return _BY_SYNTAX[type(node)]
+
+
+def source_text(span: Span, planner: Planner) -> str:
+    return planner.text[span.start : span.end]
+
+
+def shorten(text: str, width: int = 60) -> str:
+    """Search text squeezed onto part of one `explain` line."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+for _module in (
+    "source",
+    "sink",
+    "eval",
+    "where",
+    "select",
+    "fields",
+    "rename",
+    "union",
+    "stats",
+    "rex",
+    "conditional_anomaly",
+    "adaptive_threshold",
+    "first_time_event",
+    "unsupported",
+):
+    import_module(f"{__name__}.{_module}")

@@ -1,0 +1,97 @@
+"""`adaptive_threshold`: flags outliers of a numeric field per entity over an event-time window (spec 8.3)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import BAD_ARGUMENT, SplError
+from ..runtime.batch import Batch, object_column
+from ..runtime.operator import Operator
+from ..runtime.streaming_ml import AdaptiveThreshold as AdaptiveThresholdState
+from . import Command
+from .arguments import keyword_arguments
+from .eval import add_fields
+
+
+@dataclass(frozen=True)
+class AdaptiveThresholdParams:
+    algorithm: str
+    entity: str | None
+    value: str
+    timestamp: str
+    window_ms: int | None
+    threshold: float | None
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return ("mean", "variance", "label") if self.algorithm == "gaussian" else ("quantile", "label")
+
+
+_ALGORITHMS = ("gaussian", "quantile")
+
+
+class _AdaptiveThreshold(Operator):
+    def __init__(self, params: AdaptiveThresholdParams):
+        self.params = params
+        self.state = AdaptiveThresholdState(params.algorithm, params.window_ms, params.threshold)
+
+    def process(self, batch: Batch) -> Batch:
+        if not batch.length:
+            return batch
+        p = self.params
+        entities = batch.column(p.entity) if p.entity else None
+        scored = self.state.score(entities, batch.column(p.value), batch.column(p.timestamp))
+        columns = dict(batch.columns)
+        for name in p.outputs:
+            columns[name] = object_column(scored[name])
+        return Batch(columns, batch.row_ids)
+
+
+class AdaptiveThreshold(Command):
+    name = "adaptive_threshold"
+    summary = "gaussian or quantile outlier label per entity (adds mean/variance or quantile, and label)"
+
+    @classmethod
+    def plan(cls, node, input_id, planner) -> int:
+        args = keyword_arguments(
+            node,
+            {
+                "algorithm": (str,),
+                "entity": (str,),
+                "value": (str,),
+                "timestamp": (str,),
+                "window": (int,),
+                "threshold": (float,),
+                "eps": (float,),
+            },
+        )
+        algorithm = args.get("algorithm", "gaussian").lower()
+        if algorithm not in _ALGORITHMS:
+            raise SplError(BAD_ARGUMENT, f"unknown algorithm `{algorithm}`", node.span, hint="gaussian or quantile")
+        threshold = args.get("threshold")
+        if threshold is not None and not 0 < threshold < 0.5:
+            raise SplError(BAD_ARGUMENT, "`threshold` is a per-tail probability between 0 and 0.5", node.span)
+        window = args.get("window")
+        params = AdaptiveThresholdParams(
+            algorithm,
+            args.get("entity"),
+            args.get("value", "input"),
+            args.get("timestamp", "timestamp"),
+            window if window is not None and window > 0 else None,
+            threshold,
+        )
+        fields = add_fields(planner.node(input_id).fields, params.outputs)
+        return planner.add(cls.name, (input_id,), params, fields, node.span)
+
+    @classmethod
+    def describe(cls, params: AdaptiveThresholdParams) -> str:
+        parts = [f"algorithm={params.algorithm}", f"value={params.value}"]
+        if params.entity:
+            parts.append(f"entity={params.entity}")
+        parts.append(f"window={params.window_ms}ms" if params.window_ms else "window=unbounded")
+        if params.threshold is not None:
+            parts.append(f"threshold={params.threshold}")
+        return " ".join(parts)
+
+    @classmethod
+    def operator(cls, params, context) -> Operator:
+        return _AdaptiveThreshold(params)

@@ -1,0 +1,49 @@
+"""`conditional_anomaly conditional="c" target="t"`: adds `output`, the lift of the pair (spec 8.2)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..runtime.batch import Batch, object_column
+from ..runtime.operator import Operator
+from ..runtime.streaming_ml import ConditionalAnomaly as ConditionalAnomalyState
+from . import Command
+from .arguments import keyword_arguments
+from .eval import add_fields
+
+
+@dataclass(frozen=True)
+class ConditionalAnomalyParams:
+    conditional: str
+    target: str
+
+
+class _ConditionalAnomaly(Operator):
+    def __init__(self, params: ConditionalAnomalyParams):
+        self.params = params
+        self.state = ConditionalAnomalyState()
+
+    def process(self, batch: Batch) -> Batch:
+        if not batch.length:
+            return batch
+        scores = self.state.score(batch.column(self.params.conditional), batch.column(self.params.target))
+        return batch.with_column("output", object_column(scores))
+
+
+class ConditionalAnomaly(Command):
+    name = "conditional_anomaly"
+    summary = "how unusual `target` is given `conditional` (adds `output`)"
+
+    @classmethod
+    def plan(cls, node, input_id, planner) -> int:
+        args = keyword_arguments(node, {"conditional": (str,), "target": (str,)}, required=("conditional", "target"))
+        params = ConditionalAnomalyParams(args["conditional"], args["target"])
+        fields = add_fields(planner.node(input_id).fields, ["output"])
+        return planner.add(cls.name, (input_id,), params, fields, node.span)
+
+    @classmethod
+    def describe(cls, params: ConditionalAnomalyParams) -> str:
+        return f"conditional={params.conditional} target={params.target}"
+
+    @classmethod
+    def operator(cls, params, context) -> Operator:
+        return _ConditionalAnomaly(params)

@@ -1,0 +1,62 @@
+"""`into write_*()` / `into sink`: where a pipeline's records go."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import ast
+from ..errors import UNKNOWN_SINK, SplError, did_you_mean
+from ..io.sinks import DEFAULT_SINK, SINKS
+from ..runtime.batch import Batch
+from ..runtime.operator import Operator
+from . import Command
+
+
+@dataclass(frozen=True)
+class SinkParams:
+    name: str
+
+
+class _Emit(Operator):
+    def __init__(self, name: str, context):
+        self.name, self.context = name, context
+
+    def process(self, batch: Batch) -> Batch:
+        if batch.length:
+            self.context.emit(self.name, batch)
+        return Batch.empty()
+
+
+class Into(Command):
+    name = "into"
+    syntax = ast.Into
+    summary = "write records to a sink function"
+
+    @classmethod
+    def plan(cls, node: ast.Into, input_id, planner) -> int:
+        sink = node.sink
+        if isinstance(sink, ast.Call):
+            name, span = sink.name, sink.name_span
+            if sink.args:
+                raise SplError(UNKNOWN_SINK, f"sink `{name}` takes no arguments", sink.span)
+        else:
+            name, span = sink.name, sink.span
+        if name not in SINKS:
+            raise SplError(
+                UNKNOWN_SINK,
+                f"unknown sink `{name}`",
+                span,
+                hint=did_you_mean(name, SINKS) or "sinks: " + ", ".join(SINKS),
+            )
+        return planner.add("into", (input_id,), SinkParams(name), (), node.span)
+
+    @classmethod
+    def plan_default(cls, planner, input_id: int, span) -> int:
+        return planner.add("into", (input_id,), SinkParams(DEFAULT_SINK), (), span)
+
+    @classmethod
+    def describe(cls, params: SinkParams) -> str:
+        return params.name
+
+    @classmethod
+    def operator(cls, params: SinkParams, context) -> Operator:
+        return _Emit(params.name, context)

@@ -1,0 +1,86 @@
+"""The scalar-function registry: each function is one decorated Python function over plain values.
+
+The expression compiler turns a call into a loop over a batch's columns; a function body never
+sees a column, only values. Null propagation is declared here once, not written in each body.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    optional: bool = False
+    variadic: bool = False
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A scalar function as the planner and the compiler see it.
+
+    propagate_nulls: when true the result is null as soon as any given argument is null, and
+    `impl` is never called with a null. Functions whose meaning involves null (coalesce, ucast,
+    mvappend, ...) set it to false and handle None themselves.
+    """
+
+    name: str
+    params: tuple[Param, ...]
+    impl: Callable[..., Any]
+    propagate_nulls: bool
+    family: str
+
+    @property
+    def min_args(self) -> int:
+        return sum(1 for p in self.params if not p.optional and not p.variadic)
+
+    @property
+    def max_args(self) -> int | None:
+        return None if any(p.variadic for p in self.params) else len(self.params)
+
+    def signature(self) -> str:
+        def show(p: Param) -> str:
+            return p.name + ("..." if p.variadic else "") + ("?" if p.optional else "")
+
+        return f"{self.name}({', '.join(show(p) for p in self.params)})"
+
+
+FUNCTIONS: dict[str, FunctionSpec] = {}
+
+
+def _parse_param(text: str) -> Param:
+    if text.endswith("*"):
+        return Param(text[:-1], optional=True, variadic=True)
+    if text.endswith("?"):
+        return Param(text[:-1], optional=True)
+    return Param(text)
+
+
+def function(name: str, *params: str, nulls: str = "propagate"):
+    """Register `impl` as SPL function `name`.
+
+    params: argument names as named-argument syntax uses them; `x?` is optional, `xs*` takes the
+    rest. nulls: "propagate" (null in, null out) or "handle" (the body receives None).
+    """
+    if nulls not in ("propagate", "handle"):
+        raise ValueError(nulls)
+
+    def register(impl: Callable[..., Any]) -> Callable[..., Any]:
+        key = name.lower()
+        if key in FUNCTIONS:
+            raise ValueError(f"function {name} registered twice")
+        family = impl.__module__.rsplit(".", 1)[-1]
+        FUNCTIONS[key] = FunctionSpec(
+            key, tuple(_parse_param(p) for p in params), impl, nulls == "propagate", family
+        )
+        return impl
+
+    return register
+
+
+def apply(spec: FunctionSpec, args: tuple) -> Any:
+    """Call `spec` on already evaluated arguments, honouring its null policy."""
+    if spec.propagate_nulls and None in args:
+        return None
+    return spec.impl(*args)

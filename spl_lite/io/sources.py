@@ -1,0 +1,60 @@
+"""Source registry: what `from read_*()` turns each input event into (spec section 7)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..runtime.batch import Batch, object_column
+
+_EMPTY_BODY: dict = {}  # shared: records never mutate values in place
+
+
+def _enriched_records(events: list[dict], first_row_id: int) -> Batch:
+    """Spec 7.1: {input_event, _datamodels, body}; a line that already has `input_event` is the record."""
+    if any("input_event" in e and type(e["input_event"]) is dict for e in events):
+        records = [
+            e if type(e.get("input_event")) is dict else {"input_event": e} for e in events
+        ]
+        for record in records:
+            record.setdefault("_datamodels", _datamodels(record["input_event"]))
+            record.setdefault("body", _EMPTY_BODY)
+        return Batch.from_records(records, first_row_id)
+    n = len(events)
+    columns = {
+        "input_event": object_column(events),
+        "_datamodels": object_column([_datamodels(e) for e in events]),
+        "body": object_column([_EMPTY_BODY] * n),
+    }
+    return Batch(columns, np.arange(first_row_id, first_row_id + n, dtype=np.int64))
+
+
+def _datamodels(event: dict) -> list:
+    found = event.get("_datamodels")
+    return found if type(found) is list else []
+
+
+def _events_as_records(events: list[dict], first_row_id: int) -> Batch:
+    """G4 `from source`: the event's own top-level keys are the record's fields."""
+    return Batch.from_records(events, first_row_id)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    fields: tuple[str, ...] | None
+    to_batch: Callable[[list[dict], int], Batch]
+    summary: str
+
+
+_ENRICHED_FIELDS = ("input_event", "_datamodels", "body")
+
+SOURCES: dict[str, SourceSpec] = {
+    spec.name: spec
+    for spec in (
+        SourceSpec("read_ssa_enriched_events", _ENRICHED_FIELDS, _enriched_records, "SSA enriched events (G1, G2)"),
+        SourceSpec("read_ba_enriched_events", _ENRICHED_FIELDS, _enriched_records, "BA/OCSF events (G3)"),
+        SourceSpec("source", None, _events_as_records, "OCSF events as records (G4 `from source`)"),
+    )
+}

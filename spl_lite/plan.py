@@ -1,0 +1,273 @@
+"""AST -> logical plan: one node per command, with its inputs and the fields it produces.
+
+The plan is plain data (no closures): `explain` prints it, the runtime builds operators from it,
+and other back ends may lower it elsewhere. Every name and argument is checked here, before any
+event is read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import ast
+from .errors import (
+    BAD_ARGUMENT,
+    TYPE_ERROR,
+    UNKNOWN_COMMAND,
+    UNKNOWN_FUNCTION,
+    UNKNOWN_VARIABLE,
+    UNSUPPORTED,
+    SplError,
+    Span,
+    did_you_mean,
+)
+from .functions import FUNCTIONS
+from .parse import parse
+from .regex import compile_java
+
+
+@dataclass(frozen=True)
+class PlanNode:
+    """One command. `fields` is None where the fields depend on the input (e.g. after `from source`)."""
+
+    id: int
+    command: str
+    inputs: tuple[int, ...]
+    params: Any
+    fields: tuple[str, ...] | None
+    span: Span | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    nodes: tuple[PlanNode, ...]
+
+    def explain(self) -> str:
+        """One line per node: id, command, what it does, its inputs, and the fields it outputs."""
+        from .commands import COMMANDS
+
+        lines = []
+        for node in self.nodes:
+            detail = COMMANDS[node.command].describe(node.params)
+            inputs = ", ".join(f"#{i}" for i in node.inputs)
+            fields = "(depends on input)" if node.fields is None else ", ".join(node.fields) or "-"
+            parts = [f"#{node.id} {node.command}", detail, f"<- {inputs}" if inputs else "", f"=> {fields}"]
+            lines.append(" ".join(p for p in parts if p))
+        return "\n".join(lines)
+
+    @property
+    def sinks(self) -> list[PlanNode]:
+        return [n for n in self.nodes if n.command == "into"]
+
+
+# Aggregations are only meaningful inside `stats`; the planner rejects them elsewhere.
+AGGREGATIONS = ("count", "sum", "min", "max", "avg", "mean", "estdc", "distinct_count", "dc", "values", "first", "last")
+# Special forms the expression compiler handles itself rather than through the registry.
+SPECIAL_FORMS = {"for_each": 2, "iterator": 2}
+
+
+class Planner:
+    """Walks a Program once, building nodes and checking every command and expression."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.nodes: list[PlanNode] = []
+        self.variables: dict[str, int] = {}
+        self.shared_sources: dict[Any, int] = {}
+
+    def add(self, command: str, inputs: tuple[int, ...], params: Any, fields, span: Span | None) -> int:
+        node_id = len(self.nodes)
+        self.nodes.append(PlanNode(node_id, command, inputs, params, None if fields is None else tuple(fields), span))
+        return node_id
+
+    def node(self, node_id: int) -> PlanNode:
+        return self.nodes[node_id]
+
+    # ---- program structure ----
+    def plan_program(self, program: ast.Program) -> Plan:
+        for statement in program.statements:
+            if isinstance(statement, ast.Binding):
+                self.variables[statement.variable.name] = self.plan_pipeline(statement.pipeline)
+            else:
+                last = self.plan_pipeline(statement)
+                if self.nodes[last].command != "into":
+                    # A bare pipeline writes where `--output` points, like the harness does.
+                    from .commands import COMMANDS
+
+                    COMMANDS["into"].plan_default(self, last, statement.span)
+        if not any(n.command == "into" for n in self.nodes):
+            raise SplError(
+                BAD_ARGUMENT,
+                "the search has no output: every `$variable` is stored but none is written",
+                program.span,
+                hint="end a pipeline with `| into write_ssa_detected_events()`",
+            )
+        return Plan(tuple(self.nodes))
+
+    def plan_pipeline(self, pipeline: ast.Pipeline) -> int:
+        from .commands import command_for
+
+        current: int | None = None
+        for node in pipeline.commands:
+            command = command_for(node)
+            if current is None and not command.starts_pipeline:
+                raise SplError(
+                    BAD_ARGUMENT,
+                    f"a pipeline must start with `from`, not `{command.name}`",
+                    node.span,
+                    hint="begin with `| from read_ssa_enriched_events()`",
+                )
+            if current is not None and command.starts_pipeline:
+                raise SplError(BAD_ARGUMENT, "`from` can only start a pipeline", node.span)
+            current = command.plan(node, current, self)
+            if self.nodes[current].command == "into" and node is not pipeline.commands[-1]:
+                raise SplError(BAD_ARGUMENT, "`into` must be the last command of a pipeline", node.span)
+        return current
+
+    def variable(self, variable: ast.Variable) -> int:
+        if variable.name not in self.variables:
+            raise SplError(
+                UNKNOWN_VARIABLE,
+                f"unknown pipeline variable `${variable.name}`",
+                variable.span,
+                hint=_variable_hint(variable.name, self.variables),
+            )
+        return self.variables[variable.name]
+
+    # ---- expressions ----
+    def check_expression(self, expr: ast.Expr, allow_aggregations: bool = False) -> None:
+        for node in ast.walk(expr):
+            if isinstance(node, ast.Call):
+                self.check_call(node, allow_aggregations)
+            elif isinstance(node, ast.Regex):
+                check_regex(node.pattern, node.flags, node.span)
+
+    def check_call(self, call: ast.Call, allow_aggregations: bool) -> None:
+        name = call.name
+        if name in AGGREGATIONS and name not in FUNCTIONS:
+            if not allow_aggregations:
+                raise SplError(
+                    BAD_ARGUMENT,
+                    f"aggregation `{name}` can only be used in `stats`",
+                    call.name_span,
+                    hint="`| stats count(x) AS n BY y, span(timestamp, 5m)`",
+                )
+            return
+        if name in SPECIAL_FORMS:
+            self._check_special_form(call)
+            return
+        spec = FUNCTIONS.get(name)
+        if spec is None:
+            raise SplError(
+                UNKNOWN_FUNCTION,
+                f"unknown function `{name}`",
+                call.name_span,
+                hint=did_you_mean(name, list(FUNCTIONS) + list(SPECIAL_FORMS)),
+            )
+        positional = [a for a in call.args if not isinstance(a, ast.NamedArgument)]
+        named = [a for a in call.args if isinstance(a, ast.NamedArgument)]
+        if named and positional and call.args.index(named[0]) < len(positional):
+            raise SplError(BAD_ARGUMENT, "positional arguments must come before named ones", named[0].span)
+        param_names = [p.name.lower() for p in spec.params]
+        for argument in named:
+            if argument.name.lower() not in param_names:
+                raise SplError(
+                    BAD_ARGUMENT,
+                    f"`{name}` has no argument named `{argument.name}`",
+                    argument.span,
+                    hint=f"its signature is {spec.signature()}",
+                )
+            if param_names.index(argument.name.lower()) < len(positional):
+                raise SplError(BAD_ARGUMENT, f"argument `{argument.name}` is given twice", argument.span)
+        count = len(call.args)
+        maximum = spec.max_args
+        if count < spec.min_args or (maximum is not None and count > maximum):
+            wanted = (
+                f"{spec.min_args}" if spec.min_args == maximum
+                else f"at least {spec.min_args}" if maximum is None
+                else f"{spec.min_args} to {maximum}"
+            )
+            raise SplError(
+                BAD_ARGUMENT,
+                f"`{name}` takes {wanted} argument{'s' if wanted != '1' else ''}, got {count}",
+                call.span,
+                hint=f"its signature is {spec.signature()}",
+            )
+        if named:
+            given = {p for p in param_names[: len(positional)]} | {a.name.lower() for a in named}
+            missing = [p.name for p in spec.params if not p.optional and p.name.lower() not in given]
+            if missing:
+                raise SplError(BAD_ARGUMENT, f"`{name}` is missing argument `{missing[0]}`", call.span)
+        checker = ARGUMENT_CHECKS.get(name)
+        if checker:
+            checker(call)
+
+    def _check_special_form(self, call: ast.Call) -> None:
+        if call.name == "iterator":
+            raise SplError(BAD_ARGUMENT, "`iterator` can only be the first argument of `for_each`", call.span)
+        if len(call.args) != 2:
+            raise SplError(BAD_ARGUMENT, "`for_each` takes 2 arguments: for_each(iterator(list, \"name\"), expression)", call.span)
+        iterator = call.args[0]
+        if not (
+            isinstance(iterator, ast.Call)
+            and iterator.name == "iterator"
+            and len(iterator.args) == 2
+            and isinstance(iterator.args[1], ast.Literal)
+            and type(iterator.args[1].value) is str
+        ):
+            raise SplError(
+                BAD_ARGUMENT, "the first argument of `for_each` must be `iterator(list, \"name\")`", iterator.span
+            )
+        self.check_expression(iterator.args[0])
+        self.check_expression(call.args[1])
+
+
+def _variable_hint(name: str, variables: dict[str, int]) -> str | None:
+    if not variables:
+        return "define it first: `$name = | from ...;`"
+    hint = did_you_mean(name, variables)
+    return hint.replace("`", "`$", 1) if hint else "defined so far: " + ", ".join(f"${v}" for v in variables)
+
+
+def check_regex(pattern: str, flags: str, span: Span) -> None:
+    try:
+        compile_java(pattern, flags)
+    except ValueError as error:
+        raise SplError(BAD_ARGUMENT, f"invalid regular expression: {error}", span) from None
+
+
+_TYPE_NAMES = ("string", "long", "integer", "int", "float", "double", "boolean", "bytes", "any")
+
+
+def _check_type_argument(call: ast.Call) -> None:
+    """ucast/cast take a type name; a misspelt one would silently make every value null."""
+    positional = [a for a in call.args if not isinstance(a, ast.NamedArgument)]
+    named = {a.name.lower(): a.value for a in call.args if isinstance(a, ast.NamedArgument)}
+    target = positional[1] if len(positional) > 1 else named.get("target_type") or named.get("type")
+    if not isinstance(target, ast.Literal) or type(target.value) is not str:
+        return
+    text = target.value.replace(" ", "").lower()
+    if text in _TYPE_NAMES or text.startswith(("collection<", "map<", "list<")):
+        return
+    raise SplError(
+        TYPE_ERROR,
+        f"unknown type `{target.value}`",
+        target.span,
+        hint=did_you_mean(text, _TYPE_NAMES) or "types are string, long, integer, double, boolean, collection<T>, map<string,T>",
+    )
+
+
+ARGUMENT_CHECKS = {"ucast": _check_type_argument, "cast": _check_type_argument}
+
+
+def plan_text(text: str) -> Plan:
+    """Parse and plan search text; raises SplError on the first problem found."""
+    return Planner(text).plan_program(parse(text))
+
+
+def unsupported(what: str, why: str, span: Span | None) -> SplError:
+    return SplError(UNSUPPORTED, f"{what} cannot run outside Splunk: {why}", span)
+
+
+def unknown_command(name: str, span: Span, known) -> SplError:
+    return SplError(UNKNOWN_COMMAND, f"unknown command `{name}`", span, hint=did_you_mean(name, known))
