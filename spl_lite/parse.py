@@ -303,6 +303,10 @@ _EXPRESSION_START = {"NAME", "STRING", "NUMBER", "LPAR", "LSQB", "LBRACE", "REGE
 
 
 def _describe_expected(expected: set[str]) -> str:
+    if {"AND", "OR", "COMPARE"} <= expected:
+        # After a complete operand LALR's merged states offer every operator and every closing
+        # bracket, most of them wrong here; the one thing surely missing is an operator.
+        return "expected an operator such as `AND`, `OR` or `=` before this"
     if _EXPRESSION_START <= expected:
         rest = expected - _EXPRESSION_START - {"MINUS", "NOT", "LIKE", "IN", "DURATION", "DOTTED_NAME", "QUOTED_NAME"}
         names = ["an expression"] + sorted(_TOKEN_NAMES.get(t, f"`{t.lower()}`") for t in rest)

@@ -74,6 +74,7 @@ class Planner:
         self.nodes: list[PlanNode] = []
         self.variables: dict[str, int] = {}
         self.shared_sources: dict[Any, int] = {}
+        self._bound_iterators: set[int] = set()
 
     def add(self, command: str, inputs: tuple[int, ...], params: Any, fields, span: Span | None) -> int:
         node_id = len(self.nodes)
@@ -204,7 +205,9 @@ class Planner:
 
     def _check_special_form(self, call: ast.Call) -> None:
         if call.name == "iterator":
-            raise SplError(BAD_ARGUMENT, "`iterator` can only be the first argument of `for_each`", call.span)
+            if id(call) not in self._bound_iterators:
+                raise SplError(BAD_ARGUMENT, "`iterator` can only be the first argument of `for_each`", call.span)
+            return
         if len(call.args) != 2:
             raise SplError(BAD_ARGUMENT, "`for_each` takes 2 arguments: for_each(iterator(list, \"name\"), expression)", call.span)
         iterator = call.args[0]
@@ -218,8 +221,8 @@ class Planner:
             raise SplError(
                 BAD_ARGUMENT, "the first argument of `for_each` must be `iterator(list, \"name\")`", iterator.span
             )
-        self.check_expression(iterator.args[0])
-        self.check_expression(call.args[1])
+        # check_expression's walk reaches the iterator next; this marks it as bound.
+        self._bound_iterators.add(id(iterator))
 
 
 def _variable_hint(name: str, variables: dict[str, int]) -> str | None:

@@ -73,14 +73,17 @@ def truth(value: Any) -> bool | None:
 
 
 def hashable(value: Any) -> Any:
-    """A key for grouping and state tables: lists and maps become tuples, 1 and 1.0 stay distinct."""
-    if type(value) is list:
+    """A key for grouping and state tables that agrees with `equals`.
+
+    Lists and maps become tagged tuples (maps sorted by key, since `=` ignores key order); 1 and
+    1.0 share a key because `=` says they are equal; booleans are tagged so True is not 1.
+    """
+    kind = type(value)
+    if kind is list:
         return ("\0list", tuple(hashable(v) for v in value))
-    if type(value) is dict:
-        return ("\0map", tuple((k, hashable(v)) for k, v in value.items()))
-    if type(value) is float:
-        return ("\0double", value)
-    if type(value) is bool:
+    if kind is dict:
+        return ("\0map", tuple((k, hashable(value[k])) for k in sorted(value)))
+    if kind is bool:
         return ("\0bool", value)
     return value
 

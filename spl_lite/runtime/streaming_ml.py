@@ -1,0 +1,461 @@
+"""Streaming-ML operator state (spec 8): first_time_event, conditional_anomaly, adaptive_threshold."""
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, insort
+from heapq import heappop, heappush
+from itertools import repeat
+from typing import Any, Sequence
+
+import numpy as np
+
+from spl_lite.values import hashable
+
+_INF = math.inf
+_SQRT2 = math.sqrt(2.0)
+# orjson writes integers only in this range; larger ones (exact moment sums) go as hex text.
+_JSON_INT_MIN = -(2**63)
+_JSON_INT_MAX = 2**64 - 1
+
+
+def encode_key(key: Any) -> Any:
+    """A state key or number (made of tuples, scalars) as JSON: tuples become lists.
+
+    JSON cannot carry non-finite doubles or very large integers, so those become one-entry
+    maps {"f": "nan"} / {"i": "<hex>"}; maps never occur otherwise because `hashable` turns
+    every map value into a tuple.
+    """
+    kind = type(key)
+    if kind is tuple:
+        return [encode_key(k) for k in key]
+    if kind is float and (key != key or key == _INF or key == -_INF):
+        return {"f": repr(key)}
+    if kind is int and not _JSON_INT_MIN <= key <= _JSON_INT_MAX:
+        return {"i": format(key, "x")}
+    return key
+
+
+def decode_key(data: Any) -> Any:
+    """Inverse of encode_key."""
+    kind = type(data)
+    if kind is list:
+        return tuple(decode_key(d) for d in data)
+    if kind is dict:
+        return float(data["f"]) if "f" in data else int(data["i"], 16)
+    return data
+
+
+def as_list(column: Sequence) -> Sequence:
+    """numpy arrays as Python lists, so element types are Python's (int, not numpy.int64)."""
+    return column.tolist() if isinstance(column, np.ndarray) else column
+
+
+class FirstTimeEvent:
+    """True exactly when the tuple of column values has not been seen earlier (spec 8.1)."""
+
+    def __init__(self) -> None:
+        # A dict, not a set: insertion order makes state_dict the same bytes on every run.
+        self._seen: dict[tuple, None] = {}
+
+    def score(self, columns: Sequence[Sequence]) -> list[bool]:
+        if not columns:
+            raise ValueError("first_time_event needs at least one input column")
+        seen = self._seen
+        out = []
+        for row in zip(*map(as_list, columns)):
+            key = tuple(map(hashable, row))
+            if key in seen:
+                out.append(False)
+            else:
+                seen[key] = None
+                out.append(True)
+        return out
+
+    def state_dict(self) -> dict:
+        return {"seen": [encode_key(k) for k in self._seen]}
+
+    @classmethod
+    def from_state_dict(cls, d: dict) -> FirstTimeEvent:
+        self = cls()
+        self._seen = dict.fromkeys(map(decode_key, d["seen"]))
+        return self
+
+
+class ConditionalAnomaly:
+    """Lift P(t|c) / P(t) from raw counts that already include the current record (spec 8.2)."""
+
+    def __init__(self) -> None:
+        self._total = 0
+        self._by_cond: dict[Any, int] = {}
+        self._by_target: dict[Any, int] = {}
+        self._by_pair: dict[tuple, int] = {}
+
+    def score(self, conditional: Sequence, target: Sequence) -> list[float | None]:
+        by_cond, by_target, by_pair = self._by_cond, self._by_target, self._by_pair
+        total = self._total
+        out: list[float | None] = []
+        for c, t in zip(as_list(conditional), as_list(target)):
+            if c is None or t is None:
+                out.append(None)
+                continue
+            c = hashable(c)
+            t = hashable(t)
+            total += 1
+            n_c = by_cond[c] = by_cond.get(c, 0) + 1
+            n_t = by_target[t] = by_target.get(t, 0) + 1
+            pair = (c, t)
+            n_ct = by_pair[pair] = by_pair.get(pair, 0) + 1
+            # (n_ct/n_c) / (n_t/N) as one correctly rounded division of exact integer products.
+            out.append((n_ct * total) / (n_c * n_t))
+        self._total = total
+        return out
+
+    def state_dict(self) -> dict:
+        return {
+            "total": self._total,
+            "conditional": [[encode_key(k), n] for k, n in self._by_cond.items()],
+            "target": [[encode_key(k), n] for k, n in self._by_target.items()],
+            "pair": [[encode_key(k), n] for k, n in self._by_pair.items()],
+        }
+
+    @classmethod
+    def from_state_dict(cls, d: dict) -> ConditionalAnomaly:
+        self = cls()
+        self._total = d["total"]
+        self._by_cond = {decode_key(k): n for k, n in d["conditional"]}
+        self._by_target = {decode_key(k): n for k, n in d["target"]}
+        self._by_pair = {decode_key(k): n for k, n in d["pair"]}
+        return self
+
+
+class _Moments:
+    """Count, Σx and Σx² of a multiset of doubles, exact, so removals leave no rounding residue.
+
+    Finite values are summed as integers scaled by 2**exp (every double is m·2**e); Σx² uses the
+    scale 2**(2·exp). Infinities are counted apart, since they have no integer form.
+    """
+
+    __slots__ = ("n", "s", "q", "exp", "pos_inf", "neg_inf")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.s = 0
+        self.q = 0
+        self.exp = 0
+        self.pos_inf = 0
+        self.neg_inf = 0
+
+    def add(self, x: float) -> None:
+        self._update(x, 1)
+
+    def remove(self, x: float) -> None:
+        """Remove one previously added x."""
+        self._update(x, -1)
+
+    def _update(self, x: float, sign: int) -> None:
+        self.n += sign
+        if x == _INF:
+            self.pos_inf += sign
+            return
+        if x == -_INF:
+            self.neg_inf += sign
+            return
+        num, den = x.as_integer_ratio()
+        if num:
+            e = 1 - den.bit_length()
+            if e < self.exp:
+                shift = self.exp - e
+                self.s <<= shift
+                self.q <<= 2 * shift
+                self.exp = e
+            shift = e - self.exp
+            if sign > 0:
+                self.s += num << shift
+                self.q += (num * num) << (2 * shift)
+            else:
+                self.s -= num << shift
+                self.q -= (num * num) << (2 * shift)
+        if self.n == 0:
+            # Everything was removed, so the sums are exactly 0: drop the scale so it cannot creep.
+            self.exp = 0
+
+    def mean(self) -> float:
+        if self.pos_inf or self.neg_inf:
+            if self.pos_inf and self.neg_inf:
+                return math.nan
+            return _INF if self.pos_inf else -_INF
+        return _scaled_ratio(self.s, self.n, self.exp)
+
+    def variance(self) -> float:
+        """Population variance (nΣx² − (Σx)²) / n², correctly rounded and never negative."""
+        if self.pos_inf or self.neg_inf:
+            return math.nan
+        return _scaled_ratio(self.n * self.q - self.s * self.s, self.n * self.n, 2 * self.exp)
+
+    def to_state(self) -> list:
+        return [encode_key(v) for v in (self.n, self.s, self.q, self.exp, self.pos_inf, self.neg_inf)]
+
+    @classmethod
+    def from_state(cls, data: list) -> _Moments:
+        self = cls()
+        self.n, self.s, self.q, self.exp, self.pos_inf, self.neg_inf = map(decode_key, data)
+        return self
+
+
+class _SortedValues:
+    """A sorted multiset of doubles with O(log n) rank queries, kept as blocks of bounded length.
+
+    One flat sorted list would make every insertion shift the whole list (quadratic over a long
+    unbounded history); blocks bound the shift, and a Fenwick tree over the block lengths gives
+    the count of values in earlier blocks.
+    """
+
+    __slots__ = ("blocks", "maxes", "tree", "n")
+    LOAD = 512
+
+    def __init__(self, values: Sequence[float] = ()) -> None:
+        load = self.LOAD
+        self.blocks = [list(values[i:i + load]) for i in range(0, len(values), load)]
+        self.n = len(values)
+        self._reindex()
+
+    def _reindex(self) -> None:
+        self.maxes = [block[-1] for block in self.blocks]
+        tree = [0] * (len(self.blocks) + 1)
+        for i, block in enumerate(self.blocks, 1):
+            tree[i] += len(block)
+            parent = i + (i & -i)
+            if parent < len(tree):
+                tree[parent] += tree[i]
+        self.tree = tree
+
+    def _grow(self, i: int, delta: int) -> None:
+        tree = self.tree
+        i += 1
+        while i < len(tree):
+            tree[i] += delta
+            i += i & -i
+
+    def count_below(self, x: float) -> int:
+        """How many values are strictly less than x."""
+        i = bisect_left(self.maxes, x)
+        if i == len(self.maxes):
+            return self.n
+        below = bisect_left(self.blocks[i], x)
+        tree = self.tree
+        while i:
+            below += tree[i]
+            i &= i - 1
+        return below
+
+    def add(self, x: float) -> None:
+        self.n += 1
+        if not self.blocks:
+            self.blocks.append([x])
+            self._reindex()
+            return
+        i = min(bisect_left(self.maxes, x), len(self.blocks) - 1)
+        block = self.blocks[i]
+        insort(block, x)
+        self.maxes[i] = block[-1]
+        if len(block) > 2 * self.LOAD:
+            self.blocks[i:i + 1] = [block[:self.LOAD], block[self.LOAD:]]
+            self._reindex()
+        else:
+            self._grow(i, 1)
+
+    def remove(self, x: float) -> None:
+        """Remove one value equal to x, which must be present."""
+        self.n -= 1
+        i = bisect_left(self.maxes, x)
+        block = self.blocks[i]
+        del block[bisect_left(block, x)]
+        if block:
+            self.maxes[i] = block[-1]
+            self._grow(i, -1)
+        else:
+            del self.blocks[i]
+            self._reindex()
+
+    def values(self) -> list[float]:
+        return [x for block in self.blocks for x in block]
+
+
+def _scaled_ratio(num: int, den: int, exp: int) -> float:
+    """num·2**exp / den rounded once (Python's int / int is correctly rounded)."""
+    try:
+        return (num << exp) / den if exp >= 0 else num / (den << -exp)
+    except OverflowError:
+        return _INF if num > 0 else -_INF
+
+
+def _number(value: Any) -> float | None:
+    """A value usable as a model input: int or non-NaN float, never bool; else None."""
+    kind = type(value)
+    if kind is float:
+        return value if value == value else None
+    if kind is int:
+        return float(value)
+    return None
+
+
+def _timestamp(value: Any) -> int | float | None:
+    kind = type(value)
+    if kind is int or (kind is float and value == value):
+        return value
+    return None
+
+
+class AdaptiveThreshold:
+    """Per-entity outlier labels against the history in an event-time window (spec 8.3).
+
+    window_ms None or <= 0 means an unbounded history; threshold None or NaN means the
+    per-algorithm default (0.01 gaussian, 0.1 quantile), applied to each tail.
+    """
+
+    ALGORITHMS = {"gaussian": 0.01, "quantile": 0.1}
+
+    def __init__(self, algorithm: str = "gaussian", window_ms: int | None = None,
+                 threshold: float | None = None) -> None:
+        if algorithm not in self.ALGORITHMS:
+            raise ValueError(f"unknown adaptive_threshold algorithm {algorithm!r}")
+        self.algorithm = algorithm
+        self.window_ms = window_ms if window_ms is not None and window_ms > 0 else None
+        if threshold is None or threshold != threshold:
+            threshold = self.ALGORITHMS[algorithm]
+        self.threshold = threshold
+        self._watermark: int | float | None = None
+        # gaussian: key -> _Moments; quantile: key -> _SortedValues of the history.
+        self._models: dict[Any, Any] = {}
+        # Only with a window: key -> min-heap of (ts, x), so expiry pops oldest event time first
+        # even when records arrive out of order.
+        self._heaps: dict[Any, list] = {}
+
+    def score(self, entities: Sequence | None, values: Sequence,
+              timestamps: Sequence) -> dict[str, list]:
+        entities = repeat(None) if entities is None else as_list(entities)
+        rows = zip(entities, as_list(values), as_list(timestamps))
+        if self.algorithm == "gaussian":
+            return self._score_gaussian(rows)
+        return self._score_quantile(rows)
+
+    def _history(self, key: Any, ts: int | float, new_model) -> tuple[Any, list | None, bool]:
+        """Advance the watermark and expire the entity's history.
+
+        Returns the entity's model (_Moments or _SortedValues), its heap (None without a
+        window) and whether the record joins the history after being scored.
+        """
+        wm = self._watermark
+        if wm is None or ts > wm:
+            wm = self._watermark = ts
+        model = self._models.get(key)
+        window = self.window_ms
+        if window is None:
+            if model is None:
+                model = self._models[key] = new_model()
+            return model, None, True
+        cutoff = wm - window
+        heap = self._heaps.get(key)
+        if heap is None:
+            if ts <= cutoff:
+                return new_model(), None, False
+            model = self._models[key] = new_model()
+            heap = self._heaps[key] = []
+        while heap and heap[0][0] <= cutoff:
+            model.remove(heappop(heap)[1])
+        return model, heap, ts > cutoff
+
+    def _score_gaussian(self, rows) -> dict[str, list]:
+        t = self.threshold
+        upper = 1.0 - t
+        means: list[float | None] = []
+        variances: list[float | None] = []
+        labels: list[bool] = []
+        for entity, x, ts in rows:
+            x = _number(x)
+            ts = _timestamp(ts)
+            if x is None or ts is None:
+                means.append(None)
+                variances.append(None)
+                labels.append(False)
+                continue
+            model, heap, keep = self._history(hashable(entity), ts, _Moments)
+            if model.n == 0:
+                means.append(None)
+                variances.append(None)
+                labels.append(False)
+            else:
+                mean = model.mean()
+                variance = model.variance()
+                sd = math.sqrt(variance)
+                diff = x - mean
+                if sd == 0.0:
+                    # IEEE x/0: a step away from a constant history is infinitely far.
+                    z = _INF if diff > 0 else -_INF if diff < 0 else math.nan
+                else:
+                    z = diff / sd
+                p = 0.5 * math.erfc(-z / _SQRT2)
+                means.append(mean)
+                variances.append(variance)
+                labels.append(p < t or p > upper)
+            if keep:
+                model.add(x)
+                if heap is not None:
+                    heappush(heap, (ts, x))
+        return {"mean": means, "variance": variances, "label": labels}
+
+    def _score_quantile(self, rows) -> dict[str, list]:
+        t = self.threshold
+        upper = 1.0 - t
+        quantiles: list[float | None] = []
+        labels: list[bool] = []
+        for entity, x, ts in rows:
+            x = _number(x)
+            ts = _timestamp(ts)
+            if x is None or ts is None:
+                quantiles.append(None)
+                labels.append(False)
+                continue
+            history, heap, keep = self._history(hashable(entity), ts, _SortedValues)
+            n = history.n
+            # Fraction of earlier values strictly below x; an empty history gives 0.
+            q = history.count_below(x) / n if n else 0.0
+            quantiles.append(q)
+            labels.append(q < t or q > upper)
+            if keep:
+                history.add(x)
+                if heap is not None:
+                    heappush(heap, (ts, x))
+        return {"quantile": quantiles, "label": labels}
+
+    def state_dict(self) -> dict:
+        gaussian = self.algorithm == "gaussian"
+        models = []
+        for key, model in self._models.items():
+            heap = self._heaps.get(key)
+            models.append([
+                encode_key(key),
+                model.to_state() if gaussian else [encode_key(x) for x in model.values()],
+                None if heap is None else [[encode_key(ts), encode_key(x)] for ts, x in heap],
+            ])
+        return {
+            "algorithm": self.algorithm,
+            "window_ms": self.window_ms,
+            "threshold": encode_key(self.threshold),
+            "watermark": encode_key(self._watermark),
+            "models": models,
+        }
+
+    @classmethod
+    def from_state_dict(cls, d: dict) -> AdaptiveThreshold:
+        self = cls(d["algorithm"], d["window_ms"], decode_key(d["threshold"]))
+        self._watermark = decode_key(d["watermark"])
+        gaussian = self.algorithm == "gaussian"
+        for key, model, heap in d["models"]:
+            key = decode_key(key)
+            self._models[key] = (_Moments.from_state(model) if gaussian
+                                 else _SortedValues([decode_key(x) for x in model]))
+            if heap is not None:
+                # A heap stored in list order is still a valid heap.
+                self._heaps[key] = [(decode_key(ts), decode_key(x)) for ts, x in heap]
+        return self

@@ -1,0 +1,348 @@
+"""Tests for the Streaming-ML operator state (spec 8): real numbers, edge rules, state round trips."""
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, insort
+
+import numpy as np
+import orjson
+import pytest
+
+from spl_lite.runtime.streaming_ml import (
+    AdaptiveThreshold,
+    ConditionalAnomaly,
+    FirstTimeEvent,
+    _SortedValues,
+    decode_key,
+    encode_key,
+)
+from spl_lite.values import hashable
+
+approx = lambda v: pytest.approx(v, abs=1e-6)  # noqa: E731
+
+
+def restored(op):
+    """op's state after a trip through JSON bytes, as a fresh object."""
+    return type(op).from_state_dict(orjson.loads(orjson.dumps(op.state_dict())))
+
+
+# --- spec 8.2 test vector, through conditional_anomaly -> where cmd.exe -> adaptive_threshold ---
+
+PAIRS = [("services.exe", "cmd.exe") if i % 2 == 0 else ("explorer.exe", "notepad.exe")
+         for i in range(20)] + [("explorer.exe", "cmd.exe")]
+
+# event number: (output, input, mean, variance, label), from the table in spec 8.2
+TABLE = {
+    1: (1.0, 0.0, None, None, False),
+    3: (1.5, -0.176091, 0.0, 0.0, True),
+    5: (1.666667, -0.221849, -0.088046, 0.00775203, False),
+    19: (1.9, -0.278754, -0.219727, 0.00692551, False),
+    21: (0.173554, 0.760566, -0.225630, 0.00654653, True),
+}
+
+
+def run_pipeline(split: int | None = None):
+    """Rows (event no., output, input, mean, variance, label) for the cmd.exe events.
+
+    With split, both operators are serialised and restored after that many input events.
+    """
+    parents = [p for p, _ in PAIRS]
+    children = [c for _, c in PAIRS]
+    ca = ConditionalAnomaly()
+    at = AdaptiveThreshold("gaussian", window_ms=604800000, threshold=0.001)
+    cuts = [0, len(PAIRS)] if split is None else [0, split, len(PAIRS)]
+    rows = []
+    for lo, hi in zip(cuts, cuts[1:]):
+        if lo:
+            ca, at = restored(ca), restored(at)
+            assert restored(ca).state_dict() == ca.state_dict()
+        outputs = ca.score(parents[lo:hi], children[lo:hi])
+        kept = [(i + 1, out) for i, (out, child) in enumerate(zip(outputs, children[lo:hi]), lo)
+                if child == "cmd.exe"]
+        inputs = [-math.log10(out) for _, out in kept]
+        scored = at.score(None, inputs, [(n - 1) * 1000 for n, _ in kept])
+        rows += zip([n for n, _ in kept], [o for _, o in kept], inputs,
+                    scored["mean"], scored["variance"], scored["label"])
+    return rows
+
+
+def test_spec_test_vector_rows():
+    rows = {row[0]: row[1:] for row in run_pipeline()}
+    assert sorted(rows) == list(range(1, 20, 2)) + [21]
+    for number, expected in TABLE.items():
+        got = rows[number]
+        for g, e in zip(got, expected):
+            assert g == (e if e is None or type(e) is bool else approx(e)), (number, got)
+
+
+def test_spec_test_vector_detection_and_z():
+    rows = run_pipeline()
+    detected = [r[0] for r in rows if r[5] and r[2] > r[3]]
+    assert detected == [21]
+    _, _, x, mean, variance, _ = rows[-1]
+    assert (x - mean) / math.sqrt(variance) == pytest.approx(12.19, abs=0.005)
+    # Event 3 is flagged because its history (event 1 alone) has zero variance: z = -inf.
+    assert rows[1][5] is True and rows[1][2] < rows[1][3]
+
+
+@pytest.mark.parametrize("split", range(1, 21))
+def test_spec_test_vector_survives_serialisation(split):
+    assert run_pipeline(split) == run_pipeline()
+
+
+# --- conditional_anomaly ---
+
+def test_lift_counts_include_the_current_record():
+    ca = ConditionalAnomaly()
+    # A brand-new parent's first child is powershell.exe, the 3rd of 23 events: lift = N/n_t = 23/3
+    parents = ["p%d" % (i % 4) for i in range(22)] + ["new.exe"]
+    children = ["powershell.exe" if i in (2, 9) else "x.exe" for i in range(22)] + ["powershell.exe"]
+    out = ca.score(parents, children)
+    assert out[-1] == pytest.approx(23 / 3, rel=1e-15)
+    assert out[0] == 1.0
+
+
+def test_lift_nulls_give_null_and_leave_state_alone():
+    ca = ConditionalAnomaly()
+    ca.score(["a", "a"], ["x", "y"])
+    before = ca.state_dict()
+    assert ca.score([None, "a", None], ["x", None, None]) == [None, None, None]
+    assert ca.state_dict() == before
+    # N=3, n_a=3, n_x=2, n_ax=2 -> (2/3)/(2/3)
+    assert ca.score(["a"], ["x"]) == [1.0]
+
+
+def test_lift_keys_follow_value_identity():
+    ca = ConditionalAnomaly()
+    out = ca.score([1, 1.0, [1, 2], [1, 2], True], ["t", "t", "t", "t", "t"])
+    # 1 and 1.0 are one parent (`=` says they are equal); equal lists too; True is not 1.
+    assert out == [1.0, 1.0, 1.0, 1.0, 1.0]
+    assert len(ca.state_dict()["conditional"]) == 3
+    assert ConditionalAnomaly().score(np.array(["a", "b", "a"], dtype=object),
+                                      np.array(["x", "x", "y"], dtype=object)) == [
+        1.0, 1.0, pytest.approx((1 / 2) / (1 / 3))]
+
+
+# --- first_time_event ---
+
+def test_first_time_event_tuples():
+    fte = FirstTimeEvent()
+    hosts = ["h1", "h1", "h2", "h1", None, None, "h1"]
+    cmds = ["a", "a", "a", "b", "a", "a", 1]
+    assert fte.score([hosts, cmds]) == [True, False, True, True, True, False, True]
+    assert fte.score([["h1", "h3"], ["b", "b"]]) == [False, True]
+
+
+def test_first_time_event_value_identity():
+    fte = FirstTimeEvent()
+    col = [1, 1.0, True, [1, 2], [1, 2], {"a": 1}, {"a": 1}, {"a": 1.0}, float("nan")]
+    # Keys agree with `=`: 1 = 1.0 and {"a": 1} = {"a": 1.0}; True is not 1; NaN equals nothing.
+    assert fte.score([col]) == [True, False, True, True, False, True, False, False, True]
+
+
+def test_first_time_event_round_trip():
+    col = ["a", [1, "x"], {"k": [None, 2.5]}, float("inf"), 2**70, "a", [1, "x"]]
+    one = FirstTimeEvent()
+    whole = one.score([col, col])
+    first = FirstTimeEvent()
+    head = first.score([col[:4], col[:4]])
+    second = restored(first)
+    assert head + second.score([col[4:], col[4:]]) == whole
+    assert restored(second).state_dict() == orjson.loads(orjson.dumps(second.state_dict()))
+
+
+def test_key_codec_round_trips_awkward_keys():
+    for value in [None, "s\0x", 0, -(2**63), 2**64, -(2**80), 1.5, -0.0, float("inf"),
+                  float("-inf"), [1, [2.0, {"m": True}]], {"a": None, "b": [float("-inf")]}]:
+        key = hashable(value)
+        assert decode_key(orjson.loads(orjson.dumps(encode_key(key)))) == key
+    nan = decode_key(orjson.loads(orjson.dumps(encode_key(hashable(float("nan"))))))
+    assert math.isnan(nan)
+
+
+# --- adaptive_threshold, gaussian ---
+
+def gaussian(values, timestamps=None, entities=None, **kwargs):
+    at = AdaptiveThreshold("gaussian", **kwargs)
+    ts = list(range(len(values))) if timestamps is None else timestamps
+    return at.score(entities, values, ts)
+
+
+def test_gaussian_hand_computed():
+    out = gaussian([1, 2, 3, 4, 10.0, 2.5])
+    assert out["mean"] == [None, 1.0, 1.5, 2.0, 2.5, 4.0]
+    assert out["variance"] == [None, 0.0, 0.25, approx(2 / 3), 1.25, 10.0]
+    # z: 2 vs [1] -> +inf; 3 -> 3.0; 4 -> 2/sqrt(2/3) = 2.449 (Φ 0.9928 > 0.99); 10 -> 6.7;
+    # 2.5 -> -1.5/sqrt(10) = -0.47
+    assert out["label"] == [False, True, True, True, True, False]
+
+
+def test_gaussian_zero_variance_follows_ieee():
+    out = gaussian([5, 5, 5, 5.0, 4.999, 5])
+    assert out["variance"][1:4] == [0.0, 0.0, 0.0]
+    # x == mean -> z NaN -> false; then a step down from a constant history -> z = -inf -> true
+    assert out["label"] == [False, False, False, False, True, False]
+
+
+def test_gaussian_per_tail_threshold():
+    history = [-1.0, 1.0]  # mean 0, sd 1, so z = x
+    z_999 = 3.090232306167813  # Φ(z) = 0.999
+    for x, label in [(3.0, False), (3.2, True), (-3.2, True), (-3.0, False)]:
+        assert gaussian(history + [x], threshold=0.001)["label"][-1] is label
+    # default 0.01 per tail: |z| > 2.326
+    for x, label in [(2.3, False), (2.4, True), (-2.4, True)]:
+        assert gaussian(history + [x])["label"][-1] is label
+    assert gaussian(history + [z_999 + 1e-9], threshold=0.001)["label"][-1] is True
+    assert gaussian(history + [3.0], threshold=float("nan"))["label"][-1] is True
+
+
+def test_gaussian_bad_inputs_change_nothing():
+    at = AdaptiveThreshold("gaussian")
+    at.score(None, [1.0, 3.0], [0, 1])
+    before = at.state_dict()
+    out = at.score(None, [None, "2", True, float("nan"), 2.0, 2.0, 2.0],
+                   [2, 3, 4, 5, None, "7", float("nan")])
+    assert out == {"mean": [None] * 7, "variance": [None] * 7, "label": [False] * 7}
+    assert at.state_dict() == before
+
+
+def test_gaussian_infinite_values():
+    out = gaussian([1.0, float("inf"), 2.0, 3.0])
+    assert out["mean"][2] == math.inf and math.isnan(out["variance"][2])
+    # a step up from the constant [1.0] is +inf away; once inf is in the history, z is NaN
+    assert out["label"] == [False, True, False, False]
+
+
+def test_gaussian_entities_are_independent_models():
+    out = gaussian([1, 100, 2, 200, 3, 7], entities=["a", "b", "a", "b", "a", None])
+    assert out["mean"] == [None, None, 1.0, 100.0, 1.5, None]
+    assert gaussian([1, 2, 3], entities=[1, 1.0, 1])["mean"] == [None, 1.0, 1.5]
+
+
+def test_gaussian_window_expiry_is_exact():
+    # ts' <= wm - window leaves; the huge value's removal must leave a clean 0.1 history.
+    out = gaussian([1e9, 0.1, 0.1, 0.1, 0.2], timestamps=[0, 50, 60, 100, 101], window_ms=100)
+    assert out["mean"][3] == 0.1 and out["variance"][3] == 0.0
+    assert out["label"][3] is False  # equal to a constant mean: NaN z
+    assert out["mean"][4] == 0.1 and out["variance"][4] == approx(0.0)
+    assert out["label"][4] is True
+
+
+def test_gaussian_window_uses_operator_watermark_and_skips_late_records():
+    at = AdaptiveThreshold("gaussian", window_ms=10)
+    out = at.score(["a", "b", "a", "a", "a"], [1.0, 9.0, 3.0, 100.0, 5.0], [0, 20, 21, 5, 22])
+    # b's timestamp 20 moved the watermark: a's value at ts 0 is gone when a comes back at 21.
+    assert out["mean"] == [None, None, None, 3.0, 3.0]
+    # ts 5 <= 21 - 10: it was scored against a's history [3.0] but never joined it.
+    assert out["label"] == [False, False, False, True, True]
+    assert at.score(["a"], [4.0], [-1])["mean"] == [4.0]
+
+
+def test_gaussian_window_unbounded_for_none_and_non_positive():
+    for window in (None, 0, -1):
+        out = gaussian([1.0, 3.0, 5.0], timestamps=[0, 10**12, 2 * 10**12], window_ms=window)
+        assert out["mean"] == [None, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("window", [None, 4])
+def test_gaussian_round_trip(window):
+    rng = np.random.default_rng(7)
+    values = rng.normal(size=60).tolist()
+    values[10] = float("inf")
+    values[11] = None
+    entities = rng.choice(["x", "y", "z"], size=60).tolist()
+    timestamps = sorted(rng.integers(0, 40, size=60).tolist())
+    timestamps[30], timestamps[31] = timestamps[31], timestamps[30] - 9
+    whole = AdaptiveThreshold("gaussian", window, 0.05).score(entities, values, timestamps)
+    for split in (1, 17, 30, 59):
+        at = AdaptiveThreshold("gaussian", window, 0.05)
+        head = at.score(entities[:split], values[:split], timestamps[:split])
+        assert restored(at).state_dict() == at.state_dict()
+        at = restored(at)
+        tail = at.score(np.array(entities[split:], dtype=object),
+                        np.array(values[split:], dtype=object), timestamps[split:])
+        joined = {k: head[k] + tail[k] for k in head}
+        assert orjson.dumps(joined) == orjson.dumps(whole)
+
+
+# --- adaptive_threshold, quantile ---
+
+def quantile(values, timestamps=None, **kwargs):
+    at = AdaptiveThreshold("quantile", **kwargs)
+    ts = list(range(len(values))) if timestamps is None else timestamps
+    return at.score(None, values, ts)
+
+
+def test_quantile_hand_computed_with_ties():
+    out = quantile([2, 1, 2, 3, 2, 4, 0.5])
+    # histories: [] [2] [1,2] [1,2,2] [1,2,2,3] [1,2,2,2,3] [1,2,2,2,3,4]
+    assert out["quantile"] == [0.0, 0.0, 0.5, 1.0, 0.25, 1.0, 0.0]
+    assert out["label"] == [True, True, False, True, False, True, True]
+
+
+def test_quantile_default_threshold_is_per_tail_0_1():
+    history = list(range(10))  # ten values 0..9
+    expected = {-1: (0.0, True), 0.5: (0.1, False), 8.5: (0.9, False), 9.5: (1.0, True)}
+    for x, (q, label) in expected.items():
+        out = quantile(history + [x])
+        assert (out["quantile"][-1], out["label"][-1]) == (q, label)
+    out = quantile(history + [0.5], threshold=0.2)
+    assert out["label"][-1] is True
+
+
+def test_quantile_window_expiry():
+    out = quantile([5, 1, 9, 3, 4, 2], timestamps=[0, 5, 10, 15, 30, 12], window_ms=10)
+    # ts 10: 0 <= cutoff 0 expires -> [1]; ts 15: 5 expires -> [9]; ts 30: all gone.
+    # ts 12 <= 30 - 10 arrives late: scored against a's history [4], never stored.
+    assert out["quantile"] == [0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
+    at = AdaptiveThreshold("quantile", window_ms=10)
+    at.score(None, [5, 1, 9, 3, 4, 2], [0, 5, 10, 15, 30, 12])
+    assert at.score(None, [4.5], [31])["quantile"] == [1.0]
+
+
+def test_quantile_entities_and_bad_inputs():
+    at = AdaptiveThreshold("quantile")
+    out = at.score(["a", "b", "a", None, "a"], [1, 5, None, 2, 3], [0, 1, 2, 3, 4])
+    assert out == {"quantile": [0.0, 0.0, None, 0.0, 1.0], "label": [True, True, False, True, True]}
+
+
+@pytest.mark.parametrize("window", [None, 7])
+def test_quantile_round_trip(window):
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 6, size=50).astype(float).tolist()
+    entities = rng.choice(["x", "y"], size=50).tolist()
+    timestamps = list(range(0, 100, 2))
+    timestamps[20] = 3
+    whole = AdaptiveThreshold("quantile", window).score(entities, values, timestamps)
+    for split in (1, 20, 21, 49):
+        at = AdaptiveThreshold("quantile", window)
+        head = at.score(entities[:split], values[:split], timestamps[:split])
+        assert restored(at).state_dict() == at.state_dict()
+        tail = restored(at).score(entities[split:], values[split:], timestamps[split:])
+        assert {k: head[k] + tail[k] for k in head} == whole
+
+
+def test_sorted_values_matches_a_flat_sorted_list(monkeypatch):
+    # Tiny blocks so that splits, block deletions and multi-block ranks all happen.
+    monkeypatch.setattr(_SortedValues, "LOAD", 2)
+    rng = np.random.default_rng(11)
+    sv, flat = _SortedValues(), []
+    for step in range(3000):
+        x = float(rng.integers(0, 30))
+        if flat and rng.random() < 0.45:
+            y = flat[int(rng.integers(0, len(flat)))]
+            sv.remove(y)
+            flat.remove(y)
+        else:
+            sv.add(x)
+            insort(flat, x)
+        probe = float(rng.integers(-1, 32)) - 0.5 * (step % 2)
+        assert sv.count_below(probe) == bisect_left(flat, probe)
+        assert sv.n == len(flat)
+    assert sv.values() == flat
+    assert _SortedValues(flat).count_below(15.0) == bisect_left(flat, 15.0)
+
+
+def test_unknown_algorithm():
+    with pytest.raises(ValueError, match="algorithm"):
+        AdaptiveThreshold("median")
