@@ -203,6 +203,7 @@ def _run(args) -> int:
         if output is not sys.stdout.buffer:
             output.close()
     reporter.summary(reader.counters, execution.records_out, execution.records_discarded)
+    reporter.record_errors(execution.record_errors)
     return exit_code
 
 
@@ -248,6 +249,13 @@ class _Reporter:
     def _clear(self) -> None:
         if self.enabled:
             self.stream.write("\r\033[K")
+
+    def record_errors(self, errors) -> None:
+        if not errors.count:
+            return
+        print(f"warning: {errors.count:,} values could not be computed and were set to null:", file=self.stream)
+        for message, count in sorted(errors.examples.items(), key=lambda item: -item[1])[:5]:
+            print(f"  {count:,} x {message}", file=self.stream)
 
     def summary(self, counters, records_out: int, discarded: int) -> None:
         if not self.enabled and not counters.bad_lines:

@@ -8,6 +8,7 @@ from ..io.sinks import SINKS
 from ..io.sources import SOURCES
 from ..plan import Plan
 from .batch import Batch
+from .expressions import RECORD_ERRORS
 
 
 class Execution:
@@ -20,6 +21,8 @@ class Execution:
     def __init__(self, plan: Plan, emit: Callable[[str, Batch], None]):
         self.plan = plan
         self._emit = emit
+        RECORD_ERRORS.reset()
+        self.record_errors = RECORD_ERRORS
         self.operators = [COMMANDS[node.command].operator(node.params, self) for node in plan.nodes]
         self.next_row_id = 0
         self.records_out = 0

@@ -35,6 +35,40 @@ class Constant:
 
 Evaluator = Callable[[Batch], np.ndarray]
 
+
+class RecordErrors:
+    """Function calls that failed on one record's values (spec 5.2: that value becomes null).
+
+    A detection must not die on one odd event; the run counts these and reports them at the end.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.count = 0
+        self.examples: dict[str, int] = {}
+
+    def record(self, error: Exception) -> None:
+        self.count += 1
+        message = str(error)
+        if message in self.examples or len(self.examples) < 20:
+            self.examples[message] = self.examples.get(message, 0) + 1
+
+
+RECORD_ERRORS = RecordErrors()
+
+
+def _guarded(impl: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any) -> Any:
+        try:
+            return impl(*args)
+        except (TypeError, ValueError, OverflowError, ZeroDivisionError, IndexError, KeyError) as error:
+            RECORD_ERRORS.record(error)
+            return None
+
+    return call
+
 # Past this many distinct inputs a per-call memo stops paying for itself and is reset.
 _MEMO_LIMIT = 200_000
 
@@ -146,7 +180,7 @@ def _call(expr: ast.Call) -> Evaluator:
 
 
 def _apply_function(spec, args: list[Evaluator]) -> Evaluator:
-    impl, propagate = spec.impl, spec.propagate_nulls
+    impl, propagate = _guarded(spec.impl), spec.propagate_nulls
     constant_args = [a.value if isinstance(a, Constant) else None for a in args]
     if propagate and any(isinstance(a, Constant) and a.value is None for a in args):
         return Constant(None)

@@ -1,0 +1,134 @@
+"""Casting and conversion functions (spec 6.1): ucast, cast, parse_long, parse_double, tostring."""
+from __future__ import annotations
+
+import functools
+import math
+import re
+from typing import Any
+
+from ..values import is_number, to_text, type_name
+from .registry import function
+
+_BASIC_TYPES = ("string", "integer", "long", "float", "double", "boolean", "bytes", "any")
+
+_LONG_TEXT = re.compile(r"[+-]?[0-9]+")
+# What Java's Double.parseDouble accepts (decimal forms; after trimming), but not Python-only
+# spellings such as "inf", "nan" or "1_000".
+_DOUBLE_TEXT = re.compile(r"[+-]?(NaN|Infinity|([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?[fFdD]?)")
+
+# String.trim() in Java drops every character up to and including the space.
+_JAVA_BLANKS = "".join(map(chr, range(33)))
+_RANGES = {"integer": 2**31, "long": 2**63}
+_PYTHON_TYPES = {"string": str, "boolean": bool, "bytes": bytes, "collection": list, "map": dict}
+
+
+def parse_type(target_type: Any) -> str:
+    """Normalise a type name: `"map<string, any>"` -> `"map"`, `"collection<string>"` -> `"collection"`.
+
+    Accepts what the planner's type check accepts, including `int` and `list<T>`.
+    """
+    if type(target_type) is not str:
+        raise TypeError(f"a type name must be a string, got {type_name(target_type)}")
+    return _normalise_type(target_type)
+
+
+@functools.lru_cache(maxsize=256)
+def _normalise_type(target_type: str) -> str:
+    name = target_type.replace(" ", "").lower()
+    if name.startswith(("collection<", "list<")) and name.endswith(">"):
+        return "collection"
+    if name.startswith("map<") and name.endswith(">"):
+        return "map"
+    if name in _BASIC_TYPES:
+        return name
+    if name == "int":
+        return "integer"
+    raise ValueError(
+        f"unknown type {target_type!r}; expected one of {', '.join(_BASIC_TYPES)}, collection<T>, map<string, T>"
+    )
+
+
+@function("ucast", "input", "target_type", "default_value", nulls="handle")
+def ucast(value, target_type, default_value):
+    """Check the runtime type, never convert (spec 6.1); a mismatch or a null input gives the default.
+
+    A null input giving the default is how detections turn a missing field into "".
+    """
+    kind = parse_type(target_type)
+    if value is None:
+        return default_value
+    if kind in ("integer", "long"):
+        return value if type(value) is int else default_value
+    if kind in ("float", "double"):
+        return float(value) if is_number(value) else default_value
+    if kind == "any":
+        return value
+    return value if type(value) is _PYTHON_TYPES[kind] else default_value
+
+
+@function("cast", "input", "target_type")
+def cast(value, target_type):
+    """Convert between basic types; null when the conversion is not supported or fails."""
+    kind = parse_type(target_type)
+    if kind == "string":
+        return value.decode("utf-8", "replace") if type(value) is bytes else to_text(value)
+    if kind in ("integer", "long"):
+        if type(value) is float:
+            # Spec 6.1 (DSP's conversion table): float -> integer rounds down.
+            return math.floor(value) if math.isfinite(value) else None
+        if type(value) is int:
+            return value
+        return _parse_integer(value, _RANGES[kind]) if type(value) is str else None
+    if kind in ("float", "double"):
+        if is_number(value):
+            return float(value)
+        return _parse_double(value) if type(value) is str else None
+    if kind == "boolean":
+        if type(value) is bool:
+            return value
+        if type(value) is str and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        return None
+    if kind == "bytes":
+        if type(value) is str:
+            return value.encode("utf-8")
+        return value if type(value) is bytes else None
+    if kind == "any":
+        return value
+    return value if type(value) is _PYTHON_TYPES[kind] else None
+
+
+@function("parse_long", "value")
+def parse_long(value):
+    """Java Long.parseLong: optional sign and ASCII digits, within 64 bits; otherwise null."""
+    if type(value) is int:
+        return value  # lenient, like parse_double on a number
+    return _parse_integer(value, _RANGES["long"]) if type(value) is str else None
+
+
+@function("parse_double", "value")
+def parse_double(value):
+    """Java Double.parseDouble; a number argument is returned as a double (spec 6.1, lenient)."""
+    if is_number(value):
+        return float(value)
+    return _parse_double(value) if type(value) is str else None
+
+
+@function("tostring", "value")
+@function("to_string", "value")
+def tostring(value):
+    return cast(value, "string")
+
+
+def _parse_integer(text: str, limit: int) -> int | None:
+    if not _LONG_TEXT.fullmatch(text):
+        return None
+    number = int(text)
+    return number if -limit <= number < limit else None
+
+
+def _parse_double(text: str) -> float | None:
+    trimmed = text.strip(_JAVA_BLANKS)
+    if not _DOUBLE_TEXT.fullmatch(trimmed):
+        return None
+    return float(trimmed.rstrip("fFdD"))

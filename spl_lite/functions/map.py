@@ -1,0 +1,55 @@
+"""Map functions and JSON (de)serialisation (spec 6.2): map_get, create_map, from_json_object, serialize_json."""
+from __future__ import annotations
+
+import orjson
+
+from ..values import to_json_ready, to_text, type_name
+from .registry import function
+
+
+@function("map_get", "input", "key")
+def map_get(mapping, key):
+    """The value under `key`; no path traversal, so "a.b" is one key."""
+    if type(mapping) is not dict:
+        raise TypeError(f"map_get needs a map, got {type_name(mapping)}")
+    if type(key) is not str:
+        raise TypeError(f"map_get needs a string key, got {type_name(key)}")
+    return mapping.get(key)
+
+
+@function("create_map", "items*", nulls="handle")
+def create_map(*items):
+    """`create_map([k1, v1, ...])` (DSP form) or `create_map(k1, v1, ...)` (BA form)."""
+    if len(items) == 1 and type(items[0]) is list:
+        items = items[0]
+    elif len(items) == 1 and items[0] is None:
+        return None
+    if len(items) % 2:
+        raise ValueError(f"create_map needs key/value pairs, got {len(items)} items")
+    result = {}
+    for i in range(0, len(items), 2):
+        key = items[i]
+        if key is None:
+            continue  # spec 6.2: a null key drops its pair
+        result[key if type(key) is str else to_text(key)] = items[i + 1]
+    return result
+
+
+@function("from_json_object", "value")
+@function("deserialize_json_object", "value")
+def from_json_object(text):
+    """JSON object or array text -> map or list; invalid JSON or any other JSON value -> null."""
+    if type(text) not in (str, bytes):
+        raise TypeError(f"from_json_object needs a string, got {type_name(text)}")
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return parsed if type(parsed) in (dict, list) else None
+
+
+@function("serialize_json", "value")
+@function("to_json_string", "value")
+def serialize_json(value):
+    """Value -> JSON text, printing non-finite doubles as null like the output writers do."""
+    return orjson.dumps(to_json_ready(value)).decode()

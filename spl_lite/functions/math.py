@@ -1,0 +1,95 @@
+"""Math functions (spec 6.6): log (base 10 by default), ln, exp, abs, ceil, floor, sqrt, pow."""
+from __future__ import annotations
+
+import math
+
+from ..values import is_number, type_name
+from .registry import function
+
+# Results follow Java's Math: out-of-domain inputs give NaN or infinities instead of errors, and
+# the output writers print any non-finite number as null (spec 6.6).
+
+
+def _number(func: str, value):
+    if not is_number(value):
+        raise TypeError(f"{func} needs a number, got {type_name(value)}")
+    return value
+
+
+def _ln(x: float) -> float:
+    """math.log with Java's Math.log edge cases instead of exceptions."""
+    if x > 0 or math.isnan(x):
+        return math.log(x)
+    return -math.inf if x == 0 else math.nan
+
+
+def _divide(a: float, b: float) -> float:
+    """IEEE division, as Java does it for doubles."""
+    if b != 0:
+        return a / b
+    if a == 0 or math.isnan(a):
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+@function("log", "value", "base?")
+def log(value, base=10):
+    x = float(_number("log", value))
+    base = _number("log", base)
+    # log10/log2 are exact on powers of their base; a quotient of natural logs is not.
+    if x > 0 and base == 10:
+        return math.log10(x)
+    if x > 0 and base == 2:
+        return math.log2(x)
+    return _divide(_ln(x), _ln(float(base)))
+
+
+@function("ln", "value")
+def ln(value):
+    return _ln(float(_number("ln", value)))
+
+
+@function("exp", "value")
+def exp(value):
+    try:
+        return math.exp(_number("exp", value))
+    except OverflowError:
+        return math.inf
+
+
+@function("abs", "value")
+def abs_(value):
+    return abs(_number("abs", value))
+
+
+@function("ceil", "value")
+@function("ceiling", "value")
+def ceil(value):
+    value = _number("ceil", value)
+    return math.ceil(value) if type(value) is int or math.isfinite(value) else value
+
+
+@function("floor", "value")
+def floor(value):
+    value = _number("floor", value)
+    return math.floor(value) if type(value) is int or math.isfinite(value) else value
+
+
+@function("sqrt", "value")
+def sqrt(value):
+    x = float(_number("sqrt", value))
+    return math.sqrt(x) if x >= 0 else math.nan
+
+
+@function("pow", "base", "exponent")
+def pow_(base, exponent):
+    x, y = float(_number("pow", base)), float(_number("pow", exponent))
+    try:
+        return math.pow(x, y)
+    except OverflowError:
+        return math.inf if x > 0 or y == int(y) and int(y) % 2 == 0 else -math.inf
+    except ValueError:
+        # Python refuses 0 ** negative (Java: infinity) and negative ** fraction (Java: NaN).
+        if x == 0:
+            return math.copysign(math.inf, x) if y == int(y) and int(y) % 2 else math.inf
+        return math.nan

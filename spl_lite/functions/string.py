@@ -1,0 +1,125 @@
+"""String functions (spec 6.4): lower, upper, len, concat, replace, substr, split."""
+from __future__ import annotations
+
+import functools
+import re
+
+from ..regex import as_pattern
+from ..values import to_text, type_name
+from .registry import function
+
+_DIGITS = "0123456789"
+
+
+def text_arg(func: str, value) -> str:
+    """`value` as a string argument of `func`, or a TypeError naming both."""
+    if type(value) is not str:
+        raise TypeError(f"{func} needs a string, got {type_name(value)}")
+    return value
+
+
+def integer_arg(func: str, value) -> int:
+    if type(value) is not int:
+        raise TypeError(f"{func} needs an integer, got {type_name(value)}")
+    return value
+
+
+@function("lower", "str")
+def lower(text):
+    return text_arg("lower", text).lower()
+
+
+@function("upper", "str")
+def upper(text):
+    return text_arg("upper", text).upper()
+
+
+@function("len", "str")
+def len_(text):
+    # Code points; Java counts UTF-16 units, which differs only for astral characters (spec 6.4).
+    return len(text_arg("len", text))
+
+
+@function("concat", "values*")
+def concat(*values):
+    """Join the text forms of the arguments; DSP's named form passes them as one list."""
+    parts = []
+    for value in values:
+        for item in value if type(value) is list else (value,):
+            if item is None:
+                return None  # spec 6.4: any null makes the result null
+            parts.append(to_text(item))
+    return "".join(parts)
+
+
+@function("replace", "str", "regex", "replacement")
+def replace(text, regex, replacement):
+    """Every match of `regex` replaced, with Java replaceAll's `$n`, `${name}` and `\\x` rules."""
+    pattern = as_pattern(regex)
+    return pattern.sub(_java_replacement(text_arg("replace", replacement), pattern), text_arg("replace", text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _java_replacement(template: str, pattern: re.Pattern) -> str:
+    """Rewrite a Java replacement string in Python's template syntax.
+
+    The Java text is never handed to `re` as it is: Java reads `\\P` as a literal P (the corpus
+    writes "\\\\PATH"), where Python rejects it as a bad escape.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(template):
+        c = template[i]
+        if c == "\\":
+            if i + 1 == len(template):
+                raise ValueError("replacement ends with a lone backslash")
+            literal, i = template[i + 1], i + 2
+        elif c == "$":
+            group, i = _group_reference(template, i + 1, pattern)
+            # An unmatched group inserts nothing, in Java and in Python's \g<...> alike.
+            out.append(f"\\g<{group}>")
+            continue
+        else:
+            literal, i = c, i + 1
+        out.append("\\\\" if literal == "\\" else literal)
+    return "".join(out)
+
+
+def _group_reference(template: str, i: int, pattern: re.Pattern) -> tuple[int | str, int]:
+    if i < len(template) and template[i] == "{":
+        close = template.find("}", i)
+        name = template[i + 1 : close] if close > 0 else ""
+        if name not in pattern.groupindex:
+            raise ValueError(f"replacement refers to unknown group ${{{name}}}")
+        return name, close + 1
+    if i == len(template) or template[i] not in _DIGITS:
+        raise ValueError("replacement has `$` without a group number; write \\$ for a dollar sign")
+    # Like Java: the first digit always counts; later digits only while the number stays a group.
+    number = int(template[i])
+    i += 1
+    while i < len(template) and template[i] in _DIGITS and number * 10 + int(template[i]) <= pattern.groups:
+        number = number * 10 + int(template[i])
+        i += 1
+    if number > pattern.groups:
+        raise ValueError(f"replacement refers to group ${number}, but the regex has {pattern.groups}")
+    return number, i
+
+
+@function("substr", "str", "start", "length?")
+def substr(text, start, length=None):
+    """1-based `start` (negative counts from the end, as in SPL); to the end when length is omitted."""
+    text = text_arg("substr", text)
+    start = integer_arg("substr", start)
+    begin = start - 1 if start > 0 else max(len(text) + start, 0) if start < 0 else 0
+    if length is None:
+        return text[begin:]
+    length = integer_arg("substr", length)
+    return text[begin : begin + length] if length >= 0 else None
+
+
+@function("split", "str", "delimiter")
+def split(text, delimiter):
+    """A literal (not regex) delimiter, keeping empty pieces; "" splits into characters (spec 6.3)."""
+    text = text_arg("split", text)
+    delimiter = text_arg("split", delimiter)
+    return text.split(delimiter) if delimiter else list(text)

@@ -1,0 +1,147 @@
+"""Java-regex and LIKE translation (spec 2.4, 6.5)."""
+
+import pytest
+
+from spl_lite.regex import as_pattern, compile_java, like_to_regex
+
+
+def test_named_group_becomes_python_syntax():
+    pattern = compile_java(r"(?<field0>[^\\]+)$")
+    assert pattern.search(r"c:\program files\microsoft office\winword.exe").group("field0") == "winword.exe"
+
+
+def test_lookbehinds_are_left_alone():
+    assert compile_java(r"(?<=a)b").pattern == r"(?<=a)b"
+    assert compile_java(r"(?<!a)b").search("cb")
+    # A quantified look-around, as in the first-time-seen command-line detection.
+    assert compile_java(r"(?<=\s)+x").search(" x")
+
+
+def test_escaped_slash_is_a_slash():
+    assert compile_java(r".* \/[cC] .*").search("cmd /c dir")
+    assert compile_java(r"[\/]").search("/")
+
+
+def test_inline_flag_not_at_start_applies_from_there_on():
+    pattern = compile_java(r"^(?i)ntkd\.exe")
+    assert pattern.search("NTKD.EXE")
+    assert not compile_java(r"a(?i)b").search("Ab")
+    assert compile_java(r"a(?i)b").search("aB")
+
+
+def test_inline_flag_keeps_alternation_structure():
+    pattern = compile_java(r"a(?i)b|c")
+    assert pattern.fullmatch("aB")
+    assert pattern.fullmatch("C")
+    assert not pattern.fullmatch("aC")
+
+
+def test_inline_flag_ends_with_its_group():
+    pattern = compile_java(r"(a(?i)b)c")
+    assert pattern.fullmatch("aBc")
+    assert not pattern.fullmatch("aBC")
+
+
+def test_corpus_style_leading_flag():
+    # As in Java, `(x86)` is a group here, so the detection's pattern needs "files x86".
+    pattern = compile_java(r"(?i)\\program files (x86)")
+    assert pattern.search(r"C:\Program Files x86\x")
+    assert not pattern.search(r"C:\Program Files (x86)\x")
+
+
+def test_scoped_flags_and_negation():
+    assert compile_java(r"(?i:a)b").fullmatch("Ab")
+    assert not compile_java(r"(?i)a(?-i)b").fullmatch("AB")
+    assert compile_java(r"(?i)a(?-i)b").fullmatch("Ab")
+
+
+def test_trailing_flags():
+    assert compile_java("teardown.*inside", "i").search("TEARDOWN x INSIDE")
+    assert compile_java("^b", "m").search("a\nb")
+    assert compile_java("a.b", "s").search("a\nb")
+    assert compile_java("a b", "x").search("ab")
+    with pytest.raises(ValueError, match="unknown regex flag `g`"):
+        compile_java("a", "g")
+
+
+def test_java_classes_are_ascii_unless_unicode_is_asked_for():
+    assert not compile_java(r"\w").search("é")
+    assert not compile_java("(?i)é").search("É")
+    assert compile_java(r"(?U)\w").search("é")
+    assert compile_java("(?iu)é").search("É")
+
+
+def test_java_only_escapes():
+    assert compile_java(r"\Qa.b\E").search("a.b")
+    assert not compile_java(r"\Qa.b\E").search("axb")
+    assert compile_java(r"(?<n>a)\k<n>").fullmatch("aa")
+    assert compile_java(r"\x{41}\0101").fullmatch("AA")
+    assert compile_java(r"\p{Alpha}+\P{Digit}").fullmatch("ab_")
+    assert compile_java(r"[\p{Digit}x]+").fullmatch("1x2")
+    assert compile_java(r"a\h\Rb").fullmatch("a \r\nb")
+    assert compile_java(r"ab\z").search("ab")
+    assert not compile_java(r"ab\z").search("ab\n")
+    assert compile_java(r"ab\Z").search("ab\n")
+
+
+def test_possessive_and_atomic_groups_compile():
+    assert compile_java(r"a*+b").fullmatch("aab")
+    assert not compile_java(r"(?>a+)a").search("aaa")
+
+
+def test_leading_bracket_in_class_is_literal():
+    assert compile_java("[]a]+").fullmatch("]a")
+
+
+@pytest.mark.parametrize(
+    "pattern, message",
+    [
+        ("(", "missing \\)"),
+        ("[a[b]]", "nested character classes"),
+        ("[a-z&&[^e]]", "intersection"),
+        ("[a&&b]", "intersection"),
+        (r"\G", r"\\G is not supported"),
+        ("a\\", "trailing backslash"),
+        (r"\p{L}", r"\\p\{L\} is not supported"),
+        (r"\i", "bad escape"),
+        ("(?X)a", "unknown inline flag"),
+    ],
+)
+def test_invalid_patterns_raise_value_error(pattern, message):
+    with pytest.raises(ValueError, match=message):
+        compile_java(pattern)
+
+
+def test_compile_is_cached():
+    assert compile_java("a+b") is compile_java("a+b")
+
+
+def test_as_pattern():
+    literal = compile_java("x")
+    assert as_pattern(literal) is literal
+    assert as_pattern("(?<g>y)").search("y").group("g") == "y"
+    with pytest.raises(TypeError):
+        as_pattern(5)
+
+
+@pytest.mark.parametrize(
+    "pattern, text, expected",
+    [
+        ("7z%", "7z.exe", True),
+        ("7z%", "x7z.exe", False),
+        ("%cmd.exe", "c:\\windows\\cmd.exe", True),
+        ("%cmd.exe", "cmd.exe.bak", False),
+        ("a_c", "abc", True),
+        ("a_c", "abbc", False),
+        ("%", "", True),
+        ("a.c", "abc", False),  # `.` is literal
+        ("%\\windows\\system32%", "c:\\windows\\system32\\x.exe", True),  # `\` is literal
+        ("%\\b", "a\\b", True),
+        ("CMD.EXE", "cmd.exe", False),  # case-sensitive
+        ("a%", "a\nb", True),  # `%` spans newlines
+        ("[ab]%", "[ab]c", True),  # brackets are literal
+    ],
+)
+def test_like_to_regex(pattern, text, expected):
+    assert (like_to_regex(pattern).match(text) is not None) is expected
+    assert (like_to_regex(pattern).search(text) is not None) is expected
