@@ -64,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check",
         help="parse and plan searches, report problems",
-        description="Parse and plan each FILE without reading events. Exit 1 if any has an error.",
+        description="Parse and plan each FILE without reading events. Exit 1 if any has an error. "
+        "A directory stands for every *.spl under it; a .jsonl file holds one search per line in "
+        "its `search` field (the corpus format) and is reported per line.",
     )
     check.add_argument("files", nargs="+", metavar="FILE")
     check.add_argument("--json", action="store_true", help="one JSON object per file instead of text")
@@ -124,6 +126,44 @@ def _compile(path: str):
         return None, EXIT_INPUT_ERROR if error.code == BAD_INPUT else EXIT_SEARCH_ERROR
 
 
+def _check_targets(paths: list[str]):
+    """(label, text or None, extra JSON fields, read error or None) for each search to check.
+
+    A directory means every `*.spl` under it; a `.jsonl` file holds one search per line in its
+    `search` field (the corpus format), labelled `file.jsonl:LINE`.
+    """
+    import orjson
+
+    from .errors import BAD_INPUT, SplError
+
+    for path in paths:
+        target = Path(path)
+        if target.is_dir():
+            yield from _check_targets([str(p) for p in sorted(target.rglob("*.spl"))])
+        elif target.suffix == ".jsonl":
+            try:
+                lines = target.read_bytes().splitlines()
+            except OSError as error:
+                yield path, None, {}, SplError(BAD_INPUT, f"cannot read `{path}`: {error.strerror}")
+                continue
+            for line_no, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    entry = orjson.loads(line)
+                    text = entry["search"]
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    yield f"{path}:{line_no}", None, {}, SplError(BAD_INPUT, "not a JSON object with a `search` field")
+                    continue
+                extra = {k: entry[k] for k in ("id", "slug", "generation") if k in entry}
+                yield f"{path}:{line_no}", text, extra, None
+        else:
+            try:
+                yield path, _read_search(path), {}, None
+            except SplError as error:
+                yield path, None, {}, error
+
+
 def _check(args) -> int:
     import orjson
 
@@ -131,24 +171,20 @@ def _check(args) -> int:
     from .errors import SplError
 
     failed = False
-    for path in args.files:
-        diagnostics, text = [], None
-        try:
-            text = _read_search(path)
-            Search.compile(text)
-        except SplError as error:
-            diagnostics.append(error)
-        except RecursionError:
-            diagnostics.append(SplError("E0403", "the search nests too deeply to analyse"))
-        failed |= bool(diagnostics)
+    for label, text, extra, error in _check_targets(args.files):
+        if error is None:
+            try:
+                Search.compile(text)
+            except SplError as found:
+                error = found
+        failed |= error is not None
         if args.json:
-            record = {"path": path, "ok": not diagnostics, "diagnostics": [d.to_json() for d in diagnostics]}
+            record = {"path": label, **extra, "ok": error is None, "diagnostics": [error.to_json()] if error else []}
             sys.stdout.write(orjson.dumps(record).decode() + "\n")
-        elif diagnostics:
-            for diagnostic in diagnostics:
-                print(diagnostic.render(text, path), file=sys.stderr)
+        elif error is not None:
+            print(error.render(text, label), file=sys.stderr)
         else:
-            print(f"{path}: ok")
+            print(f"{label}: ok")
     return EXIT_SEARCH_ERROR if failed else EXIT_OK
 
 

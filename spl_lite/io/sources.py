@@ -55,6 +55,8 @@ SOURCES: dict[str, SourceSpec] = {
     for spec in (
         SourceSpec("read_ssa_enriched_events", _ENRICHED_FIELDS, _enriched_records, "SSA enriched events (G1, G2)"),
         SourceSpec("read_ba_enriched_events", _ENRICHED_FIELDS, _enriched_records, "BA/OCSF events (G3)"),
+        # The 2020 prototype name of the same stream; one published G0 text reads it.
+        SourceSpec("enriched_source", _ENRICHED_FIELDS, _enriched_records, "early name of read_ssa_enriched_events (G0)"),
         SourceSpec("source", None, _events_as_records, "OCSF events as records (G4 `from source`)"),
     )
 }

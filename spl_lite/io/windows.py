@@ -1,0 +1,436 @@
+"""Normalise raw Windows process-creation records (Sysmon EID 1, Security 4688) into SSA enriched events."""
+
+from __future__ import annotations
+
+import calendar
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+from xml.sax.saxutils import unescape as _xml_unescape
+
+import orjson
+
+_EVT_NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
+_XML_QUOTES = {"&quot;": '"', "&apos;": "'"}
+SYSMON_PROCESS_CREATE = 1
+SECURITY_PROCESS_CREATE = 4688
+
+# The raw shapes `detect_format` recognises, as found in the public corpus (shared/data/README.md).
+FORMATS = {
+    "xml": "Splunk XmlWinEventLog: `_raw` holds the <Event> XML",
+    "wineventlog": "Splunk classic WinEventLog text in `_raw`: date line, Key=Value header, Message",
+    "evtx": "EVTX converted to one flat object: System fields renamed, EventData at top level",
+    "nxlog": "NXLog im_msvistalog JSON (OTRF/Mordor, Attack Range): flat, `Hostname`, `SourceName`",
+    "winlogbeat": "Winlogbeat 6: `event_data` object, `computer_name`, `event_id`",
+    "winlogbeat-ecs": "Winlogbeat 7+ (ECS): the same under `winlog`",
+    "sentinel": "Microsoft Sentinel / Log Analytics export: `TimeGenerated`; EventData flat, XML or JSON text",
+    "eqllib": "PowerShell export of Sysmon EventData (endgameinc/eqllib): `EventId`, no host",
+}
+
+# Envelope time keys tried in order, per format: Security 4688 has nothing else, Sysmon only lacks UtcTime
+# when the record is broken.
+_TIME_KEYS: dict[str, tuple[str, ...]] = {
+    "xml": ("TimeCreated",),
+    "evtx": ("TimeCreated",),
+    # The forwarder's local time with no zone, read as UTC as the corpus README does; the SSA test harness
+    # rewrote exactly this line to move events in time, so SSA took `_time` from it.
+    "wineventlog": ("_header_time",),
+    "winlogbeat": ("@timestamp",),
+    "winlogbeat-ecs": ("@timestamp",),
+    # In the 2022 OTRF Log-Analytics exports TimeCreated is 16 h away from the Sysmon UtcTime of the same
+    # records while TimeGenerated matches it (up to a 12-hour-clock slip); Sentinel defines it as UTC.
+    "sentinel": ("TimeGenerated", "TimeCreated", "TimeCreatedUtc"),
+    # OTRF's pipeline writes @timestamp in UTC; NXLog's EventTime is the collector's clock with no zone.
+    "nxlog": ("@timestamp", "TimeCreated", "EventTime"),
+    "eqllib": (),
+}
+
+
+def detect_format(record: dict) -> str | None:
+    """The key of FORMATS naming the raw shape of a Windows event record, or None when it is none of them."""
+    raw = record.get("_raw")
+    if isinstance(raw, str):
+        return "xml" if raw.lstrip().startswith("<") else "wineventlog"
+    if isinstance(record.get("winlog"), dict):
+        return "winlogbeat-ecs"
+    if isinstance(record.get("event_data"), dict) and "event_id" in record:
+        return "winlogbeat"
+    if "EventID" not in record:
+        # endgameinc/eqllib exported Sysmon EventData with PowerShell: `EventId`, no System fields at all.
+        return "eqllib" if "EventId" in record else None
+    if "TenantId" in record or "TimeGenerated" in record:
+        return "sentinel"
+    if "ProviderName" in record and "Computer" in record:
+        return "evtx"
+    if "Hostname" in record or "SourceName" in record:
+        return "nxlog"
+    return None
+
+
+def normalise(record: dict) -> dict | None:
+    """Map one raw record to a flat SSA `input_event`, or None when it is not a process creation.
+
+    Raises ValueError when a record of a known shape carries event XML or JSON that does not parse.
+    """
+    fmt = detect_format(record)
+    if fmt is None:
+        return None
+    if fmt == "xml":
+        system, data = _parse_xml_event(record["_raw"])
+    elif fmt == "wineventlog":
+        # The EventData of classic text events exists only as the rendered Message, parsed below.
+        system, data = _parse_wineventlog_header(record["_raw"]), {}
+    elif fmt == "winlogbeat-ecs":
+        winlog = record["winlog"]
+        system = {
+            "EventID": winlog.get("event_id"),
+            "Provider": winlog.get("provider_name"),
+            "Channel": winlog.get("channel"),
+            "Computer": winlog.get("computer_name") or (record.get("host") or {}).get("name"),
+            "@timestamp": record.get("@timestamp"),
+            "Message": record.get("message"),
+        }
+        data = winlog.get("event_data") or {}
+    elif fmt == "winlogbeat":
+        system = {
+            "EventID": record.get("event_id"),
+            "Provider": record.get("source_name"),
+            "Channel": record.get("log_name"),
+            "Computer": record.get("computer_name"),
+            "@timestamp": record.get("@timestamp"),
+            "Message": record.get("message"),
+        }
+        data = record["event_data"]
+    elif fmt == "nxlog":
+        system = record
+        # NXLog copies EventData values still XML-escaped (`1&gt; out.txt`); its own Message shows them plain.
+        data = {k: _xml_unescape(v, _XML_QUOTES) if isinstance(v, str) else v for k, v in record.items()}
+    else:
+        system = record
+        data = record
+        embedded = record.get("EventData")
+        if isinstance(embedded, str):
+            # Log-Analytics exports keep EventData as an XML fragment or (Sentinel `Event` table) a JSON string.
+            data = {**record, **_parse_embedded_event_data(embedded)}
+
+    event_id = _as_int(_first(system, "EventID", "EventId", "EventCode"))
+    if not _is_process_creation(event_id, system, data):
+        return None
+    message = system.get("Message")
+    if isinstance(message, str):
+        # NXLog merges EventData names into its own case-insensitively (Sysmon's `ProcessId` vanishes under
+        # NXLog's `ProcessID`) and drops the fields of over-long events, so the rendered message fills gaps.
+        parse = _parse_sysmon_message if event_id == SYSMON_PROCESS_CREATE else _parse_4688_message
+        data = {**parse(message), **data}
+    if event_id == SYSMON_PROCESS_CREATE:
+        return _from_sysmon(fmt, system, data)
+    return _from_4688(fmt, system, data)
+
+
+def _from_sysmon(fmt: str, system: dict, data: dict) -> dict:
+    image = _text(data.get("Image"))
+    return _enriched(
+        # UtcTime is stamped by Sysmon itself at process start, in UTC; the envelope times are the log
+        # write or collection time and, in several OTRF exports, local time mislabelled as UTC.
+        time_ms=_first_time(data.get("UtcTime"), *(system.get(key) for key in _TIME_KEYS[fmt])),
+        event_id=SYSMON_PROCESS_CREATE,
+        image=image,
+        command_line=_text(data.get("CommandLine")),
+        parent_image=_text(data.get("ParentImage")),
+        parent_command_line=_text(data.get("ParentCommandLine")),
+        process_guid=_text(data.get("ProcessGuid")),
+        parent_process_guid=_text(data.get("ParentProcessGuid")),
+        process_id=_as_int(data.get("ProcessId")),
+        parent_process_id=_as_int(data.get("ParentProcessId")),
+        process_hash=_text(data.get("Hashes")),
+        host=_host(system),
+        user=_account_name(data.get("User")),
+    )
+
+
+def _from_4688(fmt: str, system: dict, data: dict) -> dict:
+    # The Target Subject is filled only when the new process runs under another account than its creator
+    # (runas, services), so it names the new process's user when present; otherwise the creator's is it.
+    user = _account_name(data.get("TargetUserName")) or _account_name(data.get("SubjectUserName"))
+    return _enriched(
+        time_ms=_first_time(*(system.get(key) for key in _TIME_KEYS[fmt])),
+        event_id=SECURITY_PROCESS_CREATE,
+        image=_text(data.get("NewProcessName")),
+        command_line=_text(data.get("CommandLine")),
+        # Only 4688 version 2 (Windows 10 / Server 2016 and later) has ParentProcessName; older ones give null.
+        parent_image=_text(data.get("ParentProcessName")),
+        parent_command_line=None,
+        process_guid=None,
+        parent_process_guid=None,
+        process_id=_as_int(data.get("NewProcessId")),
+        parent_process_id=_as_int(data.get("ProcessId")),
+        process_hash=None,
+        host=_host(system),
+        user=user,
+    )
+
+
+def _enriched(
+    *,
+    time_ms: int | None,
+    event_id: int,
+    image: str | None,
+    command_line: str | None,
+    parent_image: str | None,
+    parent_command_line: str | None,
+    process_guid: str | None,
+    parent_process_guid: str | None,
+    process_id: int | None,
+    parent_process_id: int | None,
+    process_hash: str | None,
+    host: str | None,
+    user: str | None,
+) -> dict:
+    return {
+        # A string of epoch milliseconds, as in the one public SSA sample; detections parse_long() it.
+        "_time": None if time_ms is None else str(time_ms),
+        # A string: detections only ucast() it to string and copy it, never compare it as a number.
+        "event_id": str(event_id),
+        "process_name": _basename(image),
+        "process": command_line,
+        # The full image path (CIM), not the directory of the 2020 sample: folder regexes match either way.
+        "process_path": image,
+        # A full path with the source's case, as in the SSA sample; detections split and lower() it themselves.
+        "parent_process_name": parent_image,
+        "parent_process": parent_command_line,
+        "process_guid": process_guid,
+        "parent_process_guid": parent_process_guid,
+        "process_id": process_id,
+        "parent_process_id": parent_process_id,
+        "process_hash": process_hash,
+        # Entity ids are opaque to every detection and their SSA encoding changed over time, so they are the
+        # readable primary artifacts: short lower-cased host name (the 2020 sample's `win-dc-6565071`) ...
+        "dest_device_id": host,
+        # ... and the bare lower-cased account name (the sample's `administrator`).
+        "dest_user_id": user,
+        "_datamodels": ["Endpoint_Processes"],
+    }
+
+
+def _is_process_creation(event_id: int | None, system: dict, data: dict) -> bool:
+    source = " ".join(
+        str(v) for v in (_first(system, "ProviderName", "Provider", "SourceName", "EventSourceName"),
+                         _first(system, "Channel", "LogName")) if v
+    ).lower()
+    if event_id == SYSMON_PROCESS_CREATE:
+        # Without any provider or channel (eqllib, some exports) EID 1 with an Image can only be Sysmon's.
+        return "sysmon" in source if source else "Image" in data
+    if event_id == SECURITY_PROCESS_CREATE:
+        # Sentinel's SecurityEvent table has no provider column: the table itself is the Security log.
+        return "security" in source if source else True
+    return False
+
+
+def _first_time(*values: Any) -> int | None:
+    for value in values:
+        parsed = _parse_time(value)
+        if parsed is not None:
+            return parsed
+    return None
+
+
+_ISO_TIME = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?\s*(Z|[+-]\d\d:?\d\d)?$"
+)
+_US_TIME = re.compile(r"(\d\d?)/(\d\d?)/(\d{4}) (\d\d?):(\d\d):(\d\d)(?:\.(\d+))?(?: ?([AaPp][Mm]))?$")
+
+
+def _parse_time(value: Any) -> int | None:
+    """Epoch ms from an ISO-like or `MM/DD/YYYY hh:mm:ss AM` time; text without a zone is read as UTC."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    m = _ISO_TIME.match(value)
+    if m:
+        year, month, day, hour, minute, second, frac, zone = m.groups()
+    else:
+        m = _US_TIME.match(value)
+        if not m:
+            return None
+        month, day, year, hour, minute, second, frac, ampm = m.groups()
+        zone = None
+        if ampm:
+            hour = str(int(hour) % 12 + (12 if ampm.upper() == "PM" else 0))
+    seconds = calendar.timegm((int(year), int(month), int(day), int(hour), int(minute), int(second)))
+    if zone and zone != "Z":
+        sign = -1 if zone[0] == "+" else 1
+        digits = zone[1:].replace(":", "")
+        seconds += sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    # Truncate, never round: sub-ms digits (EVTX has 7-9) must not push an event into the next millisecond.
+    return seconds * 1000 + int((frac or "0")[:3].ljust(3, "0"))
+
+
+def _parse_xml_event(raw: str) -> tuple[dict, dict]:
+    root = _parse_xml(raw)
+    system: dict[str, Any] = {}
+    sys_el = root.find(f"{_EVT_NS}System")
+    if sys_el is not None:
+        for child in sys_el:
+            tag = child.tag.removeprefix(_EVT_NS)
+            if tag == "Provider":
+                system["ProviderName"] = child.get("Name")
+            elif tag == "TimeCreated":
+                system["TimeCreated"] = child.get("SystemTime")
+            else:
+                system[tag] = child.text
+    return system, _xml_data(root)
+
+
+def _parse_xml(text: str) -> ET.Element:
+    try:
+        return ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise ValueError(f"malformed Windows event XML: {exc}") from exc
+
+
+def _xml_data(element: ET.Element) -> dict[str, str]:
+    return {d.get("Name"): d.text or "" for d in element.iter(f"{_EVT_NS}Data") if d.get("Name")}
+
+
+def _parse_embedded_event_data(text: str) -> dict:
+    text = text.strip()
+    if text.startswith("<"):
+        return _xml_data(_parse_xml(text))
+    if text.startswith("{"):
+        parsed = orjson.loads(text)
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
+
+
+def _parse_wineventlog_header(raw: str) -> dict:
+    """The header of Splunk classic WinEventLog text: a date line, `Key=Value` lines, then `Message=` to the end."""
+    first, _, rest = raw.partition("\n")
+    header: dict[str, Any] = {"_header_time": first.strip()}
+    lines = rest.split("\n")
+    for i, line in enumerate(lines):
+        key, sep, value = line.partition("=")
+        if not sep:
+            continue
+        if key == "Message":
+            header["Message"] = "\n".join([value, *lines[i + 1:]])
+            break
+        header[key.strip()] = value.strip()
+    return header
+
+
+_4688_SECTIONS = {"subject": "Subject", "creator subject": "Subject", "target subject": "Target"}
+_4688_SUBJECT_LABELS = {
+    "security id": "UserSid",
+    "account name": "UserName",
+    "account domain": "DomainName",
+    "logon id": "LogonId",
+}
+_4688_PROCESS_LABELS = {
+    "new process id": "NewProcessId",
+    "new process name": "NewProcessName",
+    "token elevation type": "TokenElevationType",
+    "mandatory label": "MandatoryLabel",
+    "creator process id": "ProcessId",
+    "creator process name": "ParentProcessName",
+    "process command line": "CommandLine",
+}
+
+
+def _parse_4688_message(message: str) -> dict[str, str]:
+    """Recover 4688 EventData from the rendered message (indented `Label:  value` lines under section titles)."""
+    data: dict[str, str] = {}
+    section = ""
+    for line in message.replace("\r\n", "\n").split("\n"):
+        if not line.strip():
+            continue
+        # Windows indents with tabs; some hand-copied Splunk samples indent with spaces.
+        if not line[0].isspace():
+            section = line.strip().rstrip(":").lower()
+            continue
+        label, sep, value = line.strip(" \t").partition(":")
+        if not sep:
+            continue
+        label = label.strip().lower()
+        value = value.lstrip("\t ")
+        prefix = _4688_SECTIONS.get(section)
+        if prefix and label in _4688_SUBJECT_LABELS:
+            data[prefix + _4688_SUBJECT_LABELS[label]] = value
+        elif label in _4688_PROCESS_LABELS:
+            data[_4688_PROCESS_LABELS[label]] = value
+    return data
+
+
+_SYSMON_LINE = re.compile(r"([A-Za-z]+): ?(.*)$")
+
+
+def _parse_sysmon_message(message: str) -> dict[str, str]:
+    """Recover Sysmon EventData from its rendered message (`Name: value` lines after a title line)."""
+    data: dict[str, str] = {}
+    key = None
+    for line in message.replace("\r\n", "\n").split("\n")[1:]:
+        m = _SYSMON_LINE.match(line)
+        if m:
+            key, value = m.groups()
+            data[key] = value
+        elif key is not None:
+            # A command line with embedded newlines continues on lines that carry no `Name:` prefix.
+            data[key] += "\n" + line
+    return data
+
+
+def _first(mapping: dict, *keys: str) -> Any:
+    for key in keys:
+        value = mapping.get(key)
+        if value is not None:
+            return value
+    return None
+
+
+def _text(value: Any) -> str | None:
+    # Splunk extracts no field for an empty value; null also keeps `isnull()` / `!= null` tests meaningful.
+    if value is None:
+        return None
+    value = str(value)
+    return value if value.strip() else None
+
+
+def _as_int(value: Any) -> int | None:
+    """Ints from Sysmon's decimal and 4688's `0x` hex id strings, or from ints already parsed."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    try:
+        return int(value, 16) if value[:2].lower() == "0x" else int(value)
+    except ValueError:
+        return None
+
+
+def _basename(path: str | None) -> str | None:
+    if path is None:
+        return None
+    return re.split(r"[\\/]", path.rstrip("\\/"))[-1] or None
+
+
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+
+
+def _host(system: dict) -> str | None:
+    name = _text(_first(system, "Computer", "Hostname", "ComputerName", "computer_name"))
+    if name is None:
+        return None
+    name = name.strip().lower()
+    # Short and lower-cased: the corpus reports one host both as `win-dc-4473022` and as its FQDN.
+    return name if _IPV4.fullmatch(name) else name.split(".")[0]
+
+
+def _account_name(value: Any) -> str | None:
+    name = _text(value)
+    if name is None:
+        return None
+    name = name.rsplit("\\", 1)[-1].strip().lower()
+    # `-` is how 4688 writes an empty Target Subject.
+    return None if name in ("", "-") else name

@@ -1,0 +1,116 @@
+"""Conformance report: how many corpus searches parse, plan and run, per dialect generation.
+
+    python tools/conformance.py [--corpus ../shared/corpus/searches.jsonl] [--events examples/process_creation.jsonl]
+                                [--failures] [--markdown]
+
+Each text that plans is run over sample events of its dialect: the SSA enriched events for
+G0-G2, the same events as OCSF documents (spl_lite.io.ocsf) for G3 and G4. A run "fails" only on an
+internal error; a diagnostic is the intended outcome for a broken text. Failures are grouped by
+their first diagnostic.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import orjson
+
+from spl_lite.api import Search
+from spl_lite.errors import SplError
+from spl_lite.io.ocsf import from_enriched
+from spl_lite.parse import parse
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "searches.jsonl"
+DEFAULT_EVENTS = ROOT / "examples" / "process_creation.jsonl"
+
+
+def sample_events(path: Path) -> dict[str, list[dict]]:
+    enriched = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    ocsf = [from_enriched(e) for e in enriched]
+    return {"G0": enriched, "G1": enriched, "G2": enriched, "G3": ocsf, "G4": ocsf}
+
+
+def evaluate(entry: dict, events: dict[str, list[dict]]) -> tuple[str, str, int]:
+    """(stage reached, first diagnostic or error, records out). Stages: parse, plan, run, ok."""
+    text = entry["search"]
+    try:
+        parse(text)
+    except SplError as error:
+        return "parse", f"{error.code} {error.message}", 0
+    try:
+        search = Search.compile(text)
+    except SplError as error:
+        return "plan", f"{error.code} {error.message}", 0
+    try:
+        records = sum(1 for _ in search.run(events[entry["generation"]]))
+    except Exception as error:  # an internal error is exactly what this report exists to find
+        return "run", f"{type(error).__name__}: {error} @ {traceback.extract_tb(error.__traceback__)[-1].name}", 0
+    return "ok", "", records
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--events", type=Path, default=DEFAULT_EVENTS)
+    parser.add_argument("--failures", action="store_true", help="list every failing text with its diagnostic")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (for the README)")
+    args = parser.parse_args(argv)
+    if not args.corpus.exists():
+        print(f"corpus not found: {args.corpus}", file=sys.stderr)
+        return 2
+
+    events = sample_events(args.events)
+    started = time.monotonic()
+    table: dict[tuple[str, bool], collections.Counter] = collections.defaultdict(collections.Counter)
+    reasons: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    failures = []
+    for line in args.corpus.read_bytes().splitlines():
+        entry = orjson.loads(line)
+        stage, message, records = evaluate(entry, events)
+        row = table[(entry["generation"], entry["lint_runnable"])]
+        row["texts"] += 1
+        row["parse"] += stage not in ("parse",)
+        row["plan"] += stage in ("run", "ok")
+        row["run"] += stage == "ok"
+        row["detected"] += records > 0
+        if stage != "ok":
+            reasons[stage][message.split(" @ ")[0][:90]] += 1
+            failures.append((entry["generation"], entry["slug"], entry["commit"][:9], stage, message))
+
+    print(_table(table, args.markdown))
+    internal = sum(reasons["run"].values())
+    print(f"\n{internal} internal errors; {time.monotonic() - started:.1f} s")
+    for stage in ("parse", "plan", "run"):
+        if reasons[stage]:
+            print(f"\nfirst diagnostics of texts that stop at {stage}:")
+            for message, count in reasons[stage].most_common(15):
+                print(f"  {count:5d}  {message}")
+    if args.failures:
+        print("\nfailures:")
+        for failure in failures:
+            print("  " + "  ".join(failure))
+    return 1 if internal else 0
+
+
+def _table(table, markdown: bool) -> str:
+    header = ["generation", "lint_runnable", "texts", "parse", "plan", "run", "detect on sample"]
+    rows = []
+    for (generation, runnable), row in sorted(table.items()):
+        rows.append([generation, str(runnable).lower(), *(str(row[k]) for k in ("texts", "parse", "plan", "run", "detected"))])
+    totals = [sum(int(r[i]) for r in rows) for i in range(2, 7)]
+    rows.append(["all", "", *map(str, totals)])
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(line, widths)) for line in [header, *rows])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

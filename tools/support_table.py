@@ -1,0 +1,54 @@
+"""Prints the README's support table from the registries, so it cannot drift from the code.
+
+    python tools/support_table.py            # print the Markdown
+    python tools/support_table.py --write    # replace the table inside README.md
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from spl_lite.commands import COMMANDS
+from spl_lite.functions import FUNCTIONS
+from spl_lite.io.sinks import SINKS
+from spl_lite.io.sources import SOURCES
+from spl_lite.runtime.windows import AGGREGATIONS
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+START, END = "<!-- support-table:start -->", "<!-- support-table:end -->"
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().split("\n")[0].replace("|", "\\|")
+
+
+def table() -> str:
+    lines = ["**Commands**", "", "| command | status | what it does |", "|---|---|---|"]
+    for name in sorted(COMMANDS):
+        command = COMMANDS[name]
+        status = "unsupported: plan-time diagnostic" if command.summary.startswith("(unsupported)") else "supported"
+        lines.append(f"| `{name}` | {status} | {command.summary.removeprefix('(unsupported) ')} |")
+    lines += ["", "**Functions**", "", "| function | family | status | notes |", "|---|---|---|---|"]
+    for name in sorted(FUNCTIONS):
+        spec = FUNCTIONS[name]
+        lines.append(f"| `{spec.signature()}` | {spec.family} | supported | {_first_line(spec.impl.__doc__)} |")
+    lines.append("| `for_each(iterator(list, \"name\"), expr)` | multivalue | supported | `expr` per element with `name` bound |")
+    lines += ["", "**Aggregations** (in `stats`): " + ", ".join(f"`{a}`" for a in sorted(AGGREGATIONS)), ""]
+    lines += ["**Sources** (`from`)", "", "| source | reads |", "|---|---|"]
+    lines += [f"| `{s.name}` | {s.summary} |" for s in SOURCES.values()]
+    lines += ["", "**Sinks** (`into`)", "", "| sink | writes |", "|---|---|"]
+    lines += [f"| `{s.name}` | {s.summary} |" for s in SINKS.values()]
+    return "\n".join(lines)
+
+
+def readme_with_table(readme: str) -> str:
+    head, rest = readme.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{table()}\n{END}{tail}"
+
+
+if __name__ == "__main__":
+    if "--write" in sys.argv:
+        README.write_text(readme_with_table(README.read_text()))
+    else:
+        print(table())
