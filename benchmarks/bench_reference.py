@@ -1,0 +1,114 @@
+"""Throughput of the reference detection against the JSON-decoding floor, measured in one run.
+
+    python benchmarks/bench_reference.py                    # 1M generated events, 3 rounds
+    python benchmarks/bench_reference.py --events 200000 --rounds 5
+    python benchmarks/bench_reference.py --input events.jsonl
+    python benchmarks/bench_reference.py --workers 1 2       # also time `--workers N` runs
+
+Each round runs, as separate processes and alternating so that machine noise hits both alike:
+(a) the floor: a plain loop of `orjson.loads` over every line of the file; (b) `spl-lite run` of
+searches/rare_parent_child_process_relationship.spl over the same file. It prints medians of wall
+time, events/s, the ratio to the floor, and peak RSS (from wait4 of each child).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SEARCH = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
+SHARED_RAW = ROOT.parent / "shared" / "data" / "raw"
+
+FLOOR = """
+import sys, orjson
+loads = orjson.loads
+n = 0
+with open(sys.argv[1], "rb") as f:
+    for line in f:
+        loads(line)
+        n += 1
+print(n)
+"""
+
+
+def run_measured(argv: list[str]) -> tuple[float, float, bytes]:
+    """(wall seconds, peak RSS MiB, stdout) of one child, reaped with wait4 for its own rusage."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        pid = os.posix_spawn(argv[0], argv, dict(os.environ), file_actions=[
+            (os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
+        _, status, usage = os.wait4(pid, 0)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status):
+            raise SystemExit(f"{' '.join(argv[:5])} failed:\n{err.read().decode()[-2000:]}")
+        return wall, usage.ru_maxrss / 1024, out.read()
+
+
+def count_lines(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(1 for _ in f)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000, help="events to generate (default 1M)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--input", type=Path, help="benchmark this JSONL file instead of generating one")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
+    parser.add_argument("--workers", type=int, nargs="*", default=[], help="also time `spl-lite run --workers N`")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = args.input
+        if path is None:
+            path = Path(scratch) / "events.jsonl"
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, str(ROOT / "benchmarks" / "generate_events.py"), "--events", str(args.events),
+                 "--seed", str(args.seed), "--output", str(path)],
+                check=True,
+            )
+            print(f"generated {args.events:,} events ({path.stat().st_size / 2**20:,.0f} MiB) "
+                  f"in {time.perf_counter() - started:.1f} s")
+        events = count_lines(path)
+        variants = {"orjson.loads loop (floor)": [sys.executable, "-c", FLOOR, str(path)]}
+        spl = [sys.executable, "-m", "spl_lite.cli", "run", str(SEARCH), "--input", str(path), "--no-progress"]
+        variants["spl-lite run"] = spl
+        for workers in args.workers:
+            variants[f"spl-lite run --workers {workers}"] = spl + ["--workers", str(workers)]
+
+        results: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+        outputs: dict[str, bytes] = {}
+        for round_no in range(args.rounds):
+            for name, command in variants.items():
+                wall, rss, stdout = run_measured(command)
+                results[name].append((wall, rss))
+                outputs.setdefault(name, stdout)
+                print(f"  round {round_no + 1}: {name}: {wall:.2f} s, {rss:.0f} MiB", file=sys.stderr)
+
+        floor = statistics.median(w for w, _ in results["orjson.loads loop (floor)"])
+        print(f"\n{events:,} events, {path.stat().st_size / events:.0f} bytes/line, median of {args.rounds} rounds")
+        print(f"{'variant':34} {'wall s':>8} {'events/s':>12} {'x floor':>8} {'peak RSS MiB':>13}")
+        for name, runs in results.items():
+            wall = statistics.median(w for w, _ in runs)
+            rss = statistics.median(r for _, r in runs)
+            print(f"{name:34} {wall:8.2f} {events / wall:12,.0f} {wall / floor:8.2f} {rss:13.0f}")
+        detections = outputs["spl-lite run"].count(b"\n")
+        print(f"\nreference detection: {detections:,} records out")
+        for name, stdout in outputs.items():
+            if name.startswith("spl-lite run --workers") and stdout != outputs["spl-lite run"]:
+                print(f"MISMATCH: {name} output differs from one worker", file=sys.stderr)
+                return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
