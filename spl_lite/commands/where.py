@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from .. import ast
 from ..runtime.batch import Batch
-from ..runtime.expressions import compile_expression, evaluate_predicate
+from ..runtime.expressions import compile_predicate, keep_mask
 from ..runtime.operator import Operator
 from . import Command, shorten, source_text
 
@@ -18,12 +18,12 @@ class WhereParams:
 
 class _Where(Operator):
     def __init__(self, params: WhereParams):
-        self.predicate = compile_expression(params.predicate)
+        self.predicate = compile_predicate(params.predicate)
 
     def process(self, batch: Batch) -> Batch:
         if not batch.length:
             return batch
-        return batch.filter(evaluate_predicate(self.predicate, batch))
+        return batch.filter(keep_mask(self.predicate(batch)))
 
 
 class Where(Command):

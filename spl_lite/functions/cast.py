@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from ..values import is_number, to_text, type_name
-from .registry import function
+from .registry import column_kernel, function
 
 _BASIC_TYPES = ("string", "integer", "long", "float", "double", "boolean", "bytes", "any")
 
@@ -64,6 +64,19 @@ def ucast(value, target_type, default_value):
     if kind == "any":
         return value
     return value if type(value) is _PYTHON_TYPES[kind] else default_value
+
+
+@column_kernel("ucast")
+def ucast_column(values, target_type, default_value):
+    # The types that pass unchanged (string, long, boolean, collection, map) are one class
+    # check per record; the float conversion and `any` keep the record-by-record path.
+    kind = parse_type(target_type)
+    if kind in ("integer", "long"):
+        return [v if v.__class__ is int else default_value for v in values]
+    wanted = _PYTHON_TYPES.get(kind)
+    if wanted is None:
+        return NotImplemented
+    return [v if v.__class__ is wanted else default_value for v in values]
 
 
 @function("cast", "input", "target_type")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import orjson
 
 from ..values import to_json_ready, to_text, type_name
-from .registry import function
+from .registry import column_kernel, function
 
 
 @function("map_get", "input", "key")
@@ -15,6 +15,18 @@ def map_get(mapping, key):
     if type(key) is not str:
         raise TypeError(f"map_get needs a string key, got {type_name(key)}")
     return mapping.get(key)
+
+
+@column_kernel("map_get")
+def map_get_column(maps, key):
+    # Events are maps: one C-level .get per record. Anything else (null included) raises
+    # AttributeError and takes the record-by-record path, which knows the null and error rules.
+    if type(key) is not str:
+        return NotImplemented
+    try:
+        return [m.get(key) for m in maps]
+    except AttributeError:
+        return NotImplemented
 
 
 @function("create_map", "items*", nulls="handle")

@@ -5,7 +5,7 @@ sees a column, only values. Null propagation is declared here once, not written 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 
@@ -30,6 +30,7 @@ class FunctionSpec:
     impl: Callable[..., Any]
     propagate_nulls: bool
     family: str
+    column_kernel: Callable[..., Any] | None = None
 
     @property
     def min_args(self) -> int:
@@ -75,6 +76,21 @@ def function(name: str, *params: str, nulls: str = "propagate"):
             key, tuple(_parse_param(p) for p in params), impl, nulls == "propagate", family
         )
         return impl
+
+    return register
+
+
+def column_kernel(name: str):
+    """Attach a whole-column fast path to function `name`.
+
+    The kernel is called as `kernel(column, *constant_args)` when only the first argument varies
+    per record. It returns the result column (a list), or NotImplemented to let the engine apply
+    the scalar function record by record; it must give exactly the scalar function's results.
+    """
+
+    def register(kernel: Callable[..., Any]) -> Callable[..., Any]:
+        FUNCTIONS[name] = replace(FUNCTIONS[name], column_kernel=kernel)
+        return kernel
 
     return register
 

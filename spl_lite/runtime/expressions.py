@@ -74,16 +74,42 @@ _MEMO_LIMIT = 200_000
 
 
 def compile_expression(expr: ast.Expr) -> Evaluator:
+    """An evaluator giving one object column: the values records hold."""
+    predicate = _predicate_compiler(expr)
+    if predicate is not None:
+        return _as_values(predicate(expr))
     compiler = _COMPILERS.get(type(expr))
     if compiler is None:
         raise TypeError(f"cannot compile {type(expr).__name__}")
     return compiler(expr)
 
 
-def evaluate_predicate(evaluator: Evaluator, batch: Batch) -> np.ndarray:
-    """A boolean mask of the rows whose value is exactly true (spec 3.3: false and null both drop)."""
-    column = evaluator(batch)
-    return np.fromiter((v is True for v in column), dtype=bool, count=batch.length)
+def compile_predicate(expr: ast.Expr) -> Evaluator:
+    """An evaluator for a condition. It may return a numpy bool array where null cannot occur,
+    which spares the Python-level truth tests of object columns; `keep_mask` accepts both."""
+    predicate = _predicate_compiler(expr)
+    return predicate(expr) if predicate is not None else compile_expression(expr)
+
+
+def keep_mask(column: np.ndarray) -> np.ndarray:
+    """The rows whose value is exactly true (spec 3.3: false and null both drop)."""
+    if column.dtype == bool:
+        return column
+    return np.fromiter((v is True for v in column), dtype=bool, count=len(column))
+
+
+_BOOL_VALUES = np.array([False, True], dtype=object)
+
+
+def _as_values(predicate: Evaluator) -> Evaluator:
+    if isinstance(predicate, Constant):
+        return predicate
+
+    def evaluate(batch: Batch) -> np.ndarray:
+        column = predicate(batch)
+        return _BOOL_VALUES[column.view(np.int8)] if column.dtype == bool else column
+
+    return evaluate
 
 
 # ---- leaves ----
@@ -190,7 +216,12 @@ def _apply_function(spec, args: list[Evaluator]) -> Evaluator:
             return lambda batch: object_column([impl() for _ in range(batch.length)])
         return Constant(impl(*constant_args))
     if len(varying) == 1:
-        return _single_varying_call(impl, propagate, args[varying[0]], constant_args, varying[0])
+        position = varying[0]
+        per_column = _column_mapper(impl, propagate, constant_args, position)
+        argument = args[position]
+        if position == 0 and spec.column_kernel is not None:
+            return _kernel_call(spec.column_kernel, per_column, argument, constant_args[1:])
+        return lambda batch: per_column(argument(batch))
 
     def evaluate(batch: Batch) -> np.ndarray:
         streams = [repeat(c) if isinstance(a, Constant) else a(batch) for a, c in zip(args, constant_args)]
@@ -201,32 +232,50 @@ def _apply_function(spec, args: list[Evaluator]) -> Evaluator:
     return evaluate
 
 
-def _single_varying_call(impl, propagate: bool, argument: Evaluator, constant_args: list, position: int) -> Evaluator:
-    """The common shape `f(column, literal, ...)`: memoised per distinct string input.
+def _kernel_call(kernel, per_column, argument: Evaluator, constants: list) -> Evaluator:
+    def evaluate(batch: Batch) -> np.ndarray:
+        column = argument(batch)
+        try:
+            result = kernel(column, *constants)
+        except (TypeError, ValueError):
+            result = NotImplemented
+        return per_column(column) if result is NotImplemented else object_column(result)
+
+    return evaluate
+
+
+_MISSING = object()
+
+
+def _column_mapper(impl, propagate: bool, constant_args: list, position: int):
+    """column -> column for the common shape `f(column, literal, ...)`, memoised per distinct string.
 
     Real event streams repeat the same process names and paths endlessly, so `lower`, `split` and
-    friends run once per distinct value (the effect of dictionary-encoding the column).
+    friends run once per distinct value: the effect of dictionary-encoding the column. Only str
+    values are memoised (1, 1.0 and True hash alike but are different SPL values).
     """
     before, after = tuple(constant_args[:position]), tuple(constant_args[position + 1 :])
     memo: dict[str, Any] = {}
 
-    def apply_one(value: Any) -> Any:
+    def compute(value: Any) -> Any:
         if value is None and propagate:
             return None
-        if type(value) is str:
-            try:
-                return memo[value]
-            except KeyError:
-                if len(memo) >= _MEMO_LIMIT:
-                    memo.clear()
-                result = memo[value] = impl(*before, value, *after)
-                return result
-        return impl(*before, value, *after)
+        result = impl(*before, value, *after)
+        if value.__class__ is str:
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[value] = result
+        return result
 
-    def evaluate(batch: Batch) -> np.ndarray:
-        return object_column([apply_one(v) for v in argument(batch)])
+    def apply(column: np.ndarray) -> np.ndarray:
+        get = memo.get
+        out = [get(v, _MISSING) if v.__class__ is str else _MISSING for v in column]
+        for i, result in enumerate(out):
+            if result is _MISSING:
+                out[i] = compute(column[i])
+        return object_column(out)
 
-    return evaluate
+    return apply
 
 
 def ordered_arguments(call: ast.Call, spec) -> list[ast.Expr]:
@@ -280,55 +329,107 @@ def _field_names(expr: ast.Expr) -> set[str]:
 # ---- operators ----
 def _unary(expr: ast.Unary) -> Evaluator:
     operand = compile_expression(expr.operand)
-    if expr.op == "not":
-        return _kleene_not(operand)
 
     def negate(v: Any) -> Any:
         return -v if is_number(v) else None
 
-    return _map_values(operand, negate)
-
-
-def _map_values(operand: Evaluator, fn: Callable[[Any], Any]) -> Evaluator:
     if isinstance(operand, Constant):
-        return Constant(fn(operand.value))
-    return lambda batch: object_column([fn(v) for v in operand(batch)])
+        return Constant(negate(operand.value))
+    return lambda batch: object_column([negate(v) for v in operand(batch)])
 
 
-# Truth codes ordered so that Kleene AND is min and OR is max: false < null < true.
+# ---- conditions ----
+# Predicate evaluators return a numpy bool array where null cannot occur and an object column
+# (True/False/None) where it can. Truth codes order false < null < true, so that Kleene AND is
+# the minimum and OR the maximum of its operands' codes.
 _FALSE, _NULL, _TRUE = 0, 1, 2
 _CODE_VALUES = np.array([False, None, True], dtype=object)
 
 
 def _truth_codes(column: np.ndarray) -> np.ndarray:
+    if column.dtype == bool:
+        return column.view(np.int8) * 2
     return np.fromiter(
         (_TRUE if v is True else _FALSE if v is False else _NULL for v in column), dtype=np.int8, count=len(column)
     )
 
 
-def _kleene_not(operand: Evaluator) -> Evaluator:
-    return lambda batch: _CODE_VALUES[2 - _truth_codes(operand(batch))]
+def _from_codes(codes: np.ndarray) -> np.ndarray:
+    return _CODE_VALUES[codes] if (codes == _NULL).any() else codes == _TRUE
+
+
+def _not(expr: ast.Unary) -> Evaluator:
+    operand = compile_predicate(expr.operand)
+    if isinstance(operand, Constant):
+        return Constant({True: False, False: True}.get(operand.value) if type(operand.value) is bool else None)
+
+    def evaluate(batch: Batch) -> np.ndarray:
+        column = operand(batch)
+        return ~column if column.dtype == bool else _from_codes(_TRUE - _truth_codes(column))
+
+    return evaluate
 
 
 def _logical(expr: ast.Logical) -> Evaluator:
-    operands = [compile_expression(e) for e in expr.operands]
-    combine = np.minimum if expr.op == "and" else np.maximum
+    membership = _string_membership(expr)
+    if membership is not None:
+        return membership
+    operands = [compile_predicate(e) for e in expr.operands]
+    is_and = expr.op == "and"
+    combine_bool = np.logical_and if is_and else np.logical_or
+    combine_codes = np.minimum if is_and else np.maximum
 
     def evaluate(batch: Batch) -> np.ndarray:
-        codes = _truth_codes(operands[0](batch))
-        for operand in operands[1:]:
-            codes = combine(codes, _truth_codes(operand(batch)))
-        return _CODE_VALUES[codes]
+        columns = [operand(batch) for operand in operands]
+        if all(c.dtype == bool for c in columns):
+            return combine_bool.reduce(columns)
+        codes = _truth_codes(columns[0])
+        for column in columns[1:]:
+            codes = combine_codes(codes, _truth_codes(column))
+        return _from_codes(codes)
 
     return evaluate
+
+
+def _string_membership(expr: ast.Logical) -> Evaluator | None:
+    """`f = "a" OR f = "b" OR ...` (the reference detection lists 75 names) as one set lookup."""
+    if expr.op != "or":
+        return None
+    field, members = None, set()
+    for operand in expr.operands:
+        if not (isinstance(operand, ast.Binary) and operand.op == "=" and isinstance(operand.left, ast.Field)):
+            return None
+        if not (isinstance(operand.right, ast.Literal) and type(operand.right.value) is str):
+            return None
+        if field is not None and operand.left.path != field.path:
+            return None
+        field = field or operand.left
+        members.add(operand.right.value)
+    value = compile_expression(field)
+    frozen = frozenset(members)
+
+    def evaluate(batch: Batch) -> np.ndarray:
+        column = value(batch)
+        # Only a str can equal a string literal (spec 3.4: no coercion).
+        return np.fromiter((v.__class__ is str and v in frozen for v in column), dtype=bool, count=len(column))
+
+    return evaluate
+
+
+def _is_null(expr: ast.IsNull) -> Evaluator:
+    value = compile_expression(expr.value)
+    wanted = not expr.negated
+    return lambda batch: np.fromiter(((v is None) is wanted for v in value(batch)), dtype=bool, count=batch.length)
+
+
+def _equality_predicate(expr: ast.Binary) -> Evaluator:
+    return _equality(compile_expression(expr.left), compile_expression(expr.right), negate=expr.op == "!=")
 
 
 def _binary(expr: ast.Binary) -> Evaluator:
     left, right = compile_expression(expr.left), compile_expression(expr.right)
     if expr.op == "like":
         return _call_function("like", left, right)
-    if expr.op in ("=", "!="):
-        return _equality(left, right, negate=expr.op == "!=")
     if expr.op in _ORDERINGS:
         test = _ORDERINGS[expr.op]
 
@@ -356,19 +457,26 @@ def _pairwise(left: Evaluator, right: Evaluator, fn: Callable[[Any, Any], Any]) 
 
 
 def _equality(left: Evaluator, right: Evaluator, negate: bool) -> Evaluator:
-    constant = right.value if isinstance(right, Constant) else left.value if isinstance(left, Constant) else None
-    varying = left if isinstance(right, Constant) else right
-    if type(constant) is str and not isinstance(varying, Constant):
-        # Python's == between a str and any other type is False, which is exactly the null-safe,
-        # coercion-free `=` of spec 3.3/3.4, and numpy runs it without a Python-level loop body.
-        def evaluate(batch: Batch) -> np.ndarray:
-            matches = varying(batch) == constant
-            return (_CODE_VALUES[0::2] if not negate else _CODE_VALUES[2::-2])[matches.astype(np.int8)]
-
-        return evaluate
-    if negate:
-        return _pairwise(left, right, lambda a, b: not equals(a, b))
-    return _pairwise(left, right, equals)
+    """Null-safe `=` / `!=` (spec 3.3): never null, so always a bool array."""
+    if isinstance(left, Constant) and isinstance(right, Constant):
+        return Constant(equals(left.value, right.value) is not negate)
+    constant_side = right if isinstance(right, Constant) else left if isinstance(left, Constant) else None
+    if constant_side is not None:
+        constant = constant_side.value
+        varying = left if constant_side is right else right
+        if type(constant) is str:
+            # Python's == between a str and any other type is False: exactly the coercion-free
+            # `=` of spec 3.4, run by numpy in C.
+            if negate:
+                return lambda batch: varying(batch) != constant
+            return lambda batch: varying(batch) == constant
+        if constant is None:
+            return lambda batch: np.fromiter(
+                ((v is None) is not negate for v in varying(batch)), dtype=bool, count=batch.length
+            )
+    return lambda batch: np.fromiter(
+        (equals(a, b) is not negate for a, b in zip(left(batch), right(batch))), dtype=bool, count=batch.length
+    )
 
 
 def _add(a: Any, b: Any) -> Any:
@@ -419,17 +527,21 @@ def _call_function(name: str, *args: Evaluator) -> Evaluator:
 
 def _in(expr: ast.In) -> Evaluator:
     found = _call_function("in", compile_expression(expr.value), *(compile_expression(o) for o in expr.options))
-    return _kleene_not(found) if expr.negated else found
+    if not expr.negated:
+        return found
+    return lambda batch: _from_codes(_TRUE - _truth_codes(found(batch)))
 
 
-def _is_null(expr: ast.IsNull) -> Evaluator:
-    value = compile_expression(expr.value)
-    wanted = not expr.negated
+def _predicate_compiler(expr: ast.Expr) -> Callable[[Any], Evaluator] | None:
+    kind = type(expr)
+    if kind is ast.Unary:
+        return _not if expr.op == "not" else None
+    if kind is ast.Binary:
+        return _equality_predicate if expr.op in ("=", "!=") else None
+    return _PREDICATES.get(kind)
 
-    def evaluate(batch: Batch) -> np.ndarray:
-        return object_column([(v is None) is wanted for v in value(batch)])
 
-    return evaluate
+_PREDICATES: dict[type, Callable[[Any], Evaluator]] = {ast.Logical: _logical, ast.IsNull: _is_null, ast.In: _in}
 
 
 _COMPILERS: dict[type, Callable[[Any], Evaluator]] = {
@@ -442,10 +554,7 @@ _COMPILERS: dict[type, Callable[[Any], Evaluator]] = {
     ast.Index: _index,
     ast.Call: _call,
     ast.Unary: _unary,
-    ast.Logical: _logical,
     ast.Binary: _binary,
-    ast.In: _in,
-    ast.IsNull: _is_null,
 }
 
-__all__ = ["Constant", "Evaluator", "compile_expression", "evaluate_predicate", "null_column", "ordered_arguments"]
+__all__ = ["Constant", "Evaluator", "compile_expression", "compile_predicate", "keep_mask", "ordered_arguments"]
