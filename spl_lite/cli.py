@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import time
@@ -14,6 +15,8 @@ EXIT_USAGE = 2  # bad command-line arguments (argparse's own code)
 EXIT_INPUT_ERROR = 3  # an input file is missing or unreadable, or output cannot be written
 EXIT_INTERNAL = 4  # a bug in spl-lite: the message asks for a report
 EXIT_INTERRUPTED = 130
+
+_COLLECT_EVERY = 500  # batches between cyclic collections while running
 
 _EPILOG = """\
 examples:
@@ -220,10 +223,16 @@ def _run(args) -> int:
 
     execution = Execution(search.plan, write)
     exit_code = EXIT_OK
+    # Decoded events form no reference cycles, yet every batch of fresh dicts would trigger the
+    # cyclic collector over and over (a third of the run time); collect on our own schedule instead.
+    gc.freeze()
+    gc.disable()
     try:
-        for events in reader.batches():
+        for batch_no, events in enumerate(reader.batches(), 1):
             execution.push(events)
             reporter.progress(reader.counters.events, execution.records_out)
+            if batch_no % _COLLECT_EVERY == 0:
+                gc.collect()
         execution.finish()
     except SplError as error:
         print(error.render(), file=sys.stderr)
@@ -235,6 +244,7 @@ def _run(args) -> int:
         print("spl-lite: records written so far are complete; please report this with the search", file=sys.stderr)
         exit_code = EXIT_INTERNAL
     finally:
+        gc.enable()
         output.flush()
         if output is not sys.stdout.buffer:
             output.close()
