@@ -226,7 +226,7 @@ def _guid(rng: np.random.Generator) -> str:
 
 
 def _command_lines(name: str, path: str, rng: np.random.Generator) -> list[str]:
-    """A dozen plausible command lines for one image, mixing its usual arguments with per-variant values."""
+    """Some ten plausible command lines for one image, mixing its usual arguments with per-variant values."""
     q = f'"{path}"'
 
     def guid() -> str:
@@ -259,10 +259,11 @@ def _command_lines(name: str, path: str, rng: np.random.Generator) -> list[str]:
         variants = [
             f"{q} --type={t} --lang=en-US --field-trial-handle={int(rng.integers(1000, 9999))},"
             f"i,{int(rng.integers(10**17, 10**18))},{int(rng.integers(10**17, 10**18))},262144 "
-            f"--variations-seed-version=20240301-010101.123000 --mojo-platform-channel-handle={int(rng.integers(1000, 9999))}"
-            f" /prefetch:{int(rng.integers(1, 9))}"
+            f"--variations-seed-version=20240301-010101.123000 "
+            f"--mojo-platform-channel-handle={int(rng.integers(1000, 9999))} /prefetch:{int(rng.integers(1, 9))}"
             for t in ("renderer", "gpu-process", "utility --utility-sub-type=network.mojom.NetworkService",
-                      "crashpad-handler", "renderer --extension-process", "utility --utility-sub-type=storage.mojom.StorageService")]
+                      "crashpad-handler", "renderer --extension-process",
+                      "utility --utility-sub-type=storage.mojom.StorageService")]
     elif name == "rundll32.exe":
         variants = [f"C:\\Windows\\system32\\rundll32.exe {d}" for d in (
             "C:\\Windows\\system32\\shell32.dll,SHCreateLocalServerRunDll {" + guid() + "} -Embedding",
@@ -275,8 +276,12 @@ def _command_lines(name: str, path: str, rng: np.random.Generator) -> list[str]:
                     f"C:\\app\\lib\\app-{v}.jar org.apache.catalina.startup.Bootstrap start"
                     for m, v in ((1024, "3.2.1"), (2048, "3.2.2"), (4096, "3.3.0"))]
     elif name == "msiexec.exe":
-        variants = ["C:\\Windows\\system32\\msiexec.exe /V", f"C:\\Windows\\System32\\MsiExec.exe -Embedding {_hex(rng, 32).upper()} E Global\\MSI0000",
-                    f'C:\\Windows\\system32\\msiexec.exe /i "C:\\Windows\\ccmcache\\{_hex(rng, 2)}\\agent-{int(rng.integers(1, 9))}.msi" /qn /norestart /l*v {tmp()}']
+        variants = [
+            "C:\\Windows\\system32\\msiexec.exe /V",
+            f"C:\\Windows\\System32\\MsiExec.exe -Embedding {_hex(rng, 32).upper()} E Global\\MSI0000",
+            f'C:\\Windows\\system32\\msiexec.exe /i "C:\\Windows\\ccmcache\\{_hex(rng, 2)}\\agent-'
+            f'{int(rng.integers(1, 9))}.msi" /qn /norestart /l*v {tmp()}',
+        ]
     else:
         generic = ["", " -Embedding", f" /Processid:{{{guid()}}}", " /background", " --update --silent",
                    f" -ServerName:App.AppX{_hex(rng, 32)}.mca", f' /log "{tmp()}"', " /quiet /norestart",
@@ -284,7 +289,7 @@ def _command_lines(name: str, path: str, rng: np.random.Generator) -> list[str]:
                    f" --session={guid()} --channel=stable --log-level=info"]
         variants = [f"{q}{a}" for a in generic]
     rng.shuffle(variants)
-    return variants[:12]
+    return variants
 
 
 def _sysmon_hash(name: str, version: int) -> str:
@@ -306,11 +311,13 @@ class _World:
         self.commands = {name: _command_lines(name, self.paths[name], rng) for name in NAMES}
         self.hashes = {name: [_sysmon_hash(name, v) for v in range(2)] for name in NAMES}
 
-        # The long tail after the head: parents by Zipf rank (busy ones first, in a seeded order), children
-        # by Zipf rank over a seeded permutation of all images.
+        # The long tail after the head, by Zipf rank in seeded order: busy parents before the others, and
+        # ordinary children before the LOLBAS-only ones, which are rare on a real fleet (certutil, ilasm, ...).
         others = [n for n in NAMES if n not in _BUSY_PARENTS]
         parents = [str(p) for p in rng.permutation(_BUSY_PARENTS)] + [str(p) for p in rng.permutation(others)]
-        children = [str(c) for c in rng.permutation(NAMES)]
+        ordinary = [n for n in NAMES if n not in LOLBAS]
+        lolbas_only = [n for n in LOLBAS if n not in {c for _, c in _HEAD_PAIRS}]
+        children = [str(c) for c in rng.permutation(ordinary)] + [str(c) for c in rng.permutation(lolbas_only)]
         rare = set(_RARE_PAIRS)
         pairs = list(_HEAD_PAIRS)
         seen = set(pairs)
@@ -371,7 +378,8 @@ def generate(n: int, seed: int = 7, *, rare_rate: float = 1e-4) -> Iterator[byte
         pair_idx = np.searchsorted(world.pair_cdf, rng.random(m), side="right")
         rare_idx = rng.integers(0, len(world.rare_pairs), m)
         host_idx = np.searchsorted(world.host_cdf, rng.random(m), side="right")
-        variant = rng.integers(0, 12, (m, 2))
+        # 720720 is divisible by every list length up to 16, so `% len(...)` picks each variant evenly.
+        variant = rng.integers(0, 720_720, (m, 2))
         version = rng.integers(0, 2, m)
         is_4688 = rng.random(m) < SECURITY_4688_SHARE
         pids = rng.integers(1, 16384, (m, 2)) * 4

@@ -10,6 +10,7 @@ from __future__ import annotations
 from itertools import islice
 from typing import Iterable, Iterator
 
+from .errors import TOO_DEEP, SplError
 from .io.jsonl import BATCH_SIZE, EventReader, expand_inputs
 from .parse import parse
 from .plan import Plan, Planner
@@ -26,8 +27,15 @@ class Search:
 
     @classmethod
     def compile(cls, text: str) -> "Search":
-        """Parse and plan; raises spl_lite.SplError (with `.render(text)`) on any problem."""
-        return cls(text, Planner(text).plan_program(parse(text)))
+        """Parse, plan and compile; raises spl_lite.SplError (with `.render(text)`) on any problem."""
+        try:
+            plan = Planner(text).plan_program(parse(text))
+            Execution(plan, lambda sink, batch: None)  # every expression compiles, before any event
+        except RecursionError:
+            raise SplError(
+                TOO_DEEP, "the search nests too deeply to compile", hint="split the expression over several `eval`s"
+            ) from None
+        return cls(text, plan)
 
     def explain(self) -> str:
         return self.plan.explain()

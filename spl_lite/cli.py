@@ -89,6 +89,9 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Generated searches nest deeply (a `+` chain of hundreds of terms); Python's default of 1000
+    # frames is too little for them, and anything deeper still gets a diagnostic, not a traceback.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
     try:
         if args.command == "run":
             return _run(args)
@@ -272,6 +275,8 @@ class _Reporter:
 
     def __init__(self, enabled: bool, stream: TextIO):
         self.enabled, self.stream = enabled, stream
+        # On a terminal the progress line rewrites itself; in a log file each update is a line.
+        self.terminal = stream.isatty()
         self.started = self.last = time.monotonic()
         self.warnings = 0
 
@@ -289,17 +294,19 @@ class _Reporter:
             return
         self.last = now
         rate = events / max(now - self.started, 1e-9)
-        self.stream.write(f"\r{events:,} events  {rate:,.0f} events/s  {records:,} records out")
+        line = f"{events:,} events  {rate:,.0f} events/s  {records:,} records out"
+        self.stream.write(f"\r{line}" if self.terminal else f"{line}\n")
         self.stream.flush()
 
     def _clear(self) -> None:
-        if self.enabled:
+        if self.enabled and self.terminal:
             self.stream.write("\r\033[K")
 
     def record_errors(self, errors) -> None:
         if not errors.count:
             return
-        print(f"warning: {errors.count:,} values could not be computed and were set to null:", file=self.stream)
+        values = "value" if errors.count == 1 else "values"
+        print(f"warning: {errors.count:,} {values} could not be computed and were set to null:", file=self.stream)
         for message, count in sorted(errors.examples.items(), key=lambda item: -item[1])[:5]:
             print(f"  {count:,} x {message}", file=self.stream)
 

@@ -28,10 +28,10 @@ def _parser() -> lark.Lark:
 
 
 def parse(text: str) -> ast.Program:
-    _reject_placeholders(text)
     try:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedInput as error:
+        _reject_placeholders(text)
         raise _syntax_error(error, text) from None
     return _ToAst().transform(tree)
 
@@ -148,6 +148,14 @@ class _ToAst(Transformer_NonRecursive):
     def generic_cmd(self, meta, children):
         name, *args = children
         return ast.GenericCommand(name.value.lower(), tuple(args), _span_of_meta(meta), _span_of_token(name))
+
+    def negative_number(self, meta, children):
+        token = children[0]
+        return ast.Literal(-_number(token.value), _span_of_meta(meta))
+
+    def arg_name(self, meta, children):
+        token = children[0]
+        return ast.Field((token.value,), _span_of_token(token))
 
     def keyword_arg(self, meta, children):
         name, value = children
@@ -272,11 +280,15 @@ class _ToAst(Transformer_NonRecursive):
 
 
 # ---- diagnostics ----
-_PLACEHOLDER = re.compile(r'"(?:\\.|[^"\\])*"|(--[A-Za-z_]+--|\$[A-Za-z_][A-Za-z0-9_]*\$)', re.S)
+# Strings, quoted names and comments are skipped; what is left that looks like a template is one.
+_PLACEHOLDER = re.compile(
+    r'"(?:\\.|[^"\\])*"|`[^`]*`|\'[^\'\n]*\'|/\*.*?\*/|(--[A-Za-z_]+--|\$[A-Za-z_][A-Za-z0-9_]*\$)', re.S
+)
 
 
 def _reject_placeholders(text: str) -> None:
-    """Content-build templates (`--body--`, `$field$`) are not SPL2; name them before the parser trips."""
+    """Content-build templates (`--body--`, `$field$`) are not SPL2: when a search does not parse,
+    name the template rather than the token the parser tripped on."""
     for match in _PLACEHOLDER.finditer(text):
         if match.group(1):
             start = match.start(1)

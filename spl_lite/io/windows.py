@@ -33,11 +33,11 @@ _TIME_KEYS: dict[str, tuple[str, ...]] = {
     "xml": ("TimeCreated",),
     "evtx": ("TimeCreated",),
     # The forwarder's local time with no zone, read as UTC as the corpus README does; the SSA test harness
-    # rewrote exactly this line to move events in time, so SSA took `_time` from it.
+    # rewrote exactly this line to move events in time, a hint that SSA took `_time` from it.
     "wineventlog": ("_header_time",),
     "winlogbeat": ("@timestamp",),
     "winlogbeat-ecs": ("@timestamp",),
-    # In the 2022 OTRF Log-Analytics exports TimeCreated is 16 h away from the Sysmon UtcTime of the same
+    # In the 2022 OTRF Log-Analytics exports TimeCreated is 4 to 16 hours off the Sysmon UtcTime of the same
     # records while TimeGenerated matches it (up to a 12-hour-clock slip); Sentinel defines it as UTC.
     "sentinel": ("TimeGenerated", "TimeCreated", "TimeCreatedUtc"),
     # OTRF's pipeline writes @timestamp in UTC; NXLog's EventTime is the collector's clock with no zone.

@@ -15,7 +15,7 @@ import numpy as np
 from .. import ast
 from ..functions import FUNCTIONS
 from ..regex import compile_java
-from ..values import compare, equals, is_number, to_text
+from ..values import compare, equals, is_number, to_text, type_name
 from .batch import Batch, null_column, object_column
 
 
@@ -92,10 +92,19 @@ def compile_predicate(expr: ast.Expr) -> Evaluator:
 
 
 def keep_mask(column: np.ndarray) -> np.ndarray:
-    """The rows whose value is exactly true (spec 3.3: false and null both drop)."""
+    """The rows whose value is exactly true (spec 3.3: false and null both drop).
+
+    A value that is not a boolean at all is a per-record error (spec 3.5): dropped and counted.
+    """
     if column.dtype == bool:
         return column
-    return np.fromiter((v is True for v in column), dtype=bool, count=len(column))
+    codes = _truth_codes(column)
+    unknown = codes == _NULL
+    if unknown.any():
+        for value in column[unknown]:
+            if value is not None:
+                RECORD_ERRORS.record(TypeError(f"a condition must be a boolean, got {type_name(value)}"))
+    return codes == _TRUE
 
 
 _BOOL_VALUES = np.array([False, True], dtype=object)
