@@ -302,6 +302,8 @@ def _reject_placeholders(text: str) -> None:
             )
 
 
+_COMMENTS = re.compile(r"/\*.*?\*/", re.S)
+
 _TOKEN_NAMES = {
     "RPAR": "`)`", "LPAR": "`(`", "RSQB": "`]`", "LSQB": "`[`", "RBRACE": "`}`", "LBRACE": "`{`",
     "COMMA": "`,`", "VBAR": "`|`", "_SEP": "`;`", "EQUAL": "`=`", "COLON": "`:`", "MINUS": "`-`",
@@ -336,6 +338,8 @@ def _describe_token(token: Token) -> str:
 
 
 def _syntax_error(error: lark.exceptions.UnexpectedInput, text: str) -> SplError:
+    if not _COMMENTS.sub("", text).strip():
+        return SplError(SYNTAX, "the search is empty", Span(1, 1, 0, 0), hint="start with `| from read_ssa_enriched_events()`")
     if isinstance(error, lark.exceptions.UnexpectedToken):
         token = error.token
         if token.type == "$END":

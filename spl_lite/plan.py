@@ -151,7 +151,7 @@ class Planner:
                     BAD_ARGUMENT,
                     f"aggregation `{name}` can only be used in `stats`",
                     call.name_span,
-                    hint="`| stats count(x) AS n BY y, span(timestamp, 5m)`",
+                    hint="aggregate with `| stats count(x) AS n BY y, span(timestamp, 5m)`",
                 )
             return
         if name in SPECIAL_FORMS:

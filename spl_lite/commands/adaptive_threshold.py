@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import BAD_ARGUMENT, SplError
+from ..errors import BAD_ARGUMENT, SplError, did_you_mean
 from ..runtime.batch import Batch, object_column
 from ..runtime.operator import Operator
 from ..runtime.streaming_ml import AdaptiveThreshold as AdaptiveThresholdState
 from . import Command
-from .arguments import keyword_arguments
+from .arguments import argument_span, keyword_arguments
 from .eval import add_fields
 
 
@@ -66,10 +66,19 @@ class AdaptiveThreshold(Command):
         )
         algorithm = args.get("algorithm", "gaussian").lower()
         if algorithm not in _ALGORITHMS:
-            raise SplError(BAD_ARGUMENT, f"unknown algorithm `{algorithm}`", node.span, hint="gaussian or quantile")
+            raise SplError(
+                BAD_ARGUMENT,
+                f"unknown algorithm `{algorithm}`",
+                argument_span(node, "algorithm"),
+                hint=did_you_mean(algorithm, _ALGORITHMS) or "the algorithm is `gaussian` or `quantile`",
+            )
         threshold = args.get("threshold")
         if threshold is not None and not 0 < threshold < 0.5:
-            raise SplError(BAD_ARGUMENT, "`threshold` is a per-tail probability between 0 and 0.5", node.span)
+            raise SplError(
+                BAD_ARGUMENT,
+                "`threshold` is a per-tail probability between 0 and 0.5",
+                argument_span(node, "threshold"),
+            )
         window = args.get("window")
         params = AdaptiveThresholdParams(
             algorithm,

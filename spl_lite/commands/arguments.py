@@ -53,5 +53,15 @@ def keyword_arguments(
         values[key] = value
     for key in required:
         if key not in values:
-            raise SplError(BAD_ARGUMENT, f"`{node.name}` needs `{key}=...`", node.span)
+            raise SplError(
+                BAD_ARGUMENT, f"`{node.name}` needs `{key}=...`", node.name_span, hint=f'add `{key}="<field>"`'
+            )
     return values
+
+
+def argument_span(node: ast.GenericCommand, key: str):
+    """Where the value of `key=...` is written, for a caret under it (the command if absent)."""
+    for argument in node.args:
+        if isinstance(argument, ast.KeywordArgument) and argument.name.lower() == key:
+            return argument.value.span
+    return node.span

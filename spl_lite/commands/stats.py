@@ -95,7 +95,7 @@ class Stats(Command):
                 BAD_ARGUMENT,
                 "`stats` needs exactly one event-time window: `BY ..., span(timestamp, 5m)`",
                 node.span,
-                hint="DSP aggregates over windows only; see spec 5.7",
+                hint="add `span(timestamp, 5m)` to the BY list: DSP aggregates over event-time windows only",
             )
         span = spans[0]
         timestamp, size_ms, slide_ms, grace_ms = _span_arguments(span, planner)
