@@ -119,6 +119,16 @@ def parse_long(value):
     return _parse_integer(value, _RANGES["long"]) if type(value) is str else None
 
 
+@column_kernel("parse_long")
+def parse_long_column(values):
+    # Epoch-millisecond strings are the common case: up to 18 ASCII digits always fit in a long,
+    # so int() is exact; anything else takes the full rules.
+    return [
+        int(v) if v.__class__ is str and len(v) < 19 and v.isdigit() and v.isascii() else parse_long(v)
+        for v in values
+    ]
+
+
 @function("parse_double", "value")
 def parse_double(value):
     """Java Double.parseDouble; a number argument is returned as a double (spec 6.1, lenient)."""

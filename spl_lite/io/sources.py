@@ -8,12 +8,14 @@ import numpy as np
 
 from ..runtime.batch import Batch, object_column
 
-_EMPTY_BODY: dict = {}  # shared: records never mutate values in place
+# Shared between records: no operator mutates a value in place.
+_EMPTY_BODY: dict = {}
+_NO_DATAMODELS: list = []
 
 
 def _enriched_records(events: list[dict], first_row_id: int) -> Batch:
     """Spec 7.1: {input_event, _datamodels, body}; a line that already has `input_event` is the record."""
-    if any("input_event" in e and type(e["input_event"]) is dict for e in events):
+    if [e for e in events if "input_event" in e] and any(type(e.get("input_event")) is dict for e in events):
         records = [
             e if type(e.get("input_event")) is dict else {"input_event": e} for e in events
         ]
@@ -24,7 +26,9 @@ def _enriched_records(events: list[dict], first_row_id: int) -> Batch:
     n = len(events)
     columns = {
         "input_event": object_column(events),
-        "_datamodels": object_column([_datamodels(e) for e in events]),
+        "_datamodels": object_column(
+            [d if (d := e.get("_datamodels")).__class__ is list else _NO_DATAMODELS for e in events]
+        ),
         "body": object_column([_EMPTY_BODY] * n),
     }
     return Batch(columns, np.arange(first_row_id, first_row_id + n, dtype=np.int64))
@@ -32,7 +36,7 @@ def _enriched_records(events: list[dict], first_row_id: int) -> Batch:
 
 def _datamodels(event: dict) -> list:
     found = event.get("_datamodels")
-    return found if type(found) is list else []
+    return found if type(found) is list else _NO_DATAMODELS
 
 
 def _events_as_records(events: list[dict], first_row_id: int) -> Batch:

@@ -226,11 +226,15 @@ def _apply_function(spec, args: list[Evaluator]) -> Evaluator:
         return Constant(impl(*constant_args))
     if len(varying) == 1:
         position = varying[0]
-        per_column = _column_mapper(impl, propagate, constant_args, position)
+        step = _step(impl, propagate, constant_args, position)
         argument = args[position]
         if position == 0 and spec.column_kernel is not None:
-            return _kernel_call(spec.column_kernel, per_column, argument, constant_args[1:])
-        return lambda batch: per_column(argument(batch))
+            return _kernel_call(spec.column_kernel, _Mapped(argument, step), argument, constant_args[1:])
+        if isinstance(argument, _Mapped):
+            # f(g(x)): one memoised pass over x computes both, so `mvindex(split(path, "\\"), -1)`
+            # runs once per distinct path rather than once per event.
+            return _Mapped(argument.source, _compose(step, argument.step))
+        return _Mapped(argument, step)
 
     def evaluate(batch: Batch) -> np.ndarray:
         streams = [repeat(c) if isinstance(a, Constant) else a(batch) for a, c in zip(args, constant_args)]
@@ -241,50 +245,76 @@ def _apply_function(spec, args: list[Evaluator]) -> Evaluator:
     return evaluate
 
 
-def _kernel_call(kernel, per_column, argument: Evaluator, constants: list) -> Evaluator:
+def _kernel_call(kernel, fallback: "_Mapped", argument: Evaluator, constants: list) -> Evaluator:
     def evaluate(batch: Batch) -> np.ndarray:
         column = argument(batch)
         try:
             result = kernel(column, *constants)
         except (TypeError, ValueError):
             result = NotImplemented
-        return per_column(column) if result is NotImplemented else object_column(result)
+        return fallback.map(column) if result is NotImplemented else object_column(result)
 
     return evaluate
 
 
+def _step(impl, propagate: bool, constant_args: list, position: int) -> Callable[[Any], Any]:
+    """One value -> one value: the call with its constant arguments in place, nulls as declared."""
+    before, after = tuple(constant_args[:position]), tuple(constant_args[position + 1 :])
+    if propagate:
+        return lambda value: None if value is None else impl(*before, value, *after)
+    return lambda value: impl(*before, value, *after)
+
+
+def _compose(outer: Callable[[Any], Any], inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: outer(inner(value))
+
+
 _MISSING = object()
+# A column where most values are new (timestamps, command lines) gains nothing from the memo.
+_MEMO_SAMPLE = 512
 
 
-def _column_mapper(impl, propagate: bool, constant_args: list, position: int):
-    """column -> column for the common shape `f(column, literal, ...)`, memoised per distinct string.
+class _Mapped:
+    """A chain of one-argument calls over one column, memoised per distinct string value.
 
     Real event streams repeat the same process names and paths endlessly, so `lower`, `split` and
     friends run once per distinct value: the effect of dictionary-encoding the column. Only str
-    values are memoised (1, 1.0 and True hash alike but are different SPL values).
+    values are memoised (1, 1.0 and True hash alike but are different SPL values). A call site
+    whose first batch is mostly distinct values stops memoising.
     """
-    before, after = tuple(constant_args[:position]), tuple(constant_args[position + 1 :])
-    memo: dict[str, Any] = {}
 
-    def compute(value: Any) -> Any:
-        if value is None and propagate:
-            return None
-        result = impl(*before, value, *after)
-        if value.__class__ is str:
-            if len(memo) >= _MEMO_LIMIT:
-                memo.clear()
-            memo[value] = result
-        return result
+    __slots__ = ("source", "step", "memo")
 
-    def apply(column: np.ndarray) -> np.ndarray:
+    def __init__(self, source: Evaluator, step: Callable[[Any], Any]):
+        self.source, self.step = source, step
+        self.memo: dict[str, Any] | None = {}
+
+    def __call__(self, batch: Batch) -> np.ndarray:
+        return self.map(self.source(batch))
+
+    def map(self, column: np.ndarray) -> np.ndarray:
+        step, memo = self.step, self.memo
+        if memo is None:
+            return object_column([step(v) for v in column])
         get = memo.get
         out = [get(v, _MISSING) if v.__class__ is str else _MISSING for v in column]
+        misses = 0
         for i, result in enumerate(out):
             if result is _MISSING:
-                out[i] = compute(column[i])
+                value = column[i]
+                if value.__class__ is str:
+                    result = get(value, _MISSING)  # an earlier row of this batch may have added it
+                    if result is _MISSING:
+                        misses += 1
+                        result = memo[value] = step(value)
+                else:
+                    result = step(value)
+                out[i] = result
+        if len(column) >= _MEMO_SAMPLE and misses * 2 > len(column):
+            self.memo = None
+        elif len(memo) > _MEMO_LIMIT:
+            memo.clear()
         return object_column(out)
-
-    return apply
 
 
 def ordered_arguments(call: ast.Call, spec) -> list[ast.Expr]:

@@ -82,50 +82,130 @@ class FirstTimeEvent:
 
 
 class ConditionalAnomaly:
-    """Lift P(t|c) / P(t) from raw counts that already include the current record (spec 8.2)."""
+    """Lift P(t|c) / P(t) from raw counts that already include the current record (spec 8.2).
+
+    Values are numbered once (a dict per side) and counted in numpy arrays, so a batch costs a
+    dictionary lookup per value plus a few array operations, whatever its size.
+    """
 
     def __init__(self) -> None:
         self._total = 0
-        self._by_cond: dict[Any, int] = {}
-        self._by_target: dict[Any, int] = {}
-        self._by_pair: dict[tuple, int] = {}
+        self._cond = _Counter()
+        self._target = _Counter()
+        self._pair = _Counter()
 
     def score(self, conditional: Sequence, target: Sequence) -> list[float | None]:
-        by_cond, by_target, by_pair = self._by_cond, self._by_target, self._by_pair
-        total = self._total
-        out: list[float | None] = []
-        for c, t in zip(as_list(conditional), as_list(target)):
-            if c is None or t is None:
-                out.append(None)
-                continue
-            c = hashable(c)
-            t = hashable(t)
-            total += 1
-            n_c = by_cond[c] = by_cond.get(c, 0) + 1
-            n_t = by_target[t] = by_target.get(t, 0) + 1
-            pair = (c, t)
-            n_ct = by_pair[pair] = by_pair.get(pair, 0) + 1
-            # (n_ct/n_c) / (n_t/N) as one correctly rounded division of exact integer products.
-            out.append((n_ct * total) / (n_c * n_t))
-        self._total = total
+        conditional, target = as_list(conditional), as_list(target)
+        rows = [i for i, (c, t) in enumerate(zip(conditional, target)) if c is not None and t is not None]
+        out: list[float | None] = [None] * len(conditional)
+        if not rows:
+            return out
+        if len(rows) < len(conditional):
+            conditional = [conditional[i] for i in rows]
+            target = [target[i] for i in rows]
+        c_slots = self._cond.slots(conditional)
+        t_slots = self._target.slots(target)
+        pair_keys = c_slots * (1 << 32) + t_slots
+        unique_pairs, inverse = np.unique(pair_keys, return_inverse=True)
+        p_slots = self._pair.slots(unique_pairs.tolist(), hashed=True)[inverse]
+        n_c = self._cond.running(c_slots)
+        n_t = self._target.running(t_slots)
+        n_ct = self._pair.running(p_slots)
+        total = self._total + np.arange(1, len(rows) + 1, dtype=np.int64)
+        self._total = int(total[-1])
+        if self._total < _EXACT_PRODUCTS:
+            # Every product is below 2**53, so float64 holds it exactly and the division is the
+            # same correctly rounded result Python's int / int gives.
+            lift = (n_ct * total).astype(np.float64) / (n_c * n_t).astype(np.float64)
+            scores = lift.tolist()
+        else:
+            scores = [(a * n) / (b * c) for a, n, b, c in zip(n_ct.tolist(), total.tolist(), n_c.tolist(), n_t.tolist())]
+        for i, score in zip(rows, scores):
+            out[i] = score
         return out
 
     def state_dict(self) -> dict:
+        pairs = self._pair.counts_by_key()
+        conditions = self._cond.keys
+        targets = self._target.keys
         return {
             "total": self._total,
-            "conditional": [[encode_key(k), n] for k, n in self._by_cond.items()],
-            "target": [[encode_key(k), n] for k, n in self._by_target.items()],
-            "pair": [[encode_key(k), n] for k, n in self._by_pair.items()],
+            "conditional": [[encode_key(k), n] for k, n in self._cond.counts_by_key()],
+            "target": [[encode_key(k), n] for k, n in self._target.counts_by_key()],
+            "pair": [
+                [encode_key((conditions[key >> 32], targets[key & 0xFFFFFFFF])), n] for key, n in pairs
+            ],
         }
 
     @classmethod
     def from_state_dict(cls, d: dict) -> ConditionalAnomaly:
         self = cls()
         self._total = d["total"]
-        self._by_cond = {decode_key(k): n for k, n in d["conditional"]}
-        self._by_target = {decode_key(k): n for k, n in d["target"]}
-        self._by_pair = {decode_key(k): n for k, n in d["pair"]}
+        self._cond.restore([(decode_key(k), n) for k, n in d["conditional"]])
+        self._target.restore([(decode_key(k), n) for k, n in d["target"]])
+        pairs = []
+        for k, n in d["pair"]:
+            c, t = decode_key(k)
+            pairs.append(((self._cond.index[c] << 32) + self._target.index[t], n))
+        self._pair.restore(pairs)
         return self
+
+
+_EXACT_PRODUCTS = 1 << 26  # total**2 < 2**52: all lift products are exact in float64
+
+
+class _Counter:
+    """Numbers distinct keys in first-seen order and keeps a count per number in a numpy array."""
+
+    def __init__(self) -> None:
+        self.index: dict[Any, int] = {}
+        self.keys: list[Any] = []
+        self.counts = np.zeros(64, dtype=np.int64)
+
+    def slots(self, values: Sequence, hashed: bool = False) -> np.ndarray:
+        index = self.index
+        if hashed:
+            keys = values
+        else:
+            keys = [v if v.__class__ is str else hashable(v) for v in values]
+        get = index.get
+        found = [get(k) for k in keys]
+        if None in found:
+            for i, slot in enumerate(found):
+                if slot is None:
+                    key = keys[i]
+                    slot = index.get(key)
+                    if slot is None:
+                        slot = index[key] = len(self.keys)
+                        self.keys.append(key)
+                    found[i] = slot
+            if len(self.keys) > len(self.counts):
+                grown = np.zeros(max(len(self.keys), 2 * len(self.counts)), dtype=np.int64)
+                grown[: len(self.counts)] = self.counts
+                self.counts = grown
+        return np.array(found, dtype=np.int64)
+
+    def running(self, slots: np.ndarray) -> np.ndarray:
+        """Each row's count including itself and the rows before it; the totals are updated."""
+        order = np.argsort(slots, kind="stable")
+        ordered = slots[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        lengths = np.diff(np.r_[starts, len(ordered)])
+        rank = np.arange(len(ordered), dtype=np.int64) - np.repeat(starts, lengths)
+        occurrence = np.empty(len(slots), dtype=np.int64)
+        occurrence[order] = rank + 1
+        result = self.counts[slots] + occurrence
+        np.add.at(self.counts, ordered[starts], lengths)
+        return result
+
+    def counts_by_key(self) -> list[tuple[Any, int]]:
+        return [(key, int(n)) for key, n in zip(self.keys, self.counts[: len(self.keys)])]
+
+    def restore(self, items: list[tuple[Any, int]]) -> None:
+        self.keys = [key for key, _ in items]
+        self.index = {key: slot for slot, key in enumerate(self.keys)}
+        self.counts = np.zeros(max(64, len(items)), dtype=np.int64)
+        self.counts[: len(items)] = [n for _, n in items]
 
 
 class _Moments:
