@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import os
 import sys
@@ -63,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
         help="progress line and summary on stderr (default: only when stderr is a terminal)",
     )
     run.add_argument("--batch-size", type=int, default=2048, metavar="N", help="events per batch (default 2048)")
+    run.add_argument(
+        "--workers", type=int, default=None, metavar="N",
+        help="processes that decode events and run the stateless start of the search; the output is "
+        "identical for any N (default: one per core for plain files over 64 MiB, else 1)",
+    )
 
     check = commands.add_parser(
         "check",
@@ -206,6 +212,7 @@ def _run(args) -> int:
     from .errors import SplError
     from .io.jsonl import EventReader, encode_record, expand_inputs
     from .runtime.executor import Execution
+    from .runtime.parallel import ParallelHead
 
     search, code = _compile(args.search)
     if search is None:
@@ -225,14 +232,21 @@ def _run(args) -> int:
         output.flush()  # what was detected is on disk even if a later line kills the run
 
     execution = Execution(search.plan, write)
+    workers, head_last = _parallelism(args.workers, search.plan, paths)
     exit_code = EXIT_OK
     # Decoded events form no reference cycles, yet every batch of fresh dicts would trigger the
     # cyclic collector over and over (a third of the run time); collect on our own schedule instead.
     gc.freeze()
     gc.disable()
     try:
-        for batch_no, events in enumerate(reader.batches(), 1):
-            execution.push(events)
+        if workers > 1:
+            head = ParallelHead(search.plan, head_last, paths, workers, args.batch_size)
+            batches = head.batches(reader.counters, reporter.warn)
+            push = functools.partial(execution.push_after, head_last)
+        else:
+            batches, push = reader.batches(), execution.push
+        for batch_no, batch in enumerate(batches, 1):
+            push(batch)
             reporter.progress(reader.counters.events, execution.records_out)
             if batch_no % _COLLECT_EVERY == 0:
                 gc.collect()
@@ -256,6 +270,22 @@ def _run(args) -> int:
     return exit_code
 
 
+_PARALLEL_MIN_BYTES = 64 << 20  # below this, starting worker processes costs more than it saves
+
+
+def _parallelism(requested: int | None, plan, paths: list[str]) -> tuple[int, int | None]:
+    """(workers, last node of the stateless head); 1 worker when the input or plan can't be split."""
+    from .runtime.parallel import can_split, stateless_head
+
+    head_last = stateless_head(plan)
+    if head_last is None or not all(can_split(p) for p in paths):
+        return 1, None
+    if requested is None:
+        large = sum(os.path.getsize(p) for p in paths) >= _PARALLEL_MIN_BYTES
+        requested = (os.cpu_count() or 1) if large else 1
+    return max(1, requested), head_last
+
+
 def _open_output(path: str) -> BinaryIO:
     from .errors import BAD_INPUT, SplError
 
@@ -265,6 +295,10 @@ def _open_output(path: str) -> BinaryIO:
         return open(path, "wb")
     except OSError as error:
         raise SplError(BAD_INPUT, f"cannot write `{path}`: {error.strerror}") from None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 class _Reporter:
@@ -305,8 +339,8 @@ class _Reporter:
     def record_errors(self, errors) -> None:
         if not errors.count:
             return
-        values = "value" if errors.count == 1 else "values"
-        print(f"warning: {errors.count:,} {values} could not be computed and were set to null:", file=self.stream)
+        verb = "was" if errors.count == 1 else "were"
+        print(f"warning: {_count(errors.count, 'value')} could not be computed and {verb} set to null:", file=self.stream)
         for message, count in sorted(errors.examples.items(), key=lambda item: -item[1])[:5]:
             print(f"  {count:,} x {message}", file=self.stream)
 
@@ -316,11 +350,11 @@ class _Reporter:
         self._clear()
         elapsed = time.monotonic() - self.started
         rate = counters.events / max(elapsed, 1e-9)
-        parts = [f"{counters.events:,} events in", f"{records_out:,} records out"]
+        parts = [_count(counters.events, "event") + " in", _count(records_out, "record") + " out"]
         if discarded:
             parts.append(f"{discarded:,} to write_null")
         if counters.bad_lines:
-            parts.append(f"{counters.bad_lines:,} bad lines skipped")
+            parts.append(_count(counters.bad_lines, "bad line") + " skipped")
         parts.append(f"{elapsed:.2f} s ({rate:,.0f} events/s)")
         print("spl-lite: " + ", ".join(parts), file=self.stream)
 

@@ -13,6 +13,7 @@ import orjson
 
 from ..errors import BAD_INPUT, SplError
 from ..values import to_json_ready
+from .evtx import is_evtx, read_batches as read_evtx_batches
 
 BATCH_SIZE = 2048
 
@@ -71,6 +72,12 @@ class EventReader:
     def batches(self) -> Iterator[list[dict]]:
         counters = self.counters
         for path in self.paths:
+            if is_evtx(path):  # binary Windows event log: its records, flattened (spl_lite.io.evtx)
+                for events in read_evtx_batches(path, self.batch_size, self._bad):
+                    counters.lines += len(events)
+                    counters.events += len(events)
+                    yield events
+                continue
             stream = _open(path)
             name = "<stdin>" if path == "-" else path
             lines_before = 0
@@ -92,33 +99,41 @@ class EventReader:
                     stream.close()
 
     def _decode(self, lines: list[bytes], name: str, first_line_no: int) -> list[dict]:
-        """All lines at C speed when they are all good; line by line, reporting, when not."""
-        loads = orjson.loads
-        try:
-            events = [loads(line) for line in lines]
-            if all(event.__class__ is dict for event in events):
-                return events
-        except orjson.JSONDecodeError:
-            pass
-        events = []
-        for line_no, line in enumerate(lines, first_line_no):
-            if not line.strip():
-                continue
-            try:
-                event = loads(line)
-            except orjson.JSONDecodeError as error:
-                self._bad(f"{name}:{line_no}: invalid JSON ({error.args[0]})")
-                continue
-            if event.__class__ is not dict:
-                self._bad(f"{name}:{line_no}: expected a JSON object, found {type(event).__name__}")
-                continue
-            events.append(event)
+        events, bad = decode_lines(lines, first_line_no)
+        for line_no, reason, _ in bad:
+            self._bad(f"{name}:{line_no}: {reason}")
         return events
 
     def _bad(self, message: str) -> None:
         self.counters.bad_lines += 1
         if self.on_bad_line:
             self.on_bad_line(message)
+
+
+def decode_lines(lines: list[bytes], first_line_no: int) -> tuple[list[dict], list[tuple[int, str, bytes]]]:
+    """(events, bad lines as (line number, reason, raw bytes)). All lines at C speed when they are
+    all good; line by line only for a batch that has a bad one. Blank lines are skipped silently."""
+    loads = orjson.loads
+    try:
+        events = [loads(line) for line in lines]
+        if all(event.__class__ is dict for event in events):
+            return events, []
+    except orjson.JSONDecodeError:
+        pass
+    events, bad = [], []
+    for line_no, line in enumerate(lines, first_line_no):
+        if not line.strip():
+            continue
+        try:
+            event = loads(line)
+        except orjson.JSONDecodeError as error:
+            bad.append((line_no, f"invalid JSON ({error.args[0]})", line))
+            continue
+        if event.__class__ is not dict:
+            bad.append((line_no, f"expected a JSON object, found {type(event).__name__}", line))
+            continue
+        events.append(event)
+    return events, bad
 
 
 def _json_default(value):

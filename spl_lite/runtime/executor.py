@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..commands import COMMANDS
+from ..io.formats import InputConverter
 from ..io.sinks import SINKS
 from ..io.sources import SOURCES
 from ..plan import Plan
@@ -18,9 +19,11 @@ class Execution:
     before the nodes that read it; a record is pushed through every branch before the next batch.
     """
 
-    def __init__(self, plan: Plan, emit: Callable[[str, Batch], None]):
+    def __init__(self, plan: Plan, emit: Callable[[str, Batch], None], input_format: str = "auto"):
         self.plan = plan
         self._emit = emit
+        # Turns each batch of lines into the shape its sources read; counts raw records normalised / skipped.
+        self.inputs = InputConverter(input_format)
         RECORD_ERRORS.reset()
         self.record_errors = RECORD_ERRORS
         self.operators = [COMMANDS[node.command].operator(node.params, self) for node in plan.nodes]
@@ -36,15 +39,25 @@ class Execution:
             self.records_discarded += batch.length
 
     def push(self, events: list[dict]) -> None:
+        converted = self.inputs.convert(events)
         first_row_id = self.next_row_id
-        self.next_row_id += len(events)
+        self.next_row_id += converted.length
         outputs: list[Batch] = []
         for node, operator in zip(self.plan.nodes, self.operators):
             if node.command == "from":
-                batch = operator.process(SOURCES[node.params.name].to_batch(events, first_row_id))
+                source = SOURCES[node.params.name]
+                batch = operator.process(source.to_batch(converted.shape(source.shape), first_row_id))
             else:
                 batch = operator.process_inputs([outputs[i] for i in node.inputs])
             outputs.append(batch)
+
+    def push_after(self, node_id: int, batch: Batch) -> None:
+        """Feed `batch` as the output of node `node_id`, whose head ran elsewhere (parallel.py).
+
+        Only for single-chain plans, where every later node reads the one before it.
+        """
+        for node, operator in zip(self.plan.nodes[node_id + 1 :], self.operators[node_id + 1 :]):
+            batch = operator.process_inputs([batch])
 
     def finish(self) -> None:
         """End of input: stateful operators release what they hold, in plan order."""

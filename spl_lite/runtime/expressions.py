@@ -50,10 +50,14 @@ class RecordErrors:
         self.examples: dict[str, int] = {}
 
     def record(self, error: Exception) -> None:
-        self.count += 1
-        message = str(error)
-        if message in self.examples or len(self.examples) < 20:
-            self.examples[message] = self.examples.get(message, 0) + 1
+        self.merge(1, {str(error): 1})
+
+    def merge(self, count: int, examples: dict[str, int]) -> None:
+        """Add counts gathered elsewhere (a worker process, see parallel.py)."""
+        self.count += count
+        for message, seen in examples.items():
+            if message in self.examples or len(self.examples) < 20:
+                self.examples[message] = self.examples.get(message, 0) + seen
 
 
 RECORD_ERRORS = RecordErrors()

@@ -1,0 +1,176 @@
+"""`--workers N`: decode events and run the stateless head of a plan in N processes.
+
+The head is the chain from the source up to the first stateful command (`from`, `eval`, `where`,
+`select`, ... before `conditional_anomaly`). Workers read byte ranges of the input files
+themselves, so the main process never touches the raw lines; it receives each range's head
+output in input order and pushes it through the stateful rest, exactly as one process would.
+Row ids, line numbers of bad lines and per-record error counts are renumbered or merged in the
+main process, so the output is byte-identical to `--workers 1`.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from ..commands import COMMANDS
+from ..io.jsonl import decode_lines
+from ..io.sources import SOURCES
+from ..plan import Plan
+from .batch import Batch
+from .expressions import RECORD_ERRORS
+
+STATELESS_COMMANDS = frozenset({"from", "eval", "where", "select", "fields", "rename", "rex"})
+CHUNK_BYTES = 4 << 20  # a range per task: large enough to amortise IPC, small enough to balance
+
+
+def stateless_head(plan: Plan) -> int | None:
+    """The id of the last node of the stateless head, or None when the plan is not one chain.
+
+    Only single-chain plans (one source, each node feeding the next) are split; programs with
+    `$variables` and unions run in one process.
+    """
+    nodes = plan.nodes
+    if nodes[0].command != "from" or any(n.inputs != (n.id - 1,) for n in nodes[1:]):
+        return None
+    last = 0
+    while last + 1 < len(nodes) and nodes[last + 1].command in STATELESS_COMMANDS:
+        last += 1
+    return last
+
+
+def can_split(path: str) -> bool:
+    """Only a plain file can be cut into byte ranges (not stdin, not gzip)."""
+    if path == "-" or not os.path.isfile(path):
+        return False
+    with open(path, "rb") as handle:
+        return handle.read(2) != b"\x1f\x8b"
+
+
+def byte_ranges(path: str, size: int = CHUNK_BYTES) -> list[tuple[int, int]]:
+    """[start, end) ranges covering the file, each ending just after a newline (or at EOF)."""
+    total = os.path.getsize(path)
+    ranges, start = [], 0
+    with open(path, "rb") as handle:
+        while start < total:
+            handle.seek(min(start + size, total))
+            handle.readline()
+            end = min(handle.tell(), total)
+            ranges.append((start, end))
+            start = end
+    return ranges
+
+
+@dataclass
+class ChunkResult:
+    """What a worker gives back for one byte range."""
+
+    batches: list[tuple[dict, np.ndarray]]  # packed head output, row ids local to the range
+    lines: int
+    events: int
+    bad_lines: list[tuple[int, str, bytes]]  # (line number within the range, reason, raw line)
+    record_errors: int
+    record_error_examples: dict[str, int]
+
+
+# ---- worker side ----
+_worker: dict = {}
+
+
+def _start_worker(plan: Plan, head_last: int, batch_size: int) -> None:
+    nodes = plan.nodes[: head_last + 1]
+    _worker["source"] = SOURCES[nodes[0].params.name]
+    _worker["operators"] = [COMMANDS[n.command].operator(n.params, None) for n in nodes]
+    _worker["batch_size"] = batch_size
+
+
+def _run_range(task: tuple[str, int, int]) -> ChunkResult:
+    path, start, end = task
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        lines = handle.read(end - start).splitlines(keepends=True)
+    RECORD_ERRORS.reset()
+    source, operators, batch_size = _worker["source"], _worker["operators"], _worker["batch_size"]
+    result = ChunkResult([], len(lines), 0, [], 0, {})
+    for offset in range(0, len(lines), batch_size):
+        events, bad = decode_lines(lines[offset : offset + batch_size], offset + 1)
+        result.bad_lines.extend(bad)
+        batch = source.to_batch(events, result.events)
+        result.events += len(events)
+        for operator in operators[1:]:
+            batch = operator.process(batch)
+        result.batches.append((pack(batch), batch.row_ids))
+    result.record_errors = RECORD_ERRORS.count
+    result.record_error_examples = dict(RECORD_ERRORS.examples)
+    return result
+
+
+# ---- transfer encoding ----
+def pack(batch: Batch) -> dict:
+    """Columns in a form cheap to pickle: all-int columns as int64 arrays, repetitive strings as
+    (distinct values, codes). Unpickling a million copies of the same few hundred process names
+    would otherwise cost the main process more than the stateful work itself."""
+    packed = {}
+    for name, column in batch.columns.items():
+        values = column.tolist()
+        if values and all(v.__class__ is int for v in values) and _fits_int64(values):
+            packed[name] = ("int", np.array(values, dtype=np.int64))
+            continue
+        if values and all(v.__class__ is str for v in values):
+            index: dict[str, int] = {}
+            codes = [index.setdefault(v, len(index)) for v in values]
+            if len(index) * 2 < len(values):
+                packed[name] = ("dict", list(index), np.array(codes, dtype=np.int32))
+                continue
+        packed[name] = ("raw", column)
+    return packed
+
+
+def _fits_int64(values: list[int]) -> bool:
+    return -(2**63) <= min(values) and max(values) < 2**63
+
+
+def unpack(packed: dict, row_ids: np.ndarray) -> Batch:
+    columns = {}
+    for name, (kind, *data) in packed.items():
+        if kind == "int":
+            columns[name] = np.fromiter(data[0].tolist(), dtype=object, count=len(data[0]))
+        elif kind == "dict":
+            distinct, codes = data
+            columns[name] = np.fromiter(distinct, dtype=object, count=len(distinct))[codes]
+        else:
+            columns[name] = data[0]
+    return Batch(columns, row_ids)
+
+
+# ---- main side ----
+class ParallelHead:
+    """Runs the head in a pool and yields its output batches in input order."""
+
+    def __init__(self, plan: Plan, head_last: int, paths: list[str], workers: int, batch_size: int):
+        self.plan, self.head_last, self.paths = plan, head_last, paths
+        self.workers, self.batch_size = workers, batch_size
+
+    def batches(self, counters, on_bad_line) -> Iterator[Batch]:
+        """Head output batches with global row ids; `counters` (ReadCounters) and bad-line
+        reports are updated as ranges complete, in order."""
+        tasks = [(path, start, end) for path in self.paths for start, end in byte_ranges(path)]
+        context = multiprocessing.get_context("fork")
+        with context.Pool(self.workers, _start_worker, (self.plan, self.head_last, self.batch_size)) as pool:
+            line_base: dict[str, int] = {}
+            for (path, _, _), result in zip(tasks, pool.imap(_run_range, tasks)):
+                first_line = line_base.get(path, 0)
+                line_base[path] = first_line + result.lines
+                for line_no, reason, _ in result.bad_lines:
+                    counters.bad_lines += 1
+                    if on_bad_line:
+                        on_bad_line(f"{path}:{first_line + line_no}: {reason}")
+                RECORD_ERRORS.merge(result.record_errors, result.record_error_examples)
+                first_row_id = counters.events
+                counters.lines += result.lines
+                counters.events += result.events
+                for packed, row_ids in result.batches:
+                    yield unpack(packed, row_ids + first_row_id)

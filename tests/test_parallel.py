@@ -1,0 +1,103 @@
+"""--workers: the stateless head runs in worker processes; output must not change at all."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spl_lite.api import Search
+from spl_lite.runtime.batch import Batch
+from spl_lite.runtime.parallel import byte_ranges, pack, stateless_head, unpack
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from generate_events import generate  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def events_with_bad_lines(tmp_path_factory) -> Path:
+    """~25 MB of generated events (several 4 MiB ranges) with broken lines inside ranges."""
+    lines = list(generate(30_000, 11))
+    lines[7_000] = b'{"broken": \n'
+    lines[21_000] = b"[1, 2]\n"
+    lines[25_000] = b'{"_time": "1", "process_name": 5, "parent_process_name": "C:\\\\x\\\\y.exe"}\n'
+    path = tmp_path_factory.mktemp("parallel") / "events.jsonl"
+    path.write_bytes(b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines))
+    return path
+
+
+def run(path: Path, workers: int, search: Path = REFERENCE) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "spl_lite.cli", "run", str(search), "--input", str(path), "--workers", str(workers)],
+        capture_output=True,
+        check=True,
+    )
+
+
+def test_output_and_warnings_identical_for_any_worker_count(events_with_bad_lines):
+    one = run(events_with_bad_lines, 1)
+    assert one.stdout.count(b"\n") >= 1, "the generated file must make the detection fire"
+    assert b":7001: invalid JSON" in one.stderr and b":21001: expected a JSON object" in one.stderr
+    for workers in (2, 3):
+        many = run(events_with_bad_lines, workers)
+        assert many.stdout == one.stdout
+        assert _without_timing(many.stderr) == _without_timing(one.stderr)
+
+
+def _without_timing(stderr: bytes) -> list[bytes]:
+    """Warnings and the summary's counts; the summary's seconds and rate differ run to run."""
+    return [line.split(b" s (")[0].rsplit(b", ", 1)[0] if line.startswith(b"spl-lite:") else line
+            for line in stderr.splitlines()]
+
+
+def test_record_errors_from_workers_are_reported(tmp_path):
+    search = tmp_path / "s.spl"
+    search.write_text('| from read_ssa_enriched_events() | eval x = lower(map_get(input_event, "n")) '
+                      '| where x = "a" | into write_ssa_detected_events();')
+    events = tmp_path / "e.jsonl"
+    events.write_bytes(b'{"n": "A"}\n{"n": 5}\n' * 5)
+    one, two = run(events, 1, search), run(events, 2, search)
+    assert one.stdout == two.stdout and one.stdout.count(b"\n") == 5
+    assert b"5 values could not be computed" in two.stderr
+
+
+def test_head_is_the_stateless_chain_before_the_first_stateful_command():
+    plan = Search.compile(REFERENCE.read_text()).plan
+    head = stateless_head(plan)
+    assert [n.command for n in plan.nodes[: head + 1]] == ["from", "eval", "eval", "where", "select"]
+    assert plan.nodes[head + 1].command == "conditional_anomaly"
+
+
+def test_programs_with_variables_are_not_split():
+    text = ('$a = | from read_ssa_enriched_events() | where x = 1; $b = | from $a | where y = 2;'
+            '| from $a | union $b | into write_ssa_detected_events();')
+    assert stateless_head(Search.compile(text).plan) is None
+
+
+def test_byte_ranges_cover_the_file_on_line_boundaries(tmp_path):
+    path = tmp_path / "lines.jsonl"
+    data = b"".join(b'{"i": %d, "pad": "%s"}\n' % (i, b"x" * (i % 50)) for i in range(5_000))
+    path.write_bytes(data)
+    ranges = byte_ranges(str(path), size=10_000)
+    assert ranges[0][0] == 0 and ranges[-1][1] == len(data) and len(ranges) > 10
+    for (_, end), (start, _) in zip(ranges, ranges[1:]):
+        assert end == start and data[end - 1 : end] == b"\n"
+
+
+def test_pack_round_trips_every_column_kind():
+    columns = {
+        "ints": [1, 2, 3, 4],
+        "names": ["cmd.exe", "cmd.exe", "cmd.exe", "a.exe"],
+        "unique": ["a", "b", "c", "d"],
+        "mixed": [1, None, "x", [1]],
+        "bools": [True, False, True, True],
+    }
+    batch = Batch({k: np.array(v + [None], dtype=object)[:-1] for k, v in columns.items()}, np.arange(4))
+    restored = unpack(pack(batch), batch.row_ids)
+    for name, values in columns.items():
+        got = restored.columns[name].tolist()
+        assert got == values and [type(v) for v in got] == [type(v) for v in values], name
