@@ -461,8 +461,9 @@ def _string_membership(expr: ast.Logical) -> Evaluator | None:
 
 def _is_null(expr: ast.IsNull) -> Evaluator:
     value = compile_expression(expr.value)
-    wanted = not expr.negated
-    return lambda batch: np.fromiter(((v is None) is wanted for v in value(batch)), dtype=bool, count=batch.length)
+    if expr.negated:
+        return lambda batch: value(batch) != None  # noqa: E711
+    return lambda batch: value(batch) == None  # noqa: E711
 
 
 def _equality_predicate(expr: ast.Binary) -> Evaluator:
@@ -514,9 +515,10 @@ def _equality(left: Evaluator, right: Evaluator, negate: bool) -> Evaluator:
                 return lambda batch: varying(batch) != constant
             return lambda batch: varying(batch) == constant
         if constant is None:
-            return lambda batch: np.fromiter(
-                ((v is None) is not negate for v in varying(batch)), dtype=bool, count=batch.length
-            )
+            # Comparing with None falls back to identity for every SPL value, inside numpy's loop.
+            if negate:
+                return lambda batch: varying(batch) != None  # noqa: E711
+            return lambda batch: varying(batch) == None  # noqa: E711
     return lambda batch: np.fromiter(
         (equals(a, b) is not negate for a, b in zip(left(batch), right(batch))), dtype=bool, count=batch.length
     )
