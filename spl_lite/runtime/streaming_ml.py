@@ -266,11 +266,12 @@ class _Moments:
             return _INF if self.pos_inf else -_INF
         return _scaled_ratio(self.s, self.n, self.exp)
 
-    def variance(self) -> float:
-        """Population variance (nΣx² − (Σx)²) / n², correctly rounded and never negative."""
+    def mean_and_variance(self) -> tuple[float, float]:
+        """The mean, and the population variance (nΣx² − (Σx)²) / n², each correctly rounded."""
         if self.pos_inf or self.neg_inf:
-            return math.nan
-        return _scaled_ratio(self.n * self.q - self.s * self.s, self.n * self.n, 2 * self.exp)
+            return self.mean(), math.nan
+        n, s, exp = self.n, self.s, self.exp
+        return _scaled_ratio(s, n, exp), _scaled_ratio(n * self.q - s * s, n * n, 2 * exp)
 
     def to_state(self) -> list:
         return [encode_key(v) for v in (self.n, self.s, self.q, self.exp, self.pos_inf, self.neg_inf)]
@@ -451,30 +452,38 @@ class AdaptiveThreshold:
         means: list[float | None] = []
         variances: list[float | None] = []
         labels: list[bool] = []
+        history, erfc, sqrt = self._history, math.erfc, math.sqrt
         for entity, x, ts in rows:
-            x = _number(x)
-            ts = _timestamp(ts)
+            # _number and _timestamp, inlined: this loop runs once per record.
+            kind = x.__class__
+            if kind is int:
+                x = float(x)
+            elif kind is not float or x != x:
+                x = None
+            kind = ts.__class__
+            if not (kind is int or (kind is float and ts == ts)):
+                ts = None
             if x is None or ts is None:
                 means.append(None)
                 variances.append(None)
                 labels.append(False)
                 continue
-            model, heap, keep = self._history(hashable(entity), ts, _Moments)
+            key = entity if entity is None or entity.__class__ is str else hashable(entity)
+            model, heap, keep = history(key, ts, _Moments)
             if model.n == 0:
                 means.append(None)
                 variances.append(None)
                 labels.append(False)
             else:
-                mean = model.mean()
-                variance = model.variance()
-                sd = math.sqrt(variance)
+                mean, variance = model.mean_and_variance()
+                sd = sqrt(variance)
                 diff = x - mean
                 if sd == 0.0:
                     # IEEE x/0: a step away from a constant history is infinitely far.
                     z = _INF if diff > 0 else -_INF if diff < 0 else math.nan
                 else:
                     z = diff / sd
-                p = 0.5 * math.erfc(-z / _SQRT2)
+                p = 0.5 * erfc(-z / _SQRT2)
                 means.append(mean)
                 variances.append(variance)
                 labels.append(p < t or p > upper)
