@@ -7,12 +7,16 @@
 
 Each round runs, as separate processes and alternating so that machine noise hits both alike:
 (a) the floor: a plain loop of `orjson.loads` over every line of the file; (b) `spl-lite run` of
-searches/rare_parent_child_process_relationship.spl over the same file. It prints medians of wall
-time, events/s, the ratio to the floor, and peak RSS (from wait4 of each child).
+searches/rare_parent_child_process_relationship.spl over the same file; (c) when duckdb is installed
+(the `bench` extra), the same detection as DuckDB SQL (benchmarks/duckdb_reference.py) with 1 and 2
+threads, whose detections are checked against spl-lite's. It prints medians of wall time, events/s,
+the ratio to the floor, and peak RSS (from wait4 of each child).
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import os
 import statistics
 import subprocess
@@ -84,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         variants["spl-lite run"] = spl
         for workers in args.workers:
             variants[f"spl-lite run --workers {workers}"] = spl + ["--workers", str(workers)]
+        if importlib.util.find_spec("duckdb") is not None:
+            sql = [sys.executable, str(ROOT / "benchmarks" / "duckdb_reference.py"), "--input", str(path), "--print"]
+            for threads in (1, 2):
+                variants[f"duckdb SQL, {threads} thread{'s' if threads > 1 else ''}"] = sql + ["--threads", str(threads)]
 
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
         outputs: dict[str, bytes] = {}
@@ -107,6 +115,14 @@ def main(argv: list[str] | None = None) -> int:
             if name.startswith("spl-lite run --workers") and stdout != outputs["spl-lite run"]:
                 print(f"MISMATCH: {name} output differs from one worker", file=sys.stderr)
                 return 1
+        found = {(r["timestamp"], r["parent_process_name"], r["process_name"])
+                 for r in map(json.loads, outputs["spl-lite run"].splitlines())}
+        for name, stdout in outputs.items():
+            if name.startswith("duckdb SQL"):
+                same = {tuple(row) for row in map(json.loads, stdout.splitlines())} == found
+                print(f"{name}: detections match: {'yes' if same else 'no'}")
+                if not same:
+                    return 1
     return 0
 
 

@@ -40,19 +40,23 @@ class Search:
     def explain(self) -> str:
         return self.plan.explain()
 
-    def run(self, events: Iterable[dict], batch_size: int = BATCH_SIZE) -> Iterator[dict]:
-        """Records reaching every writing sink, in output order; events are consumed lazily."""
+    def run(self, events: Iterable[dict], batch_size: int = BATCH_SIZE, input_format: str = "auto") -> Iterator[dict]:
+        """Records reaching every writing sink, in output order; events are consumed lazily.
+
+        `input_format` is as for `spl-lite run --input-format` (spl_lite.io.formats.INPUT_FORMATS): by
+        default raw Windows records are normalised and OCSF / enriched events converted as the source needs.
+        """
         iterator = iter(events)
-        return self._run(iter(lambda: list(islice(iterator, batch_size)), []))
+        return self._run(iter(lambda: list(islice(iterator, batch_size)), []), input_format)
 
-    def run_files(self, paths: Iterable[str], batch_size: int = BATCH_SIZE) -> Iterator[dict]:
-        """Like run(), reading JSON lines from files, globs or `-`; bad lines are skipped."""
+    def run_files(self, paths: Iterable[str], batch_size: int = BATCH_SIZE, input_format: str = "auto") -> Iterator[dict]:
+        """Like run(), reading JSON lines (or EVTX) from files, globs or `-`; bad lines are skipped."""
         reader = EventReader(expand_inputs(paths), batch_size)
-        return self._run(reader.batches())
+        return self._run(reader.batches(), input_format)
 
-    def _run(self, batches: Iterable[list[dict]]) -> Iterator[dict]:
+    def _run(self, batches: Iterable[list[dict]], input_format: str = "auto") -> Iterator[dict]:
         pending: list[Batch] = []
-        execution = Execution(self.plan, lambda sink, batch: pending.append(batch))
+        execution = Execution(self.plan, lambda sink, batch: pending.append(batch), input_format)
         for events in batches:
             execution.push(events)
             yield from _drain(pending)

@@ -4,18 +4,22 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
+import operator
 import os
 import sys
 import time
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TextIO
 
 EXIT_OK = 0
 EXIT_SEARCH_ERROR = 1  # the search does not parse or plan; a diagnostic was printed
 EXIT_USAGE = 2  # bad command-line arguments (argparse's own code)
 EXIT_INPUT_ERROR = 3  # an input file is missing or unreadable, or output cannot be written
 EXIT_INTERNAL = 4  # a bug in spl-lite: the message asks for a report
-EXIT_INTERRUPTED = 130
+EXIT_TOO_MANY_BAD = 5  # --max-bad N: more than N input lines were bad; the run stopped after the last one
+EXIT_STATE = 6  # --state: the saved state belongs to other searches, is of another version, or is damaged
+EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C); with --state the state was saved first
+EXIT_TERMINATED = 143  # SIGTERM; with --state the state was saved first
 
 _COLLECT_EVERY = 500  # batches between cyclic collections while running
 
@@ -24,13 +28,17 @@ examples:
   spl-lite run searches/rare_parent_child_process_relationship.spl --input examples/process_creation.jsonl
   spl-lite run my.spl --input 'logs/**/*.jsonl.gz' --output detections.jsonl
   zcat events.jsonl.gz | spl-lite run my.spl --input -
+  spl-lite run my.spl --input Security.evtx 'winlogbeat/*.json'   # raw Windows logs, recognised per line
   spl-lite check searches/*.spl
   spl-lite check --json searches/*.spl
   spl-lite explain searches/rare_parent_child_process_relationship.spl
+  spl-lite run searches/*.spl --input events.jsonl --output-dir detections/
+  spl-lite run my.spl --input /var/log/events.jsonl --follow --state state/
 
 exit codes:
-  0 ok   1 the search has an error   2 bad arguments   3 unreadable input or output
-  4 internal error (please report)   130 interrupted
+  0 ok   1 a search has an error   2 bad arguments   3 unreadable input or output
+  4 internal error (please report)   5 more bad lines than --max-bad   6 unusable --state
+  130 interrupted (SIGINT)   143 terminated (SIGTERM)
 """
 
 
@@ -48,22 +56,74 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run a search over events",
         description="Run SEARCH over the events in --input and write the records its sinks receive "
-        "as JSON lines. Each input line is one enriched event (a flat JSON object) or a record "
-        "with an `input_event` object.",
+        "as JSON lines. Each input line is one enriched event (a flat JSON object), a record "
+        "with an `input_event` object, an OCSF document or a raw Windows Sysmon / Security 4688 "
+        "record (XmlWinEventLog, WinEventLog, NXLog, Winlogbeat, EVTX JSON, Sentinel); .evtx "
+        "files are read directly with the `evtx` extra.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("search", help="file holding the search text (`-` for standard input)")
+    run.add_argument(
+        "search", nargs="+", metavar="SEARCH",
+        help="files holding search texts (`-` for standard input); several run over one pass of the input",
+    )
     run.add_argument(
         "-i", "--input", nargs="+", required=True, metavar="PATH",
         help="event files: JSON lines, gzip allowed, globs expanded, `-` for standard input",
     )
-    run.add_argument("-o", "--output", default="-", metavar="PATH", help="where records go (default: standard output)")
+    destination = run.add_mutually_exclusive_group()
+    destination.add_argument(
+        "-o", "--output", default="-", metavar="PATH",
+        help="where records go (default: standard output); with several searches each line starts "
+        'with "search": "<name>"',
+    )
+    destination.add_argument(
+        "--output-dir", metavar="DIR",
+        help="one file DIR/<name>.jsonl per search, <name> the search file's name without .spl "
+        "(-2, -3, ... added when two are alike)",
+    )
     run.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None,
         help="progress line and summary on stderr (default: only when stderr is a terminal)",
     )
     run.add_argument("--batch-size", type=int, default=2048, metavar="N", help="events per batch (default 2048)")
+    run.add_argument(
+        "--input-format", default="auto", choices=list(_input_formats()), metavar="FORMAT",
+        help="what the input lines are: " + "; ".join(f"{k}: {v}" for k, v in _input_formats().items())
+        + ". Raw records that are no process creation are skipped and counted (default: auto)",
+    )
+    streaming = run.add_argument_group("streaming and bad input (see README: Streaming operation)")
+    streaming.add_argument(
+        "--state", metavar="DIR",
+        help="save operator state and input progress in DIR (at the end, on SIGINT/SIGTERM and every "
+        "--checkpoint-every events); a later run with the same DIR continues where this one stopped",
+    )
+    streaming.add_argument(
+        "--checkpoint-every", type=_non_negative, default=1_000_000, metavar="N",
+        help="with --state, also save after every N events (at batch ends; 0: only at the end; default 1000000)",
+    )
+    streaming.add_argument("--reset-state", action="store_true", help="with --state, discard the saved state first")
+    streaming.add_argument(
+        "--final", action="store_true",
+        help="with --state, the input ends here: emit the stats windows still open (a run without "
+        "--state always does)",
+    )
+    streaming.add_argument(
+        "--follow", action="store_true",
+        help="keep reading the input files as they grow, across rotation (like tail -F); stop with Ctrl-C",
+    )
+    streaming.add_argument(
+        "--dead-letter", metavar="FILE",
+        help="write every rejected input line to FILE, byte for byte, and where and why to FILE.index.jsonl",
+    )
+    streaming.add_argument(
+        "--max-bad", type=_non_negative, default=None, metavar="N",
+        help="stop (exit 5) when more than N input lines are bad; 0 stops at the first",
+    )
+    streaming.add_argument(
+        "--max-line-bytes", type=_positive, default=None, metavar="N",
+        help="reject longer input lines as bad (default 16777216, 16 MiB)",
+    )
     run.add_argument(
         "--workers", type=int, default=None, metavar="N",
         help="processes that decode events and run the stateless start of the search; the output is "
@@ -85,6 +145,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("search", metavar="FILE")
     return parser
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _input_formats() -> dict[str, str]:
+    from .io.formats import INPUT_FORMATS
+
+    return INPUT_FORMATS
 
 
 def _version() -> str:
@@ -210,64 +290,206 @@ def _explain(args) -> int:
 
 def _run(args) -> int:
     from .errors import SplError
-    from .io.jsonl import EventReader, encode_record, expand_inputs
+    from .io.formats import InputConverter, check_inputs
+    from .io.jsonl import MAX_LINE_BYTES, EventReader, TooManyBadLines, expand_inputs
+    from .io.outputs import DeadLetter, Outputs, search_names
+    from .runtime.checkpoint import Interrupted, SearchIdentity, SignalGuard, StateDir, StateError, text_digest
     from .runtime.executor import Execution
     from .runtime.parallel import ParallelHead
 
-    search, code = _compile(args.search)
-    if search is None:
-        return code
+    if args.search.count("-") > 1:
+        print("spl-lite: only one search can come from standard input (`-`)", file=sys.stderr)
+        return EXIT_USAGE
+    searches = []
+    for path in args.search:
+        search, code = _compile(path)
+        if search is None:
+            return code
+        searches.append(search)
+    names = search_names(args.search)
+    identities = [SearchIdentity(n, p, text_digest(s.text)) for n, p, s in zip(names, args.search, searches)]
+    reporter = _Reporter(args.progress if args.progress is not None else sys.stderr.isatty(), sys.stderr)
+
+    state_dir = saved = None
+    if args.state:
+        try:
+            state_dir = StateDir(args.state, reset=args.reset_state)
+            saved = state_dir.load()
+            saved_executions = _check_state(saved, identities, state_dir) if saved else None
+        except StateError as error:
+            print(f"spl-lite: {error}", file=sys.stderr)
+            return EXIT_STATE
     try:
         paths = expand_inputs(args.input)
-        output = _open_output(args.output)
+        check_inputs(paths, args.input_format)
+        outputs = Outputs(names, args.output, args.output_dir, saved and saved.get("outputs", {}), reporter.notice)
+        dead_letter = DeadLetter(args.dead_letter, outputs.files) if args.dead_letter else None
     except SplError as error:
         print(error.render(), file=sys.stderr)
         return EXIT_INPUT_ERROR
 
-    reporter = _Reporter(args.progress if args.progress is not None else sys.stderr.isatty(), sys.stderr)
-    reader = EventReader(paths, args.batch_size, on_bad_line=reporter.warn)
+    reader_options = dict(
+        on_reject=dead_letter.write if dead_letter else None,
+        max_bad=args.max_bad,
+        max_line_bytes=args.max_line_bytes or MAX_LINE_BYTES,
+        resume=saved and saved.get("inputs"),
+        on_notice=reporter.notice,
+    )
+    if args.follow:
+        from .io.follow import FollowReader
 
-    def write(sink: str, batch) -> None:
-        output.write(b"".join(encode_record(record) for record in batch.records()))
-        output.flush()  # what was detected is on disk even if a later line kills the run
+        reader = FollowReader(paths, args.batch_size, reporter.warn, **reader_options)
+    else:
+        reader = EventReader(paths, args.batch_size, reporter.warn, **reader_options)
+    executions = [Execution(s.plan, outputs.writer(i), args.input_format) for i, s in enumerate(searches)]
+    if saved:
+        try:
+            for execution, identity in zip(executions, identities):
+                execution.load_state_dict(saved_executions[identity.name])
+        except (KeyError, TypeError, ValueError) as error:
+            print(f"spl-lite: the state in `{state_dir.file}` cannot be loaded ({error}); "
+                  "`--reset-state` discards it and starts over", file=sys.stderr)
+            return EXIT_STATE
+    execution = executions[0]
+    converter = execution.inputs if len(executions) == 1 else InputConverter(args.input_format)
+    streaming = [flag for flag, on in (("several searches", len(searches) > 1), ("--state", args.state),
+                                       ("--follow", args.follow), ("--dead-letter", args.dead_letter),
+                                       ("--max-bad", args.max_bad is not None),
+                                       ("--max-line-bytes", args.max_line_bytes)) if on]
+    if streaming:
+        if args.workers and args.workers > 1:
+            reporter.notice(f"--workers is not used with {', '.join(streaming)}: one process reads the input")
+        workers, head_last = 1, None
+    else:
+        workers, head_last = _parallelism(args.workers, execution.plan, paths)
 
-    execution = Execution(search.plan, write)
-    workers, head_last = _parallelism(args.workers, search.plan, paths)
+    events_before = saved.get("events", 0) if saved else 0
+    checkpoint = _Checkpointer(state_dir, args.checkpoint_every, lambda: build_payload())
+
+    def build_payload() -> dict:
+        from .runtime.checkpoint import build_payload as payload
+
+        outputs.files.sync()
+        return payload(identities, executions, reader.progress(), outputs.files.lengths(),
+                       events_before + reader.counters.events)
+
+    if args.follow:
+        reader.on_idle = lambda: (outputs.flush(), checkpoint.idle())
+
     exit_code = EXIT_OK
+    guard = SignalGuard()
     # Decoded events form no reference cycles, yet every batch of fresh dicts would trigger the
     # cyclic collector over and over (a third of the run time); collect on our own schedule instead.
     gc.freeze()
     gc.disable()
-    try:
-        if workers > 1:
-            head = ParallelHead(search.plan, head_last, paths, workers, args.batch_size)
-            batches = head.batches(reader.counters, reporter.warn)
-            push = functools.partial(execution.push_after, head_last)
-        else:
-            batches, push = reader.batches(), execution.push
-        for batch_no, batch in enumerate(batches, 1):
-            push(batch)
-            reporter.progress(reader.counters.events, execution.records_out)
-            if batch_no % _COLLECT_EVERY == 0:
-                gc.collect()
-        execution.finish()
-    except SplError as error:
-        print(error.render(), file=sys.stderr)
-        exit_code = EXIT_INPUT_ERROR
-    except KeyboardInterrupt:
-        exit_code = EXIT_INTERRUPTED
-    except Exception as error:  # a bug: keep what was written, say how to report it
-        print(f"spl-lite: internal error: {type(error).__name__}: {error}", file=sys.stderr)
-        print("spl-lite: records written so far are complete; please report this with the search", file=sys.stderr)
-        exit_code = EXIT_INTERNAL
-    finally:
-        gc.enable()
-        output.flush()
-        if output is not sys.stdout.buffer:
-            output.close()
-    reporter.summary(reader.counters, execution.records_out, execution.records_discarded)
+    with guard:
+        try:
+            if workers > 1:
+                head = ParallelHead(execution.plan, head_last, paths, workers, args.batch_size, execution.inputs)
+                batches = head.batches(reader.counters, reporter.warn)
+                push = functools.partial(execution.push_after, head_last)
+                size = operator.attrgetter("length")  # worker output: a Batch of the head's records
+            elif len(executions) == 1:
+                batches, push, size = reader.batches(), execution.push, len
+            else:
+                def push(events: list[dict]) -> None:
+                    converted = converter.convert(events)  # once, for every search
+                    for each in executions:
+                        each.push_converted(converted)
+
+                batches, size = reader.batches(), len
+            for batch_no, batch in enumerate(batches, 1):
+                with guard.critical():  # a signal waits until the batch is through every search
+                    push(batch)
+                    reader.commit()
+                    checkpoint.after(size(batch))
+                reporter.progress(reader.counters.events, sum(e.records_out for e in executions))
+                if batch_no % _COLLECT_EVERY == 0:
+                    gc.collect()
+            with guard.critical():
+                if state_dir is None or args.final:
+                    for each in executions:
+                        each.finish()
+                checkpoint.save()
+        except TooManyBadLines as error:
+            print(f"spl-lite: stopped: {error}", file=sys.stderr)
+            exit_code = EXIT_TOO_MANY_BAD
+        except SplError as error:
+            print(error.render(), file=sys.stderr)
+            exit_code = EXIT_INPUT_ERROR
+        except StateError as error:
+            print(f"spl-lite: {error}", file=sys.stderr)
+            exit_code = EXIT_STATE
+        except KeyboardInterrupt as interrupt:
+            import signal
+
+            terminated = isinstance(interrupt, Interrupted) and interrupt.signum == signal.SIGTERM
+            exit_code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+        except Exception as error:  # a bug: keep what was written, say how to report it
+            print(f"spl-lite: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+            print("spl-lite: records written so far are complete; please report this with the search", file=sys.stderr)
+            if state_dir is not None:
+                print("spl-lite: the state was not saved; the next run continues from the last saved state",
+                      file=sys.stderr)
+            exit_code = EXIT_INTERNAL
+        finally:
+            gc.enable()
+        if exit_code in (EXIT_TOO_MANY_BAD, EXIT_INPUT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED):
+            # Whole batches only went through (SignalGuard), so what was done can be kept.
+            try:
+                with guard.critical():
+                    checkpoint.save()
+            except StateError as error:
+                print(f"spl-lite: {error}", file=sys.stderr)
+            except KeyboardInterrupt:
+                pass
+        outputs.close()
+        if state_dir is not None:
+            state_dir.close()
+    reporter.summary(reader.counters, sum(e.records_out for e in executions),
+                     sum(e.records_discarded for e in executions))
+    reporter.inputs(converter)
     reporter.record_errors(execution.record_errors)
     return exit_code
+
+
+def _check_state(saved: dict, identities, state_dir) -> dict:
+    from .runtime.checkpoint import check_searches
+
+    return check_searches(saved, identities, f"`{state_dir.path}`")
+
+
+class _Checkpointer:
+    """Saves the state (when --state is given) every `every` events, when idle, and at the end."""
+
+    _IDLE_SECONDS = 1.0
+
+    def __init__(self, state_dir, every: int, payload):
+        self.state_dir, self.every, self.payload = state_dir, every, payload
+        self.unsaved = 0
+        self.dirty = state_dir is not None
+        self.saved_at = time.monotonic()
+
+    def after(self, events: int) -> None:
+        if self.state_dir is None:
+            return
+        self.unsaved += events
+        self.dirty = True
+        if self.every and self.unsaved >= self.every:
+            self.save()
+
+    def idle(self) -> None:
+        """--follow found nothing new to read: a good moment to save what came before."""
+        if self.dirty and time.monotonic() - self.saved_at >= self._IDLE_SECONDS:
+            self.save()
+
+    def save(self) -> None:
+        if self.state_dir is None or not self.dirty:
+            return
+        self.state_dir.save(self.payload())
+        self.unsaved = 0
+        self.dirty = False
+        self.saved_at = time.monotonic()
 
 
 _PARALLEL_MIN_BYTES = 64 << 20  # below this, starting worker processes costs more than it saves
@@ -284,17 +506,6 @@ def _parallelism(requested: int | None, plan, paths: list[str]) -> tuple[int, in
         large = sum(os.path.getsize(p) for p in paths) >= _PARALLEL_MIN_BYTES
         requested = (os.cpu_count() or 1) if large else 1
     return max(1, requested), head_last
-
-
-def _open_output(path: str) -> BinaryIO:
-    from .errors import BAD_INPUT, SplError
-
-    if path == "-":
-        return sys.stdout.buffer
-    try:
-        return open(path, "wb")
-    except OSError as error:
-        raise SplError(BAD_INPUT, f"cannot write `{path}`: {error.strerror}") from None
 
 
 def _count(n: int, noun: str) -> str:
@@ -322,6 +533,11 @@ class _Reporter:
         elif self.warnings == self._MAX_WARNINGS + 1:
             print("warning: more bad lines; the summary counts them", file=self.stream)
 
+    def notice(self, message: str) -> None:
+        """Something the user should know that is not a bad line (resuming, rotation, options)."""
+        self._clear()
+        print(f"spl-lite: {message}", file=self.stream)
+
     def progress(self, events: int, records: int) -> None:
         now = time.monotonic()
         if not self.enabled or now - self.last < self._INTERVAL:
@@ -343,6 +559,15 @@ class _Reporter:
         print(f"warning: {_count(errors.count, 'value')} could not be computed and {verb} set to null:", file=self.stream)
         for message, count in sorted(errors.examples.items(), key=lambda item: -item[1])[:5]:
             print(f"  {count:,} x {message}", file=self.stream)
+
+    def inputs(self, inputs) -> None:
+        """Raw Windows records normalised and lines skipped by reason (io/formats.py): always said when
+        something was skipped, so a run that found nothing because nothing was read is never silent."""
+        if not inputs.skipped and not (self.enabled and inputs.normalised):
+            return
+        parts = [f"{inputs.normalised:,} raw Windows records normalised"]
+        parts += [f"{count:,} skipped: {reason}" for reason, count in inputs.skipped.most_common()]
+        print("spl-lite: " + ", ".join(parts), file=self.stream)
 
     def summary(self, counters, records_out: int, discarded: int) -> None:
         if not self.enabled and not counters.bad_lines:

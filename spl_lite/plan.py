@@ -236,7 +236,23 @@ def check_regex(pattern: str, flags: str, span: Span) -> None:
     try:
         compile_java(pattern, flags)
     except ValueError as error:
-        raise SplError(BAD_ARGUMENT, f"invalid regular expression: {error}", span) from None
+        where = _position_in_pattern(pattern, flags, span, getattr(error, "pos", None))
+        raise SplError(BAD_ARGUMENT, f"invalid regular expression: {error}", where or span) from None
+
+
+def _position_in_pattern(pattern: str, flags: str, span: Span, pos: int | None) -> Span | None:
+    """The one character at `pos` of the pattern, when the search text holds the pattern verbatim
+    between two delimiters: a regex literal `/.../flags`, or a string without escapes."""
+    if pos is None or not 0 <= pos <= len(pattern) or span.end - span.start not in (
+        len(pattern) + 2 + len(flags),  # /pattern/flags
+        len(pattern) + 2,  # "pattern" with no escape in it
+    ):
+        return None
+    before = pattern[:pos]
+    newlines = before.count("\n")
+    column = (span.column + 1 + pos) if not newlines else pos - before.rindex("\n")
+    start = span.start + 1 + pos
+    return Span(span.line + newlines, column, start, start + 1)
 
 
 _TYPE_NAMES = ("string", "long", "integer", "int", "float", "double", "boolean", "bytes", "any")

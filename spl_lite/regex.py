@@ -41,6 +41,14 @@ _CLASS_ESCAPES = {
 }
 
 
+class RegexError(ValueError):
+    """An invalid pattern; `pos` is the 0-based index in the Java pattern where the problem is, when known."""
+
+    def __init__(self, message: str, pos: int | None = None):
+        super().__init__(message)
+        self.pos = pos
+
+
 @functools.lru_cache(maxsize=4096)
 def compile_java(pattern: str, flags: str = "") -> re.Pattern:
     """Compile a Java 8 regex (plus regex-literal flag letters) into a Python pattern.
@@ -51,15 +59,28 @@ def compile_java(pattern: str, flags: str = "") -> re.Pattern:
     py_flags = 0
     for letter in flags:
         if letter not in _LITERAL_FLAGS:
-            raise ValueError(f"unknown regex flag `{letter}` (expected some of i, m, s, x)")
+            raise RegexError(f"unknown regex flag `{letter}` (expected some of i, m, s, x)")
         py_flags |= _LITERAL_FLAGS[letter]
-    text, unicode = _translate(pattern)
+    marks: list[tuple[int, int]] = []
+    text, unicode = _translate(pattern, marks)
     if not unicode:
         py_flags |= re.ASCII  # Java's \w, \d, \s, \b and (?i) are ASCII-only unless asked otherwise.
     try:
         return re.compile(text, py_flags)
     except re.error as err:
-        raise ValueError(f"/{pattern}/: {err.msg}") from None
+        raise RegexError(f"/{pattern}/: {err.msg}", _source_position(err.pos, marks)) from None
+
+
+def _source_position(pos: int | None, marks: list[tuple[int, int]]) -> int | None:
+    """The index in the Java pattern of the construct that became position `pos` of the Python one."""
+    if pos is None:
+        return None
+    found = None
+    for translated, source in marks:
+        if translated > pos:
+            break
+        found = source
+    return found
 
 
 def as_pattern(value) -> re.Pattern:
@@ -78,12 +99,15 @@ def like_to_regex(pattern: str) -> re.Pattern:
     return re.compile(rf"\A{body}\Z", re.DOTALL)
 
 
-def _translate(pattern: str) -> tuple[str, bool]:
+def _translate(pattern: str, marks: list[tuple[int, int]] | None = None) -> tuple[str, bool]:
     """Rewrite the Java-only syntax, passing the rest through for `re` to judge.
 
-    Also says whether the pattern asks for Unicode matching anywhere.
+    Also says whether the pattern asks for Unicode matching anywhere. `marks` receives (offset in
+    the result, index in `pattern`) at the start of each construct, to place errors `re` reports.
     """
     out: list[str] = []
+    length = 0  # of "".join(out[:counted])
+    counted = 0
     unicode = False
     # One entry per open group (the bottom one is the whole pattern): the scoped-flag wrappers
     # opened inside it by a Java `(?i)`-style switch, which lasts to the end of that group.
@@ -92,6 +116,10 @@ def _translate(pattern: str) -> tuple[str, bool]:
     class_start = 0
     i, n = 0, len(pattern)
     while i < n:
+        if marks is not None:
+            length += sum(len(piece) for piece in out[counted:])
+            counted = len(out)
+            marks.append((length, i))
         c = pattern[i]
         if c == "\\":
             text, i = _escape(pattern, i, in_class)
@@ -104,9 +132,9 @@ def _translate(pattern: str) -> tuple[str, bool]:
             elif c == "]":
                 out.append("\\]")  # `[]...]`: a leading `]` is a literal
             elif c == "[":
-                raise ValueError(f"/{pattern}/: nested character classes are not supported")
+                raise RegexError(f"/{pattern}/: nested character classes are not supported", i)
             elif c == "&" and pattern.startswith("&&", i):
-                raise ValueError(f"/{pattern}/: character class intersection (&&) is not supported")
+                raise RegexError(f"/{pattern}/: character class intersection (&&) is not supported", i)
             elif c in "&~|":
                 out.append("\\" + c)  # literal in both dialects; escaped so Python does not warn
             else:
@@ -125,7 +153,10 @@ def _translate(pattern: str) -> tuple[str, bool]:
             if flag_group:
                 on, off, end = flag_group.groups()
                 unicode = unicode or "u" in on or "U" in on
-                scoped = _scoped_flags(pattern, on, off or "")
+                try:
+                    scoped = _scoped_flags(pattern, on, off or "")
+                except RegexError as error:
+                    raise RegexError(str(error), i) from None
                 if end == ")":
                     if scoped:
                         out.append(f"(?{scoped}:")
@@ -161,7 +192,7 @@ def _translate(pattern: str) -> tuple[str, bool]:
 def _scoped_flags(pattern: str, on: str, off: str) -> str:
     for letter in on + off:
         if letter not in _INLINE_FLAGS:
-            raise ValueError(f"/{pattern}/: unknown inline flag `{letter}`")
+            raise RegexError(f"/{pattern}/: unknown inline flag `{letter}`")
     on_py = "".join(dict.fromkeys(_INLINE_FLAGS[c] for c in on))
     off_py = "".join(dict.fromkeys(_INLINE_FLAGS[c] for c in off))
     return on_py + (f"-{off_py}" if off_py else "")
@@ -169,8 +200,15 @@ def _scoped_flags(pattern: str, on: str, off: str) -> str:
 
 def _escape(pattern: str, i: int, in_class: bool) -> tuple[str, int]:
     """Translate the escape starting at pattern[i] (a backslash); return the text and next index."""
+    try:
+        return _escape_at(pattern, i, in_class)
+    except RegexError as error:
+        raise RegexError(str(error), i if error.pos is None else error.pos) from None
+
+
+def _escape_at(pattern: str, i: int, in_class: bool) -> tuple[str, int]:
     if i + 1 >= len(pattern):
-        raise ValueError(f"/{pattern}/: trailing backslash")
+        raise RegexError(f"/{pattern}/: trailing backslash")
     e = pattern[i + 1]
     if e == "/":
         return "/", i + 2
@@ -181,7 +219,7 @@ def _escape(pattern: str, i: int, in_class: bool) -> tuple[str, int]:
     if e == "k" and pattern.startswith("<", i + 2):
         close = pattern.find(">", i + 3)
         if close < 0:
-            raise ValueError(f"/{pattern}/: unterminated \\k<name>")
+            raise RegexError(f"/{pattern}/: unterminated \\k<name>")
         return f"(?P={pattern[i + 3 : close]})", close + 1
     if e in ("p", "P"):
         return _property(pattern, i, in_class)
@@ -203,16 +241,16 @@ def _escape(pattern: str, i: int, in_class: bool) -> tuple[str, int]:
         close = pattern.find("}", i + 3)
         digits = pattern[i + 3 : close] if close > 0 else ""
         if not re.fullmatch(r"[0-9a-fA-F]{1,6}", digits) or int(digits, 16) > 0x10FFFF:
-            raise ValueError(f"/{pattern}/: bad \\x{{...}} escape")
+            raise RegexError(f"/{pattern}/: bad \\x{{...}} escape")
         return f"\\U{int(digits, 16):08x}", close + 1
     if e == "0":
         # Java octal \0n, \0nn, \0mnn (m <= 3); Python's \0 takes at most two more digits.
         digits = re.match(r"[0-3][0-7]{2}|[0-7]{1,2}", pattern[i + 2 : i + 5])
         if not digits:
-            raise ValueError(f"/{pattern}/: bad octal escape \\0")
+            raise RegexError(f"/{pattern}/: bad octal escape \\0")
         return f"\\x{int(digits.group(), 8):02x}", i + 2 + digits.end()
     if e == "G":
-        raise ValueError(f"/{pattern}/: \\G is not supported")
+        raise RegexError(f"/{pattern}/: \\G is not supported")
     return pattern[i : i + 2], i + 2
 
 
@@ -225,7 +263,7 @@ def _property(pattern: str, i: int, in_class: bool) -> tuple[str, int]:
         name, nxt = pattern[i + 2 : i + 3], i + 3
     body = _POSIX.get(name)
     if body is None or (negated and in_class):
-        raise ValueError(f"/{pattern}/: \\{pattern[i + 1]}{{{name}}} is not supported")
+        raise RegexError(f"/{pattern}/: \\{pattern[i + 1]}{{{name}}} is not supported")
     if in_class:
         return body, nxt
     return (f"[^{body}]" if negated else f"[{body}]"), nxt

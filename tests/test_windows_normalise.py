@@ -523,3 +523,12 @@ def test_formats_are_documented():
 )
 def test_time_formats(text, expected):
     assert str(_parse_time(text)) == expected
+
+
+@needs_corpus
+def test_sysmon_dash_means_no_value():
+    # Sysmon writes `-` for a parent it never saw; that is no parent, not a process named `-`.
+    record = find_raw("sigma-regression-data/sigma-regression-data.jsonl.gz", lambda r: r.get("ParentImage") == "-")
+    event = normalise(record)
+    assert event["parent_process_name"] is None and event["parent_process"] is None
+    assert event["process_name"] is not None

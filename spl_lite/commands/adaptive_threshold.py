@@ -43,7 +43,13 @@ class _AdaptiveThreshold(Operator):
         columns = dict(batch.columns)
         for name in p.outputs:
             columns[name] = object_column(scored[name])
-        return Batch(columns, batch.row_ids)
+        return batch.with_columns(columns)
+
+    def state_dict(self) -> dict:
+        return self.state.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.state = AdaptiveThresholdState.from_state_dict(state)
 
 
 class AdaptiveThreshold(Command):

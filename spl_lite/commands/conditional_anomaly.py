@@ -28,6 +28,12 @@ class _ConditionalAnomaly(Operator):
         scores = self.state.score(batch.column(self.params.conditional), batch.column(self.params.target))
         return batch.with_column("output", object_column(scores))
 
+    def state_dict(self) -> dict:
+        return self.state.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.state = ConditionalAnomalyState.from_state_dict(state)
+
 
 class ConditionalAnomaly(Command):
     name = "conditional_anomaly"

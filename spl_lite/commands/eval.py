@@ -24,9 +24,10 @@ class _Eval(Operator):
         if not batch.length:
             return batch
         columns = dict(batch.columns)
-        current = Batch(columns, batch.row_ids)
+        current = Batch(columns, batch.row_ids, dict(batch.absent))
         for name, evaluate in self.steps:
             columns[name] = evaluate(current)  # `current` shares `columns`: later steps see this one
+            current.absent.pop(name, None)  # an assigned field exists in every record
         return current
 
 

@@ -29,7 +29,9 @@ class _Drop(Operator):
         self.names = {f.name for f in params.names}
 
     def process(self, batch: Batch) -> Batch:
-        return Batch({k: v for k, v in batch.columns.items() if k not in self.names}, batch.row_ids)
+        names = self.names
+        columns = {k: v for k, v in batch.columns.items() if k not in names}
+        return Batch(columns, batch.row_ids, {k: m for k, m in batch.absent.items() if k not in names})
 
 
 class Fields(Command):

@@ -32,6 +32,12 @@ class _FirstTimeEvent(Operator):
         flags = self.state.score([batch.column(c) for c in self.params.columns])
         return batch.with_column(self.params.output, object_column(flags))
 
+    def state_dict(self) -> dict:
+        return self.state.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.state = FirstTimeEventState.from_state_dict(state)
+
 
 class FirstTimeEvent(Command):
     name = "first_time_event"

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import ast
+import numpy as np
+
 from ..runtime.batch import Batch
 from ..runtime.operator import Operator
 from . import Command
@@ -28,13 +30,27 @@ class _Rename(Operator):
         self.pairs = params.pairs
 
     def process(self, batch: Batch) -> Batch:
-        columns = batch.columns
         for old, new in self.pairs:
-            if old in columns and old != new:
-                columns = {
-                    (new if name == old else name): column for name, column in columns.items() if name != new
-                }
-        return Batch(columns, batch.row_ids)
+            if old in batch.columns and old != new:
+                batch = _rename(batch, old, new)
+        return batch
+
+
+def _rename(batch: Batch, old: str, new: str) -> Batch:
+    """Per record: where `old` exists its value moves to `new` (replacing it); where it does not,
+    the record is left as it is (spec 5.5), keeping any `new` it had."""
+    value = batch.columns[old]
+    old_absent = batch.absent.get(old)
+    absent = {k: m for k, m in batch.absent.items() if k not in (old, new)}
+    if old_absent is not None and old_absent.any():
+        kept = batch.columns.get(new)
+        if kept is not None:
+            value = np.where(old_absent, kept, value)
+        new_absent = batch.absent.get(new, np.zeros(batch.length, bool)) if kept is not None else None
+        absent[new] = old_absent & (new_absent if new_absent is not None else True)
+    columns = {(new if name == old else name): column for name, column in batch.columns.items() if name != new}
+    columns[new] = value
+    return Batch(columns, batch.row_ids, absent)
 
 
 class Rename(Command):

@@ -35,7 +35,7 @@ class _Rex(Operator):
         columns = dict(batch.columns)
         for group in self.params.groups:
             columns[group] = object_column([m.group(group) if m else None for m in matches])
-        return Batch(columns, batch.row_ids)
+        return batch.with_columns(columns)
 
 
 class Rex(Command):

@@ -49,22 +49,32 @@ class _Stats(Operator):
     def process(self, batch: Batch) -> Batch:
         if not batch.length:
             return batch
+        triggers: list[int] = []
         rows = self.state.process(
-            self.timestamp(batch), [g(batch) for g in self.groups], [v(batch) for v in self.values]
+            self.timestamp(batch), [g(batch) for g in self.groups], [v(batch) for v in self.values], triggers
         )
         self.last_row_id = int(batch.row_ids[-1])
-        return self._batch(rows, self.last_row_id)
+        # A window's record carries the row id of the record whose event time closed it, so that
+        # a union places it right after that record.
+        return self._batch(rows, batch.row_ids[triggers] if rows else None)
 
     def flush(self) -> Batch:
-        return self._batch(self.state.flush(), self.last_row_id + 1)
+        rows = self.state.flush()
+        return self._batch(rows, np.full(len(rows), self.last_row_id + 1, dtype=np.int64))
 
-    def _batch(self, rows: list[tuple], row_id: int) -> Batch:
+    def state_dict(self) -> dict:
+        return {"windows": self.state.state_dict(), "last_row_id": self.last_row_id}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.state = WindowedAggregation.from_state_dict(state["windows"])
+        self.last_row_id = state["last_row_id"]
+
+    def _batch(self, rows: list[tuple], row_ids: np.ndarray | None) -> Batch:
         if not rows:
             return Batch.empty()
         names = self.params.output_fields
         columns = {name: object_column([row[i] for row in rows]) for i, name in enumerate(names)}
-        # Windows are emitted in response to the record with this id; unions order them by it.
-        return Batch(columns, np.full(len(rows), row_id, dtype=np.int64))
+        return Batch(columns, row_ids)
 
 
 class Stats(Command):

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import glob
 import gzip
+import hashlib
+import json
 import os
+import stat
 import sys
-from dataclasses import dataclass
+import zlib
+from dataclasses import asdict, dataclass
 from itertools import islice
 from typing import BinaryIO, Callable, Iterable, Iterator
 
@@ -16,6 +20,10 @@ from ..values import to_json_ready
 from .evtx import is_evtx, read_batches as read_evtx_batches
 
 BATCH_SIZE = 2048
+# A longer line is rejected unread by the decoder (`--max-line-bytes`); real events are a few kB.
+MAX_LINE_BYTES = 16 << 20
+# How much of the start of a file identifies it when a later run resumes (`--state`).
+_HEAD_BYTES = 4096
 
 
 def expand_inputs(patterns: Iterable[str]) -> list[str]:
@@ -51,6 +59,34 @@ class ReadCounters:
     bad_lines: int = 0
 
 
+@dataclass
+class FileProgress:
+    """How far into one input file the run got: `lines` and `offset` (bytes; uncompressed bytes for
+    gzip) consumed, and what identifies the file: device, inode and a digest of its first bytes."""
+
+    path: str
+    lines: int = 0
+    offset: int = 0
+    dev: int = 0
+    ino: int = 0
+    head_len: int = 0
+    head_sha256: str = ""
+
+
+class TooManyBadLines(Exception):
+    """More bad lines than `max_bad`; the events before the last one were yielded."""
+
+
+@dataclass
+class BadLine:
+    """A rejected line, as `on_reject` receives it: where, why, and its bytes as read."""
+
+    name: str
+    line_no: int
+    reason: str
+    raw: bytes
+
+
 class EventReader:
     """Yields lists of decoded JSON objects, `batch_size` at a time, across all inputs in order.
 
@@ -63,40 +99,206 @@ class EventReader:
         paths: list[str],
         batch_size: int = BATCH_SIZE,
         on_bad_line: Callable[[str], None] | None = None,
+        *,
+        on_reject: Callable[[BadLine], None] | None = None,
+        max_bad: int | None = None,
+        max_line_bytes: int = MAX_LINE_BYTES,
+        resume: list[dict] | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ):
         self.paths = paths
         self.batch_size = batch_size
         self.on_bad_line = on_bad_line
         self.counters = ReadCounters()
+        self.on_reject = on_reject  # gets every rejected line with its bytes (--dead-letter)
+        self.max_bad = max_bad  # more bad lines than this stop the run (TooManyBadLines)
+        self.max_line_bytes = max_line_bytes
+        self.on_notice = on_notice  # messages about resuming that are not bad lines
+        # Progress of every file read, this run or (from `resume`) an earlier one; see progress().
+        self._files: dict[str, FileProgress] = {}
+        self._saved_by_inode: dict[tuple[int, int], list[FileProgress]] = {}
+        for entry in resume or ():
+            saved = FileProgress(**entry)
+            self._files[saved.path] = saved
+            self._saved_by_inode.setdefault((saved.dev, saved.ino), []).append(saved)
+        self._uncommitted: tuple[FileProgress, int, int] | None = None
 
     def batches(self) -> Iterator[list[dict]]:
-        counters = self.counters
         for path in self.paths:
-            if is_evtx(path):  # binary Windows event log: its records, flattened (spl_lite.io.evtx)
-                for events in read_evtx_batches(path, self.batch_size, self._bad):
-                    counters.lines += len(events)
-                    counters.events += len(events)
-                    yield events
-                continue
-            stream = _open(path)
-            name = "<stdin>" if path == "-" else path
-            lines_before = 0
-            try:
-                while True:
-                    lines = list(islice(stream, self.batch_size))
-                    if not lines:
-                        break
-                    counters.lines += len(lines)
-                    events = self._decode(lines, name, lines_before + 1)
-                    lines_before += len(lines)
-                    if events:
-                        counters.events += len(events)
-                        yield events
-            except (OSError, EOFError) as error:
+            yield from self._path_batches(path)
+
+    def _path_batches(self, path: str) -> Iterator[list[dict]]:
+        if is_evtx(path):  # binary Windows event log: its records, flattened (spl_lite.io.evtx)
+            yield from self._evtx_batches(path)
+            return
+        counters = self.counters
+        stream = _open(path)
+        name = "<stdin>" if path == "-" else path
+        place = self._place(path, stream)
+        lines_before, offset = place.lines, place.offset
+        try:
+            while True:
+                lines = list(islice(stream, self.batch_size))
+                if not lines:
+                    break
+                counters.lines += len(lines)
+                events, used = self._decode_batch(lines, name, lines_before + 1)
+                lines_before += used
+                offset += sum(map(len, lines[:used] if used < len(lines) else lines))
+                yield from self._hand_over(events, place, lines_before, offset)
+        except (OSError, EOFError, zlib.error) as error:
+            if not isinstance(stream, gzip.GzipFile):
                 raise SplError(BAD_INPUT, f"{name}: read failed after line {counters.lines}: {error}") from None
-            finally:
-                if stream is not sys.stdin.buffer:
-                    stream.close()
+            # A truncated or damaged gzip file: keep every whole line before the damage.
+            yield from self._salvage_gzip(path, name, place, lines_before, offset)
+        finally:
+            if stream is not sys.stdin.buffer:
+                stream.close()
+
+    def _evtx_batches(self, path: str) -> Iterator[list[dict]]:
+        """An EVTX file's records; on resume the records an earlier run consumed are skipped
+        (`lines` counts records; EVTX cannot be entered in the middle)."""
+        with open(path, "rb") as handle:
+            place = self._place(path, handle, seek=False)
+        skip = done = place.lines
+        for events in read_evtx_batches(path, self.batch_size, self._bad):
+            self.counters.lines += len(events)
+            if skip:
+                dropped = min(skip, len(events))
+                events, skip = events[dropped:], skip - dropped
+            done += len(events)
+            yield from self._hand_over(events, place, done, 0)
+
+    # ---- progress: which lines of which files the consumer has finished with (--state) ----
+
+    def _hand_over(self, events: list[dict], place: FileProgress, lines: int, offset: int) -> Iterator[list[dict]]:
+        """Yield a batch; its lines count as consumed once the consumer calls commit()."""
+        self._uncommitted = (place, lines, offset)
+        if events:
+            self.counters.events += len(events)
+            yield events
+        else:
+            self.commit()
+        if self.max_bad is not None and self.counters.bad_lines > self.max_bad:
+            raise TooManyBadLines(f"more than {self.max_bad:,} bad lines (--max-bad)")
+
+    def commit(self) -> None:
+        """The last batch yielded has been processed and written: count its lines as consumed."""
+        if self._uncommitted is not None:
+            place, place.lines, place.offset = self._uncommitted
+            self._uncommitted = None
+
+    def progress(self) -> list[dict]:
+        """Committed progress of every file, as JSON-ready dicts (resume=... of a later reader)."""
+        return [asdict(place) for place in self._files.values()]
+
+    def _place(self, path: str, stream, seek: bool = True, resume: bool = True) -> FileProgress:
+        """The progress record for `path`, positioned where an earlier run (resume=...) stopped."""
+        raw = getattr(stream, "fileobj", stream)  # the file under a GzipFile
+        try:
+            info = os.fstat(raw.fileno())
+        except (OSError, ValueError, AttributeError):
+            info = None
+        if path == "-" or info is None or not stat.S_ISREG(info.st_mode):
+            return FileProgress(path)  # standard input and pipes are read in full, never resumed
+        head = os.pread(raw.fileno(), _HEAD_BYTES, 0)
+        key = os.path.abspath(path)
+        place = FileProgress(key, 0, 0, info.st_dev, info.st_ino, len(head), hashlib.sha256(head).hexdigest())
+        saved = self._resume_point(key, info, raw.fileno()) if resume else None
+        self._files[key] = place
+        if saved is not None and not seek:
+            place.lines = saved.lines
+        elif saved is not None and saved.offset:
+            try:
+                stream.seek(saved.offset)
+                reached = stream.tell() if isinstance(stream, gzip.GzipFile) else min(saved.offset, info.st_size)
+            except (OSError, EOFError, zlib.error):
+                reached = -1
+            if reached == saved.offset:
+                place.lines, place.offset = saved.lines, saved.offset
+            else:
+                self._warn(f"{path} is shorter than when it was last read; reading it from the start")
+                stream.seek(0)
+        return place
+
+    def _resume_point(self, key: str, info: os.stat_result, fd: int) -> FileProgress | None:
+        """What an earlier run read of this file: found by path, or by inode after a rename
+        (rotation), and only if the first bytes are still the same."""
+        by_path = self._files.get(key)
+        candidates = ([by_path] if by_path else []) + self._saved_by_inode.get((info.st_dev, info.st_ino), [])
+        for saved in candidates:
+            if _head_matches(fd, saved):
+                return saved
+        if by_path is not None and by_path.offset:
+            self._warn(f"{key} is not the file read last time (its first bytes differ); reading it from the start")
+        return None
+
+    def _warn(self, message: str) -> None:
+        if self.on_notice:
+            self.on_notice(message)
+
+    # ---- bad lines ----
+
+    def _decode_batch(self, lines: list[bytes], name: str, first_line_no: int) -> tuple[list[dict], int]:
+        """(events, lines used): all lines, or with --max-bad reached, those up to the last bad one."""
+        events, bad = decode_lines(lines, first_line_no, self.max_line_bytes)
+        if not bad:
+            return events, len(lines)
+        allowed = None if self.max_bad is None else self.max_bad - self.counters.bad_lines
+        if allowed is not None and len(bad) > allowed:
+            # Stop right after the line that goes over the limit; what follows it is not consumed.
+            used = bad[allowed][0] - first_line_no + 1
+            events, bad = decode_lines(lines[:used], first_line_no, self.max_line_bytes)
+        else:
+            used = len(lines)
+        for line_no, reason, raw in bad:
+            self._reject(BadLine(name, line_no, reason, raw))
+        return events, used
+
+    def _reject(self, bad: BadLine) -> None:
+        self._bad(f"{bad.name}:{bad.line_no}: {bad.reason}")
+        if self.on_reject:
+            self.on_reject(bad)
+
+    def _salvage_gzip(
+        self, path: str, name: str, place: FileProgress, lines_before: int, offset: int
+    ) -> Iterator[list[dict]]:
+        """Re-read a damaged gzip file with zlib, past what was already yielded, up to the damage;
+        the piece of line cut off there (possibly empty) is one bad line."""
+        pending = b""
+        skip = offset
+        chunks = _gunzip_salvage(path)
+        error = None
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration as stop:
+                error = stop.value
+                break
+            if skip:
+                cut = min(skip, len(chunk))
+                chunk, skip = chunk[cut:], skip - cut
+            data = pending + chunk
+            end = data.rfind(b"\n") + 1
+            pending = data[end:]
+            # Split on \n only, as reading a file by lines does (not on \r as splitlines would).
+            lines = [line + b"\n" for line in data[: end - 1].split(b"\n")] if end else []
+            for start in range(0, len(lines), self.batch_size):
+                batch = lines[start : start + self.batch_size]
+                self.counters.lines += len(batch)
+                events, used = self._decode_batch(batch, name, lines_before + 1)
+                lines_before += used
+                offset += sum(map(len, batch[:used]))
+                yield from self._hand_over(events, place, lines_before, offset)
+        if error is None:  # the damage was elsewhere (zlib read it all): the last line has no newline
+            if pending:
+                self.counters.lines += 1
+                events, used = self._decode_batch([pending], name, lines_before + 1)
+                yield from self._hand_over(events, place, lines_before + used, offset + len(pending))
+            return
+        self.counters.lines += 1
+        self._reject(BadLine(name, lines_before + 1, f"gzip data {error}; the rest of the file cannot be read", pending))
+        yield from self._hand_over([], place, lines_before + 1, offset + len(pending))
 
     def _decode(self, lines: list[bytes], name: str, first_line_no: int) -> list[dict]:
         events, bad = decode_lines(lines, first_line_no)
@@ -110,30 +312,79 @@ class EventReader:
             self.on_bad_line(message)
 
 
-def decode_lines(lines: list[bytes], first_line_no: int) -> tuple[list[dict], list[tuple[int, str, bytes]]]:
+def decode_lines(
+    lines: list[bytes], first_line_no: int, max_line_bytes: int = MAX_LINE_BYTES
+) -> tuple[list[dict], list[tuple[int, str, bytes]]]:
     """(events, bad lines as (line number, reason, raw bytes)). All lines at C speed when they are
     all good; line by line only for a batch that has a bad one. Blank lines are skipped silently."""
     loads = orjson.loads
-    try:
-        events = [loads(line) for line in lines]
-        if all(event.__class__ is dict for event in events):
-            return events, []
-    except orjson.JSONDecodeError:
-        pass
+    if max(map(len, lines), default=0) <= max_line_bytes:
+        try:
+            events = [loads(line) for line in lines]
+            if all(event.__class__ is dict for event in events):
+                return events, []
+        except orjson.JSONDecodeError:
+            pass
     events, bad = [], []
     for line_no, line in enumerate(lines, first_line_no):
+        if len(line) > max_line_bytes:
+            bad.append((line_no, f"line of {len(line):,} bytes is longer than the limit of {max_line_bytes:,} "
+                                 "(--max-line-bytes)", line))
+            continue
         if not line.strip():
             continue
         try:
             event = loads(line)
         except orjson.JSONDecodeError as error:
-            bad.append((line_no, f"invalid JSON ({error.args[0]})", line))
+            bad.append((line_no, _json_error(error.args[0]), line))
             continue
         if event.__class__ is not dict:
-            bad.append((line_no, f"expected a JSON object, found {type(event).__name__}", line))
+            bad.append((line_no, f"expected a JSON object, found {_JSON_TYPES.get(type(event), 'a value')}", line))
             continue
         events.append(event)
     return events, bad
+
+
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true/false",
+               type(None): "null"}
+
+
+def _json_error(message: str) -> str:
+    if "UTF-8" in message:
+        return f"invalid UTF-8 ({message})"
+    if "depth limit" in message or "recursion" in message.lower():
+        return f"invalid JSON: nested deeper than orjson's 1,024 levels ({message})"
+    return f"invalid JSON ({message})"
+
+
+def _head_matches(fd: int, saved: FileProgress) -> bool:
+    head = os.pread(fd, saved.head_len, 0)
+    return len(head) == saved.head_len and hashlib.sha256(head).hexdigest() == saved.head_sha256
+
+
+def _gunzip_salvage(path: str, chunk_bytes: int = 64 << 10):
+    """Decompressed chunks of a gzip file (all members) as far as it can be read; returns (as
+    StopIteration.value) what stopped it, or None when it read to a clean end."""
+    with open(path, "rb") as handle:
+        decompressor, fed = zlib.decompressobj(wbits=31), False
+        for data in iter(lambda: handle.read(chunk_bytes), b""):
+            while data:
+                if not fed and not data.strip(b"\0"):
+                    break  # zero padding after the last member, as gzip allows
+                fed = True
+                try:
+                    out = decompressor.decompress(data)
+                except zlib.error as error:
+                    return f"is damaged ({error})"
+                if out:
+                    yield out
+                if not decompressor.eof:
+                    break
+                data = decompressor.unused_data
+                decompressor, fed = zlib.decompressobj(wbits=31), False
+        if fed and not decompressor.eof:
+            return "is truncated (it ends before the end-of-stream marker)"
+        return None
 
 
 def _json_default(value):
@@ -144,4 +395,11 @@ def _json_default(value):
 
 def encode_record(record: dict) -> bytes:
     """One JSON line; non-finite doubles become null and -0.0 becomes 0.0 (spec 4, 6.6)."""
-    return orjson.dumps(to_json_ready(record), default=_json_default) + b"\n"
+    ready = to_json_ready(record)
+    try:
+        return orjson.dumps(ready, default=_json_default) + b"\n"
+    except TypeError:
+        # orjson stops at 254 levels of nesting; input may have up to 1,024 (orjson's read limit).
+        # The standard library has no such limit; numbers may be spelt differently (1e+16 for 1e16).
+        text = json.dumps(ready, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+        return text.encode("utf-8", "surrogatepass") + b"\n"

@@ -1,9 +1,11 @@
-"""SSA enriched event -> the OCSF Process Activity document that G3/G4 detections read.
+"""The OCSF Process Activity document that G3/G4 detections read, from an SSA enriched event or
+straight from a raw Windows record; and back to the enriched event for G1/G2 searches.
 
 The G3 searches read it through `map_get(input_event, ...)` and the G4 ones through dotted paths
 (`process.file.name`, `actor.process.file.path`, `device.hostname`, `metadata.uid`, ...); both
-want this nesting. Keys the enriched event lacks are left out rather than set to null, as an
-OCSF producer would.
+want this nesting. Keys the source lacks are left out rather than set to null, as an OCSF
+producer would. Pre-1.0 BA draft keys that some old G3 texts read (`actor_process` at the top,
+`origin`, a top-level `user`, `device.caller`) are not produced.
 """
 from __future__ import annotations
 
@@ -11,6 +13,13 @@ from typing import Any
 
 # OCSF 1.0: category 1 System Activity, class 1007 Process Activity, activity 1 Launch.
 _PROCESS_ACTIVITY = {"category_uid": 1, "class_uid": 1007, "activity_id": 1, "type_uid": 100701}
+OCSF_VERSION = "1.0.0"
+_PRODUCTS = {
+    1: {"name": "Sysmon", "vendor_name": "Microsoft"},
+    4688: {"name": "Microsoft Windows", "vendor_name": "Microsoft"},
+}
+# OCSF hash algorithm_id by the names Sysmon writes in `Hashes` (IMPHASH has no id of its own: 99 Other).
+_HASH_IDS = {"MD5": 1, "SHA1": 2, "SHA256": 3, "SHA512": 4, "IMPHASH": 99}
 
 
 def _basename(path: Any) -> Any:
@@ -43,16 +52,21 @@ def from_enriched(event: dict) -> dict:
         "disposition_id": 1,  # allowed: process creation events record launches that happened
         "metadata": {
             "uid": event.get("process_guid"),
-            "product": {"name": "Microsoft Windows", "vendor_name": "Microsoft"},
+            "product": _PRODUCTS[1] if str(event.get("event_id")) == "1" else _PRODUCTS[4688],
             "source_type": event.get("source_type"),
             "event_code": event.get("event_id"),
+            "version": OCSF_VERSION,
         },
         "device": {"hostname": event.get("dest_device_id"), "uuid": event.get("dest_device_id")},
         "process": {
             "pid": event.get("process_id"),
             "uid": event.get("process_guid"),
             "cmd_line": event.get("process"),
-            "file": {"name": event.get("process_name"), "path": event.get("process_path")},
+            "file": {
+                "name": event.get("process_name"),
+                "path": event.get("process_path"),
+                "hashes": _hashes(event.get("process_hash")),
+            },
             "user": {"name": user, "uuid": user},
         },
         "actor": {
@@ -69,3 +83,113 @@ def from_enriched(event: dict) -> dict:
         },
     }
     return _clean(document)
+
+
+def _hashes(text: Any) -> list | None:
+    """Sysmon's `SHA1=...,MD5=...` as OCSF file hashes, in the written order (so `to_enriched` restores it)."""
+    if type(text) is not str:
+        return None
+    hashes = []
+    for part in text.split(","):
+        algorithm, sep, value = part.partition("=")
+        if sep:
+            hashes.append({"algorithm": algorithm, "algorithm_id": _HASH_IDS.get(algorithm.upper(), 99), "value": value})
+    return hashes or None
+
+
+def _user(account: tuple | None, entity: str | None) -> dict | None:
+    """OCSF user: name and domain as the source wrote them, `uid` the SID when known, `uuid` the entity id."""
+    if account is None:
+        return None
+    name, domain, sid = account
+    return {"name": name, "domain": domain, "uid": sid, "uuid": entity}
+
+
+def from_process_creation(found: dict) -> dict:
+    """The OCSF document for one `spl_lite.io.windows.process_creation` result (a raw Sysmon 1 / 4688 record).
+
+    Richer than `from_enriched`: the host as reported (`device.hostname`; `device.name` and `device.uuid`
+    are the short lower-cased entity id the SSA event uses), user domains and SIDs, the creator's account
+    as `actor.user`, the channel and the raw shape in `metadata`.
+    """
+    event_id = found["event_id"]
+    computer, channel, record_id = found["computer"], found["channel"], found["record_id"]
+    actor = found["actor_user"]
+    document = {
+        "time": found["time_ms"],
+        **_PROCESS_ACTIVITY,
+        "disposition_id": 1,
+        "metadata": {
+            # The log's own identity of the record when it has one; a Sysmon record without it is its process.
+            "uid": f"{computer}/{channel}/{record_id}" if computer and record_id is not None else found["process_guid"],
+            "product": _PRODUCTS[event_id],
+            "version": OCSF_VERSION,
+            "log_name": channel,
+            "source": channel,
+            "source_type": found["format"],
+            "event_code": str(event_id),
+        },
+        "device": {"hostname": computer, "name": found["host"], "uuid": found["host"]},
+        "process": {
+            "pid": found["process_id"],
+            "uid": found["process_guid"],
+            "cmd_line": found["command_line"],
+            "file": {"name": _basename(found["image"]), "path": found["image"], "hashes": _hashes(found["process_hash"])},
+            "user": _user(found["process_user"], found["user"]),
+            "integrity": found["integrity"],
+        },
+        "actor": {
+            "process": {
+                "pid": found["parent_process_id"],
+                "uid": found["parent_process_guid"],
+                "cmd_line": found["parent_command_line"],
+                "file": {"name": _basename(found["parent_image"]), "path": found["parent_image"]},
+            },
+            "user": _user(actor, actor[0].lower() if actor else None),
+            "session": {"uid": found["logon_id"]},
+        },
+    }
+    return _clean(document)
+
+
+def _get(mapping: Any, *path: str) -> Any:
+    for key in path:
+        if type(mapping) is not dict:
+            return None
+        mapping = mapping.get(key)
+    return mapping
+
+
+def to_enriched(document: dict) -> dict:
+    """The SSA enriched event for an OCSF process document, so G1/G2 searches can read OCSF input.
+
+    The inverse of `from_enriched` on what that writes; `dest_*_id` prefer the entity `uuid` over names.
+    """
+    time = document.get("time")
+    if type(time) is int:
+        time = str(time)
+    file_path = _get(document, "process", "file", "path")
+    user = _get(document, "process", "user") or _get(document, "actor", "user") or {}
+    user_name = user.get("name") if type(user) is dict else None
+    hashes = _get(document, "process", "file", "hashes")
+    event_code = _get(document, "metadata", "event_code")
+    return {
+        "_time": time,
+        "event_id": None if event_code is None else str(event_code),
+        "process_name": _get(document, "process", "file", "name") or _basename(file_path),
+        "process": _get(document, "process", "cmd_line"),
+        "process_path": file_path,
+        "parent_process_name": _get(document, "actor", "process", "file", "path")
+        or _get(document, "actor", "process", "file", "name"),
+        "parent_process": _get(document, "actor", "process", "cmd_line"),
+        "process_guid": _get(document, "process", "uid"),
+        "parent_process_guid": _get(document, "actor", "process", "uid"),
+        "process_id": _get(document, "process", "pid"),
+        "parent_process_id": _get(document, "actor", "process", "pid"),
+        "process_hash": ",".join(f"{h.get('algorithm')}={h.get('value')}" for h in hashes if type(h) is dict)
+        if type(hashes) is list else None,
+        "dest_device_id": _get(document, "device", "uuid") or _get(document, "device", "hostname"),
+        "dest_user_id": (user.get("uuid") if type(user) is dict else None)
+        or (user_name.lower() if type(user_name) is str else None),
+        "_datamodels": ["Endpoint_Processes"] if document.get("class_uid") == 1007 else [],
+    }

@@ -50,6 +50,9 @@ class SourceSpec:
     fields: tuple[str, ...] | None
     to_batch: Callable[[list[dict], int], Batch]
     summary: str
+    # The event shape this source reads (spl_lite.io.formats): "ssa" enriched events, "ba" OCSF documents
+    # or records of them, "ocsf" flat OCSF documents. Input lines of other shapes are converted to it.
+    shape: str = "ssa"
 
 
 _ENRICHED_FIELDS = ("input_event", "_datamodels", "body")
@@ -58,9 +61,9 @@ SOURCES: dict[str, SourceSpec] = {
     spec.name: spec
     for spec in (
         SourceSpec("read_ssa_enriched_events", _ENRICHED_FIELDS, _enriched_records, "SSA enriched events (G1, G2)"),
-        SourceSpec("read_ba_enriched_events", _ENRICHED_FIELDS, _enriched_records, "BA/OCSF events (G3)"),
+        SourceSpec("read_ba_enriched_events", _ENRICHED_FIELDS, _enriched_records, "BA/OCSF events (G3)", "ba"),
         # The 2020 prototype name of the same stream; one published G0 text reads it.
         SourceSpec("enriched_source", _ENRICHED_FIELDS, _enriched_records, "early name of read_ssa_enriched_events (G0)"),
-        SourceSpec("source", None, _events_as_records, "OCSF events as records (G4 `from source`)"),
+        SourceSpec("source", None, _events_as_records, "OCSF events as records (G4 `from source`)", "ocsf"),
     )
 }

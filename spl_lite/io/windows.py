@@ -50,7 +50,10 @@ def detect_format(record: dict) -> str | None:
     """The key of FORMATS naming the raw shape of a Windows event record, or None when it is none of them."""
     raw = record.get("_raw")
     if isinstance(raw, str):
-        return "xml" if raw.lstrip().startswith("<") else "wineventlog"
+        if raw.lstrip().startswith("<Event"):
+            return "xml"
+        # Other text in `_raw` (a Splunk export of some other log) is no Windows event.
+        return "wineventlog" if "EventCode=" in raw else None
     if isinstance(record.get("winlog"), dict):
         return "winlogbeat-ecs"
     if isinstance(record.get("event_data"), dict) and "event_id" in record:
@@ -72,7 +75,20 @@ def normalise(record: dict) -> dict | None:
 
     Raises ValueError when a record of a known shape carries event XML or JSON that does not parse.
     """
-    fmt = detect_format(record)
+    found = process_creation(record)
+    return None if found is None else enriched(found)
+
+
+def process_creation(record: dict, fmt: str | None = None) -> dict | None:
+    """The facts of one raw process-creation record, before either output shape is chosen.
+
+    Keys: those of `enriched` (`time_ms`, `image`, ... `host`, `user`) plus what only the OCSF shape
+    carries: `format`, `computer` (as reported), `channel`, `record_id`, `process_user` and
+    `actor_user` (`(name, domain, sid)` with the source's case; None parts unknown), `integrity`,
+    `logon_id` (the creator's logon session; Sysmon's of the new process, the same one in practice).
+    None when the record is not a Sysmon EID 1 or Security 4688; `fmt` skips `detect_format`.
+    """
+    fmt = fmt or detect_format(record)
     if fmt is None:
         return None
     if fmt == "xml":
@@ -87,6 +103,7 @@ def normalise(record: dict) -> dict | None:
             "Provider": winlog.get("provider_name"),
             "Channel": winlog.get("channel"),
             "Computer": winlog.get("computer_name") or (record.get("host") or {}).get("name"),
+            "RecordNumber": winlog.get("record_id"),
             "@timestamp": record.get("@timestamp"),
             "Message": record.get("message"),
         }
@@ -97,6 +114,7 @@ def normalise(record: dict) -> dict | None:
             "Provider": record.get("source_name"),
             "Channel": record.get("log_name"),
             "Computer": record.get("computer_name"),
+            "RecordNumber": record.get("record_number"),
             "@timestamp": record.get("@timestamp"),
             "Message": record.get("message"),
         }
@@ -128,46 +146,82 @@ def normalise(record: dict) -> dict | None:
 
 
 def _from_sysmon(fmt: str, system: dict, data: dict) -> dict:
-    image = _text(data.get("Image"))
-    return _enriched(
+    process_user = _account(data.get("User"))
+    return {
         # UtcTime is stamped by Sysmon itself at process start, in UTC; the envelope times are the log
         # write or collection time and, in several OTRF exports, local time mislabelled as UTC.
-        time_ms=_first_time(data.get("UtcTime"), *(system.get(key) for key in _TIME_KEYS[fmt])),
-        event_id=SYSMON_PROCESS_CREATE,
-        image=image,
-        command_line=_text(data.get("CommandLine")),
-        parent_image=_text(data.get("ParentImage")),
-        parent_command_line=_text(data.get("ParentCommandLine")),
-        process_guid=_text(data.get("ProcessGuid")),
-        parent_process_guid=_text(data.get("ParentProcessGuid")),
-        process_id=_as_int(data.get("ProcessId")),
-        parent_process_id=_as_int(data.get("ParentProcessId")),
-        process_hash=_text(data.get("Hashes")),
-        host=_host(system),
-        user=_account_name(data.get("User")),
-    )
+        "time_ms": _first_time(data.get("UtcTime"), *(system.get(key) for key in _TIME_KEYS[fmt])),
+        "event_id": SYSMON_PROCESS_CREATE,
+        "image": _text(data.get("Image")),
+        "command_line": _text(data.get("CommandLine")),
+        "parent_image": _text(data.get("ParentImage")),
+        "parent_command_line": _text(data.get("ParentCommandLine")),
+        "process_guid": _text(data.get("ProcessGuid")),
+        "parent_process_guid": _text(data.get("ParentProcessGuid")),
+        "process_id": _as_int(data.get("ProcessId")),
+        "parent_process_id": _as_int(data.get("ParentProcessId")),
+        "process_hash": _text(data.get("Hashes")),
+        "host": _host(system),
+        "user": _account_name(data.get("User")),
+        **_context(fmt, system, "Microsoft-Windows-Sysmon/Operational"),
+        "process_user": process_user,
+        # Sysmon 13.30+ records the parent's account; before that the creator is taken to be the same user
+        # (true except across runas, UAC elevation and services, which older Sysmon cannot tell apart).
+        "actor_user": _account(data.get("ParentUser")) or process_user,
+        "integrity": _integrity(data.get("IntegrityLevel")),
+        "logon_id": _text(data.get("LogonId")),
+    }
 
 
 def _from_4688(fmt: str, system: dict, data: dict) -> dict:
     # The Target Subject is filled only when the new process runs under another account than its creator
     # (runas, services), so it names the new process's user when present; otherwise the creator's is it.
     user = _account_name(data.get("TargetUserName")) or _account_name(data.get("SubjectUserName"))
-    return _enriched(
-        time_ms=_first_time(*(system.get(key) for key in _TIME_KEYS[fmt])),
-        event_id=SECURITY_PROCESS_CREATE,
-        image=_text(data.get("NewProcessName")),
-        command_line=_text(data.get("CommandLine")),
+    subject = _account(data.get("SubjectUserName"), data.get("SubjectDomainName"), data.get("SubjectUserSid"))
+    target = _account(data.get("TargetUserName"), data.get("TargetDomainName"), data.get("TargetUserSid"))
+    return {
+        "time_ms": _first_time(*(system.get(key) for key in _TIME_KEYS[fmt])),
+        "event_id": SECURITY_PROCESS_CREATE,
+        "image": _text(data.get("NewProcessName")),
+        "command_line": _text(data.get("CommandLine")),
         # Only 4688 version 2 (Windows 10 / Server 2016 and later) has ParentProcessName; older ones give null.
-        parent_image=_text(data.get("ParentProcessName")),
-        parent_command_line=None,
-        process_guid=None,
-        parent_process_guid=None,
-        process_id=_as_int(data.get("NewProcessId")),
-        parent_process_id=_as_int(data.get("ProcessId")),
-        process_hash=None,
-        host=_host(system),
-        user=user,
-    )
+        "parent_image": _text(data.get("ParentProcessName")),
+        "parent_command_line": None,
+        "process_guid": None,
+        "parent_process_guid": None,
+        "process_id": _as_int(data.get("NewProcessId")),
+        "parent_process_id": _as_int(data.get("ProcessId")),
+        "process_hash": None,
+        "host": _host(system),
+        "user": user,
+        **_context(fmt, system, "Security"),
+        "process_user": target or subject,
+        "actor_user": subject,
+        "integrity": _integrity(data.get("MandatoryLabel")),
+        "logon_id": _text(data.get("SubjectLogonId")),
+    }
+
+
+def _context(fmt: str, system: dict, default_channel: str) -> dict:
+    computer = _text(_first(system, "Computer", "Hostname", "ComputerName", "computer_name"))
+    return {
+        "format": fmt,
+        "computer": computer.strip() if computer else None,
+        # Sentinel's SecurityEvent table and the eqllib export name no channel; their event ids imply it.
+        "channel": _text(_first(system, "Channel", "LogName")) or default_channel,
+        "record_id": _as_int(_first(system, "EventRecordID", "RecordNumber", "record_number")),
+    }
+
+
+def enriched(found: dict) -> dict:
+    """The SSA enriched event of a `process_creation` result."""
+    return _enriched(**{key: found[key] for key in _ENRICHED_ARGS})
+
+
+_ENRICHED_ARGS = (
+    "time_ms", "event_id", "image", "command_line", "parent_image", "parent_command_line", "process_guid",
+    "parent_process_guid", "process_id", "parent_process_id", "process_hash", "host", "user",
+)
 
 
 def _enriched(
@@ -388,10 +442,11 @@ def _first(mapping: dict, *keys: str) -> Any:
 
 def _text(value: Any) -> str | None:
     # Splunk extracts no field for an empty value; null also keeps `isnull()` / `!= null` tests meaningful.
+    # Sysmon writes `-` where it knows no value (ParentImage of a process whose parent it never saw).
     if value is None:
         return None
     value = str(value)
-    return value if value.strip() else None
+    return value if value.strip() not in ("", "-") else None
 
 
 def _as_int(value: Any) -> int | None:
@@ -425,6 +480,39 @@ def _host(system: dict) -> str | None:
     name = name.strip().lower()
     # Short and lower-cased: the corpus reports one host both as `win-dc-4473022` and as its FQDN.
     return name if _IPV4.fullmatch(name) else name.split(".")[0]
+
+
+def _account(name: Any, domain: Any = None, sid: Any = None) -> tuple[str | None, str | None, str | None] | None:
+    """(name, domain, SID) of an account as the source wrote it; `DOMAIN\\name` is split. None when nameless."""
+    text = _text(name)
+    if text is None:
+        return None
+    found_domain, _, bare = text.strip().rpartition("\\")
+    bare = bare.strip()
+    if bare in ("", "-"):
+        return None
+    domain = _text(domain) or found_domain or None
+    sid = _text(sid)
+    # WinEventLog text renders the SID as `DOMAIN\\user`; S-1-0-0 is the NULL SID of an empty Target Subject.
+    sid = sid.strip() if sid and sid.strip().upper().startswith("S-1-") and sid.strip() != "S-1-0-0" else None
+    return bare, None if domain in (None, "-") else domain.strip(), sid
+
+
+_INTEGRITY_SIDS = {
+    "S-1-16-0": "Untrusted", "S-1-16-4096": "Low", "S-1-16-8192": "Medium", "S-1-16-8448": "Medium Plus",
+    "S-1-16-12288": "High", "S-1-16-16384": "System", "S-1-16-20480": "Protected",
+}
+
+
+def _integrity(value: Any) -> str | None:
+    """Sysmon's `High`; 4688's label SID `S-1-16-12288` or rendered `Mandatory Label\\High Mandatory Level`."""
+    text = _text(value)
+    if text is None:
+        return None
+    text = text.strip()
+    if text.upper().startswith("S-1-16-"):
+        return _INTEGRITY_SIDS.get(text.upper(), text)
+    return text.rsplit("\\", 1)[-1].removesuffix(" Mandatory Level")
 
 
 def _account_name(value: Any) -> str | None:

@@ -21,14 +21,17 @@ class Batch:
     """Named object columns of equal length, plus each row's position in the source stream.
 
     Field order is the dict's order and is the order fields are written out. `row_ids` lets a
-    union put the records of its branches back into source order (spec 5.8).
+    union put the records of its branches back into source order (spec 5.8). `absent` marks,
+    per field, the rows whose record does not have that field at all: such a value reads as
+    null (spec 3.2) but is not written out, so a record keeps exactly its own fields.
     """
 
-    __slots__ = ("columns", "row_ids")
+    __slots__ = ("columns", "row_ids", "absent")
 
-    def __init__(self, columns: dict[str, np.ndarray], row_ids: np.ndarray):
+    def __init__(self, columns: dict[str, np.ndarray], row_ids: np.ndarray, absent: dict[str, np.ndarray] | None = None):
         self.columns = columns
         self.row_ids = row_ids
+        self.absent = absent or {}
 
     @property
     def length(self) -> int:
@@ -41,16 +44,28 @@ class Batch:
     def with_column(self, name: str, values: np.ndarray) -> "Batch":
         columns = dict(self.columns)
         columns[name] = values
-        return Batch(columns, self.row_ids)
+        return self.with_columns(columns)
+
+    def with_columns(self, columns: dict[str, np.ndarray]) -> "Batch":
+        """These columns (set for every record) in place of the current ones; the rest is kept."""
+        absent = {n: m for n, m in self.absent.items() if n in columns and columns[n] is self.columns.get(n)}
+        return Batch(columns, self.row_ids, absent)
 
     def filter(self, keep: np.ndarray) -> "Batch":
         """Rows where the boolean mask is true (or the rows at the given indices)."""
-        return Batch({name: col[keep] for name, col in self.columns.items()}, self.row_ids[keep])
+        absent = {name: mask[keep] for name, mask in self.absent.items()}
+        return Batch({name: col[keep] for name, col in self.columns.items()}, self.row_ids[keep], absent)
 
     def records(self) -> Iterator[dict]:
         names = list(self.columns)
-        for row in zip(*(self.columns[n] for n in names)):
-            yield dict(zip(names, row))
+        rows = zip(*(self.columns[n] for n in names))
+        if not self.absent:
+            for row in rows:
+                yield dict(zip(names, row))
+            return
+        masks = [self.absent.get(n) for n in names]
+        for i, row in enumerate(rows):
+            yield {n: v for n, v, m in zip(names, row, masks) if m is None or not m[i]}
 
     @staticmethod
     def empty() -> "Batch":
@@ -58,6 +73,7 @@ class Batch:
 
     @staticmethod
     def concat(batches: list["Batch"]) -> "Batch":
+        """Rows of all batches; a field some of them lack is absent in their rows."""
         batches = [b for b in batches if b.length]
         if not batches:
             return Batch.empty()
@@ -67,13 +83,30 @@ class Batch:
         for batch in batches:
             names.update(dict.fromkeys(batch.columns))
         columns = {name: np.concatenate([b.column(name) for b in batches]) for name in names}
-        return Batch(columns, np.concatenate([b.row_ids for b in batches]))
+        absent = {}
+        for name in names:
+            parts = [_absent_mask(b, name) for b in batches]
+            if any(p is not None for p in parts):
+                absent[name] = np.concatenate([np.zeros(b.length, bool) if p is None else p for b, p in zip(batches, parts)])
+        return Batch(columns, np.concatenate([b.row_ids for b in batches]), absent)
 
     @staticmethod
     def from_records(records: list[dict], first_row_id: int = 0) -> "Batch":
-        """Columns are the union of the records' keys, in first-seen order; missing keys are null."""
+        """Columns are the union of the records' keys, in first-seen order; a key a record lacks
+        is absent in that row."""
         names: dict[str, None] = {}
         for record in records:
             names.update(dict.fromkeys(record))
         columns = {name: object_column([r.get(name) for r in records]) for name in names}
-        return Batch(columns, np.arange(first_row_id, first_row_id + len(records), dtype=np.int64))
+        absent = {}
+        for name in names:
+            mask = np.fromiter((name not in r for r in records), dtype=bool, count=len(records))
+            if mask.any():
+                absent[name] = mask
+        return Batch(columns, np.arange(first_row_id, first_row_id + len(records), dtype=np.int64), absent)
+
+
+def _absent_mask(batch: Batch, name: str) -> np.ndarray | None:
+    if name not in batch.columns:
+        return np.ones(batch.length, dtype=bool)
+    return batch.absent.get(name)

@@ -1,7 +1,10 @@
 """Runs a plan: pushes each source batch through every operator in plan order, then flushes."""
 from __future__ import annotations
 
+import sys
 from typing import Callable
+
+import numpy as np
 
 from ..commands import COMMANDS
 from ..io.formats import InputConverter
@@ -26,7 +29,9 @@ class Execution:
         self.inputs = InputConverter(input_format)
         RECORD_ERRORS.reset()
         self.record_errors = RECORD_ERRORS
+        _allow_deep_values()
         self.operators = [COMMANDS[node.command].operator(node.params, self) for node in plan.nodes]
+        self._pending: list[tuple[str, Batch]] = []
         self.next_row_id = 0
         self.records_out = 0
         self.records_discarded = 0
@@ -34,12 +39,33 @@ class Execution:
     def emit(self, sink_name: str, batch: Batch) -> None:
         if SINKS[sink_name].writes:
             self.records_out += batch.length
-            self._emit(sink_name, batch)
+            self._pending.append((sink_name, batch))
         else:
             self.records_discarded += batch.length
 
+    def _write_pending(self) -> None:
+        """Hand over what the sinks received during one push, record by record in source order
+        (spec 5.1: each record goes through every branch before the next one), sinks in plan order."""
+        pending, self._pending = self._pending, []
+        if len(pending) == 1:
+            self._emit(*pending[0])
+            return
+        if not pending:
+            return
+        row_ids = np.concatenate([batch.row_ids for _, batch in pending])
+        sink_of_row = np.concatenate([np.full(batch.length, i) for i, (_, batch) in enumerate(pending)])
+        position = np.concatenate([np.arange(batch.length) for _, batch in pending])
+        order = np.lexsort((sink_of_row, row_ids))
+        runs = np.flatnonzero(np.diff(sink_of_row[order])) + 1
+        for rows in np.split(order, runs):
+            sink_name, batch = pending[sink_of_row[rows[0]]]
+            self._emit(sink_name, batch.filter(position[rows]))
+
     def push(self, events: list[dict]) -> None:
-        converted = self.inputs.convert(events)
+        self.push_converted(self.inputs.convert(events))
+
+    def push_converted(self, converted) -> None:
+        """Like push, for lines another converter already shaped (several searches over one input)."""
         first_row_id = self.next_row_id
         self.next_row_id += converted.length
         outputs: list[Batch] = []
@@ -50,6 +76,7 @@ class Execution:
             else:
                 batch = operator.process_inputs([outputs[i] for i in node.inputs])
             outputs.append(batch)
+        self._write_pending()
 
     def push_after(self, node_id: int, batch: Batch) -> None:
         """Feed `batch` as the output of node `node_id`, whose head ran elsewhere (parallel.py).
@@ -58,6 +85,27 @@ class Execution:
         """
         for node, operator in zip(self.plan.nodes[node_id + 1 :], self.operators[node_id + 1 :]):
             batch = operator.process_inputs([batch])
+        self._write_pending()
+
+    def state_dict(self) -> dict:
+        """What a later run needs to continue this one: each operator's state, in plan order.
+
+        JSON-ready data; spl_lite/runtime/checkpoint.py stores it. Only operators that keep state
+        between batches (streaming ML, `stats` windows) contribute something other than null.
+        """
+        return {
+            "next_row_id": self.next_row_id,
+            "operators": [[node.command, op.state_dict()] for node, op in zip(self.plan.nodes, self.operators)],
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from `state_dict()` of an earlier run of the same plan; ValueError if it does not fit."""
+        saved = state["operators"]
+        if [command for command, _ in saved] != [node.command for node in self.plan.nodes]:
+            raise ValueError("the saved state belongs to a different plan")
+        for operator, (_, data) in zip(self.operators, saved):
+            operator.load_state_dict(data)
+        self.next_row_id = state["next_row_id"]
 
     def finish(self) -> None:
         """End of input: stateful operators release what they hold, in plan order."""
@@ -69,3 +117,14 @@ class Execution:
             inputs = [outputs[i] for i in node.inputs]
             passed = operator.process_inputs(inputs) if any(b.length for b in inputs) else Batch.empty()
             outputs.append(Batch.concat([passed, operator.flush()]))
+        self._write_pending()
+
+
+# orjson accepts input nested up to 1024 levels; values.py walks values recursively (hashable,
+# equals, to_json_ready: two frames a level), which Python's default limit of 1000 frames cannot do.
+_RECURSION_LIMIT = 4000
+
+
+def _allow_deep_values() -> None:
+    if sys.getrecursionlimit() < _RECURSION_LIMIT:
+        sys.setrecursionlimit(_RECURSION_LIMIT)

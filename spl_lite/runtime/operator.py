@@ -17,3 +17,12 @@ class Operator:
     def flush(self) -> Batch:
         """Called once at end of input: whatever the state still holds (open windows)."""
         return Batch.empty()
+
+    def state_dict(self) -> dict | None:
+        """State kept between batches, as JSON-ready data (runtime/checkpoint.py); None when stateless."""
+        return None
+
+    def load_state_dict(self, state: dict | None) -> None:
+        """Continue from an earlier `state_dict()`."""
+        if state is not None:
+            raise ValueError(f"{type(self).__name__} keeps no state, but a state was given")

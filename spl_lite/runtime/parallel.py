@@ -17,6 +17,8 @@ from typing import Iterator
 import numpy as np
 
 from ..commands import COMMANDS
+from ..io.evtx import MAGIC as EVTX_MAGIC
+from ..io.formats import InputConverter
 from ..io.jsonl import decode_lines
 from ..io.sources import SOURCES
 from ..plan import Plan
@@ -47,7 +49,8 @@ def can_split(path: str) -> bool:
     if path == "-" or not os.path.isfile(path):
         return False
     with open(path, "rb") as handle:
-        return handle.read(2) != b"\x1f\x8b"
+        head = handle.read(8)
+    return head[:2] != b"\x1f\x8b" and head != EVTX_MAGIC  # an EVTX file is binary, not lines
 
 
 def byte_ranges(path: str, size: int = CHUNK_BYTES) -> list[tuple[int, int]]:
@@ -74,13 +77,15 @@ class ChunkResult:
     bad_lines: list[tuple[int, str, bytes]]  # (line number within the range, reason, raw line)
     record_errors: int
     record_error_examples: dict[str, int]
+    inputs: InputConverter | None = None  # this range's raw records normalised / skipped (io/formats.py)
 
 
 # ---- worker side ----
 _worker: dict = {}
 
 
-def _start_worker(plan: Plan, head_last: int, batch_size: int) -> None:
+def _start_worker(plan: Plan, head_last: int, batch_size: int, input_format: str = "auto") -> None:
+    _worker["input_format"] = input_format
     nodes = plan.nodes[: head_last + 1]
     _worker["source"] = SOURCES[nodes[0].params.name]
     _worker["operators"] = [COMMANDS[n.command].operator(n.params, None) for n in nodes]
@@ -94,11 +99,13 @@ def _run_range(task: tuple[str, int, int]) -> ChunkResult:
         lines = handle.read(end - start).splitlines(keepends=True)
     RECORD_ERRORS.reset()
     source, operators, batch_size = _worker["source"], _worker["operators"], _worker["batch_size"]
-    result = ChunkResult([], len(lines), 0, [], 0, {})
+    result = ChunkResult([], len(lines), 0, [], 0, {}, InputConverter(_worker["input_format"]))
     for offset in range(0, len(lines), batch_size):
         events, bad = decode_lines(lines[offset : offset + batch_size], offset + 1)
         result.bad_lines.extend(bad)
-        batch = source.to_batch(events, result.events)
+        # Lines become the source's shape; skipped raw records leave gaps in the row ids, which is harmless.
+        converted = result.inputs.convert(events)
+        batch = source.to_batch(converted.shape(source.shape), result.events)
         result.events += len(events)
         for operator in operators[1:]:
             batch = operator.process(batch)
@@ -150,7 +157,11 @@ def unpack(packed: dict, row_ids: np.ndarray) -> Batch:
 class ParallelHead:
     """Runs the head in a pool and yields its output batches in input order."""
 
-    def __init__(self, plan: Plan, head_last: int, paths: list[str], workers: int, batch_size: int):
+    def __init__(
+        self, plan: Plan, head_last: int, paths: list[str], workers: int, batch_size: int,
+        inputs: InputConverter | None = None,
+    ):
+        self.inputs = inputs or InputConverter()  # takes the workers' conversion counts
         self.plan, self.head_last, self.paths = plan, head_last, paths
         self.workers, self.batch_size = workers, batch_size
 
@@ -159,7 +170,7 @@ class ParallelHead:
         reports are updated as ranges complete, in order."""
         tasks = [(path, start, end) for path in self.paths for start, end in byte_ranges(path)]
         context = multiprocessing.get_context("fork")
-        with context.Pool(self.workers, _start_worker, (self.plan, self.head_last, self.batch_size)) as pool:
+        with context.Pool(self.workers, _start_worker, (self.plan, self.head_last, self.batch_size, self.inputs.input_format)) as pool:
             line_base: dict[str, int] = {}
             for (path, _, _), result in zip(tasks, pool.imap(_run_range, tasks)):
                 first_line = line_base.get(path, 0)
@@ -169,6 +180,7 @@ class ParallelHead:
                     if on_bad_line:
                         on_bad_line(f"{path}:{first_line + line_no}: {reason}")
                 RECORD_ERRORS.merge(result.record_errors, result.record_error_examples)
+                self.inputs.merge(result.inputs)
                 first_row_id = counters.events
                 counters.lines += result.lines
                 counters.events += result.events

@@ -197,7 +197,9 @@ class WindowedAggregation:
         self._ends: list[int] = []  # min-heap of the keys of _open
 
     def process(self, timestamps: Sequence, groups: Sequence[Sequence],
-                values: Sequence[Sequence]) -> list[tuple]:
+                values: Sequence[Sequence], triggers: list[int] | None = None) -> list[tuple]:
+        """Rows of the windows this input closed. `triggers`, when given, receives for each row
+        the position of the input record whose event time closed its window."""
         if len(groups) != self.group_count or len(values) != len(self._aggs):
             raise ValueError(
                 f"expected {self.group_count} group and {len(self._aggs)} value columns, "
@@ -210,7 +212,7 @@ class WindowedAggregation:
         open_windows, ends = self._open, self._ends
         wm = self._watermark
         out: list[tuple] = []
-        for ts, group, row in zip(as_list(timestamps), group_rows, value_rows):
+        for position, (ts, group, row) in enumerate(zip(as_list(timestamps), group_rows, value_rows)):
             ts = _event_time(ts)
             if ts is None:
                 self.null_time_records += 1
@@ -239,7 +241,10 @@ class WindowedAggregation:
             if not placed:
                 self.late_records += 1
             elif advanced:
+                emitted = len(out)
                 self._emit(wm - grace, out)
+                if triggers is not None:
+                    triggers.extend([position] * (len(out) - emitted))
         self._watermark = wm
         return out
 

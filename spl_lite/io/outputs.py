@@ -1,0 +1,145 @@
+"""Where `spl-lite run` writes: records of one or several searches, and rejected input lines."""
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+import orjson
+
+from ..errors import BAD_INPUT, SplError
+from .jsonl import BadLine, encode_record
+
+# With several searches on standard output or one --output file, each line starts with this field.
+LABEL_FIELD = "search"
+
+
+def search_names(paths: list[str]) -> list[str]:
+    """A name per search: its file name without `.spl` (`stdin` for `-`); a name already taken
+    gets `-2`, `-3`, ... in command-line order."""
+    names: list[str] = []
+    for path in paths:
+        stem = "stdin" if path == "-" else Path(path).stem
+        name, n = stem, 1
+        while name in names:
+            n += 1
+            name = f"{stem}-{n}"
+        names.append(name)
+    return names
+
+
+class _Files:
+    """Files this run writes. With `resume` (the lengths saved with the state of an earlier run)
+    a file is appended to, after cutting off what was written after that state was saved, so that
+    records are in it exactly once however the earlier run ended; without, it is started afresh."""
+
+    def __init__(self, resume: dict[str, int] | None, notice: Callable[[str], None]):
+        self.resume, self.notice = resume, notice
+        self.handles: dict[str, BinaryIO] = {}
+
+    def open(self, path: str) -> BinaryIO:
+        key = os.path.abspath(path)
+        try:
+            if self.resume is None:
+                handle = open(path, "wb")
+            else:
+                handle = open(path, "ab")
+                saved = self.resume.get(key)
+                size = os.fstat(handle.fileno()).st_size
+                if saved is not None and size > saved:
+                    handle.truncate(saved)
+                    self.notice(f"{path}: removed {size - saved:,} bytes written after the last saved state "
+                                "(they are written again)")
+        except OSError as error:
+            raise SplError(BAD_INPUT, f"cannot write `{path}`: {error.strerror}") from None
+        self.handles[key] = handle
+        return handle
+
+    def _regular(self):
+        for key, handle in self.handles.items():
+            if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # not /dev/null, a pipe, a terminal
+                yield key, handle
+
+    def lengths(self) -> dict[str, int]:
+        return {key: handle.tell() for key, handle in self._regular()}
+
+    def sync(self) -> None:
+        for _, handle in self._regular():
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def close(self) -> None:
+        for handle in self.handles.values():
+            handle.close()
+
+
+class Outputs:
+    """Standard output or one --output file for all searches, or one file per search in a directory.
+
+    With several searches sharing one stream, every line starts with `"search": "<name>"`.
+    """
+
+    def __init__(
+        self,
+        names: list[str],
+        output: str = "-",
+        output_dir: str | None = None,
+        resume: dict[str, int] | None = None,
+        notice: Callable[[str], None] = lambda message: None,
+    ):
+        self.files = _Files(resume, notice)
+        if output_dir is not None:
+            try:
+                os.makedirs(output_dir, exist_ok=True)
+            except OSError as error:
+                raise SplError(BAD_INPUT, f"cannot create `{output_dir}`: {error.strerror}") from None
+            self.streams = [self.files.open(os.path.join(output_dir, f"{name}.jsonl")) for name in names]
+            self.labels = [None] * len(names)
+        else:
+            stream = sys.stdout.buffer if output == "-" else self.files.open(output)
+            self.streams = [stream] * len(names)
+            labelled = len(names) > 1
+            self.labels = [b'{"' + LABEL_FIELD.encode() + b'":' + orjson.dumps(name) if labelled else None
+                           for name in names]
+
+    def writer(self, index: int) -> Callable[[str, object], None]:
+        """The `emit` of search `index`: its records, flushed batch by batch."""
+        stream, label = self.streams[index], self.labels[index]
+        if label is None:
+            def write(sink: str, batch) -> None:
+                stream.write(b"".join(encode_record(record) for record in batch.records()))
+                stream.flush()  # what was detected is on disk even if a later line kills the run
+        else:
+            def write(sink: str, batch) -> None:
+                lines = [encode_record(record) for record in batch.records()]
+                stream.write(b"".join(label + (b"," + line[1:] if line != b"{}\n" else b"}\n") for line in lines))
+                stream.flush()
+        return write
+
+    def flush(self) -> None:
+        for stream in dict.fromkeys(self.streams):
+            stream.flush()
+
+    def close(self) -> None:
+        self.flush()
+        self.files.close()
+
+
+class DeadLetter:
+    """--dead-letter FILE: each rejected line exactly as read (a newline added if it had none) in
+    FILE, and one JSON object per line in FILE.index.jsonl: file, line, reason, bytes, offset."""
+
+    def __init__(self, path: str, files: _Files):
+        self.data = files.open(path)
+        self.index = files.open(path + ".index.jsonl")
+
+    def write(self, bad: BadLine) -> None:
+        offset = self.data.tell()
+        raw = bad.raw
+        self.data.write(raw if raw.endswith(b"\n") else raw + b"\n")
+        entry = {"file": bad.name, "line": bad.line_no, "reason": bad.reason, "bytes": len(raw), "offset": offset}
+        self.index.write(orjson.dumps(entry) + b"\n")
+        self.data.flush()
+        self.index.flush()
