@@ -3,14 +3,16 @@
     python benchmarks/bench_reference.py                    # 1M generated events, 3 rounds
     python benchmarks/bench_reference.py --events 200000 --rounds 5
     python benchmarks/bench_reference.py --input events.jsonl
-    python benchmarks/bench_reference.py --workers 1 2       # also time `--workers N` runs
+    python benchmarks/bench_reference.py --workers 2 3       # worker counts to time besides 1
 
 Each round runs, as separate processes and alternating so that machine noise hits both alike:
 (a) the floor: a plain loop of `orjson.loads` over every line of the file; (b) `spl-lite run` of
-searches/rare_parent_child_process_relationship.spl over the same file; (c) when duckdb is installed
+searches/rare_parent_child_process_relationship.spl over the same file, with one worker and with
+the `--workers` counts asked for (whose output must be identical); (c) when duckdb is installed
 (the `bench` extra), the same detection as DuckDB SQL (benchmarks/duckdb_reference.py) with 1 and 2
 threads, whose detections are checked against spl-lite's. It prints medians of wall time, events/s,
-the ratio to the floor, and peak RSS (from wait4 of each child).
+the ratio to the floor, and peak RSS (from wait4 of each child: for `--workers N`, the main
+process's). Then it runs once over all of ../shared/data/raw when that is present.
 """
 from __future__ import annotations
 
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--input", type=Path, help="benchmark this JSONL file instead of generating one")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
-    parser.add_argument("--workers", type=int, nargs="*", default=[], help="also time `spl-lite run --workers N`")
+    parser.add_argument("--workers", type=int, nargs="*", default=[2], help="also time `spl-lite run --workers N` (default: 2)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -85,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         events = count_lines(path)
         variants = {"orjson.loads loop (floor)": [sys.executable, "-c", FLOOR, str(path)]}
         spl = [sys.executable, "-m", "spl_lite.cli", "run", str(SEARCH), "--input", str(path), "--no-progress"]
-        variants["spl-lite run"] = spl
+        # The default picks workers by itself (one per core for large files); name what it compares.
+        variants["spl-lite run --workers 1"] = spl + ["--workers", "1"]
         for workers in args.workers:
             variants[f"spl-lite run --workers {workers}"] = spl + ["--workers", str(workers)]
         if importlib.util.find_spec("duckdb") is not None:
@@ -109,21 +112,32 @@ def main(argv: list[str] | None = None) -> int:
             wall = statistics.median(w for w, _ in runs)
             rss = statistics.median(r for _, r in runs)
             print(f"{name:34} {wall:8.2f} {events / wall:12,.0f} {wall / floor:8.2f} {rss:13.0f}")
-        detections = outputs["spl-lite run"].count(b"\n")
+        detections = outputs["spl-lite run --workers 1"].count(b"\n")
         print(f"\nreference detection: {detections:,} records out")
         for name, stdout in outputs.items():
-            if name.startswith("spl-lite run --workers") and stdout != outputs["spl-lite run"]:
+            if name.startswith("spl-lite run --workers ") and stdout != outputs["spl-lite run --workers 1"]:
                 print(f"MISMATCH: {name} output differs from one worker", file=sys.stderr)
                 return 1
         found = {(r["timestamp"], r["parent_process_name"], r["process_name"])
-                 for r in map(json.loads, outputs["spl-lite run"].splitlines())}
+                 for r in map(json.loads, outputs["spl-lite run --workers 1"].splitlines())}
         for name, stdout in outputs.items():
             if name.startswith("duckdb SQL"):
                 same = {tuple(row) for row in map(json.loads, stdout.splitlines())} == found
                 print(f"{name}: detections match: {'yes' if same else 'no'}")
                 if not same:
                     return 1
+    if SHARED_RAW.exists():
+        real_data_once(sorted(str(p) for p in SHARED_RAW.rglob("*.jsonl.gz")))
     return 0
+
+
+def real_data_once(paths: list[str]) -> None:
+    """One run over every raw file of ../shared/data: real, mixed formats, normalised on the way."""
+    command = [sys.executable, "-m", "spl_lite.cli", "run", str(SEARCH), "--input", *paths, "--progress"]
+    wall, rss, stdout = run_measured(command)
+    detections = stdout.count(b"\n")
+    print(f"\n../shared/data/raw, all {len(paths)} files in one run: {wall:.2f} s, "
+          f"{detections} detections, {rss:.0f} MiB")
 
 
 if __name__ == "__main__":
