@@ -373,11 +373,15 @@ def _run(args) -> int:
         return payload(identities, executions, reader.progress(), outputs.files.lengths(),
                        events_before + reader.counters.events)
 
-    if args.follow:
-        reader.on_idle = lambda: (outputs.flush(), checkpoint.idle())
-
     exit_code = EXIT_OK
     guard = SignalGuard()
+    if args.follow:
+        def idle() -> None:  # nothing to read for now: flush, and save the state now and then
+            with guard.critical():
+                outputs.flush()
+                checkpoint.idle()
+
+        reader.on_idle = idle
     # Decoded events form no reference cycles, yet every batch of fresh dicts would trigger the
     # cyclic collector over and over (a third of the run time); collect on our own schedule instead.
     gc.freeze()
@@ -425,6 +429,8 @@ def _run(args) -> int:
 
             terminated = isinstance(interrupt, Interrupted) and interrupt.signum == signal.SIGTERM
             exit_code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+        except BrokenPipeError:
+            raise  # the reader of our output went away (`| head`): main() ends quietly; no state saved
         except Exception as error:  # a bug: keep what was written, say how to report it
             print(f"spl-lite: internal error: {type(error).__name__}: {error}", file=sys.stderr)
             print("spl-lite: records written so far are complete; please report this with the search", file=sys.stderr)

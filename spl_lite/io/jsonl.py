@@ -91,7 +91,10 @@ class EventReader:
     """Yields lists of decoded JSON objects, `batch_size` at a time, across all inputs in order.
 
     A line that is not a JSON object is skipped and reported through `on_bad_line` with its
-    file and line number; the run goes on, so one broken line never costs the rest.
+    file and line number (and its bytes through `on_reject`); the run goes on, so one broken line
+    never costs the rest, unless more than `max_bad` are (TooManyBadLines). A consumer that calls
+    `commit()` after each batch has `progress()`: how far into each file it got, which a later
+    reader given `resume=` continues from (--state).
     """
 
     def __init__(
@@ -299,12 +302,6 @@ class EventReader:
         self.counters.lines += 1
         self._reject(BadLine(name, lines_before + 1, f"gzip data {error}; the rest of the file cannot be read", pending))
         yield from self._hand_over([], place, lines_before + 1, offset + len(pending))
-
-    def _decode(self, lines: list[bytes], name: str, first_line_no: int) -> list[dict]:
-        events, bad = decode_lines(lines, first_line_no)
-        for line_no, reason, _ in bad:
-            self._bad(f"{name}:{line_no}: {reason}")
-        return events
 
     def _bad(self, message: str) -> None:
         self.counters.bad_lines += 1

@@ -235,9 +235,14 @@ class SignalGuard:
                 self._previous[signum] = signal.signal(signum, self._handle)
             except ValueError:  # not the main thread: signals stay as they are
                 pass
+        _ACTIVE.append(self)
         return self
 
     def __exit__(self, *exc) -> None:
+        _ACTIVE.remove(self)
+        self._restore()
+
+    def _restore(self) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
 
@@ -249,6 +254,21 @@ class SignalGuard:
 
     def critical(self) -> "_Critical":
         return _Critical(self)
+
+
+_ACTIVE: list[SignalGuard] = []
+
+
+def _restore_in_child() -> None:
+    """A process forked under a guard (a --workers pool) gets the usual handlers back: the pool
+    stops its workers with SIGTERM, which must end them, not raise in them."""
+    for guard in reversed(_ACTIVE):
+        guard._restore()
+    _ACTIVE.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_restore_in_child)
 
 
 class _Critical:
