@@ -16,7 +16,7 @@ from .. import ast
 from ..functions import FUNCTIONS
 from ..regex import compile_java
 from ..values import compare, equals, is_number, to_text, type_name
-from .batch import Batch, null_column, object_column
+from .batch import Batch, object_column
 
 
 class Constant:
