@@ -54,19 +54,10 @@ import duckdb
 WINDOW_MS = 604_800_000
 THRESHOLD = 0.001
 
-# The child names of the search's `where`; kept in the search's order.
-CHILDREN = """
-powershell.exe regsvcs.exe ftp.exe dfsvc.exe rasautou.exe schtasks.exe xwizard.exe findstr.exe esentutl.exe
-cscript.exe reg.exe csc.exe atbroker.exe print.exe pcwrun.exe vbc.exe rpcping.exe wsreset.exe ilasm.exe
-certutil.exe replace.exe mshta.exe bitsadmin.exe wscript.exe ieexec.exe cmd.exe microsoft.workflow.compiler.exe
-runscripthelper.exe makecab.exe forfiles.exe desktopimgdownldr.exe control.exe msbuild.exe
-register-cimprovider.exe tttracer.exe ie4uinit.exe sc.exe bash.exe hh.exe cmstp.exe mmc.exe jsc.exe
-scriptrunner.exe odbcconf.exe extexport.exe msdt.exe diskshadow.exe extrac32.exe eventvwr.exe mavinject.exe
-regasm.exe gpscript.exe rundll32.exe regsvr32.exe regedit.exe msiexec.exe gfxdownloadwrapper.exe
-presentationhost.exe regini.exe wmic.exe runonce.exe syncappvpublishingserver.exe verclsid.exe psr.exe
-infdefaultinstall.exe explorer.exe expand.exe installutil.exe netsh.exe wab.exe dnscmd.exe at.exe pcalua.exe
-cmdkey.exe msconfig.exe
-""".split()
+# The child names of the search's `where`, in the search's order (one list, in generate_events).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate_events import LOLBAS as CHILDREN  # noqa: E402
+
 
 
 def _phi(z: float) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,19 +22,11 @@ PAIR_ZIPF = 1.1
 CHUNK = 65_536
 SECURITY_4688_SHARE = 0.15
 
-# The children listed in the `where` of searches/rare_parent_child_process_relationship.spl.
-LOLBAS = """
-powershell.exe regsvcs.exe ftp.exe dfsvc.exe rasautou.exe schtasks.exe xwizard.exe findstr.exe esentutl.exe
-cscript.exe reg.exe csc.exe atbroker.exe print.exe pcwrun.exe vbc.exe rpcping.exe wsreset.exe ilasm.exe
-certutil.exe replace.exe mshta.exe bitsadmin.exe wscript.exe ieexec.exe cmd.exe microsoft.workflow.compiler.exe
-runscripthelper.exe makecab.exe forfiles.exe desktopimgdownldr.exe control.exe msbuild.exe
-register-cimprovider.exe tttracer.exe ie4uinit.exe sc.exe bash.exe hh.exe cmstp.exe mmc.exe jsc.exe
-scriptrunner.exe odbcconf.exe extexport.exe msdt.exe diskshadow.exe extrac32.exe eventvwr.exe mavinject.exe
-regasm.exe gpscript.exe rundll32.exe regsvr32.exe regedit.exe msiexec.exe gfxdownloadwrapper.exe
-presentationhost.exe regini.exe wmic.exe runonce.exe syncappvpublishingserver.exe verclsid.exe psr.exe
-infdefaultinstall.exe explorer.exe expand.exe installutil.exe netsh.exe wab.exe dnscmd.exe at.exe pcalua.exe
-cmdkey.exe msconfig.exe
-""".split()
+# The children listed in the `where` of the reference detection, read from the search itself.
+LOLBAS = re.findall(
+    r'process_name="([^"]+)"',
+    (Path(__file__).resolve().parents[1] / "searches" / "rare_parent_child_process_relationship.spl").read_text(),
+)
 
 _DIRS = {
     "S": "C:\\Windows\\System32",
