@@ -16,8 +16,10 @@ _NO_DATAMODELS: list = []
 def _enriched_records(events: list[dict], first_row_id: int) -> Batch:
     """Spec 7.1: {input_event, _datamodels, body}; a line that already has `input_event` is the record."""
     if [e for e in events if "input_event" in e] and any(type(e.get("input_event")) is dict for e in events):
+        # Copies: the same decoded events may feed other sources of the program, which must not
+        # see the fields added here.
         records = [
-            e if type(e.get("input_event")) is dict else {"input_event": e} for e in events
+            dict(e) if type(e.get("input_event")) is dict else {"input_event": e} for e in events
         ]
         for record in records:
             record.setdefault("_datamodels", _datamodels(record["input_event"]))
