@@ -352,17 +352,14 @@ def _for_each(expr: ast.Call) -> Evaluator:
             if type(items) is not list:
                 results.append(None)
                 continue
-            inner_columns = {name: Constant(column[row])(_sized(len(items))) for name, column in outer.items()}
-            inner_columns[variable] = object_column(items)
-            inner = Batch(inner_columns, np.arange(len(items), dtype=np.int64))
+            inner = Batch({}, np.arange(len(items), dtype=np.int64))
+            for name, column in outer.items():
+                inner.columns[name] = Constant(column[row])(inner)
+            inner.columns[variable] = object_column(items)
             results.append(list(body_eval(inner)))
         return object_column(results)
 
     return evaluate
-
-
-def _sized(length: int) -> Batch:
-    return Batch({}, np.arange(length, dtype=np.int64))
 
 
 def _field_names(expr: ast.Expr) -> set[str]:
