@@ -12,6 +12,7 @@ from typing import Iterable, Iterator
 
 from .errors import TOO_DEEP, SplError
 from .io.jsonl import BATCH_SIZE, EventReader, expand_inputs
+from .io.projection import decoder_for
 from .parse import parse
 from .plan import Plan, Planner
 from .runtime.batch import Batch
@@ -50,8 +51,9 @@ class Search:
         return self._run(iter(lambda: list(islice(iterator, batch_size)), []), input_format)
 
     def run_files(self, paths: Iterable[str], batch_size: int = BATCH_SIZE, input_format: str = "auto") -> Iterator[dict]:
-        """Like run(), reading JSON lines (or EVTX) from files, globs or `-`; bad lines are skipped."""
-        reader = EventReader(expand_inputs(paths), batch_size)
+        """Like run(), reading JSON lines (or EVTX) from files, globs or `-`; bad lines are skipped.
+        Only the event keys the search reads are decoded where that is possible (spl_lite.io.projection)."""
+        reader = EventReader(expand_inputs(paths), batch_size, projection=decoder_for([self.plan], input_format))
         return self._run(reader.batches(), input_format)
 
     def _run(self, batches: Iterable[list[dict]], input_format: str = "auto") -> Iterator[dict]:

@@ -12,6 +12,7 @@ from .registry import column_kernel, function
 _BASIC_TYPES = ("string", "integer", "long", "float", "double", "boolean", "bytes", "any")
 
 _LONG_TEXT = re.compile(r"[+-]?[0-9]+")
+_SHORT_DIGIT_LINES = re.compile(r"(?:[0-9]{1,18}\n)*[0-9]{1,18}")
 # What Java's Double.parseDouble accepts (decimal forms; after trimming), but not Python-only
 # spellings such as "inf", "nan" or "1_000".
 _DOUBLE_TEXT = re.compile(r"[+-]?(NaN|Infinity|([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?[fFdD]?)")
@@ -68,14 +69,15 @@ def ucast(value, target_type, default_value):
 
 @column_kernel("ucast")
 def ucast_column(values, target_type, default_value):
-    # The types that pass unchanged (string, long, boolean, collection, map) are one class
+    # The types that pass unchanged (string, long, boolean, collection, map) need only a class
     # check per record; the float conversion and `any` keep the record-by-record path.
     kind = parse_type(target_type)
-    if kind in ("integer", "long"):
-        return [v if v.__class__ is int else default_value for v in values]
-    wanted = _PYTHON_TYPES.get(kind)
+    wanted = int if kind in ("integer", "long") else _PYTHON_TYPES.get(kind)
     if wanted is None:
         return NotImplemented
+    present = set(map(type, values))
+    if present <= {wanted} or (default_value is None and present <= {wanted, type(None)}):
+        return values  # the usual case, a field that always has the declared type: nothing changes
     return [v if v.__class__ is wanted else default_value for v in values]
 
 
@@ -122,7 +124,12 @@ def parse_long(value):
 @column_kernel("parse_long")
 def parse_long_column(values):
     # Epoch-millisecond strings are the common case: up to 18 ASCII digits always fit in a long,
-    # so int() is exact; anything else takes the full rules.
+    # so int() is exact. One regular-expression match checks a whole column of them at C speed;
+    # anything else takes the full rules value by value.
+    if len(values) and set(map(type, values)) == {str}:
+        joined = "\n".join(values)
+        if joined.count("\n") == len(values) - 1 and _SHORT_DIGIT_LINES.fullmatch(joined):
+            return list(map(int, values))
     return [
         int(v) if v.__class__ is str and len(v) < 19 and v.isdigit() and v.isascii() else parse_long(v)
         for v in values

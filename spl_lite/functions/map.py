@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import orjson
 
+from ..runtime.batch import ProjectedMaps
 from ..values import to_json_ready, to_text, type_name
 from .registry import column_kernel, function
 
@@ -23,6 +24,8 @@ def map_get_column(maps, key):
     # AttributeError and takes the record-by-record path, which knows the null and error rules.
     if type(key) is not str:
         return NotImplemented
+    if maps.__class__ is ProjectedMaps:
+        return maps.key(key)  # decoded for exactly the keys the plan reads (spl_lite/io/projection.py)
     try:
         return [m.get(key) for m in maps]
     except AttributeError:

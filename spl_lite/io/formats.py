@@ -17,6 +17,7 @@ from collections import Counter
 from itertools import repeat
 
 from ..errors import BAD_INPUT, SplError
+from ..runtime.batch import ProjectedMaps
 from . import ocsf, windows
 
 INPUT_FORMATS: dict[str, str] = {
@@ -41,7 +42,7 @@ SSA, ENVELOPE, OCSF, RAW, PLAIN = "ssa", "envelope", "ocsf", "raw", "plain"
 _SSA_KEYS = ("process_name", "parent_process_name", "process_path")
 # Keys by which a line may be anything but a flat SSA/plain event: if no line of a batch has any of
 # them, the whole batch is flat and needs no look at each line (checked at C speed, key by key).
-_NOT_FLAT_KEYS = ("input_event", "class_uid", "_raw", "winlog", "event_data", "EventID", "EventId")
+NOT_FLAT_KEYS = ("input_event", "class_uid", "_raw", "winlog", "event_data", "EventID", "EventId")
 _NOT_OCSF_KEYS = ("input_event", "_raw", "winlog", "event_data", "EventID", "EventId")
 
 
@@ -89,13 +90,17 @@ class InputConverter:
         self.normalised += other.normalised
         self.skipped.update(other.skipped)
 
-    def convert(self, events: list[dict]) -> "Converted":
+    def convert(self, events: list[dict] | ProjectedMaps) -> "Converted":
         fmt = self.input_format
+        if events.__class__ is ProjectedMaps:  # flat SSA lines, read in part (spl_lite/io/projection.py)
+            if fmt == "auto":
+                self.lines[SSA] += len(events)
+            return Converted(events, SSA)
         if fmt == "ssa":
             return Converted(events, None)  # every shape is the lines as they are: the old behaviour
         if fmt == "auto" and events:
             first = kind_of(events[0])
-            if first in (SSA, PLAIN) and not _has_any(events, _NOT_FLAT_KEYS):
+            if first in (SSA, PLAIN) and not _has_any(events, NOT_FLAT_KEYS):
                 self.lines[SSA] += len(events)  # SSA and plain lines count together on this path
                 return Converted(events, SSA)
             if (first == OCSF and all(map(dict.__contains__, events, repeat("class_uid")))

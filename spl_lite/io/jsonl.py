@@ -11,13 +11,17 @@ import sys
 import zlib
 from dataclasses import asdict, dataclass
 from itertools import islice
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 
 import orjson
 
 from ..errors import BAD_INPUT, SplError
 from ..values import to_json_ready
 from .evtx import is_evtx, read_batches as read_evtx_batches
+
+if TYPE_CHECKING:
+    from ..runtime.batch import ProjectedMaps
+    from .projection import ProjectedDecoder
 
 BATCH_SIZE = 2048
 # A longer line is rejected unread by the decoder (`--max-line-bytes`); real events are a few kB.
@@ -108,6 +112,7 @@ class EventReader:
         max_line_bytes: int = MAX_LINE_BYTES,
         resume: list[dict] | None = None,
         on_notice: Callable[[str], None] | None = None,
+        projection: "ProjectedDecoder | None" = None,
     ):
         self.paths = paths
         self.batch_size = batch_size
@@ -117,6 +122,8 @@ class EventReader:
         self.max_bad = max_bad  # more bad lines than this stop the run (TooManyBadLines)
         self.max_line_bytes = max_line_bytes
         self.on_notice = on_notice  # messages about resuming that are not bad lines
+        self.projection = projection  # decodes only the keys the searches read, where it can
+        self._block_bytes = batch_size * 1024  # until the lines' real length is known
         # Progress of every file read, this run or (from `resume`) an earlier one; see progress().
         self._files: dict[str, FileProgress] = {}
         self._saved_by_inode: dict[tuple[int, int], list[FileProgress]] = {}
@@ -141,11 +148,26 @@ class EventReader:
         lines_before, offset = place.lines, place.offset
         try:
             while True:
-                lines = list(islice(stream, self.batch_size))
-                if not lines:
-                    break
+                if self.projection is not None:
+                    # Whole blocks of lines go to the projected decoder as they are read, without
+                    # a bytes object per line; a block it cannot serve is split into lines below.
+                    block, count = self._read_block(stream)
+                    if not block:
+                        break
+                    projected = self.projection.decode_block(block, count) if len(block) <= self.max_line_bytes else None
+                    if projected is not None:
+                        counters.lines += count
+                        lines_before += count
+                        offset += len(block)
+                        yield from self._hand_over(projected, place, lines_before, offset)
+                        continue
+                    lines = split_lines(block)
+                else:
+                    lines = list(islice(stream, self.batch_size))
+                    if not lines:
+                        break
                 counters.lines += len(lines)
-                events, used = self._decode_batch(lines, name, lines_before + 1)
+                events, used = self._decode_batch(lines, name, lines_before + 1, projected=False)
                 lines_before += used
                 offset += sum(map(len, lines[:used] if used < len(lines) else lines))
                 yield from self._hand_over(events, place, lines_before, offset)
@@ -157,6 +179,17 @@ class EventReader:
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
+
+    def _read_block(self, stream: BinaryIO) -> tuple[bytes, int]:
+        """(bytes, lines) of about `batch_size` whole lines (the last one may lack its newline at
+        the end of input), sized by the average line length seen so far."""
+        block = stream.read(self._block_bytes)
+        if block and not block.endswith(b"\n"):
+            block += stream.readline()
+        count = block.count(b"\n")
+        if count:
+            self._block_bytes = max(4096, self.batch_size * len(block) // count)
+        return block, count + (bool(block) and not block.endswith(b"\n"))
 
     def _evtx_batches(self, path: str) -> Iterator[list[dict]]:
         """An EVTX file's records; on resume the records an earlier run consumed are skipped
@@ -242,9 +275,12 @@ class EventReader:
 
     # ---- bad lines ----
 
-    def _decode_batch(self, lines: list[bytes], name: str, first_line_no: int) -> tuple[list[dict], int]:
-        """(events, lines used): all lines, or with --max-bad reached, those up to the last bad one."""
-        events, bad = decode_lines(lines, first_line_no, self.max_line_bytes)
+    def _decode_batch(
+        self, lines: list[bytes], name: str, first_line_no: int, projected: bool = True
+    ) -> tuple["list[dict] | ProjectedMaps", int]:
+        """(events, lines used): all lines, or with --max-bad reached, those up to the last bad one.
+        `projected=False`: the projected decoder already declined these lines."""
+        events, bad = decode_lines(lines, first_line_no, self.max_line_bytes, self.projection if projected else None)
         if not bad:
             return events, len(lines)
         allowed = None if self.max_bad is None else self.max_bad - self.counters.bad_lines
@@ -284,8 +320,7 @@ class EventReader:
             data = pending + chunk
             end = data.rfind(b"\n") + 1
             pending = data[end:]
-            # Split on \n only, as reading a file by lines does (not on \r as splitlines would).
-            lines = [line + b"\n" for line in data[: end - 1].split(b"\n")] if end else []
+            lines = split_lines(data[:end])
             for start in range(0, len(lines), self.batch_size):
                 batch = lines[start : start + self.batch_size]
                 self.counters.lines += len(batch)
@@ -310,12 +345,19 @@ class EventReader:
 
 
 def decode_lines(
-    lines: list[bytes], first_line_no: int, max_line_bytes: int = MAX_LINE_BYTES
-) -> tuple[list[dict], list[tuple[int, str, bytes]]]:
+    lines: list[bytes], first_line_no: int, max_line_bytes: int = MAX_LINE_BYTES,
+    projection: "ProjectedDecoder | None" = None,
+) -> tuple["list[dict] | ProjectedMaps", list[tuple[int, str, bytes]]]:
     """(events, bad lines as (line number, reason, raw bytes)). All lines at C speed when they are
-    all good; line by line only for a batch that has a bad one. Blank lines are skipped silently."""
+    all good; line by line only for a batch that has a bad one. Blank lines are skipped silently.
+    With a `projection` (spl_lite/io/projection.py), a batch it can serve is decoded for the keys
+    the search reads only, and comes back as a ProjectedMaps."""
     loads = orjson.loads
     if max(map(len, lines), default=0) <= max_line_bytes:
+        if projection is not None:
+            projected = projection.decode_block(b"".join(lines), len(lines))
+            if projected is not None:
+                return projected, []
         try:
             events = [loads(line) for line in lines]
             if all(event.__class__ is dict for event in events):
@@ -340,6 +382,17 @@ def decode_lines(
             continue
         events.append(event)
     return events, bad
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """Lines with their newlines, split on \n only as reading a file by lines does (not on \r as
+    bytes.splitlines would); a last line without a newline stays as it is."""
+    lines = data.split(b"\n")
+    last = lines.pop()
+    lines = [line + b"\n" for line in lines]
+    if last:
+        lines.append(last)
+    return lines
 
 
 _JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true/false",

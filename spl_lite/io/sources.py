@@ -6,15 +6,19 @@ from typing import Callable
 
 import numpy as np
 
-from ..runtime.batch import Batch, object_column
+from ..runtime.batch import Batch, ProjectedMaps, object_column
 
 # Shared between records: no operator mutates a value in place.
 _EMPTY_BODY: dict = {}
 _NO_DATAMODELS: list = []
 
 
-def _enriched_records(events: list[dict], first_row_id: int) -> Batch:
+def _enriched_records(events: list[dict] | ProjectedMaps, first_row_id: int) -> Batch:
     """Spec 7.1: {input_event, _datamodels, body}; a line that already has `input_event` is the record."""
+    if events.__class__ is ProjectedMaps:
+        # Decoded for a plan that reads only these keys of `input_event` and drops the record's
+        # fields unread (spl_lite/io/projection.py): `_datamodels` and `body` are never asked for.
+        return Batch({"input_event": events}, np.arange(first_row_id, first_row_id + len(events), dtype=np.int64))
     if [e for e in events if "input_event" in e] and any(type(e.get("input_event")) is dict for e in events):
         # Copies: the same decoded events may feed other sources of the program, which must not
         # see the fields added here.
@@ -57,15 +61,15 @@ class SourceSpec:
     shape: str = "ssa"
 
 
-_ENRICHED_FIELDS = ("input_event", "_datamodels", "body")
+ENRICHED_FIELDS = ("input_event", "_datamodels", "body")
 
 SOURCES: dict[str, SourceSpec] = {
     spec.name: spec
     for spec in (
-        SourceSpec("read_ssa_enriched_events", _ENRICHED_FIELDS, _enriched_records, "SSA enriched events (G1, G2)"),
-        SourceSpec("read_ba_enriched_events", _ENRICHED_FIELDS, _enriched_records, "BA/OCSF events (G3)", "ba"),
+        SourceSpec("read_ssa_enriched_events", ENRICHED_FIELDS, _enriched_records, "SSA enriched events (G1, G2)"),
+        SourceSpec("read_ba_enriched_events", ENRICHED_FIELDS, _enriched_records, "BA/OCSF events (G3)", "ba"),
         # The 2020 prototype name of the same stream; one published G0 text reads it.
-        SourceSpec("enriched_source", _ENRICHED_FIELDS, _enriched_records, "early name of read_ssa_enriched_events (G0)"),
+        SourceSpec("enriched_source", ENRICHED_FIELDS, _enriched_records, "early name of read_ssa_enriched_events (G0)"),
         SourceSpec("source", None, _events_as_records, "OCSF events as records (G4 `from source`)", "ocsf"),
     )
 }

@@ -106,6 +106,35 @@ class Batch:
         return Batch(columns, np.arange(first_row_id, first_row_id + len(records), dtype=np.int64), absent)
 
 
+class ProjectedMaps:
+    """The `input_event` column when the plan reads only some keys of each event
+    (spl_lite/io/projection.py): per key, an object column of each record's value, null where the
+    event lacks the key. `map_get(input_event, key)` reads such a column as it is; the maps
+    themselves are never built, and the planner's check guarantees nothing asks for them.
+    """
+
+    __slots__ = ("values", "length")
+    dtype = np.dtype(object)
+
+    def __init__(self, values: dict[str, np.ndarray], length: int):
+        self.values = values
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, rows: np.ndarray) -> "ProjectedMaps":
+        """The rows where a boolean mask is true, or at the given indices (as Batch.filter asks)."""
+        count = int(np.count_nonzero(rows)) if rows.dtype == bool else len(rows)
+        return ProjectedMaps({key: column[rows] for key, column in self.values.items()}, count)
+
+    def key(self, name: str) -> np.ndarray:
+        return self.values[name]
+
+    def __iter__(self):
+        raise RuntimeError("an event decoded for some keys only was read whole (projection check missed a use)")
+
+
 def _absent_mask(batch: Batch, name: str) -> np.ndarray | None:
     if name not in batch.columns:
         return np.ones(batch.length, dtype=bool)

@@ -300,20 +300,29 @@ class _Mapped:
         step, memo = self.step, self.memo
         if memo is None:
             return object_column([step(v) for v in column])
-        get = memo.get
-        out = [get(v, _MISSING) if v.__class__ is str else _MISSING for v in column]
+        try:
+            # Only str keys are ever stored, and no other value equals a str, so a plain lookup
+            # of every value finds exactly the memoised strings.
+            out = list(map(memo.get, column, repeat(_MISSING)))
+        except TypeError:  # an unhashable value (list, map)
+            out = [memo.get(v, _MISSING) if v.__class__ is str else _MISSING for v in column]
         misses = 0
-        for i, result in enumerate(out):
-            if result is _MISSING:
-                value = column[i]
-                if value.__class__ is str:
-                    result = get(value, _MISSING)  # an earlier row of this batch may have added it
-                    if result is _MISSING:
-                        misses += 1
-                        result = memo[value] = step(value)
-                else:
-                    result = step(value)
-                out[i] = result
+        index = out.index
+        position = -1
+        while True:
+            try:
+                position = index(_MISSING, position + 1)
+            except ValueError:
+                break
+            value = column[position]
+            if value.__class__ is str:
+                result = memo.get(value, _MISSING)  # an earlier row of this batch may have added it
+                if result is _MISSING:
+                    misses += 1
+                    result = memo[value] = step(value)
+            else:
+                result = step(value)
+            out[position] = result
         if len(column) >= _MEMO_SAMPLE and misses * 2 > len(column):
             self.memo = None
         elif len(memo) > _MEMO_LIMIT:

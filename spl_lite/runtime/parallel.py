@@ -19,7 +19,8 @@ import numpy as np
 from ..commands import COMMANDS
 from ..io.evtx import MAGIC as EVTX_MAGIC
 from ..io.formats import InputConverter
-from ..io.jsonl import decode_lines
+from ..io.jsonl import decode_lines, split_lines
+from ..io.projection import ProjectedDecoder
 from ..io.sources import SOURCES
 from ..plan import Plan
 from .batch import Batch
@@ -84,8 +85,9 @@ class ChunkResult:
 _worker: dict = {}
 
 
-def _start_worker(plan: Plan, head_last: int, batch_size: int, input_format: str = "auto") -> None:
+def _start_worker(plan: Plan, head_last: int, batch_size: int, input_format: str, projected_keys) -> None:
     _worker["input_format"] = input_format
+    _worker["projection"] = None if projected_keys is None else ProjectedDecoder(projected_keys)
     nodes = plan.nodes[: head_last + 1]
     _worker["source"] = SOURCES[nodes[0].params.name]
     _worker["operators"] = [COMMANDS[n.command].operator(n.params, None) for n in nodes]
@@ -96,13 +98,18 @@ def _run_range(task: tuple[str, int, int]) -> ChunkResult:
     path, start, end = task
     with open(path, "rb") as handle:
         handle.seek(start)
-        lines = handle.read(end - start).splitlines(keepends=True)
+        data = handle.read(end - start)
     RECORD_ERRORS.reset()
     source, operators, batch_size = _worker["source"], _worker["operators"], _worker["batch_size"]
-    result = ChunkResult([], len(lines), 0, [], 0, {}, InputConverter(_worker["input_format"]))
-    for offset in range(0, len(lines), batch_size):
-        events, bad = decode_lines(lines[offset : offset + batch_size], offset + 1)
-        result.bad_lines.extend(bad)
+    projection = _worker["projection"]
+    result = ChunkResult([], 0, 0, [], 0, {}, InputConverter(_worker["input_format"]))
+    for block in _blocks(data, batch_size):
+        count = block.count(b"\n") + (not block.endswith(b"\n"))
+        events = projection.decode_block(block, count) if projection is not None else None
+        if events is None:
+            events, bad = decode_lines(split_lines(block), result.lines + 1)
+            result.bad_lines.extend(bad)
+        result.lines += count
         # Lines become the source's shape; skipped raw records leave gaps in the row ids, which is harmless.
         converted = result.inputs.convert(events)
         batch = source.to_batch(converted.shape(source.shape), result.events)
@@ -113,6 +120,18 @@ def _run_range(task: tuple[str, int, int]) -> ChunkResult:
     result.record_errors = RECORD_ERRORS.count
     result.record_error_examples = dict(RECORD_ERRORS.examples)
     return result
+
+
+def _blocks(data: bytes, lines: int) -> Iterator[bytes]:
+    """Pieces of `data` of about `lines` whole lines each (by the average line length)."""
+    newlines = data.count(b"\n", 0, 1 << 16)
+    size = max(4096, lines * (min(len(data), 1 << 16) // max(newlines, 1)))
+    start = 0
+    while start < len(data):
+        cut = data.find(b"\n", start + size)
+        end = len(data) if cut < 0 else cut + 1
+        yield data[start:end]
+        start = end
 
 
 # ---- transfer encoding ----
@@ -159,9 +178,11 @@ class ParallelHead:
 
     def __init__(
         self, plan: Plan, head_last: int, paths: list[str], workers: int, batch_size: int,
-        inputs: InputConverter | None = None,
+        inputs: InputConverter | None = None, projection: ProjectedDecoder | None = None,
     ):
         self.inputs = inputs or InputConverter()  # takes the workers' conversion counts
+        # Workers build their own decoder from the keys (msgspec schemas are made at run time).
+        self.projected_keys = None if projection is None else projection.keys
         self.plan, self.head_last, self.paths = plan, head_last, paths
         self.workers, self.batch_size = workers, batch_size
 
@@ -170,7 +191,7 @@ class ParallelHead:
         reports are updated as ranges complete, in order."""
         tasks = [(path, start, end) for path in self.paths for start, end in byte_ranges(path)]
         context = multiprocessing.get_context("fork")
-        with context.Pool(self.workers, _start_worker, (self.plan, self.head_last, self.batch_size, self.inputs.input_format)) as pool:
+        with context.Pool(self.workers, _start_worker, (self.plan, self.head_last, self.batch_size, self.inputs.input_format, self.projected_keys)) as pool:
             line_base: dict[str, int] = {}
             for (path, _, _), result in zip(tasks, pool.imap(_run_range, tasks)):
                 first_line = line_base.get(path, 0)

@@ -95,16 +95,17 @@ class ConditionalAnomaly:
         self._pair = _Counter()
 
     def score(self, conditional: Sequence, target: Sequence) -> list[float | None]:
-        conditional, target = as_list(conditional), as_list(target)
-        rows = [i for i, (c, t) in enumerate(zip(conditional, target)) if c is not None and t is not None]
-        out: list[float | None] = [None] * len(conditional)
-        if not rows:
-            return out
+        conditional, target = _objects(conditional), _objects(target)
+        # A record with a null on either side is not counted and scores null.
+        present = (conditional != None) & (target != None)  # noqa: E711 (elementwise, in numpy)
+        rows = np.flatnonzero(present)
+        out = np.full(len(conditional), None, dtype=object)
+        if not len(rows):
+            return out.tolist()
         if len(rows) < len(conditional):
-            conditional = [conditional[i] for i in rows]
-            target = [target[i] for i in rows]
-        c_slots = self._cond.slots(conditional)
-        t_slots = self._target.slots(target)
+            conditional, target = conditional[rows], target[rows]
+        c_slots = self._cond.slots(conditional.tolist())
+        t_slots = self._target.slots(target.tolist())
         pair_keys = c_slots * (1 << 32) + t_slots
         unique_pairs, inverse = np.unique(pair_keys, return_inverse=True)
         p_slots = self._pair.slots(unique_pairs.tolist(), hashed=True)[inverse]
@@ -116,13 +117,10 @@ class ConditionalAnomaly:
         if self._total < _EXACT_PRODUCTS:
             # Every product is below 2**53, so float64 holds it exactly and the division is the
             # same correctly rounded result Python's int / int gives.
-            lift = (n_ct * total).astype(np.float64) / (n_c * n_t).astype(np.float64)
-            scores = lift.tolist()
+            out[rows] = (n_ct * total).astype(np.float64) / (n_c * n_t).astype(np.float64)
         else:
-            scores = [(a * n) / (b * c) for a, n, b, c in zip(n_ct.tolist(), total.tolist(), n_c.tolist(), n_t.tolist())]
-        for i, score in zip(rows, scores):
-            out[i] = score
-        return out
+            out[rows] = [(a * n) / (b * c) for a, n, b, c in zip(n_ct.tolist(), total.tolist(), n_c.tolist(), n_t.tolist())]
+        return out.tolist()
 
     def state_dict(self) -> dict:
         pairs = self._pair.counts_by_key()
@@ -154,6 +152,12 @@ class ConditionalAnomaly:
 _EXACT_PRODUCTS = 1 << 26  # total**2 < 2**52: all lift products are exact in float64
 
 
+def _objects(values: Sequence) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return values
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
 class _Counter:
     """Numbers distinct keys in first-seen order and keeps a count per number in a numpy array."""
 
@@ -162,14 +166,13 @@ class _Counter:
         self.keys: list[Any] = []
         self.counts = np.zeros(64, dtype=np.int64)
 
-    def slots(self, values: Sequence, hashed: bool = False) -> np.ndarray:
+    def slots(self, values: list, hashed: bool = False) -> np.ndarray:
         index = self.index
-        if hashed:
-            keys = values
+        if hashed or set(map(type, values)) == {str}:
+            keys = values  # a str is its own key
         else:
             keys = [v if v.__class__ is str else hashable(v) for v in values]
-        get = index.get
-        found = [get(k) for k in keys]
+        found = list(map(index.get, keys))
         if None in found:
             for i, slot in enumerate(found):
                 if slot is None:

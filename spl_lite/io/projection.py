@@ -1,0 +1,167 @@
+"""Projection pushdown: decode only the event keys a plan reads.
+
+Most detections read a handful of keys of each event, always as `map_get(input_event, "key")`,
+and drop the event with a `select` before anything else sees it. For such a plan the reader
+decodes each batch of lines with a msgspec schema of just those keys: the other keys of a line are
+skipped by the parser, never becoming Python objects, which makes reading several times cheaper
+than decoding whole events. The batch's `input_event` column is then a ProjectedMaps.
+
+Whatever this fast path cannot decide exactly the same way as the whole-event path goes back to it,
+batch by batch: a line that is not a valid JSON object, that is not UTF-8, that holds a number
+orjson would read differently, that is blank, or that has a key by which it may be something other
+than a flat SSA event (an `{"input_event": ...}` record, OCSF, a raw Windows record).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Union
+
+import msgspec
+from msgspec.structs import astuple
+import numpy as np
+
+from .. import ast
+from ..plan import Plan
+from ..runtime.batch import ProjectedMaps
+from .formats import NOT_FLAT_KEYS
+from .sources import ENRICHED_FIELDS, SOURCES
+
+_EVENT = "input_event"
+# Commands that, before the event is dropped, may read it through the expressions they hold.
+_EXPRESSION_COMMANDS = ("eval", "where")
+
+
+def keys_read(plan: Plan) -> frozenset[str] | None:
+    """The `input_event` keys the plan reads, when that is all it reads of its SSA source records
+    (a projection can serve it), else None.
+
+    The check is deliberately narrow: every path from each source goes through `eval` / `where`
+    only, which may use `input_event` only as `map_get(input_event, "literal")` and assign none of
+    the source's fields, until a `select` or `fields` keeps fields that are none of them.
+    """
+    keys: set[str] = set()
+    consumers: dict[int, list[int]] = {}
+    for node in plan.nodes:
+        for input_id in node.inputs:
+            consumers.setdefault(input_id, []).append(node.id)
+    sources = [node for node in plan.nodes if node.command == "from"]
+    if not sources:
+        return None
+    for source in sources:
+        spec = SOURCES.get(source.params.name)
+        if spec is None or spec.shape != "ssa" or spec.fields != ENRICHED_FIELDS:
+            return None
+        pending = list(consumers.get(source.id, ()))
+        if not pending:
+            return None
+        while pending:
+            node = plan.nodes[pending.pop()]
+            found = _keys_of_node(node)
+            if found is None:
+                return None
+            node_keys, cuts = found
+            keys |= node_keys
+            if not cuts:
+                following = consumers.get(node.id, ())
+                if not following:
+                    return None  # the records reach the end of the plan with the event in them
+                pending.extend(following)
+    return frozenset(keys)
+
+
+def _keys_of_node(node) -> tuple[set[str], bool] | None:
+    """(keys read, whether the node drops the source's fields), or None if it needs whole events."""
+    params = node.params
+    if node.command == "eval":
+        if any(name.split(".")[0] in ENRICHED_FIELDS for name, _ in params.assignments):
+            return None
+        expressions = [expr for _, expr in params.assignments]
+        cuts = False
+    elif node.command == "where":
+        expressions, cuts = [params.predicate], False
+    elif node.command == "select":
+        if any(name.split(".")[0] in ENRICHED_FIELDS for name, _ in params.items):
+            return None
+        expressions, cuts = [expr for _, expr in params.items], True
+    elif node.command == "fields" and not params.drop:
+        expressions, cuts = list(params.names), True
+    else:
+        return None
+    keys: set[str] = set()
+    for expression in expressions:
+        found = _keys_of_expression(expression)
+        if found is None:
+            return None
+        keys |= found
+    return keys, cuts
+
+
+def _keys_of_expression(expression: ast.Expr) -> set[str] | None:
+    """Keys read as `map_get(input_event, "key")`; None if a source field is used any other way."""
+    keys: set[str] = set()
+    sanctioned: set[int] = set()
+    nodes = list(ast.walk(expression))
+    for node in nodes:
+        if isinstance(node, ast.Call) and node.name == "map_get" and len(node.args) == 2:
+            event, key = node.args
+            if (isinstance(event, ast.Field) and event.path == (_EVENT,)
+                    and isinstance(key, ast.Literal) and type(key.value) is str):
+                keys.add(key.value)
+                sanctioned.add(id(event))
+    for node in nodes:
+        if isinstance(node, ast.Field) and node.path[0] in ENRICHED_FIELDS and id(node) not in sanctioned:
+            return None
+    return keys
+
+
+# Any JSON value, but an integer only within int64: orjson reads larger ones as a double (or
+# rejects them), which msgspec would not; such a line takes the whole-event path.
+_VALUE = Union[str, Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)], float, bool, None, list, dict]
+
+
+class ProjectedDecoder:
+    """Decodes a batch of lines into a ProjectedMaps of `keys`, or None for the whole-event path."""
+
+    def __init__(self, keys: frozenset[str]):
+        self.keys = tuple(sorted(keys))
+        read = [(f"k{i}", _VALUE, msgspec.field(default=None, name=key)) for i, key in enumerate(self.keys)]
+        guards = [(f"g{i}", Any, msgspec.field(default=msgspec.UNSET, name=key)) for i, key in enumerate(NOT_FLAT_KEYS)]
+        schema = msgspec.defstruct("ProjectedEvent", read + guards, gc=False)
+        self._decoder = msgspec.json.Decoder(schema)
+
+    def decode_block(self, block: bytes, lines: int) -> ProjectedMaps | None:
+        """The events of a block of `lines` whole JSON lines, or None if the block needs the
+        whole-event path."""
+        if not block.isascii():
+            try:
+                block.decode()  # orjson rejects a line that is not UTF-8 even where the key is unread
+            except UnicodeDecodeError:
+                return None
+        try:
+            events = self._decoder.decode_lines(block)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        count = len(events)
+        if count != lines or not count:  # a blank line, or two documents on one line
+            return None
+        # One C call per event gives all its values; zip turns the rows into columns.
+        columns = list(zip(*map(astuple, events)))
+        unset = msgspec.UNSET
+        for guard in columns[len(self.keys):]:
+            if guard.count(unset) != count:
+                return None
+        values = {key: np.fromiter(column, dtype=object, count=count) for key, column in zip(self.keys, columns)}
+        return ProjectedMaps(values, count)
+
+
+def decoder_for(plans: list[Plan], input_format: str) -> ProjectedDecoder | None:
+    """The projected decoder serving every plan of a run, if the input format allows one: only
+    SSA-shaped lines can be read in part (`auto` and `ssa`); the others convert whole records."""
+    if input_format not in ("auto", "ssa") or not plans:
+        return None
+    keys: set[str] = set()
+    for plan in plans:
+        found = keys_read(plan)
+        if found is None:
+            return None
+        keys |= found
+    return ProjectedDecoder(frozenset(keys))
