@@ -7,8 +7,9 @@
 
 Each round runs, as separate processes and alternating so that machine noise hits both alike:
 (a) the floor: a plain loop of `orjson.loads` over every line of the file; (b) `spl-lite run` of
-searches/rare_parent_child_process_relationship.spl over the same file, with one worker and with
-the `--workers` counts asked for (whose output must be identical); (c) when duckdb is installed
+searches/rare_parent_child_process_relationship.spl over the same file, with one worker, with one
+worker and `--whole-events` (projected reading off: what it gains), and with the `--workers` counts
+asked for (all of whose outputs must be identical); (c) when duckdb is installed
 (the `bench` extra), the same detection as DuckDB SQL (benchmarks/duckdb_reference.py) with 1 and 2
 threads, whose detections are checked against spl-lite's. It prints medians of wall time, events/s,
 the ratio to the floor, and peak RSS (from wait4 of each child: for `--workers N`, the main
@@ -89,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         spl = [sys.executable, "-m", "spl_lite.cli", "run", str(SEARCH), "--input", str(path), "--no-progress"]
         # The default picks workers by itself (one per core for large files); name what it compares.
         variants["spl-lite run --workers 1"] = spl + ["--workers", "1"]
+        # The same with projected reading turned off: what decoding only the keys the search reads gains.
+        variants["  ... --whole-events"] = spl + ["--workers", "1", "--whole-events"]
         for workers in args.workers:
             variants[f"spl-lite run --workers {workers}"] = spl + ["--workers", str(workers)]
         if importlib.util.find_spec("duckdb") is not None:
@@ -115,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         detections = outputs["spl-lite run --workers 1"].count(b"\n")
         print(f"\nreference detection: {detections:,} records out")
         for name, stdout in outputs.items():
-            if name.startswith("spl-lite run --workers ") and stdout != outputs["spl-lite run --workers 1"]:
+            if name.startswith(("spl-lite run", "  ...")) and stdout != outputs["spl-lite run --workers 1"]:
                 print(f"MISMATCH: {name} output differs from one worker", file=sys.stderr)
                 return 1
         found = {(r["timestamp"], r["parent_process_name"], r["process_name"])

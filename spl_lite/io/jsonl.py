@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 
+import numpy as np
 import orjson
 
 from ..errors import BAD_INPUT, SplError
@@ -186,10 +187,10 @@ class EventReader:
         block = stream.read(self._block_bytes)
         if block and not block.endswith(b"\n"):
             block += stream.readline()
-        count = block.count(b"\n")
+        count = count_lines(block)
         if count:
             self._block_bytes = max(4096, self.batch_size * len(block) // count)
-        return block, count + (bool(block) and not block.endswith(b"\n"))
+        return block, count
 
     def _evtx_batches(self, path: str) -> Iterator[list[dict]]:
         """An EVTX file's records; on resume the records an earlier run consumed are skipped
@@ -382,6 +383,13 @@ def decode_lines(
             continue
         events.append(event)
     return events, bad
+
+
+def count_lines(data: bytes) -> int:
+    """Lines in `data`, a last one without a newline included."""
+    # numpy compares and counts several times faster than bytes.count on a large block.
+    newlines = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))
+    return newlines + (bool(data) and not data.endswith(b"\n"))
 
 
 def split_lines(data: bytes) -> list[bytes]:

@@ -17,6 +17,46 @@ def object_column(values) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
 
 
+class Coded(np.ndarray):
+    """An object column that also knows itself dictionary-encoded: `distinct[codes]` are its values.
+
+    It is an ordinary object array to everything else. Operators that can work per distinct value
+    (conditional_anomaly's counters, string membership tests, memoised function chains, the
+    workers' transfer encoding) read `distinct` and `codes` instead of hashing every value. Any
+    array numpy derives from it (a slice, a comparison) has `codes` None: only `coded()` and
+    `take_rows()` vouch for the encoding. `distinct` may hold equal values twice, never
+    unequal values under one code.
+    """
+
+    distinct: np.ndarray | None
+    codes: np.ndarray | None
+
+    def __array_finalize__(self, obj) -> None:
+        self.distinct = None
+        self.codes = None
+
+
+def coded(distinct: np.ndarray, codes: np.ndarray) -> Coded:
+    column = distinct[codes].view(Coded)
+    column.distinct, column.codes = distinct, codes
+    return column
+
+
+def used_codes(column: Coded) -> np.ndarray:
+    """The codes that occur in a Coded column, ascending (O(rows + distinct), no sort)."""
+    seen = np.zeros(len(column.distinct), dtype=bool)
+    seen[column.codes] = True
+    return np.flatnonzero(seen)
+
+
+def take_rows(column: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The column's rows where a boolean mask is true, or at the given indices; a Coded column
+    stays coded."""
+    if column.__class__ is Coded and column.codes is not None:
+        return coded(column.distinct, column.codes[rows])
+    return column[rows]
+
+
 class Batch:
     """Named object columns of equal length, plus each row's position in the source stream.
 
@@ -54,7 +94,7 @@ class Batch:
     def filter(self, keep: np.ndarray) -> "Batch":
         """Rows where the boolean mask is true (or the rows at the given indices)."""
         absent = {name: mask[keep] for name, mask in self.absent.items()}
-        return Batch({name: col[keep] for name, col in self.columns.items()}, self.row_ids[keep], absent)
+        return Batch({name: take_rows(col, keep) for name, col in self.columns.items()}, self.row_ids[keep], absent)
 
     def records(self) -> Iterator[dict]:
         names = list(self.columns)

@@ -16,7 +16,7 @@ from .. import ast
 from ..functions import FUNCTIONS
 from ..regex import compile_java
 from ..values import compare, equals, is_number, to_text, type_name
-from .batch import Batch, object_column
+from .batch import Batch, Coded, coded, object_column, used_codes
 
 
 class Constant:
@@ -273,7 +273,6 @@ def _compose(outer: Callable[[Any], Any], inner: Callable[[Any], Any]) -> Callab
     return lambda value: outer(inner(value))
 
 
-_MISSING = object()
 # A column where most values are new (timestamps, command lines) gains nothing from the memo.
 _MEMO_SAMPLE = 512
 
@@ -282,16 +281,18 @@ class _Mapped:
     """A chain of one-argument calls over one column, memoised per distinct string value.
 
     Real event streams repeat the same process names and paths endlessly, so `lower`, `split` and
-    friends run once per distinct value: the effect of dictionary-encoding the column. Only str
-    values are memoised (1, 1.0 and True hash alike but are different SPL values). A call site
-    whose first batch is mostly distinct values stops memoising.
+    friends run once per distinct value: the effect of dictionary-encoding the column, which the
+    result then is (a Coded column: each memoised input has a code, its result is
+    `results[code]`). Only str values and null are memoised (1, 1.0 and True hash alike but are
+    different SPL values). A call site whose first batch is mostly distinct values stops memoising.
     """
 
-    __slots__ = ("source", "step", "memo")
+    __slots__ = ("source", "step", "memo", "results")
 
     def __init__(self, source: Evaluator, step: Callable[[Any], Any]):
         self.source, self.step = source, step
-        self.memo: dict[str, Any] | None = {}
+        self.memo: dict[str | None, int] | None = {}  # input value -> its code
+        self.results = np.empty(64, dtype=object)  # code -> result
 
     def __call__(self, batch: Batch) -> np.ndarray:
         return self.map(self.source(batch))
@@ -301,33 +302,51 @@ class _Mapped:
         if memo is None:
             return object_column([step(v) for v in column])
         try:
-            # Only str keys are ever stored, and no other value equals a str, so a plain lookup
-            # of every value finds exactly the memoised strings.
-            out = list(map(memo.get, column, repeat(_MISSING)))
+            # Only str and None keys are ever stored, and no other value equals one of them, so
+            # a plain lookup of every value finds exactly the memoised ones.
+            codes = list(map(memo.get, column, repeat(-1)))
         except TypeError:  # an unhashable value (list, map)
-            out = [memo.get(v, _MISSING) if v.__class__ is str else _MISSING for v in column]
+            codes = [memo.get(v, -1) if v.__class__ is str else -1 for v in column]
         misses = 0
-        index = out.index
+        unmemoised: list[int] = []
+        index = codes.index
         position = -1
         while True:
             try:
-                position = index(_MISSING, position + 1)
+                position = index(-1, position + 1)
             except ValueError:
                 break
             value = column[position]
-            if value.__class__ is str:
-                result = memo.get(value, _MISSING)  # an earlier row of this batch may have added it
-                if result is _MISSING:
+            if value.__class__ is str or value is None:
+                code = memo.get(value, -1)  # an earlier row of this batch may have added it
+                if code < 0:
                     misses += 1
-                    result = memo[value] = step(value)
+                    code = memo[value] = len(memo)
+                    self._store(code, step(value))
+                codes[position] = code
             else:
-                result = step(value)
-            out[position] = result
+                unmemoised.append(position)
+                codes[position] = 0
+        results = self.results[: len(memo)]
         if len(column) >= _MEMO_SAMPLE and misses * 2 > len(column):
             self.memo = None
         elif len(memo) > _MEMO_LIMIT:
-            memo.clear()
-        return object_column(out)
+            self.memo, self.results = {}, np.empty(64, dtype=object)
+        if not len(results):
+            return object_column([step(v) for v in column])
+        out = coded(results, np.fromiter(codes, dtype=np.intp, count=len(codes)))
+        if unmemoised:
+            out = np.array(out, dtype=object)  # no longer an encoding: these rows have their own results
+            for position in unmemoised:
+                out[position] = step(column[position])
+        return out
+
+    def _store(self, code: int, result: Any) -> None:
+        if code == len(self.results):
+            grown = np.empty(2 * code, dtype=object)
+            grown[:code] = self.results
+            self.results = grown
+        self.results[code] = result
 
 
 def ordered_arguments(call: ast.Call, spec) -> list[ast.Expr]:
@@ -457,10 +476,22 @@ def _string_membership(expr: ast.Logical) -> Evaluator | None:
     value = compile_expression(field)
     frozen = frozenset(members)
 
+    def members(values: np.ndarray) -> np.ndarray:
+        # Only a str can equal a string literal (spec 3.4: no coercion), and no other value is
+        # equal to a str, so a plain set lookup is exact; unhashable values take the slow path.
+        try:
+            return np.fromiter(map(frozen.__contains__, values), dtype=bool, count=len(values))
+        except TypeError:
+            return np.fromiter((v.__class__ is str and v in frozen for v in values), dtype=bool, count=len(values))
+
     def evaluate(batch: Batch) -> np.ndarray:
         column = value(batch)
-        # Only a str can equal a string literal (spec 3.4: no coercion).
-        return np.fromiter((v.__class__ is str and v in frozen for v in column), dtype=bool, count=len(column))
+        if column.__class__ is Coded and column.codes is not None:
+            used = used_codes(column)  # test each distinct value once
+            found = np.zeros(len(column.distinct), dtype=bool)
+            found[used] = members(column.distinct[used])
+            return found[column.codes]
+        return members(column)
 
     return evaluate
 

@@ -19,11 +19,11 @@ import numpy as np
 from ..commands import COMMANDS
 from ..io.evtx import MAGIC as EVTX_MAGIC
 from ..io.formats import InputConverter
-from ..io.jsonl import decode_lines, split_lines
+from ..io.jsonl import count_lines, decode_lines, split_lines
 from ..io.projection import ProjectedDecoder
 from ..io.sources import SOURCES
 from ..plan import Plan
-from .batch import Batch
+from .batch import Batch, Coded, coded, used_codes
 from .expressions import RECORD_ERRORS
 
 STATELESS_COMMANDS = frozenset({"from", "eval", "where", "select", "fields", "rename", "rex"})
@@ -104,7 +104,7 @@ def _run_range(task: tuple[str, int, int]) -> ChunkResult:
     projection = _worker["projection"]
     result = ChunkResult([], 0, 0, [], 0, {}, InputConverter(_worker["input_format"]))
     for block in _blocks(data, batch_size):
-        count = block.count(b"\n") + (not block.endswith(b"\n"))
+        count = count_lines(block)
         events = projection.decode_block(block, count) if projection is not None else None
         if events is None:
             events, bad = decode_lines(split_lines(block), result.lines + 1)
@@ -138,21 +138,33 @@ def _blocks(data: bytes, lines: int) -> Iterator[bytes]:
 def pack(batch: Batch) -> dict:
     """Columns in a form cheap to pickle: all-int columns as int64 arrays, repetitive strings as
     (distinct values, codes). Unpickling a million copies of the same few hundred process names
-    would otherwise cost the main process more than the stateful work itself."""
+    would otherwise cost the main process more than the stateful work itself. A column the head
+    already dictionary-encoded (a Coded column) is sent as it is encoded; the main process gets
+    it back Coded, which its conditional_anomaly and membership tests use."""
     packed = {}
     for name, column in batch.columns.items():
+        if column.__class__ is Coded and column.codes is not None:
+            used = used_codes(column)
+            renumber = np.empty(len(column.distinct), dtype=np.int32)
+            renumber[used] = np.arange(len(used), dtype=np.int32)
+            packed[name] = ("dict", column.distinct[used].tolist(), renumber[column.codes])
+            continue
         values = column.tolist()
-        if values and all(v.__class__ is int for v in values) and _fits_int64(values):
+        kinds = set(map(type, values))
+        if kinds == {int} and _fits_int64(values):
             packed[name] = ("int", np.array(values, dtype=np.int64))
             continue
-        if values and all(v.__class__ is str for v in values):
+        if kinds == {str} and len(set(values[:_SAMPLE])) * 2 < min(len(values), _SAMPLE):
             index: dict[str, int] = {}
             codes = [index.setdefault(v, len(index)) for v in values]
-            if len(index) * 2 < len(values):
-                packed[name] = ("dict", list(index), np.array(codes, dtype=np.int32))
-                continue
+            packed[name] = ("dict", list(index), np.array(codes, dtype=np.int32))
+            continue
         packed[name] = ("raw", column)
     return packed
+
+
+# Rows whose distinct count decides whether a string column is worth dictionary-encoding.
+_SAMPLE = 256
 
 
 def _fits_int64(values: list[int]) -> bool:
@@ -166,7 +178,7 @@ def unpack(packed: dict, row_ids: np.ndarray) -> Batch:
             columns[name] = np.fromiter(data[0].tolist(), dtype=object, count=len(data[0]))
         elif kind == "dict":
             distinct, codes = data
-            columns[name] = np.fromiter(distinct, dtype=object, count=len(distinct))[codes]
+            columns[name] = coded(np.fromiter(distinct, dtype=object, count=len(distinct)), codes)
         else:
             columns[name] = data[0]
     return Batch(columns, row_ids)
