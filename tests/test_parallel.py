@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from spl_lite.api import Search
-from spl_lite.runtime.batch import Batch
-from spl_lite.runtime.parallel import byte_ranges, pack, stateless_head, unpack
+from spl_lite.runtime.batch import Batch, coded
+from spl_lite.runtime.parallel import byte_ranges, pack, pushed_filter, stateless_head, unpack
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
@@ -96,8 +96,46 @@ def test_pack_round_trips_every_column_kind():
         "mixed": [1, None, "x", [1]],
         "bools": [True, False, True, True],
     }
-    batch = Batch({k: np.array(v + [None], dtype=object)[:-1] for k, v in columns.items()}, np.arange(4))
-    restored = unpack(pack(batch), batch.row_ids)
+    arrays = {k: np.array(v + [None], dtype=object)[:-1] for k, v in columns.items()}
+    # A dictionary-encoded column whose distinct values include some no row uses.
+    arrays["coded"] = coded(np.array(["x", "y", None, "z"], dtype=object), np.array([3, 0, 3, 2]))
+    columns["coded"] = ["z", "x", "z", None]
+    restored = unpack(pack(Batch(arrays, np.arange(4))))
+    assert restored["coded"].codes is not None and len(restored["coded"].distinct) == 3
     for name, values in columns.items():
-        got = restored.columns[name].tolist()
+        got = restored[name].tolist()
         assert got == values and [type(v) for v in got] == [type(v) for v in values], name
+
+
+def test_a_filter_after_the_first_stateful_command_runs_in_the_workers_when_it_can():
+    plan = Search.compile(REFERENCE.read_text()).plan
+    pushed = pushed_filter(plan, stateless_head(plan))
+    assert pushed is not None and plan.nodes[pushed.where_id].command == "where"
+    assert pushed.reads == {"parent_process_name", "process_name"}
+    reads_output = REFERENCE.read_text().replace('| where (process_name="powershell.exe"', '| where output < 2 AND (process_name="powershell.exe"')
+    plan = Search.compile(reads_output).plan
+    assert pushed_filter(plan, stateless_head(plan)) is None  # it needs what conditional_anomaly adds
+
+
+@pytest.mark.parametrize("condition", [
+    'process_name="cmd.exe" OR parent_process_name="explorer.exe"',  # reads the stateful inputs
+    'cmd_line LIKE "%renderer%" OR dest_user_id = "nobody"',  # reads only other fields
+    'output > 1.5',  # reads what conditional_anomaly sets: not pushed
+    'lower(cmd_line) = 5',  # a per-record type error in every row, counted wherever it runs
+])
+def test_pushed_filters_give_the_output_of_one_process(events_with_bad_lines, tmp_path, condition):
+    search = tmp_path / "s.spl"
+    search.write_text(
+        '| from read_ssa_enriched_events() '
+        '| eval process_name=lower(ucast(map_get(input_event, "process_name"), "string", null)), '
+        'parent_process_name=lower(ucast(map_get(input_event, "parent_process_name"), "string", null)), '
+        'cmd_line=ucast(map_get(input_event, "process"), "string", null), '
+        'dest_user_id=ucast(map_get(input_event, "dest_user_id"), "string", null) '
+        '| select process_name, parent_process_name, cmd_line, dest_user_id '
+        '| conditional_anomaly conditional="parent_process_name" target="process_name" '
+        f'| where {condition} | into write_ssa_detected_events();')
+    one, two = run(events_with_bad_lines, 1, search), run(events_with_bad_lines, 2, search)
+    assert one.stdout == two.stdout
+    assert _without_timing(one.stderr) == _without_timing(two.stderr)
+    if "5" not in condition:
+        assert one.stdout.count(b"\n") > 10

@@ -43,6 +43,13 @@ class Command:
     def operator(cls, params: Any, context: Any) -> Operator:
         raise NotImplementedError
 
+    @classmethod
+    def reads_and_writes(cls, params: Any) -> tuple[frozenset[str], frozenset[str]] | None:
+        """(fields read, fields set) for a command whose operator looks at no other field and passes
+        every other field through as it is; None when that is not known. The parallel runner uses it
+        to filter rows before such a command in the workers (spl_lite/runtime/parallel.py)."""
+        return None
+
 
 def command_for(node: Any) -> type[Command]:
     if isinstance(node, ast.GenericCommand):

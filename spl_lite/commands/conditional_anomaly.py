@@ -53,3 +53,7 @@ class ConditionalAnomaly(Command):
     @classmethod
     def operator(cls, params, context) -> Operator:
         return _ConditionalAnomaly(params)
+
+    @classmethod
+    def reads_and_writes(cls, params: ConditionalAnomalyParams) -> tuple[frozenset[str], frozenset[str]]:
+        return frozenset((params.conditional, params.target)), frozenset(("output",))

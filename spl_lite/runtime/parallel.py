@@ -6,6 +6,12 @@ themselves, so the main process never touches the raw lines; it receives each ra
 output in input order and pushes it through the stateful rest, exactly as one process would.
 Row ids, line numbers of bad lines and per-record error counts are renumbered or merged in the
 main process, so the output is byte-identical to `--workers 1`.
+
+When the first stateful command reads only some fields and the command after it is a `where` that
+does not read what it sets (`conditional_anomaly ... | where process_name IN (...)`), the workers
+apply that filter too: every row goes to the main process with the fields the stateful command
+reads, the other fields only for the rows the filter keeps. The main process runs the stateful
+command over all rows, as it must, and what it hands on is what `where` would have kept.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from typing import Iterator
 
 import numpy as np
 
+from .. import ast
 from ..commands import COMMANDS
 from ..io.evtx import MAGIC as EVTX_MAGIC
 from ..io.formats import InputConverter
@@ -23,8 +30,8 @@ from ..io.jsonl import count_lines, decode_lines, split_lines
 from ..io.projection import ProjectedDecoder
 from ..io.sources import SOURCES
 from ..plan import Plan
-from .batch import Batch, Coded, coded, used_codes
-from .expressions import RECORD_ERRORS
+from .batch import Batch, Coded, coded, take_rows, used_codes
+from .expressions import RECORD_ERRORS, keep_mask
 
 STATELESS_COMMANDS = frozenset({"from", "eval", "where", "select", "fields", "rename", "rex"})
 CHUNK_BYTES = 4 << 20  # a range per task: large enough to amortise IPC, small enough to balance
@@ -43,6 +50,33 @@ def stateless_head(plan: Plan) -> int | None:
     while last + 1 < len(nodes) and nodes[last + 1].command in STATELESS_COMMANDS:
         last += 1
     return last
+
+
+@dataclass(frozen=True)
+class PushedFilter:
+    """A `where` (node `where_id`) that the workers apply although it comes after the stateful
+    node `stateful_id`, which reads only `reads` and sets only `writes`, none of which it reads."""
+
+    stateful_id: int
+    where_id: int
+    reads: frozenset[str]
+    head_fields: tuple[str, ...]
+
+
+def pushed_filter(plan: Plan, head_last: int) -> PushedFilter | None:
+    nodes = plan.nodes
+    if head_last + 2 >= len(nodes):
+        return None
+    stateful, following = nodes[head_last + 1], nodes[head_last + 2]
+    head_fields = nodes[head_last].fields
+    effect = COMMANDS[stateful.command].reads_and_writes(stateful.params)
+    if effect is None or head_fields is None or following.command != "where":
+        return None
+    reads, writes = effect
+    predicate_fields = {node.path[0] for node in ast.walk(following.params.predicate) if isinstance(node, ast.Field)}
+    if predicate_fields & writes or not reads <= set(head_fields):
+        return None
+    return PushedFilter(stateful.id, following.id, reads, head_fields)
 
 
 def can_split(path: str) -> bool:
@@ -72,7 +106,9 @@ def byte_ranges(path: str, size: int = CHUNK_BYTES) -> list[tuple[int, int]]:
 class ChunkResult:
     """What a worker gives back for one byte range."""
 
-    batches: list[tuple[dict, np.ndarray]]  # packed head output, row ids local to the range
+    # Packed head output, row ids local to the range, and with a pushed filter the rows it keeps
+    # (columns other than the stateful command's inputs are sent for those rows only).
+    batches: list[tuple[dict, np.ndarray, np.ndarray | None]]
     lines: int
     events: int
     bad_lines: list[tuple[int, str, bytes]]  # (line number within the range, reason, raw line)
@@ -85,8 +121,11 @@ class ChunkResult:
 _worker: dict = {}
 
 
-def _start_worker(plan: Plan, head_last: int, batch_size: int, input_format: str, projected_keys) -> None:
+def _start_worker(plan: Plan, head_last: int, batch_size: int, input_format: str, projected_keys,
+                  pushed: PushedFilter | None) -> None:
     _worker["input_format"] = input_format
+    _worker["pushed"] = pushed
+    _worker["filter"] = None if pushed is None else COMMANDS["where"].operator(plan.nodes[pushed.where_id].params, None)
     _worker["projection"] = None if projected_keys is None else ProjectedDecoder(projected_keys)
     nodes = plan.nodes[: head_last + 1]
     _worker["source"] = SOURCES[nodes[0].params.name]
@@ -116,7 +155,13 @@ def _run_range(task: tuple[str, int, int]) -> ChunkResult:
         result.events += len(events)
         for operator in operators[1:]:
             batch = operator.process(batch)
-        result.batches.append((pack(batch), batch.row_ids))
+        if _worker["pushed"] is None:
+            result.batches.append((pack(batch), batch.row_ids, None))
+            continue
+        kept = np.flatnonzero(keep_mask(_worker["filter"].predicate(batch))) if batch.length else np.empty(0, np.intp)
+        reads = _worker["pushed"].reads
+        parts = {name: column if name in reads else take_rows(column, kept) for name, column in batch.columns.items()}
+        result.batches.append((pack(Batch(parts, batch.row_ids)), batch.row_ids, kept))
     result.record_errors = RECORD_ERRORS.count
     result.record_error_examples = dict(RECORD_ERRORS.examples)
     return result
@@ -171,7 +216,7 @@ def _fits_int64(values: list[int]) -> bool:
     return -(2**63) <= min(values) and max(values) < 2**63
 
 
-def unpack(packed: dict, row_ids: np.ndarray) -> Batch:
+def unpack(packed: dict) -> dict[str, np.ndarray]:
     columns = {}
     for name, (kind, *data) in packed.items():
         if kind == "int":
@@ -181,12 +226,13 @@ def unpack(packed: dict, row_ids: np.ndarray) -> Batch:
             columns[name] = coded(np.fromiter(distinct, dtype=object, count=len(distinct)), codes)
         else:
             columns[name] = data[0]
-    return Batch(columns, row_ids)
+    return columns
 
 
 # ---- main side ----
 class ParallelHead:
-    """Runs the head in a pool and yields its output batches in input order."""
+    """Runs the head in a pool; `batches` yields its output in input order, `push` hands each
+    piece to the main process's execution."""
 
     def __init__(
         self, plan: Plan, head_last: int, paths: list[str], workers: int, batch_size: int,
@@ -197,13 +243,15 @@ class ParallelHead:
         self.projected_keys = None if projection is None else projection.keys
         self.plan, self.head_last, self.paths = plan, head_last, paths
         self.workers, self.batch_size = workers, batch_size
+        self.pushed = pushed_filter(plan, head_last)
 
-    def batches(self, counters, on_bad_line) -> Iterator[Batch]:
-        """Head output batches with global row ids; `counters` (ReadCounters) and bad-line
-        reports are updated as ranges complete, in order."""
+    def batches(self, counters, on_bad_line) -> Iterator[HeadOutput]:
+        """Head output with global row ids; `counters` (ReadCounters) and bad-line reports are
+        updated as ranges complete, in order."""
         tasks = [(path, start, end) for path in self.paths for start, end in byte_ranges(path)]
         context = multiprocessing.get_context("fork")
-        with context.Pool(self.workers, _start_worker, (self.plan, self.head_last, self.batch_size, self.inputs.input_format, self.projected_keys)) as pool:
+        setup = (self.plan, self.head_last, self.batch_size, self.inputs.input_format, self.projected_keys, self.pushed)
+        with context.Pool(self.workers, _start_worker, setup) as pool:
             line_base: dict[str, int] = {}
             for (path, _, _), result in zip(tasks, pool.imap(_run_range, tasks)):
                 first_line = line_base.get(path, 0)
@@ -217,5 +265,35 @@ class ParallelHead:
                 first_row_id = counters.events
                 counters.lines += result.lines
                 counters.events += result.events
-                for packed, row_ids in result.batches:
-                    yield unpack(packed, row_ids + first_row_id)
+                for packed, row_ids, kept in result.batches:
+                    yield HeadOutput(unpack(packed), row_ids + first_row_id, kept)
+
+    def push(self, execution, output: HeadOutput) -> None:
+        """Run the rest of the plan on one piece of head output, in the main process."""
+        if output.kept is None:
+            execution.push_after(self.head_last, Batch(output.columns, output.row_ids))
+            return
+        pushed, kept = self.pushed, output.kept
+        inputs = Batch({name: output.columns[name] for name in pushed.reads}, output.row_ids)
+        scored = execution.operators[pushed.stateful_id].process(inputs).columns  # every row counts
+        columns = {
+            name: take_rows(scored[name], kept) if name in scored else output.columns[name]
+            for name in pushed.head_fields
+        }
+        for name, column in scored.items():
+            columns.setdefault(name, take_rows(column, kept))
+        execution.push_after(pushed.where_id, Batch(columns, output.row_ids[kept]))
+
+
+@dataclass
+class HeadOutput:
+    """One batch of head output as received: with a pushed filter, the columns other than the
+    stateful command's inputs hold only the `kept` rows."""
+
+    columns: dict[str, np.ndarray]
+    row_ids: np.ndarray
+    kept: np.ndarray | None
+
+    @property
+    def length(self) -> int:
+        return len(self.row_ids)
