@@ -6,12 +6,16 @@ import math
 import re
 from typing import Any
 
+import numpy as np
+
+from ..runtime.batch import kinds_of
 from ..values import is_number, to_text, type_name
 from .registry import column_kernel, function
 
 _BASIC_TYPES = ("string", "integer", "long", "float", "double", "boolean", "bytes", "any")
 
 _LONG_TEXT = re.compile(r"[+-]?[0-9]+")
+_TEXT_KINDS = frozenset((str, type(None)))
 _SHORT_DIGIT_LINES = re.compile(r"(?:[0-9]{1,18}\n)*[0-9]{1,18}")
 # What Java's Double.parseDouble accepts (decimal forms; after trimming), but not Python-only
 # spellings such as "inf", "nan" or "1_000".
@@ -75,7 +79,7 @@ def ucast_column(values, target_type, default_value):
     wanted = int if kind in ("integer", "long") else _PYTHON_TYPES.get(kind)
     if wanted is None:
         return NotImplemented
-    present = set(map(type, values))
+    present = kinds_of(values) or set(map(type, values))
     if present <= {wanted} or (default_value is None and present <= {wanted, type(None)}):
         return values  # the usual case, a field that always has the declared type: nothing changes
     return [v if v.__class__ is wanted else default_value for v in values]
@@ -126,10 +130,11 @@ def parse_long_column(values):
     # Epoch-millisecond strings are the common case: up to 18 ASCII digits always fit in a long,
     # so int() is exact. One regular-expression match checks a whole column of them at C speed;
     # anything else takes the full rules value by value.
-    if len(values) and set(map(type, values)) == {str}:
-        joined = "\n".join(values)
-        if joined.count("\n") == len(values) - 1 and _SHORT_DIGIT_LINES.fullmatch(joined):
-            return list(map(int, values))
+    texts = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    if texts and (kinds_of(values) or set(map(type, texts))) <= _TEXT_KINDS and None not in texts:
+        joined = "\n".join(texts)
+        if joined.count("\n") == len(texts) - 1 and _SHORT_DIGIT_LINES.fullmatch(joined):
+            return list(map(int, texts))
     return [
         int(v) if v.__class__ is str and len(v) < 19 and v.isdigit() and v.isascii() else parse_long(v)
         for v in values

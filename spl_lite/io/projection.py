@@ -13,7 +13,8 @@ than a flat SSA event (an `{"input_event": ...}` record, OCSF, a raw Windows rec
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Union
+import re
+from typing import Annotated, Any, Optional, Union
 
 import msgspec
 from msgspec.structs import astuple
@@ -21,7 +22,7 @@ import numpy as np
 
 from .. import ast
 from ..plan import Plan
-from ..runtime.batch import ProjectedMaps
+from ..runtime.batch import ProjectedMaps, known
 from .formats import NOT_FLAT_KEYS
 from .sources import ENRICHED_FIELDS, SOURCES
 
@@ -116,17 +117,32 @@ def _keys_of_expression(expression: ast.Expr) -> set[str] | None:
 # Any JSON value, but an integer only within int64: orjson reads larger ones as a double (or
 # rejects them), which msgspec would not; such a line takes the whole-event path.
 _VALUE = Union[str, Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)], float, bool, None, list, dict]
+_TEXT = Optional[str]
+_TEXT_KINDS = frozenset((str, type(None)))
+# msgspec cannot name a field with these characters; a key holding one is not projected.
+_UNNAMEABLE = re.compile(r'["\\\x00-\x1f]')
+# Where a ValidationError says the value was: "... - at `$[12].process_id`".
+_FAILED_KEY = re.compile(r"- at `\$\[\d+\]\.(.*)`$")
 
 
 class ProjectedDecoder:
-    """Decodes a batch of lines into a ProjectedMaps of `keys`, or None for the whole-event path."""
+    """Decodes a batch of lines into a ProjectedMaps of `keys`, or None for the whole-event path.
+
+    Each key is first decoded as text or null, which msgspec checks as it parses, so that the
+    columns are known to hold only those (`ucast(..., "string", ...)` then has nothing to check);
+    the first value of another type widens that key to any JSON value for the rest of the run.
+    """
 
     def __init__(self, keys: frozenset[str]):
         self.keys = tuple(sorted(keys))
-        read = [(f"k{i}", _VALUE, msgspec.field(default=None, name=key)) for i, key in enumerate(self.keys)]
+        self._text_keys = set(self.keys)
+        self._decoder = self._build()
+
+    def _build(self) -> msgspec.json.Decoder:
+        read = [(f"k{i}", _TEXT if key in self._text_keys else _VALUE, msgspec.field(default=None, name=key))
+                for i, key in enumerate(self.keys)]
         guards = [(f"g{i}", Any, msgspec.field(default=msgspec.UNSET, name=key)) for i, key in enumerate(NOT_FLAT_KEYS)]
-        schema = msgspec.defstruct("ProjectedEvent", read + guards, gc=False)
-        self._decoder = msgspec.json.Decoder(schema)
+        return msgspec.json.Decoder(msgspec.defstruct("ProjectedEvent", read + guards, gc=False))
 
     def decode_block(self, block: bytes, lines: int) -> ProjectedMaps | None:
         """The events of a block of `lines` whole JSON lines, or None if the block needs the
@@ -136,10 +152,15 @@ class ProjectedDecoder:
                 block.decode()  # orjson rejects a line that is not UTF-8 even where the key is unread
             except UnicodeDecodeError:
                 return None
-        try:
-            events = self._decoder.decode_lines(block)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return None
+        while True:
+            try:
+                events = self._decoder.decode_lines(block)
+                break
+            except msgspec.ValidationError as error:
+                if not self._widen(str(error)):
+                    return None
+            except msgspec.DecodeError:
+                return None
         count = len(events)
         if count != lines or not count:  # a blank line, or two documents on one line
             return None
@@ -149,8 +170,20 @@ class ProjectedDecoder:
         for guard in columns[len(self.keys):]:
             if guard.count(unset) != count:
                 return None
-        values = {key: np.fromiter(column, dtype=object, count=count) for key, column in zip(self.keys, columns)}
+        values = {
+            key: known(np.fromiter(column, dtype=object, count=count), _TEXT_KINDS if key in self._text_keys else None)
+            for key, column in zip(self.keys, columns)
+        }
         return ProjectedMaps(values, count)
+
+    def _widen(self, message: str) -> bool:
+        """After a value that is not text: decode its key as any JSON value from now on."""
+        found = _FAILED_KEY.search(message)
+        if found is None or found.group(1) not in self._text_keys:
+            return False  # not an object, or an integer beyond 64 bits
+        self._text_keys.discard(found.group(1))
+        self._decoder = self._build()
+        return True
 
 
 def decoder_for(plans: list[Plan], input_format: str) -> ProjectedDecoder | None:
@@ -164,4 +197,6 @@ def decoder_for(plans: list[Plan], input_format: str) -> ProjectedDecoder | None
         if found is None:
             return None
         keys |= found
+    if any(_UNNAMEABLE.search(key) for key in keys):
+        return None
     return ProjectedDecoder(frozenset(keys))

@@ -17,43 +17,63 @@ def object_column(values) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
 
 
-class Coded(np.ndarray):
-    """An object column that also knows itself dictionary-encoded: `distinct[codes]` are its values.
+class KnownColumn(np.ndarray):
+    """An object column that also carries what numpy cannot know about its values: `kinds`, the
+    Python types that may occur in it, and a dictionary encoding, `distinct[codes]` being its values.
 
-    It is an ordinary object array to everything else. Operators that can work per distinct value
-    (conditional_anomaly's counters, string membership tests, memoised function chains, the
-    workers' transfer encoding) read `distinct` and `codes` instead of hashing every value. Any
-    array numpy derives from it (a slice, a comparison) has `codes` None: only `coded()` and
-    `take_rows()` vouch for the encoding. `distinct` may hold equal values twice, never
-    unequal values under one code.
+    It is an ordinary object array to everything else. Operators that can use the facts do:
+    `ucast` skips its type check when `kinds` says every value passes, conditional_anomaly's
+    counters and string membership tests work per distinct value, the workers send the encoding
+    as it is. Only `known()`, `coded()` and `take_rows()` vouch for facts: any array numpy derives
+    from a KnownColumn (a slice, a comparison) has none. `distinct` may hold equal values twice,
+    never unequal values under one code; `kinds` may name types that do not occur.
     """
 
+    kinds: frozenset[type] | None
     distinct: np.ndarray | None
     codes: np.ndarray | None
 
     def __array_finalize__(self, obj) -> None:
-        self.distinct = None
-        self.codes = None
+        self.kinds = self.distinct = self.codes = None
 
 
-def coded(distinct: np.ndarray, codes: np.ndarray) -> Coded:
-    column = distinct[codes].view(Coded)
+def known(values: np.ndarray, kinds: frozenset[type] | None = None) -> KnownColumn:
+    column = values.view(KnownColumn)
+    column.kinds = kinds
+    return column
+
+
+def coded(distinct: np.ndarray, codes: np.ndarray, kinds: frozenset[type] | None = None) -> KnownColumn:
+    column = known(distinct[codes], kinds)
     column.distinct, column.codes = distinct, codes
     return column
 
 
-def used_codes(column: Coded) -> np.ndarray:
-    """The codes that occur in a Coded column, ascending (O(rows + distinct), no sort)."""
-    seen = np.zeros(len(column.distinct), dtype=bool)
-    seen[column.codes] = True
+def encoding(column: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(distinct, codes) of a dictionary-encoded column, else None."""
+    if column.__class__ is KnownColumn and column.codes is not None:
+        return column.distinct, column.codes
+    return None
+
+
+def kinds_of(column: np.ndarray) -> frozenset[type] | None:
+    return column.kinds if column.__class__ is KnownColumn else None
+
+
+def used_codes(codes: np.ndarray, distinct: int) -> np.ndarray:
+    """The codes (below `distinct`) that occur, ascending: O(rows + distinct), no sort."""
+    seen = np.zeros(distinct, dtype=bool)
+    seen[codes] = True
     return np.flatnonzero(seen)
 
 
 def take_rows(column: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The column's rows where a boolean mask is true, or at the given indices; a Coded column
-    stays coded."""
-    if column.__class__ is Coded and column.codes is not None:
-        return coded(column.distinct, column.codes[rows])
+    """The column's rows where a boolean mask is true, or at the given indices; what is known
+    about the column stays known."""
+    if column.__class__ is KnownColumn:
+        if column.codes is not None:
+            return coded(column.distinct, column.codes[rows], column.kinds)
+        return known(column[rows], column.kinds)
     return column[rows]
 
 

@@ -16,7 +16,7 @@ from .. import ast
 from ..functions import FUNCTIONS
 from ..regex import compile_java
 from ..values import compare, equals, is_number, to_text, type_name
-from .batch import Batch, Coded, coded, object_column, used_codes
+from .batch import Batch, coded, encoding, object_column, used_codes
 
 
 class Constant:
@@ -282,17 +282,20 @@ class _Mapped:
 
     Real event streams repeat the same process names and paths endlessly, so `lower`, `split` and
     friends run once per distinct value: the effect of dictionary-encoding the column, which the
-    result then is (a Coded column: each memoised input has a code, its result is
+    result then is (a coded KnownColumn: each memoised input has a code, its result is
     `results[code]`). Only str values and null are memoised (1, 1.0 and True hash alike but are
-    different SPL values). A call site whose first batch is mostly distinct values stops memoising.
+    different SPL values). A call site where most values are new (or not memoisable) over its
+    first few hundred rows stops memoising.
     """
 
-    __slots__ = ("source", "step", "memo", "results")
+    __slots__ = ("source", "step", "memo", "results", "result_kinds", "rows_judged", "misses_judged")
 
     def __init__(self, source: Evaluator, step: Callable[[Any], Any]):
         self.source, self.step = source, step
         self.memo: dict[str | None, int] | None = {}  # input value -> its code
         self.results = np.empty(64, dtype=object)  # code -> result
+        self.result_kinds: set[type] = set()  # the types among the results
+        self.rows_judged = self.misses_judged = 0  # since the memo's worth was last judged
 
     def __call__(self, batch: Batch) -> np.ndarray:
         return self.map(self.source(batch))
@@ -327,19 +330,28 @@ class _Mapped:
             else:
                 unmemoised.append(position)
                 codes[position] = 0
-        results = self.results[: len(memo)]
-        if len(column) >= _MEMO_SAMPLE and misses * 2 > len(column):
-            self.memo = None
-        elif len(memo) > _MEMO_LIMIT:
-            self.memo, self.results = {}, np.empty(64, dtype=object)
+        results, kinds = self.results[: len(memo)], frozenset(self.result_kinds)
+        self._judge(len(column), misses + len(unmemoised))
         if not len(results):
             return object_column([step(v) for v in column])
-        out = coded(results, np.fromiter(codes, dtype=np.intp, count=len(codes)))
+        out = coded(results, np.fromiter(codes, dtype=np.intp, count=len(codes)), kinds)
         if unmemoised:
             out = np.array(out, dtype=object)  # no longer an encoding: these rows have their own results
             for position in unmemoised:
                 out[position] = step(column[position])
         return out
+
+    def _judge(self, rows: int, misses: int) -> None:
+        """Every few hundred rows: stop memoising if most were new; start over if the memo is full."""
+        self.rows_judged += rows
+        self.misses_judged += misses
+        if self.rows_judged < _MEMO_SAMPLE:
+            return
+        if self.misses_judged * 2 > self.rows_judged:
+            self.memo = None
+        elif len(self.memo) > _MEMO_LIMIT:
+            self.memo, self.results, self.result_kinds = {}, np.empty(64, dtype=object), set()
+        self.rows_judged = self.misses_judged = 0
 
     def _store(self, code: int, result: Any) -> None:
         if code == len(self.results):
@@ -347,6 +359,7 @@ class _Mapped:
             grown[:code] = self.results
             self.results = grown
         self.results[code] = result
+        self.result_kinds.add(type(result))
 
 
 def ordered_arguments(call: ast.Call, spec) -> list[ast.Expr]:
@@ -486,12 +499,14 @@ def _string_membership(expr: ast.Logical) -> Evaluator | None:
 
     def evaluate(batch: Batch) -> np.ndarray:
         column = value(batch)
-        if column.__class__ is Coded and column.codes is not None:
-            used = used_codes(column)  # test each distinct value once
-            found = np.zeros(len(column.distinct), dtype=bool)
-            found[used] = members(column.distinct[used])
-            return found[column.codes]
-        return members(column)
+        encoded = encoding(column)
+        if encoded is None:
+            return members(column)
+        distinct, codes = encoded
+        used = used_codes(codes, len(distinct))  # test each distinct value once
+        found = np.zeros(len(distinct), dtype=bool)
+        found[used] = members(distinct[used])
+        return found[codes]
 
     return evaluate
 

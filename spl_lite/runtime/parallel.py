@@ -30,7 +30,7 @@ from ..io.jsonl import count_lines, decode_lines, split_lines
 from ..io.projection import ProjectedDecoder
 from ..io.sources import SOURCES
 from ..plan import Plan
-from .batch import Batch, Coded, coded, take_rows, used_codes
+from .batch import Batch, coded, encoding, take_rows, used_codes
 from .expressions import RECORD_ERRORS, keep_mask
 
 STATELESS_COMMANDS = frozenset({"from", "eval", "where", "select", "fields", "rename", "rex"})
@@ -184,15 +184,17 @@ def pack(batch: Batch) -> dict:
     """Columns in a form cheap to pickle: all-int columns as int64 arrays, repetitive strings as
     (distinct values, codes). Unpickling a million copies of the same few hundred process names
     would otherwise cost the main process more than the stateful work itself. A column the head
-    already dictionary-encoded (a Coded column) is sent as it is encoded; the main process gets
-    it back Coded, which its conditional_anomaly and membership tests use."""
+    already dictionary-encoded is sent as it is encoded; the main process gets it back encoded, which
+    its conditional_anomaly and membership tests use."""
     packed = {}
     for name, column in batch.columns.items():
-        if column.__class__ is Coded and column.codes is not None:
-            used = used_codes(column)
-            renumber = np.empty(len(column.distinct), dtype=np.int32)
+        encoded = encoding(column)
+        if encoded is not None:
+            distinct, codes = encoded
+            used = used_codes(codes, len(distinct))
+            renumber = np.empty(len(distinct), dtype=np.int32)
             renumber[used] = np.arange(len(used), dtype=np.int32)
-            packed[name] = ("dict", column.distinct[used].tolist(), renumber[column.codes])
+            packed[name] = ("dict", distinct[used].tolist(), renumber[codes])
             continue
         values = column.tolist()
         kinds = set(map(type, values))

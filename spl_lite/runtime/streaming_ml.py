@@ -11,7 +11,7 @@ import numpy as np
 
 from spl_lite.values import hashable
 
-from .batch import Coded, take_rows, used_codes
+from .batch import encoding, take_rows, used_codes
 
 _INF = math.inf
 _SQRT2 = math.sqrt(2.0)
@@ -170,15 +170,17 @@ class _Counter:
 
     def slots(self, column: np.ndarray) -> np.ndarray:
         """Each value's number; values new to the counter are numbered in order of first appearance."""
-        if column.__class__ is Coded and column.codes is not None:
+        encoded = encoding(column)
+        if encoded is not None:
             # A dictionary-encoded column: look each distinct value up once. A batch that brings
             # new values numbers them row by row below, so that the numbering is the same either way.
-            used = used_codes(column)
-            known = self._known(column.distinct[used].tolist())
+            distinct, codes = encoded
+            used = used_codes(codes, len(distinct))
+            known = self._known(distinct[used].tolist())
             if known is not None:
-                slot_of_code = np.zeros(len(column.distinct), dtype=np.int64)
+                slot_of_code = np.zeros(len(distinct), dtype=np.int64)
                 slot_of_code[used] = known
-                return slot_of_code[column.codes]
+                return slot_of_code[codes]
         return self.slots_of(column.tolist())
 
     def _known(self, values: list) -> list[int] | None:
