@@ -23,7 +23,8 @@ class _Where(Operator):
     def process(self, batch: Batch) -> Batch:
         if not batch.length:
             return batch
-        return batch.filter(keep_mask(self.predicate(batch)))
+        keep = keep_mask(self.predicate(batch))
+        return batch if keep.all() else batch.filter(keep)
 
 
 class Where(Command):

@@ -36,6 +36,11 @@ class KnownColumn(np.ndarray):
     def __array_finalize__(self, obj) -> None:
         self.kinds = self.distinct = self.codes = None
 
+    def __iter__(self):
+        # numpy iterates a subclass element by element through the generic sequence protocol,
+        # five times slower than a plain array; every column loop would pay for it.
+        return iter(self.view(np.ndarray))
+
 
 def known(values: np.ndarray, kinds: frozenset[type] | None = None) -> KnownColumn:
     column = values.view(KnownColumn)
@@ -58,6 +63,19 @@ def encoding(column: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 def kinds_of(column: np.ndarray) -> frozenset[type] | None:
     return column.kinds if column.__class__ is KnownColumn else None
+
+
+def null_mask(column: np.ndarray) -> np.ndarray:
+    """Where the column is null; per distinct value when the column is dictionary-encoded."""
+    encoded = encoding(column)
+    if encoded is not None:
+        distinct, codes = encoded
+        return (distinct == None)[codes]  # noqa: E711
+    kinds = kinds_of(column)
+    if kinds is not None and type(None) not in kinds:
+        return np.zeros(len(column), dtype=bool)
+    # Comparing with None falls back to identity for every SPL value, inside numpy's loop.
+    return np.asarray(column) == None  # noqa: E711
 
 
 def used_codes(codes: np.ndarray, distinct: int) -> np.ndarray:

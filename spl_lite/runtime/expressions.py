@@ -16,7 +16,7 @@ from .. import ast
 from ..functions import FUNCTIONS
 from ..regex import compile_java
 from ..values import compare, equals, is_number, to_text, type_name
-from .batch import Batch, coded, encoding, object_column, used_codes
+from .batch import Batch, coded, encoding, null_mask, object_column, used_codes
 
 
 class Constant:
@@ -514,8 +514,8 @@ def _string_membership(expr: ast.Logical) -> Evaluator | None:
 def _is_null(expr: ast.IsNull) -> Evaluator:
     value = compile_expression(expr.value)
     if expr.negated:
-        return lambda batch: value(batch) != None  # noqa: E711
-    return lambda batch: value(batch) == None  # noqa: E711
+        return lambda batch: ~null_mask(value(batch))
+    return lambda batch: null_mask(value(batch))
 
 
 def _equality_predicate(expr: ast.Binary) -> Evaluator:
@@ -567,10 +567,9 @@ def _equality(left: Evaluator, right: Evaluator, negate: bool) -> Evaluator:
                 return lambda batch: varying(batch) != constant
             return lambda batch: varying(batch) == constant
         if constant is None:
-            # Comparing with None falls back to identity for every SPL value, inside numpy's loop.
             if negate:
-                return lambda batch: varying(batch) != None  # noqa: E711
-            return lambda batch: varying(batch) == None  # noqa: E711
+                return lambda batch: ~null_mask(varying(batch))
+            return lambda batch: null_mask(varying(batch))
     return lambda batch: np.fromiter(
         (equals(a, b) is not negate for a, b in zip(left(batch), right(batch))), dtype=bool, count=batch.length
     )

@@ -11,7 +11,7 @@ import numpy as np
 
 from spl_lite.values import hashable
 
-from .batch import encoding, take_rows, used_codes
+from .batch import encoding, null_mask, take_rows, used_codes
 
 _INF = math.inf
 _SQRT2 = math.sqrt(2.0)
@@ -95,11 +95,14 @@ class ConditionalAnomaly:
         self._cond = _Counter()
         self._target = _Counter()
         self._pair = _Counter()
+        # (conditional number, target number) -> pair number, -1 where not yet looked up: a cache
+        # of the pair counter's dictionary, kept while it stays small (_PAIR_TABLE_LIMIT).
+        self._pair_table = np.full((0, 0), -1, dtype=np.int64)
 
     def score(self, conditional: Sequence, target: Sequence) -> list[float | None]:
         conditional, target = _objects(conditional), _objects(target)
         # A record with a null on either side is not counted and scores null.
-        present = (conditional != None) & (target != None)  # noqa: E711 (elementwise, in numpy)
+        present = ~(null_mask(conditional) | null_mask(target))
         rows = np.flatnonzero(present)
         out = np.full(len(conditional), None, dtype=object)
         if not len(rows):
@@ -108,9 +111,7 @@ class ConditionalAnomaly:
             conditional, target = take_rows(conditional, rows), take_rows(target, rows)
         c_slots = self._cond.slots(conditional)
         t_slots = self._target.slots(target)
-        pair_keys = c_slots * (1 << 32) + t_slots
-        unique_pairs, inverse = np.unique(pair_keys, return_inverse=True)
-        p_slots = self._pair.slots_of(unique_pairs.tolist(), hashed=True)[inverse]
+        p_slots = self._pair_slots(c_slots, t_slots)
         n_c = self._cond.running(c_slots)
         n_t = self._target.running(t_slots)
         n_ct = self._pair.running(p_slots)
@@ -119,10 +120,37 @@ class ConditionalAnomaly:
         if self._total < _EXACT_PRODUCTS:
             # Every product is below 2**53, so float64 holds it exactly and the division is the
             # same correctly rounded result Python's int / int gives.
-            out[rows] = (n_ct * total).astype(np.float64) / (n_c * n_t).astype(np.float64)
+            scores = ((n_ct * total).astype(np.float64) / (n_c * n_t).astype(np.float64)).tolist()
         else:
-            out[rows] = [(a * n) / (b * c) for a, n, b, c in zip(n_ct.tolist(), total.tolist(), n_c.tolist(), n_t.tolist())]
+            scores = [(a * n) / (b * c) for a, n, b, c in zip(n_ct.tolist(), total.tolist(), n_c.tolist(), n_t.tolist())]
+        if len(rows) == len(out):
+            return scores
+        out[rows] = scores
         return out.tolist()
+
+    def _pair_slots(self, c_slots: np.ndarray, t_slots: np.ndarray) -> np.ndarray:
+        """Each row's pair number. While the table of (conditional, target) numbers stays small,
+        it finds them in one numpy step; pairs new to the counter are numbered in order of first
+        row, as the counter's dictionary would."""
+        rows_of = len(self._cond.keys)
+        columns_of = len(self._target.keys)
+        if rows_of * columns_of > _PAIR_TABLE_LIMIT:
+            unique_pairs, inverse = np.unique(c_slots * (1 << 32) + t_slots, return_inverse=True)
+            return self._pair.slots_of(unique_pairs.tolist(), hashed=True)[inverse]
+        table = self._pair_table
+        if table.shape[0] < rows_of or table.shape[1] < columns_of:
+            grown = np.full((max(rows_of, 2 * table.shape[0]), max(columns_of, 2 * table.shape[1])), -1, dtype=np.int64)
+            grown[: table.shape[0], : table.shape[1]] = table
+            table = self._pair_table = grown
+        slots = table[c_slots, t_slots]
+        new = slots < 0
+        if new.any():
+            keys = c_slots[new] * (1 << 32) + t_slots[new]
+            unique_keys, first_row = np.unique(keys, return_index=True)
+            unique_keys = unique_keys[np.argsort(first_row)]
+            table[unique_keys >> 32, unique_keys & 0xFFFFFFFF] = self._pair.slots_of(unique_keys.tolist(), hashed=True)
+            slots = table[c_slots, t_slots]
+        return slots
 
     def state_dict(self) -> dict:
         pairs = self._pair.counts_by_key()
@@ -151,7 +179,8 @@ class ConditionalAnomaly:
         return self
 
 
-_EXACT_PRODUCTS = 1 << 26  # total**2 < 2**52: all lift products are exact in float64
+_EXACT_PRODUCTS = 1 << 26
+_PAIR_TABLE_LIMIT = 1 << 22  # entries: 32 MiB of int64  # total**2 < 2**52: all lift products are exact in float64
 
 
 def _objects(values: Sequence) -> np.ndarray:
@@ -171,17 +200,23 @@ class _Counter:
     def slots(self, column: np.ndarray) -> np.ndarray:
         """Each value's number; values new to the counter are numbered in order of first appearance."""
         encoded = encoding(column)
-        if encoded is not None:
-            # A dictionary-encoded column: look each distinct value up once. A batch that brings
-            # new values numbers them row by row below, so that the numbering is the same either way.
-            distinct, codes = encoded
-            used = used_codes(codes, len(distinct))
-            known = self._known(distinct[used].tolist())
-            if known is not None:
-                slot_of_code = np.zeros(len(distinct), dtype=np.int64)
-                slot_of_code[used] = known
-                return slot_of_code[codes]
-        return self.slots_of(column.tolist())
+        if encoded is None:
+            return self.slots_of(column.tolist())
+        # A dictionary-encoded column: look each distinct value up once.
+        distinct, codes = encoded
+        used = used_codes(codes, len(distinct))
+        found = self._known(distinct[used].tolist())
+        if found is None:
+            # New values among them: number them in the order of their first rows, as a pass
+            # over the rows would.
+            by_code = np.argsort(codes, kind="stable")
+            ordered = codes[by_code]
+            starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+            used = ordered[starts][np.argsort(by_code[starts])]
+            found = self.slots_of(distinct[used].tolist())
+        slot_of_code = np.zeros(len(distinct), dtype=np.int64)
+        slot_of_code[used] = found
+        return slot_of_code[codes]
 
     def _known(self, values: list) -> list[int] | None:
         """The numbers of these values, or None if one of them is new."""
