@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..values import is_number, type_name
-from .registry import function
+from .registry import column_kernel, function
 
 # Results follow Java's Math: out-of-domain inputs give NaN or infinities instead of errors, and
 # the output writers print any non-finite number as null (spec 6.6).
@@ -42,6 +44,18 @@ def log(value, base=10):
     if x > 0 and base == 2:
         return math.log2(x)
     return _divide(_ln(x), _ln(float(base)))
+
+
+@column_kernel("log")
+def log_column(values, base=10):
+    # Positive doubles in base 10 (the streaming-ML detections' -log(lift)) need no check or
+    # special case per value; anything else goes value by value.
+    if base != 10 or type(base) not in (int, float):
+        return NotImplemented
+    values = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    if set(map(type, values)) != {float} or not (np.array(values, dtype=np.float64) > 0).all():
+        return NotImplemented
+    return list(map(math.log10, values))
 
 
 @function("ln", "value")

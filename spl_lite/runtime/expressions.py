@@ -533,23 +533,56 @@ def _binary(expr: ast.Binary) -> Evaluator:
             result = compare(a, b)
             return None if result is None else test(result, 0)
 
-        return _pairwise(left, right, ordered)
-    return _pairwise(left, right, _ARITHMETIC[expr.op])
+        return _pairwise(left, right, ordered, _FLOAT_ORDERINGS[expr.op])
+    return _pairwise(left, right, _ARITHMETIC[expr.op], _PLAIN_ARITHMETIC[expr.op])
 
 
 _ORDERINGS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_FLOAT_ORDERINGS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
+_NUMBER_KINDS = frozenset((int, float))
 
 
-def _pairwise(left: Evaluator, right: Evaluator, fn: Callable[[Any, Any], Any]) -> Evaluator:
+def _pairwise(left: Evaluator, right: Evaluator, fn: Callable[[Any, Any], Any], fast=None) -> Evaluator:
+    """`fn` of the two sides, row by row. `fast` does the same where every value is a number:
+    for arithmetic the operation without checks, for an ordering a numpy comparison of doubles."""
     if isinstance(left, Constant) and isinstance(right, Constant):
         return Constant(fn(left.value, right.value))
-    if isinstance(right, Constant):
-        constant = right.value
-        return lambda batch: object_column([fn(a, constant) for a in left(batch)])
-    if isinstance(left, Constant):
-        constant = left.value
-        return lambda batch: object_column([fn(constant, b) for b in right(batch)])
-    return lambda batch: object_column([fn(a, b) for a, b in zip(left(batch), right(batch))])
+    arithmetic = fast is not None and not isinstance(fast, np.ufunc)
+    if isinstance(right, Constant) or isinstance(left, Constant):
+        constant_first = isinstance(left, Constant)
+        constant, varying = (left.value, right) if constant_first else (right.value, left)
+
+        def with_constant(batch: Batch) -> np.ndarray:
+            values = varying(batch).tolist()
+            if arithmetic and is_number(constant) and set(map(type, values)) <= _NUMBER_KINDS:
+                pairs = (repeat(constant), values) if constant_first else (values, repeat(constant))
+                return object_column(list(map(fast, *pairs)))
+            if constant_first:
+                return object_column([fn(constant, b) for b in values])
+            return object_column([fn(a, constant) for a in values])
+
+        return with_constant
+
+    def evaluate(batch: Batch) -> np.ndarray:
+        a, b = left(batch).tolist(), right(batch).tolist()
+        if fast is not None and set(map(type, a)) <= _NUMBER_KINDS and set(map(type, b)) <= _NUMBER_KINDS:
+            if arithmetic:
+                return object_column(list(map(fast, a, b)))
+            if set(map(type, a)) == {float} == set(map(type, b)):
+                return _float_ordering(fast, a, b)
+        return object_column([fn(x, y) for x, y in zip(a, b)])
+
+    return evaluate
+
+
+def _float_ordering(test: np.ufunc, a: list[float], b: list[float]) -> np.ndarray:
+    """An ordering of two columns of doubles; null where either side is NaN (values.compare)."""
+    left, right = np.array(a, dtype=np.float64), np.array(b, dtype=np.float64)
+    out = _BOOL_VALUES[test(left, right).view(np.int8)]
+    unordered = np.isnan(left) | np.isnan(right)
+    if unordered.any():
+        out[unordered] = None
+    return out
 
 
 def _equality(left: Evaluator, right: Evaluator, negate: bool) -> Evaluator:
@@ -607,6 +640,15 @@ def _modulo(a, b):
     remainder = abs(a) % abs(b)  # Java's % takes the sign of the dividend
     return remainder if a >= 0 else -remainder
 
+
+# The same operations for two numbers, without the checks (where a whole column is numbers).
+_PLAIN_ARITHMETIC = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": _divide,
+    "%": _modulo,
+}
 
 _ARITHMETIC = {
     "+": _add,
