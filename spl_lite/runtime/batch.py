@@ -67,13 +67,16 @@ def kinds_of(column: np.ndarray) -> frozenset[type] | None:
 
 def null_mask(column: np.ndarray) -> np.ndarray:
     """Where the column is null; per distinct value when the column is dictionary-encoded."""
-    encoded = encoding(column)
-    if encoded is not None:
-        distinct, codes = encoded
-        return (distinct == None)[codes]  # noqa: E711
     kinds = kinds_of(column)
     if kinds is not None and type(None) not in kinds:
         return np.zeros(len(column), dtype=bool)
+    encoded = encoding(column)
+    if encoded is not None:
+        distinct, codes = encoded
+        used = used_codes(codes, len(distinct))  # the distinct values can far outnumber the rows
+        null = np.zeros(len(distinct), dtype=bool)
+        null[used] = distinct[used] == None  # noqa: E711
+        return null[codes]
     # Comparing with None falls back to identity for every SPL value, inside numpy's loop.
     return np.asarray(column) == None  # noqa: E711
 
