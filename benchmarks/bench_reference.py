@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input", type=Path, help="benchmark this JSONL file instead of generating one")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     parser.add_argument("--workers", type=int, nargs="*", default=[2], help="also time `spl-lite run --workers N` (default: 2)")
+    parser.add_argument("--memory", action="store_true",
+                        help="also compare peak RSS over --events and 5x as many events over 5x the days (the same rate)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -132,9 +134,32 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: detections match: {'yes' if same else 'no'}")
                 if not same:
                     return 1
+        if args.memory:
+            memory_growth(args.events, args.seed, Path(scratch))
     if SHARED_RAW.exists():
         real_data_once(sorted(str(p) for p in SHARED_RAW.rglob("*.jsonl.gz")))
     return 0
+
+
+def memory_growth(events: int, seed: int, scratch: Path) -> None:
+    """Peak RSS for `events` events over 14 days and 5x the events over 70 days: at one rate, the
+    state holds the same window contents, so memory should not grow with the number of events."""
+    print(f"\npeak RSS (MiB) at the same event rate: {events:,} events / 14 days vs {5 * events:,} / 70 days")
+    for factor in (1, 5):
+        path = scratch / f"memory_{factor}.jsonl"
+        subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / "generate_events.py"), "--events", str(events * factor),
+             "--seed", str(seed), "--days", str(14 * factor), "--output", str(path)],
+            check=True,
+        )
+        for workers in (1, 2):
+            command = [sys.executable, "-m", "spl_lite.cli", "run", str(SEARCH), "--input", str(path),
+                       "--no-progress", "--workers", str(workers)]
+            wall, rss, stdout = run_measured(command)
+            detections = stdout.count(b"\n")
+            print(f"  {events * factor:>11,} events, --workers {workers}: {rss:6.0f} MiB, {wall:6.2f} s, "
+                  f"{detections} detections")
+        path.unlink()
 
 
 def real_data_once(paths: list[str]) -> None:

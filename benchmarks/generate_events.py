@@ -344,12 +344,11 @@ class _World:
             f"{_FIRST[rng.integers(len(_FIRST))][0]}{_LAST[rng.integers(len(_LAST))]}{int(rng.integers(1, 99))}"
             for _ in range(HOSTS)
         ]
-        self.time_cdf, self.time_minutes = _diurnal_cdf()
 
 
-def _diurnal_cdf() -> tuple[np.ndarray, np.ndarray]:
+def _diurnal_cdf(days: int) -> tuple[np.ndarray, np.ndarray]:
     """Cumulative share of events per minute over the span: busy working hours, quiet nights and weekends."""
-    minutes = np.arange(SPAN_DAYS * 1440 + 1, dtype=np.float64)
+    minutes = np.arange(days * 1440 + 1, dtype=np.float64)
     hour = (minutes % 1440) / 60.0
     weekday = (minutes // 1440) % 7 < 5
     rate = 0.25 + np.exp(-((hour - 13.0) ** 2) / 18.0) * np.where(weekday, 1.0, 0.15)
@@ -357,16 +356,18 @@ def _diurnal_cdf() -> tuple[np.ndarray, np.ndarray]:
     return cdf / cdf[-1], minutes
 
 
-def generate(n: int, seed: int = 7, *, rare_rate: float = 1e-4) -> Iterator[bytes]:
-    """Yield n JSON lines of enriched events, `_time` non-decreasing over 14 days; same seed, same bytes."""
+def generate(n: int, seed: int = 7, *, rare_rate: float = 1e-4, days: int = SPAN_DAYS) -> Iterator[bytes]:
+    """Yield n JSON lines of enriched events, `_time` non-decreasing over `days` days; same seed,
+    same bytes."""
     world = _World(seed)
+    time_cdf, time_minutes = _diurnal_cdf(days)
     rng = np.random.default_rng([seed, 1])
     ms_per_minute = 60_000
     for start in range(0, n, CHUNK):
         m = min(CHUNK, n - start)
         # Evenly spread quantiles, jittered within their slot, mapped through the diurnal CDF: monotone times.
         q = (start + np.arange(m) + rng.random(m)) / n
-        times = START_MS + (np.interp(q, world.time_cdf, world.time_minutes) * ms_per_minute).astype(np.int64)
+        times = START_MS + (np.interp(q, time_cdf, time_minutes) * ms_per_minute).astype(np.int64)
         is_rare = rng.random(m) < rare_rate
         pair_idx = np.searchsorted(world.pair_cdf, rng.random(m), side="right")
         rare_idx = rng.integers(0, len(world.rare_pairs), m)
@@ -427,10 +428,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000, help="number of events (default 1,000,000)")
     parser.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     parser.add_argument("--rare-rate", type=float, default=1e-4, help="share of injected rare parent/child pairs")
+    parser.add_argument("--days", type=int, default=SPAN_DAYS,
+                        help=f"days the timestamps span (default {SPAN_DAYS}); more events over more days keep the rate")
     parser.add_argument("--output", type=Path, required=True, help="JSONL file to write")
     args = parser.parse_args(argv)
     with open(args.output, "wb", buffering=1 << 20) as out:
-        for line in generate(args.events, args.seed, rare_rate=args.rare_rate):
+        for line in generate(args.events, args.seed, rare_rate=args.rare_rate, days=args.days):
             out.write(line)
     return 0
 
