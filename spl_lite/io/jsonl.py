@@ -95,6 +95,10 @@ class BadLine:
 class EventReader:
     """Yields lists of decoded JSON objects, `batch_size` at a time, across all inputs in order.
 
+    With a `projection` (spl_lite/io/projection.py) it reads blocks of about `batch_size` lines and
+    yields, for each block the projected decoder can serve, a ProjectedMaps of just the keys the
+    searches read instead of a list.
+
     A line that is not a JSON object is skipped and reported through `on_bad_line` with its
     file and line number (and its bytes through `on_reject`); the run goes on, so one broken line
     never costs the rest, unless more than `max_bad` are (TooManyBadLines). A consumer that calls
@@ -134,7 +138,7 @@ class EventReader:
             self._saved_by_inode.setdefault((saved.dev, saved.ino), []).append(saved)
         self._uncommitted: tuple[FileProgress, int, int] | None = None
 
-    def batches(self) -> Iterator[list[dict]]:
+    def batches(self) -> Iterator["list[dict] | ProjectedMaps"]:
         for path in self.paths:
             yield from self._path_batches(path)
 
@@ -184,7 +188,7 @@ class EventReader:
     def _read_block(self, stream: BinaryIO) -> tuple[bytes, int]:
         """(bytes, lines) of about `batch_size` whole lines (the last one may lack its newline at
         the end of input), sized by the average line length seen so far."""
-        block = stream.read(self._block_bytes)
+        block = stream.read(min(self._block_bytes, self.max_line_bytes))
         if block and not block.endswith(b"\n"):
             block += stream.readline()
         count = count_lines(block)
