@@ -98,11 +98,19 @@ def test_decoded_values_are_orjsons():
     b'{"input_event": {"a": "x"}}\n',  # a stream record
     b'{"class_uid": 1007, "a": "x"}\n',  # OCSF
     b'{"EventID": 1, "a": "x"}\n',  # a raw Windows record
+    b'{"a": "x", "z": ' + b"[" * 1025 + b"]" * 1025 + b"}\n",  # orjson stops at 1,024 levels
+    b'{"a": "x", "z": ' + b"[" * 1000 + b"]" * 1000 + b"}\n",  # orjson's to decide, not msgspec's
 ])
 def test_blocks_it_cannot_decide_go_to_the_whole_event_path(odd):
     good = b'{"a": "ok"}\n'
     block = good + odd + good
-    assert ProjectedDecoder(frozenset("a")).decode_block(block, block.count(b"\n")) is None
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(4000)  # as a run sets it (values.py walks deep values)
+    try:
+        assert ProjectedDecoder(frozenset("a")).decode_block(block, block.count(b"\n")) is None
+    finally:
+        sys.setrecursionlimit(previous)
+    assert sys.getrecursionlimit() == previous
 
 
 def test_a_key_holding_other_values_than_text_is_widened_once():

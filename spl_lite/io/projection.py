@@ -14,6 +14,7 @@ than a flat SSA event (an `{"input_event": ...}` record, OCSF, a raw Windows rec
 from __future__ import annotations
 
 import re
+import sys
 from typing import Annotated, Any, Optional, Union
 
 import msgspec
@@ -121,6 +122,7 @@ _TEXT = Optional[str]
 _TEXT_KINDS = frozenset((str, type(None)))
 # msgspec cannot name a field with these characters; a key holding one is not projected.
 _UNNAMEABLE = re.compile(r'["\\\x00-\x1f]')
+_DEFAULT_RECURSION_LIMIT = 1000
 # Where a ValidationError says the value was: "... - at `$[12].process_id`".
 _FAILED_KEY = re.compile(r"- at `\$\[\d+\]\.(.*)`$")
 
@@ -152,15 +154,23 @@ class ProjectedDecoder:
                 block.decode()  # orjson rejects a line that is not UTF-8 even where the key is unread
             except UnicodeDecodeError:
                 return None
-        while True:
-            try:
-                events = self._decoder.decode_lines(block)
-                break
-            except msgspec.ValidationError as error:
-                if not self._widen(str(error)):
+        # msgspec nests as deep as Python's recursion limit allows, which a run raises above 1,024
+        # (values.py); under the default limit it stops short of orjson's 1,024 levels, so a line
+        # nested that deep is left to orjson, which decides.
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(_DEFAULT_RECURSION_LIMIT)
+        try:
+            while True:
+                try:
+                    events = self._decoder.decode_lines(block)
+                    break
+                except msgspec.ValidationError as error:
+                    if not self._widen(str(error)):
+                        return None
+                except (msgspec.DecodeError, RecursionError):
                     return None
-            except msgspec.DecodeError:
-                return None
+        finally:
+            sys.setrecursionlimit(limit)
         count = len(events)
         if count != lines or not count:  # a blank line, or two documents on one line
             return None
