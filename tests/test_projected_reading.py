@@ -159,7 +159,8 @@ def awkward_input(tmp_path_factory) -> Path:
     return path
 
 
-def test_awkward_input_gives_the_same_output_warnings_and_rejects(awkward_input, tmp_path):
+@pytest.mark.parametrize("input_format", ["auto", "ssa"])
+def test_awkward_input_gives_the_same_output_warnings_and_rejects(awkward_input, tmp_path, input_format):
     search = tmp_path / "four.spl"
     search.write_text(FOUR_KEYS)
     runs = {}
@@ -167,7 +168,7 @@ def test_awkward_input_gives_the_same_output_warnings_and_rejects(awkward_input,
         rejects = tmp_path / f"{mode}.rejects"
         extra = ["--whole-events"] if mode == "whole" else []
         result = cli(search, "--input", awkward_input, "--batch-size", "64", "--dead-letter", rejects,
-                     "--progress", *extra)
+                     "--progress", "--input-format", input_format, *extra)
         summary = [line.split(b" s (")[0].rsplit(b", ", 1)[0] for line in result.stderr.splitlines()]
         runs[mode] = (result.stdout, summary, rejects.read_bytes())
     assert runs["projected"] == runs["whole"]

@@ -135,15 +135,19 @@ class ProjectedDecoder:
     the first value of another type widens that key to any JSON value for the rest of the run.
     """
 
-    def __init__(self, keys: frozenset[str]):
+    def __init__(self, keys: frozenset[str], input_format: str = "auto"):
         self.keys = tuple(sorted(keys))
+        self.input_format = input_format
+        # Keys that send a block to the whole-event path: with `--input-format ssa` lines are used as
+        # they are, so only a stream record ({"input_event": ...}) is different.
+        self._guard_keys = ("input_event",) if input_format == "ssa" else NOT_FLAT_KEYS
         self._text_keys = set(self.keys)
         self._decoder = self._build()
 
     def _build(self) -> msgspec.json.Decoder:
         read = [(f"k{i}", _TEXT if key in self._text_keys else _VALUE, msgspec.field(default=None, name=key))
                 for i, key in enumerate(self.keys)]
-        guards = [(f"g{i}", Any, msgspec.field(default=msgspec.UNSET, name=key)) for i, key in enumerate(NOT_FLAT_KEYS)]
+        guards = [(f"g{i}", Any, msgspec.field(default=msgspec.UNSET, name=key)) for i, key in enumerate(self._guard_keys)]
         return msgspec.json.Decoder(msgspec.defstruct("ProjectedEvent", read + guards, gc=False))
 
     def decode_block(self, block: bytes, lines: int) -> ProjectedMaps | None:
@@ -209,4 +213,4 @@ def decoder_for(plans: list[Plan], input_format: str) -> ProjectedDecoder | None
         keys |= found
     if any(_UNNAMEABLE.search(key) for key in keys):
         return None
-    return ProjectedDecoder(frozenset(keys))
+    return ProjectedDecoder(frozenset(keys), input_format)

@@ -126,7 +126,7 @@ def _start_worker(plan: Plan, head_last: int, batch_size: int, input_format: str
     _worker["input_format"] = input_format
     _worker["pushed"] = pushed
     _worker["filter"] = None if pushed is None else COMMANDS["where"].operator(plan.nodes[pushed.where_id].params, None)
-    _worker["projection"] = None if projected_keys is None else ProjectedDecoder(projected_keys)
+    _worker["projection"] = None if projected_keys is None else ProjectedDecoder(projected_keys, input_format)
     nodes = plan.nodes[: head_last + 1]
     _worker["source"] = SOURCES[nodes[0].params.name]
     _worker["operators"] = [COMMANDS[n.command].operator(n.params, None) for n in nodes]
