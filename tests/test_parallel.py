@@ -20,7 +20,7 @@ from generate_events import generate  # noqa: E402
 
 @pytest.fixture(scope="module")
 def events_with_bad_lines(tmp_path_factory) -> Path:
-    """~25 MB of generated events (several 4 MiB ranges) with broken lines inside ranges."""
+    """~25 MB of generated events (several ranges per worker) with broken lines inside ranges."""
     lines = list(generate(30_000, 11))
     lines[7_000] = b'{"broken": \n'
     lines[21_000] = b"[1, 2]\n"

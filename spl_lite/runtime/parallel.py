@@ -34,7 +34,11 @@ from .batch import Batch, coded, encoding, take_rows, used_codes
 from .expressions import RECORD_ERRORS, keep_mask
 
 STATELESS_COMMANDS = frozenset({"from", "eval", "where", "select", "fields", "rename", "rex"})
-CHUNK_BYTES = 4 << 20  # a range per task: large enough to amortise IPC, small enough to balance
+# A range per task: large enough to amortise a task's costs (measured: 16 MiB runs the reference
+# 15% faster than 4 MiB), small enough that every worker gets several (_TASKS_PER_WORKER).
+CHUNK_BYTES = 16 << 20
+_MIN_CHUNK_BYTES = 1 << 20
+_TASKS_PER_WORKER = 4
 
 
 def stateless_head(plan: Plan) -> int | None:
@@ -250,7 +254,9 @@ class ParallelHead:
     def batches(self, counters, on_bad_line) -> Iterator[HeadOutput]:
         """Head output with global row ids; `counters` (ReadCounters) and bad-line reports are
         updated as ranges complete, in order."""
-        tasks = [(path, start, end) for path in self.paths for start, end in byte_ranges(path)]
+        total = sum(os.path.getsize(path) for path in self.paths)
+        size = min(CHUNK_BYTES, max(_MIN_CHUNK_BYTES, total // (_TASKS_PER_WORKER * self.workers)))
+        tasks = [(path, start, end) for path in self.paths for start, end in byte_ranges(path, size)]
         context = multiprocessing.get_context("fork")
         setup = (self.plan, self.head_last, self.batch_size, self.inputs.input_format, self.projected_keys, self.pushed)
         with context.Pool(self.workers, _start_worker, setup) as pool:
