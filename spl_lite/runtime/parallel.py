@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections import deque
+from itertools import islice
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -39,6 +41,9 @@ STATELESS_COMMANDS = frozenset({"from", "eval", "where", "select", "fields", "re
 CHUNK_BYTES = 16 << 20
 _MIN_CHUNK_BYTES = 1 << 20
 _TASKS_PER_WORKER = 4
+# Ranges handed out but not yet taken by the main process: enough to keep every worker busy, few
+# enough that results cannot pile up when the workers outpace the main process.
+_TASKS_AHEAD_PER_WORKER = 2
 
 
 def stateless_head(plan: Plan) -> int | None:
@@ -261,7 +266,7 @@ class ParallelHead:
         setup = (self.plan, self.head_last, self.batch_size, self.inputs.input_format, self.projected_keys, self.pushed)
         with context.Pool(self.workers, _start_worker, setup) as pool:
             line_base: dict[str, int] = {}
-            for (path, _, _), result in zip(tasks, pool.imap(_run_range, tasks)):
+            for (path, _, _), result in _in_order(pool, tasks, _TASKS_AHEAD_PER_WORKER * self.workers):
                 first_line = line_base.get(path, 0)
                 line_base[path] = first_line + result.lines
                 for line_no, reason, _ in result.bad_lines:
@@ -291,6 +296,19 @@ class ParallelHead:
         for name, column in scored.items():
             columns.setdefault(name, take_rows(column, kept))
         execution.push_after(pushed.where_id, Batch(columns, output.row_ids[kept]))
+
+
+def _in_order(pool, tasks: list, ahead: int) -> Iterator[tuple[tuple, ChunkResult]]:
+    """(task, result) in task order, with at most `ahead` tasks submitted and not yet yielded
+    (Pool.imap would run every task as fast as the workers can and keep all the results)."""
+    remaining = iter(tasks)
+    running = deque((task, pool.apply_async(_run_range, (task,))) for task in islice(remaining, ahead))
+    while running:
+        task, result = running.popleft()
+        following = next(remaining, None)
+        if following is not None:
+            running.append((following, pool.apply_async(_run_range, (following,))))
+        yield task, result.get()
 
 
 @dataclass
