@@ -286,10 +286,17 @@ def _check(args) -> int:
 
 
 def _explain(args) -> int:
+    from .io.projection import keys_read
+
     search, code = _compile(args.search)
     if search is None:
         return code
     print(search.explain())
+    keys = keys_read(search.plan)
+    if keys is None:
+        print("\nreading: whole events (the search uses its events other than through map_get of named keys)")
+    else:
+        print(f"\nreading: only the keys {', '.join(sorted(keys))} of each event (projected)")
     return EXIT_OK
 
 

@@ -156,13 +156,25 @@ def test_check_a_directory_checks_every_search_under_it(tmp_path):
 def test_explain_prints_one_line_per_plan_node(search):
     result = cli("explain", search)
     assert result.returncode == 0
-    lines = result.out.splitlines()
+    lines, reading = result.out.split("\n\n")
+    lines = lines.splitlines()
+    assert reading.startswith("reading: ")
     assert len(lines) == 5
     assert [line.split()[:2] for line in lines] == [
         ["#0", "from"], ["#1", "eval"], ["#2", "where"], ["#3", "select"], ["#4", "into"],
     ]
     assert lines[2].startswith("#2 where n > 1 <- #1 =>")
     assert lines[3].endswith("=> n")
+
+
+def test_explain_says_which_keys_of_each_event_it_reads(tmp_path):
+    reference = Path(__file__).resolve().parents[1] / "searches" / "rare_parent_child_process_relationship.spl"
+    assert cli("explain", reference).out.splitlines()[-1] == (
+        "reading: only the keys _time, dest_device_id, dest_user_id, event_id, parent_process_name, process, "
+        "process_name of each event (projected)")
+    whole = tmp_path / "whole.spl"
+    whole.write_text('| from read_ssa_enriched_events() | eval n = map_get(input_event, "n") | into write_ssa_detected_events();')
+    assert cli("explain", whole).out.splitlines()[-1].startswith("reading: whole events")
 
 
 def test_explain_of_a_broken_search_prints_the_diagnostic(bad_search):
