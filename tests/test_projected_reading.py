@@ -5,6 +5,7 @@ whole-event path. These tests compare the two paths on real and on deliberately 
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,7 @@ def test_decoded_values_are_orjsons():
     b"[1, 2]\n",  # not an object
     b'{"a": "x", "z": "\xff"}\n',  # invalid UTF-8 in a key that is not read
     b'{"a": 123456789012345678901234567890}\n',  # orjson reads it as a double
+    b'{"a": [1, {"b": -9223372036854775809}]}\n',  # ... also inside a list or map
     b"\n",  # blank
     b'{"a": "x"} {"a": "y"}\n',  # two documents on one line
     b'{"a":\n"x"}\n',  # one document over two lines
@@ -204,3 +206,38 @@ def test_projected_corpus_searches_match_whole_events():
         assert list(search.run_files([str(EXAMPLE)])) == list(search.run(events))
         compared += 1
     assert compared >= 10
+
+
+# ---- property: any JSON lines decode as orjson decodes them, or go to the whole-event path ----
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_KEYS = ["a", "b", "c.d", "_time", "input_event", "class_uid"]
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.text(max_size=8),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(_KEYS + ["x"]), inner, max_size=3)), max_leaves=8)
+_OBJECTS = st.dictionaries(st.sampled_from(_KEYS + ["x", "y"]), _VALUES, max_size=5)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+@given(st.lists(_OBJECTS, min_size=1, max_size=6), st.sampled_from(["auto", "ssa"]))
+def test_any_json_objects_decode_as_orjson_decodes_them(objects, input_format):
+    # The standard library writes integers of any size (orjson reads beyond 64 bits as doubles) and
+    # lone surrogates (not UTF-8: both paths must reject those lines).
+    lines = [json.dumps(o, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n" for o in objects]
+    decoder = ProjectedDecoder(frozenset(["a", "b", "c.d", "_time"]), input_format)
+    got = decoder.decode_block(b"".join(lines), len(lines))
+    if got is None:
+        return  # the whole-event path decides; that it is taken is what the fallback cases test
+    assert not any("input_event" in o for o in objects)
+    if input_format == "auto":
+        assert not any("class_uid" in o for o in objects)
+    for key in ("a", "b", "c.d", "_time"):
+        expected = [orjson.loads(line).get(key) for line in lines]
+        values = got.key(key).tolist()
+        assert values == expected and [type(v) for v in values] == [type(v) for v in expected], key

@@ -123,6 +123,7 @@ _TEXT_KINDS = frozenset((str, type(None)))
 # msgspec cannot name a field with these characters; a key holding one is not projected.
 _UNNAMEABLE = re.compile(r'["\\\x00-\x1f]')
 _DEFAULT_RECURSION_LIMIT = 1000
+_ORJSON_INT_MIN, _ORJSON_INT_MAX = -(2**63), 2**64 - 1
 # Where a ValidationError says the value was: "... - at `$[12].process_id`".
 _FAILED_KEY = re.compile(r"- at `\$\[\d+\]\.(.*)`$")
 
@@ -184,10 +185,12 @@ class ProjectedDecoder:
         for guard in columns[len(self.keys):]:
             if guard.count(unset) != count:
                 return None
-        values = {
-            key: known(np.fromiter(column, dtype=object, count=count), _TEXT_KINDS if key in self._text_keys else None)
-            for key, column in zip(self.keys, columns)
-        }
+        values = {}
+        for key, column in zip(self.keys, columns):
+            if key not in self._text_keys and _holds_wide_integer(column):
+                return None
+            values[key] = known(np.fromiter(column, dtype=object, count=count),
+                                _TEXT_KINDS if key in self._text_keys else None)
         return ProjectedMaps(values, count)
 
     def _widen(self, message: str) -> bool:
@@ -198,6 +201,21 @@ class ProjectedDecoder:
         self._text_keys.discard(found.group(1))
         self._decoder = self._build()
         return True
+
+
+def _holds_wide_integer(values: tuple) -> bool:
+    """Whether a list or map among the values holds an integer orjson would read as a double
+    (beyond 64 bits); the schema bounds only top-level integers."""
+    stack = [v for v in values if v.__class__ is list or v.__class__ is dict]
+    while stack:
+        value = stack.pop()
+        for item in value.values() if value.__class__ is dict else value:
+            kind = item.__class__
+            if kind is int and not _ORJSON_INT_MIN <= item <= _ORJSON_INT_MAX:
+                return True
+            if kind is list or kind is dict:
+                stack.append(item)
+    return False
 
 
 def decoder_for(plans: list[Plan], input_format: str) -> ProjectedDecoder | None:
