@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 
-import numpy as np
 import orjson
 
 from ..errors import BAD_INPUT, SplError
@@ -156,17 +155,19 @@ class EventReader:
                 if self.projection is not None:
                     # Whole blocks of lines go to the projected decoder as they are read, without
                     # a bytes object per line; a block it cannot serve is split into lines below.
-                    block, count = self._read_block(stream)
+                    block = self._read_block(stream)
                     if not block:
                         break
-                    projected = self.projection.decode_block(block, count) if len(block) <= self.max_line_bytes else None
+                    projected = self.projection.decode_block(block) if len(block) <= self.max_line_bytes else None
                     if projected is not None:
-                        counters.lines += count
-                        lines_before += count
+                        counters.lines += len(projected)
+                        lines_before += len(projected)
                         offset += len(block)
+                        self._size_blocks(len(block), len(projected))
                         yield from self._hand_over(projected, place, lines_before, offset)
                         continue
                     lines = split_lines(block)
+                    self._size_blocks(len(block), len(lines))
                 else:
                     lines = list(islice(stream, self.batch_size))
                     if not lines:
@@ -185,16 +186,16 @@ class EventReader:
             if stream is not sys.stdin.buffer:
                 stream.close()
 
-    def _read_block(self, stream: BinaryIO) -> tuple[bytes, int]:
-        """(bytes, lines) of about `batch_size` whole lines (the last one may lack its newline at
-        the end of input), sized by the average line length seen so far."""
+    def _read_block(self, stream: BinaryIO) -> bytes:
+        """About `batch_size` whole lines (the last one may lack its newline at the end of input)."""
         block = stream.read(min(self._block_bytes, self.max_line_bytes))
         if block and not block.endswith(b"\n"):
             block += stream.readline()
-        count = count_lines(block)
-        if count:
-            self._block_bytes = max(4096, self.batch_size * len(block) // count)
-        return block, count
+        return block
+
+    def _size_blocks(self, size: int, lines: int) -> None:
+        """Read the next block by the average line length seen in this one."""
+        self._block_bytes = max(4096, self.batch_size * size // max(lines, 1))
 
     def _evtx_batches(self, path: str) -> Iterator[list[dict]]:
         """An EVTX file's records; on resume the records an earlier run consumed are skipped
@@ -360,7 +361,7 @@ def decode_lines(
     loads = orjson.loads
     if max(map(len, lines), default=0) <= max_line_bytes:
         if projection is not None:
-            projected = projection.decode_block(b"".join(lines), len(lines))
+            projected = projection.decode_block(b"".join(lines))
             if projected is not None:
                 return projected, []
         try:
@@ -387,13 +388,6 @@ def decode_lines(
             continue
         events.append(event)
     return events, bad
-
-
-def count_lines(data: bytes) -> int:
-    """Lines in `data`, a last one without a newline included."""
-    # numpy compares and counts several times faster than bytes.count on a large block.
-    newlines = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))
-    return newlines + (bool(data) and not data.endswith(b"\n"))
 
 
 def split_lines(data: bytes) -> list[bytes]:

@@ -7,9 +7,12 @@ skipped by the parser, never becoming Python objects, which makes reading severa
 than decoding whole events. The batch's `input_event` column is then a ProjectedMaps.
 
 Whatever this fast path cannot decide exactly the same way as the whole-event path goes back to it,
-batch by batch: a line that is not a valid JSON object, that is not UTF-8, that holds a number
-orjson would read differently, that is blank, or that has a key by which it may be something other
-than a flat SSA event (an `{"input_event": ...}` record, OCSF, a raw Windows record).
+batch by batch: a line that is not a valid JSON object, that is not one `{...}` on its own line, that
+is not UTF-8, that holds an integer orjson would read differently or is nested near orjson's depth
+limit, or that has a key by which it may be something other than a flat SSA event (an
+`{"input_event": ...}` record, OCSF, a raw Windows record). One difference remains, documented: a
+number beyond double range in a key that is not read makes orjson reject the line; msgspec skips
+the value unread and so reads the line (telling it apart would cost a scan of every byte).
 """
 from __future__ import annotations
 
@@ -139,9 +142,7 @@ class ProjectedDecoder:
     def __init__(self, keys: frozenset[str], input_format: str = "auto"):
         self.keys = tuple(sorted(keys))
         self.input_format = input_format
-        # Keys that send a block to the whole-event path: with `--input-format ssa` lines are used as
-        # they are, so only a stream record ({"input_event": ...}) is different.
-        self._guard_keys = ("input_event",) if input_format == "ssa" else NOT_FLAT_KEYS
+        self._guard_keys = guard_keys(input_format)
         self._text_keys = set(self.keys)
         self._decoder = self._build()
 
@@ -151,9 +152,11 @@ class ProjectedDecoder:
         guards = [(f"g{i}", Any, msgspec.field(default=msgspec.UNSET, name=key)) for i, key in enumerate(self._guard_keys)]
         return msgspec.json.Decoder(msgspec.defstruct("ProjectedEvent", read + guards, gc=False))
 
-    def decode_block(self, block: bytes, lines: int) -> ProjectedMaps | None:
-        """The events of a block of `lines` whole JSON lines, or None if the block needs the
-        whole-event path."""
+    def decode_block(self, block: bytes) -> ProjectedMaps | None:
+        """The events of a block of whole JSON lines, or None if the block needs the whole-event path."""
+        lines = _object_lines(block)
+        if not lines:
+            return None
         if not block.isascii():
             try:
                 block.decode()  # orjson rejects a line that is not UTF-8 even where the key is unread
@@ -177,7 +180,7 @@ class ProjectedDecoder:
         finally:
             sys.setrecursionlimit(limit)
         count = len(events)
-        if count != lines or not count:  # a blank line, or two documents on one line
+        if count != lines:  # two documents on one line
             return None
         # One C call per event gives all its values; zip turns the rows into columns.
         columns = list(zip(*map(astuple, events)))
@@ -201,6 +204,37 @@ class ProjectedDecoder:
         self._text_keys.discard(found.group(1))
         self._decoder = self._build()
         return True
+
+
+def guard_keys(input_format: str) -> tuple[str, ...]:
+    """Keys that send a block to the whole-event path: they make a line a stream record, OCSF or a
+    raw Windows record. With `--input-format ssa` lines are used as they are, so only a stream record
+    ({"input_event": ...}) is different."""
+    return ("input_event",) if input_format == "ssa" else NOT_FLAT_KEYS
+
+
+def _object_lines(block: bytes) -> int:
+    """The number of lines if every line starts with `{` and ends with `}` (before an optional
+    `\r`), else 0.
+
+    msgspec reads a block as a stream of documents, wherever the newlines are; orjson reads line by
+    line. In this shape no document can span two lines (the next line would have to go on with `,`
+    or a closing bracket) and every line starts one, so if msgspec finds as many documents as there
+    are lines, they are the lines. A blank line or a document spread over several lines fails the
+    shape; two documents on one line, the count."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    if not len(data):
+        return 0
+    newlines = np.flatnonzero(data == 10)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [len(data)]))
+    if starts[-1] == len(data):  # the block ends with a newline: no line after it
+        starts, ends = starts[:-1], ends[:-1]
+    last = ends - 1
+    last[data[np.maximum(last, 0)] == 13] -= 1  # before a \r
+    if (ends > starts).all() and (last >= starts).all() and (data[starts] == 123).all() and (data[last] == 125).all():
+        return len(starts)
+    return 0
 
 
 def _holds_wide_integer(values: tuple) -> bool:
@@ -229,6 +263,6 @@ def decoder_for(plans: list[Plan], input_format: str) -> ProjectedDecoder | None
         if found is None:
             return None
         keys |= found
-    if any(_UNNAMEABLE.search(key) for key in keys):
-        return None
+    if any(_UNNAMEABLE.search(key) for key in keys) or keys & set(guard_keys(input_format)):
+        return None  # a search reading `_raw` or `EventID` reads raw records, which are converted whole
     return ProjectedDecoder(frozenset(keys), input_format)

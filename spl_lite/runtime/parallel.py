@@ -28,7 +28,7 @@ from .. import ast
 from ..commands import COMMANDS
 from ..io.evtx import MAGIC as EVTX_MAGIC
 from ..io.formats import InputConverter
-from ..io.jsonl import count_lines, decode_lines, split_lines
+from ..io.jsonl import decode_lines, split_lines
 from ..io.projection import ProjectedDecoder
 from ..io.sources import SOURCES
 from ..plan import Plan
@@ -152,12 +152,14 @@ def _run_range(task: tuple[str, int, int]) -> ChunkResult:
     projection = _worker["projection"]
     result = ChunkResult([], 0, 0, [], 0, {}, InputConverter(_worker["input_format"]))
     for block in _blocks(data, batch_size):
-        count = count_lines(block)
-        events = projection.decode_block(block, count) if projection is not None else None
+        events = projection.decode_block(block) if projection is not None else None
         if events is None:
-            events, bad = decode_lines(split_lines(block), result.lines + 1)
+            lines = split_lines(block)
+            events, bad = decode_lines(lines, result.lines + 1)
             result.bad_lines.extend(bad)
-        result.lines += count
+            result.lines += len(lines)
+        else:
+            result.lines += len(events)
         # Lines become the source's shape; skipped raw records leave gaps in the row ids, which is harmless.
         converted = result.inputs.convert(events)
         batch = source.to_batch(converted.shape(source.shape), result.events)

@@ -1,0 +1,515 @@
+"""Projected reading (spl_lite/io/projection.py) must be invisible: which searches it serves, and
+that the projected path gives byte for byte what decoding whole events gives, on real data, on
+awkward lines (which must fall back to the whole-event path), through the CLI and the API."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from spl_lite import Search
+from spl_lite.io import ocsf
+from spl_lite.io.projection import ProjectedDecoder, decoder_for, keys_read
+from spl_lite.runtime.batch import ProjectedMaps
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "process_creation.jsonl"
+REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
+GENERATOR = ROOT / "benchmarks" / "generate_events.py"
+CORPUS = ROOT.parent / "shared" / "corpus" / "searches.jsonl"
+
+SOURCE = "| from read_ssa_enriched_events() "
+SINK = " | into write_ssa_detected_events();"
+# Writes five read keys of every event: any value the projected path decodes differently shows.
+READ_KEYS = ("_time", "process_name", "parent_process_name", "process", "dest_user_id")
+FIVE_KEYS = (SOURCE + "| eval " + ", ".join(f'v{i} = map_get(input_event, "{key}")' for i, key in enumerate(READ_KEYS))
+             + " | select " + ", ".join(f"v{i}" for i in range(len(READ_KEYS))) + SINK)
+
+
+def keys_of(text: str) -> frozenset[str] | None:
+    return keys_read(Search.compile(text).plan)
+
+
+def cli(*args, timeout: int = 120) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "spl_lite.cli", *map(str, args)],
+                            capture_output=True, cwd=ROOT, timeout=timeout)
+    assert b"Traceback" not in result.stderr, result.stderr.decode(errors="replace")
+    return result
+
+
+def without_timing(stderr: bytes) -> list[bytes]:
+    """stderr lines with the summary's seconds and rate (which vary run to run) cut off."""
+    return [re.sub(rb", [\d.]+ s \([^)]*\)$", b"", line) for line in stderr.splitlines()]
+
+
+# ---- 1, 2: which plans are projected ----
+
+def test_reference_detection_reads_exactly_its_seven_keys():
+    assert keys_of(REFERENCE.read_text()) == {
+        "_time", "parent_process_name", "process_name", "process", "dest_user_id", "dest_device_id", "event_id"}
+
+
+# (search needing whole events, the same search changed just enough to be projected, its keys):
+# the control shows that it is the construct named by the id that turns projection off.
+WHOLE_AND_CONTROL = {
+    "no select before into": (
+        SOURCE + '| eval a = map_get(input_event, "a")' + SINK,
+        SOURCE + '| eval a = map_get(input_event, "a") | select a' + SINK, {"a"}),
+    "select input_event": (
+        SOURCE + '| eval a = map_get(input_event, "a") | select a, input_event' + SINK,
+        SOURCE + '| eval a = map_get(input_event, "a") | select a' + SINK, {"a"}),
+    "eval e = input_event": (
+        SOURCE + "| eval e = input_event | select e" + SINK,
+        SOURCE + '| eval e = map_get(input_event, "e") | select e' + SINK, {"e"}),
+    "map_get with a non-literal key": (
+        SOURCE + '| eval k = "a" | eval v = map_get(input_event, k) | select v' + SINK,
+        SOURCE + '| eval k = "a" | eval v = map_get(input_event, "a") | select v' + SINK, {"a"}),
+    "input_event.path": (
+        SOURCE + "| eval v = input_event.process_name | select v" + SINK,
+        SOURCE + '| eval v = map_get(input_event, "process_name") | select v' + SINK, {"process_name"}),
+    "where on _datamodels": (
+        SOURCE + '| where "Endpoint_Processes" IN(_datamodels) | eval v = map_get(input_event, "a") | select v' + SINK,
+        SOURCE + '| where "Endpoint_Processes" IN("x") | eval v = map_get(input_event, "a") | select v' + SINK,
+        {"a"}),
+    "where on input_event itself": (
+        SOURCE + '| where input_event != null | eval v = map_get(input_event, "a") | select v' + SINK,
+        SOURCE + '| where map_get(input_event, "b") != null | eval v = map_get(input_event, "a") | select v' + SINK,
+        {"a", "b"}),
+    "ucast of input_event": (
+        SOURCE + '| eval m = ucast(input_event, "map<string, any>", null), v = map_get(m, "a") | select v' + SINK,
+        SOURCE + '| eval m = ucast(map_get(input_event, "m"), "map<string, any>", null), v = map_get(m, "a") '
+                 "| select v" + SINK, {"m"}),
+    "conditional_anomaly before select": (
+        SOURCE + '| eval p = map_get(input_event, "p"), c = map_get(input_event, "c") '
+                 '| conditional_anomaly conditional="p" target="c" | select p, c, output' + SINK,
+        SOURCE + '| eval p = map_get(input_event, "p"), c = map_get(input_event, "c") | select p, c '
+                 '| conditional_anomaly conditional="p" target="c" | select p, c, output' + SINK, {"p", "c"}),
+    "stats before select": (
+        SOURCE + '| eval a = ucast(map_get(input_event, "a"), "string", null), '
+                 'timestamp = parse_long(ucast(map_get(input_event, "_time"), "string", null)) '
+                 "| stats count() AS c BY a, span(timestamp, 5m) | select a, c" + SINK,
+        SOURCE + '| eval a = ucast(map_get(input_event, "a"), "string", null), '
+                 'timestamp = parse_long(ucast(map_get(input_event, "_time"), "string", null)) | select a, timestamp '
+                 "| stats count() AS c BY a, span(timestamp, 5m) | select a, c" + SINK, {"a", "_time"}),
+    "read_ba_enriched_events": (
+        '| from read_ba_enriched_events() | eval v = map_get(input_event, "a") | select v '
+        "| into write_ba_finding_events();",
+        SOURCE + '| eval v = map_get(input_event, "a") | select v | into write_ba_finding_events();', {"a"}),
+    "G4 from source": (
+        '$main = from source | eval v = map_get(input_event, "a") | fields v | into sink;',
+        '$main = | from read_ssa_enriched_events() | eval v = map_get(input_event, "a") | fields v '
+        "| into write_ssa_detected_events();", {"a"}),
+    "eval assigns body before select": (
+        SOURCE + '| eval v = map_get(input_event, "a"), body = create_map(["v", v]) | select v' + SINK,
+        SOURCE + '| eval v = map_get(input_event, "a"), b = create_map(["v", v]) | select v' + SINK, {"a"}),
+    "eval assigns body from the event": (
+        SOURCE + '| eval body = map_get(input_event, "a") | select body' + SINK,
+        SOURCE + '| eval b = map_get(input_event, "a") | select b' + SINK, {"a"}),
+    "one branch keeps the event": (
+        '$e = | from read_ssa_enriched_events() | eval a = map_get(input_event, "a");\n'
+        '| from $e | where a = "x" | select a | into write_ssa_detected_events();\n'
+        "| from $e | into write_ssa_finding_events();",
+        '$e = | from read_ssa_enriched_events() | eval a = map_get(input_event, "a");\n'
+        '| from $e | where a = "x" | select a | into write_ssa_detected_events();\n'
+        '| from $e | eval b = map_get(input_event, "b") | fields b | into write_ssa_finding_events();', {"a", "b"}),
+}
+
+
+@pytest.mark.parametrize("case", WHOLE_AND_CONTROL, ids=list(WHOLE_AND_CONTROL))
+def test_plans_needing_whole_events_are_not_projected(case):
+    whole, control, keys = WHOLE_AND_CONTROL[case]
+    assert keys_of(whole) is None
+    assert keys_of(control) == keys
+    assert decoder_for([Search.compile(whole).plan], "auto") is None
+
+
+PROJECTED = {
+    "where then fields": (
+        SOURCE + '| eval a=map_get(input_event, "a") | where a="x" | fields a' + SINK, {"a"}),
+    "map_get inside select items": (
+        SOURCE + '| select map_get(input_event, "x") AS x, lower(ucast(map_get(input_event, "y"), "string", null)) AS y'
+        + SINK, {"x", "y"}),
+    "where on the event before any eval": (
+        SOURCE + '| where map_get(input_event, "k") = "v" | eval a = map_get(input_event, "a") | fields a' + SINK,
+        {"k", "a"}),
+    "several statements, every branch selects": (
+        '$a = | from read_ssa_enriched_events() | eval n = ucast(map_get(input_event, "n"), "long", null), '
+        'm = map_get(input_event, "m");\n'
+        "| from $a | where n <= 2 | select n | into write_ssa_detected_events();\n"
+        '| from $a | where map_get(input_event, "w") = "z" | select m | into write_ssa_finding_events();\n'
+        '| from $a | eval q = map_get(input_event, "q") | fields q, n | into write_null();', {"n", "m", "w", "q"}),
+}
+
+
+@pytest.mark.parametrize("case", PROJECTED, ids=list(PROJECTED))
+def test_plans_reading_only_literal_keys_are_projected(case):
+    text, keys = PROJECTED[case]
+    plan = Search.compile(text).plan
+    assert keys_read(plan) == keys
+    decoder = decoder_for([plan], "auto")
+    assert decoder is not None and set(decoder.keys) == keys
+    assert decoder_for([plan], "ssa") is not None
+    for fmt in ("ocsf", "windows", "sysmon", "winsec"):
+        assert decoder_for([plan], fmt) is None  # those formats convert whole records
+
+
+def test_decoder_for_several_plans_reads_the_union_or_nothing():
+    a = Search.compile(PROJECTED["where then fields"][0]).plan
+    xy = Search.compile(PROJECTED["map_get inside select items"][0]).plan
+    whole = Search.compile(WHOLE_AND_CONTROL["select input_event"][0]).plan
+    assert set(decoder_for([a, xy], "auto").keys) == {"a", "x", "y"}
+    assert decoder_for([a, whole], "auto") is None
+    assert decoder_for([], "auto") is None
+
+
+# ---- 3: the reference detection on real and generated data ----
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("generated") / "events.jsonl"
+    subprocess.run([sys.executable, str(GENERATOR), "--events", "30000", "--output", str(path)],
+                   check=True, capture_output=True, timeout=120)
+    return path
+
+
+@pytest.mark.parametrize("which", ["example", "generated"])
+def test_reference_detection_output_is_identical_projected_whole_and_parallel(which, generated):
+    path = EXAMPLE if which == "example" else generated
+    runs = {mode: cli("run", REFERENCE, "--input", path, *flags)
+            for mode, flags in {"projected": [], "whole": ["--whole-events"], "workers": ["--workers", "2"]}.items()}
+    for mode, result in runs.items():
+        assert result.returncode == 0, (mode, result.stderr)
+    assert runs["projected"].stdout, "the detection must fire, or the comparison shows nothing"
+    assert runs["projected"].stdout == runs["whole"].stdout
+    assert runs["workers"].stdout == runs["whole"].stdout
+    explained = cli("explain", REFERENCE).stdout
+    assert b"projected" in explained  # the default run above did take the projected path
+
+
+# ---- 4: awkward lines fall back to the whole-event path and give the same everything ----
+
+SSA_LIKE = {"_time": "1602004409000", "event_id": "1", "parent_process_name": "C:\\x\\p.exe",
+            "process": "ocsfonly.exe /x", "dest_user_id": "u", "dest_device_id": "d", "process_name": "ocsfonly.exe"}
+PRETTY = json.dumps({"_time": "3", "process_name": "pretty.exe", "process": "pretty.exe /a"}, indent=2).encode() + b"\n"
+TRICKY = [
+    b'{"process_name": "cmd.exe", \n',  # malformed JSON
+    b"[1, 2, 3]\n",  # a JSON array
+    b'{"_time": "4", "process_name": "utf.exe", "process_path": "C:\\\\\xff\xfe.exe"}\n',  # bad UTF-8, unread key
+    b'{"_time": 1180591620717411303424, "process_name": "bigtime.exe"}\n',  # 2**70 in a read key
+    b'{"_time": "5", "process_name": "bigpid.exe", "process_id": 1180591620717411303424}\n',  # ... unread key
+    b"\n",  # blank
+    b'{"process_name": "one.exe"} {"process_name": "two.exe"}\n',  # two documents on one line
+    PRETTY,  # one object over several lines
+    b'{"_time": "6", "process_name": "first.exe", "process_name": "second.exe"}\n',  # duplicate keys
+    b'{"input_event": {"_time": "7", "process_name": "wrapped.exe", "process": "w /x"}, "_datamodels": []}\n',
+    orjson.dumps(ocsf.from_enriched(SSA_LIKE)) + b"\n",  # OCSF
+    # read keys holding other values than text: nested, floats, bools, unicode
+    '{"_time": 1.5e3, "process_name": "ünïcødé 😀.exe", "process": ["a", {"b": [true, null, -0.25]}], '
+    '"dest_user_id": false, "parent_process_name": {"x": 1}}\n'.encode(),
+]
+
+
+@pytest.fixture(scope="module")
+def awkward(tmp_path_factory) -> Path:
+    """4,356 real events, the tricky lines 300 lines apart (a different 64-line batch each), a run
+    of CRLF lines, and a last line without its newline."""
+    good = EXAMPLE.read_bytes().splitlines(keepends=True) * 4
+    lines = []
+    for i, line in enumerate(good):
+        if i % 300 == 150 and i // 300 < len(TRICKY):
+            lines.append(TRICKY[i // 300])
+        if 3800 <= i < 3900:
+            line = line[:-1] + b"\r\n"
+        lines.append(line)
+    lines.append(b'{"_time": "9", "process_name": "no-newline.exe"}')
+    path = tmp_path_factory.mktemp("awkward") / "awkward.jsonl"
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+def oracle(data: bytes) -> tuple[list[int], int]:
+    """(numbers of the lines orjson rejects or finds no object in, count of good objects): what
+    the whole-event path must report, worked out line by line here."""
+    bad, good = [], 0
+    for line_no, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            bad.append(line_no)
+            continue
+        if isinstance(value, dict):
+            good += 1
+        else:
+            bad.append(line_no)
+    return bad, good
+
+
+def run_modes(search: Path, data_path: Path, tmp: Path, *extra, modes=("projected", "whole", "workers")) -> dict:
+    flags = {"projected": [], "whole": ["--whole-events"], "workers": ["--workers", "2"]}
+    runs = {}
+    for mode in modes:
+        dead = tmp / f"{mode}.dead"
+        # --workers is not used with --dead-letter (one process reads), so the workers run goes without.
+        letters = [] if mode == "workers" else ["--dead-letter", dead]
+        result = cli("run", search, "--input", data_path, *letters, *extra, *flags[mode])
+        assert result.returncode == 0, (mode, result.stderr)
+        index = Path(f"{dead}.index.jsonl")
+        runs[mode] = {
+            "stdout": result.stdout,
+            "stderr": without_timing(result.stderr),
+            "dead": dead.read_bytes() if dead.exists() else b"",
+            "index": index.read_bytes() if index.exists() else b"",
+        }
+    return runs
+
+
+def test_awkward_lines_give_the_same_output_warnings_and_dead_letters(awkward, tmp_path):
+    search = tmp_path / "five.spl"
+    search.write_text(FIVE_KEYS)
+    assert keys_of(FIVE_KEYS) == set(READ_KEYS)
+    runs = run_modes(search, awkward, tmp_path, "--batch-size", "64")
+    for part in ("stdout", "stderr", "dead", "index"):
+        assert runs["whole"][part] == runs["projected"][part], part
+    assert runs["workers"]["stdout"] == runs["projected"]["stdout"]
+    assert runs["workers"]["stderr"] == runs["projected"]["stderr"]
+
+    projected = runs["projected"]
+    data = awkward.read_bytes()
+    bad, good = oracle(data)
+    assert len(bad) >= 3 + PRETTY.count(b"\n")  # malformed, array, bad UTF-8, two documents, the pretty lines
+    reported = [orjson.loads(line) for line in projected["index"].splitlines()]
+    assert [entry["line"] for entry in reported] == bad
+    assert projected["dead"] == b"".join(data.split(b"\n")[n - 1] + b"\n" for n in bad)
+    warnings = [line for line in projected["stderr"] if line.startswith(b"warning: ")]
+    assert warnings[0].startswith(f"warning: {awkward}:{bad[0]}: invalid JSON".encode())
+    assert projected["stdout"].count(b"\n") == good  # one record per good object, none lost
+    for name in (b"wrapped.exe", b"ocsfonly.exe", b"second.exe", b"bigtime.exe", b"no-newline.exe",
+                 "ünïcødé 😀.exe".encode()):
+        assert name in projected["stdout"], name
+    assert b"first.exe" not in projected["stdout"] and b"pretty.exe" not in projected["stdout"]
+
+
+# ---- 5: corpus searches through the API ----
+
+@pytest.mark.skipif(not CORPUS.exists(), reason=f"corpus not found at {CORPUS} (shared/ sits beside the checkout)")
+def test_corpus_searches_projected_by_run_files_match_run_on_whole_events():
+    events = [orjson.loads(line) for line in EXAMPLE.read_bytes().splitlines()]
+    seen, compared, records = set(), 0, 0
+    for line in CORPUS.read_bytes().splitlines():
+        text = orjson.loads(line)["search"]
+        # Only texts that can be projected at all (cheap filters; compiling every text is slow).
+        if text in seen or "read_ssa_enriched_events" not in text or not re.search(r"\b(select|fields)\b", text):
+            continue
+        seen.add(text)
+        try:
+            search = Search.compile(text)
+        except Exception:
+            continue
+        if keys_read(search.plan) is None:
+            continue
+        projected = list(search.run_files([str(EXAMPLE)], batch_size=256))
+        assert projected == list(search.run(events, batch_size=256)), text
+        compared += 1
+        records += len(projected)
+    assert compared >= 5
+    assert records > 0, "no corpus search wrote anything: the comparison would show nothing"
+
+
+# ---- 6: ProjectedDecoder.decode_block itself ----
+
+GOOD = b'{"a": "ok", "n": 1}\n'
+FALLBACK = {
+    "invalid JSON": b'{"a": "x", \n',
+    "non-object line": b"[1, 2]\n",
+    "a string line": b'"text"\n',
+    "invalid UTF-8 in an unread key": b'{"a": "x", "z": "\xff"}\n',
+    "invalid UTF-8 in a read key": b'{"a": "\xc3\x28"}\n',
+    "invalid UTF-8 in a key name": b'{"a": "x", "\xff": 1}\n',
+    "int beyond int64 in a read key": b'{"n": %d}\n' % 2**70,
+    "int 2**63 in a read key": b'{"n": %d}\n' % 2**63,
+    "negative int beyond int64 in a read key": b'{"n": %d}\n' % -(2**70),
+    "blank line": b"\n",
+    "whitespace line": b"   \n",
+    "two documents on one line": b'{"a": "x"} {"a": "y"}\n',
+    "object over several lines": b'{"a":\n"x"}\n',
+    "input_event": b'{"input_event": {"a": "x"}}\n',
+    "class_uid": b'{"class_uid": 1007, "a": "x"}\n',
+    "_raw": b'{"_raw": "<Event/>", "a": "x"}\n',
+    "winlog": b'{"winlog": {}, "a": "x"}\n',
+    "event_data": b'{"event_data": {}, "a": "x"}\n',
+    "EventID": b'{"EventID": 1, "a": "x"}\n',
+    "EventId": b'{"EventId": 1, "a": "x"}\n',
+    "lone surrogate": b'{"a": "\\ud800"}\n',
+    "trailing comma": b'{"a": "x",}\n',
+    "wide int inside a read list": b'{"a": [1, {"b": -9223372036854775809}]}\n',
+    "nested beyond orjson's 1,024 levels": b'{"a": "x", "z": ' + b"[" * 1025 + b"]" * 1025 + b"}\n",
+    "nested 1,000 levels (orjson's to decide)": b'{"a": "x", "z": ' + b"[" * 1000 + b"]" * 1000 + b"}\n",
+}
+
+
+@pytest.mark.parametrize("case", FALLBACK, ids=list(FALLBACK))
+def test_decode_block_declines_what_it_cannot_decode_like_orjson(case):
+    decoder = ProjectedDecoder(frozenset({"a", "n"}))
+    assert isinstance(decoder.decode_block(GOOD * 2), ProjectedMaps)  # the same decoder takes good lines
+    block = GOOD + FALLBACK[case] + GOOD
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 4000))  # as a run sets it (values.py walks deep values)
+    assert decoder.decode_block(block) is None
+
+
+def test_decode_block_values_are_orjsons():
+    lines = [
+        b'{"a": "x", "b": 1, "c": 2.5, "d": [1, {"e": null, "f": [true]}], "f": true, "skip": {"deep": [1, 2]}}\n',
+        b'{"b": -9223372036854775808, "a": "\\u00e9\\ud83d\\ude00 \xe2\x82\xac", "f": false, "c": -0.0}\n',
+        b'{"a": null, "b": 9223372036854775807, "c": 1e300, "d": {"k": "v", "n": [1.5, "s"]}}\r\n',
+        b'{}\n',
+        b'{"d": "text now", "c": 1E2, "unread": [1, 2, {"x": "y"}], "b": 0}\n',
+        b'{"a": "dup", "a": "last wins", "f": null}',  # no newline at the end
+    ]
+    decoder = ProjectedDecoder(frozenset("abcdf") | {"absent"})
+    got = decoder.decode_block(b"".join(lines))
+    assert isinstance(got, ProjectedMaps) and len(got) == len(lines)
+    for key in "abcdf":
+        expected = [orjson.loads(line).get(key) for line in lines]
+        values = got.key(key).tolist()
+        assert values == expected, key
+        assert [type(v) for v in values] == [type(v) for v in expected], key
+    assert got.key("absent").tolist() == [None] * len(lines)
+    with pytest.raises(RuntimeError):
+        list(got)  # the events themselves were never built
+
+
+# ---- differences once found between the projected and whole-event paths ----
+# Each compares the two paths on input the checks above leave out. Two differences were fixed and
+# these guard them; one stands, documented in README (Performance) and marked xfail below.
+KNOWN_DIFFERENCE = pytest.mark.xfail(
+    strict=True,
+    reason="a number beyond double range in a key the search does not read: orjson rejects the line, "
+           "the projected decoder skips the value unread (no cheap exact check; see README)")
+
+
+@KNOWN_DIFFERENCE
+def test_number_orjson_rejects_in_an_unread_key_falls_back():
+    # orjson rejects 1e400 ("number is infinity when parsed as double") wherever it is; msgspec
+    # skips an unread key's value without converting it.
+    for line in (b'{"a": "x", "z": 1e400}\n', b'{"a": "x", "z": [-1e400]}\n', b'{"a": "x", "z": 1' + b"0" * 400 + b"}\n"):
+        with pytest.raises(orjson.JSONDecodeError):
+            orjson.loads(line)
+        block = GOOD + line + GOOD
+        assert ProjectedDecoder(frozenset({"a"})).decode_block(block) is None, line
+
+
+@pytest.mark.parametrize("extra", [
+    b'{"a": "x"} {"a": "y"}\n\n',  # two documents on one line + a blank line: 2 lines, 2 documents
+    b'{"a":\n"s"}\n{"a": "x"} {"a": "y"}\n',  # one object over two lines + two on one: 3 lines, 3 documents
+], ids=["two-on-a-line-and-blank", "split-object-and-two-on-a-line"])
+def test_bad_lines_whose_count_cancels_out_fall_back(extra):
+    block = GOOD + extra + GOOD
+    assert ProjectedDecoder(frozenset({"a"})).decode_block(block) is None
+
+
+@pytest.mark.parametrize("odd", [
+    pytest.param([b'{"_time": "1", "process_name": "inf.exe", "process_id": 1e400}\n'], marks=KNOWN_DIFFERENCE),
+    [b'{"process_name": "one.exe"} {"process_name": "two.exe"}\n', b"\n"],
+    [b'{"process_name":\n', b'"split.exe"}\n', b'{"process_name": "one.exe"} {"process_name": "two.exe"}\n'],
+], ids=["infinite-number-in-unread-key", "two-on-a-line-and-blank", "split-object-and-two-on-a-line"])
+def test_cli_output_is_the_same_for_lines_the_decoder_once_accepted(odd, tmp_path):
+    search = tmp_path / "five.spl"
+    search.write_text(FIVE_KEYS)
+    good = EXAMPLE.read_bytes().splitlines(keepends=True)[:200]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(good[:100] + odd + good[100:]))
+    bad, good_count = oracle(path.read_bytes())
+    assert bad
+    runs = run_modes(search, path, tmp_path, "--batch-size", "64")
+    whole = runs["whole"]
+    assert [orjson.loads(line)["line"] for line in whole["index"].splitlines()] == bad
+    assert whole["stdout"].count(b"\n") == good_count
+    for mode in ("projected", "workers"):
+        extra = set(runs[mode]["stdout"].splitlines()) - set(whole["stdout"].splitlines())
+        assert not extra, f"{mode} wrote records for lines the whole-event path rejects: {extra}"
+        assert runs[mode]["stdout"] == whole["stdout"], mode
+        assert runs[mode]["stderr"] == whole["stderr"], mode
+    assert runs["projected"]["dead"] == whole["dead"] and runs["projected"]["index"] == whole["index"]
+
+
+@pytest.mark.parametrize("key", ["_raw", "EventID", "class_uid"])
+def test_a_search_reading_a_key_that_marks_other_shapes_runs(key, tmp_path):
+    # A key that marks a line as another shape cannot be both read and guarded in one schema: such a
+    # search reads whole events.
+    text = SOURCE + f'| eval r = map_get(input_event, "{key}"), p = map_get(input_event, "process_name") | select r, p' + SINK
+    assert keys_of(text) == {key, "process_name"}
+    search = tmp_path / "reads.spl"
+    search.write_text(text)
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b'{"process_name": "a.exe"}\n{"process_name": "b.exe", "dest_user_id": "u"}\n')
+    whole = cli("run", search, "--input", path, "--whole-events")
+    assert whole.returncode == 0 and whole.stdout.count(b"\n") == 2
+    decoder_for([Search.compile(text).plan], "auto")  # must not raise
+    projected = cli("run", search, "--input", path)
+    assert projected.returncode == 0 and projected.stdout == whole.stdout
+
+
+def test_a_key_holding_other_values_than_text_is_widened_once():
+    decoder = ProjectedDecoder(frozenset(["t", "n"]))
+    first = decoder.decode_block(b'{"t": "1", "n": "x"}\n')
+    assert first.key("t").kinds == {str, type(None)}
+    later = decoder.decode_block(b'{"t": "2", "n": 5}\n{"t": null, "n": [1]}\n')
+    assert later.key("n").tolist() == [5, [1]] and later.key("n").kinds is None
+    assert later.key("t").tolist() == ["2", None] and later.key("t").kinds == {str, type(None)}
+
+
+def test_keys_msgspec_cannot_name_are_read_from_whole_events():
+    text = SOURCE + '| eval v = map_get(input_event, "a\\"b") | select v' + SINK
+    assert keys_of(text) == {'a"b'}
+    assert decoder_for([Search.compile(text).plan], "auto") is None
+
+
+def test_awkward_lines_in_the_ssa_format_give_the_same_output(awkward, tmp_path):
+    # With --input-format ssa only stream records leave the projected path; lines are used as they are.
+    search = tmp_path / "five.spl"
+    search.write_text(FIVE_KEYS)
+    outputs = [cli("run", search, "--input", awkward, "--batch-size", "64", "--input-format", "ssa", *flags)
+               for flags in ([], ["--whole-events"])]
+    assert outputs[0].stdout == outputs[1].stdout and outputs[0].stdout.count(b"\n") > 100
+    assert without_timing(outputs[0].stderr) == without_timing(outputs[1].stderr)
+
+
+# ---- property: any JSON objects decode as orjson decodes them, or go to the whole-event path ----
+
+_KEYS = ["a", "b", "c.d", "_time", "input_event", "class_uid"]
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.text(max_size=8),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(_KEYS + ["x"]), inner, max_size=3)), max_leaves=8)
+_OBJECTS = st.dictionaries(st.sampled_from(_KEYS + ["x", "y"]), _VALUES, max_size=5)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+@given(st.lists(_OBJECTS, min_size=1, max_size=6), st.sampled_from(["auto", "ssa"]))
+def test_any_json_objects_decode_as_orjson_decodes_them(objects, input_format):
+    # The standard library writes integers of any size (orjson reads those beyond 64 bits as
+    # doubles) and lone surrogates (not UTF-8: both paths must reject those lines).
+    lines = [json.dumps(o, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n" for o in objects]
+    decoder = ProjectedDecoder(frozenset(["a", "b", "c.d", "_time"]), input_format)
+    got = decoder.decode_block(b"".join(lines))
+    if got is None:
+        return  # the whole-event path decides
+    assert not any("input_event" in o for o in objects)
+    if input_format == "auto":
+        assert not any("class_uid" in o for o in objects)
+    for key in ("a", "b", "c.d", "_time"):
+        expected = [orjson.loads(line).get(key) for line in lines]
+        values = got.key(key).tolist()
+        assert values == expected and [type(v) for v in values] == [type(v) for v in expected], key
