@@ -18,6 +18,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from dataclasses import dataclass
 from typing import Iterator
@@ -264,9 +266,9 @@ class ParallelHead:
         total = sum(os.path.getsize(path) for path in self.paths)
         size = min(CHUNK_BYTES, max(_MIN_CHUNK_BYTES, total // (_TASKS_PER_WORKER * self.workers)))
         tasks = [(path, start, end) for path in self.paths for start, end in byte_ranges(path, size)]
-        context = multiprocessing.get_context("fork")
         setup = (self.plan, self.head_last, self.batch_size, self.inputs.input_format, self.projected_keys, self.pushed)
-        with context.Pool(self.workers, _start_worker, setup) as pool:
+        # A process pool that notices a worker dying (BrokenProcessPool) instead of waiting forever.
+        with ProcessPoolExecutor(self.workers, multiprocessing.get_context("fork"), _start_worker, setup) as pool:
             line_base: dict[str, int] = {}
             for (path, _, _), result in _in_order(pool, tasks, _TASKS_AHEAD_PER_WORKER * self.workers):
                 first_line = line_base.get(path, 0)
@@ -302,15 +304,25 @@ class ParallelHead:
 
 def _in_order(pool, tasks: list, ahead: int) -> Iterator[tuple[tuple, ChunkResult]]:
     """(task, result) in task order, with at most `ahead` tasks submitted and not yet yielded
-    (Pool.imap would run every task as fast as the workers can and keep all the results)."""
+    (mapping over all tasks at once would run them as fast as the workers can and keep every result)."""
     remaining = iter(tasks)
-    running = deque((task, pool.apply_async(_run_range, (task,))) for task in islice(remaining, ahead))
+    running = deque((task, pool.submit(_run_range, task)) for task in islice(remaining, ahead))
     while running:
         task, result = running.popleft()
         following = next(remaining, None)
         if following is not None:
-            running.append((following, pool.apply_async(_run_range, (following,))))
-        yield task, result.get()
+            running.append((following, pool.submit(_run_range, following)))
+        try:
+            yield task, result.result()
+        except BrokenProcessPool:
+            raise WorkerDied(
+                "a worker process died (killed, or out of memory?) while reading "
+                f"{task[0]} bytes {task[1]:,}-{task[2]:,}; `--workers 1` reads in this process"
+            ) from None
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended without handing back its range."""
 
 
 @dataclass
