@@ -141,7 +141,6 @@ class ProjectedDecoder:
 
     def __init__(self, keys: frozenset[str], input_format: str = "auto"):
         self.keys = tuple(sorted(keys))
-        self.input_format = input_format
         self._guard_keys = guard_keys(input_format)
         self._text_keys = set(self.keys)
         self._decoder = self._build()
