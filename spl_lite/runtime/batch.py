@@ -207,7 +207,7 @@ class ProjectedMaps:
     def __getitem__(self, rows: np.ndarray) -> "ProjectedMaps":
         """The rows where a boolean mask is true, or at the given indices (as Batch.filter asks)."""
         count = int(np.count_nonzero(rows)) if rows.dtype == bool else len(rows)
-        return ProjectedMaps({key: column[rows] for key, column in self.values.items()}, count)
+        return ProjectedMaps({key: take_rows(column, rows) for key, column in self.values.items()}, count)
 
     def key(self, name: str) -> np.ndarray:
         return self.values[name]
