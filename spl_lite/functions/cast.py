@@ -8,14 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from ..runtime.batch import kinds_of
+from ..runtime.batch import TEXT_KINDS, kinds_of
 from ..values import is_number, to_text, type_name
 from .registry import column_kernel, function
 
 _BASIC_TYPES = ("string", "integer", "long", "float", "double", "boolean", "bytes", "any")
 
 _LONG_TEXT = re.compile(r"[+-]?[0-9]+")
-_TEXT_KINDS = frozenset((str, type(None)))
 _SHORT_DIGIT_LINES = re.compile(r"(?:[0-9]{1,18}\n)*[0-9]{1,18}")
 # What Java's Double.parseDouble accepts (decimal forms; after trimming), but not Python-only
 # spellings such as "inf", "nan" or "1_000".
@@ -131,7 +130,7 @@ def parse_long_column(values):
     # One regular-expression match checks a whole column of them at C speed; anything else takes
     # the full rules value by value.
     texts = values.tolist() if isinstance(values, np.ndarray) else list(values)
-    if texts and (kinds_of(values) or set(map(type, texts))) <= _TEXT_KINDS and None not in texts:
+    if texts and (kinds_of(values) or set(map(type, texts))) <= TEXT_KINDS and None not in texts:
         joined = "\n".join(texts)
         if joined.count("\n") == len(texts) - 1 and _SHORT_DIGIT_LINES.fullmatch(joined):
             # numpy's text parser reads them twice as fast as int() one by one.

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import ast
 from ..plan import Plan
-from ..runtime.batch import ProjectedMaps, known
+from ..runtime.batch import TEXT_KINDS, ProjectedMaps, known
 from .formats import NOT_FLAT_KEYS
 from .sources import ENRICHED_FIELDS, SOURCES
 
@@ -122,7 +122,6 @@ def _keys_of_expression(expression: ast.Expr) -> set[str] | None:
 # rejects them), which msgspec would not; such a line takes the whole-event path.
 _VALUE = Union[str, Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)], float, bool, None, list, dict]
 _TEXT = Optional[str]
-_TEXT_KINDS = frozenset((str, type(None)))
 # msgspec cannot name a field with these characters; a key holding one is not projected.
 _UNNAMEABLE = re.compile(r'["\\\x00-\x1f]')
 _DEFAULT_RECURSION_LIMIT = 1000
@@ -192,7 +191,7 @@ class ProjectedDecoder:
             if key not in self._text_keys and _holds_wide_integer(column):
                 return None
             values[key] = known(np.fromiter(column, dtype=object, count=count),
-                                _TEXT_KINDS if key in self._text_keys else None)
+                                TEXT_KINDS if key in self._text_keys else None)
         return ProjectedMaps(values, count)
 
     def _widen(self, message: str) -> bool:

@@ -42,6 +42,10 @@ class KnownColumn(np.ndarray):
         return iter(self.view(np.ndarray))
 
 
+# The kinds of a column of text that may be null.
+TEXT_KINDS = frozenset((str, type(None)))
+
+
 def known(values: np.ndarray, kinds: frozenset[type] | None = None) -> KnownColumn:
     column = values.view(KnownColumn)
     column.kinds = kinds

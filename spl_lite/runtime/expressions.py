@@ -565,10 +565,11 @@ def _pairwise(left: Evaluator, right: Evaluator, fn: Callable[[Any, Any], Any], 
 
     def evaluate(batch: Batch) -> np.ndarray:
         a, b = left(batch).tolist(), right(batch).tolist()
-        if fast is not None and set(map(type, a)) <= _NUMBER_KINDS and set(map(type, b)) <= _NUMBER_KINDS:
-            if arithmetic:
+        if fast is not None:
+            kinds = set(map(type, a)) | set(map(type, b))
+            if arithmetic and kinds <= _NUMBER_KINDS:
                 return object_column(list(map(fast, a, b)))
-            if set(map(type, a)) == {float} == set(map(type, b)):
+            if not arithmetic and kinds == {float}:
                 return _float_ordering(fast, a, b)
         return object_column([fn(x, y) for x, y in zip(a, b)])
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from spl_lite.values import hashable
 
-from .batch import encoding, null_mask, take_rows, used_codes
+from .batch import encoding, null_mask, object_column, take_rows, used_codes
 
 _INF = math.inf
 _SQRT2 = math.sqrt(2.0)
@@ -100,7 +100,7 @@ class ConditionalAnomaly:
         self._pair_table = np.full((0, 0), -1, dtype=np.int64)
 
     def score(self, conditional: Sequence, target: Sequence) -> list[float | None]:
-        conditional, target = _objects(conditional), _objects(target)
+        conditional, target = object_column(conditional), object_column(target)
         # A record with a null on either side is not counted and scores null.
         present = ~(null_mask(conditional) | null_mask(target))
         rows = np.flatnonzero(present)
@@ -179,14 +179,8 @@ class ConditionalAnomaly:
         return self
 
 
-_EXACT_PRODUCTS = 1 << 26
-_PAIR_TABLE_LIMIT = 1 << 22  # entries: 32 MiB of int64  # total**2 < 2**52: all lift products are exact in float64
-
-
-def _objects(values: Sequence) -> np.ndarray:
-    if isinstance(values, np.ndarray) and values.dtype == object:
-        return values
-    return np.fromiter(values, dtype=object, count=len(values))
+_EXACT_PRODUCTS = 1 << 26  # total**2 < 2**52: all lift products are exact in float64
+_PAIR_TABLE_LIMIT = 1 << 22  # entries: 32 MiB of int64
 
 
 class _Counter:
