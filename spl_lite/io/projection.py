@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Annotated, Any, Optional, Union
+from typing import Annotated, Optional, Union
+
+from operator import attrgetter
 
 import msgspec
-from msgspec.structs import astuple
 import numpy as np
 
 from .. import ast
@@ -122,6 +123,9 @@ def _keys_of_expression(expression: ast.Expr) -> set[str] | None:
 # rejects them), which msgspec would not; such a line takes the whole-event path.
 _VALUE = Union[str, Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)], float, bool, None, list, dict]
 _TEXT = Optional[str]
+# No JSON value passes this (every integer fails one bound), so a guard key anywhere fails the
+# decode, which sends the block to the whole-event path without a check per line.
+_ABSENT = Annotated[int, msgspec.Meta(ge=1, le=0)]
 # msgspec cannot name a field with these characters; a key holding one is not projected.
 _UNNAMEABLE = re.compile(r'["\\\x00-\x1f]')
 _DEFAULT_RECURSION_LIMIT = 1000
@@ -143,11 +147,12 @@ class ProjectedDecoder:
         self._guard_keys = guard_keys(input_format)
         self._text_keys = set(self.keys)
         self._decoder = self._build()
+        self._getters = [attrgetter(f"k{i}") for i in range(len(self.keys))]
 
     def _build(self) -> msgspec.json.Decoder:
         read = [(f"k{i}", _TEXT if key in self._text_keys else _VALUE, msgspec.field(default=None, name=key))
                 for i, key in enumerate(self.keys)]
-        guards = [(f"g{i}", Any, msgspec.field(default=msgspec.UNSET, name=key)) for i, key in enumerate(self._guard_keys)]
+        guards = [(f"g{i}", _ABSENT, msgspec.field(default=None, name=key)) for i, key in enumerate(self._guard_keys)]
         return msgspec.json.Decoder(msgspec.defstruct("ProjectedEvent", read + guards, gc=False))
 
     def decode_block(self, block: bytes) -> ProjectedMaps | None:
@@ -170,7 +175,7 @@ class ProjectedDecoder:
                 try:
                     events = self._decoder.decode_lines(block)
                     break
-                except msgspec.ValidationError as error:
+                except msgspec.ValidationError as error:  # also: a guard key is present
                     if not self._widen(str(error)):
                         return None
                 except (msgspec.DecodeError, RecursionError):
@@ -180,18 +185,12 @@ class ProjectedDecoder:
         count = len(events)
         if count != lines:  # two documents on one line
             return None
-        # One C call per event gives all its values; zip turns the rows into columns.
-        columns = list(zip(*map(astuple, events)))
-        unset = msgspec.UNSET
-        for guard in columns[len(self.keys):]:
-            if guard.count(unset) != count:
-                return None
         values = {}
-        for key, column in zip(self.keys, columns):
+        for key, getter in zip(self.keys, self._getters):
+            column = np.fromiter(map(getter, events), dtype=object, count=count)
             if key not in self._text_keys and _holds_wide_integer(column):
                 return None
-            values[key] = known(np.fromiter(column, dtype=object, count=count),
-                                TEXT_KINDS if key in self._text_keys else None)
+            values[key] = known(column, TEXT_KINDS if key in self._text_keys else None)
         return ProjectedMaps(values, count)
 
     def _widen(self, message: str) -> bool:
@@ -235,7 +234,7 @@ def _object_lines(block: bytes) -> int:
     return 0
 
 
-def _holds_wide_integer(values: tuple) -> bool:
+def _holds_wide_integer(values: np.ndarray) -> bool:
     """Whether a list or map among the values holds an integer orjson would read as a double
     (beyond 64 bits); the schema bounds only top-level integers."""
     stack = [v for v in values if v.__class__ is list or v.__class__ is dict]
