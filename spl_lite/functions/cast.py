@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..runtime.batch import TEXT_KINDS, kinds_of
+from ..runtime.batch import TEXT_KINDS, DeferredColumn, kinds_of
 from ..values import is_number, to_text, type_name
 from .registry import column_kernel, function
 
@@ -70,14 +70,27 @@ def ucast(value, target_type, default_value):
     return value if type(value) is _PYTHON_TYPES[kind] else default_value
 
 
+def _checked_type(target_type: Any) -> type | None:
+    """The Python type ucast to `target_type` checks values against, when it only checks."""
+    kind = parse_type(target_type)
+    return int if kind in ("integer", "long") else _PYTHON_TYPES.get(kind)
+
+
+def ucast_only_checks(target_type: Any) -> bool:
+    """Whether ucast to this type passes or replaces each value without converting it, so that
+    it can fail on no value."""
+    return _checked_type(target_type) is not None
+
+
 @column_kernel("ucast")
 def ucast_column(values, target_type, default_value):
     # The types that pass unchanged (string, long, boolean, collection, map) need only a class
     # check per record; the float conversion and `any` keep the record-by-record path.
-    kind = parse_type(target_type)
-    wanted = int if kind in ("integer", "long") else _PYTHON_TYPES.get(kind)
+    wanted = _checked_type(target_type)
     if wanted is None:
         return NotImplemented
+    if values.__class__ is DeferredColumn:
+        return values.then(lambda value: ucast(value, target_type, default_value))  # a check cannot fail
     present = kinds_of(values) or set(map(type, values))
     if present <= {wanted} or (default_value is None and present <= {wanted, type(None)}):
         return values  # the usual case, a field that always has the declared type: nothing changes

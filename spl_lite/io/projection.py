@@ -18,22 +18,21 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Annotated, Optional, Union
-
 from operator import attrgetter
+from typing import Annotated, Optional, Union
 
 import msgspec
 import numpy as np
+import orjson
 
 from .. import ast
+from ..functions.cast import ucast_only_checks
 from ..plan import Plan
 from ..runtime.batch import TEXT_KINDS, ProjectedMaps, known
 from .formats import NOT_FLAT_KEYS
 from .sources import ENRICHED_FIELDS, SOURCES
 
 _EVENT = "input_event"
-# Commands that, before the event is dropped, may read it through the expressions they hold.
-_EXPRESSION_COMMANDS = ("eval", "where")
 
 
 def keys_read(plan: Plan) -> frozenset[str] | None:
@@ -44,7 +43,14 @@ def keys_read(plan: Plan) -> frozenset[str] | None:
     only, which may use `input_event` only as `map_get(input_event, "literal")` and assign none of
     the source's fields, until a `select` or `fields` keeps fields that are none of them.
     """
+    head = _head(plan)
+    return None if head is None else head[0]
+
+
+def _head(plan: Plan) -> tuple[frozenset[str], list] | None:
+    """(keys read, the nodes from the sources up to and including the cuts) for keys_read."""
     keys: set[str] = set()
+    nodes: dict[int, object] = {}
     consumers: dict[int, list[int]] = {}
     for node in plan.nodes:
         for input_id in node.inputs:
@@ -66,12 +72,72 @@ def keys_read(plan: Plan) -> frozenset[str] | None:
                 return None
             node_keys, cuts = found
             keys |= node_keys
+            nodes[node.id] = node
             if not cuts:
                 following = consumers.get(node.id, ())
                 if not following:
                     return None  # the records reach the end of the plan with the event in them
                 pending.extend(following)
-    return frozenset(keys)
+    return frozenset(keys), list(nodes.values())
+
+
+# Commands after the head through which a deferred column may travel: they hold no records
+# between batches (so no block of lines is kept alive) and read fields only by name.
+_CARRYING_COMMANDS = frozenset(("eval", "where", "select", "fields", "rename", "conditional_anomaly",
+                                "adaptive_threshold", "into"))
+
+
+def deferred_keys(plan: Plan) -> frozenset[str]:
+    """Keys of a projected plan whose values its head only carries: each is assigned on its own,
+    `name = map_get(input_event, "key")` or under a `ucast` that only checks the type, to a field
+    the head's expressions do not read (a `select` may keep it). Such a key is decoded later, for
+    the rows that still exist when something reads it (DeferredColumn), usually a few records at
+    the output instead of every event."""
+    head = _head(plan)
+    if head is None:
+        return frozenset()
+    head_ids = {node.id for node in head[1]}
+    if any(node.command not in _CARRYING_COMMANDS for node in plan.nodes
+           if node.id not in head_ids and node.command != "from"):
+        return frozenset()
+    carried: dict[str, set[str]] = {}  # key -> the fields it is assigned to on its own
+    blocked: set[str] = set()  # keys read some other way
+    fields_read: set[str] = set()
+    for node in head[1]:
+        params = node.params
+        if node.command == "eval":
+            expressions = []
+            for name, expression in params.assignments:
+                key = _carried_key(expression)
+                if key is None:
+                    expressions.append(expression)
+                else:
+                    carried.setdefault(key, set()).add(name)
+        elif node.command == "where":
+            expressions = [params.predicate]
+        elif node.command == "select":
+            expressions = [expression for _, expression in params.items if not isinstance(expression, ast.Field)]
+        else:
+            expressions = []
+        for expression in expressions:
+            blocked |= _keys_of_expression(expression) or set()
+            fields_read |= {n.path[0] for n in ast.walk(expression) if isinstance(n, ast.Field)}
+    return frozenset(key for key, names in carried.items() if key not in blocked and not names & fields_read)
+
+
+def _carried_key(expression: ast.Expr) -> str | None:
+    """The key of `map_get(input_event, "key")`, alone or under a ucast that only checks."""
+    if isinstance(expression, ast.Call) and expression.name == "ucast" and len(expression.args) == 3:
+        value, target, default = expression.args
+        if not (isinstance(target, ast.Literal) and type(target.value) is str and isinstance(default, ast.Literal)):
+            return None
+        try:
+            if not ucast_only_checks(target.value):
+                return None
+        except ValueError:
+            return None
+        expression = value
+    return _event_key(expression)
 
 
 def _keys_of_node(node) -> tuple[set[str], bool] | None:
@@ -107,16 +173,24 @@ def _keys_of_expression(expression: ast.Expr) -> set[str] | None:
     sanctioned: set[int] = set()
     nodes = list(ast.walk(expression))
     for node in nodes:
-        if isinstance(node, ast.Call) and node.name == "map_get" and len(node.args) == 2:
-            event, key = node.args
-            if (isinstance(event, ast.Field) and event.path == (_EVENT,)
-                    and isinstance(key, ast.Literal) and type(key.value) is str):
-                keys.add(key.value)
-                sanctioned.add(id(event))
+        key = _event_key(node)
+        if key is not None:
+            keys.add(key)
+            sanctioned.add(id(node.args[0]))
     for node in nodes:
         if isinstance(node, ast.Field) and node.path[0] in ENRICHED_FIELDS and id(node) not in sanctioned:
             return None
     return keys
+
+
+def _event_key(node) -> str | None:
+    """The key of `map_get(input_event, "key")`, if the node is that call."""
+    if isinstance(node, ast.Call) and node.name == "map_get" and len(node.args) == 2:
+        event, key = node.args
+        if (isinstance(event, ast.Field) and event.path == (_EVENT,)
+                and isinstance(key, ast.Literal) and type(key.value) is str):
+            return key.value
+    return None
 
 
 # Any JSON value, but an integer only within int64: orjson reads larger ones as a double (or
@@ -140,25 +214,29 @@ class ProjectedDecoder:
     Each key is first decoded as text or null, which msgspec checks as it parses, so that the
     columns are known to hold only those (`ucast(..., "string", ...)` then has nothing to check);
     the first value of another type widens that key to any JSON value for the rest of the run.
+    The `deferred` keys (see deferred_keys) are left in the lines, which the ProjectedMaps keeps.
     """
 
-    def __init__(self, keys: frozenset[str], input_format: str = "auto"):
+    def __init__(self, keys: frozenset[str], input_format: str = "auto", deferred: frozenset[str] = frozenset()):
         self.keys = tuple(sorted(keys))
+        self.deferred = frozenset(deferred) & frozenset(keys)
+        self._decoded = tuple(key for key in self.keys if key not in self.deferred)
         self._guard_keys = guard_keys(input_format)
-        self._text_keys = set(self.keys)
+        self._text_keys = set(self._decoded)
         self._decoder = self._build()
-        self._getters = [attrgetter(f"k{i}") for i in range(len(self.keys))]
+        self._getters = [attrgetter(f"k{i}") for i in range(len(self._decoded))]
+        self._late = _LateDecoder(tuple(sorted(self.deferred))) if self.deferred else None
 
     def _build(self) -> msgspec.json.Decoder:
         read = [(f"k{i}", _TEXT if key in self._text_keys else _VALUE, msgspec.field(default=None, name=key))
-                for i, key in enumerate(self.keys)]
+                for i, key in enumerate(self._decoded)]
         guards = [(f"g{i}", _ABSENT, msgspec.field(default=None, name=key)) for i, key in enumerate(self._guard_keys)]
         return msgspec.json.Decoder(msgspec.defstruct("ProjectedEvent", read + guards, gc=False))
 
     def decode_block(self, block: bytes) -> ProjectedMaps | None:
         """The events of a block of whole JSON lines, or None if the block needs the whole-event path."""
-        lines = _object_lines(block)
-        if not lines:
+        bounds = _object_lines(block)
+        if bounds is None:
             return None
         if not block.isascii():
             try:
@@ -183,15 +261,16 @@ class ProjectedDecoder:
         finally:
             sys.setrecursionlimit(limit)
         count = len(events)
-        if count != lines:  # two documents on one line
+        if count != len(bounds[0]):  # two documents on one line
             return None
         values = {}
-        for key, getter in zip(self.keys, self._getters):
+        for key, getter in zip(self._decoded, self._getters):
             column = np.fromiter(map(getter, events), dtype=object, count=count)
             if key not in self._text_keys and _holds_wide_integer(column):
                 return None
             values[key] = known(column, TEXT_KINDS if key in self._text_keys else None)
-        return ProjectedMaps(values, count)
+        lines = None if self._late is None else _Lines(block, *bounds, self._late)
+        return ProjectedMaps(values, count, lines)
 
     def _widen(self, message: str) -> bool:
         """After a value that is not text: decode its key as any JSON value from now on."""
@@ -210,9 +289,9 @@ def guard_keys(input_format: str) -> tuple[str, ...]:
     return ("input_event",) if input_format == "ssa" else NOT_FLAT_KEYS
 
 
-def _object_lines(block: bytes) -> int:
-    """The number of lines if every line starts with `{` and ends with `}` (before an optional
-    `\r`), else 0.
+def _object_lines(block: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where each line starts and ends (before its newline), if every line starts with `{` and
+    ends with `}` (before an optional `\r`), else None.
 
     msgspec reads a block as a stream of documents, wherever the newlines are; orjson reads line by
     line. In this shape no document can span two lines (the next line would have to go on with `,`
@@ -221,7 +300,7 @@ def _object_lines(block: bytes) -> int:
     shape; two documents on one line, the count."""
     data = np.frombuffer(block, dtype=np.uint8)
     if not len(data):
-        return 0
+        return None
     newlines = np.flatnonzero(data == 10)
     starts = np.concatenate(([0], newlines + 1))
     ends = np.concatenate((newlines, [len(data)]))
@@ -230,8 +309,58 @@ def _object_lines(block: bytes) -> int:
     last = ends - 1
     last[data[np.maximum(last, 0)] == 13] -= 1  # before a \r
     if (ends > starts).all() and (last >= starts).all() and (data[starts] == 123).all() and (data[last] == 125).all():
-        return len(starts)
-    return 0
+        return starts, ends
+    return None
+
+
+class _LateDecoder:
+    """Decodes the deferred keys of chosen lines, with the values the whole-event path would give."""
+
+    def __init__(self, keys: tuple[str, ...]):
+        self.keys = keys
+        fields = [(f"k{i}", _TEXT, msgspec.field(default=None, name=key)) for i, key in enumerate(keys)]
+        self._text = msgspec.json.Decoder(msgspec.defstruct("DeferredKeys", fields, gc=False))
+        self._getters = [attrgetter(f"k{i}") for i in range(len(keys))]
+
+    def decode(self, lines: list[bytes]) -> dict[str, list]:
+        try:
+            events = self._text.decode_lines(b"\n".join(lines))
+            return {key: list(map(getter, events)) for key, getter in zip(self.keys, self._getters)}
+        except msgspec.ValidationError:  # a value that is not text: read the lines as orjson does
+            events = [_whole_event(line) for line in lines]
+            return {key: [event.get(key) for event in events] for key in self.keys}
+
+
+def _whole_event(line: bytes) -> dict:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        # Only a number beyond double range, which msgspec reads as infinity: the documented
+        # difference of projected reading (module docstring), here in a key read late.
+        return msgspec.json.decode(line)
+
+
+class _Lines:
+    """A block's lines, kept for the deferred keys; decodes them for the rows asked for.
+
+    The columns of one batch are filtered alike, so the last rows decoded are usually asked for
+    again by the next deferred column: they are decoded once for all deferred keys.
+    """
+
+    __slots__ = ("block", "starts", "ends", "late", "_rows", "_decoded")
+
+    def __init__(self, block: bytes, starts: np.ndarray, ends: np.ndarray, late: _LateDecoder):
+        self.block, self.starts, self.ends, self.late = block, starts, ends, late
+        self._rows: np.ndarray | None = None
+        self._decoded: dict[str, list] = {}
+
+    def values(self, key: str, rows: np.ndarray) -> list:
+        if self._rows is None or not np.array_equal(self._rows, rows):
+            block = self.block
+            lines = [block[s:e] for s, e in zip(self.starts[rows].tolist(), self.ends[rows].tolist())]
+            self._decoded = self.late.decode(lines) if lines else {k: [] for k in self.late.keys}
+            self._rows = rows
+        return self._decoded[key]
 
 
 def _holds_wide_integer(values: np.ndarray) -> bool:
@@ -251,15 +380,21 @@ def _holds_wide_integer(values: np.ndarray) -> bool:
 
 def decoder_for(plans: list[Plan], input_format: str) -> ProjectedDecoder | None:
     """The projected decoder serving every plan of a run, if the input format allows one: only
-    SSA-shaped lines can be read in part (`auto` and `ssa`); the others convert whole records."""
+    SSA-shaped lines can be read in part (`auto` and `ssa`); the others convert whole records.
+    A key is deferred only if every plan that reads it can wait for it."""
     if input_format not in ("auto", "ssa") or not plans:
         return None
     keys: set[str] = set()
+    late: set[str] = set()
+    now: set[str] = set()
     for plan in plans:
         found = keys_read(plan)
         if found is None:
             return None
         keys |= found
+        deferred = deferred_keys(plan)
+        late |= deferred
+        now |= found - deferred
     if any(_UNNAMEABLE.search(key) for key in keys) or keys & set(guard_keys(input_format)):
         return None  # a search reading `_raw` or `EventID` reads raw records, which are converted whole
-    return ProjectedDecoder(frozenset(keys), input_format)
+    return ProjectedDecoder(frozenset(keys), input_format, frozenset(late - now))

@@ -12,7 +12,7 @@ def null_column(length: int) -> np.ndarray:
 
 def object_column(values) -> np.ndarray:
     """A column from a sequence of Python values; lists stay values (numpy would make them a 2-D array)."""
-    if isinstance(values, np.ndarray) and values.dtype == object:
+    if isinstance(values, np.ndarray) and values.dtype == object or values.__class__ is DeferredColumn:
         return values
     return np.fromiter(values, dtype=object, count=len(values))
 
@@ -191,19 +191,78 @@ class Batch:
         return Batch(columns, np.arange(first_row_id, first_row_id + len(records), dtype=np.int64), absent)
 
 
+class DeferredColumn:
+    """A column whose values are not decoded yet: key `key` of the events on lines `rows` of
+    `lines` (spl_lite/io/projection.py decides which keys may wait), then each of `steps`.
+
+    Choosing rows (a mask or indices, as Batch.filter does) stays deferred, so a field that is only
+    carried to the output is decoded for the few records that reach it. Anything else (iterating,
+    numpy, comparing, any array attribute) decodes the rows first and acts on the values: the
+    column is an object array to every reader, only a late one. `steps` are per-value functions
+    that cannot fail (ucast), so deferring them cannot change which records report errors.
+    """
+
+    __slots__ = ("lines", "rows", "key", "steps", "_values")
+    dtype = np.dtype(object)
+
+    def __init__(self, lines, rows: np.ndarray, key: str, steps: tuple = ()):
+        self.lines, self.rows, self.key, self.steps = lines, rows, key, steps
+        self._values: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def then(self, step) -> "DeferredColumn":
+        return DeferredColumn(self.lines, self.rows, self.key, self.steps + (step,))
+
+    def values(self) -> np.ndarray:
+        if self._values is None:
+            values = self.lines.values(self.key, self.rows)
+            for step in self.steps:
+                values = [step(v) for v in values]
+            self._values = np.fromiter(values, dtype=object, count=len(self.rows))
+        return self._values
+
+    def __getitem__(self, index):
+        if isinstance(index, np.ndarray) and index.ndim == 1 and index.dtype.kind in "biu":
+            return DeferredColumn(self.lines, self.rows[index], self.key, self.steps)
+        return self.values()[index]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        values = self.values()
+        return values if dtype is None else values.astype(dtype)
+
+    def __iter__(self):
+        return iter(self.values())
+
+    def __getattr__(self, name: str):
+        return getattr(self.values(), name)
+
+    def __eq__(self, other):
+        return self.values() == other
+
+    def __ne__(self, other):
+        return self.values() != other
+
+    __hash__ = None
+
+
 class ProjectedMaps:
     """The `input_event` column when the plan reads only some keys of each event
     (spl_lite/io/projection.py): per key, an object column of each record's value, null where the
-    event lacks the key. `map_get(input_event, key)` reads such a column as it is; the maps
-    themselves are never built, and the planner's check guarantees nothing asks for them.
+    event lacks the key, or a DeferredColumn for a key decoded only for the rows that need it.
+    `map_get(input_event, key)` reads such a column as it is; the maps themselves are never built,
+    and the planner's check guarantees nothing asks for them.
     """
 
-    __slots__ = ("values", "length")
+    __slots__ = ("values", "length", "deferred", "rows")
     dtype = np.dtype(object)
 
-    def __init__(self, values: dict[str, np.ndarray], length: int):
+    def __init__(self, values: dict[str, np.ndarray], length: int, deferred=None, rows: np.ndarray | None = None):
         self.values = values
         self.length = length
+        self.deferred = deferred  # the lines the deferred keys are decoded from
+        self.rows = rows  # which of those lines these events are; None: all, in order
 
     def __len__(self) -> int:
         return self.length
@@ -211,10 +270,18 @@ class ProjectedMaps:
     def __getitem__(self, rows: np.ndarray) -> "ProjectedMaps":
         """The rows where a boolean mask is true, or at the given indices (as Batch.filter asks)."""
         count = int(np.count_nonzero(rows)) if rows.dtype == bool else len(rows)
-        return ProjectedMaps({key: take_rows(column, rows) for key, column in self.values.items()}, count)
+        lines = None if self.deferred is None else self._rows()[rows]
+        return ProjectedMaps({key: take_rows(column, rows) for key, column in self.values.items()}, count,
+                             self.deferred, lines)
 
     def key(self, name: str) -> np.ndarray:
-        return self.values[name]
+        found = self.values.get(name)
+        if found is None:
+            return DeferredColumn(self.deferred, self._rows(), name)
+        return found
+
+    def _rows(self) -> np.ndarray:
+        return np.arange(self.length) if self.rows is None else self.rows
 
     def __iter__(self):
         raise RuntimeError("an event decoded for some keys only was read whole (projection check missed a use)")

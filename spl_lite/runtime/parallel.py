@@ -133,11 +133,11 @@ _worker: dict = {}
 
 
 def _start_worker(plan: Plan, head_last: int, batch_size: int, input_format: str, projected_keys,
-                  pushed: PushedFilter | None) -> None:
+                  deferred_keys, pushed: PushedFilter | None) -> None:
     _worker["input_format"] = input_format
     _worker["pushed"] = pushed
     _worker["filter"] = None if pushed is None else COMMANDS["where"].operator(plan.nodes[pushed.where_id].params, None)
-    _worker["projection"] = None if projected_keys is None else ProjectedDecoder(projected_keys, input_format)
+    _worker["projection"] = None if projected_keys is None else ProjectedDecoder(projected_keys, input_format, deferred_keys)
     nodes = plan.nodes[: head_last + 1]
     _worker["source"] = SOURCES[nodes[0].params.name]
     _worker["operators"] = [COMMANDS[n.command].operator(n.params, None) for n in nodes]
@@ -219,7 +219,7 @@ def pack(batch: Batch) -> dict:
             codes = [index.setdefault(v, len(index)) for v in values]
             packed[name] = ("dict", list(index), np.array(codes, dtype=np.int32))
             continue
-        packed[name] = ("raw", column)
+        packed[name] = ("raw", np.asarray(column))  # a deferred column is decoded now, not pickled
     return packed
 
 
@@ -256,6 +256,7 @@ class ParallelHead:
         self.inputs = inputs or InputConverter()  # takes the workers' conversion counts
         # Workers build their own decoder from the keys (msgspec schemas are made at run time).
         self.projected_keys = None if projection is None else projection.keys
+        self.deferred_keys = frozenset() if projection is None else projection.deferred
         self.plan, self.head_last, self.paths = plan, head_last, paths
         self.workers, self.batch_size = workers, batch_size
         self.pushed = pushed_filter(plan, head_last)
@@ -266,7 +267,8 @@ class ParallelHead:
         total = sum(os.path.getsize(path) for path in self.paths)
         size = min(CHUNK_BYTES, max(_MIN_CHUNK_BYTES, total // (_TASKS_PER_WORKER * self.workers)))
         tasks = [(path, start, end) for path in self.paths for start, end in byte_ranges(path, size)]
-        setup = (self.plan, self.head_last, self.batch_size, self.inputs.input_format, self.projected_keys, self.pushed)
+        setup = (self.plan, self.head_last, self.batch_size, self.inputs.input_format, self.projected_keys,
+                 self.deferred_keys, self.pushed)
         # A process pool that notices a worker dying (BrokenProcessPool) instead of waiting forever.
         with ProcessPoolExecutor(self.workers, multiprocessing.get_context("fork"), _start_worker, setup) as pool:
             line_base: dict[str, int] = {}
