@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,8 +17,8 @@ from hypothesis import strategies as st
 
 from spl_lite import Search
 from spl_lite.io import ocsf
-from spl_lite.io.projection import ProjectedDecoder, decoder_for, keys_read
-from spl_lite.runtime.batch import ProjectedMaps
+from spl_lite.io.projection import ProjectedDecoder, decoder_for, deferred_keys, keys_read
+from spl_lite.runtime.batch import Batch, DeferredColumn, ProjectedMaps
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "process_creation.jsonl"
@@ -31,6 +32,10 @@ SINK = " | into write_ssa_detected_events();"
 READ_KEYS = ("_time", "process_name", "parent_process_name", "process", "dest_user_id")
 FIVE_KEYS = (SOURCE + "| eval " + ", ".join(f'v{i} = map_get(input_event, "{key}")' for i, key in enumerate(READ_KEYS))
              + " | select " + ", ".join(f"v{i}" for i in range(len(READ_KEYS))) + SINK)
+# The same with a filter (that keeps every record) after the select, so that the five keys are
+# deferred (decoded late, at the output) instead of with their batch: both ways of decoding.
+FIVE_KEYS_DEFERRED = FIVE_KEYS.replace(SINK, " | where true" + SINK)
+FIVE_KEYS_VARIANTS = pytest.mark.parametrize("five_keys", [FIVE_KEYS, FIVE_KEYS_DEFERRED], ids=["at-once", "deferred"])
 
 
 def keys_of(text: str) -> frozenset[str] | None:
@@ -272,10 +277,11 @@ def run_modes(search: Path, data_path: Path, tmp: Path, *extra, modes=("projecte
     return runs
 
 
-def test_awkward_lines_give_the_same_output_warnings_and_dead_letters(awkward, tmp_path):
+@FIVE_KEYS_VARIANTS
+def test_awkward_lines_give_the_same_output_warnings_and_dead_letters(five_keys, awkward, tmp_path):
     search = tmp_path / "five.spl"
-    search.write_text(FIVE_KEYS)
-    assert keys_of(FIVE_KEYS) == set(READ_KEYS)
+    search.write_text(five_keys)
+    assert keys_of(five_keys) == set(READ_KEYS)
     runs = run_modes(search, awkward, tmp_path, "--batch-size", "64")
     for part in ("stdout", "stderr", "dead", "index"):
         assert runs["whole"][part] == runs["projected"][part], part
@@ -423,7 +429,7 @@ def test_bad_lines_whose_count_cancels_out_fall_back(extra):
 ], ids=["infinite-number-in-unread-key", "two-on-a-line-and-blank", "split-object-and-two-on-a-line"])
 def test_cli_output_is_the_same_for_lines_the_decoder_once_accepted(odd, tmp_path):
     search = tmp_path / "five.spl"
-    search.write_text(FIVE_KEYS)
+    search.write_text(FIVE_KEYS_DEFERRED)  # the odd lines' keys are decoded late, apart from their block
     good = EXAMPLE.read_bytes().splitlines(keepends=True)[:200]
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"".join(good[:100] + odd + good[100:]))
@@ -473,14 +479,112 @@ def test_keys_msgspec_cannot_name_are_read_from_whole_events():
     assert decoder_for([Search.compile(text).plan], "auto") is None
 
 
-def test_awkward_lines_in_the_ssa_format_give_the_same_output(awkward, tmp_path):
+@FIVE_KEYS_VARIANTS
+def test_awkward_lines_in_the_ssa_format_give_the_same_output(five_keys, awkward, tmp_path):
     # With --input-format ssa only stream records leave the projected path; lines are used as they are.
     search = tmp_path / "five.spl"
-    search.write_text(FIVE_KEYS)
+    search.write_text(five_keys)
     outputs = [cli("run", search, "--input", awkward, "--batch-size", "64", "--input-format", "ssa", *flags)
                for flags in ([], ["--whole-events"])]
     assert outputs[0].stdout == outputs[1].stdout and outputs[0].stdout.count(b"\n") > 100
     assert without_timing(outputs[0].stderr) == without_timing(outputs[1].stderr)
+
+
+# ---- deferred keys: decoded late, for the rows that need them ----
+
+def test_reference_detection_defers_the_keys_it_only_carries_to_its_output():
+    plan = Search.compile(REFERENCE.read_text()).plan
+    assert deferred_keys(plan) == {"process", "dest_user_id", "dest_device_id", "event_id"}
+    assert decoder_for([plan], "auto").deferred == {"process", "dest_user_id", "dest_device_id", "event_id"}
+
+
+def _eval_select(assignments: str, rest: str = ' | where p = "x"') -> str:
+    return SOURCE + f"| eval {assignments} | select v, p{rest}" + SINK
+
+
+CARRIED = 'v = map_get(input_event, "a"), p = map_get(input_event, "b")'
+# (search, the keys it defers): each changes one thing against the first.
+DEFERRAL = {
+    "carried past a filter": (_eval_select(CARRIED), {"a"}),
+    "no filter": (_eval_select(CARRIED, ""), set()),
+    "ucast that checks": (_eval_select('v = ucast(map_get(input_event, "a"), "string", ""), p = 1'), {"a"}),
+    "ucast that converts": (_eval_select('v = ucast(map_get(input_event, "a"), "double", null), p = 1'), set()),
+    "read by a where in the head": (SOURCE + '| eval v = map_get(input_event, "a"), p = 1 | where v != "x" | select v, p'
+                                    ' | where p = 2' + SINK, set()),
+    "read by a later assignment": (_eval_select('v = map_get(input_event, "a"), p = lower(v)'), set()),
+    "read by a select expression": (SOURCE + '| eval v = map_get(input_event, "a") | select upper(v) AS v, v AS p'
+                                    ' | where p = "x"' + SINK, set()),
+    "key also read in a call": (_eval_select('v = map_get(input_event, "a"), p = lower(map_get(input_event, "a"))'),
+                                set()),
+    "a nested map_get": (_eval_select('v = map_get(map_get(input_event, "a"), "b"), p = 1'), set()),
+    "read after the filter": (_eval_select(CARRIED, ' | where p = "x" | eval w = lower(v)'), {"a"}),
+    "read before the filter": (_eval_select(CARRIED, ' | eval w = lower(v) | where p = "x"'), set()),
+    "renamed, then read before the filter": (_eval_select(CARRIED, ' | select v AS w, p | eval z = lower(w) | where p = "x"'),
+                                             set()),
+    "read by a stateful command before the filter": (
+        _eval_select(CARRIED, ' | conditional_anomaly conditional="v" target="p" | where p = "x"'), set()),
+    "stats after the select": (_eval_select(CARRIED, " | stats count() BY p, span(p, 5m)"), set()),
+}
+
+
+@pytest.mark.parametrize("case", DEFERRAL, ids=list(DEFERRAL))
+def test_which_keys_are_deferred(case):
+    text, expected = DEFERRAL[case]
+    plan = Search.compile(text).plan
+    assert keys_read(plan) is not None
+    assert deferred_keys(plan) == expected
+
+
+def test_decoder_defers_a_key_only_if_every_search_can_wait_for_it():
+    carried = Search.compile(_eval_select(CARRIED, " | where 1 = 1")).plan
+    reading = Search.compile(DEFERRAL["read by a later assignment"][0]).plan
+    assert decoder_for([carried], "auto").deferred == {"a", "b"}
+    assert decoder_for([carried, reading], "auto").deferred == {"b"}
+
+
+DEFERRED_LINES = [
+    b'{"a": "x", "b": "keep", "c": 1}\n',
+    b'{"b": 7, "a": "y"}\n',  # not text: the late decode reads these lines as orjson does
+    b'{"a": "z", "b": [1, {"n": null, "f": -0.5}]}\r\n',
+    b'{"a": "w"}\n',  # no "b"
+    b'{"a": "v", "b": "\\u00e9\\ud83d\\ude00", "b": "last wins"}',
+]
+
+
+def test_a_deferred_column_is_decoded_for_the_chosen_rows_only_and_once():
+    decoder = ProjectedDecoder(frozenset({"a", "b"}), deferred=frozenset({"b"}))
+    events = decoder.decode_block(b"".join(DEFERRED_LINES))
+    expected = [orjson.loads(line).get("b") for line in DEFERRED_LINES]
+    assert events.key("a").tolist() == ["x", "y", "z", "w", "v"]
+    column = events.key("b")
+    assert isinstance(column, DeferredColumn) and len(column) == 5
+    assert column.tolist() == expected and [type(v) for v in column] == [type(v) for v in expected]
+
+    late = events.deferred.late
+    decoded = []
+    original = late.decode
+    late.decode = lambda lines: decoded.append(len(lines)) or original(lines)
+    batch = Batch({"a": events.key("a"), "b": events.key("b"), "c": events.key("b")}, np.arange(5))
+    kept = batch.filter(np.array([True, True, False, True, True])).filter(np.array([3, 1, 0]))
+    assert isinstance(kept.columns["b"], DeferredColumn) and not decoded  # choosing rows decodes nothing
+    assert list(kept.records()) == [{"a": a, "b": expected[i], "c": expected[i]} for a, i in (("v", 4), ("y", 1), ("x", 0))]
+    assert decoded == [3]  # one late decode of the three rows, for both columns
+    # Anything but choosing rows reads the values: numpy, comparison, indexing.
+    again = events.key("b")[np.array([0, 3])]
+    assert (again == None).tolist() == [False, True]  # noqa: E711
+    assert np.asarray(events.key("b")[np.array([0])]).tolist() == ["keep"] and events.key("b")[1] == 7
+
+
+def test_a_deferred_column_read_after_the_select_gives_whole_event_values():
+    text = (SOURCE + '| eval cmd = map_get(input_event, "process"), name = map_get(input_event, "process_name") '
+            '| select cmd, name | where name = "cmd.exe" OR name = "powershell.exe" | eval cmd_lower = lower(cmd), '
+            'n = len(cmd) | where n > 10' + SINK)
+    search = Search.compile(text)
+    assert deferred_keys(search.plan) == {"process"}
+    events = [orjson.loads(line) for line in EXAMPLE.read_bytes().splitlines()]
+    projected = list(search.run_files([str(EXAMPLE)], batch_size=256))
+    assert projected == list(search.run(events, batch_size=256))
+    assert len(projected) > 10
 
 
 # ---- property: any JSON objects decode as orjson decodes them, or go to the whole-event path ----

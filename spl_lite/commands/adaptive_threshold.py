@@ -110,3 +110,8 @@ class AdaptiveThreshold(Command):
     @classmethod
     def operator(cls, params, context) -> Operator:
         return _AdaptiveThreshold(params)
+
+    @classmethod
+    def reads_and_writes(cls, params: AdaptiveThresholdParams) -> tuple[frozenset[str], frozenset[str]]:
+        reads = {params.value, params.timestamp} | ({params.entity} if params.entity else set())
+        return frozenset(reads), frozenset(params.outputs)

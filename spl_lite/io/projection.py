@@ -82,47 +82,87 @@ def _head(plan: Plan) -> tuple[frozenset[str], list] | None:
 
 
 # Commands after the head through which a deferred column may travel: they hold no records
-# between batches (so no block of lines is kept alive) and read fields only by name.
-_CARRYING_COMMANDS = frozenset(("eval", "where", "select", "fields", "rename", "conditional_anomaly",
-                                "adaptive_threshold", "into"))
+# between batches (so no block of lines is kept alive) and say which fields they read.
+_CARRYING_COMMANDS = frozenset(("eval", "where", "select", "fields", "conditional_anomaly", "adaptive_threshold",
+                                "into"))
 
 
 def deferred_keys(plan: Plan) -> frozenset[str]:
-    """Keys of a projected plan whose values its head only carries: each is assigned on its own,
-    `name = map_get(input_event, "key")` or under a `ucast` that only checks the type, to a field
-    the head's expressions do not read (a `select` may keep it). Such a key is decoded later, for
-    the rows that still exist when something reads it (DeferredColumn), usually a few records at
-    the output instead of every event."""
+    """Keys of a projected plan that are better decoded late, for the rows still there when
+    something reads them (DeferredColumn): each is assigned on its own, `name =
+    map_get(input_event, "key")` or under a `ucast` that only checks the type, to a field that
+    nothing reads before a `where` after the head has dropped rows. In the reference detection
+    the command line and the device and user ids are decoded for a few dozen records per million.
+
+    The rest of the plan must be one chain of commands that hold no records between batches.
+    """
     head = _head(plan)
     if head is None:
         return frozenset()
-    head_ids = {node.id for node in head[1]}
-    if any(node.command not in _CARRYING_COMMANDS for node in plan.nodes
-           if node.id not in head_ids and node.command != "from"):
+    head_nodes = head[1]
+    head_ids = {node.id for node in head_nodes}
+    rest = [node for node in plan.nodes if node.id not in head_ids and node.command != "from"]
+    if any(node.command not in _CARRYING_COMMANDS for node in rest):
         return frozenset()
+    if any(node.inputs != (previous.id,) for previous, node in zip([max(head_nodes, key=_id)] + rest, rest)):
+        return frozenset()  # branches, or a head that is not one chain
     carried: dict[str, set[str]] = {}  # key -> the fields it is assigned to on its own
     blocked: set[str] = set()  # keys read some other way
     fields_read: set[str] = set()
-    for node in head[1]:
-        params = node.params
+    for node in head_nodes:
+        expressions: list[ast.Expr] = []
         if node.command == "eval":
-            expressions = []
-            for name, expression in params.assignments:
+            for name, expression in node.params.assignments:
                 key = _carried_key(expression)
                 if key is None:
                     expressions.append(expression)
                 else:
                     carried.setdefault(key, set()).add(name)
-        elif node.command == "where":
-            expressions = [params.predicate]
-        elif node.command == "select":
-            expressions = [expression for _, expression in params.items if not isinstance(expression, ast.Field)]
         else:
-            expressions = []
+            expressions = _expressions_reading(node)
         for expression in expressions:
             blocked |= _keys_of_expression(expression) or set()
-            fields_read |= {n.path[0] for n in ast.walk(expression) if isinstance(n, ast.Field)}
+            fields_read |= _fields_in(expression)
+    fields = {name: key for key, names in carried.items() for name in names}
+    for node in rest:
+        if node.command == "into":
+            return frozenset()  # no filter at all: every row is written
+        fields_read |= _fields_read_by(node)
+        if node.command == "where":
+            break
+        if node.command == "select":  # bare fields go on, perhaps under other names
+            fields = {alias: fields[e.path[0]] for alias, e in node.params.items
+                      if isinstance(e, ast.Field) and e.path[0] in fields}
+    blocked |= {fields[name] for name in fields_read if name in fields}
     return frozenset(key for key, names in carried.items() if key not in blocked and not names & fields_read)
+
+
+def _id(node) -> int:
+    return node.id
+
+
+def _expressions_reading(node) -> list[ast.Expr]:
+    """The expressions of an eval / where / select that read fields (a select's bare fields only pass)."""
+    if node.command == "eval":
+        return [expression for _, expression in node.params.assignments]
+    if node.command == "where":
+        return [node.params.predicate]
+    if node.command == "select":
+        return [expression for _, expression in node.params.items if not isinstance(expression, ast.Field)]
+    return []
+
+
+def _fields_read_by(node) -> set[str]:
+    from ..commands import COMMANDS
+
+    effect = COMMANDS[node.command].reads_and_writes(node.params)
+    if effect is not None:
+        return set(effect[0])
+    return set().union(*map(_fields_in, _expressions_reading(node)))
+
+
+def _fields_in(expression: ast.Expr) -> set[str]:
+    return {node.path[0] for node in ast.walk(expression) if isinstance(node, ast.Field)}
 
 
 def _carried_key(expression: ast.Expr) -> str | None:
