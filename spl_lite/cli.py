@@ -286,7 +286,7 @@ def _check(args) -> int:
 
 
 def _explain(args) -> int:
-    from .io.projection import keys_read
+    from .io.projection import deferred_keys, keys_read
 
     search, code = _compile(args.search)
     if search is None:
@@ -295,8 +295,11 @@ def _explain(args) -> int:
     keys = keys_read(search.plan)
     if keys is None:
         print("\nreading: whole events (the search uses its events other than through map_get of named keys)")
-    else:
-        print(f"\nreading: only the keys {', '.join(sorted(keys))} of each event (projected)")
+        return EXIT_OK
+    print(f"\nreading: only the keys {', '.join(sorted(keys))} of each event (projected)")
+    late = deferred_keys(search.plan)
+    if late:
+        print(f"deferred: {', '.join(sorted(late))} (decoded only for the records still there when they are read)")
     return EXIT_OK
 
 

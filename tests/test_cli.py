@@ -169,9 +169,11 @@ def test_explain_prints_one_line_per_plan_node(search):
 
 def test_explain_says_which_keys_of_each_event_it_reads(tmp_path):
     reference = Path(__file__).resolve().parents[1] / "searches" / "rare_parent_child_process_relationship.spl"
-    assert cli("explain", reference).out.splitlines()[-1] == (
+    assert cli("explain", reference).out.splitlines()[-2:] == [
         "reading: only the keys _time, dest_device_id, dest_user_id, event_id, parent_process_name, process, "
-        "process_name of each event (projected)")
+        "process_name of each event (projected)",
+        "deferred: dest_device_id, dest_user_id, event_id, process (decoded only for the records still there "
+        "when they are read)"]
     whole = tmp_path / "whole.spl"
     whole.write_text('| from read_ssa_enriched_events() | eval n = map_get(input_event, "n") | into write_ssa_detected_events();')
     assert cli("explain", whole).out.splitlines()[-1].startswith("reading: whole events")
