@@ -12,8 +12,9 @@ worker and `--whole-events` (projected reading off: what it gains), and with the
 asked for (all of whose outputs must be identical); (c) when duckdb is installed
 (the `bench` extra), the same detection as DuckDB SQL (benchmarks/duckdb_reference.py) with 1 and 2
 threads, whose detections are checked against spl-lite's. It prints medians of wall time, events/s,
-the ratio to the floor, and peak RSS (from wait4 of each child: for `--workers N`, the main
-process's). Then it runs once over all of ../shared/data/raw when that is present.
+the ratio to the floor, and peak RSS (from wait4 of each child, which on Linux is the largest of the
+child and the processes it reaped: for `--workers N`, of the main process and its workers). Then it
+runs once over all of ../shared/data/raw when that is present.
 """
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ print(n)
 
 
 def run_measured(argv: list[str]) -> tuple[float, float, bytes]:
-    """(wall seconds, peak RSS MiB, stdout) of one child, reaped with wait4 for its own rusage."""
+    """(wall seconds, peak RSS MiB, stdout) of one child, reaped with wait4 for its rusage (whose
+    peak RSS covers the processes the child reaped too)."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         pid = os.posix_spawn(argv[0], argv, dict(os.environ), file_actions=[

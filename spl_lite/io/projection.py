@@ -12,7 +12,12 @@ is not UTF-8, that holds an integer orjson would read differently or is nested n
 limit, or that has a key by which it may be something other than a flat SSA event (an
 `{"input_event": ...}` record, OCSF, a raw Windows record). One difference remains, documented: a
 number beyond double range in a key that is not read makes orjson reject the line; msgspec skips
-the value unread and so reads the line (telling it apart would cost a scan of every byte).
+the value unread and so reads the line (telling it apart would cost a scan of every byte). A
+deferred key (deferred_keys) is such a key until its rows are decoded late; one holding that number
+then reads as infinity.
+
+Keys a search only carries towards its output past a filter are deferred: left in the block, which
+the batch keeps, and decoded for the rows that are left when something reads them.
 """
 from __future__ import annotations
 
