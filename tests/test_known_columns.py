@@ -66,6 +66,28 @@ def test_memoised_chains_give_per_row_results_and_an_encoding():
     assert encoding(again) is not None and kinds_of(again) == {str, type(None)}
 
 
+def test_a_chain_over_coded_text_runs_per_distinct_value_and_keeps_its_memo(monkeypatch):
+    evaluate = compiled("upper(v)")
+    calls, looked_up = [], []
+    step = evaluate.step
+    evaluate.step = lambda value: calls.append(value) or step(value)
+    map_values = expressions._Mapped._map_values
+    monkeypatch.setattr(expressions._Mapped, "_map_values",
+                        lambda self, column, rows: looked_up.append(len(column)) or map_values(self, column, rows))
+    rng = np.random.default_rng(3)
+    for batch in range(4):
+        # 600 distinct values over 2,048 rows: fewer than half the rows are new to the memo.
+        distinct = objects([f"p{batch}-{i}" for i in range(600)] + [None])
+        codes = rng.integers(0, len(distinct), 2048)
+        column = coded(distinct, codes, frozenset((str, type(None))))
+        result = evaluate.map(column)
+        assert result.tolist() == [None if v is None else v.upper() for v in column.tolist()]
+        assert encoding(result) is not None and kinds_of(result) == {str, type(None)}
+        assert evaluate.memo is not None  # judged by the rows it stands for, not by distinct values
+        assert looked_up[-1] == len(set(codes.tolist()))  # the distinct values in use, not the rows
+    assert len(calls) == len(set(calls))  # each distinct value was computed once
+
+
 def test_memo_starting_over_keeps_earlier_columns_right(monkeypatch):
     monkeypatch.setattr(expressions, "_MEMO_LIMIT", 3)
     monkeypatch.setattr(expressions, "_MEMO_SAMPLE", 1)

@@ -16,7 +16,7 @@ from .. import ast
 from ..functions import FUNCTIONS
 from ..regex import compile_java
 from ..values import compare, equals, is_number, to_text, type_name
-from .batch import Batch, coded, encoding, null_mask, object_column, used_codes
+from .batch import TEXT_KINDS, Batch, coded, encoding, kinds_of, null_mask, object_column, take_rows, used_codes
 
 
 class Constant:
@@ -301,6 +301,20 @@ class _Mapped:
         return self.map(self.source(batch))
 
     def map(self, column: np.ndarray) -> np.ndarray:
+        encoded = encoding(column)
+        kinds = kinds_of(column)
+        if encoded is not None and self.memo is not None and kinds is not None and kinds <= TEXT_KINDS:
+            # Dictionary-encoded text (an earlier chain's result): one pass over its distinct values.
+            distinct, codes = encoded
+            used = used_codes(codes, len(distinct))
+            if len(used) * 2 < len(codes):
+                position = np.empty(len(distinct), dtype=np.intp)
+                position[used] = np.arange(len(used))
+                return take_rows(self._map_values(distinct[used], len(codes)), position[codes])
+        return self._map_values(column, len(column))
+
+    def _map_values(self, column: np.ndarray, rows: int) -> np.ndarray:
+        """The results for `column`, which stands for `rows` rows (for judging the memo's worth)."""
         step, memo = self.step, self.memo
         if memo is None:
             return object_column([step(v) for v in column])
@@ -331,7 +345,7 @@ class _Mapped:
                 unmemoised.append(position)
                 codes[position] = 0
         results, kinds = self.results[: len(memo)], frozenset(self.result_kinds)
-        self._judge(len(column), misses + len(unmemoised))
+        self._judge(rows, misses + len(unmemoised))
         if not len(results):
             return object_column([step(v) for v in column])
         out = coded(results, np.fromiter(codes, dtype=np.intp, count=len(codes)), kinds)
