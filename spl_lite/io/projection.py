@@ -109,7 +109,7 @@ def deferred_keys(plan: Plan) -> frozenset[str]:
     rest = [node for node in plan.nodes if node.id not in head_ids and node.command != "from"]
     if any(node.command not in _CARRYING_COMMANDS for node in rest):
         return frozenset()
-    if any(node.inputs != (previous.id,) for previous, node in zip([max(head_nodes, key=_id)] + rest, rest)):
+    if any(node.inputs != (previous.id,) for previous, node in zip([max(head_nodes, key=attrgetter("id"))] + rest, rest)):
         return frozenset()  # branches, or a head that is not one chain
     carried: dict[str, set[str]] = {}  # key -> the fields it is assigned to on its own
     blocked: set[str] = set()  # keys read some other way
@@ -140,10 +140,6 @@ def deferred_keys(plan: Plan) -> frozenset[str]:
                       if isinstance(e, ast.Field) and e.path[0] in fields}
     blocked |= {fields[name] for name in fields_read if name in fields}
     return frozenset(key for key, names in carried.items() if key not in blocked and not names & fields_read)
-
-
-def _id(node) -> int:
-    return node.id
 
 
 def _expressions_reading(node) -> list[ast.Expr]:

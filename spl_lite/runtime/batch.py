@@ -276,9 +276,11 @@ class ProjectedMaps:
 
     def key(self, name: str) -> np.ndarray:
         found = self.values.get(name)
-        if found is None:
-            return DeferredColumn(self.deferred, self._rows(), name)
-        return found
+        if found is not None:
+            return found
+        if self.deferred is None:
+            raise KeyError(name)
+        return DeferredColumn(self.deferred, self._rows(), name)
 
     def _rows(self) -> np.ndarray:
         return np.arange(self.length) if self.rows is None else self.rows
