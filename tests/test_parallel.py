@@ -10,7 +10,7 @@ import pytest
 
 from spl_lite.api import Search
 from spl_lite.runtime.batch import Batch, coded
-from spl_lite.runtime.parallel import byte_ranges, pack, pushed_filter, stateless_head, unpack
+from spl_lite.runtime.parallel import _range_blocks, byte_ranges, pack, pushed_filter, stateless_head, unpack
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
@@ -86,6 +86,21 @@ def test_byte_ranges_cover_the_file_on_line_boundaries(tmp_path):
     assert ranges[0][0] == 0 and ranges[-1][1] == len(data) and len(ranges) > 10
     for (_, end), (start, _) in zip(ranges, ranges[1:]):
         assert end == start and data[end - 1 : end] == b"\n"
+
+
+@pytest.mark.parametrize("lines_per_block", [1, 3, 1000])
+def test_a_range_is_read_in_blocks_of_whole_lines(tmp_path, lines_per_block):
+    lines = [b'{"n": %d, "pad": "%s"}\n' % (i, b"x" * (i * 37 % 300)) for i in range(400)]
+    lines[123] = b'{"long": "' + b"y" * 50_000 + b'"}\n'  # longer than any block
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(b"".join(lines) + b'{"last": "no newline"}')
+    data = path.read_bytes()
+    for start, end in byte_ranges(str(path), 7_000):
+        with open(path, "rb") as handle:
+            blocks = list(_range_blocks(handle, start, end, lines_per_block))
+        assert b"".join(blocks) == data[start:end]
+        assert all(block.endswith(b"\n") for block in blocks[:-1])
+        assert all(block for block in blocks)
 
 
 def test_pack_round_trips_every_column_kind():

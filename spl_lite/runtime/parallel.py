@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from dataclasses import dataclass
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 import numpy as np
 
@@ -146,50 +146,53 @@ def _start_worker(plan: Plan, head_last: int, batch_size: int, input_format: str
 
 def _run_range(task: tuple[str, int, int]) -> ChunkResult:
     path, start, end = task
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        data = handle.read(end - start)
     RECORD_ERRORS.reset()
-    source, operators, batch_size = _worker["source"], _worker["operators"], _worker["batch_size"]
+    source, operators = _worker["source"], _worker["operators"]
     projection = _worker["projection"]
     result = ChunkResult([], 0, 0, [], 0, {}, InputConverter(_worker["input_format"]))
-    for block in _blocks(data, batch_size):
-        events = projection.decode_block(block) if projection is not None else None
-        if events is None:
-            lines = split_lines(block)
-            events, bad = decode_lines(lines, result.lines + 1)
-            result.bad_lines.extend(bad)
-            result.lines += len(lines)
-        else:
-            result.lines += len(events)
-        # Lines become the source's shape; skipped raw records leave gaps in the row ids, which is harmless.
-        converted = result.inputs.convert(events)
-        batch = source.to_batch(converted.shape(source.shape), result.events)
-        result.events += len(events)
-        for operator in operators[1:]:
-            batch = operator.process(batch)
-        if _worker["pushed"] is None:
-            result.batches.append((pack(batch), batch.row_ids, None))
-            continue
-        kept = np.flatnonzero(keep_mask(_worker["filter"].predicate(batch))) if batch.length else np.empty(0, np.intp)
-        reads = _worker["pushed"].reads
-        parts = {name: column if name in reads else take_rows(column, kept) for name, column in batch.columns.items()}
-        result.batches.append((pack(Batch(parts, batch.row_ids)), batch.row_ids, kept))
+    with open(path, "rb") as handle:
+        for block in _range_blocks(handle, start, end, _worker["batch_size"]):
+            events = projection.decode_block(block) if projection is not None else None
+            if events is None:
+                lines = split_lines(block)
+                events, bad = decode_lines(lines, result.lines + 1)
+                result.bad_lines.extend(bad)
+                result.lines += len(lines)
+            else:
+                result.lines += len(events)
+            # Lines become the source's shape; skipped raw records leave gaps in the row ids, which is harmless.
+            converted = result.inputs.convert(events)
+            batch = source.to_batch(converted.shape(source.shape), result.events)
+            result.events += len(events)
+            for operator in operators[1:]:
+                batch = operator.process(batch)
+            if _worker["pushed"] is None:
+                result.batches.append((pack(batch), batch.row_ids, None))
+                continue
+            kept = np.flatnonzero(keep_mask(_worker["filter"].predicate(batch))) if batch.length else np.empty(0, np.intp)
+            reads = _worker["pushed"].reads
+            parts = {name: column if name in reads else take_rows(column, kept) for name, column in batch.columns.items()}
+            result.batches.append((pack(Batch(parts, batch.row_ids)), batch.row_ids, kept))
     result.record_errors = RECORD_ERRORS.count
     result.record_error_examples = dict(RECORD_ERRORS.examples)
     return result
 
 
-def _blocks(data: bytes, lines: int) -> Iterator[bytes]:
-    """Pieces of `data` of about `lines` whole lines each (by the average line length)."""
-    newlines = data.count(b"\n", 0, 1 << 16)
-    size = max(4096, lines * (min(len(data), 1 << 16) // max(newlines, 1)))
-    start = 0
-    while start < len(data):
-        cut = data.find(b"\n", start + size)
-        end = len(data) if cut < 0 else cut + 1
-        yield data[start:end]
-        start = end
+def _range_blocks(handle: BinaryIO, start: int, end: int, lines: int) -> Iterator[bytes]:
+    """The byte range [start, end) in pieces of about `lines` whole lines each (by the average line
+    length of its start), read as they are needed rather than all at once."""
+    sample = os.pread(handle.fileno(), min(end - start, 1 << 16), start)
+    size = max(4096, lines * (len(sample) // max(sample.count(b"\n"), 1)))
+    handle.seek(start)
+    position = start
+    while position < end:
+        block = handle.read(min(size, end - position))
+        if not block:
+            break
+        if not block.endswith(b"\n") and position + len(block) < end:
+            block += handle.readline(end - position - len(block))
+        position += len(block)
+        yield block
 
 
 # ---- transfer encoding ----
