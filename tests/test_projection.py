@@ -601,19 +601,25 @@ _OBJECTS = st.dictionaries(st.sampled_from(_KEYS + ["x", "y"]), _VALUES, max_siz
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
-@given(st.lists(_OBJECTS, min_size=1, max_size=6), st.sampled_from(["auto", "ssa"]))
-def test_any_json_objects_decode_as_orjson_decodes_them(objects, input_format):
+@given(st.lists(_OBJECTS, min_size=1, max_size=6), st.sampled_from(["auto", "ssa"]),
+       st.sampled_from([frozenset(), frozenset(["a", "c.d"])]), st.randoms(use_true_random=False))
+def test_any_json_objects_decode_as_orjson_decodes_them(objects, input_format, deferred, random):
     # The standard library writes integers of any size (orjson reads those beyond 64 bits as
     # doubles) and lone surrogates (not UTF-8: both paths must reject those lines).
     lines = [json.dumps(o, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n" for o in objects]
-    decoder = ProjectedDecoder(frozenset(["a", "b", "c.d", "_time"]), input_format)
+    decoder = ProjectedDecoder(frozenset(["a", "b", "c.d", "_time"]), input_format, deferred)
     got = decoder.decode_block(b"".join(lines))
     if got is None:
         return  # the whole-event path decides
     assert not any("input_event" in o for o in objects)
     if input_format == "auto":
         assert not any("class_uid" in o for o in objects)
+    rows = np.array(sorted(random.sample(range(len(lines)), random.randint(0, len(lines)))), dtype=np.intp)
     for key in ("a", "b", "c.d", "_time"):
+        column = got.key(key)
+        assert isinstance(column, DeferredColumn) == (key in deferred)
         expected = [orjson.loads(line).get(key) for line in lines]
-        values = got.key(key).tolist()
+        values = column.tolist()
         assert values == expected and [type(v) for v in values] == [type(v) for v in expected], key
+        chosen = got[rows].key(key).tolist()  # rows of the events first, then the key (the where-in-head order)
+        assert chosen == [expected[i] for i in rows], key
