@@ -1,11 +1,14 @@
 """Scalar functions (spec section 6), called the way the engine calls them: apply(FUNCTIONS[name], args)."""
 import math
 
+import numpy as np
 import pytest
 
 from spl_lite.functions import FUNCTIONS, apply
+from spl_lite.functions.cast import _equal_width_digits, parse_long, parse_long_column
 from spl_lite.functions.time import set_clock
 from spl_lite.regex import compile_java
+from spl_lite.runtime.batch import TEXT_KINDS, known
 
 
 def call(name, *args):
@@ -118,6 +121,31 @@ def test_parse_long():
     assert call("parse_long", "٣") is None  # ASCII digits only
     assert call("parse_long", 12) == 12
     assert call("parse_long", None) is None
+
+
+@pytest.mark.parametrize("texts", [
+    ["1602004409000", "1602004409001", "0000000000007"],  # one width: read as a grid of digits
+    ["1602004409000", "16020044090x1"],
+    ["1602004409000", "160200440900\n"],  # a newline inside, the same length in all
+    ["1602004409000", "+602004409001"],
+    ["1602004409000", "١٦٠٢٠٠٤٤٠٩٠٠١"],  # digits, but not ASCII
+    ["123456789012345678", "999999999999999999"],  # 18 digits: the widest the grid reads
+    ["1234567890123456789", "9223372036854775807", "9223372036854775808"],  # 19: read one by one
+    ["1", "22", "333", "-4"],
+    ["", ""],
+    ["7"],
+], ids=lambda texts: "-".join(map(str, map(len, texts))))
+def test_parse_long_of_a_text_column_is_parse_long_of_each(texts):
+    column = known(np.array(texts, dtype=object), TEXT_KINDS)
+    result = parse_long_column(column)
+    expected = [parse_long(text) for text in texts]
+    assert result == expected and [type(v) for v in result] == [type(v) for v in expected]
+
+
+def test_digit_runs_of_one_width_are_read_as_a_grid():
+    assert _equal_width_digits("0012\n9999\n0000", 3, 4).tolist() == [12, 9999, 0]
+    assert _equal_width_digits("12\n345", 2, 2) is None  # widths differ
+    assert _equal_width_digits("12\n3a", 2, 2) is None
 
 
 def test_parse_double():
