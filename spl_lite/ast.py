@@ -274,3 +274,8 @@ def walk(node: Any) -> Iterator[Any]:
             continue
         yield current
         stack.extend(reversed([getattr(current, f.name) for f in fields(current)]))
+
+
+def field_names(node: Any) -> set[str]:
+    """The top-level names of the fields read under `node` (`a` for `a.b.c`)."""
+    return {each.path[0] for each in walk(node) if isinstance(each, Field)}

@@ -127,7 +127,7 @@ def deferred_keys(plan: Plan) -> frozenset[str]:
             expressions = _expressions_reading(node)
         for expression in expressions:
             blocked |= _keys_of_expression(expression) or set()
-            fields_read |= _fields_in(expression)
+            fields_read |= ast.field_names(expression)
     fields = {name: key for key, names in carried.items() for name in names}
     for node in rest:
         if node.command == "into":
@@ -159,11 +159,7 @@ def _fields_read_by(node) -> set[str]:
     effect = COMMANDS[node.command].reads_and_writes(node.params)
     if effect is not None:
         return set(effect[0])
-    return set().union(*map(_fields_in, _expressions_reading(node)))
-
-
-def _fields_in(expression: ast.Expr) -> set[str]:
-    return {node.path[0] for node in ast.walk(expression) if isinstance(node, ast.Field)}
+    return set().union(*map(ast.field_names, _expressions_reading(node)))
 
 
 def _carried_key(expression: ast.Expr) -> str | None:

@@ -76,11 +76,8 @@ def null_mask(column: np.ndarray) -> np.ndarray:
         return np.zeros(len(column), dtype=bool)
     encoded = encoding(column)
     if encoded is not None:
-        distinct, codes = encoded
-        used = used_codes(codes, len(distinct))  # the distinct values can far outnumber the rows
-        null = np.zeros(len(distinct), dtype=bool)
-        null[used] = distinct[used] == None  # noqa: E711
-        return null[codes]
+        values, codes = values_in_use(*encoded)
+        return (values == None)[codes]  # noqa: E711
     # Comparing with None falls back to identity for every SPL value, inside numpy's loop.
     return np.asarray(column) == None  # noqa: E711
 
@@ -90,6 +87,15 @@ def used_codes(codes: np.ndarray, distinct: int) -> np.ndarray:
     seen = np.zeros(distinct, dtype=bool)
     seen[codes] = True
     return np.flatnonzero(seen)
+
+
+def values_in_use(distinct: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A dictionary encoding cut to the values that occur (the distinct values can far outnumber
+    the rows): those values, and each row's code among them."""
+    used = used_codes(codes, len(distinct))
+    position = np.empty(len(distinct), dtype=np.intp)
+    position[used] = np.arange(len(used))
+    return distinct[used], position[codes]
 
 
 def take_rows(column: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from .. import ast
 from ..functions import FUNCTIONS
 from ..regex import compile_java
 from ..values import compare, equals, is_number, to_text, type_name
-from .batch import TEXT_KINDS, Batch, coded, encoding, kinds_of, null_mask, object_column, take_rows, used_codes
+from .batch import TEXT_KINDS, Batch, coded, encoding, kinds_of, null_mask, object_column, take_rows, values_in_use
 
 
 class Constant:
@@ -305,12 +305,9 @@ class _Mapped:
         kinds = kinds_of(column)
         if encoded is not None and self.memo is not None and kinds is not None and kinds <= TEXT_KINDS:
             # Dictionary-encoded text (an earlier chain's result): one pass over its distinct values.
-            distinct, codes = encoded
-            used = used_codes(codes, len(distinct))
-            if len(used) * 2 < len(codes):
-                position = np.empty(len(distinct), dtype=np.intp)
-                position[used] = np.arange(len(used))
-                return take_rows(self._map_values(distinct[used], len(codes)), position[codes])
+            values, codes = values_in_use(*encoded)
+            if len(values) * 2 < len(codes):
+                return take_rows(self._map_values(values, len(codes)), codes)
         return self._map_values(column, len(column))
 
     def _map_values(self, column: np.ndarray, rows: int) -> np.ndarray:
@@ -397,7 +394,7 @@ def _for_each(expr: ast.Call) -> Evaluator:
     source = compile_expression(iterator.args[0])
     variable = iterator.args[1].value
     body_eval = compile_expression(body)
-    outer_fields = sorted(_field_names(body) - {variable})
+    outer_fields = sorted(ast.field_names(body) - {variable})
 
     def evaluate(batch: Batch) -> np.ndarray:
         lists = source(batch)
@@ -415,10 +412,6 @@ def _for_each(expr: ast.Call) -> Evaluator:
         return object_column(results)
 
     return evaluate
-
-
-def _field_names(expr: ast.Expr) -> set[str]:
-    return {node.path[0] for node in ast.walk(expr) if isinstance(node, ast.Field)}
 
 
 # ---- operators ----
@@ -516,11 +509,8 @@ def _string_membership(expr: ast.Logical) -> Evaluator | None:
         encoded = encoding(column)
         if encoded is None:
             return members(column)
-        distinct, codes = encoded
-        used = used_codes(codes, len(distinct))  # test each distinct value once
-        found = np.zeros(len(distinct), dtype=bool)
-        found[used] = members(distinct[used])
-        return found[codes]
+        values, codes = values_in_use(*encoded)  # test each distinct value once
+        return members(values)[codes]
 
     return evaluate
 

@@ -34,7 +34,7 @@ from ..io.jsonl import decode_lines, split_lines
 from ..io.projection import ProjectedDecoder
 from ..io.sources import SOURCES
 from ..plan import Plan
-from .batch import Batch, coded, encoding, take_rows, used_codes
+from .batch import Batch, coded, encoding, take_rows, values_in_use
 from .expressions import RECORD_ERRORS, keep_mask
 
 STATELESS_COMMANDS = frozenset({"from", "eval", "where", "select", "fields", "rename", "rex"})
@@ -84,8 +84,7 @@ def pushed_filter(plan: Plan, head_last: int) -> PushedFilter | None:
     if effect is None or head_fields is None or following.command != "where":
         return None
     reads, writes = effect
-    predicate_fields = {node.path[0] for node in ast.walk(following.params.predicate) if isinstance(node, ast.Field)}
-    if predicate_fields & writes or not reads <= set(head_fields):
+    if ast.field_names(following.params.predicate) & writes or not reads <= set(head_fields):
         return None
     return PushedFilter(stateful.id, following.id, reads, head_fields)
 
@@ -206,11 +205,8 @@ def pack(batch: Batch) -> dict:
     for name, column in batch.columns.items():
         encoded = encoding(column)
         if encoded is not None:
-            distinct, codes = encoded
-            used = used_codes(codes, len(distinct))
-            renumber = np.empty(len(distinct), dtype=np.int32)
-            renumber[used] = np.arange(len(used), dtype=np.int32)
-            packed[name] = ("dict", distinct[used].tolist(), renumber[codes])
+            values, codes = values_in_use(*encoded)
+            packed[name] = ("dict", values.tolist(), codes.astype(np.int32))
             continue
         values = column.tolist()
         kinds = set(map(type, values))
