@@ -6,11 +6,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 
 from spl_lite.api import Search
 from spl_lite.runtime.batch import Batch, coded
-from spl_lite.runtime.parallel import _range_blocks, byte_ranges, pack, pushed_filter, stateless_head, unpack
+from spl_lite.io.projection import ProjectedDecoder
+from spl_lite.runtime import parallel
+from spl_lite.runtime.parallel import _range_blocks, _range_events, byte_ranges, pack, pushed_filter, stateless_head, unpack
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
@@ -101,6 +104,34 @@ def test_a_range_is_read_in_blocks_of_whole_lines(tmp_path, lines_per_block):
         assert b"".join(blocks) == data[start:end]
         assert all(block.endswith(b"\n") for block in blocks[:-1])
         assert all(block for block in blocks)
+
+
+def test_a_range_is_decoded_in_gathered_batches_in_order_around_lines_left_to_whole_events(
+        events_with_bad_lines, monkeypatch):
+    monkeypatch.setattr(parallel, "DECODE_BLOCK_LINES", 300)  # several blocks to each batch
+    decoder = ProjectedDecoder(frozenset({"process_name", "process"}), deferred=frozenset({"process"}))
+    got, sizes, whole_blocks = [], [], []
+    for start, end in byte_ranges(str(events_with_bad_lines), 8 << 20):
+        with open(events_with_bad_lines, "rb") as handle:
+            for part in _range_events(handle, start, end, decoder, 2_000):
+                sizes.append(len(part))
+                if isinstance(part, list):  # the lines of a block the decoder left to whole events
+                    whole_blocks.append(len(part))
+                    got += [(e.get("process_name"), e.get("process")) for e in map(_json_object, part) if e is not None]
+                else:
+                    got += list(zip(part.key("process_name").tolist(), part.key("process").tolist()))
+    lines = events_with_bad_lines.read_bytes().splitlines()
+    assert got == [(e.get("process_name"), e.get("process")) for e in map(_json_object, lines) if e is not None]
+    # The two blocks holding an unreadable line (of about 300 lines each) were left whole; the rest gathered.
+    assert len(whole_blocks) == 2 and max(whole_blocks) < 400 and max(sizes) >= 2_000
+
+
+def _json_object(line: bytes) -> dict | None:
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def test_pack_round_trips_every_column_kind():

@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 
 from spl_lite import Search
 from spl_lite.io import ocsf
-from spl_lite.io.projection import ProjectedDecoder, decoder_for, deferred_keys, keys_read
+from spl_lite.io import jsonl
+from spl_lite.io.jsonl import EventReader
+from spl_lite.io.projection import BlockGatherer, ProjectedDecoder, decoder_for, deferred_keys, keys_read
 from spl_lite.runtime.batch import Batch, DeferredColumn, ProjectedMaps
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -585,6 +587,77 @@ def test_a_deferred_column_read_after_the_select_gives_whole_event_values():
     projected = list(search.run_files([str(EXAMPLE)], batch_size=256))
     assert projected == list(search.run(events, batch_size=256))
     assert len(projected) > 10
+
+
+# ---- blocks decoded one by one are handed on together ----
+
+def test_blocks_gathered_into_one_batch_read_as_each_block_does():
+    lines = EXAMPLE.read_bytes().splitlines(keepends=True)[:700]
+    expected = [orjson.loads(line) for line in lines]
+    decoder = ProjectedDecoder(frozenset({"process_name", "process", "_time"}), deferred=frozenset({"process"}))
+    gatherer = BlockGatherer(250)
+    batches, cuts = [], [0, 1, 90, 91, 300, 480, 520]  # blocks of 1, 89, 1, 209, 180 and 40 lines
+    for start, end in zip(cuts, cuts[1:]):
+        gathered = gatherer.add(decoder.decode_block(b"".join(lines[start:end])))
+        if gathered is not None:
+            batches.append(gathered)
+    batches.append(gatherer.take())
+    assert gatherer.take() is None
+    assert [len(b) for b in batches] == [300, 220]  # 1+89+1+209, then what is left
+    first = 0
+    rng = np.random.default_rng(5)
+    for batch in batches:
+        mine = expected[first:first + len(batch)]
+        assert batch.key("process_name").tolist() == [e.get("process_name") for e in mine]
+        assert batch.key("_time").kinds is not None  # what the decoder knew of each block, kept
+        # Rows from every block, in any order, and chosen twice: the deferred key's values are
+        # those of the lines of several blocks.
+        rows = rng.permutation(len(batch))[: len(batch) // 3]
+        assert batch[rows].key("process").tolist() == [mine[i].get("process") for i in rows]
+        assert batch.key("process").tolist() == [e.get("process") for e in mine]
+        first += len(batch)
+
+
+def test_reader_hands_on_gathered_blocks_in_order_around_blocks_it_cannot_project(awkward, monkeypatch):
+    """Small decode blocks, so that many are gathered into each batch, between the awkward lines
+    that go to the whole-event path: the events, in order, are those of reading whole events."""
+    monkeypatch.setattr(jsonl, "DECODE_BLOCK_LINES", 50)
+    keys = frozenset({"process_name", "_time"})
+
+    def read(projection):
+        reader = EventReader([str(awkward)], 400, on_bad_line=lambda message: None, projection=projection)
+        sizes, names = [], []
+        for events in reader.batches():
+            sizes.append(len(events))
+            names += events.key("process_name").tolist() if isinstance(events, ProjectedMaps) else [
+                e.get("process_name") for e in events]
+        return sizes, names
+
+    sizes, projected = read(ProjectedDecoder(keys, deferred=frozenset({"process_name"})))
+    assert read(None)[1] == projected
+    assert max(sizes) >= 400 and min(sizes) < 50  # gathered batches, and the odd block alone
+
+
+def test_a_damaged_gzip_keeps_the_blocks_gathered_before_the_damage(tmp_path):
+    """Several decode blocks are read and gathered before the damage, none handed on yet."""
+    import gzip
+    import zlib
+
+    lines = EXAMPLE.read_bytes().splitlines(keepends=True) * 5
+    packed = gzip.compress(b"".join(lines))
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(packed[: len(packed) * 2 // 3])
+    readable = zlib.decompressobj(wbits=31).decompress(broken.read_bytes())
+    whole = readable[: readable.rfind(b"\n") + 1]
+    assert whole.count(b"\n") > 3 * 1024  # more than three decode blocks before the damage
+    search = tmp_path / "names.spl"
+    search.write_text(SOURCE + '| eval name = map_get(input_event, "process_name") | select name' + SINK)
+    result = cli("run", search, "--input", broken)
+    assert result.returncode == 0 and b"gzip data is truncated" in result.stderr
+    clean = tmp_path / "whole.jsonl"
+    clean.write_bytes(whole)
+    assert result.stdout == cli("run", search, "--input", clean).stdout
+    assert result.stdout.count(b"\n") == whole.count(b"\n")
 
 
 # ---- property: any JSON objects decode as orjson decodes them, or go to the whole-event path ----

@@ -245,6 +245,9 @@ _ORJSON_INT_MIN, _ORJSON_INT_MAX = -(2**63), 2**64 - 1
 _FAILED_KEY = re.compile(r"- at `\$\[\d+\]\.(.*)`$")
 
 
+_FIRST_BLOCK = np.zeros(1, dtype=np.intp)
+
+
 class ProjectedDecoder:
     """Decodes a batch of lines into a ProjectedMaps of `keys`, or None for the whole-event path.
 
@@ -306,7 +309,7 @@ class ProjectedDecoder:
             if key not in self._text_keys and _holds_wide_integer(column):
                 return None
             values[key] = known(column, TEXT_KINDS if key in self._text_keys else None)
-        lines = None if self._late is None else _Lines(block, *bounds, self._late)
+        lines = None if self._late is None else _Lines([block], _FIRST_BLOCK, *bounds, self._late)
         return ProjectedMaps(values, count, lines)
 
     def _widen(self, message: str) -> bool:
@@ -317,6 +320,29 @@ class ProjectedDecoder:
         self._text_keys.discard(found.group(1))
         self._decoder = self._build()
         return True
+
+
+class BlockGatherer:
+    """Decoded blocks gathered into batches of at least `rows` events (see DECODE_BLOCK_LINES)."""
+
+    def __init__(self, rows: int):
+        self.rows = rows
+        self._parts: list[ProjectedMaps] = []
+        self._count = 0
+
+    def add(self, events: ProjectedMaps) -> ProjectedMaps | None:
+        """The gathered batch once it holds `rows` events, else None."""
+        self._parts.append(events)
+        self._count += len(events)
+        return self.take() if self._count >= self.rows else None
+
+    def take(self) -> ProjectedMaps | None:
+        """What is gathered, as one batch (None if nothing is), and start over."""
+        if not self._parts:
+            return None
+        gathered = ProjectedMaps.concat(self._parts)
+        self._parts, self._count = [], 0
+        return gathered
 
 
 def guard_keys(input_format: str) -> tuple[str, ...]:
@@ -378,23 +404,37 @@ def _whole_event(line: bytes) -> dict:
 
 
 class _Lines:
-    """A block's lines, kept for the deferred keys; decodes them for the rows asked for.
+    """The lines of one or more blocks, kept for the deferred keys; decodes them for the rows asked for.
 
     The columns of one batch are filtered alike, so the last rows decoded are usually asked for
     again by the next deferred column: they are decoded once for all deferred keys.
     """
 
-    __slots__ = ("block", "starts", "ends", "late", "_rows", "_decoded")
+    __slots__ = ("blocks", "firsts", "starts", "ends", "late", "_rows", "_decoded")
 
-    def __init__(self, block: bytes, starts: np.ndarray, ends: np.ndarray, late: _LateDecoder):
-        self.block, self.starts, self.ends, self.late = block, starts, ends, late
+    def __init__(self, blocks: list[bytes], firsts: np.ndarray, starts: np.ndarray, ends: np.ndarray, late: _LateDecoder):
+        # Line i is blocks[b][starts[i]:ends[i]] for the last b with firsts[b] <= i.
+        self.blocks, self.firsts, self.starts, self.ends, self.late = blocks, firsts, starts, ends, late
         self._rows: np.ndarray | None = None
         self._decoded: dict[str, list] = {}
 
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def concat(self, parts: list["_Lines"]) -> "_Lines":
+        blocks, firsts, first = [], [], 0
+        for part in parts:
+            blocks += part.blocks
+            firsts.append(part.firsts + first)
+            first += len(part)
+        return _Lines(blocks, np.concatenate(firsts), np.concatenate([p.starts for p in parts]),
+                      np.concatenate([p.ends for p in parts]), self.late)
+
     def values(self, key: str, rows: np.ndarray) -> list:
         if self._rows is None or not np.array_equal(self._rows, rows):
-            block = self.block
-            lines = [block[s:e] for s, e in zip(self.starts[rows].tolist(), self.ends[rows].tolist())]
+            blocks = self.blocks
+            which = np.searchsorted(self.firsts, rows, side="right") - 1
+            lines = [blocks[b][s:e] for b, s, e in zip(which.tolist(), self.starts[rows].tolist(), self.ends[rows].tolist())]
             self._decoded = self.late.decode(lines) if lines else {k: [] for k in self.late.keys}
             self._rows = rows
         return self._decoded[key]

@@ -280,6 +280,26 @@ class ProjectedMaps:
         return ProjectedMaps({key: take_rows(column, rows) for key, column in self.values.items()}, count,
                              self.deferred, lines)
 
+    @staticmethod
+    def concat(parts: list["ProjectedMaps"]) -> "ProjectedMaps":
+        """The events of several decoded blocks as one (their keys alike, as one decoder made them)."""
+        if len(parts) == 1:
+            return parts[0]
+        values = {}
+        for key, column in parts[0].values.items():
+            columns = [part.values[key] for part in parts]
+            kinds = [kinds_of(c) for c in columns]
+            values[key] = known(np.concatenate(columns), None if None in kinds else frozenset().union(*kinds))
+        length = sum(part.length for part in parts)
+        if parts[0].deferred is None:
+            return ProjectedMaps(values, length)
+        lines = parts[0].deferred.concat([part.deferred for part in parts])
+        rows, first = [], 0
+        for part in parts:
+            rows.append(part._rows() + first)
+            first += len(part.deferred)
+        return ProjectedMaps(values, length, lines, None if all(p.rows is None for p in parts) else np.concatenate(rows))
+
     def key(self, name: str) -> np.ndarray:
         found = self.values.get(name)
         if found is not None:

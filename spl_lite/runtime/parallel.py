@@ -30,11 +30,11 @@ from .. import ast
 from ..commands import COMMANDS
 from ..io.evtx import MAGIC as EVTX_MAGIC
 from ..io.formats import InputConverter
-from ..io.jsonl import decode_lines, split_lines
-from ..io.projection import ProjectedDecoder
+from ..io.jsonl import DECODE_BLOCK_LINES, decode_lines, split_lines
+from ..io.projection import BlockGatherer, ProjectedDecoder
 from ..io.sources import SOURCES
 from ..plan import Plan
-from .batch import Batch, coded, encoding, take_rows, values_in_use
+from .batch import Batch, ProjectedMaps, coded, encoding, take_rows, values_in_use
 from .expressions import RECORD_ERRORS, keep_mask
 
 STATELESS_COMMANDS = frozenset({"from", "eval", "where", "select", "fields", "rename", "rex"})
@@ -150,10 +150,9 @@ def _run_range(task: tuple[str, int, int]) -> ChunkResult:
     projection = _worker["projection"]
     result = ChunkResult([], 0, 0, [], 0, {}, InputConverter(_worker["input_format"]))
     with open(path, "rb") as handle:
-        for block in _range_blocks(handle, start, end, _worker["batch_size"]):
-            events = projection.decode_block(block) if projection is not None else None
-            if events is None:
-                lines = split_lines(block)
+        for events in _range_events(handle, start, end, projection, _worker["batch_size"]):
+            if events.__class__ is list:  # lines the projected decoder could not serve
+                lines = events
                 events, bad = decode_lines(lines, result.lines + 1)
                 result.bad_lines.extend(bad)
                 result.lines += len(lines)
@@ -175,6 +174,27 @@ def _run_range(task: tuple[str, int, int]) -> ChunkResult:
     result.record_errors = RECORD_ERRORS.count
     result.record_error_examples = dict(RECORD_ERRORS.examples)
     return result
+
+
+def _range_events(handle: BinaryIO, start: int, end: int, projection: ProjectedDecoder | None,
+                  batch_size: int) -> Iterator[ProjectedMaps | list[bytes]]:
+    """The range's events in batches of about `batch_size`, decoded as EventReader does: a
+    ProjectedMaps of several blocks, or the lines of a block the projected decoder cannot serve."""
+    gathered = BlockGatherer(batch_size)
+    for block in _range_blocks(handle, start, end, min(batch_size, DECODE_BLOCK_LINES)):
+        events = projection.decode_block(block) if projection is not None else None
+        if events is not None:
+            batch = gathered.add(events)
+            if batch is not None:
+                yield batch
+            continue
+        batch = gathered.take()
+        if batch is not None:
+            yield batch
+        yield split_lines(block)
+    batch = gathered.take()
+    if batch is not None:
+        yield batch
 
 
 def _range_blocks(handle: BinaryIO, start: int, end: int, lines: int) -> Iterator[bytes]:
