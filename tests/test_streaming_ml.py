@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from bisect import bisect_left, insort
 
 import numpy as np
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spl_lite.runtime.streaming_ml import (
     AdaptiveThreshold,
@@ -211,6 +214,71 @@ def test_gaussian_infinite_values():
     assert out["mean"][2] == math.inf and math.isnan(out["variance"][2])
     # a step up from the constant [1.0] is +inf away; once inf is in the history, z is NaN
     assert out["label"] == [False, True, False, False]
+
+
+_X = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.floats(min_value=-1e-3, max_value=1e-3), st.sampled_from([0.0, -0.0, 1.0, 2.0, 1e300, 5e-324]),
+    st.integers(min_value=-(2**60), max_value=2**60),
+    st.sampled_from([None, float("nan"), "1", True]),
+)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(
+    st.lists(st.tuples(_X, st.integers(min_value=0, max_value=4)), min_size=1, max_size=60),
+    st.sampled_from([None, 1, 3, 10]),
+    st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=8),
+    st.sampled_from([None, 5, 17]),
+    st.booleans(),
+)
+def test_gaussian_in_order_batches_match_the_record_by_record_loop(records, window, cuts, late_at, restore):
+    """The prefix-sum path (in-order integer timestamps, one model) gives what the loop gives, bit
+    for bit, whatever the batches; a record late in event time, a float timestamp or an infinite
+    value sends its batch to the loop, and the two paths hand over their state."""
+    values, stamps, now = [], [], 1_000
+    for x, step in records:
+        now += step
+        values.append(x)
+        stamps.append(now)
+    if late_at is not None and late_at < len(stamps):
+        stamps[late_at] -= 7  # goes back in time
+    if len(values) > 30:
+        values[30] = math.inf if restore else values[30]
+        stamps[29] = float(stamps[29])
+    fast = AdaptiveThreshold("gaussian", window_ms=window, threshold=0.05)
+    loop = AdaptiveThreshold("gaussian", window_ms=window, threshold=0.05)
+    loop._score_gaussian_in_order = lambda values, stamps: None
+    start, batch = 0, 0
+    while start < len(values):
+        end = start + cuts[batch % len(cuts)]
+        got = fast.score(None, values[start:end], stamps[start:end])
+        expected = loop.score(None, values[start:end], stamps[start:end])
+        assert repr(got) == repr(expected), (start, end)
+        if restore:  # the state saved and loaded between batches
+            fast = AdaptiveThreshold.from_state_dict(orjson.loads(orjson.dumps(fast.state_dict())))
+        heap = fast._heaps.get(None, [])
+        assert all(heap[(i - 1) // 2] <= heap[i] for i in range(1, len(heap)))  # still a heap
+        start, batch = end, batch + 1
+    assert _history_of(fast) == _history_of(loop)
+
+
+def _history_of(at: AdaptiveThreshold) -> tuple:
+    """What a state holds, whatever form its sums and heap take."""
+    model = at._models.get(None)
+    sums = None if model is None else (model.n, Fraction(model.s) * Fraction(2) ** model.exp,
+                                       Fraction(model.q) * Fraction(2) ** (2 * model.exp), model.pos_inf, model.neg_inf)
+    return sums, sorted(at._heaps.get(None, [])), at._watermark
+
+
+def test_gaussian_in_order_path_takes_the_reference_shape_of_batch():
+    at = AdaptiveThreshold("gaussian", window_ms=604800000, threshold=0.001)
+    results = []
+    original = at._score_gaussian_in_order
+    at._score_gaussian_in_order = lambda *args: results.append(original(*args)) or results[-1]
+    at.score(None, [0.5, 2.5, 1.5], [10, 20, 20])
+    assert results[0] == {"mean": [None, 0.5, 1.5], "variance": [None, 0.0, 1.0], "label": [False, True, False]}
+    assert at._heaps[None] == [(10, 0.5), (20, 1.5), (20, 2.5)]  # sorted: ties by value
 
 
 def test_gaussian_entities_are_independent_models():

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from heapq import heappop, heappush
-from itertools import repeat
+from itertools import accumulate, repeat
 from typing import Any, Sequence
 
 import numpy as np
@@ -18,6 +18,7 @@ _SQRT2 = math.sqrt(2.0)
 # orjson writes integers only in this range; larger ones (exact moment sums) go as hex text.
 _JSON_INT_MIN = -(2**63)
 _JSON_INT_MAX = 2**64 - 1
+_INT64_MIN = -(2**63)
 
 
 def encode_key(key: Any) -> Any:
@@ -469,14 +470,121 @@ class AdaptiveThreshold:
         # Only with a window: key -> min-heap of (ts, x), so expiry pops oldest event time first
         # even when records arrive out of order.
         self._heaps: dict[Any, list] = {}
+        # Whether every heap is a sorted list (which is a heap too): _score_gaussian_in_order keeps
+        # them so, the record-by-record loops do not.
+        self._heaps_sorted = True
 
     def score(self, entities: Sequence | None, values: Sequence,
               timestamps: Sequence) -> dict[str, list]:
+        if self.algorithm == "gaussian" and entities is None:
+            scored = self._score_gaussian_in_order(as_list(values), as_list(timestamps))
+            if scored is not None:
+                return scored
+        self._heaps_sorted = False
         entities = repeat(None) if entities is None else as_list(entities)
         rows = zip(entities, as_list(values), as_list(timestamps))
         if self.algorithm == "gaussian":
             return self._score_gaussian(rows)
         return self._score_quantile(rows)
+
+    def _score_gaussian_in_order(self, values: list, stamps: list) -> dict[str, list] | None:
+        """_score_gaussian for one model over records whose integer timestamps never go back (the
+        usual stream), from prefix sums over the batch instead of a history kept record by record;
+        None if the batch does not qualify.
+
+        In order, expiry only ever drops the oldest: record i's history is the model's entries and
+        the batch's rows before i, less those of the first expired[i] (entries, then rows) that have
+        left by its watermark. Sums are integers at one scale 2**scale, so mean and variance are the
+        same correctly rounded quotients of the same exact sums that _Moments gives, and the label
+        follows from them by the same floating-point steps.
+        """
+        rows = [row for row, (x, ts) in enumerate(zip(values, stamps))
+                if ts.__class__ is int and (x.__class__ is float and x == x or x.__class__ is int)]
+        if not rows or any(ts.__class__ is float and ts == ts for ts in stamps):
+            return None
+        try:
+            xs = np.array([values[row] for row in rows], dtype=np.float64)
+            times = np.array([stamps[row] for row in rows], dtype=np.int64)
+        except OverflowError:  # an int beyond double or int64 range: as the loop treats it
+            return None
+        model = self._models.get(None) or _Moments()
+        window, watermark = self.window_ms, self._watermark
+        if ((watermark is not None and times[0] < watermark) or (times[1:] < times[:-1]).any()
+                or (window is not None and int(times[0]) - window < _INT64_MIN)
+                or not np.isfinite(xs).all() or model.pos_inf or model.neg_inf):
+            return None
+        if not self._heaps_sorted:
+            for entries in self._heaps.values():
+                entries.sort()
+            self._heaps_sorted = True
+        heap = self._heaps.setdefault(None, []) if window is not None else []
+        if window is None:
+            leaving, expired = 0, np.zeros(len(rows), dtype=np.int64)
+        else:
+            cutoffs = times - window
+            leaving = bisect_right(heap, (int(cutoffs[-1]), _INF))  # the entries that expire in this batch
+            stamps_left = [ts for ts, _ in heap[:leaving]]
+            exact = np.int64 if all(ts.__class__ is int for ts in stamps_left) else object
+            expired = np.searchsorted(np.concatenate((np.array(stamps_left, dtype=exact), times)), cutoffs, side="right")
+        # Each x as m * 2**e with an integer m (frexp is exact), summed at the smallest e.
+        mantissas, exponents = np.frexp(np.concatenate((np.array([x for _, x in heap[:leaving]], dtype=np.float64), xs)))
+        integers = (mantissas * 2.0**53).astype(np.int64)
+        exponents = exponents.astype(np.int64) - 53
+        used = exponents[integers != 0]
+        scale = min(int(used.min()) if len(used) else 0, model.exp if model.n else 0, 0)
+        shifts = np.where(integers != 0, exponents - scale, 0).tolist()
+        integers = integers.tolist()
+        sums = [0, *accumulate(map(int.__lshift__, integers, shifts))]
+        squares = [0, *accumulate((m * m) << 2 * shift for m, shift in zip(integers, shifts))]
+        base_sum = (model.s << (model.exp - scale) if model.n else 0) - sums[leaving]
+        base_squares = (model.q << 2 * (model.exp - scale) if model.n else 0) - squares[leaving]
+        unit, square_unit = 1 << -scale, 1 << -2 * scale
+        scored, means, variances = [], [], []
+        for i, gone in enumerate(expired.tolist()):
+            n = model.n + i - gone
+            if n:
+                s = base_sum + sums[leaving + i] - sums[gone]
+                spread = n * (base_squares + squares[leaving + i] - squares[gone]) - s * s
+                try:
+                    mean, variance = s / (n * unit), spread / (n * n * square_unit)
+                except OverflowError:
+                    mean, variance = _scaled_ratio(s, n, scale), _scaled_ratio(spread, n * n, 2 * scale)
+                scored.append(i)
+                means.append(mean)
+                variances.append(variance)
+        count, last = len(values), len(rows)
+        gone = int(expired[-1])
+        model.n += last - gone
+        model.s = base_sum + sums[leaving + last] - sums[gone]
+        model.q = base_squares + squares[leaving + last] - squares[gone]
+        model.exp = scale
+        self._models[None] = model
+        self._watermark = int(times[-1])
+        if window is not None:
+            del heap[:leaving]
+            added = sorted(zip(times[gone - leaving:].tolist(), xs[gone - leaving:].tolist()))
+            if heap and added and heap[-1] > added[0]:  # equal timestamps, x out of order
+                heap += added
+                heap.sort()
+            else:
+                heap += added
+        out_means: list[float | None] = [None] * count
+        out_variances: list[float | None] = [None] * count
+        labels = [False] * count
+        if scored:
+            mean_array, variance_array = np.array(means), np.array(variances)
+            diff = xs[scored] - mean_array
+            sd = np.sqrt(variance_array)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                # IEEE x/0: a step away from a constant history is infinitely far; none, NaN.
+                z = np.where(sd == 0.0, np.sign(diff) * _INF, diff / sd)
+            erfc, t = math.erfc, self.threshold
+            upper = 1.0 - t
+            for i, mean, variance, zi in zip(scored, means, variances, z.tolist()):
+                p = 0.5 * erfc(-zi / _SQRT2)
+                row = rows[i]
+                out_means[row], out_variances[row], labels[row] = mean, variance, p < t or p > upper
+        return {"mean": out_means, "variance": out_variances, "label": labels}
 
     def _history(self, key: Any, ts: int | float, new_model) -> tuple[Any, list | None, bool]:
         """Advance the watermark and expire the entity's history.
@@ -603,6 +711,7 @@ class AdaptiveThreshold:
             self._models[key] = (_Moments.from_state(model) if gaussian
                                  else _SortedValues([decode_key(x) for x in model]))
             if heap is not None:
-                # A heap stored in list order is still a valid heap.
+                # A heap stored in list order is still a valid heap, if not a sorted one.
                 self._heaps[key] = [(decode_key(ts), decode_key(x)) for ts, x in heap]
+                self._heaps_sorted = False
         return self
