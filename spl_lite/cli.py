@@ -86,7 +86,9 @@ def _parser() -> argparse.ArgumentParser:
         "--progress", action=argparse.BooleanOptionalAction, default=None,
         help="progress line and summary on stderr (default: only when stderr is a terminal)",
     )
-    run.add_argument("--batch-size", type=int, default=16384, metavar="N", help="events per batch (default 16384)")
+    run.add_argument("--batch-size", type=_positive, metavar="N",
+                     help="events per batch (default: 16384 where only the keys the searches read are decoded, "
+                          "2048 for whole events)")
     run.add_argument(
         "--input-format", default="auto", choices=list(_input_formats()), metavar="FORMAT",
         help="what the input lines are: " + "; ".join(f"{k}: {v}" for k, v in _input_formats().items())

@@ -85,6 +85,13 @@ def test_no_command_is_a_usage_error():
     assert "usage:" in result.err
 
 
+@pytest.mark.parametrize("size", ["0", "-5"])
+def test_a_batch_size_below_one_is_a_usage_error(size, search):
+    result = cli("run", str(search), "--input", "-", "--batch-size", size, stdin=b'{"a": 1}\n')
+    assert result.returncode == 2
+    assert "--batch-size: must be 1 or more" in result.err
+
+
 # ---- check -------------------------------------------------------------------------------------
 
 def test_check_ok(search):

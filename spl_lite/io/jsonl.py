@@ -23,11 +23,14 @@ if TYPE_CHECKING:
     from ..runtime.batch import ProjectedMaps
     from .projection import BlockGatherer, ProjectedDecoder
 
-BATCH_SIZE = 16384
-# Lines decoded at a time by the projected decoder. A block of about a megabyte decodes faster than
-# a larger one (its bytes and the objects made from it stay in the caches), while the search runs
-# faster over larger batches (numpy's cost per call is spread over more rows): blocks decoded one
-# by one are handed over together, batch_size events at a time.
+# Events per batch, unless `--batch-size` sets it. Whole events are dicts of a few kB each; events
+# decoded for the few keys a search reads (spl_lite/io/projection.py) take a few bytes a key, and the
+# search runs faster over more of them at a time (numpy's cost per call is spread over more rows).
+BATCH_SIZE = 2048
+PROJECTED_BATCH_SIZE = 16384
+# Lines decoded at a time by the projected decoder: a block of about a megabyte decodes faster than a
+# larger one (its bytes and the objects made from it stay in the caches), so blocks decoded one by
+# one are gathered into batches (BlockGatherer).
 DECODE_BLOCK_LINES = 1024
 # A longer line is rejected unread by the decoder (`--max-line-bytes`); real events are a few kB.
 MAX_LINE_BYTES = 16 << 20
@@ -99,9 +102,10 @@ class BadLine:
 class EventReader:
     """Yields lists of decoded JSON objects, `batch_size` at a time, across all inputs in order.
 
-    With a `projection` (spl_lite/io/projection.py) it reads blocks of about `batch_size` lines and
-    yields, for each block the projected decoder can serve, a ProjectedMaps of just the keys the
-    searches read instead of a list.
+    With a `projection` (spl_lite/io/projection.py) it reads blocks of about DECODE_BLOCK_LINES lines
+    and yields, for the blocks the projected decoder can serve, a ProjectedMaps of just the keys the
+    searches read instead of a list, several blocks to a batch (`batch_size` events, by default
+    PROJECTED_BATCH_SIZE).
 
     A line that is not a JSON object is skipped and reported through `on_bad_line` with its
     file and line number (and its bytes through `on_reject`); the run goes on, so one broken line
@@ -113,7 +117,7 @@ class EventReader:
     def __init__(
         self,
         paths: list[str],
-        batch_size: int = BATCH_SIZE,
+        batch_size: int | None = None,
         on_bad_line: Callable[[str], None] | None = None,
         *,
         on_reject: Callable[[BadLine], None] | None = None,
@@ -124,7 +128,8 @@ class EventReader:
         projection: "ProjectedDecoder | None" = None,
     ):
         self.paths = paths
-        self.batch_size = batch_size
+        self.batch_size = BATCH_SIZE if batch_size is None else batch_size  # of whole events
+        self.projected_batch_size = PROJECTED_BATCH_SIZE if batch_size is None else batch_size
         self.on_bad_line = on_bad_line
         self.counters = ReadCounters()
         self.on_reject = on_reject  # gets every rejected line with its bytes (--dead-letter)
@@ -132,7 +137,7 @@ class EventReader:
         self.max_line_bytes = max_line_bytes
         self.on_notice = on_notice  # messages about resuming that are not bad lines
         self.projection = projection  # decodes only the keys the searches read, where it can
-        self._block_bytes = min(batch_size, DECODE_BLOCK_LINES) * 1024  # until the lines' real length is known
+        self._block_bytes = min(self.projected_batch_size, DECODE_BLOCK_LINES) * 1024  # until the lines' real length is known
         # Progress of every file read, this run or (from `resume`) an earlier one; see progress().
         self._files: dict[str, FileProgress] = {}
         self._saved_by_inode: dict[tuple[int, int], list[FileProgress]] = {}
@@ -159,7 +164,7 @@ class EventReader:
         if self.projection is not None:
             from .projection import BlockGatherer  # loaded with the decoder already
 
-            gathered = BlockGatherer(self.batch_size)
+            gathered = BlockGatherer(self.projected_batch_size)
         try:
             while True:
                 if self.projection is not None:
@@ -211,7 +216,7 @@ class EventReader:
 
     def _size_blocks(self, size: int, lines: int) -> None:
         """Read the next block by the average line length seen in this one."""
-        self._block_bytes = max(4096, min(self.batch_size, DECODE_BLOCK_LINES) * size // max(lines, 1))
+        self._block_bytes = max(4096, min(self.projected_batch_size, DECODE_BLOCK_LINES) * size // max(lines, 1))
 
     def _evtx_batches(self, path: str) -> Iterator[list[dict]]:
         """An EVTX file's records; on resume the records an earlier run consumed are skipped

@@ -30,7 +30,7 @@ from .. import ast
 from ..commands import COMMANDS
 from ..io.evtx import MAGIC as EVTX_MAGIC
 from ..io.formats import InputConverter
-from ..io.jsonl import DECODE_BLOCK_LINES, decode_lines, split_lines
+from ..io.jsonl import BATCH_SIZE, DECODE_BLOCK_LINES, PROJECTED_BATCH_SIZE, decode_lines, split_lines
 from ..io.projection import BlockGatherer, ProjectedDecoder
 from ..io.sources import SOURCES
 from ..plan import Plan
@@ -131,7 +131,7 @@ class ChunkResult:
 _worker: dict = {}
 
 
-def _start_worker(plan: Plan, head_last: int, batch_size: int, input_format: str, projected_keys,
+def _start_worker(plan: Plan, head_last: int, batch_size: int | None, input_format: str, projected_keys,
                   deferred_keys, pushed: PushedFilter | None) -> None:
     _worker["input_format"] = input_format
     _worker["pushed"] = pushed
@@ -177,12 +177,15 @@ def _run_range(task: tuple[str, int, int]) -> ChunkResult:
 
 
 def _range_events(handle: BinaryIO, start: int, end: int, projection: ProjectedDecoder | None,
-                  batch_size: int) -> Iterator[ProjectedMaps | list[bytes]]:
-    """The range's events in batches of about `batch_size`, decoded as EventReader does: a
-    ProjectedMaps of several blocks, or the lines of a block the projected decoder cannot serve."""
-    gathered = BlockGatherer(batch_size)
-    for block in _range_blocks(handle, start, end, min(batch_size, DECODE_BLOCK_LINES)):
-        events = projection.decode_block(block) if projection is not None else None
+                  batch_size: int | None) -> Iterator[ProjectedMaps | list[bytes]]:
+    """The range's events in batches, as EventReader makes them: a ProjectedMaps of several blocks,
+    or the lines of a block the projected decoder cannot serve (or, without one, of every block)."""
+    if projection is None:
+        yield from map(split_lines, _range_blocks(handle, start, end, batch_size or BATCH_SIZE))
+        return
+    gathered = BlockGatherer(batch_size or PROJECTED_BATCH_SIZE)
+    for block in _range_blocks(handle, start, end, min(gathered.rows, DECODE_BLOCK_LINES)):
+        events = projection.decode_block(block)
         if events is not None:
             batch = gathered.add(events)
             if batch is not None:
@@ -269,7 +272,7 @@ class ParallelHead:
     piece to the main process's execution."""
 
     def __init__(
-        self, plan: Plan, head_last: int, paths: list[str], workers: int, batch_size: int,
+        self, plan: Plan, head_last: int, paths: list[str], workers: int, batch_size: int | None,
         inputs: InputConverter | None = None, projection: ProjectedDecoder | None = None,
     ):
         self.inputs = inputs or InputConverter()  # takes the workers' conversion counts
