@@ -1,6 +1,7 @@
 """--workers: the stateless head runs in worker processes; output must not change at all."""
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -132,6 +133,44 @@ def _json_object(line: bytes) -> dict | None:
     except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def test_deferred_columns_travel_as_file_spans_and_read_their_lines_in_the_main_process(tmp_path):
+    lines = [orjson.dumps({"n": i, "cmd": f"c{i} /x" if i % 5 else None, "user": ["u", i] if i % 7 == 0 else f"u{i}"})
+             + b"\n" for i in range(3_000)]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(lines))
+    decoder = ProjectedDecoder(frozenset({"n", "cmd", "user"}), deferred=frozenset({"cmd", "user"}))
+    with open(path, "rb") as handle:
+        (events,) = list(_range_events(handle, 0, path.stat().st_size, decoder, 5_000))  # blocks gathered
+    chosen = np.array([2_999, 17, 14, 15, 1_500, 3, 2_998])  # out of order, near and far apart
+    kept = events[chosen]
+    batch = Batch({"n": kept.key("n"), "cmd": kept.key("cmd").then(str), "user": kept.key("user")}, np.arange(7))
+    packed = pickle.loads(pickle.dumps(pack(batch)))
+    assert packed["cmd"][0] == "lines" and packed["user"][0] == "lines"  # spans, not values
+    columns = unpack(packed, str(path), decoder)
+    assert columns["cmd"].lines is columns["user"].lines  # one read for both keys
+    shared, reads = columns["cmd"].lines, []
+    read_lines = shared._lines
+    shared._lines = lambda rows: reads.append(len(rows)) or read_lines(rows)
+    expected = [orjson.loads(lines[i]) for i in chosen]
+    assert columns["cmd"].tolist() == [str(e["cmd"]) for e in expected]  # the step (str) runs after the read
+    assert columns["user"].tolist() == [e["user"] for e in expected]  # a list among the text: as orjson reads it
+    assert reads == [7]
+
+
+def test_a_file_that_got_shorter_before_its_deferred_lines_were_read_is_an_error(tmp_path):
+    from spl_lite.errors import SplError
+
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(orjson.dumps({"n": i, "cmd": f"c{i}"}) + b"\n" for i in range(100)))
+    decoder = ProjectedDecoder(frozenset({"n", "cmd"}), deferred=frozenset({"cmd"}))
+    with open(path, "rb") as handle:
+        (events,) = list(_range_events(handle, 0, path.stat().st_size, decoder, 500))
+    columns = unpack(pack(Batch({"cmd": events.key("cmd")}, np.arange(100))), str(path), decoder)
+    path.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(SplError, match="got shorter while it was read"):
+        columns["cmd"].tolist()
 
 
 def test_pack_round_trips_every_column_kind():

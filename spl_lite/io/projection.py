@@ -21,6 +21,7 @@ the batch keeps, and decoded for the rows that are left when something reads the
 """
 from __future__ import annotations
 
+import os
 import re
 import sys
 from operator import attrgetter
@@ -31,6 +32,7 @@ import numpy as np
 import orjson
 
 from .. import ast
+from ..errors import BAD_INPUT, SplError
 from ..functions.cast import ucast_only_checks
 from ..plan import Plan
 from ..runtime.batch import TEXT_KINDS, ProjectedMaps, known
@@ -273,8 +275,9 @@ class ProjectedDecoder:
         guards = [(f"g{i}", _ABSENT, msgspec.field(default=None, name=key)) for i, key in enumerate(self._guard_keys)]
         return msgspec.json.Decoder(msgspec.defstruct("ProjectedEvent", read + guards, gc=False))
 
-    def decode_block(self, block: bytes) -> ProjectedMaps | None:
-        """The events of a block of whole JSON lines, or None if the block needs the whole-event path."""
+    def decode_block(self, block: bytes, origin: int | None = None) -> ProjectedMaps | None:
+        """The events of a block of whole JSON lines, or None if the block needs the whole-event path.
+        `origin`, where the block starts in its file, lets its deferred keys travel as file spans."""
         bounds = _object_lines(block)
         if bounds is None:
             return None
@@ -309,8 +312,13 @@ class ProjectedDecoder:
             if key not in self._text_keys and _holds_wide_integer(column):
                 return None
             values[key] = known(column, TEXT_KINDS if key in self._text_keys else None)
-        lines = None if self._late is None else _Lines([block], _FIRST_BLOCK, *bounds, self._late)
+        lines = None if self._late is None else _Lines([block], _FIRST_BLOCK, *bounds, self._late,
+                                                         None if origin is None else [origin])
         return ProjectedMaps(values, count, lines)
+
+    def file_lines(self, path: str, starts: np.ndarray, ends: np.ndarray) -> "_FileLines":
+        """The lines at these spans of a file, for deferred columns a worker sent as file spans."""
+        return _FileLines(path, starts, ends, self._late)
 
     def _widen(self, message: str) -> bool:
         """After a value that is not text: decode its key as any JSON value from now on."""
@@ -403,20 +411,38 @@ def _whole_event(line: bytes) -> dict:
         return msgspec.json.decode(line)
 
 
-class _Lines:
-    """The lines of one or more blocks, kept for the deferred keys; decodes them for the rows asked for.
+class _LateLines:
+    """Lines kept for the deferred keys; decodes the rows asked for.
 
     The columns of one batch are filtered alike, so the last rows decoded are usually asked for
     again by the next deferred column: they are decoded once for all deferred keys.
     """
 
-    __slots__ = ("blocks", "firsts", "starts", "ends", "late", "_rows", "_decoded")
-
-    def __init__(self, blocks: list[bytes], firsts: np.ndarray, starts: np.ndarray, ends: np.ndarray, late: _LateDecoder):
-        # Line i is blocks[b][starts[i]:ends[i]] for the last b with firsts[b] <= i.
-        self.blocks, self.firsts, self.starts, self.ends, self.late = blocks, firsts, starts, ends, late
+    def __init__(self, late: _LateDecoder):
+        self.late = late
         self._rows: np.ndarray | None = None
         self._decoded: dict[str, list] = {}
+
+    def values(self, key: str, rows: np.ndarray) -> list:
+        if self._rows is None or not np.array_equal(self._rows, rows):
+            lines = self._lines(rows)
+            self._decoded = self.late.decode(lines) if lines else {k: [] for k in self.late.keys}
+            self._rows = rows
+        return self._decoded[key]
+
+    def _lines(self, rows: np.ndarray) -> list[bytes]:
+        raise NotImplementedError
+
+
+class _Lines(_LateLines):
+    """The lines of one or more blocks held in memory. `origins`, where known, are the places of
+    the blocks in their file (the workers' ranges)."""
+
+    def __init__(self, blocks: list[bytes], firsts: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                 late: _LateDecoder, origins: list[int] | None = None):
+        super().__init__(late)
+        # Line i is blocks[b][starts[i]:ends[i]] for the last b with firsts[b] <= i.
+        self.blocks, self.firsts, self.starts, self.ends, self.origins = blocks, firsts, starts, ends, origins
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -427,17 +453,55 @@ class _Lines:
             blocks += part.blocks
             firsts.append(part.firsts + first)
             first += len(part)
+        origins = None if any(p.origins is None for p in parts) else [o for p in parts for o in p.origins]
         return _Lines(blocks, np.concatenate(firsts), np.concatenate([p.starts for p in parts]),
-                      np.concatenate([p.ends for p in parts]), self.late)
+                      np.concatenate([p.ends for p in parts]), self.late, origins)
 
-    def values(self, key: str, rows: np.ndarray) -> list:
-        if self._rows is None or not np.array_equal(self._rows, rows):
-            blocks = self.blocks
-            which = np.searchsorted(self.firsts, rows, side="right") - 1
-            lines = [blocks[b][s:e] for b, s, e in zip(which.tolist(), self.starts[rows].tolist(), self.ends[rows].tolist())]
-            self._decoded = self.late.decode(lines) if lines else {k: [] for k in self.late.keys}
-            self._rows = rows
-        return self._decoded[key]
+    def file_spans(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Where these rows' lines are in their file, if the blocks' places are known."""
+        if self.origins is None:
+            return None
+        shift = np.asarray(self.origins, dtype=np.int64)[self._blocks_of(rows)]
+        return shift + self.starts[rows], shift + self.ends[rows]
+
+    def _lines(self, rows: np.ndarray) -> list[bytes]:
+        blocks = self.blocks
+        return [blocks[b][s:e] for b, s, e in zip(self._blocks_of(rows).tolist(), self.starts[rows].tolist(),
+                                                  self.ends[rows].tolist())]
+
+    def _blocks_of(self, rows: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.firsts, rows, side="right") - 1
+
+
+class _FileLines(_LateLines):
+    """Lines at known spans of a file, read when asked for: the main process reads only the lines
+    of the few records that reach a deferred column's use, instead of workers decoding them all."""
+
+    # Spans closer than this are read with one pread.
+    _GAP = 1 << 16
+
+    def __init__(self, path: str, starts: np.ndarray, ends: np.ndarray, late: _LateDecoder):
+        super().__init__(late)
+        self.path, self.starts, self.ends = path, starts, ends
+
+    def _lines(self, rows: np.ndarray) -> list[bytes]:
+        starts, ends = self.starts[rows], self.ends[rows]
+        order = np.argsort(starts, kind="stable")
+        lines: list[bytes] = [b""] * len(rows)
+        with open(self.path, "rb") as handle:
+            group: list[int] = []
+            for position in order.tolist() + [None]:
+                if group and (position is None or starts[position] - ends[group[-1]] > self._GAP):
+                    first, last = int(starts[group[0]]), int(ends[group[-1]])
+                    data = os.pread(handle.fileno(), last - first, first)
+                    if len(data) < last - first:
+                        raise SplError(BAD_INPUT, f"{self.path} got shorter while it was read (at byte {len(data) + first:,})")
+                    for i in group:
+                        lines[i] = data[starts[i] - first: ends[i] - first]
+                    group = []
+                if position is not None:
+                    group.append(position)
+        return lines
 
 
 def _holds_wide_integer(values: np.ndarray) -> bool:

@@ -12,6 +12,10 @@ does not read what it sets (`conditional_anomaly ... | where process_name IN (..
 apply that filter too: every row goes to the main process with the fields the stateful command
 reads, the other fields only for the rows the filter keeps. The main process runs the stateful
 command over all rows, as it must, and what it hands on is what `where` would have kept.
+
+Deferred columns (keys decoded only where used, spl_lite/io/projection.py) travel as the file spans
+of their rows' lines; the main process reads and decodes the lines of the rows still there when the
+column is used.
 """
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ from ..io.jsonl import BATCH_SIZE, DECODE_BLOCK_LINES, PROJECTED_BATCH_SIZE, dec
 from ..io.projection import BlockGatherer, ProjectedDecoder
 from ..io.sources import SOURCES
 from ..plan import Plan
-from .batch import Batch, ProjectedMaps, coded, encoding, take_rows, values_in_use
+from .batch import Batch, DeferredColumn, ProjectedMaps, coded, encoding, take_rows, values_in_use
 from .expressions import RECORD_ERRORS, keep_mask
 
 STATELESS_COMMANDS = frozenset({"from", "eval", "where", "select", "fields", "rename", "rex"})
@@ -184,8 +188,10 @@ def _range_events(handle: BinaryIO, start: int, end: int, projection: ProjectedD
         yield from map(split_lines, _range_blocks(handle, start, end, batch_size or BATCH_SIZE))
         return
     gathered = BlockGatherer(batch_size or PROJECTED_BATCH_SIZE)
+    origin = start
     for block in _range_blocks(handle, start, end, min(gathered.rows, DECODE_BLOCK_LINES)):
-        events = projection.decode_block(block)
+        events = projection.decode_block(block, origin)
+        origin += len(block)
         if events is not None:
             batch = gathered.add(events)
             if batch is not None:
@@ -226,6 +232,12 @@ def pack(batch: Batch) -> dict:
     its conditional_anomaly and membership tests use."""
     packed = {}
     for name, column in batch.columns.items():
+        if column.__class__ is DeferredColumn:
+            # Sent as where its lines are in the file: the main process reads the lines of the
+            # records that reach the column's use (few, after its filters), not the workers all.
+            starts, ends = column.lines.file_spans(column.rows)
+            packed[name] = ("lines", column.key, column.steps, starts, ends)
+            continue
         encoded = encoding(column)
         if encoded is not None:
             values, codes = values_in_use(*encoded)
@@ -241,7 +253,7 @@ def pack(batch: Batch) -> dict:
             codes = [index.setdefault(v, len(index)) for v in values]
             packed[name] = ("dict", list(index), np.array(codes, dtype=np.int32))
             continue
-        packed[name] = ("raw", np.asarray(column))  # a deferred column is decoded now, not pickled
+        packed[name] = ("raw", np.asarray(column))
     return packed
 
 
@@ -253,10 +265,18 @@ def _fits_int64(values: list[int]) -> bool:
     return -(2**63) <= min(values) and max(values) < 2**63
 
 
-def unpack(packed: dict) -> dict[str, np.ndarray]:
+def unpack(packed: dict, path: str = "", projection: ProjectedDecoder | None = None) -> dict[str, np.ndarray]:
+    """The columns `pack` sent; deferred ones read their lines from `path` with the `projection`'s
+    late decoder, the columns of one batch sharing the lines they read."""
     columns = {}
+    lines = None
     for name, (kind, *data) in packed.items():
-        if kind == "int":
+        if kind == "lines":
+            key, steps, starts, ends = data
+            if lines is None or not (np.array_equal(lines.starts, starts) and np.array_equal(lines.ends, ends)):
+                lines = projection.file_lines(path, starts, ends)
+            columns[name] = DeferredColumn(lines, np.arange(len(starts)), key, steps)
+        elif kind == "int":
             columns[name] = np.fromiter(data[0].tolist(), dtype=object, count=len(data[0]))
         elif kind == "dict":
             distinct, codes = data
@@ -277,6 +297,7 @@ class ParallelHead:
     ):
         self.inputs = inputs or InputConverter()  # takes the workers' conversion counts
         # Workers build their own decoder from the keys (msgspec schemas are made at run time).
+        self.projection = projection  # also reads, in this process, the lines of deferred columns
         self.projected_keys = None if projection is None else projection.keys
         self.deferred_keys = frozenset() if projection is None else projection.deferred
         self.plan, self.head_last, self.paths = plan, head_last, paths
@@ -307,7 +328,7 @@ class ParallelHead:
                 counters.lines += result.lines
                 counters.events += result.events
                 for packed, row_ids, kept in result.batches:
-                    yield HeadOutput(unpack(packed), row_ids + first_row_id, kept)
+                    yield HeadOutput(unpack(packed, path, self.projection), row_ids + first_row_id, kept)
 
     def push(self, execution, output: HeadOutput) -> None:
         """Run the rest of the plan on one piece of head output, in the main process."""
