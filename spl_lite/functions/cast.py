@@ -1,8 +1,6 @@
 """Casting and conversion functions (spec 6.1): ucast, cast, parse_long, parse_double, tostring."""
 from __future__ import annotations
 
-from functools import partial
-
 import functools
 import math
 import re
@@ -93,7 +91,7 @@ def ucast_column(values, target_type, default_value):
         return NotImplemented
     if values.__class__ is DeferredColumn:
         # A check cannot fail, so it may wait; a partial, not a lambda, so that workers can send it.
-        return values.then(partial(ucast, target_type=target_type, default_value=default_value))
+        return values.then(functools.partial(ucast, target_type=target_type, default_value=default_value))
     present = kinds_of(values) or set(map(type, values))
     if present <= {wanted} or (default_value is None and present <= {wanted, type(None)}):
         return values  # the usual case, a field that always has the declared type: nothing changes

@@ -457,10 +457,8 @@ class _Lines(_LateLines):
         return _Lines(blocks, np.concatenate(firsts), np.concatenate([p.starts for p in parts]),
                       np.concatenate([p.ends for p in parts]), self.late, origins)
 
-    def file_spans(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """Where these rows' lines are in their file, if the blocks' places are known."""
-        if self.origins is None:
-            return None
+    def file_spans(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where these rows' lines are in their file (blocks read at known places: `origins`)."""
         shift = np.asarray(self.origins, dtype=np.int64)[self._blocks_of(rows)]
         return shift + self.starts[rows], shift + self.ends[rows]
 
@@ -495,7 +493,8 @@ class _FileLines(_LateLines):
                     first, last = int(starts[group[0]]), int(ends[group[-1]])
                     data = os.pread(handle.fileno(), last - first, first)
                     if len(data) < last - first:
-                        raise SplError(BAD_INPUT, f"{self.path} got shorter while it was read (at byte {len(data) + first:,})")
+                        raise SplError(BAD_INPUT, f"{self.path} got shorter while it was read "
+                                                  f"(at byte {len(data) + first:,})")
                     for i in group:
                         lines[i] = data[starts[i] - first: ends[i] - first]
                     group = []
