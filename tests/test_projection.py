@@ -638,6 +638,28 @@ def test_reader_hands_on_gathered_blocks_in_order_around_blocks_it_cannot_projec
     assert max(sizes) >= 400 and min(sizes) < 50  # gathered batches, and the odd block alone
 
 
+def test_deferred_keys_of_a_plain_file_are_read_back_from_it_and_of_gzip_kept_in_memory(tmp_path):
+    import gzip
+
+    text = (SOURCE + '| eval cmd = map_get(input_event, "process"), name = map_get(input_event, "process_name") '
+            '| select cmd, name | where name = "cmd.exe" OR name = "powershell.exe"' + SINK)
+    search = Search.compile(text)
+    assert deferred_keys(search.plan) == {"process"}
+    data = EXAMPLE.read_bytes() * 3
+    plain, packed = tmp_path / "events.jsonl", tmp_path / "events.jsonl.gz"
+    plain.write_bytes(data)
+    packed.write_bytes(gzip.compress(data))
+    decoder = decoder_for([search.plan], "auto")
+    kinds = {}
+    for path in (plain, packed):
+        batches = list(EventReader([str(path)], 1_000, projection=decoder).batches())
+        kinds[path.name] = {type(batch.deferred).__name__ for batch in batches}
+    assert kinds == {"events.jsonl": {"_FileLines"}, "events.jsonl.gz": {"_Lines"}}
+    whole = list(search.run(orjson.loads(line) for line in data.splitlines()))
+    assert len(whole) > 10
+    assert list(search.run_files([str(plain)])) == whole == list(search.run_files([str(packed)]))
+
+
 def test_a_damaged_gzip_keeps_the_blocks_gathered_before_the_damage(tmp_path):
     """Several decode blocks are read and gathered before the damage, none handed on yet."""
     import gzip

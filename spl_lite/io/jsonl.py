@@ -161,6 +161,8 @@ class EventReader:
         place = self._place(path, stream)
         lines_before, offset = place.lines, place.offset
         gathered = None
+        # A regular file can be read again, so the deferred keys' lines need not be kept in memory.
+        regular = place.ino != 0 and not isinstance(stream, gzip.GzipFile)
         if self.projection is not None:
             from .projection import BlockGatherer  # loaded with the decoder already
 
@@ -173,7 +175,8 @@ class EventReader:
                     block = self._read_block(stream)
                     if not block:
                         break
-                    projected = self.projection.decode_block(block) if len(block) <= self.max_line_bytes else None
+                    projected = (self.projection.decode_block(block, (path, offset) if regular else None)
+                                 if len(block) <= self.max_line_bytes else None)
                     if projected is not None:
                         counters.lines += len(projected)
                         lines_before += len(projected)

@@ -16,8 +16,10 @@ the value unread and so reads the line (telling it apart would cost a scan of ev
 deferred key (deferred_keys) is such a key until its rows are decoded late; one holding that number
 then reads as infinity.
 
-Keys a search only carries towards its output past a filter are deferred: left in the block, which
-the batch keeps, and decoded for the rows that are left when something reads them.
+Keys a search only carries towards its output past a filter are deferred: left in their lines and
+decoded for the rows that are left when something reads them. Lines of a regular file are read again
+from it then (the input must not be rewritten during a run); those of gzip or standard input are
+kept in memory with their batch.
 """
 from __future__ import annotations
 
@@ -275,9 +277,11 @@ class ProjectedDecoder:
         guards = [(f"g{i}", _ABSENT, msgspec.field(default=None, name=key)) for i, key in enumerate(self._guard_keys)]
         return msgspec.json.Decoder(msgspec.defstruct("ProjectedEvent", read + guards, gc=False))
 
-    def decode_block(self, block: bytes, origin: int | None = None) -> ProjectedMaps | None:
+    def decode_block(self, block: bytes, place: tuple[str, int] | None = None) -> ProjectedMaps | None:
         """The events of a block of whole JSON lines, or None if the block needs the whole-event path.
-        `origin`, where the block starts in its file, lets its deferred keys travel as file spans."""
+
+        With the `place` of the block, (path of a regular file, offset), the deferred keys are read
+        back from the file for the rows that need them, and the block need not be kept."""
         bounds = _object_lines(block)
         if bounds is None:
             return None
@@ -312,12 +316,17 @@ class ProjectedDecoder:
             if key not in self._text_keys and _holds_wide_integer(column):
                 return None
             values[key] = known(column, TEXT_KINDS if key in self._text_keys else None)
-        lines = None if self._late is None else _Lines([block], _FIRST_BLOCK, *bounds, self._late,
-                                                         None if origin is None else [origin])
+        if self._late is None:
+            lines = None
+        elif place is None:
+            lines = _Lines([block], _FIRST_BLOCK, *bounds, self._late)
+        else:
+            path, offset = place
+            lines = self.file_lines(path, bounds[0] + offset, bounds[1] + offset)
         return ProjectedMaps(values, count, lines)
 
     def file_lines(self, path: str, starts: np.ndarray, ends: np.ndarray) -> "_FileLines":
-        """The lines at these spans of a file, for deferred columns a worker sent as file spans."""
+        """The lines at these spans of a file, read when the deferred keys are."""
         return _FileLines(path, starts, ends, self._late)
 
     def _widen(self, message: str) -> bool:
@@ -435,14 +444,13 @@ class _LateLines:
 
 
 class _Lines(_LateLines):
-    """The lines of one or more blocks held in memory. `origins`, where known, are the places of
-    the blocks in their file (the workers' ranges)."""
+    """The lines of one or more blocks held in memory (read from a stream that cannot be read again)."""
 
     def __init__(self, blocks: list[bytes], firsts: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                 late: _LateDecoder, origins: list[int] | None = None):
+                 late: _LateDecoder):
         super().__init__(late)
         # Line i is blocks[b][starts[i]:ends[i]] for the last b with firsts[b] <= i.
-        self.blocks, self.firsts, self.starts, self.ends, self.origins = blocks, firsts, starts, ends, origins
+        self.blocks, self.firsts, self.starts, self.ends = blocks, firsts, starts, ends
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -453,27 +461,18 @@ class _Lines(_LateLines):
             blocks += part.blocks
             firsts.append(part.firsts + first)
             first += len(part)
-        origins = None if any(p.origins is None for p in parts) else [o for p in parts for o in p.origins]
         return _Lines(blocks, np.concatenate(firsts), np.concatenate([p.starts for p in parts]),
-                      np.concatenate([p.ends for p in parts]), self.late, origins)
-
-    def file_spans(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Where these rows' lines are in their file (blocks read at known places: `origins`)."""
-        shift = np.asarray(self.origins, dtype=np.int64)[self._blocks_of(rows)]
-        return shift + self.starts[rows], shift + self.ends[rows]
+                      np.concatenate([p.ends for p in parts]), self.late)
 
     def _lines(self, rows: np.ndarray) -> list[bytes]:
-        blocks = self.blocks
-        return [blocks[b][s:e] for b, s, e in zip(self._blocks_of(rows).tolist(), self.starts[rows].tolist(),
-                                                  self.ends[rows].tolist())]
-
-    def _blocks_of(self, rows: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.firsts, rows, side="right") - 1
+        blocks, which = self.blocks, np.searchsorted(self.firsts, rows, side="right") - 1
+        return [blocks[b][s:e] for b, s, e in zip(which.tolist(), self.starts[rows].tolist(), self.ends[rows].tolist())]
 
 
 class _FileLines(_LateLines):
-    """Lines at known spans of a file, read when asked for: the main process reads only the lines
-    of the few records that reach a deferred column's use, instead of workers decoding them all."""
+    """Lines at known spans of a regular file, read when asked for: only the lines of the records
+    that reach a deferred column's use are read again, and no block is kept meanwhile. Workers send
+    deferred columns to the main process as these spans."""
 
     # Spans closer than this are read with one pread.
     _GAP = 1 << 16
@@ -482,8 +481,20 @@ class _FileLines(_LateLines):
         super().__init__(late)
         self.path, self.starts, self.ends = path, starts, ends
 
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def concat(self, parts: list["_FileLines"]) -> "_FileLines":
+        if any(part.path != self.path for part in parts):
+            raise ValueError("lines of different files are not gathered together")
+        return _FileLines(self.path, np.concatenate([p.starts for p in parts]), np.concatenate([p.ends for p in parts]),
+                          self.late)
+
+    def spans(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.starts[rows], self.ends[rows]
+
     def _lines(self, rows: np.ndarray) -> list[bytes]:
-        starts, ends = self.starts[rows], self.ends[rows]
+        starts, ends = self.spans(rows)
         order = np.argsort(starts, kind="stable")
         lines: list[bytes] = [b""] * len(rows)
         with open(self.path, "rb") as handle:

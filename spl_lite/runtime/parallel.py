@@ -189,10 +189,10 @@ def _range_events(handle: BinaryIO, start: int, end: int, projection: ProjectedD
         yield from map(split_lines, _range_blocks(handle, start, end, batch_size or BATCH_SIZE))
         return
     gathered = BlockGatherer(batch_size or PROJECTED_BATCH_SIZE)
-    origin = start
+    offset = start
     for block in _range_blocks(handle, start, end, min(gathered.rows, DECODE_BLOCK_LINES)):
-        events = projection.decode_block(block, origin)
-        origin += len(block)
+        events = projection.decode_block(block, (handle.name, offset))
+        offset += len(block)
         if events is not None:
             batch = gathered.add(events)
             if batch is not None:
@@ -236,7 +236,7 @@ def pack(batch: Batch) -> dict:
         if column.__class__ is DeferredColumn:
             # Sent as where its lines are in the file: the main process reads the lines of the
             # records that reach the column's use (few, after its filters), not the workers all.
-            starts, ends = column.lines.file_spans(column.rows)
+            starts, ends = column.lines.spans(column.rows)
             packed[name] = ("lines", column.key, column.steps, starts, ends)
             continue
         encoded = encoding(column)

@@ -572,11 +572,11 @@ class AdaptiveThreshold:
         out_variances: list[float | None] = [None] * count
         labels = [False] * count
         if scored:
-            mean_array, variance_array = np.array(means), np.array(variances)
-            diff = xs[scored] - mean_array
-            sd = np.sqrt(variance_array)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                # IEEE x/0: a step away from a constant history is infinitely far; none, NaN.
+            # IEEE, as Python's float arithmetic: x/0 (a step away from a constant history) is
+            # infinitely far, 0/0 NaN, and a result beyond range infinite.
+            with np.errstate(all="ignore"):
+                diff = xs[scored] - np.array(means)
+                sd = np.sqrt(np.array(variances))
                 z = np.where(sd == 0.0, np.sign(diff) * _INF, diff / sd)
             erfc, t = math.erfc, self.threshold
             upper = 1.0 - t
