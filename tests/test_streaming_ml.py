@@ -163,6 +163,22 @@ def test_key_codec_round_trips_awkward_keys():
     assert math.isnan(nan)
 
 
+@pytest.mark.parametrize("exact", [False, True], ids=["float64", "python-ints"])
+def test_conditional_anomaly_scores_the_kept_records_as_it_scores_all(exact):
+    rng = np.random.default_rng(3)
+    parents = [None if rng.random() < 0.05 else f"p{rng.integers(5)}" for _ in range(3_000)]
+    children = [None if rng.random() < 0.05 else f"c{rng.integers(40)}" for _ in range(3_000)]
+    every, some = ConditionalAnomaly(), ConditionalAnomaly()
+    if exact:  # totals past 2**26 take the exact integer products
+        every._total = some._total = 1 << 26
+    for start in range(0, 3_000, 700):
+        part = slice(start, start + 700)
+        keep = np.sort(rng.choice(len(parents[part]), size=90, replace=False))
+        full = every.score(parents[part], children[part])
+        assert some.score(parents[part], children[part], keep) == [full[i] for i in keep]
+    assert some.state_dict() == every.state_dict()  # the records not kept were counted all the same
+
+
 # --- adaptive_threshold, gaussian ---
 
 def gaussian(values, timestamps=None, entities=None, **kwargs):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..runtime.batch import Batch, object_column
 from ..runtime.operator import Operator
 from ..runtime.streaming_ml import ConditionalAnomaly as ConditionalAnomalyState
@@ -27,6 +29,12 @@ class _ConditionalAnomaly(Operator):
             return batch
         scores = self.state.score(batch.column(self.params.conditional), batch.column(self.params.target))
         return batch.with_column("output", object_column(scores))
+
+    def process_keeping(self, batch: Batch, rows: np.ndarray) -> Batch:
+        if not batch.length:
+            return batch
+        scores = self.state.score(batch.column(self.params.conditional), batch.column(self.params.target), rows)
+        return batch.filter(rows).with_column("output", object_column(scores))
 
     def state_dict(self) -> dict:
         return self.state.state_dict()

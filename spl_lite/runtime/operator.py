@@ -1,6 +1,8 @@
 """The runtime operator protocol: push a batch in, get the records it lets through out."""
 from __future__ import annotations
 
+import numpy as np
+
 from .batch import Batch
 
 
@@ -13,6 +15,12 @@ class Operator:
     def process_inputs(self, batches: list[Batch]) -> Batch:
         """Operators with one input see its batch; `union` overrides this to merge several."""
         return self.process(batches[0])
+
+    def process_keeping(self, batch: Batch, rows: np.ndarray) -> Batch:
+        """Process every record of the batch, as `process` does, but give the output of the
+        records at `rows` only (parallel.py: a later filter is already known). Operators that can
+        skip making the other records' output say so by overriding this."""
+        return self.process(batch).filter(rows)
 
     def flush(self) -> Batch:
         """Called once at end of input: whatever the state still holds (open windows)."""

@@ -338,13 +338,10 @@ class ParallelHead:
             return
         pushed, kept = self.pushed, output.kept
         inputs = Batch({name: output.columns[name] for name in pushed.reads}, output.row_ids)
-        scored = execution.operators[pushed.stateful_id].process(inputs).columns  # every row counts
-        columns = {
-            name: take_rows(scored[name], kept) if name in scored else output.columns[name]
-            for name in pushed.head_fields
-        }
+        scored = execution.operators[pushed.stateful_id].process_keeping(inputs, kept).columns  # every row counts
+        columns = {name: scored[name] if name in scored else output.columns[name] for name in pushed.head_fields}
         for name, column in scored.items():
-            columns.setdefault(name, take_rows(column, kept))
+            columns.setdefault(name, column)
         execution.push_after(pushed.where_id, Batch(columns, output.row_ids[kept]))
 
 

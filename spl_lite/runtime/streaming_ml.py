@@ -100,12 +100,13 @@ class ConditionalAnomaly:
         # of the pair counter's dictionary, kept while it stays small (_PAIR_TABLE_LIMIT).
         self._pair_table = np.full((0, 0), -1, dtype=np.int64)
 
-    def score(self, conditional: Sequence, target: Sequence) -> list[float | None]:
+    def score(self, conditional: Sequence, target: Sequence, keep: np.ndarray | None = None) -> list[float | None]:
+        """Each record's lift; with `keep` (row indices), only those records' (every record counts)."""
         conditional, target = object_column(conditional), object_column(target)
         # A record with a null on either side is not counted and scores null.
         present = ~(null_mask(conditional) | null_mask(target))
         rows = np.flatnonzero(present)
-        out = np.full(len(conditional), None, dtype=object)
+        out = np.full(len(conditional) if keep is None else len(keep), None, dtype=object)
         if not len(rows):
             return out.tolist()
         if len(rows) < len(conditional):
@@ -121,12 +122,20 @@ class ConditionalAnomaly:
         if self._total < _EXACT_PRODUCTS:
             # Every product is below 2**53, so float64 holds it exactly and the division is the
             # same correctly rounded result Python's int / int gives.
-            scores = ((n_ct * total).astype(np.float64) / (n_c * n_t).astype(np.float64)).tolist()
+            scores = (n_ct * total).astype(np.float64) / (n_c * n_t).astype(np.float64)
         else:
-            scores = [(a * n) / (b * c) for a, n, b, c in zip(n_ct.tolist(), total.tolist(), n_c.tolist(), n_t.tolist())]
-        if len(rows) == len(out):
-            return scores
-        out[rows] = scores
+            scores = np.array([(a * n) / (b * c) for a, n, b, c in zip(n_ct.tolist(), total.tolist(), n_c.tolist(),
+                                                                      n_t.tolist())], dtype=object)
+        if keep is None and len(rows) == len(out):
+            return scores.tolist()
+        if keep is None:
+            out[rows] = scores
+            return out.tolist()
+        position = np.full(len(present), -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
+        chosen = position[keep]
+        scored = chosen >= 0
+        out[scored] = scores[chosen[scored]]
         return out.tolist()
 
     def _pair_slots(self, c_slots: np.ndarray, t_slots: np.ndarray) -> np.ndarray:
