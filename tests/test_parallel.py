@@ -13,7 +13,8 @@ import pytest
 from spl_lite.api import Search
 from spl_lite.runtime.batch import Batch, coded
 from spl_lite.io.projection import ProjectedDecoder
-from spl_lite.runtime import parallel
+from spl_lite.runtime import executor, parallel
+from spl_lite.runtime.expressions import RECORD_ERRORS
 from spl_lite.runtime.parallel import _range_blocks, _range_events, byte_ranges, pack, pushed_filter, stateless_head, unpack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -210,17 +211,46 @@ def test_a_filter_after_the_first_stateful_command_runs_in_the_workers_when_it_c
 ])
 def test_pushed_filters_give_the_output_of_one_process(events_with_bad_lines, tmp_path, condition):
     search = tmp_path / "s.spl"
-    search.write_text(
-        '| from read_ssa_enriched_events() '
-        '| eval process_name=lower(ucast(map_get(input_event, "process_name"), "string", null)), '
-        'parent_process_name=lower(ucast(map_get(input_event, "parent_process_name"), "string", null)), '
-        'cmd_line=ucast(map_get(input_event, "process"), "string", null), '
-        'dest_user_id=ucast(map_get(input_event, "dest_user_id"), "string", null) '
-        '| select process_name, parent_process_name, cmd_line, dest_user_id '
-        '| conditional_anomaly conditional="parent_process_name" target="process_name" '
-        f'| where {condition} | into write_ssa_detected_events();')
+    search.write_text(_scored_then_filtered(condition))
     one, two = run(events_with_bad_lines, 1, search), run(events_with_bad_lines, 2, search)
     assert one.stdout == two.stdout
     assert _without_timing(one.stderr) == _without_timing(two.stderr)
     if "5" not in condition:
         assert one.stdout.count(b"\n") > 10
+
+
+@pytest.mark.parametrize("condition", [
+    'process_name="cmd.exe" OR parent_process_name="explorer.exe"',
+    'cmd_line LIKE "%renderer%" OR dest_user_id = "nobody"',
+    'output > 1.5',  # reads what conditional_anomaly sets: not known before it
+    'log(cmd_line) > 1 OR process_name = "cmd.exe"',  # a per-record error in every row with a command line
+])
+def test_a_filter_known_before_the_command_gives_the_output_of_filtering_after_it(
+        events_with_bad_lines, monkeypatch, condition):
+    """One process too applies such a `where` first and has conditional_anomaly score the records it
+    keeps only (executor.filters_known_early): the records and the per-record errors are those of
+    running the two in order."""
+    search = Search.compile(_scored_then_filtered(condition))
+    pairs = executor.filters_known_early(search.plan)
+    assert bool(pairs) == ("output" not in condition)
+
+    def records_and_errors():
+        records = list(search.run_files([str(events_with_bad_lines)]))
+        return records, RECORD_ERRORS.count
+
+    early = records_and_errors()
+    monkeypatch.setattr(executor, "filters_known_early", lambda plan: {})
+    assert early == records_and_errors()
+    assert len(early[0]) > 10
+    assert (early[1] > 1000) == ("log" in condition)
+
+
+def _scored_then_filtered(condition: str) -> str:
+    return ('| from read_ssa_enriched_events() '
+            '| eval process_name=lower(ucast(map_get(input_event, "process_name"), "string", null)), '
+            'parent_process_name=lower(ucast(map_get(input_event, "parent_process_name"), "string", null)), '
+            'cmd_line=ucast(map_get(input_event, "process"), "string", null), '
+            'dest_user_id=ucast(map_get(input_event, "dest_user_id"), "string", null) '
+            '| select process_name, parent_process_name, cmd_line, dest_user_id '
+            '| conditional_anomaly conditional="parent_process_name" target="process_name" '
+            f'| where {condition} | into write_ssa_detected_events();')

@@ -6,13 +6,36 @@ from typing import Callable
 
 import numpy as np
 
+from .. import ast
 from ..commands import COMMANDS
 from ..io.formats import InputConverter
 from ..io.sinks import SINKS
 from ..io.sources import SOURCES
 from ..plan import Plan
 from .batch import Batch
-from .expressions import RECORD_ERRORS
+from .expressions import RECORD_ERRORS, keep_mask
+
+
+def filters_known_early(plan: Plan) -> dict[int, int]:
+    """{command node: the `where` node right after it}, where the command declares what it reads and
+    sets (Command.reads_and_writes), passes every other field through, and the `where`, its only
+    consumer, reads none of what it sets: which records the `where` keeps is known before the
+    command runs."""
+    consumers: dict[int, int] = {}
+    for node in plan.nodes:
+        for input_id in node.inputs:
+            consumers[input_id] = consumers.get(input_id, 0) + 1
+    found = {}
+    for node in plan.nodes:
+        if node.command != "where" or len(node.inputs) != 1:
+            continue
+        command = plan.nodes[node.inputs[0]]
+        if command.id + 1 != node.id or consumers[command.id] != 1 or command.command == "from":
+            continue
+        effect = COMMANDS[command.command].reads_and_writes(command.params)
+        if effect is not None and not ast.field_names(node.params.predicate) & effect[1]:
+            found[command.id] = node.id
+    return found
 
 
 class Execution:
@@ -31,6 +54,7 @@ class Execution:
         self.record_errors = RECORD_ERRORS
         _allow_deep_values()
         self.operators = [COMMANDS[node.command].operator(node.params, self) for node in plan.nodes]
+        self._filtered_by = filters_known_early(plan)
         self._pending: list[tuple[str, Batch]] = []
         self.next_row_id = 0
         self.records_out = 0
@@ -69,10 +93,16 @@ class Execution:
         first_row_id = self.next_row_id
         self.next_row_id += converted.length
         outputs: list[Batch] = []
+        filtered = None  # a `where` whose records were already chosen
         for node, operator in zip(self.plan.nodes, self.operators):
             if node.command == "from":
                 source = SOURCES[node.params.name]
                 batch = operator.process(source.to_batch(converted.shape(source.shape), first_row_id))
+            elif node.id == filtered:
+                batch = outputs[-1]
+            elif node.id in self._filtered_by:
+                filtered = self._filtered_by[node.id]
+                batch = self._process_filtered(operator, filtered, outputs[node.inputs[0]])
             else:
                 batch = operator.process_inputs([outputs[i] for i in node.inputs])
             outputs.append(batch)
@@ -83,9 +113,25 @@ class Execution:
 
         Only for single-chain plans, where every later node reads the one before it.
         """
+        filtered = None
         for node, operator in zip(self.plan.nodes[node_id + 1 :], self.operators[node_id + 1 :]):
-            batch = operator.process_inputs([batch])
+            if node.id == filtered:
+                continue
+            if node.id in self._filtered_by:
+                filtered = self._filtered_by[node.id]
+                batch = self._process_filtered(operator, filtered, batch)
+            else:
+                batch = operator.process_inputs([batch])
         self._write_pending()
+
+    def _process_filtered(self, operator, where_id: int, batch: Batch) -> Batch:
+        """The output of `operator` then of the `where` after it, which reads nothing it sets: the
+        filter is applied first, and the operator (which still sees every record) makes output for
+        the kept records only."""
+        if not batch.length:
+            return operator.process(batch)
+        kept = np.flatnonzero(keep_mask(self.operators[where_id].predicate(batch)))
+        return operator.process_keeping(batch, kept)
 
     def state_dict(self) -> dict:
         """What a later run needs to continue this one: each operator's state, in plan order.

@@ -30,7 +30,6 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from .. import ast
 from ..commands import COMMANDS
 from ..io.evtx import MAGIC as EVTX_MAGIC
 from ..io.formats import InputConverter
@@ -39,6 +38,7 @@ from ..io.projection import BlockGatherer, ProjectedDecoder
 from ..io.sources import SOURCES
 from ..plan import Plan
 from .batch import Batch, DeferredColumn, ProjectedMaps, coded, encoding, take_rows, values_in_use
+from .executor import filters_known_early
 from .expressions import RECORD_ERRORS, keep_mask
 
 STATELESS_COMMANDS = frozenset({"from", "eval", "where", "select", "fields", "rename", "rex"})
@@ -81,17 +81,13 @@ class PushedFilter:
 
 def pushed_filter(plan: Plan, head_last: int) -> PushedFilter | None:
     nodes = plan.nodes
-    if head_last + 2 >= len(nodes):
+    if head_last + 2 >= len(nodes) or filters_known_early(plan).get(head_last + 1) != head_last + 2:
         return None
-    stateful, following = nodes[head_last + 1], nodes[head_last + 2]
-    head_fields = nodes[head_last].fields
-    effect = COMMANDS[stateful.command].reads_and_writes(stateful.params)
-    if effect is None or head_fields is None or following.command != "where":
+    stateful, head_fields = nodes[head_last + 1], nodes[head_last].fields
+    reads, _ = COMMANDS[stateful.command].reads_and_writes(stateful.params)
+    if head_fields is None or not reads <= set(head_fields):
         return None
-    reads, writes = effect
-    if ast.field_names(following.params.predicate) & writes or not reads <= set(head_fields):
-        return None
-    return PushedFilter(stateful.id, following.id, reads, head_fields)
+    return PushedFilter(stateful.id, head_last + 2, reads, head_fields)
 
 
 def can_split(path: str) -> bool:
