@@ -50,7 +50,8 @@ class Search:
         iterator = iter(events)
         return self._run(iter(lambda: list(islice(iterator, batch_size)), []), input_format)
 
-    def run_files(self, paths: Iterable[str], batch_size: int | None = None, input_format: str = "auto") -> Iterator[dict]:
+    def run_files(self, paths: Iterable[str], batch_size: int | None = None,
+                  input_format: str = "auto") -> Iterator[dict]:
         """Like run(), reading JSON lines (or EVTX) from files, globs or `-`; bad lines are skipped.
         Only the event keys the search reads are decoded where that is possible (spl_lite.io.projection)."""
         reader = EventReader(expand_inputs(paths), batch_size, projection=decoder_for([self.plan], input_format))

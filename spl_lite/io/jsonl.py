@@ -137,7 +137,8 @@ class EventReader:
         self.max_line_bytes = max_line_bytes
         self.on_notice = on_notice  # messages about resuming that are not bad lines
         self.projection = projection  # decodes only the keys the searches read, where it can
-        self._block_bytes = min(self.projected_batch_size, DECODE_BLOCK_LINES) * 1024  # until the lines' real length is known
+        self._block_lines = min(self.projected_batch_size, DECODE_BLOCK_LINES)
+        self._block_bytes = self._block_lines * 1024  # until the lines' real length is known
         # Progress of every file read, this run or (from `resume`) an earlier one; see progress().
         self._files: dict[str, FileProgress] = {}
         self._saved_by_inode: dict[tuple[int, int], list[FileProgress]] = {}
@@ -219,7 +220,7 @@ class EventReader:
 
     def _size_blocks(self, size: int, lines: int) -> None:
         """Read the next block by the average line length seen in this one."""
-        self._block_bytes = max(4096, min(self.projected_batch_size, DECODE_BLOCK_LINES) * size // max(lines, 1))
+        self._block_bytes = max(4096, self._block_lines * size // max(lines, 1))
 
     def _evtx_batches(self, path: str) -> Iterator[list[dict]]:
         """An EVTX file's records; on resume the records an earlier run consumed are skipped
