@@ -39,8 +39,8 @@ STATEFUL_WORDS = ("stats", "first_time_event", "conditional_anomaly", "adaptive_
 
 
 def corpus_searches(kind: str, directory: Path) -> list[Path]:
-    from spl_lite.api import Search
-    from spl_lite.errors import SplError
+    from spl_lite.driver.api import Search
+    from spl_lite.core.errors import SplError
 
     paths, seen = [], set()
     for n, line in enumerate(CORPUS.read_bytes().splitlines(), 1):

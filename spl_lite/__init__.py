@@ -1,6 +1,6 @@
 """spl-lite: an interpreter for Splunk's DSP / SPL2 streaming detection language."""
-from .api import Search
-from .errors import SplError
+from .core import VERSION as __version__
+from .core.errors import SplError
+from .driver.api import Search
 
-__all__ = ["Search", "SplError"]
-__version__ = "0.1.0"
+__all__ = ["Search", "SplError", "__version__"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -174,16 +175,38 @@ def test_explain_prints_one_line_per_plan_node(search):
     assert lines[3].endswith("=> n")
 
 
-def test_explain_says_which_keys_of_each_event_it_reads(tmp_path):
+def test_explain_prints_the_physical_plan_after_the_logical_one(tmp_path):
     reference = Path(__file__).resolve().parents[1] / "searches" / "rare_parent_child_process_relationship.spl"
-    assert cli("explain", reference).out.splitlines()[-2:] == [
+    physical = cli("explain", reference).out.split("\n\n")[-1].splitlines()
+    assert physical == [
         "reading: only the keys _time, dest_device_id, dest_user_id, event_id, parent_process_name, process, "
-        "process_name of each event (projected)",
-        "deferred: dest_device_id, dest_user_id, event_id, process (decoded only for the records still there "
-        "when they are read)"]
+        "process_name of each event (projected); deferred: dest_device_id, dest_user_id, event_id, process "
+        "(decoded only for the records still there when they are read)",
+        "running: one process (no --input given)",
+        "filter #6 is applied before #5 (it reads nothing #5 sets)",
+    ]
+    events = Path(__file__).resolve().parents[1] / "examples" / "process_creation.jsonl"
+    parallel = cli("explain", reference, "--input", events, "--workers", "2").out.splitlines()
+    assert "running: 2 worker processes run nodes #0-#4, and the filter #6 after #5; " \
+           "the main process runs the rest in input order" in parallel
     whole = tmp_path / "whole.spl"
     whole.write_text('| from read_ssa_enriched_events() | eval n = map_get(input_event, "n") | into write_ssa_detected_events();')
-    assert cli("explain", whole).out.splitlines()[-1].startswith("reading: whole events")
+    assert cli("explain", whole).out.split("\n\n")[-1].startswith("reading: whole events")
+
+
+def test_explain_json_holds_both_plans_and_the_logical_plan_round_trips():
+    from spl_lite import Search
+    from spl_lite.plan.logical import Plan
+
+    reference = Path(__file__).resolve().parents[1] / "searches" / "rare_parent_child_process_relationship.spl"
+    document = json.loads(cli("explain", "--json", reference).out)
+    (search,) = document["searches"]
+    assert [node["command"] for node in search["logical"]][:3] == ["from", "eval", "eval"]
+    assert document["physical"]["reading"]["mode"] == "projected"
+    assert document["physical"]["early_filters"] == [{"5": 6}]
+    plan = Search.compile(reference.read_text()).plan
+    assert Plan.from_json(search["logical"]) == plan
+    assert Plan.from_json(json.loads(json.dumps(plan.to_json()))).explain() == plan.explain()
 
 
 def test_explain_of_a_broken_search_prints_the_diagnostic(bad_search):

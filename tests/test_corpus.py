@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from spl_lite.api import Search
-from spl_lite.errors import SplError
+from spl_lite.driver.api import Search
+from spl_lite.core.errors import SplError
 from spl_lite.io.ocsf import from_enriched
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,8 +8,7 @@ import pytest
 
 from spl_lite import Search
 from spl_lite.io.jsonl import encode_record
-from spl_lite.runtime.executor import Execution
-from spl_lite.runtime.expressions import RECORD_ERRORS
+from spl_lite.engine.executor import Execution
 
 M = 60_000  # one minute in ms
 
@@ -308,34 +307,46 @@ def test_in_and_like(expression, event, expected):
 
 # ---- function failures on one record (spec 5.2) ------------------------------------------------
 
+def run_counting(text: str, events) -> tuple[list[dict], object]:
+    """The records of a run and its record errors."""
+    records = Search.compile(text).run(events)
+    return list(records), records.record_errors
+
+
 def test_a_function_failing_on_one_record_gives_null_and_is_counted():
     events = [{"n": "A"}, {"n": 5}, {"n": "B"}, {"n": [1]}]
-    records = run(
+    records, errors = run_counting(
         '| from read_ssa_enriched_events() | eval x = lower(map_get(input_event, "n")), y = 1 | select x, y',
         events,
     )
     assert records == [{"x": "a", "y": 1}, {"x": None, "y": 1}, {"x": "b", "y": 1}, {"x": None, "y": 1}]
-    assert RECORD_ERRORS.count == 2
-    assert any("lower" in message for message in RECORD_ERRORS.examples)
+    assert errors.count == 2
+    assert any("lower" in message for message in errors.examples)
 
 
 def test_map_get_of_a_non_map_is_null_and_counted():
-    records = run('| from source | eval v = map_get(m, "k") | select v', [{"m": {"k": 1}}, {"m": "text"}, {"m": {"k": 2}}])
+    records, errors = run_counting(
+        '| from source | eval v = map_get(m, "k") | select v', [{"m": {"k": 1}}, {"m": "text"}, {"m": {"k": 2}}])
     assert [r["v"] for r in records] == [1, None, 2]
-    assert RECORD_ERRORS.count == 1
+    assert errors.count == 1
 
 
-def test_record_errors_reset_for_each_run():
+def test_record_errors_are_counted_per_run_and_search():
+    """Compiling or running another search never touches a run's count (no global counter)."""
     search = Search.compile('| from source | eval v = lower(x)')
-    list(search.run([{"x": 1}, {"x": 2}]))
-    assert RECORD_ERRORS.count == 2
-    list(search.run([{"x": "a"}]))
-    assert RECORD_ERRORS.count == 0
+    first = search.run([{"x": 1}, {"x": 2}])
+    other = Search.compile('| from source | eval v = upper(x)').run([{"x": 3}])
+    assert len(list(first)) == 2 and first.record_errors.count == 2
+    second = search.run([{"x": "a"}])
+    list(second)
+    assert second.record_errors.count == 0 and first.record_errors.count == 2
+    list(other)
+    assert other.record_errors.count == 1 and first.record_errors.count == 2
 
 
 def test_null_arguments_are_not_errors():
-    run('| from source | eval v = lower(x), w = map_get(m, "k")', [{}])
-    assert RECORD_ERRORS.count == 0
+    _, errors = run_counting('| from source | eval v = lower(x), w = map_get(m, "k")', [{}])
+    assert errors.count == 0
 
 
 # ---- sources and envelopes (spec 7.1) ----------------------------------------------------------
@@ -665,8 +676,9 @@ def test_index_access_on_lists_and_maps():
 
 def test_non_boolean_predicate_is_counted_as_a_record_error():
     events = [{"b": True}, {"b": "true"}, {"b": 1}, {}]
-    assert len(run("| from source | where b", events)) == 1
-    assert RECORD_ERRORS.count == 2  # "true" and 1; null is not an error
+    records, errors = run_counting("| from source | where b", events)
+    assert len(records) == 1
+    assert errors.count == 2  # "true" and 1; null is not an error
 
 
 # An OR of `field = literal` terms is a membership test; it must keep `=`'s rules (True is not 1,

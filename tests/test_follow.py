@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from spl_lite.runtime.checkpoint import decode_state
+from spl_lite.engine.checkpoint import decode_state
 
 SEARCH = """\
 | from read_ssa_enriched_events()

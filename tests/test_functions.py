@@ -7,8 +7,8 @@ import pytest
 from spl_lite.functions import FUNCTIONS, apply
 from spl_lite.functions.cast import _equal_width_digits, parse_long, parse_long_column
 from spl_lite.functions.time import set_clock
-from spl_lite.regex import compile_java
-from spl_lite.runtime.batch import TEXT_KINDS, known
+from spl_lite.core.regex import compile_java
+from spl_lite.core.batch import TEXT_KINDS, known
 
 
 def call(name, *args):

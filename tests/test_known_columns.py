@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spl_lite import ast
-from spl_lite.api import Search
+from spl_lite.syntax import ast
+from spl_lite.driver.api import Search
 from spl_lite.functions.cast import ucast_column
-from spl_lite.runtime import expressions
-from spl_lite.runtime.batch import Batch, coded, encoding, known, kinds_of, null_mask, take_rows
-from spl_lite.runtime.expressions import compile_expression, compile_predicate, keep_mask
-from spl_lite.runtime.streaming_ml import ConditionalAnomaly
+from spl_lite.engine import expressions
+from spl_lite.core.batch import Batch, coded, encoding, known, kinds_of, null_mask, take_rows
+from spl_lite.engine.expressions import compile_expression, compile_predicate, keep_mask
+from spl_lite.engine.streaming_ml import ConditionalAnomaly
 
 
 def objects(values) -> np.ndarray:
@@ -53,7 +53,7 @@ def field_batch(values, name="v") -> Batch:
 def compiled(text: str):
     """The evaluator of the expression in `eval r = <text>`."""
     plan = Search.compile(f"| from read_ssa_enriched_events() | eval r = {text} | into write_ssa_detected_events();").plan
-    return compile_expression(plan.nodes[1].params.assignments[0][1])
+    return compile_expression(plan.nodes[1].assignments[0][1])
 
 
 def test_memoised_chains_give_per_row_results_and_an_encoding():

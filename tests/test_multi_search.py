@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from spl_lite.api import Search
-from spl_lite.errors import SplError
+from spl_lite.driver.api import Search
+from spl_lite.core.errors import SplError
 from spl_lite.io.jsonl import encode_record
 from spl_lite.io.ocsf import from_enriched
 from spl_lite.io.outputs import search_names

@@ -10,12 +10,13 @@ import numpy as np
 import orjson
 import pytest
 
-from spl_lite.api import Search
-from spl_lite.runtime.batch import Batch, coded
+from spl_lite.driver.api import Search
+from spl_lite.core.batch import Batch, coded
 from spl_lite.io.projection import ProjectedDecoder
-from spl_lite.runtime import executor, parallel
-from spl_lite.runtime.expressions import RECORD_ERRORS
-from spl_lite.runtime.parallel import _range_blocks, _range_events, byte_ranges, pack, pushed_filter, stateless_head, unpack
+from spl_lite.engine import executor, parallel
+from spl_lite.engine.parallel import _range_blocks, _range_events, pack, unpack
+from spl_lite.io.framing import byte_ranges
+from spl_lite.plan.rules.stateless_head import pushed_filter, stateless_head
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
@@ -161,7 +162,7 @@ def test_deferred_columns_travel_as_file_spans_and_read_their_lines_in_the_main_
 
 
 def test_a_file_that_got_shorter_before_its_deferred_lines_were_read_is_an_error(tmp_path):
-    from spl_lite.errors import SplError
+    from spl_lite.core.errors import SplError
 
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"".join(orjson.dumps({"n": i, "cmd": f"c{i}"}) + b"\n" for i in range(100)))
@@ -235,8 +236,8 @@ def test_a_filter_known_before_the_command_gives_the_output_of_filtering_after_i
     assert bool(pairs) == ("output" not in condition)
 
     def records_and_errors():
-        records = list(search.run_files([str(events_with_bad_lines)]))
-        return records, RECORD_ERRORS.count
+        records = search.run_files([str(events_with_bad_lines)])
+        return list(records), records.record_errors.count
 
     early = records_and_errors()
     monkeypatch.setattr(executor, "filters_known_early", lambda plan: {})

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from spl_lite import ast
-from spl_lite.errors import SplError
-from spl_lite.parse import parse
+from spl_lite.syntax import ast
+from spl_lite.core.errors import SplError
+from spl_lite.syntax.parse import parse
 
 
 # ---- helpers -----------------------------------------------------------------------------------

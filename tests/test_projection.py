@@ -19,8 +19,14 @@ from spl_lite import Search
 from spl_lite.io import ocsf
 from spl_lite.io import jsonl
 from spl_lite.io.jsonl import EventReader
-from spl_lite.io.projection import BlockGatherer, ProjectedDecoder, decoder_for, deferred_keys, keys_read
-from spl_lite.runtime.batch import Batch, DeferredColumn, ProjectedMaps
+from spl_lite.io.projection import BlockGatherer, ProjectedDecoder
+from spl_lite.plan.physical import choose_reading
+from spl_lite.plan.rules.projection import deferred_keys, keys_read
+
+
+def decoder_for(plans, input_format):
+    return choose_reading(plans, input_format).decoder(input_format)
+from spl_lite.core.batch import Batch, DeferredColumn, ProjectedMaps
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "process_creation.jsonl"

@@ -22,7 +22,7 @@ def test_support_table_is_current():
 
 
 def test_every_function_and_command_is_listed():
-    from spl_lite.commands import COMMANDS
+    from spl_lite.plan.commands import COMMANDS
     from spl_lite.functions import FUNCTIONS
 
     readme = (ROOT / "README.md").read_text()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from spl_lite.regex import as_pattern, compile_java, like_to_regex
+from spl_lite.core.regex import as_pattern, compile_java, like_to_regex
 
 
 def test_named_group_becomes_python_syntax():

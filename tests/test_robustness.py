@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spl_lite.api import Search
-from spl_lite.errors import SplError
+from spl_lite.driver.api import Search
+from spl_lite.core.errors import SplError
 from spl_lite.io.jsonl import EventReader
-from spl_lite.runtime.checkpoint import StateError, decode_state
+from spl_lite.engine.checkpoint import StateError, decode_state
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "searches.jsonl"

@@ -21,15 +21,15 @@ from pathlib import Path
 import orjson
 import pytest
 
-from spl_lite.api import Search
-from spl_lite.errors import SplError
+from spl_lite.driver.api import Search
+from spl_lite.core.errors import SplError
 from spl_lite.functions.time import set_clock
 from spl_lite.io.jsonl import encode_record
 from spl_lite.io.ocsf import from_enriched
-from spl_lite.runtime.checkpoint import (
+from spl_lite.engine.checkpoint import (
     SearchIdentity, StateDir, StateError, build_payload, decode_state, encode_state, write_atomically,
 )
-from spl_lite.runtime.executor import Execution
+from spl_lite.engine.executor import Execution
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "process_creation.jsonl"

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spl_lite.runtime.streaming_ml import (
+from spl_lite.engine.streaming_ml import (
     AdaptiveThreshold,
     ConditionalAnomaly,
     FirstTimeEvent,
@@ -19,7 +19,7 @@ from spl_lite.runtime.streaming_ml import (
     decode_key,
     encode_key,
 )
-from spl_lite.values import hashable
+from spl_lite.core.values import hashable
 
 approx = lambda v: pytest.approx(v, abs=1e-6)  # noqa: E731
 

@@ -5,7 +5,7 @@ import numpy as np
 import orjson
 import pytest
 
-from spl_lite.runtime.windows import WindowedAggregation
+from spl_lite.engine.windows import WindowedAggregation
 
 MIN5 = 300_000
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import orjson
 
-from spl_lite.api import Search
-from spl_lite.errors import SplError
+from spl_lite.driver.api import Search
+from spl_lite.core.errors import SplError
 from spl_lite.io.ocsf import from_enriched
-from spl_lite.parse import parse
+from spl_lite.syntax.parse import parse
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "searches.jsonl"

@@ -24,12 +24,12 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python tools/e2e_data.py` from a plain checkout
 
-from spl_lite.api import Search  # noqa: E402
-from spl_lite.errors import SplError  # noqa: E402
+from spl_lite.driver.api import Search  # noqa: E402
+from spl_lite.core.errors import SplError  # noqa: E402
 from spl_lite.io.formats import InputConverter  # noqa: E402
 from spl_lite.io.jsonl import EventReader  # noqa: E402
 from spl_lite.io.sources import SOURCES  # noqa: E402
-from spl_lite.runtime.executor import Execution  # noqa: E402
+from spl_lite.engine.executor import Execution  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"

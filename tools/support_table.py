@@ -8,11 +8,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from spl_lite.commands import COMMANDS
+from spl_lite.plan.commands import COMMANDS
 from spl_lite.functions import FUNCTIONS
 from spl_lite.io.sinks import SINKS
 from spl_lite.io.sources import SOURCES
-from spl_lite.runtime.windows import AGGREGATIONS
+from spl_lite.engine.windows import AGGREGATIONS
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 START, END = "<!-- support-table:start -->", "<!-- support-table:end -->"

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ..runtime.batch import TEXT_KINDS, DeferredColumn, kinds_of
-from ..values import is_number, to_text, type_name
+from ..core.batch import TEXT_KINDS, DeferredColumn, kinds_of
+from ..core.values import is_number, to_text, type_name
 from .registry import column_kernel, function
 
 _BASIC_TYPES = ("string", "integer", "long", "float", "double", "boolean", "bytes", "any")

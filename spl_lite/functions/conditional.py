@@ -1,8 +1,8 @@
 """Conditional and predicate functions (spec 6.5, 4): if, case, coalesce, like, match_regex, match, in."""
 from __future__ import annotations
 
-from ..regex import as_pattern, like_to_regex
-from ..values import equals, type_name
+from ..core.regex import as_pattern, like_to_regex
+from ..core.values import equals, type_name
 from .registry import function
 from .string import text_arg
 

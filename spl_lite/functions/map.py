@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import orjson
 
-from ..runtime.batch import ProjectedMaps
-from ..values import to_json_ready, to_text, type_name
+from ..core.batch import ProjectedMaps
+from ..core.values import to_json_ready, to_text, type_name
 from .registry import column_kernel, function
 
 

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ..values import is_number, type_name
+from ..core.values import is_number, type_name
 from .registry import column_kernel, function
 
 # Results follow Java's Math: out-of-domain inputs give NaN or infinities instead of errors, and

@@ -1,7 +1,7 @@
 """List ("multivalue") functions (spec 6.3): mvappend, mvindex, mvrange, length."""
 from __future__ import annotations
 
-from ..values import type_name
+from ..core.values import type_name
 from .registry import function
 
 

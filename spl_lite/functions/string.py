@@ -4,8 +4,8 @@ from __future__ import annotations
 import functools
 import re
 
-from ..regex import as_pattern
-from ..values import to_text, type_name
+from ..core.regex import as_pattern
+from ..core.values import to_text, type_name
 from .registry import function
 
 _DIGITS = "0123456789"

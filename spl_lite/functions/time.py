@@ -9,7 +9,7 @@ import time as system_time
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from ..values import is_number, type_name
+from ..core.values import is_number, type_name
 from .registry import function
 from .string import text_arg
 

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 import orjson
 
-from ..errors import BAD_INPUT, SplError
+from ..core.errors import BAD_INPUT, SplError
 
 MAGIC = b"ElfFile\x00"
 INSTALL_HINT = "pip install 'spl-lite[evtx]'"

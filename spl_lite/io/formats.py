@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections import Counter
 from itertools import repeat
 
-from ..errors import BAD_INPUT, SplError
-from ..runtime.batch import ProjectedMaps
+from ..core.errors import BAD_INPUT, SplError
+from ..core.batch import ProjectedMaps
 from . import ocsf, windows
 
 INPUT_FORMATS: dict[str, str] = {

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 
 import orjson
 
-from ..errors import BAD_INPUT, SplError
-from ..values import to_json_ready
+from ..core.errors import BAD_INPUT, SplError
+from ..core.values import to_json_ready
 from .evtx import is_evtx, read_batches as read_evtx_batches
 
 if TYPE_CHECKING:
-    from ..runtime.batch import ProjectedMaps
+    from ..core.batch import ProjectedMaps
     from .projection import BlockGatherer, ProjectedDecoder
 
 # Events per batch, unless `--batch-size` sets it. Whole events are dicts of a few kB each; events

@@ -9,7 +9,7 @@ from typing import BinaryIO, Callable
 
 import orjson
 
-from ..errors import BAD_INPUT, SplError
+from ..core.errors import BAD_INPUT, SplError
 from .jsonl import BadLine, encode_record
 
 # With several searches on standard output or one --output file, each line starts with this field.

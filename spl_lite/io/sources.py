@@ -6,7 +6,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..runtime.batch import Batch, ProjectedMaps, object_column
+from ..core.batch import Batch, ProjectedMaps, object_column
 
 # Shared between records: no operator mutates a value in place.
 _EMPTY_BODY: dict = {}

@@ -1,0 +1,353 @@
+"""One run: several searches over one pass of the input, with outputs, state, signals and a summary.
+
+The CLI's `run` builds a Run from its options; the Python API (driver/api.py) drives the same
+batches through the same Executions.
+"""
+from __future__ import annotations
+
+import gc
+import sys
+import time
+from contextlib import nullcontext
+from typing import Callable, Iterator, TextIO
+
+from ..core.errors import SplError
+from ..engine.checkpoint import SearchIdentity, SignalGuard, StateDir, StateError, build_payload, check_searches, text_digest
+from ..engine.executor import Execution
+from ..engine.parallel import ParallelHead
+from ..io.formats import InputConverter, check_inputs
+from ..io.jsonl import MAX_LINE_BYTES, EventReader, TooManyBadLines, expand_inputs
+from ..io.outputs import DeadLetter, Outputs, search_names
+from ..plan import physical
+from ..plan.physical import PhysicalPlan
+from .api import Search
+from .exits import EXIT_INTERNAL, EXIT_OK, EXIT_STATE, EXIT_USAGE, SAVED_ON_EXIT, exit_code_for
+from .searches import compile_search
+
+_COLLECT_EVERY = 500  # batches between cyclic collections while running
+
+
+class Pass:
+    """Batches of one input pushed through several searches' Executions, as the physical plan says:
+    one decode per batch for all searches, or worker processes running the head of one search."""
+
+    def __init__(self, executions: list[Execution], reader: EventReader, plan: PhysicalPlan, paths: list[str],
+                 batch_size: int | None, input_format: str):
+        self.executions, self.reader, self.physical = executions, reader, plan
+        self.converter = executions[0].inputs if len(executions) == 1 else InputConverter(input_format)
+        self.paths, self.batch_size = paths, batch_size
+
+    def batches(self, on_bad_line: Callable[[str], None] | None, critical=nullcontext) -> Iterator[int]:
+        """Pushes every batch through every search; yields the events each took once it is through,
+        still inside `critical()`, so that a signal waits until the batch and its checkpoint are done."""
+        executions = self.executions
+        if self.physical.workers > 1:
+            execution = executions[0]
+            head = ParallelHead(execution.plan, self.physical.head_last, self.paths, self.physical.workers,
+                                self.batch_size, execution.inputs, self.reader.projection, self.physical.pushed)
+            for output in head.batches(self.reader.counters, on_bad_line, execution.record_errors):
+                with critical():
+                    head.push(execution, output)
+                    self.reader.commit()
+                    yield output.length
+            return
+        for events in self.reader.batches():
+            with critical():
+                converted = self.converter.convert(events)  # once, for every search
+                for execution in executions:
+                    execution.push_converted(converted)
+                self.reader.commit()
+                yield len(events)
+
+    def finish(self) -> None:
+        for execution in self.executions:
+            execution.finish()
+
+
+def run_command(args) -> int:
+    """`spl-lite run`: compile the searches, run them, report; returns the exit code."""
+    if args.search.count("-") > 1:
+        print("spl-lite: only one search can come from standard input (`-`)", file=sys.stderr)
+        return EXIT_USAGE
+    searches = []
+    for path in args.search:
+        search, code = compile_search(path)
+        if search is None:
+            return code
+        searches.append(search)
+    return Run(searches, args).execute()
+
+
+class Run:
+    """The searches of one `spl-lite run` and its options (the parsed command line)."""
+
+    def __init__(self, searches: list[Search], args):
+        self.searches, self.args = searches, args
+        self.names = search_names(args.search)
+        self.identities = [SearchIdentity(n, p, text_digest(s.text)) for n, p, s in zip(self.names, args.search, searches)]
+        self.reporter = Reporter(args.progress if args.progress is not None else sys.stderr.isatty(), sys.stderr)
+
+    def execute(self) -> int:
+        args, reporter = self.args, self.reporter
+        state_dir = saved = saved_executions = None
+        if args.state:
+            try:
+                state_dir = StateDir(args.state, reset=args.reset_state)
+                saved = state_dir.load()
+                saved_executions = check_searches(saved, self.identities, f"`{state_dir.path}`") if saved else None
+            except StateError as error:
+                print(f"spl-lite: {error}", file=sys.stderr)
+                return EXIT_STATE
+        try:
+            paths = expand_inputs(args.input)
+            check_inputs(paths, args.input_format)
+            outputs = Outputs(self.names, args.output, args.output_dir, saved and saved.get("outputs", {}), reporter.notice)
+            dead_letter = DeadLetter(args.dead_letter, outputs.files) if args.dead_letter else None
+        except SplError as error:
+            print(error.render(), file=sys.stderr)
+            return exit_code_for(error)
+
+        plans = [s.plan for s in self.searches]
+        one_process = [flag for flag, on in (("several searches", len(plans) > 1), ("--state", args.state),
+                                             ("--follow", args.follow), ("--dead-letter", args.dead_letter),
+                                             ("--max-bad", args.max_bad is not None),
+                                             ("--max-line-bytes", args.max_line_bytes)) if on]
+        if one_process and args.workers and args.workers > 1:
+            reporter.notice(f"--workers is not used with {', '.join(one_process)}: one process reads the input")
+        chosen = physical.choose(plans, args.input_format, args.whole_events, args.workers, paths,
+                                 ", ".join(one_process))
+        reader_options = dict(
+            on_reject=dead_letter.write if dead_letter else None,
+            max_bad=args.max_bad,
+            max_line_bytes=args.max_line_bytes or MAX_LINE_BYTES,
+            resume=saved and saved.get("inputs"),
+            on_notice=reporter.notice,
+            projection=chosen.reading.decoder(args.input_format),
+        )
+        if args.follow:
+            from ..io.follow import FollowReader
+
+            reader = FollowReader(paths, args.batch_size, reporter.warn, **reader_options)
+        else:
+            reader = EventReader(paths, args.batch_size, reporter.warn, **reader_options)
+        executions = [Execution(plan, outputs.writer(i), args.input_format, chosen.early_filters[i])
+                      for i, plan in enumerate(plans)]
+        if saved:
+            try:
+                for execution, identity in zip(executions, self.identities):
+                    execution.load_state_dict(saved_executions[identity.name])
+            except (KeyError, TypeError, ValueError) as error:
+                print(f"spl-lite: the state in `{state_dir.file}` cannot be loaded ({error}); "
+                      "`--reset-state` discards it and starts over", file=sys.stderr)
+                return EXIT_STATE
+        run_pass = Pass(executions, reader, chosen, paths, args.batch_size, args.input_format)
+
+        events_before = saved.get("events", 0) if saved else 0
+
+        def payload() -> dict:
+            outputs.files.sync()
+            return build_payload(self.identities, executions, reader.progress(), outputs.files.lengths(),
+                                 events_before + reader.counters.events)
+
+        checkpoint = Checkpointer(state_dir, args.checkpoint_every, payload)
+        exit_code = EXIT_OK
+        guard = SignalGuard()
+        if args.follow:
+            def idle() -> None:  # nothing to read for now: flush, and save the state now and then
+                with guard.critical():
+                    outputs.flush()
+                    checkpoint.idle()
+
+            reader.on_idle = idle
+        # Decoded events form no reference cycles, yet every batch of fresh dicts would trigger the
+        # cyclic collector over and over (a third of the run time); collect on our own schedule instead.
+        gc.freeze()
+        gc.disable()
+        reuse_freed_memory()
+        with guard:
+            try:
+                for batch_no, size in enumerate(run_pass.batches(reporter.warn, guard.critical), 1):
+                    checkpoint.after(size)
+                    reporter.progress(reader.counters.events, sum(e.records_out for e in executions))
+                    if batch_no % _COLLECT_EVERY == 0:
+                        gc.collect()
+                with guard.critical():
+                    if state_dir is None or args.final:
+                        run_pass.finish()
+                    checkpoint.save()
+            except BrokenPipeError:
+                raise  # the reader of our output went away (`| head`): main() ends quietly; no state saved
+            except Exception as error:
+                exit_code = self._report(error, state_dir)
+            except KeyboardInterrupt as interrupt:
+                exit_code = exit_code_for(interrupt)
+            finally:
+                gc.enable()
+            if exit_code in SAVED_ON_EXIT:
+                # Whole batches only went through (SignalGuard), so what was done can be kept.
+                try:
+                    with guard.critical():
+                        checkpoint.save()
+                except StateError as error:
+                    print(f"spl-lite: {error}", file=sys.stderr)
+                except KeyboardInterrupt:
+                    pass
+            outputs.close()
+            if state_dir is not None:
+                state_dir.close()
+        reporter.summary(reader.counters, sum(e.records_out for e in executions),
+                         sum(e.records_discarded for e in executions))
+        reporter.inputs(run_pass.converter)
+        for name, execution in zip(self.names, executions):
+            reporter.record_errors(execution.record_errors, name if len(executions) > 1 else None)
+        return exit_code
+
+    @staticmethod
+    def _report(error: Exception, state_dir) -> int:
+        code = exit_code_for(error)
+        if isinstance(error, SplError):
+            print(error.render(), file=sys.stderr)
+        elif code == EXIT_INTERNAL:  # a bug: keep what was written, say how to report it
+            print(f"spl-lite: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+            print("spl-lite: records written so far are complete; please report this with the search", file=sys.stderr)
+            if state_dir is not None:
+                print("spl-lite: the state was not saved; the next run continues from the last saved state",
+                      file=sys.stderr)
+        else:
+            prefix = "stopped: " if isinstance(error, TooManyBadLines) else ""
+            print(f"spl-lite: {prefix}{error}", file=sys.stderr)
+        return code
+
+
+def reuse_freed_memory() -> None:
+    """Ask glibc to keep freed memory for reuse instead of handing it back to the kernel at once.
+
+    Each batch allocates and frees a few MiB (the block read, the decoded values); by default glibc
+    returns such blocks straight away, so every batch faults in fresh zeroed pages: a tenth of the
+    run time. Where there is no glibc (musl, macOS) nothing changes.
+    """
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    mallopt(m_mmap_threshold, 64 << 20)
+    mallopt(m_trim_threshold, 256 << 20)
+
+
+class Checkpointer:
+    """Saves the state (when --state is given) every `every` events, when idle, and at the end."""
+
+    _IDLE_SECONDS = 1.0
+
+    def __init__(self, state_dir, every: int, payload):
+        self.state_dir, self.every, self.payload = state_dir, every, payload
+        self.unsaved = 0
+        self.dirty = state_dir is not None
+        self.saved_at = time.monotonic()
+
+    def after(self, events: int) -> None:
+        if self.state_dir is None:
+            return
+        self.unsaved += events
+        self.dirty = True
+        if self.every and self.unsaved >= self.every:
+            self.save()
+
+    def idle(self) -> None:
+        """--follow found nothing new to read: a good moment to save what came before."""
+        if self.dirty and time.monotonic() - self.saved_at >= self._IDLE_SECONDS:
+            self.save()
+
+    def save(self) -> None:
+        if self.state_dir is None or not self.dirty:
+            return
+        self.state_dir.save(self.payload())
+        self.unsaved = 0
+        self.dirty = False
+        self.saved_at = time.monotonic()
+
+
+_PARALLEL_MIN_BYTES = 64 << 20  # below this, starting worker processes costs more than it saves
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+class Reporter:
+    """Progress and summary on stderr when wanted; warnings about bad input always."""
+
+    _INTERVAL = 0.5
+    _MAX_WARNINGS = 10
+
+    def __init__(self, enabled: bool, stream: TextIO):
+        self.enabled, self.stream = enabled, stream
+        # On a terminal the progress line rewrites itself; in a log file each update is a line.
+        self.terminal = stream.isatty()
+        self.started = self.last = time.monotonic()
+        self.warnings = 0
+
+    def warn(self, message: str) -> None:
+        self.warnings += 1
+        if self.warnings <= self._MAX_WARNINGS:
+            self._clear()
+            print(f"warning: {message}; line skipped", file=self.stream)
+        elif self.warnings == self._MAX_WARNINGS + 1:
+            print("warning: more bad lines; the summary counts them", file=self.stream)
+
+    def notice(self, message: str) -> None:
+        """Something the user should know that is not a bad line (resuming, rotation, options)."""
+        self._clear()
+        print(f"spl-lite: {message}", file=self.stream)
+
+    def progress(self, events: int, records: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self.last < self._INTERVAL:
+            return
+        self.last = now
+        rate = events / max(now - self.started, 1e-9)
+        line = f"{events:,} events  {rate:,.0f} events/s  {records:,} records out"
+        self.stream.write(f"\r{line}" if self.terminal else f"{line}\n")
+        self.stream.flush()
+
+    def _clear(self) -> None:
+        if self.enabled and self.terminal:
+            self.stream.write("\r\033[K")
+
+    def record_errors(self, errors, search: str | None = None) -> None:
+        if not errors.count:
+            return
+        verb = "was" if errors.count == 1 else "were"
+        where = f" in search {search}" if search else ""
+        print(f"warning: {_count(errors.count, 'value')}{where} could not be computed and {verb} set to null:",
+              file=self.stream)
+        for message, count in sorted(errors.examples.items(), key=lambda item: -item[1])[:5]:
+            print(f"  {count:,} x {message}", file=self.stream)
+
+    def inputs(self, inputs) -> None:
+        """Raw Windows records normalised and lines skipped by reason (io/formats.py): always said when
+        something was skipped, so a run that found nothing because nothing was read is never silent."""
+        if not inputs.skipped and not (self.enabled and inputs.normalised):
+            return
+        parts = [f"{inputs.normalised:,} raw Windows records normalised"]
+        parts += [f"{count:,} skipped: {reason}" for reason, count in inputs.skipped.most_common()]
+        print("spl-lite: " + ", ".join(parts), file=self.stream)
+
+    def summary(self, counters, records_out: int, discarded: int) -> None:
+        if not self.enabled and not counters.bad_lines:
+            return
+        self._clear()
+        elapsed = time.monotonic() - self.started
+        rate = counters.events / max(elapsed, 1e-9)
+        parts = [_count(counters.events, "event") + " in", _count(records_out, "record") + " out"]
+        if discarded:
+            parts.append(f"{discarded:,} to write_null")
+        if counters.bad_lines:
+            parts.append(_count(counters.bad_lines, "bad line") + " skipped")
+        parts.append(f"{elapsed:.2f} s ({rate:,.0f} events/s)")
+        print("spl-lite: " + ", ".join(parts), file=self.stream)
+
+

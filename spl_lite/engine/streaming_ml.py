@@ -1,0 +1,726 @@
+"""Streaming-ML operator state (spec 8): first_time_event, conditional_anomaly, adaptive_threshold."""
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right, insort
+from heapq import heappop, heappush
+from itertools import accumulate, repeat
+from typing import Any, Sequence
+
+import numpy as np
+
+from spl_lite.core.values import hashable
+
+from ..core.batch import encoding, null_mask, object_column, take_rows, used_codes
+
+_INF = math.inf
+_SQRT2 = math.sqrt(2.0)
+# orjson writes integers only in this range; larger ones (exact moment sums) go as hex text.
+_JSON_INT_MIN = -(2**63)
+_JSON_INT_MAX = 2**64 - 1
+_INT64_MIN = -(2**63)
+
+
+def encode_key(key: Any) -> Any:
+    """A state key or number (made of tuples, scalars) as JSON: tuples become lists.
+
+    JSON cannot carry non-finite doubles or very large integers, so those become one-entry
+    maps {"f": "nan"} / {"i": "<hex>"}; maps never occur otherwise because `hashable` turns
+    every map value into a tuple.
+    """
+    kind = type(key)
+    if kind is tuple:
+        return [encode_key(k) for k in key]
+    if kind is float and (key != key or key == _INF or key == -_INF):
+        return {"f": repr(key)}
+    if kind is int and not _JSON_INT_MIN <= key <= _JSON_INT_MAX:
+        return {"i": format(key, "x")}
+    return key
+
+
+def decode_key(data: Any) -> Any:
+    """Inverse of encode_key."""
+    kind = type(data)
+    if kind is list:
+        return tuple(decode_key(d) for d in data)
+    if kind is dict:
+        return float(data["f"]) if "f" in data else int(data["i"], 16)
+    return data
+
+
+def as_list(column: Sequence) -> Sequence:
+    """numpy arrays as Python lists, so element types are Python's (int, not numpy.int64)."""
+    return column.tolist() if isinstance(column, np.ndarray) else column
+
+
+class FirstTimeEvent:
+    """True exactly when the tuple of column values has not been seen earlier (spec 8.1)."""
+
+    def __init__(self) -> None:
+        # A dict, not a set: insertion order makes state_dict the same bytes on every run.
+        self._seen: dict[tuple, None] = {}
+
+    def score(self, columns: Sequence[Sequence]) -> list[bool]:
+        if not columns:
+            raise ValueError("first_time_event needs at least one input column")
+        seen = self._seen
+        out = []
+        for row in zip(*map(as_list, columns)):
+            key = tuple(map(hashable, row))
+            if key in seen:
+                out.append(False)
+            else:
+                seen[key] = None
+                out.append(True)
+        return out
+
+    def state_dict(self) -> dict:
+        return {"seen": [encode_key(k) for k in self._seen]}
+
+    @classmethod
+    def from_state_dict(cls, d: dict) -> FirstTimeEvent:
+        self = cls()
+        self._seen = dict.fromkeys(map(decode_key, d["seen"]))
+        return self
+
+
+class ConditionalAnomaly:
+    """Lift P(t|c) / P(t) from raw counts that already include the current record (spec 8.2).
+
+    Values are numbered once (a dict per side) and counted in numpy arrays, so a batch costs a
+    dictionary lookup per value plus a few array operations, whatever its size.
+    """
+
+    def __init__(self) -> None:
+        self._total = 0
+        self._cond = _Counter()
+        self._target = _Counter()
+        self._pair = _Counter()
+        # (conditional number, target number) -> pair number, -1 where not yet looked up: a cache
+        # of the pair counter's dictionary, kept while it stays small (_PAIR_TABLE_LIMIT).
+        self._pair_table = np.full((0, 0), -1, dtype=np.int64)
+
+    def score(self, conditional: Sequence, target: Sequence, keep: np.ndarray | None = None) -> list[float | None]:
+        """Each record's lift; with `keep` (row indices), only those records' (every record counts)."""
+        conditional, target = object_column(conditional), object_column(target)
+        # A record with a null on either side is not counted and scores null.
+        present = ~(null_mask(conditional) | null_mask(target))
+        rows = np.flatnonzero(present)
+        out = np.full(len(conditional) if keep is None else len(keep), None, dtype=object)
+        if not len(rows):
+            return out.tolist()
+        if len(rows) < len(conditional):
+            conditional, target = take_rows(conditional, rows), take_rows(target, rows)
+        c_slots = self._cond.slots(conditional)
+        t_slots = self._target.slots(target)
+        p_slots = self._pair_slots(c_slots, t_slots)
+        n_c = self._cond.running(c_slots)
+        n_t = self._target.running(t_slots)
+        n_ct = self._pair.running(p_slots)
+        total = self._total + np.arange(1, len(rows) + 1, dtype=np.int64)
+        self._total = int(total[-1])
+        if self._total < _EXACT_PRODUCTS:
+            # Every product is below 2**53, so float64 holds it exactly and the division is the
+            # same correctly rounded result Python's int / int gives.
+            scores = (n_ct * total).astype(np.float64) / (n_c * n_t).astype(np.float64)
+        else:
+            scores = np.array([(a * n) / (b * c) for a, n, b, c in zip(n_ct.tolist(), total.tolist(), n_c.tolist(),
+                                                                      n_t.tolist())], dtype=object)
+        if keep is None and len(rows) == len(out):
+            return scores.tolist()
+        if keep is None:
+            out[rows] = scores
+            return out.tolist()
+        position = np.full(len(present), -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
+        chosen = position[keep]
+        scored = chosen >= 0
+        out[scored] = scores[chosen[scored]]
+        return out.tolist()
+
+    def _pair_slots(self, c_slots: np.ndarray, t_slots: np.ndarray) -> np.ndarray:
+        """Each row's pair number. While the table of (conditional, target) numbers stays small,
+        it finds them in one numpy step; pairs new to the counter are numbered in order of first
+        row, as the counter's dictionary would."""
+        rows_of = len(self._cond.keys)
+        columns_of = len(self._target.keys)
+        if rows_of * columns_of > _PAIR_TABLE_LIMIT:
+            unique_pairs, inverse = np.unique(c_slots * (1 << 32) + t_slots, return_inverse=True)
+            return self._pair.slots_of(unique_pairs.tolist(), hashed=True)[inverse]
+        table = self._pair_table
+        if table.shape[0] < rows_of or table.shape[1] < columns_of:
+            grown = np.full((max(rows_of, 2 * table.shape[0]), max(columns_of, 2 * table.shape[1])), -1, dtype=np.int64)
+            grown[: table.shape[0], : table.shape[1]] = table
+            table = self._pair_table = grown
+        slots = table[c_slots, t_slots]
+        new = slots < 0
+        if new.any():
+            keys = c_slots[new] * (1 << 32) + t_slots[new]
+            unique_keys, first_row = np.unique(keys, return_index=True)
+            unique_keys = unique_keys[np.argsort(first_row)]
+            table[unique_keys >> 32, unique_keys & 0xFFFFFFFF] = self._pair.slots_of(unique_keys.tolist(), hashed=True)
+            slots = table[c_slots, t_slots]
+        return slots
+
+    def state_dict(self) -> dict:
+        pairs = self._pair.counts_by_key()
+        conditions = self._cond.keys
+        targets = self._target.keys
+        return {
+            "total": self._total,
+            "conditional": [[encode_key(k), n] for k, n in self._cond.counts_by_key()],
+            "target": [[encode_key(k), n] for k, n in self._target.counts_by_key()],
+            "pair": [
+                [encode_key((conditions[key >> 32], targets[key & 0xFFFFFFFF])), n] for key, n in pairs
+            ],
+        }
+
+    @classmethod
+    def from_state_dict(cls, d: dict) -> ConditionalAnomaly:
+        self = cls()
+        self._total = d["total"]
+        self._cond.restore([(decode_key(k), n) for k, n in d["conditional"]])
+        self._target.restore([(decode_key(k), n) for k, n in d["target"]])
+        pairs = []
+        for k, n in d["pair"]:
+            c, t = decode_key(k)
+            pairs.append(((self._cond.index[c] << 32) + self._target.index[t], n))
+        self._pair.restore(pairs)
+        return self
+
+
+_EXACT_PRODUCTS = 1 << 26  # total**2 < 2**52: all lift products are exact in float64
+_PAIR_TABLE_LIMIT = 1 << 22  # entries: 32 MiB of int64
+
+
+class _Counter:
+    """Numbers distinct keys in first-seen order and keeps a count per number in a numpy array."""
+
+    def __init__(self) -> None:
+        self.index: dict[Any, int] = {}
+        self.keys: list[Any] = []
+        self.counts = np.zeros(64, dtype=np.int64)
+
+    def slots(self, column: np.ndarray) -> np.ndarray:
+        """Each value's number; values new to the counter are numbered in order of first appearance."""
+        encoded = encoding(column)
+        if encoded is None:
+            return self.slots_of(column.tolist())
+        # A dictionary-encoded column: look each distinct value up once.
+        distinct, codes = encoded
+        used = used_codes(codes, len(distinct))
+        found = self._known(distinct[used].tolist())
+        if found is None:
+            # New values among them: number them in the order of their first rows, as a pass
+            # over the rows would.
+            by_code = np.argsort(codes, kind="stable")
+            ordered = codes[by_code]
+            starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+            used = ordered[starts][np.argsort(by_code[starts])]
+            found = self.slots_of(distinct[used].tolist())
+        slot_of_code = np.zeros(len(distinct), dtype=np.int64)
+        slot_of_code[used] = found
+        return slot_of_code[codes]
+
+    def _known(self, values: list) -> list[int] | None:
+        """The numbers of these values, or None if one of them is new."""
+        if set(map(type, values)) != {str}:
+            values = [v if v.__class__ is str else hashable(v) for v in values]
+        found = list(map(self.index.get, values))
+        return None if None in found else found
+
+    def slots_of(self, values: list, hashed: bool = False) -> np.ndarray:
+        index = self.index
+        if hashed or set(map(type, values)) == {str}:
+            keys = values  # a str is its own key
+        else:
+            keys = [v if v.__class__ is str else hashable(v) for v in values]
+        found = list(map(index.get, keys))
+        if None in found:
+            for i, slot in enumerate(found):
+                if slot is None:
+                    key = keys[i]
+                    slot = index.get(key)
+                    if slot is None:
+                        slot = index[key] = len(self.keys)
+                        self.keys.append(key)
+                    found[i] = slot
+            if len(self.keys) > len(self.counts):
+                grown = np.zeros(max(len(self.keys), 2 * len(self.counts)), dtype=np.int64)
+                grown[: len(self.counts)] = self.counts
+                self.counts = grown
+        return np.array(found, dtype=np.int64)
+
+    def running(self, slots: np.ndarray) -> np.ndarray:
+        """Each row's count including itself and the rows before it; the totals are updated."""
+        # Radix sort (numpy's stable sort of 16-bit keys) is several times faster than sorting int64.
+        keys = slots.astype(np.uint16) if len(self.keys) <= 1 << 16 else slots
+        order = np.argsort(keys, kind="stable")
+        ordered = slots[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        lengths = np.diff(np.r_[starts, len(ordered)])
+        rank = np.arange(len(ordered), dtype=np.int64) - np.repeat(starts, lengths)
+        occurrence = np.empty(len(slots), dtype=np.int64)
+        occurrence[order] = rank + 1
+        result = self.counts[slots] + occurrence
+        np.add.at(self.counts, ordered[starts], lengths)
+        return result
+
+    def counts_by_key(self) -> list[tuple[Any, int]]:
+        return [(key, int(n)) for key, n in zip(self.keys, self.counts[: len(self.keys)])]
+
+    def restore(self, items: list[tuple[Any, int]]) -> None:
+        self.keys = [key for key, _ in items]
+        self.index = {key: slot for slot, key in enumerate(self.keys)}
+        self.counts = np.zeros(max(64, len(items)), dtype=np.int64)
+        self.counts[: len(items)] = [n for _, n in items]
+
+
+class _Moments:
+    """Count, Σx and Σx² of a multiset of doubles, exact, so removals leave no rounding residue.
+
+    Finite values are summed as integers scaled by 2**exp (every double is m·2**e); Σx² uses the
+    scale 2**(2·exp). Infinities are counted apart, since they have no integer form.
+    """
+
+    __slots__ = ("n", "s", "q", "exp", "pos_inf", "neg_inf")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.s = 0
+        self.q = 0
+        self.exp = 0
+        self.pos_inf = 0
+        self.neg_inf = 0
+
+    def add(self, x: float) -> None:
+        self._update(x, 1)
+
+    def remove(self, x: float) -> None:
+        """Remove one previously added x."""
+        self._update(x, -1)
+
+    def _update(self, x: float, sign: int) -> None:
+        self.n += sign
+        if x == _INF:
+            self.pos_inf += sign
+            return
+        if x == -_INF:
+            self.neg_inf += sign
+            return
+        num, den = x.as_integer_ratio()
+        if num:
+            e = 1 - den.bit_length()
+            if e < self.exp:
+                shift = self.exp - e
+                self.s <<= shift
+                self.q <<= 2 * shift
+                self.exp = e
+            shift = e - self.exp
+            if sign > 0:
+                self.s += num << shift
+                self.q += (num * num) << (2 * shift)
+            else:
+                self.s -= num << shift
+                self.q -= (num * num) << (2 * shift)
+        if self.n == 0:
+            # Everything was removed, so the sums are exactly 0: drop the scale so it cannot creep.
+            self.exp = 0
+
+    def mean(self) -> float:
+        if self.pos_inf or self.neg_inf:
+            if self.pos_inf and self.neg_inf:
+                return math.nan
+            return _INF if self.pos_inf else -_INF
+        return _scaled_ratio(self.s, self.n, self.exp)
+
+    def mean_and_variance(self) -> tuple[float, float]:
+        """The mean, and the population variance (nΣx² − (Σx)²) / n², each correctly rounded."""
+        if self.pos_inf or self.neg_inf:
+            return self.mean(), math.nan
+        n, s, exp = self.n, self.s, self.exp
+        return _scaled_ratio(s, n, exp), _scaled_ratio(n * self.q - s * s, n * n, 2 * exp)
+
+    def to_state(self) -> list:
+        return [encode_key(v) for v in (self.n, self.s, self.q, self.exp, self.pos_inf, self.neg_inf)]
+
+    @classmethod
+    def from_state(cls, data: list) -> _Moments:
+        self = cls()
+        self.n, self.s, self.q, self.exp, self.pos_inf, self.neg_inf = map(decode_key, data)
+        return self
+
+
+class _SortedValues:
+    """A sorted multiset of doubles with O(log n) rank queries, kept as blocks of bounded length.
+
+    One flat sorted list would make every insertion shift the whole list (quadratic over a long
+    unbounded history); blocks bound the shift, and a Fenwick tree over the block lengths gives
+    the count of values in earlier blocks.
+    """
+
+    __slots__ = ("blocks", "maxes", "tree", "n")
+    LOAD = 512
+
+    def __init__(self, values: Sequence[float] = ()) -> None:
+        load = self.LOAD
+        self.blocks = [list(values[i:i + load]) for i in range(0, len(values), load)]
+        self.n = len(values)
+        self._reindex()
+
+    def _reindex(self) -> None:
+        self.maxes = [block[-1] for block in self.blocks]
+        tree = [0] * (len(self.blocks) + 1)
+        for i, block in enumerate(self.blocks, 1):
+            tree[i] += len(block)
+            parent = i + (i & -i)
+            if parent < len(tree):
+                tree[parent] += tree[i]
+        self.tree = tree
+
+    def _grow(self, i: int, delta: int) -> None:
+        tree = self.tree
+        i += 1
+        while i < len(tree):
+            tree[i] += delta
+            i += i & -i
+
+    def count_below(self, x: float) -> int:
+        """How many values are strictly less than x."""
+        i = bisect_left(self.maxes, x)
+        if i == len(self.maxes):
+            return self.n
+        below = bisect_left(self.blocks[i], x)
+        tree = self.tree
+        while i:
+            below += tree[i]
+            i &= i - 1
+        return below
+
+    def add(self, x: float) -> None:
+        self.n += 1
+        if not self.blocks:
+            self.blocks.append([x])
+            self._reindex()
+            return
+        i = min(bisect_left(self.maxes, x), len(self.blocks) - 1)
+        block = self.blocks[i]
+        insort(block, x)
+        self.maxes[i] = block[-1]
+        if len(block) > 2 * self.LOAD:
+            self.blocks[i:i + 1] = [block[:self.LOAD], block[self.LOAD:]]
+            self._reindex()
+        else:
+            self._grow(i, 1)
+
+    def remove(self, x: float) -> None:
+        """Remove one value equal to x, which must be present."""
+        self.n -= 1
+        i = bisect_left(self.maxes, x)
+        block = self.blocks[i]
+        del block[bisect_left(block, x)]
+        if block:
+            self.maxes[i] = block[-1]
+            self._grow(i, -1)
+        else:
+            del self.blocks[i]
+            self._reindex()
+
+    def values(self) -> list[float]:
+        return [x for block in self.blocks for x in block]
+
+
+def _scaled_ratio(num: int, den: int, exp: int) -> float:
+    """num·2**exp / den rounded once (Python's int / int is correctly rounded)."""
+    try:
+        return (num << exp) / den if exp >= 0 else num / (den << -exp)
+    except OverflowError:
+        return _INF if num > 0 else -_INF
+
+
+def _number(value: Any) -> float | None:
+    """A value usable as a model input: int or non-NaN float, never bool; else None."""
+    kind = type(value)
+    if kind is float:
+        return value if value == value else None
+    if kind is int:
+        return float(value)
+    return None
+
+
+def _timestamp(value: Any) -> int | float | None:
+    kind = type(value)
+    if kind is int or (kind is float and value == value):
+        return value
+    return None
+
+
+class AdaptiveThreshold:
+    """Per-entity outlier labels against the history in an event-time window (spec 8.3).
+
+    window_ms None or <= 0 means an unbounded history; threshold None or NaN means the
+    per-algorithm default (0.01 gaussian, 0.1 quantile), applied to each tail.
+    """
+
+    ALGORITHMS = {"gaussian": 0.01, "quantile": 0.1}
+
+    def __init__(self, algorithm: str = "gaussian", window_ms: int | None = None,
+                 threshold: float | None = None) -> None:
+        if algorithm not in self.ALGORITHMS:
+            raise ValueError(f"unknown adaptive_threshold algorithm {algorithm!r}")
+        self.algorithm = algorithm
+        self.window_ms = window_ms if window_ms is not None and window_ms > 0 else None
+        if threshold is None or threshold != threshold:
+            threshold = self.ALGORITHMS[algorithm]
+        self.threshold = threshold
+        self._watermark: int | float | None = None
+        # gaussian: key -> _Moments; quantile: key -> _SortedValues of the history.
+        self._models: dict[Any, Any] = {}
+        # Only with a window: key -> min-heap of (ts, x), so expiry pops oldest event time first
+        # even when records arrive out of order.
+        self._heaps: dict[Any, list] = {}
+        # Whether every heap is a sorted list (which is a heap too): _score_gaussian_in_order keeps
+        # them so, the record-by-record loops do not.
+        self._heaps_sorted = True
+
+    def score(self, entities: Sequence | None, values: Sequence,
+              timestamps: Sequence) -> dict[str, list]:
+        if self.algorithm == "gaussian" and entities is None:
+            scored = self._score_gaussian_in_order(as_list(values), as_list(timestamps))
+            if scored is not None:
+                return scored
+        self._heaps_sorted = False
+        entities = repeat(None) if entities is None else as_list(entities)
+        rows = zip(entities, as_list(values), as_list(timestamps))
+        if self.algorithm == "gaussian":
+            return self._score_gaussian(rows)
+        return self._score_quantile(rows)
+
+    def _score_gaussian_in_order(self, values: list, stamps: list) -> dict[str, list] | None:
+        """_score_gaussian for one model over records whose integer timestamps never go back (the
+        usual stream), from prefix sums over the batch instead of a history kept record by record;
+        None if the batch does not qualify.
+
+        In order, expiry only ever drops the oldest: record i's history is the model's entries and
+        the batch's rows before i, less those of the first expired[i] (entries, then rows) that have
+        left by its watermark. Sums are integers at one scale 2**scale, so mean and variance are the
+        same correctly rounded quotients of the same exact sums that _Moments gives, and the label
+        follows from them by the same floating-point steps.
+        """
+        rows = [row for row, (x, ts) in enumerate(zip(values, stamps))
+                if ts.__class__ is int and (x.__class__ is float and x == x or x.__class__ is int)]
+        if not rows or any(ts.__class__ is float and ts == ts for ts in stamps):
+            return None
+        try:
+            xs = np.array([values[row] for row in rows], dtype=np.float64)
+            times = np.array([stamps[row] for row in rows], dtype=np.int64)
+        except OverflowError:  # an int beyond double or int64 range: as the loop treats it
+            return None
+        model = self._models.get(None) or _Moments()
+        window, watermark = self.window_ms, self._watermark
+        if ((watermark is not None and times[0] < watermark) or (times[1:] < times[:-1]).any()
+                or (window is not None and int(times[0]) - window < _INT64_MIN)
+                or not np.isfinite(xs).all() or model.pos_inf or model.neg_inf):
+            return None
+        if not self._heaps_sorted:
+            for entries in self._heaps.values():
+                entries.sort()
+            self._heaps_sorted = True
+        heap = self._heaps.setdefault(None, []) if window is not None else []
+        if window is None:
+            leaving, expired = 0, np.zeros(len(rows), dtype=np.int64)
+        else:
+            cutoffs = times - window
+            leaving = bisect_right(heap, (int(cutoffs[-1]), _INF))  # the entries that expire in this batch
+            stamps_left = [ts for ts, _ in heap[:leaving]]
+            exact = np.int64 if all(ts.__class__ is int for ts in stamps_left) else object
+            expired = np.searchsorted(np.concatenate((np.array(stamps_left, dtype=exact), times)), cutoffs, side="right")
+        # Each x as m * 2**e with an integer m (frexp is exact), summed at the smallest e.
+        mantissas, exponents = np.frexp(np.concatenate((np.array([x for _, x in heap[:leaving]], dtype=np.float64), xs)))
+        integers = (mantissas * 2.0**53).astype(np.int64)
+        exponents = exponents.astype(np.int64) - 53
+        used = exponents[integers != 0]
+        scale = min(int(used.min()) if len(used) else 0, model.exp if model.n else 0, 0)
+        shifts = np.where(integers != 0, exponents - scale, 0).tolist()
+        integers = integers.tolist()
+        sums = [0, *accumulate(map(int.__lshift__, integers, shifts))]
+        squares = [0, *accumulate((m * m) << 2 * shift for m, shift in zip(integers, shifts))]
+        base_sum = (model.s << (model.exp - scale) if model.n else 0) - sums[leaving]
+        base_squares = (model.q << 2 * (model.exp - scale) if model.n else 0) - squares[leaving]
+        unit, square_unit = 1 << -scale, 1 << -2 * scale
+        scored, means, variances = [], [], []
+        for i, gone in enumerate(expired.tolist()):
+            n = model.n + i - gone
+            if n:
+                s = base_sum + sums[leaving + i] - sums[gone]
+                spread = n * (base_squares + squares[leaving + i] - squares[gone]) - s * s
+                try:
+                    mean, variance = s / (n * unit), spread / (n * n * square_unit)
+                except OverflowError:
+                    mean, variance = _scaled_ratio(s, n, scale), _scaled_ratio(spread, n * n, 2 * scale)
+                scored.append(i)
+                means.append(mean)
+                variances.append(variance)
+        count, last = len(values), len(rows)
+        gone = int(expired[-1])
+        model.n += last - gone
+        model.s = base_sum + sums[leaving + last] - sums[gone]
+        model.q = base_squares + squares[leaving + last] - squares[gone]
+        model.exp = scale
+        self._models[None] = model
+        self._watermark = int(times[-1])
+        if window is not None:
+            del heap[:leaving]
+            added = sorted(zip(times[gone - leaving:].tolist(), xs[gone - leaving:].tolist()))
+            if heap and added and heap[-1] > added[0]:  # equal timestamps, x out of order
+                heap += added
+                heap.sort()
+            else:
+                heap += added
+        out_means: list[float | None] = [None] * count
+        out_variances: list[float | None] = [None] * count
+        labels = [False] * count
+        if scored:
+            # IEEE, as Python's float arithmetic: x/0 (a step away from a constant history) is
+            # infinitely far, 0/0 NaN, and a result beyond range infinite.
+            with np.errstate(all="ignore"):
+                diff = xs[scored] - np.array(means)
+                sd = np.sqrt(np.array(variances))
+                z = np.where(sd == 0.0, np.sign(diff) * _INF, diff / sd)
+            erfc, t = math.erfc, self.threshold
+            upper = 1.0 - t
+            for i, mean, variance, zi in zip(scored, means, variances, z.tolist()):
+                p = 0.5 * erfc(-zi / _SQRT2)
+                row = rows[i]
+                out_means[row], out_variances[row], labels[row] = mean, variance, p < t or p > upper
+        return {"mean": out_means, "variance": out_variances, "label": labels}
+
+    def _history(self, key: Any, ts: int | float, new_model) -> tuple[Any, list | None, bool]:
+        """Advance the watermark and expire the entity's history.
+
+        Returns the entity's model (_Moments or _SortedValues), its heap (None without a
+        window) and whether the record joins the history after being scored.
+        """
+        wm = self._watermark
+        if wm is None or ts > wm:
+            wm = self._watermark = ts
+        model = self._models.get(key)
+        window = self.window_ms
+        if window is None:
+            if model is None:
+                model = self._models[key] = new_model()
+            return model, None, True
+        cutoff = wm - window
+        heap = self._heaps.get(key)
+        if heap is None:
+            if ts <= cutoff:
+                return new_model(), None, False
+            model = self._models[key] = new_model()
+            heap = self._heaps[key] = []
+        while heap and heap[0][0] <= cutoff:
+            model.remove(heappop(heap)[1])
+        return model, heap, ts > cutoff
+
+    def _score_gaussian(self, rows) -> dict[str, list]:
+        t = self.threshold
+        upper = 1.0 - t
+        means: list[float | None] = []
+        variances: list[float | None] = []
+        labels: list[bool] = []
+        history, erfc, sqrt = self._history, math.erfc, math.sqrt
+        for entity, x, ts in rows:
+            # _number and _timestamp, inlined: this loop runs once per record.
+            kind = x.__class__
+            if kind is int:
+                x = float(x)
+            elif kind is not float or x != x:
+                x = None
+            kind = ts.__class__
+            if not (kind is int or (kind is float and ts == ts)):
+                ts = None
+            if x is None or ts is None:
+                means.append(None)
+                variances.append(None)
+                labels.append(False)
+                continue
+            key = entity if entity is None or entity.__class__ is str else hashable(entity)
+            model, heap, keep = history(key, ts, _Moments)
+            if model.n == 0:
+                means.append(None)
+                variances.append(None)
+                labels.append(False)
+            else:
+                mean, variance = model.mean_and_variance()
+                sd = sqrt(variance)
+                diff = x - mean
+                if sd == 0.0:
+                    # IEEE x/0: a step away from a constant history is infinitely far.
+                    z = _INF if diff > 0 else -_INF if diff < 0 else math.nan
+                else:
+                    z = diff / sd
+                p = 0.5 * erfc(-z / _SQRT2)
+                means.append(mean)
+                variances.append(variance)
+                labels.append(p < t or p > upper)
+            if keep:
+                model.add(x)
+                if heap is not None:
+                    heappush(heap, (ts, x))
+        return {"mean": means, "variance": variances, "label": labels}
+
+    def _score_quantile(self, rows) -> dict[str, list]:
+        t = self.threshold
+        upper = 1.0 - t
+        quantiles: list[float | None] = []
+        labels: list[bool] = []
+        for entity, x, ts in rows:
+            x = _number(x)
+            ts = _timestamp(ts)
+            if x is None or ts is None:
+                quantiles.append(None)
+                labels.append(False)
+                continue
+            history, heap, keep = self._history(hashable(entity), ts, _SortedValues)
+            n = history.n
+            # Fraction of earlier values strictly below x; an empty history gives 0.
+            q = history.count_below(x) / n if n else 0.0
+            quantiles.append(q)
+            labels.append(q < t or q > upper)
+            if keep:
+                history.add(x)
+                if heap is not None:
+                    heappush(heap, (ts, x))
+        return {"quantile": quantiles, "label": labels}
+
+    def state_dict(self) -> dict:
+        gaussian = self.algorithm == "gaussian"
+        models = []
+        for key, model in self._models.items():
+            heap = self._heaps.get(key)
+            models.append([
+                encode_key(key),
+                model.to_state() if gaussian else [encode_key(x) for x in model.values()],
+                None if heap is None else [[encode_key(ts), encode_key(x)] for ts, x in heap],
+            ])
+        return {
+            "algorithm": self.algorithm,
+            "window_ms": self.window_ms,
+            "threshold": encode_key(self.threshold),
+            "watermark": encode_key(self._watermark),
+            "models": models,
+        }
+
+    @classmethod
+    def from_state_dict(cls, d: dict) -> AdaptiveThreshold:
+        self = cls(d["algorithm"], d["window_ms"], decode_key(d["threshold"]))
+        self._watermark = decode_key(d["watermark"])
+        gaussian = self.algorithm == "gaussian"
+        for key, model, heap in d["models"]:
+            key = decode_key(key)
+            self._models[key] = (_Moments.from_state(model) if gaussian
+                                 else _SortedValues([decode_key(x) for x in model]))
+            if heap is not None:
+                # A heap stored in list order is still a valid heap, if not a sorted one.
+                self._heaps[key] = [(decode_key(ts), decode_key(x)) for ts, x in heap]
+                self._heaps_sorted = False
+        return self

@@ -1,0 +1,29 @@
+"""Framing: cutting input files into pieces of whole lines."""
+from __future__ import annotations
+
+import os
+
+from .evtx import MAGIC as EVTX_MAGIC
+
+
+def can_split(path: str) -> bool:
+    """Only a plain file can be cut into byte ranges (not stdin, not gzip)."""
+    if path == "-" or not os.path.isfile(path):
+        return False
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    return head[:2] != b"\x1f\x8b" and head != EVTX_MAGIC  # an EVTX file is binary, not lines
+
+
+def byte_ranges(path: str, size: int) -> list[tuple[int, int]]:
+    """[start, end) ranges covering the file, each ending just after a newline (or at EOF)."""
+    total = os.path.getsize(path)
+    ranges, start = [], 0
+    with open(path, "rb") as handle:
+        while start < total:
+            handle.seek(min(start + size, total))
+            handle.readline()
+            end = min(handle.tell(), total)
+            ranges.append((start, end))
+            start = end
+    return ranges

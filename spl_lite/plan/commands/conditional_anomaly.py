@@ -1,0 +1,40 @@
+"""`conditional_anomaly conditional="c" target="t"`: adds `output`, the lift of the pair (spec 8.2)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..logical import Node
+from . import Command, add_fields
+from .arguments import keyword_arguments
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConditionalAnomaly(Node):
+    command = "conditional_anomaly"
+    stateless = False
+    order_sensitive = True
+    passes_through = True
+    conditional: str
+    target: str
+
+    def reads(self) -> frozenset[str]:
+        return frozenset((self.conditional, self.target))
+
+    def writes(self) -> frozenset[str]:
+        return frozenset(("output",))
+
+    def describe(self) -> str:
+        return f"conditional={self.conditional} target={self.target}"
+
+
+class ConditionalAnomalyCommand(Command):
+    name = "conditional_anomaly"
+    summary = "how unusual `target` is given `conditional` (adds `output`)"
+
+    @classmethod
+    def plan(cls, node, input_id, planner) -> int:
+        args = keyword_arguments(node, {"conditional": (str,), "target": (str,)}, required=("conditional", "target"))
+        fields = add_fields(planner.node(input_id).fields, ["output"])
+        return planner.add(
+            ConditionalAnomaly, (input_id,), fields, node.span, conditional=args["conditional"], target=args["target"]
+        )

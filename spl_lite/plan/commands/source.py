@@ -1,0 +1,54 @@
+"""`from read_*()`, `from source`, `from $variable`: where a pipeline's records come from."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...core.errors import UNKNOWN_SOURCE, SplError, did_you_mean
+from ...io.sources import SOURCES
+from ...syntax import ast
+from ..logical import Node
+from . import Command
+
+
+@dataclass(frozen=True, kw_only=True)
+class Source(Node):
+    """The records of one source function: every `from` of it shares this node (spec 5.1)."""
+
+    command = "from"
+    name: str
+
+    def reads(self) -> frozenset[str]:
+        return frozenset()
+
+    def describe(self) -> str:
+        return self.name
+
+
+class From(Command):
+    name = "from"
+    syntax = ast.From
+    starts_pipeline = True
+    summary = "read records from a source function or a `$variable`"
+
+    @classmethod
+    def plan(cls, node: ast.From, input_id, planner) -> int:
+        source = node.source
+        if isinstance(source, ast.Variable):
+            return planner.variable(source)
+        if isinstance(source, ast.Call):
+            name, span = source.name, source.name_span
+            if source.args:
+                raise SplError(UNKNOWN_SOURCE, f"source `{name}` takes no arguments", source.span)
+        else:
+            name, span = source.name, source.span
+        spec = SOURCES.get(name)
+        if spec is None:
+            raise SplError(
+                UNKNOWN_SOURCE,
+                f"unknown source `{name}`",
+                span,
+                hint=did_you_mean(name, SOURCES) or "sources: " + ", ".join(SOURCES),
+            )
+        if name not in planner.shared_sources:
+            planner.shared_sources[name] = planner.add(Source, (), spec.fields, node.span, name=name)
+        return planner.shared_sources[name]

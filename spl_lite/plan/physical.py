@@ -1,0 +1,141 @@
+"""The physical plan: how one run reads its input and where its searches run, chosen once.
+
+From the searches' logical plans and the run's options it decides
+- reading: whole events, or only the `input_event` keys the searches read (projected), with the
+  keys decoded late for the rows a filter leaves (deferred);
+- workers: one process, or N processes running the stateless head of a one-chain search over byte
+  ranges of plain files, with the filter after its first stateful node pushed into them;
+- per search, the filters known early (rules/early_filters.py).
+`explain` prints it; every choice has the plain way beside it, which gives the same bytes.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from ..io.framing import can_split
+from ..io.projection import ProjectedDecoder, guard_keys
+from .logical import Plan
+from .rules.early_filters import filters_known_early
+from .rules.projection import deferred_keys, keys_read
+from .rules.stateless_head import PushedFilter, pushed_filter, stateless_head
+
+# msgspec cannot name a field with these characters; a key holding one is not projected.
+_UNNAMEABLE = re.compile(r'["\\\x00-\x1f]')
+_PARALLEL_MIN_BYTES = 64 << 20  # below this, starting worker processes costs more than it saves
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Whole events (`keys` None, with the reason) or a projection of `keys`, `deferred` decoded late."""
+
+    keys: frozenset[str] | None
+    deferred: frozenset[str]
+    reason: str = ""
+
+    def decoder(self, input_format: str) -> ProjectedDecoder | None:
+        """The decoder of a projected reading; None for whole events."""
+        return None if self.keys is None else ProjectedDecoder(self.keys, input_format, self.deferred)
+
+    def describe(self) -> str:
+        if self.keys is None:
+            return f"whole events ({self.reason})"
+        text = f"only the keys {', '.join(sorted(self.keys))} of each event (projected)"
+        if self.deferred:
+            text += f"; deferred: {', '.join(sorted(self.deferred))} (decoded only for the records still there when they are read)"
+        return text
+
+
+@dataclass(frozen=True)
+class PhysicalPlan:
+    reading: Reading
+    workers: int
+    head_last: int | None  # last node of the first search's stateless head, when workers > 1
+    pushed: PushedFilter | None
+    early_filters: tuple[dict[int, int], ...]  # per search: {node: the filter applied before it}
+    workers_reason: str = ""
+
+    def explain(self) -> str:
+        lines = [f"reading: {self.reading.describe()}"]
+        if self.workers > 1:
+            where = f"{self.workers} worker processes run nodes #0-#{self.head_last}"
+            if self.pushed is not None:
+                where += f", and the filter #{self.pushed.where_id} after #{self.pushed.stateful_id}"
+            lines.append(f"running: {where}; the main process runs the rest in input order")
+        else:
+            lines.append("running: one process" + (f" ({self.workers_reason})" if self.workers_reason else ""))
+        for index, found in enumerate(self.early_filters):
+            for node_id, filter_id in sorted(found.items()):
+                prefix = f"search {index + 1}: " if len(self.early_filters) > 1 else ""
+                lines.append(f"{prefix}filter #{filter_id} is applied before #{node_id} (it reads nothing #{node_id} sets)")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        return {
+            "reading": {
+                "mode": "whole" if self.reading.keys is None else "projected",
+                "keys": sorted(self.reading.keys or ()),
+                "deferred": sorted(self.reading.deferred),
+                "reason": self.reading.reason,
+            },
+            "workers": self.workers,
+            "head_last": self.head_last,
+            "pushed_filter": None if self.pushed is None else {
+                "stateful": self.pushed.stateful_id, "filter": self.pushed.where_id, "reads": sorted(self.pushed.reads),
+            },
+            "early_filters": [{str(k): v for k, v in found.items()} for found in self.early_filters],
+        }
+
+
+def choose_reading(plans: list[Plan], input_format: str = "auto", whole_events: bool = False) -> Reading:
+    """Projected where every plan allows it: only SSA-shaped lines can be read in part (`auto` and
+    `ssa`); the others convert whole records. A key is deferred only if every plan can wait for it."""
+    if whole_events:
+        return Reading(None, frozenset(), "--whole-events")
+    if input_format not in ("auto", "ssa") or not plans:
+        return Reading(None, frozenset(), f"--input-format {input_format} converts whole records")
+    keys: set[str] = set()
+    late: set[str] = set()
+    now: set[str] = set()
+    for plan in plans:
+        found = keys_read(plan)
+        if found is None:
+            return Reading(None, frozenset(), "a search uses its events other than through map_get of named keys")
+        keys |= found
+        deferred = deferred_keys(plan)
+        late |= deferred
+        now |= found - deferred
+    if any(_UNNAMEABLE.search(key) for key in keys) or keys & set(guard_keys(input_format)):
+        # a search reading `_raw` or `EventID` reads raw records, which are converted whole
+        return Reading(None, frozenset(), "a search reads keys of raw records")
+    return Reading(frozenset(keys), frozenset(late - now))
+
+
+def choose(plans: list[Plan], input_format: str = "auto", whole_events: bool = False,
+           workers: int | None = 1, paths: list[str] = (), one_process_because: str = "") -> PhysicalPlan:
+    """The physical plan of a run. `workers` None picks one per core for plain files over 64 MiB;
+    `one_process_because` names options that need one process (several searches, --state, ...)."""
+    reading = choose_reading(plans, input_format, whole_events)
+    early = tuple(filters_known_early(plan) for plan in plans)
+    count, head_last, reason = _parallelism(plans, workers, list(paths), one_process_because)
+    pushed = pushed_filter(plans[0], head_last) if count > 1 else None
+    return PhysicalPlan(reading, count, head_last if count > 1 else None, pushed, early, reason)
+
+
+def _parallelism(plans: list[Plan], requested: int | None, paths: list[str], because: str) -> tuple[int, int | None, str]:
+    if because:
+        return 1, None, because
+    if len(plans) != 1:
+        return 1, None, "several searches"
+    head_last = stateless_head(plans[0])
+    if head_last is None:
+        return 1, None, "the search is not one chain"
+    if not paths or not all(can_split(p) for p in paths):
+        return 1, None, "only plain files can be split into ranges"
+    if requested is None:
+        large = sum(os.path.getsize(p) for p in paths) >= _PARALLEL_MIN_BYTES
+        requested = (os.cpu_count() or 1) if large else 1
+    if requested <= 1:
+        return 1, None, ""
+    return requested, head_last, ""

@@ -1,0 +1,306 @@
+"""The syntax tree: small frozen dataclasses, each carrying the Span of text it came from."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Iterator, Union
+
+from ..core.errors import Span
+
+
+# ---- expressions ----
+@dataclass(frozen=True)
+class Literal:
+    """A string, number, boolean or null written in the search."""
+
+    value: Any
+    span: Span
+
+
+@dataclass(frozen=True)
+class Regex:
+    """A `/pattern/flags` literal; the pattern is kept as written (Java syntax)."""
+
+    pattern: str
+    flags: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Duration:
+    """`300s`, `10m`: a length of event time, in milliseconds."""
+
+    millis: int
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Field:
+    """A field reference; `a.b.c` reads key b, then c, of the map in field a (spec 2.6)."""
+
+    path: tuple[str, ...]
+    span: Span
+
+    @property
+    def name(self) -> str:
+        return ".".join(self.path)
+
+
+@dataclass(frozen=True)
+class ListLiteral:
+    items: tuple["Expr", ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class MapLiteral:
+    entries: tuple[tuple["Expr", "Expr"], ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class NamedArgument:
+    name: str
+    value: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    args: tuple["Expr | NamedArgument", ...]
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True)
+class Unary:
+    """`-x` (op "-") or `NOT x` (op "not")."""
+
+    op: str
+    operand: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True)
+class Logical:
+    """`a AND b AND c` or `a OR b OR c`, flattened: corpus searches chain hundreds of ORs."""
+
+    op: str
+    operands: tuple["Expr", ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Binary:
+    """Arithmetic, comparison and LIKE; `==` is stored as `=`; `NOT LIKE` is NOT around a LIKE."""
+
+    op: str
+    left: "Expr"
+    right: "Expr"
+    span: Span
+
+
+@dataclass(frozen=True)
+class In:
+    value: "Expr"
+    options: tuple["Expr", ...]
+    negated: bool
+    span: Span
+
+
+@dataclass(frozen=True)
+class IsNull:
+    value: "Expr"
+    negated: bool
+    span: Span
+
+
+@dataclass(frozen=True)
+class Index:
+    target: "Expr"
+    index: "Expr"
+    span: Span
+
+
+Expr = Union[
+    Literal, Regex, Duration, Field, ListLiteral, MapLiteral, Call, Unary, Logical, Binary, In, IsNull, Index
+]
+
+
+# ---- commands ----
+@dataclass(frozen=True)
+class Variable:
+    """`$name`: a stored pipeline."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class From:
+    source: Call | Variable | Field
+    span: Span
+
+
+@dataclass(frozen=True)
+class Into:
+    sink: Call | Field
+    span: Span
+
+
+@dataclass(frozen=True)
+class Assignment:
+    target: Field
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Eval:
+    assignments: tuple[Assignment, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Where:
+    predicate: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class SelectItem:
+    value: Expr
+    alias: Field | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Select:
+    items: tuple[SelectItem, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Fields:
+    """`fields a, b` keeps, `fields - a, b` drops."""
+
+    drop: bool
+    names: tuple[Field, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class RenameItem:
+    old: Field
+    new: Field
+    span: Span
+
+
+@dataclass(frozen=True)
+class Rename:
+    items: tuple[RenameItem, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Union_:
+    variables: tuple[Variable, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    call: Call
+    alias: Field | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Stats:
+    aggregations: tuple[Aggregation, ...]
+    group_by: tuple[Field | Call, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class KeywordArgument:
+    name: str
+    value: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class GenericCommand:
+    """Any command without syntax of its own: `name key=value ... "positional"`."""
+
+    name: str
+    args: tuple[KeywordArgument | Literal | Regex, ...]
+    span: Span
+    name_span: Span
+
+
+Command = Union[From, Into, Eval, Where, Select, Fields, Rename, Union_, Stats, GenericCommand]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    commands: tuple[Command, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Binding:
+    variable: Variable
+    pipeline: Pipeline
+    span: Span
+
+
+@dataclass(frozen=True)
+class Program:
+    statements: tuple[Pipeline | Binding, ...]
+    span: Span
+
+
+def walk(node: Any) -> Iterator[Any]:
+    """Every AST node under `node`, itself first, depth-first without recursion."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, tuple):
+            stack.extend(reversed(current))
+            continue
+        if not hasattr(current, "__dataclass_fields__") or isinstance(current, Span):
+            continue
+        yield current
+        stack.extend(reversed([getattr(current, f.name) for f in fields(current)]))
+
+
+def transform(node: Any, change: Callable[[Any], Any]) -> Any:
+    """`node` rebuilt bottom-up with `change` applied to every AST node under it, without recursion."""
+    results: list[Any] = []
+    stack: list[tuple[Any, bool]] = [(node, False)]
+    while stack:
+        current, children_done = stack.pop()
+        is_node = hasattr(current, "__dataclass_fields__") and not isinstance(current, Span)
+        if not is_node and not isinstance(current, tuple):
+            results.append(current)
+            continue
+        parts = current if isinstance(current, tuple) else [getattr(current, f.name) for f in fields(current)]
+        if not children_done:
+            stack.append((current, True))
+            stack.extend((part, False) for part in reversed(parts))
+            continue
+        values = results[len(results) - len(parts) :] if parts else []
+        del results[len(results) - len(parts) :]
+        if isinstance(current, tuple):
+            results.append(tuple(values))
+        else:
+            rebuilt = type(current)(*values) if any(v is not p for v, p in zip(values, parts)) else current
+            results.append(change(rebuilt))
+    return results[0]
+
+
+def field_names(node: Any) -> set[str]:
+    """The top-level names of the fields read under `node` (`a` for `a.b.c`)."""
+    return {each.path[0] for each in walk(node) if isinstance(each, Field)}
