@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from .core.limits import allow_deep_recursion
 from .driver.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_SEARCH_ERROR
 
 _EPILOG = """\
@@ -23,7 +24,7 @@ examples:
 exit codes:
   0 ok   1 a search has an error   2 bad arguments   3 unreadable input or output
   4 internal error (please report)   5 more bad lines than --max-bad   6 unusable --state
-  130 interrupted (SIGINT)   143 terminated (SIGTERM)
+  7 a --workers process died   130 interrupted (SIGINT)   143 terminated (SIGTERM)
 """
 
 
@@ -175,9 +176,7 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    # Generated searches nest deeply (a `+` chain of hundreds of terms); Python's default of 1000
-    # frames is too little for them, and anything deeper still gets a diagnostic, not a traceback.
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
+    allow_deep_recursion()
     try:
         if args.command == "run":
             from .driver.run import run_command

@@ -12,7 +12,7 @@ from spl_lite.plan.commands import COMMANDS
 from spl_lite.functions import FUNCTIONS
 from spl_lite.io.sinks import SINKS
 from spl_lite.io.sources import SOURCES
-from spl_lite.engine.windows import AGGREGATIONS
+from spl_lite.functions.aggregations import AGGREGATIONS
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 START, END = "<!-- support-table:start -->", "<!-- support-table:end -->"
@@ -33,7 +33,8 @@ def table() -> str:
         spec = FUNCTIONS[name]
         lines.append(f"| `{spec.signature()}` | {spec.family} | supported | {_first_line(spec.impl.__doc__)} |")
     lines.append("| `for_each(iterator(list, \"name\"), expr)` | multivalue | supported | `expr` per element with `name` bound |")
-    lines += ["", "**Aggregations** (in `stats`): " + ", ".join(f"`{a}`" for a in sorted(AGGREGATIONS)), ""]
+    names = [f"`{a}`" + (f" (= `{c}`)" if c != a else "") for a, c in sorted(AGGREGATIONS.items())]
+    lines += ["", "**Aggregations** (in `stats`): " + ", ".join(names), ""]
     lines += ["**Sources** (`from`)", "", "| source | reads |", "|---|---|"]
     lines += [f"| `{s.name}` | {s.summary} |" for s in SOURCES.values()]
     lines += ["", "**Sinks** (`into`)", "", "| sink | writes |", "|---|---|"]

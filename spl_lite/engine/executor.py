@@ -1,12 +1,12 @@
 """Runs a plan: pushes each source batch through every operator in plan order, then flushes."""
 from __future__ import annotations
 
-import sys
 from typing import Callable
 
 import numpy as np
 
 from ..core.batch import Batch
+from ..core.limits import allow_deep_recursion
 from ..io.formats import InputConverter
 from ..io.sinks import SINKS
 from ..io.sources import SOURCES
@@ -32,7 +32,7 @@ class Execution:
         self.inputs = InputConverter(input_format)
         # Values that could not be computed, of this search only (operators count into it).
         self.record_errors = RecordErrors()
-        allow_deep_values()
+        allow_deep_recursion()
         with counting_errors_in(self.record_errors):
             self.operators = [build(node, self) for node in plan.nodes]
         self._filtered_by = filters_known_early(plan) if early_filters is None else early_filters
@@ -145,13 +145,3 @@ class Execution:
             passed = operator.process_inputs(inputs) if any(b.length for b in inputs) else Batch.empty()
             outputs.append(Batch.concat([passed, operator.flush()]))
         self._write_pending()
-
-
-# orjson accepts input nested up to 1024 levels; values.py walks values recursively (hashable,
-# equals, to_json_ready: two frames a level), which Python's default limit of 1000 frames cannot do.
-_RECURSION_LIMIT = 4000
-
-
-def allow_deep_values() -> None:
-    if sys.getrecursionlimit() < _RECURSION_LIMIT:
-        sys.setrecursionlimit(_RECURSION_LIMIT)

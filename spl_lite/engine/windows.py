@@ -130,6 +130,7 @@ _DISTINCT = _Aggregation(
 )
 _KEEP_VALUE = (_encode_value, _decode_value)
 
+# One implementation per canonical name of spl_lite/functions/aggregations.py.
 AGGREGATIONS: dict[str, _Aggregation] = {
     "count": _Aggregation(int, _count, _same, _same, _same),
     "sum": _Aggregation(_none, _sum, _same, encode_key, decode_key),
@@ -140,10 +141,7 @@ AGGREGATIONS: dict[str, _Aggregation] = {
     ),
     "min": _Aggregation(_none, _min, _same, *_KEEP_VALUE),
     "max": _Aggregation(_none, _max, _same, *_KEEP_VALUE),
-    # Distinct counts are exact: estdc's documented ~1.5 % error allows the exact answer.
-    "estdc": _DISTINCT,
     "dc": _DISTINCT,
-    "distinct_count": _DISTINCT,
     "values": _Aggregation(
         dict, _values, lambda slot: list(slot.values()),
         lambda slot: [encode_key(k) for k in slot],
