@@ -97,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
         "--state always does)",
     )
     streaming.add_argument(
+        "--lateness", type=_duration, default=0, metavar="DURATION",
+        help="how far out of event-time order records may arrive (e.g. 30s, 10m, 1h, 2d, or milliseconds): "
+        "every stats window closes that much later, so records up to that late are counted, not dropped "
+        "(like a Flink watermark's bounded out-of-orderness; default 0, DSP's own rule)",
+    )
+    streaming.add_argument(
         "--follow", action="store_true",
         help="keep reading the input files as they grow, across rotation (like tail -F); stop with Ctrl-C",
     )
@@ -153,6 +159,19 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
     return value
+
+
+_UNIT_MS = {"": 1, "ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _duration(text: str) -> int:
+    """Milliseconds of `500`, `500ms`, `30s`, `10m`, `1h` or `2d`."""
+    import re
+
+    found = re.fullmatch(r"\s*(\d+)\s*(ms|s|m|h|d)?\s*", text.lower())
+    if not found:
+        raise argparse.ArgumentTypeError("a duration such as 30s, 10m, 1h or 2d (or milliseconds)")
+    return int(found.group(1)) * _UNIT_MS[found.group(2) or ""]
 
 
 def _positive(text: str) -> int:

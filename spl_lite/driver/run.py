@@ -130,7 +130,8 @@ class Run:
             reader = FollowReader(paths, args.batch_size, reporter.warn, **reader_options)
         else:
             reader = EventReader(paths, args.batch_size, reporter.warn, **reader_options)
-        executions = [Execution(plan, outputs.writer(i), args.input_format, chosen.early_filters[i])
+        lateness = getattr(args, "lateness", 0) or 0
+        executions = [Execution(plan, outputs.writer(i), args.input_format, chosen.early_filters[i], lateness)
                       for i, plan in enumerate(plans)]
         if saved:
             try:
@@ -169,6 +170,7 @@ class Run:
                 for batch_no, size in enumerate(run_pass.batches(reporter.warn, guard.critical), 1):
                     checkpoint.after(size)
                     reporter.progress(reader.counters.events, sum(e.records_out for e in executions))
+                    reporter.first_late(self.names, executions)
                     if batch_no % _COLLECT_EVERY == 0:
                         gc.collect()
                 with guard.critical():
@@ -200,6 +202,7 @@ class Run:
         reporter.inputs(run_pass.converter)
         for name, execution in zip(self.names, executions):
             reporter.record_errors(execution.record_errors, name if len(executions) > 1 else None)
+            reporter.late(execution.late_records(), name if len(executions) > 1 else None)
         return exit_code
 
     @staticmethod
@@ -289,6 +292,7 @@ class Reporter:
         self.terminal = stream.isatty()
         self.started = self.last = time.monotonic()
         self.warnings = 0
+        self.warned_late = False
 
     def warn(self, message: str) -> None:
         self.warnings += 1
@@ -316,6 +320,24 @@ class Reporter:
     def _clear(self) -> None:
         if self.enabled and self.terminal:
             self.stream.write("\r\033[K")
+
+    def first_late(self, names: list[str], executions: list) -> None:
+        """Says so at the first record a search's windows drop as late, once per run."""
+        if self.warned_late:
+            return
+        for name, execution in zip(names, executions):
+            if execution.late_records():
+                self.warned_late = True
+                where = f" of search {name}" if len(names) > 1 else ""
+                self.notice(f"warning: a record came after its `stats` window{where} had closed and was dropped; "
+                            "the input is out of event-time order (`--lateness 1h` waits that long for late records)")
+                return
+
+    def late(self, count: int, search: str | None = None) -> None:
+        if count:
+            where = f" in search {search}" if search else ""
+            print(f"warning: {_count(count, 'late record')}{where} dropped by `stats` (after window end + grace; "
+                  "see --lateness)", file=self.stream)
 
     def record_errors(self, errors, search: str | None = None) -> None:
         if not errors.count:

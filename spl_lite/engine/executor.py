@@ -25,8 +25,9 @@ class Execution:
     """
 
     def __init__(self, plan: Plan, emit: Callable[[str, Batch], None], input_format: str = "auto",
-                 early_filters: dict[int, int] | None = None):
+                 early_filters: dict[int, int] | None = None, lateness_ms: int = 0):
         self.plan = plan
+        self.lateness_ms = lateness_ms  # the run's bound on out-of-orderness, added to every window's grace
         self._emit = emit
         # Turns each batch of lines into the shape its sources read; counts raw records normalised / skipped.
         self.inputs = InputConverter(input_format)
@@ -113,6 +114,10 @@ class Execution:
             return operator.process(batch)
         kept = np.flatnonzero(self.operators[where_id].keep(batch))
         return operator.process_keeping(batch, kept)
+
+    def late_records(self) -> int:
+        """Records the windows of this search dropped as late (spec 5.7: after end + grace)."""
+        return sum(operator.late_records() for operator in self.operators)
 
     def state_dict(self) -> dict:
         """What a later run needs to continue this one: each operator's state, in plan order.

@@ -22,6 +22,10 @@ class Operator:
         skip making the other records' output say so by overriding this."""
         return self.process(batch).filter(rows)
 
+    def late_records(self) -> int:
+        """Records dropped because they came after their window had closed (stats only)."""
+        return 0
+
     def flush(self) -> Batch:
         """Called once at end of input: whatever the state still holds (open windows)."""
         return Batch.empty()

@@ -19,10 +19,12 @@ class StatsOperator(Operator):
         # count() with no argument counts records: any non-null constant does.
         self.values = [compile_expression(arg) if arg is not None else Constant(1) for _, arg, _ in node.aggregations]
         self.timestamp = compile_expression(node.timestamp)
+        # The run's bound on out-of-orderness (--lateness) delays every window's close by that much.
+        lateness = getattr(context, "lateness_ms", 0)
         self.state = WindowedAggregation(
             node.size_ms,
             node.slide_ms,
-            node.grace_ms,
+            (node.grace_ms or 0) + lateness,
             len(node.group_by),
             [(function, name) for function, _, name in node.aggregations],
         )
@@ -39,6 +41,9 @@ class StatsOperator(Operator):
         # A window's record carries the row id of the record whose event time closed it, so that
         # a union places it right after that record.
         return self._batch(rows, batch.row_ids[triggers] if rows else None)
+
+    def late_records(self) -> int:
+        return self.state.late_records
 
     def flush(self) -> Batch:
         rows = self.state.flush()
