@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from .. import ast
 from ..errors import Span
@@ -13,17 +13,29 @@ COMMANDS: dict[str, type["Command"]] = {}
 _BY_SYNTAX: dict[type, type["Command"]] = {}
 
 
+class Argument(NamedTuple):
+    """One argument of a command as `spl-lite commands` and docs/commands.md show it."""
+
+    name: str
+    default: str  # "required", or the value (or behaviour) used when it is not given
+    meaning: str
+
+
 class Command:
     """A command: plan-time checks (`plan`) and the runtime operator (`operator`).
 
     `syntax` is the AST class of commands with syntax of their own; the rest are written
-    `name key=value ...` and arrive as ast.GenericCommand.
+    `name key=value ...` and arrive as ast.GenericCommand. `usage`, `arguments` and `outputs`
+    describe the command to its users (`spl-lite commands`, docs/commands.md).
     """
 
     name: ClassVar[str]
     syntax: ClassVar[type] = ast.GenericCommand
     starts_pipeline: ClassVar[bool] = False
     summary: ClassVar[str] = ""
+    usage: ClassVar[str] = ""
+    arguments: ClassVar[tuple[Argument, ...]] = ()
+    outputs: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

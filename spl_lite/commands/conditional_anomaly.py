@@ -8,7 +8,7 @@ import numpy as np
 from ..runtime.batch import Batch, object_column
 from ..runtime.operator import Operator
 from ..runtime.streaming_ml import ConditionalAnomaly as ConditionalAnomalyState
-from . import Command
+from . import Argument, Command
 from .arguments import keyword_arguments
 from .eval import add_fields
 
@@ -46,6 +46,15 @@ class _ConditionalAnomaly(Operator):
 class ConditionalAnomaly(Command):
     name = "conditional_anomaly"
     summary = "how unusual `target` is given `conditional` (adds `output`)"
+    usage = 'conditional_anomaly conditional="<field>" target="<field>"'
+    arguments = (
+        Argument("conditional", "required", "the field that is the condition, e.g. the parent process"),
+        Argument("target", "required", "the field whose value is judged given the condition, e.g. the process"),
+    )
+    outputs = (
+        "the input fields, plus `output`: the lift P(target | conditional) / P(target) over the records seen so far, "
+        "this one included; LOW means rare (a pair seen less than chance), null when either field is null"
+    )
 
     @classmethod
     def plan(cls, node, input_id, planner) -> int:

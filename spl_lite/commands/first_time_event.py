@@ -7,7 +7,7 @@ from ..errors import BAD_ARGUMENT, SplError
 from ..runtime.batch import Batch, object_column
 from ..runtime.operator import Operator
 from ..runtime.streaming_ml import FirstTimeEvent as FirstTimeEventState
-from . import Command
+from . import Argument, Command
 from .arguments import keyword_arguments
 from .eval import add_fields
 
@@ -42,6 +42,12 @@ class _FirstTimeEvent(Operator):
 class FirstTimeEvent(Command):
     name = "first_time_event"
     summary = "flag the first occurrence of a tuple of field values"
+    usage = 'first_time_event input_columns=["<field>", ...]   (or input_columns="<field>,<field>")'
+    arguments = (
+        Argument("input_columns", "required", "the fields whose tuple of values is remembered"),
+        Argument("cache_partitions", "none", "accepted for DSP compatibility; no effect"),
+    )
+    outputs = "the input fields, plus first_time_<field>_<field>...: true the first time the tuple is seen, else false"
 
     @classmethod
     def plan(cls, node, input_id, planner) -> int:

@@ -9,7 +9,7 @@ from ..plan import check_regex
 from ..regex import compile_java
 from ..runtime.batch import Batch, object_column
 from ..runtime.operator import Operator
-from . import Command
+from . import Argument, Command
 from .arguments import keyword_arguments
 from .eval import add_fields
 
@@ -41,6 +41,13 @@ class _Rex(Operator):
 class Rex(Command):
     name = "rex"
     summary = "extract named regex groups from a field"
+    usage = 'rex field=<field> "<regex with (?<name>...) groups>"   (or a /regex/flags literal)'
+    arguments = (
+        Argument("field", "required", "the string field to match; a null or non-string value matches nothing"),
+        Argument("(pattern)", "required", "a Java regex, as a string or a /regex/ literal, with at least one named group"),
+        Argument("max_match", "1", "only 1 (the first match) is supported"),
+    )
+    outputs = "the input fields, plus one field per named group: the group's text in the first match, else null"
 
     @classmethod
     def plan(cls, node, input_id, planner) -> int:

@@ -117,6 +117,7 @@ class _Aggregation(NamedTuple):
     final: Callable[[Any], Any]
     encode: Callable[[Any], Any]
     decode: Callable[[Any], Any]
+    doc: str = ""  # what it computes, for `spl-lite functions` and docs/functions.md
 
 
 def _none() -> None:
@@ -131,26 +132,32 @@ _DISTINCT = _Aggregation(
 _KEEP_VALUE = (_encode_value, _decode_value)
 
 AGGREGATIONS: dict[str, _Aggregation] = {
-    "count": _Aggregation(int, _count, _same, _same, _same),
-    "sum": _Aggregation(_none, _sum, _same, encode_key, decode_key),
+    "count": _Aggregation(int, _count, _same, _same, _same,
+                          "records whose argument is not null; count() counts every record"),
+    "sum": _Aggregation(_none, _sum, _same, encode_key, decode_key,
+                        "sum of the numbers (an integer when all are); nulls and non-numbers skipped; null when none"),
     "avg": _Aggregation(
         _none, _avg, _avg_final,
         lambda slot: None if slot is None else [encode_key(slot[0]), slot[1]],
         lambda data: None if data is None else [decode_key(data[0]), data[1]],
+        "mean of the numbers, a double; null when there are none",
     ),
-    "min": _Aggregation(_none, _min, _same, *_KEEP_VALUE),
-    "max": _Aggregation(_none, _max, _same, *_KEEP_VALUE),
+    "min": _Aggregation(_none, _min, _same, *_KEEP_VALUE,
+                        "smallest value, numbers before strings, the value's own type; null when all are null"),
+    "max": _Aggregation(_none, _max, _same, *_KEEP_VALUE,
+                        "largest value, numbers before strings, the value's own type; null when all are null"),
     # Distinct counts are exact: estdc's documented ~1.5 % error allows the exact answer.
-    "estdc": _DISTINCT,
-    "dc": _DISTINCT,
-    "distinct_count": _DISTINCT,
+    "estdc": _DISTINCT._replace(doc="number of distinct non-null values (exact, within DSP's estimate)"),
+    "dc": _DISTINCT._replace(doc="number of distinct non-null values"),
+    "distinct_count": _DISTINCT._replace(doc="number of distinct non-null values"),
     "values": _Aggregation(
         dict, _values, lambda slot: list(slot.values()),
         lambda slot: [encode_key(k) for k in slot],
         lambda data: {k: _unhash(k) for k in map(decode_key, data)},
+        "list of the distinct non-null values, in first-seen order",
     ),
-    "first": _Aggregation(_none, _first, _same, *_KEEP_VALUE),
-    "last": _Aggregation(_none, _last, _same, *_KEEP_VALUE),
+    "first": _Aggregation(_none, _first, _same, *_KEEP_VALUE, "first non-null value in arrival order"),
+    "last": _Aggregation(_none, _last, _same, *_KEEP_VALUE, "last non-null value in arrival order"),
 }
 
 
