@@ -59,9 +59,10 @@ def functions_markdown() -> str:
         "the arrow is the result as JSON. `spl-lite functions NAME` prints the same entry.",
         "",
     ]
-    by_family: dict[str, list[str]] = {}
+    by_family: dict[str, list[str]] = {family: [] for family in _FAMILIES}
     for name in sorted(FUNCTIONS):
         by_family.setdefault(FUNCTIONS[name].family, []).append(name)
+    by_family = {family: names for family, names in by_family.items() if names}
     out.append("| family | functions |")
     out.append("|---|---|")
     for family, names in by_family.items():

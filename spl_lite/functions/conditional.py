@@ -28,7 +28,8 @@ def if_(predicate, then, otherwise):
     example='case(1 > 2, "a", 2 > 1, "b")', result='"b"',
 )
 def case(*pairs):
-    """The value after the first true condition; null when none is true."""
+    """The value after the first true condition (a null condition counts as false); null when none
+    is true."""
     if len(pairs) % 2:
         raise ValueError(f"case needs condition/value pairs, got {len(pairs)} arguments")
     for i in range(0, len(pairs), 2):

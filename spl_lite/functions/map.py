@@ -37,7 +37,8 @@ def map_get_column(maps, key):
     example='create_map(["k", 1, "v", "x"])', result='{"k":1,"v":"x"}',
 )
 def create_map(*items):
-    """`create_map([k1, v1, ...])` (DSP form) or `create_map(k1, v1, ...)` (BA form)."""
+    """`create_map([k1, v1, ...])` (DSP form) or `create_map(k1, v1, ...)` (BA form); a pair
+    with a null key is left out, a null value is kept, and a null list gives null."""
     if len(items) == 1 and type(items[0]) is list:
         items = items[0]
     elif len(items) == 1 and items[0] is None:
