@@ -15,6 +15,8 @@ The layout:
 * string and number literals keep their spelling (`"\\d"`, `604800000L`, `1.5F`), durations and
   regex literals are kept as written; quoted field names are quoted with back-ticks only where
   they must be;
+* a `select` expression or `stats` aggregation without `AS` is kept exactly as written, because
+  its text is the name of the field it makes;
 * comments `/* */` stay where they stand when they end a command's line; a comment elsewhere
   inside a command goes on its own line just before that command.
 
@@ -87,11 +89,12 @@ class _Comments:
     """Where each comment goes: before a command (`leading`), at the end of its line (`trailing`),
     or after everything (`tail`). Keys are (statement index, command index)."""
 
-    def __init__(self, text: str, program: ast.Program):
+    def __init__(self, text: str, program: ast.Program, verbatim: list[ast.Span] = ()):
         self.leading: dict[tuple[int, int], list[str]] = {}
         self.trailing: dict[tuple[int, int], list[str]] = {}
         self.tail: list[str] = []
-        found = comments_of(text)
+        # A comment inside text printed as written is printed with it.
+        found = [c for c in comments_of(text) if not any(v.start <= c[0] < v.end for v in verbatim)]
         if not found:
             return
         anchors = []  # (anchor start, command start, command end, key)
@@ -121,11 +124,32 @@ class _Comments:
         self.tail.append(comment)
 
 
+def _named_by_text(program: ast.Program) -> list[ast.Span]:
+    """Spans whose text is an output field's name: a `select` expression (not a plain field)
+    without AS, and a `stats` aggregation without AS. They are printed as written, or formatting
+    would rename the field (`select lower( x )` makes the field `lower( x )`)."""
+    spans = []
+    for node in ast.walk(program):
+        if isinstance(node, ast.SelectItem) and node.alias is None and not isinstance(node.value, ast.Field):
+            spans.append(node.value.span)
+        elif isinstance(node, ast.Aggregation) and node.alias is None:
+            spans.append(node.call.span)
+    return spans
+
+
 # ---- the printer ----
 class _Printer:
-    def __init__(self, text: str):
+    def __init__(self, text: str, verbatim: list[ast.Span] = ()):
         self.text = text
         self._flat: dict[int, str] = {}
+        self._verbatim = {(v.start, v.end) for v in verbatim}
+
+    def as_named(self, node: Any) -> str:
+        """A node whose text names a field: as written when it is one of those, else formatted."""
+        span = node.span
+        if (span.start, span.end) in self._verbatim:
+            return self.text[span.start : span.end]
+        return self.flat(node)
 
     # -- literals and names --
     def literal(self, node: ast.Literal) -> str:
@@ -304,7 +328,7 @@ class _Printer:
         if isinstance(node, ast.Eval):
             return self.eval(node)
         if isinstance(node, ast.Select):
-            items = [self.flat(i.value) + (f" AS {self.field(i.alias)}" if i.alias else "") for i in node.items]
+            items = [self.as_named(i.value) + (f" AS {self.field(i.alias)}" if i.alias else "") for i in node.items]
             return self.filled("| select", items)
         if isinstance(node, ast.Fields):
             return self.filled("| fields -" if node.drop else "| fields", [self.field(n) for n in node.names])
@@ -314,7 +338,7 @@ class _Printer:
             return self.filled("| union", [f"${v.name}" for v in node.variables])
         if isinstance(node, ast.Stats):
             aggregations = [
-                self.flat(a.call) + (f" AS {self.field(a.alias)}" if a.alias else "") for a in node.aggregations
+                self.as_named(a.call) + (f" AS {self.field(a.alias)}" if a.alias else "") for a in node.aggregations
             ]
             groups = [self.flat(g) for g in node.group_by]
             one_line = "| stats " + ", ".join(aggregations) + (" BY " + ", ".join(groups) if groups else "")
@@ -437,8 +461,9 @@ def _quote(value: str) -> str:
 # ---- the whole text ----
 def format_program(program: ast.Program, text: str) -> str:
     """The canonical text of `program`, which was parsed from `text` (for comments and spellings)."""
-    printer = _Printer(text)
-    comments = _Comments(text, program)
+    verbatim = _named_by_text(program)
+    printer = _Printer(text, verbatim)
+    comments = _Comments(text, program, verbatim)
     blocks = []
     for s, statement in enumerate(program.statements):
         binding = isinstance(statement, ast.Binding)
