@@ -151,7 +151,42 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--whole-events", action="store_true")
     explain.add_argument("--workers", type=_positive, default=None, metavar="N")
     explain.add_argument("--json", action="store_true", help="both plans as one JSON document")
+    _add_authoring_commands(commands)
     return parser
+
+
+def _add_authoring_commands(commands) -> None:
+    """`test`, `fmt`, `commands` and `functions`: the tools for writing detections."""
+    test = commands.add_parser(
+        "test",
+        help="run detection test cases",
+        description="Run each test case under PATH (default: searches/): a directory with case.toml, or "
+        "with search.spl and events.jsonl (+ expected.jsonl). Exit 1 if any case fails or errs. "
+        "The case format is described in docs/testing.md.",
+    )
+    test.add_argument("paths", nargs="*", metavar="PATH")
+    test.add_argument("-k", dest="select", metavar="SUBSTRING", help="only the cases whose name contains SUBSTRING")
+    test.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML to FILE")
+
+    fmt = commands.add_parser(
+        "fmt",
+        help="rewrite searches in the canonical layout",
+        description="Rewrite each FILE in the canonical layout (one command per line, stable spacing, "
+        "long AND/OR chains one term per line). A directory stands for every *.spl under it; `-` "
+        "reads standard input and writes standard output.",
+    )
+    fmt.add_argument("files", nargs="+", metavar="FILE")
+    fmt.add_argument("--check", action="store_true", help="change nothing; list the files that would change, exit 1 if any")
+    fmt.add_argument("--diff", action="store_true", help="print a unified diff of the changes instead of writing them")
+
+    commands.add_parser("commands", help="list the commands with their arguments and output fields",
+                        description="Every command: syntax, summary, arguments with defaults, output fields.")
+    functions = commands.add_parser(
+        "functions", help="list the functions, or describe one",
+        description="Every scalar function and stats aggregation; with NAME, the signature, family, "
+        "null rule, description and an example of that one.",
+    )
+    functions.add_argument("name", nargs="?", metavar="NAME")
 
 
 def _non_negative(text: str) -> int:
@@ -203,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_command(args)
         if args.command == "check":
             return _check(args)
+        if args.command in _AUTHORING:
+            return _AUTHORING[args.command](args)
         return _explain(args)
     except KeyboardInterrupt:
         print("spl-lite: interrupted", file=sys.stderr)
@@ -211,6 +248,36 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (`| head`): not an error of ours; silence Python's own complaint.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+
+
+def _test(args) -> int:
+    from .testing import main as run_tests
+
+    return run_tests(args.paths, args.select, args.junit)
+
+
+def _fmt(args) -> int:
+    from .syntax.format import main as format_files
+
+    return format_files(args.files, check=args.check, diff=args.diff)
+
+
+def _commands(args) -> int:
+    from .driver.introspection import describe_commands
+
+    print(describe_commands())
+    return EXIT_OK
+
+
+def _functions(args) -> int:
+    from .driver.introspection import describe_functions
+
+    text, found = describe_functions(args.name)
+    print(text, file=sys.stdout if found else sys.stderr)
+    return EXIT_OK if found else EXIT_SEARCH_ERROR
+
+
+_AUTHORING = {"test": _test, "fmt": _fmt, "commands": _commands, "functions": _functions}
 
 
 def _check_targets(paths: list[str]):

@@ -21,3 +21,16 @@ AGGREGATIONS: dict[str, str] = {
     "first": "first",
     "last": "last",
 }
+
+# canonical name -> what it computes (`spl-lite functions`, docs/functions.md)
+DESCRIPTIONS: dict[str, str] = {
+    "count": "records whose argument is not null; count() counts every record",
+    "sum": "sum of the numbers (an integer when all are); nulls and non-numbers skipped; null when none",
+    "avg": "mean of the numbers, a double; null when there are none",
+    "min": "smallest value, numbers before strings, the value's own type; null when all are null",
+    "max": "largest value, numbers before strings, the value's own type; null when all are null",
+    "dc": "number of distinct non-null values (exact, which estdc's documented estimate allows)",
+    "values": "list of the distinct non-null values, in first-seen order",
+    "first": "first non-null value in arrival order",
+    "last": "last non-null value in arrival order",
+}

@@ -52,7 +52,10 @@ def _normalise_type(target_type: str) -> str:
     )
 
 
-@function("ucast", "input", "target_type", "default_value", nulls="handle")
+@function(
+    "ucast", "input", "target_type", "default_value", nulls="handle",
+    example='ucast("42", "long", -1)', result='-1',
+)
 def ucast(value, target_type, default_value):
     """Check the runtime type, never convert (spec 6.1); a mismatch or a null input gives the default.
 
@@ -98,7 +101,7 @@ def ucast_column(values, target_type, default_value):
     return [v if v.__class__ is wanted else default_value for v in values]
 
 
-@function("cast", "input", "target_type")
+@function("cast", "input", "target_type", example='cast("42", "long")', result='42')
 def cast(value, target_type):
     """Convert between basic types; null when the conversion is not supported or fails."""
     kind = parse_type(target_type)
@@ -130,7 +133,7 @@ def cast(value, target_type):
     return value if type(value) is _PYTHON_TYPES[kind] else None
 
 
-@function("parse_long", "value")
+@function("parse_long", "value", example='parse_long("1543883484466")', result='1543883484466')
 def parse_long(value):
     """Java Long.parseLong: optional sign and ASCII digits, within 64 bits; otherwise null."""
     if type(value) is int:
@@ -176,7 +179,7 @@ def _equal_width_digits(joined: str, count: int, width: int) -> np.ndarray | Non
     return digits.astype(np.int64) @ (10 ** np.arange(width - 1, -1, -1, dtype=np.int64))
 
 
-@function("parse_double", "value")
+@function("parse_double", "value", example='parse_double("2.5")', result='2.5')
 def parse_double(value):
     """Java Double.parseDouble; a number argument is returned as a double (spec 6.1, lenient)."""
     if is_number(value):
@@ -184,9 +187,10 @@ def parse_double(value):
     return _parse_double(value) if type(value) is str else None
 
 
-@function("tostring", "value")
-@function("to_string", "value")
+@function("tostring", "value", example='tostring(4.5)', result='"4.5"')
+@function("to_string", "value", example='to_string(42)', result='"42"')
 def tostring(value):
+    """The value as text: cast(value, "string")."""
     return cast(value, "string")
 
 

@@ -14,14 +14,22 @@ def _condition(func: str, value) -> bool:
     raise TypeError(f"{func} needs a boolean condition, got {type_name(value)}")
 
 
-@function("if", "predicate", "then", "else", nulls="handle")
+@function(
+    "if", "predicate", "then", "else", nulls="handle",
+    example='if(1 > 2, "yes", "no")', result='"no"',
+)
 def if_(predicate, then, otherwise):
+    """`then` when the predicate is true, else `else`; a null predicate counts as false."""
     return then if _condition("if", predicate) else otherwise
 
 
-@function("case", "condition", "value", "more*", nulls="handle")
+@function(
+    "case", "condition", "value", "more*", nulls="handle",
+    example='case(1 > 2, "a", 2 > 1, "b")', result='"b"',
+)
 def case(*pairs):
-    """The value after the first true condition; null when none is true."""
+    """The value after the first true condition (a null condition counts as false); null when none
+    is true."""
     if len(pairs) % 2:
         raise ValueError(f"case needs condition/value pairs, got {len(pairs)} arguments")
     for i in range(0, len(pairs), 2):
@@ -30,25 +38,29 @@ def case(*pairs):
     return None
 
 
-@function("coalesce", "values*", nulls="handle")
+@function("coalesce", "values*", nulls="handle", example='coalesce(null, "x", "y")', result='"x"')
 def coalesce(*values):
+    """The first argument that is not null; null when all are."""
     return next((value for value in values if value is not None), None)
 
 
-@function("like", "str", "pattern")
+@function("like", "str", "pattern", example='like("powershell.exe", "power%")', result='true')
 def like(text, pattern):
     """SQL LIKE over the whole string: `%` any run, `_` one character, case-sensitive."""
     return like_to_regex(text_arg("like", pattern)).match(text_arg("like", text)) is not None
 
 
-@function("match_regex", "str", "regex")
-@function("match", "str", "regex")
+@function(
+    "match_regex", "str", "regex",
+    example='match_regex("cmd /c WhoAmI", /whoami/i)', result='true',
+)
+@function("match", "str", "regex", example='match("cmd /c whoami", /who/)', result='true')
 def match_regex(text, regex):
     """True when the regex matches anywhere in the string (unanchored)."""
     return as_pattern(regex).search(text_arg("match_regex", text)) is not None
 
 
-@function("in", "field", "values*", nulls="handle")
+@function("in", "field", "values*", nulls="handle", example='in("b", "a", "b")', result='true')
 def in_(field, *values):
     """Null-safe equality with any listed value; a list argument contributes its elements (spec 4)."""
     for value in values:

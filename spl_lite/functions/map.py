@@ -8,7 +8,7 @@ from ..core.values import to_json_ready, to_text, type_name
 from .registry import column_kernel, function
 
 
-@function("map_get", "input", "key")
+@function("map_get", "input", "key", example='map_get({"a.b": 1}, "a.b")', result='1')
 def map_get(mapping, key):
     """The value under `key`; no path traversal, so "a.b" is one key."""
     if type(mapping) is not dict:
@@ -32,9 +32,13 @@ def map_get_column(maps, key):
         return NotImplemented
 
 
-@function("create_map", "items*", nulls="handle")
+@function(
+    "create_map", "items*", nulls="handle",
+    example='create_map(["k", 1, "v", "x"])', result='{"k":1,"v":"x"}',
+)
 def create_map(*items):
-    """`create_map([k1, v1, ...])` (DSP form) or `create_map(k1, v1, ...)` (BA form)."""
+    """`create_map([k1, v1, ...])` (DSP form) or `create_map(k1, v1, ...)` (BA form); a pair
+    with a null key is left out, a null value is kept, and a null list gives null."""
     if len(items) == 1 and type(items[0]) is list:
         items = items[0]
     elif len(items) == 1 and items[0] is None:
@@ -50,8 +54,14 @@ def create_map(*items):
     return result
 
 
-@function("from_json_object", "value")
-@function("deserialize_json_object", "value")
+@function(
+    "from_json_object", "value",
+    example='from_json_object("{\\"a\\": [1, 2]}")', result='{"a":[1,2]}',
+)
+@function(
+    "deserialize_json_object", "value",
+    example='deserialize_json_object("[1, 2]")', result='[1,2]',
+)
 def from_json_object(text):
     """JSON object or array text -> map or list; invalid JSON or any other JSON value -> null."""
     if type(text) not in (str, bytes):
@@ -63,8 +73,8 @@ def from_json_object(text):
     return parsed if type(parsed) in (dict, list) else None
 
 
-@function("serialize_json", "value")
-@function("to_json_string", "value")
+@function("serialize_json", "value", example='serialize_json({"a": 1})', result='"{\\"a\\":1}"')
+@function("to_json_string", "value", example='to_json_string([1, "a"])', result='"[1,\\"a\\"]"')
 def serialize_json(value):
     """Value -> JSON text, printing non-finite doubles as null like the output writers do."""
     return orjson.dumps(to_json_ready(value)).decode()

@@ -34,8 +34,9 @@ def _divide(a: float, b: float) -> float:
     return math.copysign(math.inf, a) * math.copysign(1.0, b)
 
 
-@function("log", "value", "base?")
+@function("log", "value", "base?", example='log(1000)', result='3.0')
 def log(value, base=10):
+    """Logarithm in `base`, 10 when omitted; a double (0 or a negative number: written as null)."""
     x = float(_number("log", value))
     base = _number("log", base)
     # log10/log2 are exact on powers of their base; a quotient of natural logs is not.
@@ -58,45 +59,52 @@ def log_column(values, base=10):
     return list(map(math.log10, values))
 
 
-@function("ln", "value")
+@function("ln", "value", example='ln(1)', result='0.0')
 def ln(value):
+    """Natural logarithm; a double."""
     return _ln(float(_number("ln", value)))
 
 
-@function("exp", "value")
+@function("exp", "value", example='exp(0)', result='1.0')
 def exp(value):
+    """e to the power of the number; a double (Infinity, written null, on overflow)."""
     try:
         return math.exp(_number("exp", value))
     except OverflowError:
         return math.inf
 
 
-@function("abs", "value")
+@function("abs", "value", example='abs(-3)', result='3')
 def abs_(value):
+    """Absolute value; an integer stays an integer."""
     return abs(_number("abs", value))
 
 
-@function("ceil", "value")
-@function("ceiling", "value")
+@function("ceil", "value", example='ceil(-1.5)', result='-1')
+@function("ceiling", "value", example='ceiling(1.2)', result='2')
 def ceil(value):
+    """The smallest integer not below the number."""
     value = _number("ceil", value)
     return math.ceil(value) if type(value) is int or math.isfinite(value) else value
 
 
-@function("floor", "value")
+@function("floor", "value", example='floor(1.8)', result='1')
 def floor(value):
+    """The largest integer not above the number."""
     value = _number("floor", value)
     return math.floor(value) if type(value) is int or math.isfinite(value) else value
 
 
-@function("sqrt", "value")
+@function("sqrt", "value", example='sqrt(16)', result='4.0')
 def sqrt(value):
+    """Square root; a double, NaN (written null) for a negative number."""
     x = float(_number("sqrt", value))
     return math.sqrt(x) if x >= 0 else math.nan
 
 
-@function("pow", "base", "exponent")
+@function("pow", "base", "exponent", example='pow(2, 10)', result='1024.0')
 def pow_(base, exponent):
+    """`base` to the power `exponent`; a double."""
     x, y = float(_number("pow", base)), float(_number("pow", exponent))
     try:
         return math.pow(x, y)

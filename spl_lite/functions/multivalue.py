@@ -5,7 +5,10 @@ from ..core.values import type_name
 from .registry import function
 
 
-@function("mvappend", "values*", nulls="handle")
+@function(
+    "mvappend", "values*", nulls="handle",
+    example='mvappend("a", null, ["b", "c"])', result='["a","b","c"]',
+)
 def mvappend(*values):
     """One flat list of the arguments and their elements; nulls are skipped (observed in DSP)."""
     result = []
@@ -17,7 +20,7 @@ def mvappend(*values):
     return result
 
 
-@function("mvindex", "input", "index")
+@function("mvindex", "input", "index", example='mvindex(["a", "b", "c"], -1)', result='"c"')
 def mvindex(values, index):
     """The element at a 0-based index, negative from the end; null when out of range."""
     if type(values) is not list:
@@ -27,7 +30,7 @@ def mvindex(values, index):
     return values[index] if -len(values) <= index < len(values) else None
 
 
-@function("mvrange", "start", "end", "step?")
+@function("mvrange", "start", "end", "step?", example='mvrange(1, 4)', result='[1,2,3]')
 def mvrange(start, end, step=1):
     """Integers from start up to, not including, end."""
     for name, value in (("start", start), ("end", end), ("step", step)):
@@ -38,7 +41,7 @@ def mvrange(start, end, step=1):
     return list(range(start, end, step))
 
 
-@function("length", "input")
+@function("length", "input", example='length(["a", "b"])', result='2')
 def length(value):
     """Size of a string (characters), list, map or bytes."""
     if type(value) not in (str, list, dict, bytes):

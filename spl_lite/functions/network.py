@@ -17,7 +17,7 @@ def _ipv4_network(cidr: str) -> ipaddress.IPv4Network:
         raise ValueError(f"cidrmatch: {cidr!r} is not an IPv4 CIDR block such as \"10.0.0.0/8\"") from None
 
 
-@function("cidrmatch", "cidr_range", "ip")
+@function("cidrmatch", "cidr_range", "ip", example='cidrmatch("10.0.0.0/8", "10.1.2.3")', result='true')
 def cidrmatch(cidr_range, ip):
     """True when the IPv4 address lies in the block; an address that does not parse is false."""
     network = _ipv4_network(text_arg("cidrmatch", cidr_range))

@@ -5,6 +5,7 @@ sees a column, only values. Null propagation is declared here once, not written 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -31,6 +32,20 @@ class FunctionSpec:
     propagate_nulls: bool
     family: str
     column_kernel: Callable[..., Any] | None = None
+    example: str | None = None  # a call, as written in a search (`spl-lite functions`, docs/functions.md)
+    result: str | None = None  # what `example` gives, as JSON; tests/test_introspection.py runs it
+
+    @property
+    def description(self) -> str:
+        """The implementation's docstring: what the function does, in the user's terms."""
+        text = " ".join((self.impl.__doc__ or "").split("\n\n", 1)[0].split())
+        return re.sub(r" ?\(spec [^()]*\)", "", text)  # section references into a spec users do not have
+
+    @property
+    def null_rule(self) -> str:
+        if self.propagate_nulls:
+            return "null if any argument is null"
+        return "takes null arguments (see the description)"
 
     @property
     def min_args(self) -> int:
@@ -58,11 +73,14 @@ def _parse_param(text: str) -> Param:
     return Param(text)
 
 
-def function(name: str, *params: str, nulls: str = "propagate"):
+def function(name: str, *params: str, nulls: str = "propagate", example: str | None = None,
+             result: str | None = None):
     """Register `impl` as SPL function `name`.
 
     params: argument names as named-argument syntax uses them; `x?` is optional, `xs*` takes the
     rest. nulls: "propagate" (null in, null out) or "handle" (the body receives None).
+    example: a call as a search writes it, and result: its value as JSON (checked by a test). The
+    docstring of `impl` is the function's description for `spl-lite functions` and the manual.
     """
     if nulls not in ("propagate", "handle"):
         raise ValueError(nulls)
@@ -73,7 +91,8 @@ def function(name: str, *params: str, nulls: str = "propagate"):
             raise ValueError(f"function {name} registered twice")
         family = impl.__module__.rsplit(".", 1)[-1]
         FUNCTIONS[key] = FunctionSpec(
-            key, tuple(_parse_param(p) for p in params), impl, nulls == "propagate", family
+            key, tuple(_parse_param(p) for p in params), impl, nulls == "propagate", family,
+            example=example, result=result,
         )
         return impl
 

@@ -24,23 +24,26 @@ def integer_arg(func: str, value) -> int:
     return value
 
 
-@function("lower", "str")
+@function("lower", "str", example='lower("CMD.EXE")', result='"cmd.exe"')
 def lower(text):
+    """The string in lower case."""
     return text_arg("lower", text).lower()
 
 
-@function("upper", "str")
+@function("upper", "str", example='upper("cmd.exe")', result='"CMD.EXE"')
 def upper(text):
+    """The string in upper case."""
     return text_arg("upper", text).upper()
 
 
-@function("len", "str")
+@function("len", "str", example='len("cmd.exe")', result='7')
 def len_(text):
+    """The number of characters of the string."""
     # Code points; Java counts UTF-16 units, which differs only for astral characters (spec 6.4).
     return len(text_arg("len", text))
 
 
-@function("concat", "values*")
+@function("concat", "values*", example='concat("pid-", 42)', result='"pid-42"')
 def concat(*values):
     """Join the text forms of the arguments; DSP's named form passes them as one list."""
     parts = []
@@ -52,7 +55,10 @@ def concat(*values):
     return "".join(parts)
 
 
-@function("replace", "str", "regex", "replacement")
+@function(
+    "replace", "str", "regex", "replacement",
+    example='replace("a-b-c", "-", "+")', result='"a+b+c"',
+)
 def replace(text, regex, replacement):
     """Every match of `regex` replaced, with Java replaceAll's `$n`, `${name}` and `\\x` rules."""
     pattern = as_pattern(regex)
@@ -105,7 +111,10 @@ def _group_reference(template: str, i: int, pattern: re.Pattern) -> tuple[int | 
     return number, i
 
 
-@function("substr", "str", "start", "length?")
+@function(
+    "substr", "str", "start", "length?",
+    example='substr("powershell.exe", 1, 10)', result='"powershell"',
+)
 def substr(text, start, length=None):
     """1-based `start` (negative counts from the end, as in SPL); to the end when length is omitted."""
     text = text_arg("substr", text)
@@ -117,7 +126,7 @@ def substr(text, start, length=None):
     return text[begin : begin + length] if length >= 0 else None
 
 
-@function("split", "str", "delimiter")
+@function("split", "str", "delimiter", example='split("a,b,,c", ",")', result='["a","b","","c"]')
 def split(text, delimiter):
     """A literal (not regex) delimiter, keeping empty pieces; "" splits into characters (spec 6.3)."""
     text = text_arg("split", text)

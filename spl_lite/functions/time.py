@@ -31,7 +31,7 @@ def set_clock(clock: Callable[[], int] | None) -> Callable[[], int]:
     return previous
 
 
-@function("time")
+@function("time", example='time()')
 def time_():
     """Current processing time in epoch milliseconds (not event time)."""
     return _clock()
@@ -100,9 +100,13 @@ _CODES: dict[str, Callable[[dt.datetime], str]] = {
 _DIRECTIVE = re.compile(r"%(?:([1-9]?)([NQ])|(:z)|(.))|%$", re.DOTALL)
 
 
-@function("strftime", "time", "format", "time_zone?", nulls="handle")
+@function(
+    "strftime", "time", "format", "time_zone?", nulls="handle",
+    example='strftime(1543883484466, "%Y-%m-%d %H:%M:%S")', result='"2018-12-04 00:31:24"',
+)
 def strftime(epoch_ms, fmt, time_zone=None):
-    """Epoch milliseconds as text in `time_zone` (UTC when null, absent or unknown)."""
+    """Epoch milliseconds as text in `time_zone` (UTC when null, absent or unknown); null when the
+    time or the format is null."""
     if epoch_ms is None or fmt is None:
         return None
     if not is_number(epoch_ms):

@@ -6,7 +6,7 @@ the node does at run time lives in spl_lite/engine/operators/, keyed by the node
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from ...core.errors import Span
 from ...syntax import ast
@@ -16,17 +16,29 @@ COMMANDS: dict[str, type["Command"]] = {}
 _BY_SYNTAX: dict[type, type["Command"]] = {}
 
 
+class Argument(NamedTuple):
+    """One argument of a command as `spl-lite commands` and docs/commands.md show it."""
+
+    name: str
+    default: str  # "required", or the value (or behaviour) used when it is not given
+    meaning: str
+
+
 class Command:
     """Plan-time checks of one command (`plan`), giving its node.
 
     `syntax` is the AST class of commands with syntax of their own; the rest are written
-    `name key=value ...` and arrive as ast.GenericCommand.
+    `name key=value ...` and arrive as ast.GenericCommand. `usage`, `arguments` and `outputs`
+    describe the command to its users (`spl-lite commands`, docs/commands.md).
     """
 
     name: ClassVar[str]
     syntax: ClassVar[type] = ast.GenericCommand
     starts_pipeline: ClassVar[bool] = False
     summary: ClassVar[str] = ""
+    usage: ClassVar[str] = ""
+    arguments: ClassVar[tuple[Argument, ...]] = ()
+    outputs: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from ...core.errors import BAD_ARGUMENT, SplError, did_you_mean
 from ..logical import Node
-from . import Command, add_fields
+from . import Argument, Command, add_fields
 from .arguments import argument_span, keyword_arguments
 
 _ALGORITHMS = ("gaussian", "quantile")
@@ -51,6 +51,21 @@ def outputs_of(algorithm: str) -> tuple[str, ...]:
 class AdaptiveThresholdCommand(Command):
     name = "adaptive_threshold"
     summary = "gaussian or quantile outlier label per entity (adds mean/variance or quantile, and label)"
+    usage = ('adaptive_threshold [algorithm="gaussian"|"quantile"] [entity="<field>"] [value="<field>"] '
+             '[timestamp="<field>"] [window=<ms>] [threshold=<p>]')
+    arguments = (
+        Argument("algorithm", '"gaussian"', "gaussian (mean and variance of the history) or quantile (rank in it)"),
+        Argument("entity", "none: one model for all records", "field whose value selects a separate history"),
+        Argument("value", '"input"', "the numeric field to judge"),
+        Argument("timestamp", '"timestamp"', "the event-time field (epoch ms) that moves the window"),
+        Argument("window", "unbounded (also for 0 or less)", "history length in milliseconds of event time"),
+        Argument("threshold", "0.01 gaussian, 0.1 quantile", "per-tail probability: label when below it or above 1 - it"),
+        Argument("eps", "0.01", "accepted for DSP compatibility; the computation is exact"),
+    )
+    outputs = (
+        "the input fields, plus mean, variance and label (gaussian) or quantile and label (quantile); each record "
+        "is judged against the earlier records of its entity in the window, then added to them"
+    )
 
     @classmethod
     def plan(cls, node, input_id, planner) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..logical import Node
-from . import Command, add_fields
+from . import Argument, Command, add_fields
 from .arguments import keyword_arguments
 
 
@@ -30,6 +30,15 @@ class ConditionalAnomaly(Node):
 class ConditionalAnomalyCommand(Command):
     name = "conditional_anomaly"
     summary = "how unusual `target` is given `conditional` (adds `output`)"
+    usage = 'conditional_anomaly conditional="<field>" target="<field>"'
+    arguments = (
+        Argument("conditional", "required", "the field that is the condition, e.g. the parent process"),
+        Argument("target", "required", "the field whose value is judged given the condition, e.g. the process"),
+    )
+    outputs = (
+        "the input fields, plus `output`: the lift P(target | conditional) / P(target) over the records seen so far, "
+        "this one included; LOW means rare (a pair seen less than chance), null when either field is null"
+    )
 
     @classmethod
     def plan(cls, node, input_id, planner) -> int:

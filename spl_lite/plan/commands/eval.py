@@ -29,6 +29,8 @@ class EvalCommand(Command):
     name = "eval"
     syntax = ast.Eval
     summary = "compute fields"
+    usage = "eval field = expression [, field = expression ...]"
+    outputs = "the input fields, plus each assigned field (set or replaced); a later assignment sees the earlier ones"
 
     @classmethod
     def plan(cls, node: ast.Eval, input_id, planner) -> int:

@@ -35,6 +35,8 @@ class FieldsCommand(Command):
     name = "fields"
     syntax = ast.Fields
     summary = "keep (or with `-`, drop) the listed fields"
+    usage = "fields [+] field [, field ...]  |  fields - field [, field ...]"
+    outputs = "the listed fields only (in the listed order), or with `-` every field but the listed ones"
 
     @classmethod
     def plan(cls, node: ast.Fields, input_id, planner) -> int:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from ...core.errors import BAD_ARGUMENT, SplError
 from ..logical import Node
-from . import Command, add_fields
+from . import Argument, Command, add_fields
 from .arguments import keyword_arguments
 
 
@@ -34,6 +34,12 @@ class FirstTimeEvent(Node):
 class FirstTimeEventCommand(Command):
     name = "first_time_event"
     summary = "flag the first occurrence of a tuple of field values"
+    usage = 'first_time_event input_columns=["<field>", ...]   (or input_columns="<field>,<field>")'
+    arguments = (
+        Argument("input_columns", "required", "the fields whose tuple of values is remembered"),
+        Argument("cache_partitions", "none", "accepted for DSP compatibility; no effect"),
+    )
+    outputs = "the input fields, plus first_time_<field>_<field>...: true the first time the tuple is seen, else false"
 
     @classmethod
     def plan(cls, node, input_id, planner) -> int:

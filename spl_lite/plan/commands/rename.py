@@ -37,6 +37,8 @@ class RenameCommand(Command):
     name = "rename"
     syntax = ast.Rename
     summary = "rename fields"
+    usage = "rename field AS new_name [, field AS new_name ...]"
+    outputs = "the input fields with the renamed ones under their new names; renaming an absent field does nothing"
 
     @classmethod
     def plan(cls, node: ast.Rename, input_id, planner) -> int:

@@ -8,7 +8,7 @@ from ...core.regex import compile_java
 from ...syntax import ast
 from ..logical import Node
 from ..planner import check_regex
-from . import Command, add_fields
+from . import Argument, Command, add_fields
 from .arguments import keyword_arguments
 
 
@@ -34,6 +34,13 @@ class Rex(Node):
 class RexCommand(Command):
     name = "rex"
     summary = "extract named regex groups from a field"
+    usage = 'rex field=<field> "<regex with (?<name>...) groups>"   (or a /regex/flags literal)'
+    arguments = (
+        Argument("field", "required", "the string field to match; a null or non-string value matches nothing"),
+        Argument("(pattern)", "required", "a Java regex, as a string or a /regex/ literal, with at least one named group"),
+        Argument("max_match", "1", "only 1 (the first match) is supported"),
+    )
+    outputs = "the input fields, plus one field per named group: the group's text in the first match, else null"
 
     @classmethod
     def plan(cls, node, input_id, planner) -> int:

@@ -24,6 +24,8 @@ class SelectCommand(Command):
     name = "select"
     syntax = ast.Select
     summary = "keep only the listed fields or expressions, in order"
+    usage = "select expression [AS name] [, expression [AS name] ...]"
+    outputs = "exactly the listed items, in order; a field keeps its name, another expression is named by its text"
 
     @classmethod
     def plan(cls, node: ast.Select, input_id, planner) -> int:

@@ -28,6 +28,8 @@ class Into(Command):
     name = "into"
     syntax = ast.Into
     summary = "write records to a sink function"
+    usage = "into write_ssa_detected_events() | into write_ssa_finding_events() | into write_ba_finding_events() | into sink | into write_null()"
+    outputs = "none: every field of each record reaching a writing sink is written as one JSON line; write_null() writes nothing"
 
     @classmethod
     def plan(cls, node: ast.Into, input_id, planner) -> int:

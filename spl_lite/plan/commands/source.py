@@ -29,6 +29,12 @@ class From(Command):
     syntax = ast.From
     starts_pipeline = True
     summary = "read records from a source function or a `$variable`"
+    usage = "from read_ssa_enriched_events() | from read_ba_enriched_events() | from source | from $variable"
+    outputs = (
+        "read_ssa_enriched_events() and read_ba_enriched_events(): input_event (the event as a map), "
+        "_datamodels (its list of data models, else []) and body ({}); `source`: the event's own top-level "
+        "keys; `$variable`: the fields of that pipeline"
+    )
 
     @classmethod
     def plan(cls, node: ast.From, input_id, planner) -> int:

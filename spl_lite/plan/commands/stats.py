@@ -7,7 +7,7 @@ from ...core.errors import BAD_ARGUMENT, UNKNOWN_FUNCTION, SplError, did_you_mea
 from ...functions.aggregations import AGGREGATIONS
 from ...syntax import ast
 from ..logical import Node
-from . import Command, source_text
+from . import Argument, Command, source_text
 
 WINDOW_FIELDS = ("window_start", "window_end", "window_trigger")
 
@@ -44,6 +44,17 @@ class StatsCommand(Command):
     name = "stats"
     syntax = ast.Stats
     summary = "aggregate per group over event-time windows"
+    usage = "stats aggregation(field) [AS name] [, ...] BY field [, field ...], span(timestamp, size[, slide[, grace]])"
+    arguments = (
+        Argument("timestamp", "required", "first argument of span(): the event time of each record, epoch milliseconds"),
+        Argument("size", "required", "window length: a duration such as 10m, or milliseconds"),
+        Argument("slide", "size (tumbling windows)", "windows start every `slide`; smaller than size makes them overlap"),
+        Argument("grace", "0", "how long after its end a window stays open for late records"),
+    )
+    outputs = (
+        "only the BY fields, then the aggregations (named by AS, else by their text such as `count()`), "
+        "then window_start, window_end and window_trigger (= window_end - 1)"
+    )
 
     @classmethod
     def plan(cls, node: ast.Stats, input_id, planner) -> int:

@@ -21,6 +21,8 @@ class UnionCommand(Command):
     name = "union"
     syntax = ast.Union_
     summary = "merge the records of `$variables` into this pipeline"
+    usage = "union $variable [, $variable ...]"
+    outputs = "the fields of every merged pipeline; each record keeps its own, and a field it lacks reads as null"
 
     @classmethod
     def plan(cls, node: ast.Union_, input_id, planner) -> int:

@@ -8,6 +8,8 @@ from . import Command
 class ApplyModel(Command):
     name = "apply_model"
     summary = "(unsupported) scores a model hosted by Splunk's ML service"
+    usage = "apply_model ..."
+    outputs = "none: planning it is an error"
 
     @classmethod
     def plan(cls, node, input_id, planner) -> int:

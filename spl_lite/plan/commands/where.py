@@ -27,6 +27,8 @@ class WhereCommand(Command):
     name = "where"
     syntax = ast.Where
     summary = "keep records whose predicate is true"
+    usage = "where predicate"
+    outputs = "the input fields, unchanged; only records whose predicate is exactly true pass (false and null do not)"
 
     @classmethod
     def plan(cls, node: ast.Where, input_id, planner) -> int:
