@@ -251,9 +251,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _test(args) -> int:
-    from .testing import main as run_tests
+    from .driver.testing import main as run_tests
 
-    return run_tests(args.paths, args.select, args.junit)
+    return run_tests(args.paths, main, args.select, args.junit)
 
 
 def _fmt(args) -> int:

@@ -18,7 +18,7 @@ import pytest
 
 from spl_lite import Search
 from spl_lite.core.errors import SplError
-from spl_lite.testing import same_value
+from spl_lite.driver.testing import same_value
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from spl_lite.cli import main
-from spl_lite.testing import lookup, matches, same_value
+from spl_lite.driver.testing import lookup, matches, same_value
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = [
@@ -177,10 +177,10 @@ def test_the_shipped_cases_pass():
     """`spl-lite test tests/cases`: every case passes except the one marked xfail."""
     import io
 
-    from spl_lite.testing import main as run_tests
+    from spl_lite.driver.testing import main as run_tests
 
     out = io.StringIO()
-    assert run_tests([str(ROOT / "tests" / "cases")], out=out) == 0
+    assert run_tests([str(ROOT / "tests" / "cases")], main, out=out) == 0
     lines = out.getvalue().splitlines()
     marked = len(list((ROOT / "tests" / "cases").glob("*/xfail.txt")))
     assert sum(line.startswith("XFAIL ") for line in lines) == marked

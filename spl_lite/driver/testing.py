@@ -39,7 +39,7 @@ import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import Any, Callable, Iterable, TextIO
 
 import orjson
 
@@ -214,13 +214,13 @@ def _no_unknown_keys(table: dict, allowed: set[str], where: str, prefix: str) ->
 
 
 # ---- running ----
-def run_case(case: Case) -> Result:
+def run_case(case: Case, run_cli: Callable[[list[str]], int]) -> Result:
     started = time.monotonic()
     try:
         load(case)
     except CaseError as error:
         return Result(case, "ERROR", str(error), time.monotonic() - started)
-    outcome, details = _execute(case)
+    outcome, details = _execute(case, run_cli)
     reason = case.xfail_reason
     if reason is not None:
         if outcome == "PASS":
@@ -230,16 +230,14 @@ def run_case(case: Case) -> Result:
     return Result(case, outcome, details, time.monotonic() - started)
 
 
-def _execute(case: Case) -> tuple[str, str]:
-    from .cli import main
-
+def _execute(case: Case, run_cli: Callable[[list[str]], int]) -> tuple[str, str]:
     with tempfile.TemporaryDirectory(prefix="spl-lite-test-") as scratch:
         output = os.path.join(scratch, "output.jsonl")
         argv = ["run", str(case.search), "--input", *case.inputs, *case.args, "--output", output, "--no-progress"]
         stderr = io.StringIO()
         try:
             with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
-                code = main(argv)
+                code = run_cli(argv)
             gc.unfreeze()  # `run` freezes the objects of its process for speed; let this case's go
         except SystemExit as exit_:  # argparse rejects bad `args`
             code = exit_.code if isinstance(exit_.code, int) else 2
@@ -375,8 +373,10 @@ def write_junit(results: list[Result], path: str) -> None:
     tree.write(path, encoding="utf-8", xml_declaration=True)
 
 
-def main(paths: list[str], select: str | None = None, junit: str | None = None, out: TextIO | None = None) -> int:
-    """Run the cases under `paths`; 1 if any failed or erred, else 0."""
+def main(paths: list[str], run_cli: Callable[[list[str]], int], select: str | None = None, junit: str | None = None,
+         out: TextIO | None = None) -> int:
+    """Run the cases under `paths` with `run_cli` (spl_lite.cli.main, handed in by the CLI so that
+    this module needs nothing above it); 1 if any failed or erred, else 0."""
     out = out or sys.stdout
     cases, empty = discover(paths or ["searches"])
     for note in empty:
@@ -385,7 +385,7 @@ def main(paths: list[str], select: str | None = None, junit: str | None = None, 
         cases = [c for c in cases if select in c.name]
     results = []
     for case in cases:
-        result = run_case(case)
+        result = run_case(case, run_cli)
         results.append(result)
         print(f"{result.outcome} {case.name}", file=out)
         if result.details and result.outcome in ("FAIL", "ERROR"):
