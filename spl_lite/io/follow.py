@@ -54,6 +54,8 @@ class FollowReader(EventReader):
 
 
 def _is_gzip(path: str) -> bool:
+    if not os.path.isfile(path):  # a pipe or FIFO is not opened twice (the bytes read would be lost)
+        return False
     with open(path, "rb") as handle:
         return handle.read(2) == b"\x1f\x8b"
 
