@@ -72,3 +72,26 @@ def test_a_fifo_is_read_once_whole_and_does_not_hang(search, tmp_path, slow):
     assert not writer.is_alive()
     assert result.returncode == 0, result.err
     assert numbers(result.stdout) == list(range(2000))
+
+
+# ---- 2: an output that is an input ----
+
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(search, tmp_path):
+    data = tmp_path / "copy.jsonl"
+    data.write_bytes(events(10))
+    os.link(data, tmp_path / "hard.jsonl")
+    for extra in (["--output", data], ["--output", tmp_path / "hard.jsonl"], ["--dead-letter", data],
+                  ["--output-dir", tmp_path, "--input", tmp_path / "s.jsonl"]):
+        if extra[0] == "--output-dir":
+            (tmp_path / "s.jsonl").write_bytes(events(3))
+            result = cli("run", search, *extra)
+            assert (tmp_path / "s.jsonl").read_bytes() == events(3)
+        else:
+            result = cli("run", search, "--input", data, *extra)
+        assert result.returncode == 2, result.err
+        assert "is the input" in result.err
+        assert data.read_bytes() == events(10)
+    with open(data, "rb") as stdin:
+        result = subprocess.run([sys.executable, "-m", "spl_lite.cli", "run", search, "--input", "-", "--output", data],
+                                stdin=stdin, capture_output=True, timeout=30, cwd=ROOT)
+    assert result.returncode == 2 and data.read_bytes() == events(10)

@@ -30,6 +30,38 @@ def search_names(paths: list[str]) -> list[str]:
     return names
 
 
+def output_paths(names: list[str], output: str = "-", output_dir: str | None = None,
+                 dead_letter: str | None = None) -> list[str]:
+    """The files a run would write (standard output is none of them)."""
+    paths = [os.path.join(output_dir, f"{name}.jsonl") for name in names] if output_dir is not None else (
+        [] if output == "-" else [output])
+    if dead_letter:
+        paths += [dead_letter, dead_letter + ".index.jsonl"]
+    return paths
+
+
+def output_into_input(inputs: list[str], outputs: list[str]) -> str | None:
+    """A message when an output file is one of the input files (the same file, by device and inode,
+    whatever it is called): opening it for writing would empty the input before it is read."""
+    read: dict[tuple[int, int], str] = {}
+    for path in inputs:
+        try:
+            info = os.fstat(sys.stdin.fileno()) if path == "-" else os.stat(path)
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(info.st_mode):
+            read.setdefault((info.st_dev, info.st_ino), "standard input" if path == "-" else f"`{path}`")
+    for path in outputs:
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue  # not there yet: it cannot be an input
+        if (info.st_dev, info.st_ino) in read:
+            return (f"the output `{path}` is the input {read[info.st_dev, info.st_ino]}; writing it would destroy "
+                    "the input before it is read: choose another output file")
+    return None
+
+
 class _Files:
     """Files this run writes. With `resume` (the lengths saved with the state of an earlier run)
     a file is appended to, after cutting off what was written after that state was saved, so that
