@@ -95,3 +95,57 @@ def test_an_output_that_is_an_input_is_refused_and_the_input_kept(search, tmp_pa
         result = subprocess.run([sys.executable, "-m", "spl_lite.cli", "run", search, "--input", "-", "--output", data],
                                 stdin=stdin, capture_output=True, timeout=30, cwd=ROOT)
     assert result.returncode == 2 and data.read_bytes() == events(10)
+
+
+# ---- 3: --max-line-bytes bounds memory ----
+
+CAPPED = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, ({cap} << 20, {cap} << 20))
+from spl_lite.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def capped(*args, cap=500, stdin=None, timeout=60):
+    """spl-lite with its address space capped: holding the input's long line in memory fails."""
+    result = subprocess.run([sys.executable, "-c", CAPPED.format(cap=cap), *map(str, args)], stdin=stdin,
+                            capture_output=True, timeout=timeout, cwd=ROOT)
+    result.err = result.stderr.decode()
+    assert "MemoryError" not in result.err and "Traceback" not in result.err, result.err[-2000:]
+    return result
+
+
+@pytest.mark.parametrize("limit", [None, "1000000"])
+def test_a_line_without_end_is_read_in_bounded_pieces_skipped_and_counted(search, tmp_path, limit):
+    zeros = tmp_path / "zeros.jsonl"  # a sparse file: 600 MB of NUL bytes, no newline, after two events
+    with open(zeros, "wb") as handle:
+        handle.write(events(2))
+        handle.truncate(600 << 20)
+    extra = ["--max-line-bytes", limit] if limit else ["--workers", "1"]
+    result = capped("run", search, "--input", zeros, "--progress", *extra, "--dead-letter" if limit else "--progress",
+                    *([tmp_path / "dead"] if limit else []))
+    assert result.returncode == 0, result.err
+    assert numbers(result.stdout) == [0, 1]
+    assert "longer than the limit" in result.err and "1 bad line skipped" in result.err
+    if limit:  # the dead letter has it, byte for byte, copied a piece at a time
+        assert (tmp_path / "dead").stat().st_size == (600 << 20) - len(events(2)) + 1
+
+
+def test_dev_zero_and_a_gzip_of_zeros_stay_within_memory(search, tmp_path):
+    packed = tmp_path / "zeros.jsonl.gz"
+    packed.write_bytes(gzip.compress(events(3) + b"\0" * (200 << 20) + b"\n" + b'{"n": 4}\n', compresslevel=1))
+    result = capped("run", search, "--input", packed, "--max-line-bytes", "100000", "--progress")
+    assert result.returncode == 0 and numbers(result.stdout) == [0, 1, 2, 4], result.err
+    with open("/dev/zero", "rb") as zero:  # endless: reading goes on at a bounded size until killed
+        with pytest.raises(subprocess.TimeoutExpired):
+            capped("run", search, "--input", "-", "--max-line-bytes", "100000", stdin=zero, timeout=2.5)
+    with pytest.raises(subprocess.TimeoutExpired):
+        capped("run", search, "--input", "/dev/zero", timeout=2.5)
+
+
+def test_a_search_file_has_a_size_limit(tmp_path):
+    result = capped("check", "/dev/zero", cap=500, timeout=20)
+    assert result.returncode == 1 and "longer than" in result.err
+    result = capped("run", "/dev/zero", "--input", "-", cap=500, timeout=20)
+    assert result.returncode == 3 and "longer than" in result.err

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import sys
 from pathlib import Path
@@ -170,8 +171,17 @@ class DeadLetter:
     def write(self, bad: BadLine) -> None:
         offset = self.data.tell()
         raw = bad.raw
-        self.data.write(raw if raw.endswith(b"\n") else raw + b"\n")
-        entry = {"file": bad.name, "line": bad.line_no, "reason": bad.reason, "bytes": len(raw), "offset": offset}
+        if bad.spool is not None:  # an overlong line, copied a piece at a time
+            bad.spool.seek(0)
+            shutil.copyfileobj(bad.spool, self.data, 1 << 20)
+            bad.spool.seek(-1, os.SEEK_END)
+            ends = bad.spool.read(1) == b"\n"
+            bad.spool.close()
+            if not ends:
+                self.data.write(b"\n")
+        else:
+            self.data.write(raw if raw.endswith(b"\n") else raw + b"\n")
+        entry = {"file": bad.name, "line": bad.line_no, "reason": bad.reason, "bytes": bad.size, "offset": offset}
         self.index.write(orjson.dumps(entry) + b"\n")
         self.data.flush()
         self.index.flush()
