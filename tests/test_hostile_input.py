@@ -149,3 +149,19 @@ def test_a_search_file_has_a_size_limit(tmp_path):
     assert result.returncode == 1 and "longer than" in result.err
     result = capped("run", "/dev/zero", "--input", "-", cap=500, timeout=20)
     assert result.returncode == 3 and "longer than" in result.err
+
+
+# ---- 4: a damaged gzip file ----
+
+def test_a_bit_flipped_gzip_is_an_input_error_naming_the_file(search, tmp_path):
+    data = events(3000)
+    packed = bytearray(gzip.compress(data))
+    packed[len(packed) // 2] ^= 0x10
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(bytes(packed))
+    out = tmp_path / "out.jsonl"
+    result = cli("run", search, "--input", broken, "--output", out)
+    assert result.returncode == 3, result.err
+    assert f"`{broken}`: gzip data is damaged" in result.err
+    assert numbers(out.read_bytes())[:10] == list(range(10))  # what was written before stays
+    assert out.read_bytes().endswith(b"\n")

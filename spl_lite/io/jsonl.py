@@ -440,6 +440,9 @@ class EventReader:
         self.counters.lines += 1
         self._reject(BadLine(name, lines_before + 1, f"gzip data {error}; the rest of the file cannot be read", pending))
         yield from self._hand_over([], place, lines_before + 1, offset + len(pending))
+        # Like zcat: what came before the damage was read and output, but the file is an input error.
+        raise SplError(BAD_INPUT, f"`{name}`: gzip data {error} after line {lines_before}; the lines before it "
+                                  "were read, the rest of the file cannot be")
 
     def _bad(self, message: str) -> None:
         self.counters.bad_lines += 1
@@ -518,7 +521,7 @@ def _head_matches(fd: int, saved: FileProgress) -> bool:
     return len(head) == saved.head_len and hashlib.sha256(head).hexdigest() == saved.head_sha256
 
 
-def _gunzip_salvage(path: str, chunk_bytes: int = 64 << 10):
+def _gunzip_salvage(path: str, chunk_bytes: int = 1024):  # small: what comes before the damage gets out
     """Decompressed chunks of a gzip file (all members) as far as it can be read; returns (as
     StopIteration.value) what stopped it, or None when it read to a clean end."""
     with open(path, "rb") as handle:
