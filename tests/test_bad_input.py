@@ -96,7 +96,7 @@ def test_every_kind_of_bad_line_is_skipped_and_good_lines_give_the_same_output(f
         assert dead.read_bytes()[entry["offset"] : entry["offset"] + entry["bytes"]] == raw
 
 
-def test_a_truncated_gzip_keeps_every_whole_line_before_the_damage(files, tmp_path):
+def test_a_truncated_gzip_keeps_every_whole_line_before_the_damage_and_exits_3(files, tmp_path):
     base, _ = files
     lines = EXAMPLE.read_bytes().splitlines(keepends=True)
     packed = gzip.compress(b"".join(lines))
@@ -104,7 +104,8 @@ def test_a_truncated_gzip_keeps_every_whole_line_before_the_damage(files, tmp_pa
     broken.write_bytes(packed[: len(packed) * 2 // 3])
     dead = tmp_path / "dead.bin"
     result = cli("run", base / "everything.spl", "--input", broken, "--dead-letter", dead)
-    assert result.returncode == 0
+    assert result.returncode == 3  # an input error, as zcat says, with what came before kept
+    assert f"`{broken}`: gzip data is truncated" in result.stderr.decode()
     out = result.stdout.splitlines()
     assert 0 < len(out) < len(lines)
     # Exactly the whole lines the damaged file still holds, in order, and the piece of the next.

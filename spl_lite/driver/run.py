@@ -17,7 +17,7 @@ from ..engine.executor import Execution
 from ..engine.parallel import ParallelHead
 from ..io.formats import InputConverter, check_inputs
 from ..io.jsonl import MAX_LINE_BYTES, EventReader, TooManyBadLines, expand_inputs
-from ..io.outputs import DeadLetter, Outputs, search_names
+from ..io.outputs import DeadLetter, Outputs, output_into_input, output_paths, search_names
 from ..plan import physical
 from ..plan.physical import PhysicalPlan
 from .api import Search
@@ -101,6 +101,10 @@ class Run:
         try:
             paths = expand_inputs(args.input)
             check_inputs(paths, args.input_format)
+            clash = output_into_input(paths, output_paths(self.names, args.output, args.output_dir, args.dead_letter))
+            if clash:
+                print(f"spl-lite: {clash}", file=sys.stderr)
+                return EXIT_USAGE
             outputs = Outputs(self.names, args.output, args.output_dir, saved and saved.get("outputs", {}), reporter.notice)
             dead_letter = DeadLetter(args.dead_letter, outputs.files) if args.dead_letter else None
         except SplError as error:

@@ -2,18 +2,26 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from ..core.errors import BAD_INPUT, SplError
 from .api import Search
 from .exits import exit_code_for
 
 
+# A search file longer than this is refused unread past it (a search is a few kB; /dev/zero is endless).
+MAX_SEARCH_BYTES = 4 << 20
+
+
 def read_search(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
     try:
-        return Path(path).read_text(encoding="utf-8")
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_SEARCH_BYTES + 1)
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_SEARCH_BYTES + 1)
+        if len(data) > MAX_SEARCH_BYTES:
+            raise SplError(BAD_INPUT, f"search `{path}` is longer than {MAX_SEARCH_BYTES:,} bytes; is it a search file?")
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as text mode reads it
     except (OSError, UnicodeDecodeError) as error:
         raise SplError(BAD_INPUT, f"cannot read search `{path}`: {getattr(error, 'strerror', None) or error}") from None
 

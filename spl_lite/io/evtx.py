@@ -7,6 +7,8 @@ used for its EVTX sources.
 """
 from __future__ import annotations
 
+import os
+import stat
 import warnings
 from itertools import islice
 from typing import Any, Callable, Iterator
@@ -20,9 +22,14 @@ INSTALL_HINT = "pip install 'spl-lite[evtx]'"
 
 
 def is_evtx(path: str) -> bool:
+    """Whether `path` is an EVTX file, by its first bytes. Only a regular file is opened to look:
+    opening a pipe, a FIFO or `<(...)` a second time would lose the bytes read here (or wait for
+    ever for a writer that has gone); those are read as JSON lines."""
     if path == "-":
         return False
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
         with open(path, "rb") as handle:
             return handle.read(len(MAGIC)) == MAGIC
     except OSError:

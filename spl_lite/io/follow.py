@@ -9,7 +9,7 @@ import time
 from typing import Callable, Iterator
 
 from .evtx import is_evtx
-from .jsonl import _HEAD_BYTES, EventReader, FileProgress, _open
+from .jsonl import _HEAD_BYTES, BadLine, EventReader, FileProgress, _open, _too_long
 
 POLL_SECONDS = 0.2
 READ_BYTES = 1 << 20
@@ -54,6 +54,8 @@ class FollowReader(EventReader):
 
 
 def _is_gzip(path: str) -> bool:
+    if not os.path.isfile(path):  # a pipe or FIFO is not opened twice (the bytes read would be lost)
+        return False
     with open(path, "rb") as handle:
         return handle.read(2) == b"\x1f\x8b"
 
@@ -70,15 +72,37 @@ class _Tail:
         self.offset = 0
         self.place = FileProgress(name)
 
+    skipping: int | None = None  # bytes so far of a line longer than --max-line-bytes, being dropped
+
     def _take(self, chunk: bytes) -> Iterator[list[dict]]:
+        if self.skipping is not None:
+            newline = chunk.find(b"\n")
+            if newline < 0:
+                self.skipping += len(chunk)
+                return
+            yield from self._overlong(self.skipping + newline + 1)
+            chunk = chunk[newline + 1:]
         data = self.pending + chunk if self.pending else chunk
         end = data.rfind(b"\n") + 1
         self.pending = data[end:]
         if end:
             yield from self._lines(data[: end - 1].split(b"\n"), newlines=True)
+        if len(self.pending) > self.reader.max_line_bytes:  # not kept: memory stays bounded
+            self.skipping, self.pending = len(self.pending), b""
+
+    def _overlong(self, length: int) -> Iterator[list[dict]]:
+        reader = self.reader
+        self.skipping = None
+        reader.counters.lines += 1
+        self.lines += 1
+        self.offset += length
+        reader._reject(BadLine(self.name, self.lines, _too_long(length, reader.max_line_bytes), b"", None, length))
+        yield from reader._hand_over([], self.place, self.lines, self.offset)
 
     def _last_line(self) -> Iterator[list[dict]]:
         """The input ended (or was rotated away) with a line that has no newline: take it as it is."""
+        if self.skipping is not None:
+            yield from self._overlong(self.skipping)
         if self.pending:
             line, self.pending = self.pending, b""
             yield from self._lines([line], newlines=False)

@@ -21,9 +21,22 @@ def byte_ranges(path: str, size: int) -> list[tuple[int, int]]:
     ranges, start = [], 0
     with open(path, "rb") as handle:
         while start < total:
-            handle.seek(min(start + size, total))
-            handle.readline()
-            end = min(handle.tell(), total)
+            end = _next_line_start(handle, min(start + size, total), total)
             ranges.append((start, end))
             start = end
     return ranges
+
+
+def _next_line_start(handle, position: int, total: int, piece: int = 1 << 20) -> int:
+    """Where the line holding byte `position` ends (just after its newline, or at EOF), found by
+    reading a megabyte at a time: a file without newlines is never read into memory whole."""
+    handle.seek(position)
+    while position < total:
+        chunk = handle.read(piece)
+        if not chunk:
+            break
+        newline = chunk.find(b"\n")
+        if newline >= 0:
+            return position + newline + 1
+        position += len(chunk)
+    return total

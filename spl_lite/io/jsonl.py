@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import sys
+import tempfile
 import zlib
 from dataclasses import asdict, dataclass
 from itertools import islice
@@ -34,6 +35,8 @@ PROJECTED_BATCH_SIZE = 16384
 DECODE_BLOCK_LINES = 1024
 # A longer line is rejected unread by the decoder (`--max-line-bytes`); real events are a few kB.
 MAX_LINE_BYTES = 16 << 20
+# An overlong line is read through (and dropped, or spooled for --dead-letter) this much at a time.
+_LONG_LINE_PIECE = 1 << 20
 # How much of the start of a file identifies it when a later run resumes (`--state`).
 _HEAD_BYTES = 4096
 
@@ -97,6 +100,12 @@ class BadLine:
     line_no: int
     reason: str
     raw: bytes
+    spool: "BinaryIO | None" = None  # an overlong line's bytes, in a temporary file (raw is then empty)
+    length: int | None = None  # its length
+
+    @property
+    def size(self) -> int:
+        return len(self.raw) if self.length is None else self.length
 
 
 class EventReader:
@@ -147,6 +156,8 @@ class EventReader:
             self._files[saved.path] = saved
             self._saved_by_inode.setdefault((saved.dev, saved.ino), []).append(saved)
         self._uncommitted: tuple[FileProgress, int, int] | None = None
+        self._carry: list[bytes] = []  # lines read and not yet handed over (whole events)
+        self._overlong: tuple[int, "BinaryIO | None"] | None = None  # see _read_block
 
     def batches(self) -> Iterator["list[dict] | ProjectedMaps"]:
         for path in self.paths:
@@ -157,6 +168,7 @@ class EventReader:
             yield from self._evtx_batches(path)
             return
         counters = self.counters
+        self._carry, self._overlong = [], None
         stream = _open(path)
         name = "<stdin>" if path == "-" else path
         place = self._place(path, stream)
@@ -174,31 +186,47 @@ class EventReader:
                     # Whole blocks of lines go to the projected decoder as they are read, without
                     # a bytes object per line; a block it cannot serve is split into lines below.
                     block = self._read_block(stream)
+                    lines = []
                     if not block:
-                        break
-                    projected = (self.projection.decode_block(block, (path, offset) if regular else None)
-                                 if len(block) <= self.max_line_bytes else None)
-                    if projected is not None:
-                        counters.lines += len(projected)
-                        lines_before += len(projected)
-                        offset += len(block)
-                        self._size_blocks(len(block), len(projected))
-                        batch = gathered.add(projected)
-                        if batch is not None:
-                            yield from self._hand_over(batch, place, lines_before, offset)
-                        continue
-                    yield from self._hand_over_gathered(gathered, place, lines_before, offset)
-                    lines = split_lines(block)
-                    self._size_blocks(len(block), len(lines))
+                        if self._overlong is None:
+                            break
+                    else:
+                        projected = (self.projection.decode_block(block, (path, offset) if regular else None)
+                                     if len(block) <= self.max_line_bytes else None)
+                        if projected is not None:
+                            counters.lines += len(projected)
+                            lines_before += len(projected)
+                            offset += len(block)
+                            self._size_blocks(len(block), len(projected))
+                            batch = gathered.add(projected)
+                            if batch is not None:
+                                yield from self._hand_over(batch, place, lines_before, offset)
+                            if self._overlong is None:
+                                continue
+                        else:
+                            yield from self._hand_over_gathered(gathered, place, lines_before, offset)
+                            lines = split_lines(block)
+                            self._size_blocks(len(block), len(lines))
                 else:
-                    lines = list(islice(stream, self.batch_size))
-                    if not lines:
+                    lines = self._read_lines(stream)
+                    if not lines and self._overlong is None:
                         break
-                counters.lines += len(lines)
-                events, used = self._decode_batch(lines, name, lines_before + 1, projected=False)
-                lines_before += used
-                offset += sum(map(len, lines[:used] if used < len(lines) else lines))
-                yield from self._hand_over(events, place, lines_before, offset)
+                if lines:
+                    counters.lines += len(lines)
+                    events, used = self._decode_batch(lines, name, lines_before + 1, projected=False)
+                    lines_before += used
+                    offset += sum(map(len, lines[:used] if used < len(lines) else lines))
+                    yield from self._hand_over(events, place, lines_before, offset)
+                if self._overlong is not None and not self._carry:
+                    # A line longer than --max-line-bytes, read through in bounded pieces: one bad line.
+                    yield from self._hand_over_gathered(gathered, place, lines_before, offset)
+                    length, spool = self._overlong
+                    self._overlong = None
+                    counters.lines += 1
+                    lines_before += 1
+                    offset += length
+                    self._reject(BadLine(name, lines_before, _too_long(length, self.max_line_bytes), b"", spool, length))
+                    yield from self._hand_over([], place, lines_before, offset)
             yield from self._hand_over_gathered(gathered, place, lines_before, offset)
         except (OSError, EOFError, zlib.error) as error:
             # Blocks decoded before the damage are output like any other.
@@ -212,11 +240,49 @@ class EventReader:
                 stream.close()
 
     def _read_block(self, stream: BinaryIO) -> bytes:
-        """About `batch_size` whole lines (the last one may lack its newline at the end of input)."""
-        block = stream.read(min(self._block_bytes, self.max_line_bytes))
-        if block and not block.endswith(b"\n"):
-            block += stream.readline()
-        return block
+        """About `batch_size` whole lines (the last one may lack its newline at the end of input),
+        never more than twice --max-line-bytes. A line longer than that is read through in bounded
+        pieces and left in `self._overlong` as (its length, a spool of its bytes for on_reject or
+        None); the block is then the whole lines before it."""
+        limit = self.max_line_bytes
+        block = stream.read(min(self._block_bytes, limit))
+        if not block or block.endswith(b"\n"):
+            return block
+        cut = block.rfind(b"\n") + 1
+        rest = stream.readline(limit - (len(block) - cut) + 1)
+        if len(block) - cut + len(rest) <= limit:
+            return block + rest
+        self._overlong = self._read_through(stream, (memoryview(block)[cut:], rest))
+        return block[:cut]
+
+    def _read_through(self, stream: BinaryIO, pieces) -> tuple[int, "BinaryIO | None"]:
+        """The rest of an overlong line, read and dropped (or spooled to a temporary file for
+        on_reject) a megabyte at a time: (its length, the spool)."""
+        spool = tempfile.TemporaryFile() if self.on_reject else None
+        length, piece = 0, b""
+        for piece in pieces:
+            length += len(piece)
+            if spool is not None:
+                spool.write(piece)
+        while not piece.endswith(b"\n"):
+            piece = stream.readline(_LONG_LINE_PIECE)
+            if not piece:
+                break
+            length += len(piece)
+            if spool is not None:
+                spool.write(piece)
+        return length, spool
+
+    def _read_lines(self, stream: BinaryIO) -> list[bytes]:
+        """`batch_size` lines (fewer at the end of input or before an overlong line), read in blocks."""
+        lines = self._carry
+        while len(lines) < self.batch_size and self._overlong is None:
+            block = self._read_block(stream)
+            if not block:
+                break
+            lines += split_lines(block)
+        self._carry = lines[self.batch_size:]
+        return lines[:self.batch_size]
 
     def _size_blocks(self, size: int, lines: int) -> None:
         """Read the next block by the average line length seen in this one."""
@@ -374,6 +440,9 @@ class EventReader:
         self.counters.lines += 1
         self._reject(BadLine(name, lines_before + 1, f"gzip data {error}; the rest of the file cannot be read", pending))
         yield from self._hand_over([], place, lines_before + 1, offset + len(pending))
+        # Like zcat: what came before the damage was read and output, but the file is an input error.
+        raise SplError(BAD_INPUT, f"`{name}`: gzip data {error} after line {lines_before}; the lines before it "
+                                  "were read, the rest of the file cannot be")
 
     def _bad(self, message: str) -> None:
         self.counters.bad_lines += 1
@@ -404,8 +473,7 @@ def decode_lines(
     events, bad = [], []
     for line_no, line in enumerate(lines, first_line_no):
         if len(line) > max_line_bytes:
-            bad.append((line_no, f"line of {len(line):,} bytes is longer than the limit of {max_line_bytes:,} "
-                                 "(--max-line-bytes)", line))
+            bad.append((line_no, _too_long(len(line), max_line_bytes), line))
             continue
         if not line.strip():
             continue
@@ -419,6 +487,10 @@ def decode_lines(
             continue
         events.append(event)
     return events, bad
+
+
+def _too_long(length: int, limit: int) -> str:
+    return f"line of {length:,} bytes is longer than the limit of {limit:,} (--max-line-bytes)"
 
 
 def split_lines(data: bytes) -> list[bytes]:
@@ -449,7 +521,7 @@ def _head_matches(fd: int, saved: FileProgress) -> bool:
     return len(head) == saved.head_len and hashlib.sha256(head).hexdigest() == saved.head_sha256
 
 
-def _gunzip_salvage(path: str, chunk_bytes: int = 64 << 10):
+def _gunzip_salvage(path: str, chunk_bytes: int = 1024):  # small: what comes before the damage gets out
     """Decompressed chunks of a gzip file (all members) as far as it can be read; returns (as
     StopIteration.value) what stopped it, or None when it read to a clean end."""
     with open(path, "rb") as handle:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import sys
 from pathlib import Path
@@ -28,6 +29,38 @@ def search_names(paths: list[str]) -> list[str]:
             name = f"{stem}-{n}"
         names.append(name)
     return names
+
+
+def output_paths(names: list[str], output: str = "-", output_dir: str | None = None,
+                 dead_letter: str | None = None) -> list[str]:
+    """The files a run would write (standard output is none of them)."""
+    paths = [os.path.join(output_dir, f"{name}.jsonl") for name in names] if output_dir is not None else (
+        [] if output == "-" else [output])
+    if dead_letter:
+        paths += [dead_letter, dead_letter + ".index.jsonl"]
+    return paths
+
+
+def output_into_input(inputs: list[str], outputs: list[str]) -> str | None:
+    """A message when an output file is one of the input files (the same file, by device and inode,
+    whatever it is called): opening it for writing would empty the input before it is read."""
+    read: dict[tuple[int, int], str] = {}
+    for path in inputs:
+        try:
+            info = os.fstat(sys.stdin.fileno()) if path == "-" else os.stat(path)
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(info.st_mode):
+            read.setdefault((info.st_dev, info.st_ino), "standard input" if path == "-" else f"`{path}`")
+    for path in outputs:
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue  # not there yet: it cannot be an input
+        if (info.st_dev, info.st_ino) in read:
+            return (f"the output `{path}` is the input {read[info.st_dev, info.st_ino]}; writing it would destroy "
+                    "the input before it is read: choose another output file")
+    return None
 
 
 class _Files:
@@ -138,8 +171,17 @@ class DeadLetter:
     def write(self, bad: BadLine) -> None:
         offset = self.data.tell()
         raw = bad.raw
-        self.data.write(raw if raw.endswith(b"\n") else raw + b"\n")
-        entry = {"file": bad.name, "line": bad.line_no, "reason": bad.reason, "bytes": len(raw), "offset": offset}
+        if bad.spool is not None:  # an overlong line, copied a piece at a time
+            bad.spool.seek(0)
+            shutil.copyfileobj(bad.spool, self.data, 1 << 20)
+            bad.spool.seek(-1, os.SEEK_END)
+            ends = bad.spool.read(1) == b"\n"
+            bad.spool.close()
+            if not ends:
+                self.data.write(b"\n")
+        else:
+            self.data.write(raw if raw.endswith(b"\n") else raw + b"\n")
+        entry = {"file": bad.name, "line": bad.line_no, "reason": bad.reason, "bytes": bad.size, "offset": offset}
         self.index.write(orjson.dumps(entry) + b"\n")
         self.data.flush()
         self.index.flush()

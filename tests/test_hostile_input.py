@@ -1,0 +1,167 @@
+"""Issue 14: input and output a hostile or a new user gives: pipes and FIFOs, an output that is an
+input, endless lines, damaged gzip, unreadable files, odd encodings. Each runs in a second or two."""
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import orjson
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEARCH = '| from read_ssa_enriched_events() | eval n = map_get(input_event, "n") | select n | into write_ssa_detected_events();\n'
+
+
+def cli(*args, stdin=None, timeout=30, **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "spl_lite.cli", *map(str, args)], input=stdin,
+                            capture_output=True, timeout=timeout, cwd=ROOT, **kwargs)
+    result.err = result.stderr.decode()
+    assert "Traceback" not in result.err, result.err
+    return result
+
+
+@pytest.fixture
+def search(tmp_path) -> Path:
+    path = tmp_path / "s.spl"
+    path.write_text(SEARCH)
+    return path
+
+
+def events(n: int) -> bytes:
+    return b"".join(b'{"n": %d, "pad": "%s"}\n' % (i, b"x" * 40) for i in range(n))
+
+
+def numbers(stdout: bytes) -> list[int]:
+    return [orjson.loads(line)["n"] for line in stdout.splitlines()]
+
+
+# ---- 1: pipes and FIFOs ----
+
+def test_a_process_substitution_pipe_loses_no_event(search, tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(events(3000))
+    result = subprocess.run(["bash", "-c", f'"$0" -m spl_lite.cli run {search} --input <(cat {data})', sys.executable],
+                            capture_output=True, timeout=30, cwd=ROOT)
+    assert result.returncode == 0, result.stderr.decode()
+    assert numbers(result.stdout) == list(range(3000))
+
+
+@pytest.mark.parametrize("slow", [False, True])
+def test_a_fifo_is_read_once_whole_and_does_not_hang(search, tmp_path, slow):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    data = events(2000)
+
+    def write():
+        with open(fifo, "wb") as handle:
+            if slow:
+                for start in range(0, len(data), 7000):
+                    handle.write(data[start:start + 7000])
+                    handle.flush()
+            else:
+                handle.write(data)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    result = cli("run", search, "--input", fifo, timeout=20)
+    writer.join(5)
+    assert not writer.is_alive()
+    assert result.returncode == 0, result.err
+    assert numbers(result.stdout) == list(range(2000))
+
+
+# ---- 2: an output that is an input ----
+
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(search, tmp_path):
+    data = tmp_path / "copy.jsonl"
+    data.write_bytes(events(10))
+    os.link(data, tmp_path / "hard.jsonl")
+    for extra in (["--output", data], ["--output", tmp_path / "hard.jsonl"], ["--dead-letter", data],
+                  ["--output-dir", tmp_path, "--input", tmp_path / "s.jsonl"]):
+        if extra[0] == "--output-dir":
+            (tmp_path / "s.jsonl").write_bytes(events(3))
+            result = cli("run", search, *extra)
+            assert (tmp_path / "s.jsonl").read_bytes() == events(3)
+        else:
+            result = cli("run", search, "--input", data, *extra)
+        assert result.returncode == 2, result.err
+        assert "is the input" in result.err
+        assert data.read_bytes() == events(10)
+    with open(data, "rb") as stdin:
+        result = subprocess.run([sys.executable, "-m", "spl_lite.cli", "run", search, "--input", "-", "--output", data],
+                                stdin=stdin, capture_output=True, timeout=30, cwd=ROOT)
+    assert result.returncode == 2 and data.read_bytes() == events(10)
+
+
+# ---- 3: --max-line-bytes bounds memory ----
+
+CAPPED = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, ({cap} << 20, {cap} << 20))
+from spl_lite.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def capped(*args, cap=500, stdin=None, timeout=60):
+    """spl-lite with its address space capped: holding the input's long line in memory fails."""
+    result = subprocess.run([sys.executable, "-c", CAPPED.format(cap=cap), *map(str, args)], stdin=stdin,
+                            capture_output=True, timeout=timeout, cwd=ROOT)
+    result.err = result.stderr.decode()
+    assert "MemoryError" not in result.err and "Traceback" not in result.err, result.err[-2000:]
+    return result
+
+
+@pytest.mark.parametrize("limit", [None, "1000000"])
+def test_a_line_without_end_is_read_in_bounded_pieces_skipped_and_counted(search, tmp_path, limit):
+    zeros = tmp_path / "zeros.jsonl"  # a sparse file: 600 MB of NUL bytes, no newline, after two events
+    with open(zeros, "wb") as handle:
+        handle.write(events(2))
+        handle.truncate(600 << 20)
+    extra = ["--max-line-bytes", limit] if limit else ["--workers", "1"]
+    result = capped("run", search, "--input", zeros, "--progress", *extra, "--dead-letter" if limit else "--progress",
+                    *([tmp_path / "dead"] if limit else []))
+    assert result.returncode == 0, result.err
+    assert numbers(result.stdout) == [0, 1]
+    assert "longer than the limit" in result.err and "1 bad line skipped" in result.err
+    if limit:  # the dead letter has it, byte for byte, copied a piece at a time
+        assert (tmp_path / "dead").stat().st_size == (600 << 20) - len(events(2)) + 1
+
+
+def test_dev_zero_and_a_gzip_of_zeros_stay_within_memory(search, tmp_path):
+    packed = tmp_path / "zeros.jsonl.gz"
+    packed.write_bytes(gzip.compress(events(3) + b"\0" * (200 << 20) + b"\n" + b'{"n": 4}\n', compresslevel=1))
+    result = capped("run", search, "--input", packed, "--max-line-bytes", "100000", "--progress")
+    assert result.returncode == 0 and numbers(result.stdout) == [0, 1, 2, 4], result.err
+    with open("/dev/zero", "rb") as zero:  # endless: reading goes on at a bounded size until killed
+        with pytest.raises(subprocess.TimeoutExpired):
+            capped("run", search, "--input", "-", "--max-line-bytes", "100000", stdin=zero, timeout=2.5)
+    with pytest.raises(subprocess.TimeoutExpired):
+        capped("run", search, "--input", "/dev/zero", timeout=2.5)
+
+
+def test_a_search_file_has_a_size_limit(tmp_path):
+    result = capped("check", "/dev/zero", cap=500, timeout=20)
+    assert result.returncode == 1 and "longer than" in result.err
+    result = capped("run", "/dev/zero", "--input", "-", cap=500, timeout=20)
+    assert result.returncode == 3 and "longer than" in result.err
+
+
+# ---- 4: a damaged gzip file ----
+
+def test_a_bit_flipped_gzip_is_an_input_error_naming_the_file(search, tmp_path):
+    data = events(3000)
+    packed = bytearray(gzip.compress(data))
+    packed[len(packed) // 2] ^= 0x10
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(bytes(packed))
+    out = tmp_path / "out.jsonl"
+    result = cli("run", search, "--input", broken, "--output", out)
+    assert result.returncode == 3, result.err
+    assert f"`{broken}`: gzip data is damaged" in result.err
+    assert numbers(out.read_bytes())[:10] == list(range(10))  # what was written before stays
+    assert out.read_bytes().endswith(b"\n")
