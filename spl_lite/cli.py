@@ -222,8 +222,11 @@ def _check_targets(paths: list[str]):
                 try:
                     entry = orjson.loads(line)
                     text = entry["search"]
+                    if not isinstance(text, str):
+                        raise TypeError
                 except (orjson.JSONDecodeError, KeyError, TypeError):
-                    yield f"{path}:{line_no}", None, {}, SplError(BAD_INPUT, "not a JSON object with a `search` field")
+                    yield f"{path}:{line_no}", None, {}, SplError(BAD_INPUT, "not a JSON object with a `search` field "
+                                                                             "holding the search text")
                     continue
                 extra = {k: entry[k] for k in ("id", "slug", "generation") if k in entry}
                 yield f"{path}:{line_no}", text, extra, None

@@ -165,3 +165,64 @@ def test_a_bit_flipped_gzip_is_an_input_error_naming_the_file(search, tmp_path):
     assert f"`{broken}`: gzip data is damaged" in result.err
     assert numbers(out.read_bytes())[:10] == list(range(10))  # what was written before stays
     assert out.read_bytes().endswith(b"\n")
+
+
+# ---- 8: tracebacks that were exit 1 or 4 ----
+
+def test_an_unreadable_input_is_exit_3_with_a_message(search, tmp_path):
+    if os.geteuid() == 0:  # root reads a file of mode 000; this one refuses even root
+        unreadable = Path("/proc/sys/vm/compact_memory")
+        if not unreadable.exists():
+            pytest.skip("no file unreadable by root here")
+    else:
+        unreadable = tmp_path / "secret.jsonl"
+        unreadable.write_bytes(events(1))
+        unreadable.chmod(0)
+    result = cli("run", search, "--input", unreadable)
+    assert result.returncode == 3 and f"cannot read `{unreadable}`" in result.err
+
+
+def test_a_huge_regex_repetition_is_a_diagnostic(tmp_path):
+    path = tmp_path / "re.spl"
+    path.write_text('| from read_ssa_enriched_events() | where match_regex(process_name, /a{4294967295}/) '
+                    '| into write_ssa_detected_events();\n')
+    for command in (["check", path], ["run", path, "--input", "-"]):
+        result = cli(*command, stdin=b"")
+        assert result.returncode == 1 and "too large" in result.err, result.err
+
+
+def test_check_on_a_corpus_line_whose_search_is_not_a_string(tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_bytes(b'{"search": 5}\n{"search": ["x"]}\n{"search": null}\n')
+    result = cli("check", corpus)
+    assert result.returncode == 1 and result.err.count("`search` field") == 3, result.err
+
+
+def _tampered(search, tmp_path, change) -> subprocess.CompletedProcess:
+    from spl_lite.engine.checkpoint import decode_state, encode_state
+
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(events(5))
+    state = tmp_path / "state"
+    assert cli("run", search, "--input", data, "--state", state).returncode == 0
+    payload = decode_state((state / "state.json").read_bytes(), "state")
+    change(payload)
+    (state / "state.json").write_bytes(encode_state(payload))  # a right checksum over a wrong shape
+    return cli("run", search, "--input", data, "--state", state)
+
+
+@pytest.mark.parametrize("change", [
+    lambda p: p.update(inputs=[1, 2]),
+    lambda p: p.update(inputs=[{"path": 5}]),
+    lambda p: p["inputs"][0].update(offset="x"),
+    lambda p: p.update(inputs={"a": 1}),
+    lambda p: p.update(outputs=[1]),
+    lambda p: p.update(outputs={"x": "y"}),
+    lambda p: p["searches"][0]["execution"].update(next_row_id="x"),
+    lambda p: p.update(events=None),
+], ids=["inputs-ints", "inputs-fields", "offset-str", "inputs-dict", "outputs-list", "outputs-str", "row-id",
+        "events"])
+def test_a_state_of_the_wrong_shape_is_exit_6(search, tmp_path, change):
+    result = _tampered(search, tmp_path, change)
+    assert result.returncode == 6, result.err
+    assert "--reset-state" in result.err

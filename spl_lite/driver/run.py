@@ -140,7 +140,7 @@ class Run:
             try:
                 for execution, identity in zip(executions, self.identities):
                     execution.load_state_dict(saved_executions[identity.name])
-            except (KeyError, TypeError, ValueError) as error:
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
                 print(f"spl-lite: the state in `{state_dir.file}` cannot be loaded ({error}); "
                       "`--reset-state` discards it and starts over", file=sys.stderr)
                 return EXIT_STATE

@@ -110,6 +110,39 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+_INPUT_FIELDS = {"path": str, "lines": int, "offset": int, "dev": int, "ino": int, "head_len": int, "head_sha256": str}
+
+
+def _count(value) -> bool:
+    return type(value) is int and value >= 0
+
+
+def check_shape(payload: dict, where: str) -> None:
+    """StateError unless the payload has the shape build_payload gives it: a state file whose
+    checksum is right may still have been written by hand."""
+    problems = []
+    if not _count(payload.get("events", 0)):
+        problems.append("`events` is not a count")
+    searches = payload.get("searches", [])
+    if not isinstance(searches, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("execution"), dict)
+            and _count(e["execution"].get("next_row_id")) and isinstance(e["execution"].get("operators"), list)
+            for e in searches):
+        problems.append("`searches` is not a list of {name, sha256, execution: {operators, next_row_id}}")
+    inputs = payload.get("inputs", [])
+    if not isinstance(inputs, list) or not all(
+            isinstance(e, dict) and e.keys() == _INPUT_FIELDS.keys()
+            and all(type(e[k]) is t and (t is str or e[k] >= 0) for k, t in _INPUT_FIELDS.items())
+            for e in inputs):
+        problems.append("`inputs` is not a list of {" + ", ".join(_INPUT_FIELDS) + "}")
+    outputs = payload.get("outputs", {})
+    if not isinstance(outputs, dict) or not all(isinstance(k, str) and _count(v) for k, v in outputs.items()):
+        problems.append("`outputs` is not an object of file lengths")
+    if problems:
+        raise StateError(f"{where} is not a state spl-lite wrote: " + "; ".join(problems)
+                         + f"; nothing was loaded; {_RESET_HINT}")
+
+
 @dataclass
 class SearchIdentity:
     """A search of the run, as the state names it: its output name, file and text digest."""
@@ -153,7 +186,9 @@ class StateDir:
             return None
         except OSError as error:
             raise StateError(f"cannot read `{self.file}`: {error.strerror}") from None
-        return decode_state(data, f"`{self.file}`")
+        payload = decode_state(data, f"`{self.file}`")
+        check_shape(payload, f"`{self.file}`")
+        return payload
 
     def save(self, payload: dict) -> None:
         try:

@@ -10,8 +10,11 @@ def can_split(path: str) -> bool:
     """Only a plain file can be cut into byte ranges (not stdin, not gzip)."""
     if path == "-" or not os.path.isfile(path):
         return False
-    with open(path, "rb") as handle:
-        head = handle.read(8)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return False  # unreadable: the reader says so (exit 3)
     return head[:2] != b"\x1f\x8b" and head != EVTX_MAGIC  # an EVTX file is binary, not lines
 
 
