@@ -226,3 +226,45 @@ def test_a_state_of_the_wrong_shape_is_exit_6(search, tmp_path, change):
     result = _tampered(search, tmp_path, change)
     assert result.returncode == 6, result.err
     assert "--reset-state" in result.err
+
+
+# ---- 9: a full disk ----
+
+def _file_size_limit(limit):
+    import resource
+    import signal
+
+    def limit_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return limit_files
+
+
+def test_a_full_disk_under_output_is_exit_3_with_no_torn_line(search, tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(events(20000))
+    result = cli("run", search, "--input", data, "--output", "/dev/full")
+    assert result.returncode == 3 and "cannot write `/dev/full`: No space left on device" in result.err
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "spl_lite.cli", "run", search, "--input", data], stdout=full,
+            stderr=subprocess.PIPE, timeout=30, cwd=ROOT)
+    assert result.returncode == 3 and b"cannot write standard output" in result.stderr
+    out = tmp_path / "out.jsonl"
+    result = subprocess.run([sys.executable, "-m", "spl_lite.cli", "run", search, "--input", data, "--output", out,
+                             "--batch-size", "1000", "--whole-events"], capture_output=True, timeout=30, cwd=ROOT,
+                            preexec_fn=_file_size_limit(100_000))
+    assert result.returncode == 3 and b"cannot write" in result.stderr and b"Traceback" not in result.stderr
+    written = out.read_bytes()
+    assert 0 < len(written) <= 100_000 and written.endswith(b"\n")
+    assert numbers(written) == list(range(written.count(b"\n")))
+
+
+def test_a_failed_state_save_leaves_no_temporary_file(search, tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(events(50))
+    state = tmp_path / "state"
+    result = subprocess.run([sys.executable, "-m", "spl_lite.cli", "run", search, "--input", data, "--state", state],
+                            capture_output=True, timeout=30, cwd=ROOT, preexec_fn=_file_size_limit(300))
+    assert result.returncode == 6 and b"cannot save state" in result.stderr, result.stderr
+    assert sorted(p.name for p in state.iterdir()) == ["lock"]

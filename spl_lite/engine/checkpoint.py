@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import signal
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,13 +88,24 @@ def decode_state(data: bytes, where: str) -> dict:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a crash at any moment leaves the old or the new file."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    """Replace `path` with `data` so that a crash at any moment leaves the old or the new file.
+
+    The temporary file is made by mkstemp in the same directory: a name nobody can predict, opened
+    with O_CREAT|O_EXCL|O_NOFOLLOW (a symlink planted there is never followed); when anything fails
+    it is removed, so a full disk leaves nothing behind."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with open(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
     _fsync_directory(path.parent)
 
 
