@@ -268,3 +268,25 @@ def test_a_failed_state_save_leaves_no_temporary_file(search, tmp_path):
                             capture_output=True, timeout=30, cwd=ROOT, preexec_fn=_file_size_limit(300))
     assert result.returncode == 6 and b"cannot save state" in result.stderr, result.stderr
     assert sorted(p.name for p in state.iterdir()) == ["lock"]
+
+
+# ---- 10: state files created safely ----
+
+def test_a_planted_symlink_is_never_written_through(search, tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(events(5))
+    state = tmp_path / "state"
+    state.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    # The old temporary name was predictable from the pid; plant links for many pids.
+    for pid in range(os.getpid(), os.getpid() + 2000):
+        (state / f".state.json.{pid}.tmp").symlink_to(victim)
+    result = cli("run", search, "--input", data, "--state", state)
+    assert result.returncode == 0, result.err
+    assert victim.read_bytes() == b"precious"
+    (state / "lock").unlink()
+    (state / "lock").symlink_to(tmp_path / "created")
+    result = cli("run", search, "--input", data, "--state", state)
+    assert result.returncode == 6 and "symbolic link" in result.err
+    assert not (tmp_path / "created").exists()

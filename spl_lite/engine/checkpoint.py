@@ -172,8 +172,13 @@ class StateDir:
         self.file = self.path / STATE_FILE
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._lock = open(self.path / LOCK_FILE, "a+b")
+            # Never through a symlink: a link planted as `lock` would have its target created.
+            fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            self._lock = open(fd, "r+b")
         except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise StateError(f"cannot use state directory `{directory}`: its `{LOCK_FILE}` is a symbolic link; "
+                                 "remove it") from None
             raise StateError(f"cannot use state directory `{directory}`: {error.strerror}") from None
         try:
             import fcntl
