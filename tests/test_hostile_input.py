@@ -290,3 +290,51 @@ def test_a_planted_symlink_is_never_written_through(search, tmp_path):
     result = cli("run", search, "--input", data, "--state", state)
     assert result.returncode == 6 and "symbolic link" in result.err
     assert not (tmp_path / "created").exists()
+
+
+# ---- 11: resuming, and options that need --state ----
+
+def test_a_file_shorter_than_its_saved_offset_is_refused_unless_reset(search, tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(events(100))
+    state = tmp_path / "state"
+    assert cli("run", search, "--input", data, "--state", state).returncode == 0
+    data.write_bytes(events(100)[:5000])  # the same first bytes, cut short
+    result = cli("run", search, "--input", data, "--state", state)
+    assert result.returncode == 6 and "shorter than when the state was saved" in result.err
+    assert result.stdout == b""
+    result = cli("run", search, "--input", data, "--state", state, "--reset-state")
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == events(100)[:5000].count(b"\n")
+
+
+@pytest.mark.parametrize("flags", [["--final"], ["--reset-state"], ["--final", "--reset-state"]])
+def test_final_and_reset_state_need_state(search, tmp_path, flags):
+    result = cli("run", search, "--input", "-", *flags, stdin=events(1))
+    assert result.returncode == 2 and "--state" in result.err
+
+
+def test_workers_must_be_positive(search):
+    for n in ("0", "-1"):
+        assert cli("run", search, "--input", "-", "--workers", n, stdin=b"").returncode == 2
+
+
+def test_a_broken_pipe_during_a_state_run_saves_the_state(search, tmp_path):
+    from spl_lite.engine.checkpoint import decode_state
+
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(events(50000))
+    state = tmp_path / "state"
+    process = subprocess.Popen([sys.executable, "-m", "spl_lite.cli", "run", search, "--input", data, "--state", state,
+                                "--batch-size", "1000", "--whole-events", "--checkpoint-every", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    process.stdout.readline()
+    process.stdout.close()  # like `| head -1`
+    assert process.wait(30) == 0
+    assert b"Traceback" not in process.stderr.read()
+    saved = decode_state((state / "state.json").read_bytes(), "state")
+    (entry,) = saved["inputs"]
+    assert 0 < entry["lines"] < 50000 and saved["events"] == entry["lines"]
+    # The next run continues after the whole batches done: together they see every event once.
+    rest = cli("run", search, "--input", data, "--state", state)
+    assert rest.returncode == 0
+    assert numbers(rest.stdout) == list(range(entry["lines"], 50000))

@@ -69,6 +69,11 @@ def run_command(args) -> int:
     if args.search.count("-") > 1:
         print("spl-lite: only one search can come from standard input (`-`)", file=sys.stderr)
         return EXIT_USAGE
+    without_state = [flag for flag, on in (("--final", args.final), ("--reset-state", args.reset_state)) if on]
+    if without_state and not args.state:
+        print(f"spl-lite: {' and '.join(without_state)} only work{'s' if len(without_state) == 1 else ''} with "
+              "--state DIR (a run without --state always starts afresh and ends its windows)", file=sys.stderr)
+        return EXIT_USAGE
     searches = []
     for path in args.search:
         search, code = compile_search(path)
@@ -172,6 +177,8 @@ class Run:
             try:
                 for batch_no, size in enumerate(run_pass.batches(reporter.warn, guard.critical), 1):
                     checkpoint.after(size)
+                    if outputs.files.pipe_closed:
+                        raise BrokenPipeError  # after the whole batch, so that the state saved is whole
                     reporter.progress(reader.counters.events, sum(e.records_out for e in executions))
                     if batch_no % _COLLECT_EVERY == 0:
                         gc.collect()
@@ -180,7 +187,17 @@ class Run:
                         run_pass.finish()
                     checkpoint.save()
             except BrokenPipeError:
-                raise  # the reader of our output went away (`| head`): main() ends quietly; no state saved
+                # The reader of our output went away (`| head`): main() ends quietly, with the state
+                # of the whole batches done saved (the records of the last went nowhere).
+                try:
+                    with guard.critical():
+                        checkpoint.save()
+                except StateError as error:
+                    print(f"spl-lite: {error}", file=sys.stderr)
+                outputs.close()
+                if state_dir is not None:
+                    state_dir.close()
+                raise
             except Exception as error:
                 exit_code = self._report(error, state_dir)
             except KeyboardInterrupt as interrupt:

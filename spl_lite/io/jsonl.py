@@ -353,11 +353,14 @@ class EventReader:
                 reached = stream.tell() if isinstance(stream, gzip.GzipFile) else min(saved.offset, info.st_size)
             except (OSError, EOFError, zlib.error):
                 reached = -1
-            if reached == saved.offset:
-                place.lines, place.offset = saved.lines, saved.offset
-            else:
-                self._warn(f"{path} is shorter than when it was last read; reading it from the start")
-                stream.seek(0)
+            if reached != saved.offset:
+                # Reading it again from the start would count its lines twice on top of the saved state.
+                from ..engine.checkpoint import StateError
+
+                raise StateError(f"`{path}` is shorter than when the state was saved ({saved.offset:,} bytes "
+                                 "read then): it was truncated or rewritten; `--reset-state` discards the saved "
+                                 "state and starts over")
+            place.lines, place.offset = saved.lines, saved.offset
         return place
 
     def _resume_point(self, key: str, info: os.stat_result, fd: int) -> FileProgress | None:

@@ -71,6 +71,7 @@ class _Files:
         self.resume, self.notice = resume, notice
         self.handles: dict[str, BinaryIO] = {}
         self.names: dict[int, str] = {}  # id(handle) -> path, for messages
+        self.pipe_closed = False  # standard output's reader went away: stop after this batch
 
     def open(self, path: str) -> BinaryIO:
         key = os.path.abspath(path)
@@ -118,7 +119,13 @@ class _Files:
                 handle.write(data)
                 handle.flush()
             except BrokenPipeError:
-                raise
+                # The reader went away (`| head`). The batch goes on through every search (into
+                # nothing) so that the state saved after it is whole; the run then stops (pipe_closed).
+                self.pipe_closed = True
+                try:
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), handle.fileno())
+                except (OSError, ValueError):
+                    raise BrokenPipeError from None
             except OSError as error:
                 try:  # what is still buffered goes nowhere, instead of failing again at exit
                     os.dup2(os.open(os.devnull, os.O_WRONLY), handle.fileno())
