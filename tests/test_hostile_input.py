@@ -2,6 +2,7 @@
 input, endless lines, damaged gzip, unreadable files, odd encodings. Each runs in a second or two."""
 from __future__ import annotations
 
+import codecs
 import gzip
 import os
 import subprocess
@@ -338,3 +339,58 @@ def test_a_broken_pipe_during_a_state_run_saves_the_state(search, tmp_path):
     rest = cli("run", search, "--input", data, "--state", state)
     assert rest.returncode == 0
     assert numbers(rest.stdout) == list(range(entry["lines"], 50000))
+
+
+# ---- 12: UTF-16, a JSON array, a file that yields nothing ----
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig"])
+@pytest.mark.parametrize("whole", [False, True])
+def test_a_file_with_a_byte_order_mark_is_read_as_its_text(search, tmp_path, encoding, whole):
+    text = events(3000).decode()
+    path = tmp_path / "in.jsonl"
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = codecs.BOM_UTF16_BE + data
+    path.write_bytes(data)
+    result = cli("run", search, "--input", path, *(["--whole-events"] if whole else []))
+    assert result.returncode == 0, result.err
+    assert numbers(result.stdout) == list(range(3000))
+
+
+def test_a_utf16_file_resumes_where_it_stopped(search, tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(events(100).decode().encode("utf-16"))
+    state = tmp_path / "state"
+    first = cli("run", search, "--input", path, "--state", state)
+    with open(path, "ab") as handle:  # PowerShell's >> appends UTF-16 without a second mark
+        handle.write(b'{"n": 100}\n'.decode().encode("utf-16-le"))
+    second = cli("run", search, "--input", path, "--state", state)
+    assert first.returncode == second.returncode == 0, second.err
+    assert numbers(first.stdout) == list(range(100)) and numbers(second.stdout) == [100]
+
+
+@pytest.mark.parametrize("pretty", [True, False])
+def test_a_json_array_of_objects_is_read_as_events(search, tmp_path, pretty):
+    items = [{"n": i} for i in range(50)] + [7]
+    path = tmp_path / "export.json"
+    path.write_bytes(orjson.dumps(items, option=orjson.OPT_INDENT_2 if pretty else 0))
+    result = cli("run", search, "--input", path)
+    assert result.returncode == 0, result.err
+    assert numbers(result.stdout) == list(range(50))
+    assert "item 51 of the JSON array is not an object" in result.err
+    result = cli("run", search, "--input", "-", stdin=path.read_bytes())
+    assert numbers(result.stdout) == list(range(50))
+
+
+def test_a_file_that_gives_no_event_says_why_and_exits_3(search, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_bytes(b"hello\nworld\n")
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(events(2))
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    result = cli("run", search, "--input", good, text, empty)
+    assert result.returncode == 3
+    assert numbers(result.stdout) == [0, 1]
+    assert f"`{text}` gave no event: all 2 of its lines were bad" in result.err
+    assert "empty.jsonl" not in result.err  # an empty file is no error

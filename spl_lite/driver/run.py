@@ -21,7 +21,7 @@ from ..io.outputs import DeadLetter, Outputs, output_into_input, output_paths, s
 from ..plan import physical
 from ..plan.physical import PhysicalPlan
 from .api import Search
-from .exits import EXIT_INTERNAL, EXIT_OK, EXIT_STATE, EXIT_USAGE, SAVED_ON_EXIT, exit_code_for
+from .exits import EXIT_INPUT_ERROR, EXIT_INTERNAL, EXIT_OK, EXIT_STATE, EXIT_USAGE, SAVED_ON_EXIT, exit_code_for
 from .searches import compile_search
 
 _COLLECT_EVERY = 500  # batches between cyclic collections while running
@@ -216,6 +216,11 @@ class Run:
             outputs.close()
             if state_dir is not None:
                 state_dir.close()
+        if exit_code == EXIT_OK and reader.eventless:
+            for name, bad, first in getattr(reader, "eventless", ()):
+                print(f"spl-lite: `{name}` gave no event: all {bad:,} of its lines were bad ({first}); is it "
+                      "JSON lines, one object per line?", file=sys.stderr)
+            exit_code = EXIT_INPUT_ERROR
         reporter.summary(reader.counters, sum(e.records_out for e in executions),
                          sum(e.records_discarded for e in executions))
         reporter.inputs(run_pass.converter)
