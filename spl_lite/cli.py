@@ -49,12 +49,13 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument(
-        "search", nargs="+", metavar="SEARCH",
+        "search", nargs="*", metavar="SEARCH",  # at least one: run_command says so, naming the fix
         help="files holding search texts (`-` for standard input); several run over one pass of the input",
     )
     run.add_argument(
         "-i", "--input", nargs="+", required=True, metavar="PATH",
-        help="event files: JSON lines, gzip allowed, globs expanded, `-` for standard input",
+        help="event files: JSON lines, gzip allowed, globs expanded, a directory for the JSON-lines files "
+        "under it, `-` for standard input",
     )
     destination = run.add_mutually_exclusive_group()
     destination.add_argument(

@@ -394,3 +394,38 @@ def test_a_file_that_gives_no_event_says_why_and_exits_3(search, tmp_path):
     assert numbers(result.stdout) == [0, 1]
     assert f"`{text}` gave no event: all 2 of its lines were bad" in result.err
     assert "empty.jsonl" not in result.err  # an empty file is no error
+
+
+# ---- 13: searches, inputs and directories on the command line ----
+
+def test_a_search_given_as_input_is_refused_naming_the_fix(search, tmp_path):
+    data = tmp_path / "ev.jsonl"
+    data.write_bytes(events(3))
+    other = tmp_path / "b.spl"
+    other.write_text(SEARCH)
+    result = cli("run", search, "--input", data, other)
+    assert result.returncode == 2 and result.stdout == b""
+    assert f"spl-lite run {search} {other} --input {data}" in result.err
+    result = cli("run", "--input", data, search)
+    assert result.returncode == 2 and f"spl-lite run {search} --input {data}" in result.err
+    result = cli("run", "--input", data)
+    assert result.returncode == 2 and "no SEARCH" in result.err
+
+
+def test_search_and_events_cannot_both_be_standard_input():
+    result = cli("run", "-", "--input", "-", stdin=SEARCH.encode())
+    assert result.returncode == 2 and "both come from standard input" in result.err
+
+
+def test_an_input_directory_reads_the_event_files_under_it(search, tmp_path):
+    data = tmp_path / "data"
+    (data / "b").mkdir(parents=True)
+    (data / "a.jsonl").write_bytes(events(2))
+    (data / "b" / "c.jsonl.gz").write_bytes(gzip.compress(events(4)[len(events(2)):]))
+    (data / "notes.txt").write_text("not events")
+    result = cli("run", search, "--input", data)
+    assert result.returncode == 0, result.err
+    assert numbers(result.stdout) == [0, 1, 2, 3]
+    (tmp_path / "empty").mkdir()
+    result = cli("run", search, "--input", tmp_path / "empty")
+    assert result.returncode == 3 and "holds no event file" in result.err

@@ -66,8 +66,9 @@ class Pass:
 
 def run_command(args) -> int:
     """`spl-lite run`: compile the searches, run them, report; returns the exit code."""
-    if args.search.count("-") > 1:
-        print("spl-lite: only one search can come from standard input (`-`)", file=sys.stderr)
+    problem = _arguments_problem(args)
+    if problem:
+        print(f"spl-lite run: {problem}", file=sys.stderr)
         return EXIT_USAGE
     without_state = [flag for flag, on in (("--final", args.final), ("--reset-state", args.reset_state)) if on]
     if without_state and not args.state:
@@ -81,6 +82,24 @@ def run_command(args) -> int:
             return code
         searches.append(search)
     return Run(searches, args).execute()
+
+
+def _arguments_problem(args) -> str | None:
+    """What is wrong with the searches and inputs named on the command line, if anything."""
+    searches = [p for p in args.input if p.endswith(".spl")]
+    if searches:
+        given = " ".join(args.search + searches)
+        inputs = " ".join(p for p in args.input if not p.endswith(".spl"))
+        return (f"{', '.join(f'`{p}`' for p in searches)} {'is a search' if len(searches) == 1 else 'are searches'}, "
+                f"not events: --input takes every name after it, so name the searches first: "
+                f"spl-lite run {given} --input {inputs or 'EVENTS'}")
+    if not args.search:
+        return "no SEARCH given: spl-lite run SEARCH.spl... --input EVENTS..."
+    if args.search.count("-") > 1:
+        return "only one search can come from standard input (`-`)"
+    if "-" in args.search and "-" in args.input:
+        return "the search and the events cannot both come from standard input (`-`): give one of them as a file"
+    return None
 
 
 class Run:

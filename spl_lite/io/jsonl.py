@@ -42,10 +42,22 @@ _LONG_LINE_PIECE = 1 << 20
 _HEAD_BYTES = 4096
 
 
+# What `--input DIR` reads under DIR (at any depth), in name order.
+EVENT_FILE_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz", ".evtx")
+
+
 def expand_inputs(patterns: Iterable[str]) -> list[str]:
     """Paths for the given names and globs, in the order given; `-` is standard input."""
     paths: list[str] = []
     for pattern in patterns:
+        if pattern != "-" and os.path.isdir(pattern):
+            found = sorted(p for p in glob.glob(os.path.join(glob.escape(pattern), "**", "*"), recursive=True)
+                           if p.endswith(EVENT_FILE_SUFFIXES) and os.path.isfile(p))
+            if not found:
+                raise SplError(BAD_INPUT, f"the directory `{pattern}` holds no event file (" +
+                               ", ".join(f"*{suffix}" for suffix in EVENT_FILE_SUFFIXES) + ")")
+            paths.extend(found)
+            continue
         if pattern == "-" or os.path.exists(pattern):
             paths.append(pattern)
             continue
