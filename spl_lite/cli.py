@@ -23,7 +23,8 @@ examples:
 exit codes:
   0 ok   1 a search has an error   2 bad arguments   3 unreadable input or output
   4 internal error (please report)   5 more bad lines than --max-bad   6 unusable --state
-  130 interrupted (SIGINT)   143 terminated (SIGTERM)
+  7 a --workers process died   130 interrupted (SIGINT)   143 terminated (SIGTERM)
+  Files written are exactly-once across a crash and --state resume; standard output at-least-once.
 """
 
 
