@@ -429,3 +429,13 @@ def test_an_input_directory_reads_the_event_files_under_it(search, tmp_path):
     (tmp_path / "empty").mkdir()
     result = cli("run", search, "--input", tmp_path / "empty")
     assert result.returncode == 3 and "holds no event file" in result.err
+
+
+def test_an_output_that_is_a_pipe_or_device_is_written(search, tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(events(3000))
+    result = subprocess.run(
+        ["bash", "-c", f'"$0" -m spl_lite.cli run {search} --input {data} --output /dev/stdout | cat', sys.executable],
+        capture_output=True, timeout=30, cwd=ROOT)
+    assert result.returncode == 0, result.stderr.decode()
+    assert numbers(result.stdout) == list(range(3000))

@@ -72,6 +72,7 @@ class _Files:
         self.handles: dict[str, BinaryIO] = {}
         self.names: dict[int, str] = {}  # id(handle) -> path, for messages
         self.pipe_closed = False  # standard output's reader went away: stop after this batch
+        self.seekable: set[int] = set()  # id(handle) of regular files
 
     def open(self, path: str) -> BinaryIO:
         key = os.path.abspath(path)
@@ -92,6 +93,8 @@ class _Files:
             raise SplError(BAD_INPUT, f"cannot write `{path}`: {error.strerror}") from None
         self.handles[key] = handle
         self.names[id(handle)] = path
+        if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # not a pipe, FIFO or device: can be cut back
+            self.seekable.add(id(handle))
         return handle
 
     def _regular(self):
@@ -135,7 +138,8 @@ class _Files:
             return
         start = None
         try:
-            start = handle.tell()
+            if id(handle) in self.seekable:
+                start = handle.tell()
             view = memoryview(data)
             while view:
                 written = handle.write(view)
