@@ -12,7 +12,6 @@ import sys
 import tempfile
 import zlib
 from dataclasses import asdict, dataclass
-from itertools import islice
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 
 import orjson
