@@ -25,6 +25,7 @@ exit codes:
   0 ok   1 a search has an error   2 bad arguments   3 unreadable input or output
   4 internal error (please report)   5 more bad lines than --max-bad   6 unusable --state
   7 a --workers process died   130 interrupted (SIGINT)   143 terminated (SIGTERM)
+  Files written are exactly-once across a crash and --state resume; standard output at-least-once.
 """
 
 
@@ -50,12 +51,13 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument(
-        "search", nargs="+", metavar="SEARCH",
+        "search", nargs="*", metavar="SEARCH",  # at least one: run_command says so, naming the fix
         help="files holding search texts (`-` for standard input); several run over one pass of the input",
     )
     run.add_argument(
         "-i", "--input", nargs="+", required=True, metavar="PATH",
-        help="event files: JSON lines, gzip allowed, globs expanded, `-` for standard input",
+        help="event files: JSON lines, gzip allowed, globs expanded, a directory for the JSON-lines files "
+        "under it, `-` for standard input",
     )
     destination = run.add_mutually_exclusive_group()
     destination.add_argument(
@@ -307,8 +309,11 @@ def _check_targets(paths: list[str]):
                 try:
                     entry = orjson.loads(line)
                     text = entry["search"]
+                    if not isinstance(text, str):
+                        raise TypeError
                 except (orjson.JSONDecodeError, KeyError, TypeError):
-                    yield f"{path}:{line_no}", None, {}, SplError(BAD_INPUT, "not a JSON object with a `search` field")
+                    yield f"{path}:{line_no}", None, {}, SplError(BAD_INPUT, "not a JSON object with a `search` field "
+                                                                             "holding the search text")
                     continue
                 extra = {k: entry[k] for k in ("id", "slug", "generation") if k in entry}
                 yield f"{path}:{line_no}", text, extra, None

@@ -152,7 +152,10 @@ def test_help_and_readme_list_the_exit_codes():
     readme = " ".join((ROOT / "README.md").read_text().split())
     for code in ("5 ", "6 ", "143"):
         assert code in module._EPILOG
-    assert "5 more than `--max-bad N` input lines were bad" in readme
+    assert "| 5 | more than `--max-bad N` input lines were bad" in readme
+    for code in range(8):  # the README's table has a row for every code in exits.py
+        assert f"| {code} | " in readme
+    assert "| 130, 143 |" in readme
 
 
 # ---- the reader itself ----

@@ -2,6 +2,7 @@
 input, endless lines, damaged gzip, unreadable files, odd encodings. Each runs in a second or two."""
 from __future__ import annotations
 
+import codecs
 import gzip
 import os
 import subprocess
@@ -165,3 +166,276 @@ def test_a_bit_flipped_gzip_is_an_input_error_naming_the_file(search, tmp_path):
     assert f"`{broken}`: gzip data is damaged" in result.err
     assert numbers(out.read_bytes())[:10] == list(range(10))  # what was written before stays
     assert out.read_bytes().endswith(b"\n")
+
+
+# ---- 8: tracebacks that were exit 1 or 4 ----
+
+def test_an_unreadable_input_is_exit_3_with_a_message(search, tmp_path):
+    if os.geteuid() == 0:  # root reads a file of mode 000; this one refuses even root
+        unreadable = Path("/proc/sys/vm/compact_memory")
+        if not unreadable.exists():
+            pytest.skip("no file unreadable by root here")
+    else:
+        unreadable = tmp_path / "secret.jsonl"
+        unreadable.write_bytes(events(1))
+        unreadable.chmod(0)
+    result = cli("run", search, "--input", unreadable)
+    assert result.returncode == 3 and f"cannot read `{unreadable}`" in result.err
+
+
+def test_a_huge_regex_repetition_is_a_diagnostic(tmp_path):
+    path = tmp_path / "re.spl"
+    path.write_text('| from read_ssa_enriched_events() | where match_regex(process_name, /a{4294967295}/) '
+                    '| into write_ssa_detected_events();\n')
+    for command in (["check", path], ["run", path, "--input", "-"]):
+        result = cli(*command, stdin=b"")
+        assert result.returncode == 1 and "too large" in result.err, result.err
+
+
+def test_check_on_a_corpus_line_whose_search_is_not_a_string(tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_bytes(b'{"search": 5}\n{"search": ["x"]}\n{"search": null}\n')
+    result = cli("check", corpus)
+    assert result.returncode == 1 and result.err.count("`search` field") == 3, result.err
+
+
+def _tampered(search, tmp_path, change) -> subprocess.CompletedProcess:
+    from spl_lite.engine.checkpoint import decode_state, encode_state
+
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(events(5))
+    state = tmp_path / "state"
+    assert cli("run", search, "--input", data, "--state", state).returncode == 0
+    payload = decode_state((state / "state.json").read_bytes(), "state")
+    change(payload)
+    (state / "state.json").write_bytes(encode_state(payload))  # a right checksum over a wrong shape
+    return cli("run", search, "--input", data, "--state", state)
+
+
+@pytest.mark.parametrize("change", [
+    lambda p: p.update(inputs=[1, 2]),
+    lambda p: p.update(inputs=[{"path": 5}]),
+    lambda p: p["inputs"][0].update(offset="x"),
+    lambda p: p.update(inputs={"a": 1}),
+    lambda p: p.update(outputs=[1]),
+    lambda p: p.update(outputs={"x": "y"}),
+    lambda p: p["searches"][0]["execution"].update(next_row_id="x"),
+    lambda p: p.update(events=None),
+], ids=["inputs-ints", "inputs-fields", "offset-str", "inputs-dict", "outputs-list", "outputs-str", "row-id",
+        "events"])
+def test_a_state_of_the_wrong_shape_is_exit_6(search, tmp_path, change):
+    result = _tampered(search, tmp_path, change)
+    assert result.returncode == 6, result.err
+    assert "--reset-state" in result.err
+
+
+# ---- 9: a full disk ----
+
+def _file_size_limit(limit):
+    import resource
+    import signal
+
+    def limit_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return limit_files
+
+
+def test_a_full_disk_under_output_is_exit_3_with_no_torn_line(search, tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(events(20000))
+    result = cli("run", search, "--input", data, "--output", "/dev/full")
+    assert result.returncode == 3 and "cannot write `/dev/full`: No space left on device" in result.err
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "spl_lite.cli", "run", search, "--input", data], stdout=full,
+            stderr=subprocess.PIPE, timeout=30, cwd=ROOT)
+    assert result.returncode == 3 and b"cannot write standard output" in result.stderr
+    out = tmp_path / "out.jsonl"
+    result = subprocess.run([sys.executable, "-m", "spl_lite.cli", "run", search, "--input", data, "--output", out,
+                             "--batch-size", "1000", "--whole-events"], capture_output=True, timeout=30, cwd=ROOT,
+                            preexec_fn=_file_size_limit(100_000))
+    assert result.returncode == 3 and b"cannot write" in result.stderr and b"Traceback" not in result.stderr
+    written = out.read_bytes()
+    assert 0 < len(written) <= 100_000 and written.endswith(b"\n")
+    assert numbers(written) == list(range(written.count(b"\n")))
+
+
+def test_a_failed_state_save_leaves_no_temporary_file(search, tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(events(50))
+    state = tmp_path / "state"
+    result = subprocess.run([sys.executable, "-m", "spl_lite.cli", "run", search, "--input", data, "--state", state],
+                            capture_output=True, timeout=30, cwd=ROOT, preexec_fn=_file_size_limit(300))
+    assert result.returncode == 6 and b"cannot save state" in result.stderr, result.stderr
+    assert sorted(p.name for p in state.iterdir()) == ["lock"]
+
+
+# ---- 10: state files created safely ----
+
+def test_a_planted_symlink_is_never_written_through(search, tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(events(5))
+    state = tmp_path / "state"
+    state.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    # The old temporary name was predictable from the pid; plant links for many pids.
+    for pid in range(os.getpid(), os.getpid() + 2000):
+        (state / f".state.json.{pid}.tmp").symlink_to(victim)
+    result = cli("run", search, "--input", data, "--state", state)
+    assert result.returncode == 0, result.err
+    assert victim.read_bytes() == b"precious"
+    (state / "lock").unlink()
+    (state / "lock").symlink_to(tmp_path / "created")
+    result = cli("run", search, "--input", data, "--state", state)
+    assert result.returncode == 6 and "symbolic link" in result.err
+    assert not (tmp_path / "created").exists()
+
+
+# ---- 11: resuming, and options that need --state ----
+
+def test_a_file_shorter_than_its_saved_offset_is_refused_unless_reset(search, tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(events(100))
+    state = tmp_path / "state"
+    assert cli("run", search, "--input", data, "--state", state).returncode == 0
+    data.write_bytes(events(100)[:5000])  # the same first bytes, cut short
+    result = cli("run", search, "--input", data, "--state", state)
+    assert result.returncode == 6 and "shorter than when the state was saved" in result.err
+    assert result.stdout == b""
+    result = cli("run", search, "--input", data, "--state", state, "--reset-state")
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == events(100)[:5000].count(b"\n")
+
+
+@pytest.mark.parametrize("flags", [["--final"], ["--reset-state"], ["--final", "--reset-state"]])
+def test_final_and_reset_state_need_state(search, tmp_path, flags):
+    result = cli("run", search, "--input", "-", *flags, stdin=events(1))
+    assert result.returncode == 2 and "--state" in result.err
+
+
+def test_workers_must_be_positive(search):
+    for n in ("0", "-1"):
+        assert cli("run", search, "--input", "-", "--workers", n, stdin=b"").returncode == 2
+
+
+def test_a_broken_pipe_during_a_state_run_saves_the_state(search, tmp_path):
+    from spl_lite.engine.checkpoint import decode_state
+
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(events(50000))
+    state = tmp_path / "state"
+    process = subprocess.Popen([sys.executable, "-m", "spl_lite.cli", "run", search, "--input", data, "--state", state,
+                                "--batch-size", "1000", "--whole-events", "--checkpoint-every", "0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    process.stdout.readline()
+    process.stdout.close()  # like `| head -1`
+    assert process.wait(30) == 0
+    assert b"Traceback" not in process.stderr.read()
+    saved = decode_state((state / "state.json").read_bytes(), "state")
+    (entry,) = saved["inputs"]
+    assert 0 < entry["lines"] < 50000 and saved["events"] == entry["lines"]
+    # The next run continues after the whole batches done: together they see every event once.
+    rest = cli("run", search, "--input", data, "--state", state)
+    assert rest.returncode == 0
+    assert numbers(rest.stdout) == list(range(entry["lines"], 50000))
+
+
+# ---- 12: UTF-16, a JSON array, a file that yields nothing ----
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig"])
+@pytest.mark.parametrize("whole", [False, True])
+def test_a_file_with_a_byte_order_mark_is_read_as_its_text(search, tmp_path, encoding, whole):
+    text = events(3000).decode()
+    path = tmp_path / "in.jsonl"
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = codecs.BOM_UTF16_BE + data
+    path.write_bytes(data)
+    result = cli("run", search, "--input", path, *(["--whole-events"] if whole else []))
+    assert result.returncode == 0, result.err
+    assert numbers(result.stdout) == list(range(3000))
+
+
+def test_a_utf16_file_resumes_where_it_stopped(search, tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(events(100).decode().encode("utf-16"))
+    state = tmp_path / "state"
+    first = cli("run", search, "--input", path, "--state", state)
+    with open(path, "ab") as handle:  # PowerShell's >> appends UTF-16 without a second mark
+        handle.write(b'{"n": 100}\n'.decode().encode("utf-16-le"))
+    second = cli("run", search, "--input", path, "--state", state)
+    assert first.returncode == second.returncode == 0, second.err
+    assert numbers(first.stdout) == list(range(100)) and numbers(second.stdout) == [100]
+
+
+@pytest.mark.parametrize("pretty", [True, False])
+def test_a_json_array_of_objects_is_read_as_events(search, tmp_path, pretty):
+    items = [{"n": i} for i in range(50)] + [7]
+    path = tmp_path / "export.json"
+    path.write_bytes(orjson.dumps(items, option=orjson.OPT_INDENT_2 if pretty else 0))
+    result = cli("run", search, "--input", path)
+    assert result.returncode == 0, result.err
+    assert numbers(result.stdout) == list(range(50))
+    assert "item 51 of the JSON array is not an object" in result.err
+    result = cli("run", search, "--input", "-", stdin=path.read_bytes())
+    assert numbers(result.stdout) == list(range(50))
+
+
+def test_a_file_that_gives_no_event_says_why_and_exits_3(search, tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_bytes(b"hello\nworld\n")
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(events(2))
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    result = cli("run", search, "--input", good, text, empty)
+    assert result.returncode == 3
+    assert numbers(result.stdout) == [0, 1]
+    assert f"`{text}` gave no event: all 2 of its lines were bad" in result.err
+    assert "empty.jsonl" not in result.err  # an empty file is no error
+
+
+# ---- 13: searches, inputs and directories on the command line ----
+
+def test_a_search_given_as_input_is_refused_naming_the_fix(search, tmp_path):
+    data = tmp_path / "ev.jsonl"
+    data.write_bytes(events(3))
+    other = tmp_path / "b.spl"
+    other.write_text(SEARCH)
+    result = cli("run", search, "--input", data, other)
+    assert result.returncode == 2 and result.stdout == b""
+    assert f"spl-lite run {search} {other} --input {data}" in result.err
+    result = cli("run", "--input", data, search)
+    assert result.returncode == 2 and f"spl-lite run {search} --input {data}" in result.err
+    result = cli("run", "--input", data)
+    assert result.returncode == 2 and "no SEARCH" in result.err
+
+
+def test_search_and_events_cannot_both_be_standard_input():
+    result = cli("run", "-", "--input", "-", stdin=SEARCH.encode())
+    assert result.returncode == 2 and "both come from standard input" in result.err
+
+
+def test_an_input_directory_reads_the_event_files_under_it(search, tmp_path):
+    data = tmp_path / "data"
+    (data / "b").mkdir(parents=True)
+    (data / "a.jsonl").write_bytes(events(2))
+    (data / "b" / "c.jsonl.gz").write_bytes(gzip.compress(events(4)[len(events(2)):]))
+    (data / "notes.txt").write_text("not events")
+    result = cli("run", search, "--input", data)
+    assert result.returncode == 0, result.err
+    assert numbers(result.stdout) == [0, 1, 2, 3]
+    (tmp_path / "empty").mkdir()
+    result = cli("run", search, "--input", tmp_path / "empty")
+    assert result.returncode == 3 and "holds no event file" in result.err
+
+
+def test_an_output_that_is_a_pipe_or_device_is_written(search, tmp_path):
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(events(3000))
+    result = subprocess.run(
+        ["bash", "-c", f'"$0" -m spl_lite.cli run {search} --input {data} --output /dev/stdout | cat', sys.executable],
+        capture_output=True, timeout=30, cwd=ROOT)
+    assert result.returncode == 0, result.stderr.decode()
+    assert numbers(result.stdout) == list(range(3000))

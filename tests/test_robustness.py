@@ -165,7 +165,10 @@ def test_the_reader_turns_any_bytes_into_events_and_counted_bad_lines(tmp_path_f
     assert counters.events == len(events)
     assert counters.bad_lines == len(rejected)
     assert counters.events + counters.bad_lines <= counters.lines
-    if packing == "plain" and not data.startswith(b"\x1f\x8b"):  # gzip is recognised by content
+    # gzip is recognised by content, and so are a JSON array (its items count as lines) and a
+    # byte-order mark (the text is read recoded)
+    if packing == "plain" and not data.startswith((b"\x1f\x8b", b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")) \
+            and data.lstrip()[:1] != b"[":
         assert counters.lines == len(data.split(b"\n")) - (data.endswith(b"\n") or not data)
 
 

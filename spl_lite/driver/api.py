@@ -10,7 +10,7 @@ from __future__ import annotations
 from itertools import islice
 from typing import Iterable, Iterator
 
-from ..core.errors import TOO_DEEP, SplError
+from ..core.errors import BAD_ARGUMENT, TOO_DEEP, SplError
 from ..io.jsonl import BATCH_SIZE, EventReader, expand_inputs
 from ..plan import physical
 from ..plan.logical import Plan
@@ -36,6 +36,8 @@ class Search:
             raise SplError(
                 TOO_DEEP, "the search nests too deeply to compile", hint="split the expression over several `eval`s"
             ) from None
+        except OverflowError as error:  # e.g. /a{4294967295}/: Python's re takes repetitions below 2**32 - 1
+            raise SplError(BAD_ARGUMENT, f"a number in the search is too large ({error})") from None
         return cls(text, plan)
 
     def explain(self) -> str:

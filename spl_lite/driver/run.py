@@ -21,7 +21,7 @@ from ..io.outputs import DeadLetter, Outputs, output_into_input, output_paths, s
 from ..plan import physical
 from ..plan.physical import PhysicalPlan
 from .api import Search
-from .exits import EXIT_INTERNAL, EXIT_OK, EXIT_STATE, EXIT_USAGE, SAVED_ON_EXIT, exit_code_for
+from .exits import EXIT_INPUT_ERROR, EXIT_INTERNAL, EXIT_OK, EXIT_STATE, EXIT_USAGE, SAVED_ON_EXIT, exit_code_for
 from .searches import compile_search
 
 _COLLECT_EVERY = 500  # batches between cyclic collections while running
@@ -66,8 +66,14 @@ class Pass:
 
 def run_command(args) -> int:
     """`spl-lite run`: compile the searches, run them, report; returns the exit code."""
-    if args.search.count("-") > 1:
-        print("spl-lite: only one search can come from standard input (`-`)", file=sys.stderr)
+    problem = _arguments_problem(args)
+    if problem:
+        print(f"spl-lite run: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    without_state = [flag for flag, on in (("--final", args.final), ("--reset-state", args.reset_state)) if on]
+    if without_state and not args.state:
+        print(f"spl-lite: {' and '.join(without_state)} only work{'s' if len(without_state) == 1 else ''} with "
+              "--state DIR (a run without --state always starts afresh and ends its windows)", file=sys.stderr)
         return EXIT_USAGE
     searches = []
     for path in args.search:
@@ -76,6 +82,24 @@ def run_command(args) -> int:
             return code
         searches.append(search)
     return Run(searches, args).execute()
+
+
+def _arguments_problem(args) -> str | None:
+    """What is wrong with the searches and inputs named on the command line, if anything."""
+    searches = [p for p in args.input if p.endswith(".spl")]
+    if searches:
+        given = " ".join(args.search + searches)
+        inputs = " ".join(p for p in args.input if not p.endswith(".spl"))
+        return (f"{', '.join(f'`{p}`' for p in searches)} {'is a search' if len(searches) == 1 else 'are searches'}, "
+                f"not events: --input takes every name after it, so name the searches first: "
+                f"spl-lite run {given} --input {inputs or 'EVENTS'}")
+    if not args.search:
+        return "no SEARCH given: spl-lite run SEARCH.spl... --input EVENTS..."
+    if args.search.count("-") > 1:
+        return "only one search can come from standard input (`-`)"
+    if "-" in args.search and "-" in args.input:
+        return "the search and the events cannot both come from standard input (`-`): give one of them as a file"
+    return None
 
 
 class Run:
@@ -141,7 +165,7 @@ class Run:
             try:
                 for execution, identity in zip(executions, self.identities):
                     execution.load_state_dict(saved_executions[identity.name])
-            except (KeyError, TypeError, ValueError) as error:
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
                 print(f"spl-lite: the state in `{state_dir.file}` cannot be loaded ({error}); "
                       "`--reset-state` discards it and starts over", file=sys.stderr)
                 return EXIT_STATE
@@ -173,6 +197,8 @@ class Run:
             try:
                 for batch_no, size in enumerate(run_pass.batches(reporter.warn, guard.critical), 1):
                     checkpoint.after(size)
+                    if outputs.files.pipe_closed:
+                        raise BrokenPipeError  # after the whole batch, so that the state saved is whole
                     reporter.progress(reader.counters.events, sum(e.records_out for e in executions))
                     reporter.first_late(self.names, executions)
                     if batch_no % _COLLECT_EVERY == 0:
@@ -182,7 +208,17 @@ class Run:
                         run_pass.finish()
                     checkpoint.save()
             except BrokenPipeError:
-                raise  # the reader of our output went away (`| head`): main() ends quietly; no state saved
+                # The reader of our output went away (`| head`): main() ends quietly, with the state
+                # of the whole batches done saved (the records of the last went nowhere).
+                try:
+                    with guard.critical():
+                        checkpoint.save()
+                except StateError as error:
+                    print(f"spl-lite: {error}", file=sys.stderr)
+                outputs.close()
+                if state_dir is not None:
+                    state_dir.close()
+                raise
             except Exception as error:
                 exit_code = self._report(error, state_dir)
             except KeyboardInterrupt as interrupt:
@@ -201,6 +237,11 @@ class Run:
             outputs.close()
             if state_dir is not None:
                 state_dir.close()
+        if exit_code == EXIT_OK and reader.eventless:
+            for name, bad, first in getattr(reader, "eventless", ()):
+                print(f"spl-lite: `{name}` gave no event: all {bad:,} of its lines were bad ({first}); is it "
+                      "JSON lines, one object per line?", file=sys.stderr)
+            exit_code = EXIT_INPUT_ERROR
         reporter.summary(reader.counters, sum(e.records_out for e in executions),
                          sum(e.records_discarded for e in executions))
         reporter.inputs(run_pass.converter)

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import signal
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,13 +88,24 @@ def decode_state(data: bytes, where: str) -> dict:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a crash at any moment leaves the old or the new file."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    """Replace `path` with `data` so that a crash at any moment leaves the old or the new file.
+
+    The temporary file is made by mkstemp in the same directory: a name nobody can predict, opened
+    with O_CREAT|O_EXCL|O_NOFOLLOW (a symlink planted there is never followed); when anything fails
+    it is removed, so a full disk leaves nothing behind."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with open(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
     _fsync_directory(path.parent)
 
 
@@ -108,6 +120,39 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+_INPUT_FIELDS = {"path": str, "lines": int, "offset": int, "dev": int, "ino": int, "head_len": int, "head_sha256": str}
+
+
+def _count(value) -> bool:
+    return type(value) is int and value >= 0
+
+
+def check_shape(payload: dict, where: str) -> None:
+    """StateError unless the payload has the shape build_payload gives it: a state file whose
+    checksum is right may still have been written by hand."""
+    problems = []
+    if not _count(payload.get("events", 0)):
+        problems.append("`events` is not a count")
+    searches = payload.get("searches", [])
+    if not isinstance(searches, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("execution"), dict)
+            and _count(e["execution"].get("next_row_id")) and isinstance(e["execution"].get("operators"), list)
+            for e in searches):
+        problems.append("`searches` is not a list of {name, sha256, execution: {operators, next_row_id}}")
+    inputs = payload.get("inputs", [])
+    if not isinstance(inputs, list) or not all(
+            isinstance(e, dict) and e.keys() == _INPUT_FIELDS.keys()
+            and all(type(e[k]) is t and (t is str or e[k] >= 0) for k, t in _INPUT_FIELDS.items())
+            for e in inputs):
+        problems.append("`inputs` is not a list of {" + ", ".join(_INPUT_FIELDS) + "}")
+    outputs = payload.get("outputs", {})
+    if not isinstance(outputs, dict) or not all(isinstance(k, str) and _count(v) for k, v in outputs.items()):
+        problems.append("`outputs` is not an object of file lengths")
+    if problems:
+        raise StateError(f"{where} is not a state spl-lite wrote: " + "; ".join(problems)
+                         + f"; nothing was loaded; {_RESET_HINT}")
 
 
 @dataclass
@@ -127,8 +172,13 @@ class StateDir:
         self.file = self.path / STATE_FILE
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._lock = open(self.path / LOCK_FILE, "a+b")
+            # Never through a symlink: a link planted as `lock` would have its target created.
+            fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            self._lock = open(fd, "r+b")
         except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise StateError(f"cannot use state directory `{directory}`: its `{LOCK_FILE}` is a symbolic link; "
+                                 "remove it") from None
             raise StateError(f"cannot use state directory `{directory}`: {error.strerror}") from None
         try:
             import fcntl
@@ -153,7 +203,9 @@ class StateDir:
             return None
         except OSError as error:
             raise StateError(f"cannot read `{self.file}`: {error.strerror}") from None
-        return decode_state(data, f"`{self.file}`")
+        payload = decode_state(data, f"`{self.file}`")
+        check_shape(payload, f"`{self.file}`")
+        return payload
 
     def save(self, payload: dict) -> None:
         try:

@@ -56,8 +56,9 @@ class FollowReader(EventReader):
 def _is_gzip(path: str) -> bool:
     if not os.path.isfile(path):  # a pipe or FIFO is not opened twice (the bytes read would be lost)
         return False
-    with open(path, "rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
+    with open(path, "rb") as handle:  # gzip, or a byte-order mark (UTF-16): read whole, not followed
+        head = handle.read(3)
+    return head[:2] in (b"\x1f\x8b", b"\xff\xfe", b"\xfe\xff") or head == b"\xef\xbb\xbf"
 
 
 class _Tail:

@@ -1,6 +1,7 @@
 """Framing: cutting input files into pieces of whole lines."""
 from __future__ import annotations
 
+import codecs
 import os
 
 from .evtx import MAGIC as EVTX_MAGIC
@@ -10,9 +11,14 @@ def can_split(path: str) -> bool:
     """Only a plain file can be cut into byte ranges (not stdin, not gzip)."""
     if path == "-" or not os.path.isfile(path):
         return False
-    with open(path, "rb") as handle:
-        head = handle.read(8)
-    return head[:2] != b"\x1f\x8b" and head != EVTX_MAGIC  # an EVTX file is binary, not lines
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return False  # unreadable: the reader says so (exit 3)
+    # An EVTX file is binary, not lines; a file with a byte-order mark is read recoded (UTF-16).
+    return head[:2] not in (b"\x1f\x8b", codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) and head != EVTX_MAGIC \
+        and not head.startswith(codecs.BOM_UTF8)
 
 
 def byte_ranges(path: str, size: int) -> list[tuple[int, int]]:

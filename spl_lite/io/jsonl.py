@@ -1,6 +1,7 @@
 """Reading events from JSON-lines files (globs, `-`, .gz) and writing records as JSON lines."""
 from __future__ import annotations
 
+import codecs
 import glob
 import gzip
 import hashlib
@@ -11,7 +12,6 @@ import sys
 import tempfile
 import zlib
 from dataclasses import asdict, dataclass
-from itertools import islice
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 
 import orjson
@@ -41,10 +41,22 @@ _LONG_LINE_PIECE = 1 << 20
 _HEAD_BYTES = 4096
 
 
+# What `--input DIR` reads under DIR (at any depth), in name order.
+EVENT_FILE_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz", ".evtx")
+
+
 def expand_inputs(patterns: Iterable[str]) -> list[str]:
     """Paths for the given names and globs, in the order given; `-` is standard input."""
     paths: list[str] = []
     for pattern in patterns:
+        if pattern != "-" and os.path.isdir(pattern):
+            found = sorted(p for p in glob.glob(os.path.join(glob.escape(pattern), "**", "*"), recursive=True)
+                           if p.endswith(EVENT_FILE_SUFFIXES) and os.path.isfile(p))
+            if not found:
+                raise SplError(BAD_INPUT, f"the directory `{pattern}` holds no event file (" +
+                               ", ".join(f"*{suffix}" for suffix in EVENT_FILE_SUFFIXES) + ")")
+            paths.extend(found)
+            continue
         if pattern == "-" or os.path.exists(pattern):
             paths.append(pattern)
             continue
@@ -64,7 +76,94 @@ def _open(path: str) -> BinaryIO:
         raise SplError(BAD_INPUT, f"cannot read `{path}`: {error.strerror}") from None
     if handle.peek(2)[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
         return gzip.GzipFile(fileobj=handle)
+    encoding = _bom_encoding(handle.peek(4))
+    if encoding is not None:  # PowerShell's `>` writes UTF-16 with a byte-order mark
+        return Recoded(handle, encoding)
     return handle
+
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _bom_encoding(head: bytes) -> str | None:
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return encoding
+    return None
+
+
+class Recoded:
+    """A file with a byte-order mark (UTF-16, or UTF-8 with one) read as the UTF-8 bytes of its
+    text, without the mark. Positions (tell, seek forwards) count those bytes, so a later run can
+    resume it; it cannot be read by byte ranges."""
+
+    _PIECE = 1 << 16
+
+    def __init__(self, handle: BinaryIO, encoding: str):
+        self.fileobj, self._encoding = handle, encoding
+        # Bytes that are not text stay as they are in UTF-8 (a bad line), or become U+FFFD in UTF-16.
+        self._errors = "surrogateescape" if encoding.startswith("utf-8") else "replace"
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors=self._errors)
+        self._buffer = b""
+        self._position = 0
+        self._eof = False
+
+    def _fill(self, size: int) -> None:
+        while len(self._buffer) < size and not self._eof:
+            raw = self.fileobj.read(self._PIECE)
+            self._eof = not raw
+            text = self._decoder.decode(raw, final=self._eof)
+            self._buffer += text.encode("utf-8", "surrogateescape" if self._errors == "surrogateescape" else "surrogatepass")
+
+    def _take(self, size: int) -> bytes:
+        out, self._buffer = self._buffer[:size], self._buffer[size:]
+        self._position += len(out)
+        return out
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0:
+            while not self._eof:
+                self._fill(len(self._buffer) + self._PIECE)
+            return self._take(len(self._buffer))
+        self._fill(size)
+        return self._take(size)
+
+    def readline(self, limit: int = -1) -> bytes:
+        searched = 0
+        while True:
+            newline = self._buffer.find(b"\n", searched)
+            if newline >= 0:
+                end = newline + 1
+                break
+            searched = len(self._buffer)
+            if self._eof or 0 <= limit <= searched:
+                end = searched
+                break
+            self._fill(searched + self._PIECE)
+        return self._take(end if limit < 0 else min(end, limit))
+
+    def peek(self, size: int = 1) -> bytes:
+        self._fill(max(size, 1))
+        return self._buffer
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, position: int, whence: int = 0) -> int:
+        """Forwards only (or back to the start), reading what lies between."""
+        if whence != 0:
+            raise OSError("a recoded file is sought from its start only")
+        if position < self._position:
+            self.fileobj.seek(0)
+            self.__init__(self.fileobj, self._encoding)
+        while self._position < position:
+            self._fill(min(position - self._position, self._PIECE))
+            if not self._take(min(position - self._position, len(self._buffer))):
+                break
+        return self._position
+
+    def close(self) -> None:
+        self.fileobj.close()
 
 
 @dataclass
@@ -157,11 +256,19 @@ class EventReader:
             self._saved_by_inode.setdefault((saved.dev, saved.ino), []).append(saved)
         self._uncommitted: tuple[FileProgress, int, int] | None = None
         self._carry: list[bytes] = []  # lines read and not yet handed over (whole events)
+        # Files that gave no event, only bad lines: (name, bad lines, the first one's reason).
+        self.eventless: list[tuple[str, int, str | None]] = []
+        self._first_reason: str | None = None
         self._overlong: tuple[int, "BinaryIO | None"] | None = None  # see _read_block
 
     def batches(self) -> Iterator["list[dict] | ProjectedMaps"]:
+        counters = self.counters
         for path in self.paths:
+            events, bad = counters.events, counters.bad_lines
+            self._first_reason = None
             yield from self._path_batches(path)
+            if counters.events == events and counters.bad_lines > bad:
+                self.eventless.append(("<stdin>" if path == "-" else path, counters.bad_lines - bad, self._first_reason))
 
     def _path_batches(self, path: str) -> Iterator[list[dict]]:
         if is_evtx(path):  # binary Windows event log: its records, flattened (spl_lite.io.evtx)
@@ -173,9 +280,20 @@ class EventReader:
         name = "<stdin>" if path == "-" else path
         place = self._place(path, stream)
         lines_before, offset = place.lines, place.offset
+        try:
+            head = stream.peek(64) if offset == 0 else b""
+        except (OSError, EOFError, zlib.error):
+            head = b""  # a damaged gzip file: reading it below says so
+        if head.lstrip()[:1] == b"[":
+            try:
+                yield from self._array_batches(stream, name, place)
+            finally:
+                if stream is not sys.stdin.buffer:
+                    stream.close()
+            return
         gathered = None
         # A regular file can be read again, so the deferred keys' lines need not be kept in memory.
-        regular = place.ino != 0 and not isinstance(stream, gzip.GzipFile)
+        regular = place.ino != 0 and not isinstance(stream, (gzip.GzipFile, Recoded))
         if self.projection is not None:
             from .projection import BlockGatherer  # loaded with the decoder already
 
@@ -238,6 +356,43 @@ class EventReader:
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
+
+    def _array_batches(self, stream: BinaryIO, name: str, place: FileProgress) -> Iterator[list[dict]]:
+        """A file that starts with `[`: one JSON array of objects (a common export), its objects the
+        events, as one batch, read whole up to --max-line-bytes; if it is no JSON document, its lines."""
+        limit = self.max_line_bytes
+        try:
+            data = stream.read(limit + 1)
+        except (OSError, EOFError, zlib.error) as error:
+            raise SplError(BAD_INPUT, f"`{name}`: read failed: {error}") from None
+        if len(data) > limit:
+            raise SplError(BAD_INPUT, f"`{name}` starts like a JSON array and is longer than {limit:,} bytes "
+                                      f"(--max-line-bytes); as JSON lines it can be read at any size: jq -c '.[]'")
+        try:
+            items = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            items = None
+        if items.__class__ is not list:  # not one JSON document: read it by lines, like any other file
+            lines, lines_before, offset = split_lines(data), 0, 0
+            for start in range(0, len(lines), self.batch_size):
+                batch = lines[start: start + self.batch_size]
+                self.counters.lines += len(batch)
+                events, used = self._decode_batch(batch, name, lines_before + 1, projected=False)
+                lines_before += used
+                offset += sum(map(len, batch[:used]))
+                yield from self._hand_over(events, place, lines_before, offset)
+            return
+        events = []
+        for number, item in enumerate(items, 1):
+            if item.__class__ is dict:
+                events.append(item)
+            else:
+                found = _JSON_TYPES.get(type(item), "a value")
+                self._reject(BadLine(name, number, f"item {number:,} of the JSON array is not an object ({found})",
+                                     orjson.dumps(item)))
+        self.counters.lines += len(items)
+        # One batch: a later run resumes after the whole array or not at all.
+        yield from self._hand_over(events, place, len(items), len(data))
 
     def _read_block(self, stream: BinaryIO) -> bytes:
         """About `batch_size` whole lines (the last one may lack its newline at the end of input),
@@ -333,7 +488,7 @@ class EventReader:
 
     def _place(self, path: str, stream, seek: bool = True, resume: bool = True) -> FileProgress:
         """The progress record for `path`, positioned where an earlier run (resume=...) stopped."""
-        raw = getattr(stream, "fileobj", stream)  # the file under a GzipFile
+        raw = getattr(stream, "fileobj", stream)  # the file under a GzipFile or Recoded
         try:
             info = os.fstat(raw.fileno())
         except (OSError, ValueError, AttributeError):
@@ -350,14 +505,18 @@ class EventReader:
         elif saved is not None and saved.offset:
             try:
                 stream.seek(saved.offset)
-                reached = stream.tell() if isinstance(stream, gzip.GzipFile) else min(saved.offset, info.st_size)
+                reached = (stream.tell() if isinstance(stream, (gzip.GzipFile, Recoded))
+                           else min(saved.offset, info.st_size))
             except (OSError, EOFError, zlib.error):
                 reached = -1
-            if reached == saved.offset:
-                place.lines, place.offset = saved.lines, saved.offset
-            else:
-                self._warn(f"{path} is shorter than when it was last read; reading it from the start")
-                stream.seek(0)
+            if reached != saved.offset:
+                # Reading it again from the start would count its lines twice on top of the saved state.
+                from ..engine.checkpoint import StateError
+
+                raise StateError(f"`{path}` is shorter than when the state was saved ({saved.offset:,} bytes "
+                                 "read then): it was truncated or rewritten; `--reset-state` discards the saved "
+                                 "state and starts over")
+            place.lines, place.offset = saved.lines, saved.offset
         return place
 
     def _resume_point(self, key: str, info: os.stat_result, fd: int) -> FileProgress | None:
@@ -398,6 +557,8 @@ class EventReader:
         return events, used
 
     def _reject(self, bad: BadLine) -> None:
+        if self._first_reason is None:
+            self._first_reason = f"line {bad.line_no}: {bad.reason}"
         self._bad(f"{bad.name}:{bad.line_no}: {bad.reason}")
         if self.on_reject:
             self.on_reject(bad)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import sys
 from pathlib import Path
@@ -71,14 +70,19 @@ class _Files:
     def __init__(self, resume: dict[str, int] | None, notice: Callable[[str], None]):
         self.resume, self.notice = resume, notice
         self.handles: dict[str, BinaryIO] = {}
+        self.names: dict[int, str] = {}  # id(handle) -> path, for messages
+        self.pipe_closed = False  # standard output's reader went away: stop after this batch
+        self.seekable: set[int] = set()  # id(handle) of regular files
 
     def open(self, path: str) -> BinaryIO:
         key = os.path.abspath(path)
         try:
+            # Unbuffered: each batch is one write anyway, and a write that fails leaves nothing behind
+            # to be written later (write_all cuts the file back to its last whole line).
             if self.resume is None:
-                handle = open(path, "wb")
+                handle = open(path, "wb", buffering=0)
             else:
-                handle = open(path, "ab")
+                handle = open(path, "ab", buffering=0)
                 saved = self.resume.get(key)
                 size = os.fstat(handle.fileno()).st_size
                 if saved is not None and size > saved:
@@ -88,6 +92,9 @@ class _Files:
         except OSError as error:
             raise SplError(BAD_INPUT, f"cannot write `{path}`: {error.strerror}") from None
         self.handles[key] = handle
+        self.names[id(handle)] = path
+        if stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # not a pipe, FIFO or device: can be cut back
+            self.seekable.add(id(handle))
         return handle
 
     def _regular(self):
@@ -106,6 +113,47 @@ class _Files:
     def close(self) -> None:
         for handle in self.handles.values():
             handle.close()
+
+    def write_all(self, handle: BinaryIO, data: bytes) -> None:
+        """Write `data` whole, or raise SplError (exit 3) naming the file with the file cut back to
+        where it was: a full disk leaves no torn last line. A broken pipe is left to the caller."""
+        if id(handle) not in self.names:  # standard output, buffered
+            try:
+                handle.write(data)
+                handle.flush()
+            except BrokenPipeError:
+                # The reader went away (`| head`). The batch goes on through every search (into
+                # nothing) so that the state saved after it is whole; the run then stops (pipe_closed).
+                self.pipe_closed = True
+                try:
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), handle.fileno())
+                except (OSError, ValueError):
+                    raise BrokenPipeError from None
+            except OSError as error:
+                try:  # what is still buffered goes nowhere, instead of failing again at exit
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), handle.fileno())
+                except (OSError, ValueError):
+                    pass
+                raise SplError(BAD_INPUT, f"cannot write standard output: {error.strerror}") from None
+            return
+        start = None
+        try:
+            if id(handle) in self.seekable:
+                start = handle.tell()
+            view = memoryview(data)
+            while view:
+                written = handle.write(view)
+                view = view[written:]
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            if start is not None:
+                try:
+                    handle.truncate(start)
+                    handle.seek(start)
+                except OSError:
+                    pass
+            raise SplError(BAD_INPUT, f"cannot write `{self.names[id(handle)]}`: {error.strerror}") from None
 
 
 class Outputs:
@@ -140,15 +188,15 @@ class Outputs:
     def writer(self, index: int) -> Callable[[str, object], None]:
         """The `emit` of search `index`: its records, flushed batch by batch."""
         stream, label = self.streams[index], self.labels[index]
+        write_all = self.files.write_all
         if label is None:
             def write(sink: str, batch) -> None:
-                stream.write(b"".join(encode_record(record) for record in batch.records()))
-                stream.flush()  # what was detected is on disk even if a later line kills the run
+                # Written (and flushed) batch by batch: what was detected is out even if a later line kills the run.
+                write_all(stream, b"".join(encode_record(record) for record in batch.records()))
         else:
             def write(sink: str, batch) -> None:
                 lines = [encode_record(record) for record in batch.records()]
-                stream.write(b"".join(label + (b"," + line[1:] if line != b"{}\n" else b"}\n") for line in lines))
-                stream.flush()
+                write_all(stream, b"".join(label + (b"," + line[1:] if line != b"{}\n" else b"}\n") for line in lines))
         return write
 
     def flush(self) -> None:
@@ -165,23 +213,24 @@ class DeadLetter:
     FILE, and one JSON object per line in FILE.index.jsonl: file, line, reason, bytes, offset."""
 
     def __init__(self, path: str, files: _Files):
+        self.files = files
         self.data = files.open(path)
         self.index = files.open(path + ".index.jsonl")
 
     def write(self, bad: BadLine) -> None:
+        write_all = self.files.write_all
         offset = self.data.tell()
         raw = bad.raw
         if bad.spool is not None:  # an overlong line, copied a piece at a time
             bad.spool.seek(0)
-            shutil.copyfileobj(bad.spool, self.data, 1 << 20)
-            bad.spool.seek(-1, os.SEEK_END)
-            ends = bad.spool.read(1) == b"\n"
+            last = b""
+            for piece in iter(lambda: bad.spool.read(1 << 20), b""):
+                write_all(self.data, piece)
+                last = piece
             bad.spool.close()
-            if not ends:
-                self.data.write(b"\n")
+            if not last.endswith(b"\n"):
+                write_all(self.data, b"\n")
         else:
-            self.data.write(raw if raw.endswith(b"\n") else raw + b"\n")
+            write_all(self.data, raw if raw.endswith(b"\n") else raw + b"\n")
         entry = {"file": bad.name, "line": bad.line_no, "reason": bad.reason, "bytes": bad.size, "offset": offset}
-        self.index.write(orjson.dumps(entry) + b"\n")
-        self.data.flush()
-        self.index.flush()
+        write_all(self.index, orjson.dumps(entry) + b"\n")
