@@ -3,18 +3,13 @@ dead-letter file byte for byte, and the output of every good line is what it is 
 from __future__ import annotations
 
 import gzip
-import subprocess
-import sys
-from pathlib import Path
 
 import orjson
 import pytest
 
+from conftest import EXAMPLE, REFERENCE, ROOT, cli
 from spl_lite.io.jsonl import EventReader, TooManyBadLines, decode_lines
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "process_creation.jsonl"
-REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
 # Every field of every event, so that a lost or changed event shows in the output.
 EVERYTHING = "| from read_ssa_enriched_events() | eval n = map_get(input_event, \"process_id\") | into write_ssa_detected_events();\n"
 
@@ -29,13 +24,6 @@ BAD_LINES = {
     "a 50 MB line": b'{"process_name": "' + b"a" * (50 << 20) + b'"}\n',
     "no newline at the end, truncated": b'{"process_name": "cm',
 }
-
-
-def cli(*args, stdin=None) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "spl_lite.cli", *map(str, args)], input=stdin,
-                            capture_output=True, timeout=120)
-    assert b"Traceback" not in result.stderr, result.stderr.decode()
-    return result
 
 
 @pytest.fixture(scope="module")

@@ -3,18 +3,13 @@ and every one that plans runs over sample events of its dialect without an inter
 from __future__ import annotations
 
 import collections
-from pathlib import Path
 
 import orjson
 import pytest
 
-from spl_lite.driver.api import Search
+from conftest import CORPUS, EXAMPLE, compile_cached, needs_corpus
 from spl_lite.core.errors import SplError
 from spl_lite.io.ocsf import from_enriched
-
-ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus" / "searches.jsonl"
-EXAMPLE = ROOT / "examples" / "process_creation.jsonl"
 
 # lint_runnable texts that cannot plan, each for a reason in the text itself (see README, Conformance).
 KNOWN_BROKEN = {
@@ -26,7 +21,7 @@ KNOWN_BROKEN = {
     "ssa___executable_file_written_in_administrative_smb_share": "E0101",  # `{, ...}`
 }
 
-pytestmark = pytest.mark.skipif(not CORPUS.exists(), reason=f"corpus not found at {CORPUS}")
+pytestmark = needs_corpus
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +41,7 @@ def test_every_text_plans_or_fails_with_a_positioned_diagnostic(corpus, samples)
     for entry in corpus:
         text = entry["search"]
         try:
-            search = Search.compile(text)
+            search = compile_cached(text)
         except SplError as error:
             assert error.span is not None, (entry["slug"], error.message)
             assert error.render(text).startswith(f"error[{error.code}]")

@@ -1,31 +1,19 @@
 """Several searches over one pass of the input: each one's output is exactly what it gives alone."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
+from conftest import CORPUS, EXAMPLE, REFERENCE, cli, compile_cached
 from spl_lite.driver.api import Search
 from spl_lite.core.errors import SplError
 from spl_lite.io.jsonl import encode_record
 from spl_lite.io.ocsf import from_enriched
 from spl_lite.io.outputs import search_names
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "process_creation.jsonl"
-REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
-CORPUS = ROOT.parent / "shared" / "corpus" / "searches.jsonl"
 PER_GENERATION = 8  # corpus texts per generation, the first that plan, run and detect something
-
-
-def cli(*args, stdin=None) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "spl_lite.cli", *map(str, args)], input=stdin,
-                            capture_output=True, timeout=120)
-    assert b"Traceback" not in result.stderr, result.stderr.decode()
-    return result
 
 
 def test_names_are_file_stems_made_unique_in_order():
@@ -64,7 +52,7 @@ def sample(inputs) -> dict[str, list[tuple[Path, bytes]]]:
             continue
         shape = "ocsf" if generation in ("G3", "G4") else "ssa"
         try:
-            search = Search.compile(text)
+            search = compile_cached(text)
         except SplError:
             continue
         alone = _alone(search, inputs[shape])

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import CORPUS, EXAMPLE, REFERENCE, ROOT, cli, compile_cached, needs_corpus
 from spl_lite import Search
 from spl_lite.io import ocsf
 from spl_lite.io import jsonl
@@ -28,11 +29,7 @@ def decoder_for(plans, input_format):
     return choose_reading(plans, input_format).decoder(input_format)
 from spl_lite.core.batch import Batch, DeferredColumn, ProjectedMaps
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "process_creation.jsonl"
-REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
 GENERATOR = ROOT / "benchmarks" / "generate_events.py"
-CORPUS = ROOT.parent / "shared" / "corpus" / "searches.jsonl"
 
 SOURCE = "| from read_ssa_enriched_events() "
 SINK = " | into write_ssa_detected_events();"
@@ -48,13 +45,6 @@ FIVE_KEYS_VARIANTS = pytest.mark.parametrize("five_keys", [FIVE_KEYS, FIVE_KEYS_
 
 def keys_of(text: str) -> frozenset[str] | None:
     return keys_read(Search.compile(text).plan)
-
-
-def cli(*args, timeout: int = 120) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "spl_lite.cli", *map(str, args)],
-                            capture_output=True, cwd=ROOT, timeout=timeout)
-    assert b"Traceback" not in result.stderr, result.stderr.decode(errors="replace")
-    return result
 
 
 def without_timing(stderr: bytes) -> list[bytes]:
@@ -314,7 +304,7 @@ def test_awkward_lines_give_the_same_output_warnings_and_dead_letters(five_keys,
 
 # ---- 5: corpus searches through the API ----
 
-@pytest.mark.skipif(not CORPUS.exists(), reason=f"corpus not found at {CORPUS} (shared/ sits beside the checkout)")
+@needs_corpus
 def test_corpus_searches_projected_by_run_files_match_run_on_whole_events():
     events = [orjson.loads(line) for line in EXAMPLE.read_bytes().splitlines()]
     seen, compared, records = set(), 0, 0
@@ -325,7 +315,7 @@ def test_corpus_searches_projected_by_run_files_match_run_on_whole_events():
             continue
         seen.add(text)
         try:
-            search = Search.compile(text)
+            search = compile_cached(text)
         except Exception:
             continue
         if keys_read(search.plan) is None:

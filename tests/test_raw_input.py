@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gzip
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,19 +10,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/evtx_build.py
 
+from conftest import EXAMPLE, RAW, REFERENCE, cli, needs_raw
 from spl_lite import Search
 from spl_lite.io import evtx, formats, ocsf, windows
 from spl_lite.io.formats import InputConverter, kind_of
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-RAW = SHARED / "data" / "raw"
-REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
-EXAMPLES = ROOT / "examples" / "process_creation.jsonl"
-
-needs_corpus = pytest.mark.skipif(
-    not RAW.is_dir(), reason=f"raw corpus not found at {RAW} (the shared/ folder sits beside the repo)"
-)
+EXAMPLES = EXAMPLE  # the enriched example events
 
 SYSMON_NXLOG = {
     "EventID": 1, "SourceName": "Microsoft-Windows-Sysmon", "Channel": "Microsoft-Windows-Sysmon/Operational",
@@ -46,16 +38,6 @@ SSA_EVENT = {
     "process_path": "C:\\Windows\\System32\\cmd.exe", "parent_process_name": "C:\\Windows\\explorer.exe",
     "dest_device_id": "win-dc-6565071", "dest_user_id": "administrator", "_datamodels": ["Endpoint_Processes"],
 }
-
-
-def cli(*args, stdin: bytes | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "spl_lite.cli", *map(str, args)],
-        input=stdin, capture_output=True, cwd=ROOT, timeout=120, env=env,
-    )
-    result.err = result.stderr.decode()
-    assert "Traceback" not in result.err, result.err
-    return result
 
 
 def jsonl(path: Path, events) -> Path:
@@ -303,7 +285,7 @@ def as_evtx_json(flat: dict) -> dict:
     return {"Event": {"System": system, "EventData": flat}}
 
 
-@needs_corpus
+@needs_raw
 @pytest.mark.parametrize("relpath", ["evtx-attack-samples/evtx-attack-samples.jsonl.gz",
                                      "sigma-regression-data/sigma-regression-data.jsonl.gz"])
 def test_evtx_flattening_matches_the_corpus_conversion(relpath):
@@ -361,7 +343,7 @@ def test_a_real_evtx_file_is_read(tmp_path):
     assert result.returncode == 0 and "1 skipped: not process creation" in result.err
 
 
-@needs_corpus
+@needs_raw
 def test_evtx_file_gives_what_its_json_lines_give(tmp_path):
     pytest.importorskip("evtx", reason="the optional `evtx` package is not installed (pip install 'spl-lite[evtx]')")
     from evtx_build import write_evtx
@@ -402,7 +384,7 @@ def raw_file(relpath: str) -> Path:
     return RAW / relpath
 
 
-@needs_corpus
+@needs_raw
 @pytest.mark.parametrize(
     ("relpath", "expected"),
     [
@@ -421,7 +403,7 @@ def test_reference_detection_runs_on_raw_files_with_no_flags(relpath, expected, 
     assert result.err == ""  # nothing skipped, nothing to warn about
 
 
-@needs_corpus
+@needs_raw
 @pytest.mark.parametrize(
     "relpaths",
     [
@@ -450,7 +432,7 @@ def test_raw_and_pre_normalised_give_identical_output(relpaths, tmp_path):
     assert cli("run", g4, "--input", *raw).stdout == cli("run", g4, "--input", documents, "--input-format", "ocsf").stdout
 
 
-@needs_corpus
+@needs_raw
 def test_skips_reach_the_summary(tmp_path):
     with gzip.open(raw_file("sigma-regression-data/sigma-regression-data.jsonl.gz")) as handle:
         records = [orjson.loads(line) for line in handle]
@@ -463,7 +445,7 @@ def test_skips_reach_the_summary(tmp_path):
     assert "1 skipped: not a raw Windows record" in sysmon_only.err
 
 
-@needs_corpus
+@needs_raw
 def test_workers_convert_raw_lines_too(tmp_path):
     with gzip.open(raw_file("sigma-regression-data/sigma-regression-data.jsonl.gz")) as handle:
         records = [orjson.loads(line) for line in handle]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from conftest import (
+    CORPUS, EXAMPLE, RAW, REFERENCE, ROOT, cli, cli_process, compile_cached, needs_corpus, needs_evtx_samples,
+)
 from spl_lite.driver.api import Search
 from spl_lite.core.errors import SplError
 from spl_lite.functions.time import set_clock
@@ -31,24 +33,10 @@ from spl_lite.engine.checkpoint import (
 )
 from spl_lite.engine.executor import Execution
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "process_creation.jsonl"
-REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
-CORPUS = ROOT.parent / "shared" / "corpus" / "searches.jsonl"
-RAW = ROOT.parent / "shared" / "data" / "raw"
 STATEFUL_WORDS = ("stats", "first_time_event", "conditional_anomaly", "adaptive_threshold", "union")
 STATEFUL_COMMANDS = {"stats", "first_time_event", "conditional_anomaly", "adaptive_threshold", "union"}
 SPLIT, BATCH, EVERY_NTH = 437, 100, 24
 
-needs_corpus = pytest.mark.skipif(not CORPUS.exists(), reason=f"corpus not found at {CORPUS}")
-
-
-def cli(*args, stdin=None, check_traceback=True) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "spl_lite.cli", *map(str, args)], input=stdin,
-                            capture_output=True, timeout=120)
-    if check_traceback:
-        assert b"Traceback" not in result.stderr, result.stderr.decode()
-    return result
 
 
 # ---- the state file ----
@@ -108,7 +96,7 @@ def _corpus_searches(full: bool) -> list[tuple[str, str, Search]]:
             continue
         seen.add(text)
         try:
-            search = Search.compile(text)
+            search = compile_cached(text)
         except SplError:
             continue
         chosen.append((f"{entry['slug']}@{n + 1}", entry["generation"], search))
@@ -233,7 +221,7 @@ def test_cli_a_then_b_equals_a_and_b_at_once(tmp_path, searches):
     assert all(once.values()), "every search must produce output on the example"
 
 
-@pytest.mark.skipif(not (RAW / "evtx-attack-samples").is_dir(), reason=f"raw logs not found under {RAW}")
+@needs_evtx_samples
 def test_cli_a_then_b_on_raw_windows_logs(tmp_path, searches):
     """A real file from ../shared/data (raw Sysmon and 4688 records, normalised on input)."""
     source = RAW / "evtx-attack-samples" / "evtx-attack-samples.jsonl.gz"
@@ -282,8 +270,8 @@ def test_killed_run_resumes_to_the_same_output(tmp_path, searches):
     events.write_bytes(b"".join(generate(30_000, 3)))
     state = tmp_path / "state"
     args = [*searches, "--input", events, "--output-dir", tmp_path / "out"]
-    process = subprocess.Popen([sys.executable, "-m", "spl_lite.cli", "run", *map(str, args), "--state", str(state),
-                                "--checkpoint-every", "3000", "--batch-size", "500"], stderr=subprocess.PIPE)
+    process = cli_process("run", *args, "--state", state, "--checkpoint-every", "3000", "--batch-size", "500",
+                          stdout=None)
     deadline = time.monotonic() + 60
     while not (state / "state.json").exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
