@@ -68,11 +68,12 @@ def cli_process(*args, **popen_options) -> subprocess.Popen:
 
 # ---- the command in-process ----
 
-def _global_state() -> dict:
-    """What a call of spl_lite.cli.main could change for the rest of the test process."""
-    return {
+def _global_state(count_frozen: bool) -> dict:
+    """What a call of spl_lite.cli.main could change for the rest of the test process. Counting the
+    objects gc.freeze() moved to the permanent generation walks them all (milliseconds per call once
+    a run has frozen the whole heap), so it is done only where asked."""
+    state = {
         "gc enabled": gc.isenabled(),
-        "gc frozen objects": gc.get_freeze_count(),
         "recursion limit": sys.getrecursionlimit(),
         "SIGINT handler": signal.getsignal(signal.SIGINT),
         "SIGTERM handler": signal.getsignal(signal.SIGTERM),
@@ -80,15 +81,18 @@ def _global_state() -> dict:
         "stderr": sys.stderr,
         "cwd": os.getcwd(),
     }
+    if count_frozen:
+        state["gc frozen objects"] = gc.get_freeze_count()
+    return state
 
 
-def _restore(before: dict) -> None:
+def _restore(before: dict, nothing_was_frozen: bool) -> None:
     if before["gc enabled"]:
         gc.enable()
     else:
         gc.disable()
-    if before["gc frozen objects"] == 0 and gc.get_freeze_count():
-        gc.unfreeze()  # the run froze everything alive (the driver's gc.freeze); back to collectable
+    if nothing_was_frozen:
+        gc.unfreeze()  # a run freezes everything alive (the driver's gc.freeze); make it collectable again
     sys.setrecursionlimit(before["recursion limit"])
     signal.signal(signal.SIGINT, before["SIGINT handler"])
     signal.signal(signal.SIGTERM, before["SIGTERM handler"])
@@ -101,23 +105,25 @@ class InProcessResult:
         self.returncode, self.err, self.leftovers = returncode, err, leftovers
 
 
-def cli_in_process(*args) -> InProcessResult:
+def cli_in_process(*args, count_frozen: bool = False) -> InProcessResult:
     """spl_lite.cli.main(ARGS) in this process: no interpreter start (~0.3 s a run). The output must
     go to --output / --output-dir files (standard output is not captured); stderr is returned as
-    `.err`. What the call left changed in the process (`_global_state`) is in `.leftovers` and is
-    put back, so that one call cannot change the next."""
+    `.err`. What the call left changed in the process (`_global_state`) is in `.leftovers` (the
+    count of frozen objects only with count_frozen) and is put back, so that one call cannot change
+    the next."""
     from spl_lite import cli as cli_module
 
-    before = _global_state()
+    nothing_was_frozen = gc.get_freeze_count() == 0  # cheap while nothing is frozen
+    before = _global_state(count_frozen)
     stderr = io.StringIO()
     try:
         with contextlib.redirect_stderr(stderr):
             code = cli_module.main([str(a) for a in args])
     finally:
-        after = _global_state()
+        after = _global_state(count_frozen)
         after["stderr"] = before["stderr"] if after["stderr"] is stderr else after["stderr"]
         leftovers = {k: (before[k], after[k]) for k in before if after[k] != before[k]}
-        _restore(before)
+        _restore(before, nothing_was_frozen)
     assert "Traceback" not in stderr.getvalue(), stderr.getvalue()
     return InProcessResult(code, stderr.getvalue(), leftovers)
 
