@@ -77,6 +77,7 @@ def _global_state(count_frozen: bool) -> dict:
         "recursion limit": sys.getrecursionlimit(),
         "SIGINT handler": signal.getsignal(signal.SIGINT),
         "SIGTERM handler": signal.getsignal(signal.SIGTERM),
+        "stdin": sys.stdin,
         "stdout": sys.stdout,
         "stderr": sys.stderr,
         "cwd": os.getcwd(),
@@ -96,36 +97,43 @@ def _restore(before: dict, nothing_was_frozen: bool) -> None:
     sys.setrecursionlimit(before["recursion limit"])
     signal.signal(signal.SIGINT, before["SIGINT handler"])
     signal.signal(signal.SIGTERM, before["SIGTERM handler"])
-    sys.stdout, sys.stderr = before["stdout"], before["stderr"]
+    sys.stdin, sys.stdout, sys.stderr = before["stdin"], before["stdout"], before["stderr"]
     os.chdir(before["cwd"])
 
 
-class InProcessResult:
-    def __init__(self, returncode: int, err: str, leftovers: dict):
-        self.returncode, self.err, self.leftovers = returncode, err, leftovers
+def cli_in_process(*args, stdin: bytes | None = None, count_frozen: bool = False) -> subprocess.CompletedProcess:
+    """spl_lite.cli.main(ARGS) in this process, as cli() would run it but without an interpreter
+    start (~0.3 s a run): standard input from `stdin`, standard output and error captured, the
+    same result (returncode, stdout and stderr as bytes, .out / .err decoded). For tests of what the
+    command does with its input and options; cli() remains for what needs a real process (exit
+    through the interpreter, signals, the environment).
 
-
-def cli_in_process(*args, count_frozen: bool = False) -> InProcessResult:
-    """spl_lite.cli.main(ARGS) in this process: no interpreter start (~0.3 s a run). The output must
-    go to --output / --output-dir files (standard output is not captured); stderr is returned as
-    `.err`. What the call left changed in the process (`_global_state`) is in `.leftovers` (the
-    count of frozen objects only with count_frozen) and is put back, so that one call cannot change
-    the next."""
+    What the call left changed in the process (`_global_state`) is in `.leftovers` (the count of
+    frozen objects only with count_frozen) and is put back, so that one call cannot change the next."""
     from spl_lite import cli as cli_module
 
     nothing_was_frozen = gc.get_freeze_count() == 0  # cheap while nothing is frozen
     before = _global_state(count_frozen)
-    stderr = io.StringIO()
+    stdout, stderr = io.BytesIO(), io.StringIO()
+    fake_stdout = io.TextIOWrapper(stdout, encoding="utf-8", write_through=True)
+    fake_stdin = io.TextIOWrapper(io.BytesIO(stdin or b""), encoding="utf-8")
+    sys.stdin, sys.stdout, sys.stderr = fake_stdin, fake_stdout, stderr
     try:
-        with contextlib.redirect_stderr(stderr):
-            code = cli_module.main([str(a) for a in args])
+        code = cli_module.main([str(a) for a in args])
+    except SystemExit as exit:  # argparse: bad arguments, --help, --version
+        code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
     finally:
+        fake_stdout.flush()
+        output = stdout.getvalue()
         after = _global_state(count_frozen)
-        after["stderr"] = before["stderr"] if after["stderr"] is stderr else after["stderr"]
+        for name, fake in (("stdin", fake_stdin), ("stdout", fake_stdout), ("stderr", stderr)):
+            after[name] = before[name] if after[name] is fake else after[name]  # ours, left in place: fine
         leftovers = {k: (before[k], after[k]) for k in before if after[k] != before[k]}
         _restore(before, nothing_was_frozen)
-    assert "Traceback" not in stderr.getvalue(), stderr.getvalue()
-    return InProcessResult(code, stderr.getvalue(), leftovers)
+    result = subprocess.CompletedProcess(list(args), code, output, stderr.getvalue().encode())
+    result.out, result.err, result.leftovers = output.decode(errors="replace"), stderr.getvalue(), leftovers
+    assert "Traceback" not in result.err, result.err
+    return result
 
 
 # ---- compiled searches, shared by the tests that compile corpus texts ----

@@ -191,7 +191,7 @@ def test_case(case: Path, mode: str, scratch: Path):
 
 @pytest.mark.parametrize("what", [
     pytest.param(what, marks=[pytest.mark.xfail(reason=KNOWN_LEFTOVERS[what], strict=True)] if what in KNOWN_LEFTOVERS else [])
-    for what in ("gc enabled", "gc frozen objects", "recursion limit", "SIGINT handler", "SIGTERM handler",
+    for what in ("gc enabled", "gc frozen objects", "recursion limit", "SIGINT handler", "SIGTERM handler", "stdin",
                  "stdout", "stderr", "cwd")
 ])
 def test_in_process_run_leaves_no_global_state(what: str, leftovers: dict):
