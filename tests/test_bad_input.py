@@ -7,7 +7,7 @@ import gzip
 import orjson
 import pytest
 
-from conftest import EXAMPLE, REFERENCE, ROOT, cli
+from conftest import EXAMPLE, REFERENCE, ROOT, cli_in_process
 from spl_lite.io.jsonl import EventReader, TooManyBadLines, decode_lines
 
 # Every field of every event, so that a lost or changed event shows in the output.
@@ -55,9 +55,9 @@ def files(tmp_path_factory):
 def test_every_kind_of_bad_line_is_skipped_and_good_lines_give_the_same_output(files, search):
     base, bad_at = files
     spl = REFERENCE if search == "reference" else base / "everything.spl"
-    clean = cli("run", spl, "--input", base / "good.jsonl")
+    clean = cli_in_process("run", spl, "--input", base / "good.jsonl")
     dead = base / f"dead-{search}.bin"
-    mixed = cli("run", spl, "--input", base / "mixed.jsonl", "--dead-letter", dead)
+    mixed = cli_in_process("run", spl, "--input", base / "mixed.jsonl", "--dead-letter", dead)
     assert clean.returncode == mixed.returncode == 0
     assert mixed.stdout == clean.stdout
     if search == "everything":
@@ -91,7 +91,7 @@ def test_a_truncated_gzip_keeps_every_whole_line_before_the_damage(files, tmp_pa
     broken = tmp_path / "broken.jsonl.gz"
     broken.write_bytes(packed[: len(packed) * 2 // 3])
     dead = tmp_path / "dead.bin"
-    result = cli("run", base / "everything.spl", "--input", broken, "--dead-letter", dead)
+    result = cli_in_process("run", base / "everything.spl", "--input", broken, "--dead-letter", dead)
     assert result.returncode == 0
     out = result.stdout.splitlines()
     assert 0 < len(out) < len(lines)
@@ -99,7 +99,7 @@ def test_a_truncated_gzip_keeps_every_whole_line_before_the_damage(files, tmp_pa
     readable = _readable_prefix(broken.read_bytes())
     whole = readable[: readable.rfind(b"\n") + 1]
     assert len(out) == whole.count(b"\n")
-    clean = cli("run", base / "everything.spl", "--input", "-", stdin=whole)
+    clean = cli_in_process("run", base / "everything.spl", "--input", "-", stdin=whole)
     assert result.stdout == clean.stdout
     assert dead.read_bytes() == readable[len(whole):] + b"\n"
     assert "gzip data is truncated" in result.stderr.decode()
@@ -115,7 +115,7 @@ def _readable_prefix(data: bytes) -> bytes:
 
 def test_max_bad_stops_with_exit_5_after_flushing_what_was_found(files, tmp_path):
     base, bad_at = files
-    result = cli("run", base / "everything.spl", "--input", base / "mixed.jsonl", "--max-bad", "2",
+    result = cli_in_process("run", base / "everything.spl", "--input", base / "mixed.jsonl", "--max-bad", "2",
                  "--output", tmp_path / "out.jsonl")
     assert result.returncode == 5
     assert "stopped: more than 2 bad lines (--max-bad)" in result.stderr.decode()
@@ -125,9 +125,9 @@ def test_max_bad_stops_with_exit_5_after_flushing_what_was_found(files, tmp_path
     good_before = sum(1 for line in (base / "mixed.jsonl").read_bytes().splitlines()[: third_bad - 1]
                       if line.strip().startswith(b'{"_time"'))
     assert len(records) == good_before
-    zero = cli("run", base / "everything.spl", "--input", base / "mixed.jsonl", "--max-bad", "0")
+    zero = cli_in_process("run", base / "everything.spl", "--input", base / "mixed.jsonl", "--max-bad", "0")
     assert zero.returncode == 5 and zero.stdout.count(b"\n") == sorted(bad_at)[0] - 1
-    enough = cli("run", base / "everything.spl", "--input", base / "mixed.jsonl", "--max-bad", str(len(bad_at)))
+    enough = cli_in_process("run", base / "everything.spl", "--input", base / "mixed.jsonl", "--max-bad", str(len(bad_at)))
     assert enough.returncode == 0
 
 
