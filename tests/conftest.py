@@ -154,6 +154,8 @@ def compile_cached(text: str):
         try:
             found = Search.compile(text)
         except SplError as error:
+            # Kept without the frames it was raised through (the parser's whole state at the error).
+            error.__traceback__ = error.__context__ = error.__cause__ = None
             found = error
         _COMPILED[text] = found
     if isinstance(found, SplError):
