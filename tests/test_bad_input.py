@@ -3,18 +3,13 @@ dead-letter file byte for byte, and the output of every good line is what it is 
 from __future__ import annotations
 
 import gzip
-import subprocess
-import sys
-from pathlib import Path
 
 import orjson
 import pytest
 
+from conftest import EXAMPLE, REFERENCE, ROOT, cli_in_process
 from spl_lite.io.jsonl import EventReader, TooManyBadLines, decode_lines
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "process_creation.jsonl"
-REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
 # Every field of every event, so that a lost or changed event shows in the output.
 EVERYTHING = "| from read_ssa_enriched_events() | eval n = map_get(input_event, \"process_id\") | into write_ssa_detected_events();\n"
 
@@ -29,13 +24,6 @@ BAD_LINES = {
     "a 50 MB line": b'{"process_name": "' + b"a" * (50 << 20) + b'"}\n',
     "no newline at the end, truncated": b'{"process_name": "cm',
 }
-
-
-def cli(*args, stdin=None) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "spl_lite.cli", *map(str, args)], input=stdin,
-                            capture_output=True, timeout=120)
-    assert b"Traceback" not in result.stderr, result.stderr.decode()
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +55,9 @@ def files(tmp_path_factory):
 def test_every_kind_of_bad_line_is_skipped_and_good_lines_give_the_same_output(files, search):
     base, bad_at = files
     spl = REFERENCE if search == "reference" else base / "everything.spl"
-    clean = cli("run", spl, "--input", base / "good.jsonl")
+    clean = cli_in_process("run", spl, "--input", base / "good.jsonl")
     dead = base / f"dead-{search}.bin"
-    mixed = cli("run", spl, "--input", base / "mixed.jsonl", "--dead-letter", dead)
+    mixed = cli_in_process("run", spl, "--input", base / "mixed.jsonl", "--dead-letter", dead)
     assert clean.returncode == mixed.returncode == 0
     assert mixed.stdout == clean.stdout
     if search == "everything":
@@ -103,7 +91,7 @@ def test_a_truncated_gzip_keeps_every_whole_line_before_the_damage_and_exits_3(f
     broken = tmp_path / "broken.jsonl.gz"
     broken.write_bytes(packed[: len(packed) * 2 // 3])
     dead = tmp_path / "dead.bin"
-    result = cli("run", base / "everything.spl", "--input", broken, "--dead-letter", dead)
+    result = cli_in_process("run", base / "everything.spl", "--input", broken, "--dead-letter", dead)
     assert result.returncode == 3  # an input error, as zcat says, with what came before kept
     assert f"`{broken}`: gzip data is truncated" in result.stderr.decode()
     out = result.stdout.splitlines()
@@ -112,7 +100,7 @@ def test_a_truncated_gzip_keeps_every_whole_line_before_the_damage_and_exits_3(f
     readable = _readable_prefix(broken.read_bytes())
     whole = readable[: readable.rfind(b"\n") + 1]
     assert len(out) == whole.count(b"\n")
-    clean = cli("run", base / "everything.spl", "--input", "-", stdin=whole)
+    clean = cli_in_process("run", base / "everything.spl", "--input", "-", stdin=whole)
     assert result.stdout == clean.stdout
     assert dead.read_bytes() == readable[len(whole):] + b"\n"
     assert "gzip data is truncated" in result.stderr.decode()
@@ -128,7 +116,7 @@ def _readable_prefix(data: bytes) -> bytes:
 
 def test_max_bad_stops_with_exit_5_after_flushing_what_was_found(files, tmp_path):
     base, bad_at = files
-    result = cli("run", base / "everything.spl", "--input", base / "mixed.jsonl", "--max-bad", "2",
+    result = cli_in_process("run", base / "everything.spl", "--input", base / "mixed.jsonl", "--max-bad", "2",
                  "--output", tmp_path / "out.jsonl")
     assert result.returncode == 5
     assert "stopped: more than 2 bad lines (--max-bad)" in result.stderr.decode()
@@ -138,9 +126,9 @@ def test_max_bad_stops_with_exit_5_after_flushing_what_was_found(files, tmp_path
     good_before = sum(1 for line in (base / "mixed.jsonl").read_bytes().splitlines()[: third_bad - 1]
                       if line.strip().startswith(b'{"_time"'))
     assert len(records) == good_before
-    zero = cli("run", base / "everything.spl", "--input", base / "mixed.jsonl", "--max-bad", "0")
+    zero = cli_in_process("run", base / "everything.spl", "--input", base / "mixed.jsonl", "--max-bad", "0")
     assert zero.returncode == 5 and zero.stdout.count(b"\n") == sorted(bad_at)[0] - 1
-    enough = cli("run", base / "everything.spl", "--input", base / "mixed.jsonl", "--max-bad", str(len(bad_at)))
+    enough = cli_in_process("run", base / "everything.spl", "--input", base / "mixed.jsonl", "--max-bad", str(len(bad_at)))
     assert enough.returncode == 0
 
 

@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import EXAMPLE, REFERENCE, ROOT, cli
 
 SEARCH = """\
 | from read_ssa_enriched_events()
@@ -21,20 +19,6 @@ SEARCH = """\
 """
 
 BAD_SEARCH = '| from read_ssa_enriched_events()\n| eval x = lowr("A")\n| into write_ssa_detected_events();\n'
-
-
-def cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "spl_lite.cli", *map(str, args)],
-        input=stdin,
-        capture_output=True,
-        cwd=cwd or ROOT,
-        timeout=60,
-    )
-    result.out = result.stdout.decode()
-    result.err = result.stderr.decode()
-    assert "Traceback" not in result.err, result.err
-    return result
 
 
 def records(text: str) -> list[dict]:
@@ -176,7 +160,7 @@ def test_explain_prints_one_line_per_plan_node(search):
 
 
 def test_explain_prints_the_physical_plan_after_the_logical_one(tmp_path):
-    reference = Path(__file__).resolve().parents[1] / "searches" / "rare_parent_child_process_relationship.spl"
+    reference = REFERENCE
     physical = cli("explain", reference).out.split("\n\n")[-1].splitlines()
     assert physical == [
         "reading: only the keys _time, dest_device_id, dest_user_id, event_id, parent_process_name, process, "
@@ -185,7 +169,7 @@ def test_explain_prints_the_physical_plan_after_the_logical_one(tmp_path):
         "running: one process (no --input given)",
         "filter #6 is applied before #5 (it reads nothing #5 sets)",
     ]
-    events = Path(__file__).resolve().parents[1] / "examples" / "process_creation.jsonl"
+    events = EXAMPLE
     parallel = cli("explain", reference, "--input", events, "--workers", "2").out.splitlines()
     assert "running: 2 worker processes run nodes #0-#4, and the filter #6 after #5; " \
            "the main process runs the rest in input order" in parallel
@@ -198,7 +182,7 @@ def test_explain_json_holds_both_plans_and_the_logical_plan_round_trips():
     from spl_lite import Search
     from spl_lite.plan.logical import Plan
 
-    reference = Path(__file__).resolve().parents[1] / "searches" / "rare_parent_child_process_relationship.spl"
+    reference = REFERENCE
     document = json.loads(cli("explain", "--json", reference).out)
     (search,) = document["searches"]
     assert [node["command"] for node in search["logical"]][:3] == ["from", "eval", "eval"]

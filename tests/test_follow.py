@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from conftest import cli, cli_process
 from spl_lite.engine.checkpoint import decode_state
 
 SEARCH = """\
@@ -25,13 +25,11 @@ TIMEOUT = 20
 
 
 def start(*args, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "spl_lite.cli", "run", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    return cli_process("run", *args, **kwargs)
 
 
 def run(*args, stdin=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "spl_lite.cli", "run", *map(str, args)], input=stdin,
-                          capture_output=True, timeout=60)
+    return cli("run", *args, stdin=stdin, timeout=60)
 
 
 def wait_for_lines(path: Path, count: int, process: subprocess.Popen) -> list[dict]:

@@ -1,31 +1,19 @@
 """Several searches over one pass of the input: each one's output is exactly what it gives alone."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
+from conftest import CORPUS, EXAMPLE, REFERENCE, cli_in_process, compile_cached
 from spl_lite.driver.api import Search
 from spl_lite.core.errors import SplError
 from spl_lite.io.jsonl import encode_record
 from spl_lite.io.ocsf import from_enriched
 from spl_lite.io.outputs import search_names
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "process_creation.jsonl"
-REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
-CORPUS = ROOT.parent / "shared" / "corpus" / "searches.jsonl"
 PER_GENERATION = 8  # corpus texts per generation, the first that plan, run and detect something
-
-
-def cli(*args, stdin=None) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "spl_lite.cli", *map(str, args)], input=stdin,
-                            capture_output=True, timeout=120)
-    assert b"Traceback" not in result.stderr, result.stderr.decode()
-    return result
 
 
 def test_names_are_file_stems_made_unique_in_order():
@@ -64,7 +52,7 @@ def sample(inputs) -> dict[str, list[tuple[Path, bytes]]]:
             continue
         shape = "ocsf" if generation in ("G3", "G4") else "ssa"
         try:
-            search = Search.compile(text)
+            search = compile_cached(text)
         except SplError:
             continue
         alone = _alone(search, inputs[shape])
@@ -84,7 +72,7 @@ def sample(inputs) -> dict[str, list[tuple[Path, bytes]]]:
 @pytest.mark.parametrize("shape", ["ssa", "ocsf"])
 def test_output_dir_holds_each_search_exactly_as_alone(tmp_path, inputs, sample, shape):
     paths = [p for p, _ in sample[shape]]
-    result = cli("run", *paths, "--input", inputs[shape], "--output-dir", tmp_path / "out")
+    result = cli_in_process("run", *paths, "--input", inputs[shape], "--output-dir", tmp_path / "out")
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout == b""
     names = search_names([str(p) for p in paths])
@@ -96,7 +84,7 @@ def test_output_dir_holds_each_search_exactly_as_alone(tmp_path, inputs, sample,
 @pytest.mark.parametrize("shape", ["ssa", "ocsf"])
 def test_stdout_labels_each_record_with_its_search(inputs, sample, shape):
     paths = [p for p, _ in sample[shape]]
-    result = cli("run", *paths, "--input", inputs[shape])
+    result = cli_in_process("run", *paths, "--input", inputs[shape])
     assert result.returncode == 0
     names = search_names([str(p) for p in paths])
     by_name: dict[str, list[bytes]] = {name: [] for name in names}
@@ -110,24 +98,24 @@ def test_stdout_labels_each_record_with_its_search(inputs, sample, shape):
 
 
 def test_one_search_output_is_unchanged_and_unlabelled(tmp_path):
-    result = cli("run", REFERENCE, "--input", EXAMPLE)
+    result = cli_in_process("run", REFERENCE, "--input", EXAMPLE)
     assert result.stdout == _alone(Search.compile(REFERENCE.read_text()), EXAMPLE)
     assert b'"search"' not in result.stdout
-    to_dir = cli("run", REFERENCE, "--input", EXAMPLE, "--output-dir", tmp_path)
+    to_dir = cli_in_process("run", REFERENCE, "--input", EXAMPLE, "--output-dir", tmp_path)
     assert (tmp_path / f"{REFERENCE.stem}.jsonl").read_bytes() == result.stdout and to_dir.stdout == b""
 
 
 def test_search_from_stdin_among_files(tmp_path):
     text = '| from read_ssa_enriched_events() | eval n = map_get(input_event, "process_id") | where n < 1000 | select n;'
-    result = cli("run", "-", REFERENCE, "--input", EXAMPLE, "--output-dir", tmp_path, stdin=text.encode())
+    result = cli_in_process("run", "-", REFERENCE, "--input", EXAMPLE, "--output-dir", tmp_path, stdin=text.encode())
     assert result.returncode == 0
     assert (tmp_path / "stdin.jsonl").read_bytes() == _alone(Search.compile(text), EXAMPLE)
-    twice = cli("run", "-", "-", "--input", EXAMPLE, stdin=text.encode())
+    twice = cli_in_process("run", "-", "-", "--input", EXAMPLE, stdin=text.encode())
     assert twice.returncode == 2 and b"only one search can come from standard input" in twice.stderr
 
 
 def test_a_broken_search_stops_before_any_input_is_read(tmp_path):
     bad = tmp_path / "bad.spl"
     bad.write_text('| from read_ssa_enriched_events() | eval x = lowr("A");')
-    result = cli("run", REFERENCE, bad, "--input", tmp_path / "missing.jsonl")
+    result = cli_in_process("run", REFERENCE, bad, "--input", tmp_path / "missing.jsonl")
     assert result.returncode == 1 and b"unknown function `lowr`" in result.stderr

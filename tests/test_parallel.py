@@ -10,6 +10,7 @@ import numpy as np
 import orjson
 import pytest
 
+from conftest import REFERENCE, ROOT, cli
 from spl_lite.driver.api import Search
 from spl_lite.core.batch import Batch, coded
 from spl_lite.io.projection import ProjectedDecoder
@@ -18,8 +19,6 @@ from spl_lite.engine.parallel import _range_blocks, _range_events, pack, unpack
 from spl_lite.io.framing import byte_ranges
 from spl_lite.plan.rules.stateless_head import pushed_filter, stateless_head
 
-ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from generate_events import generate  # noqa: E402
 
@@ -37,11 +36,9 @@ def events_with_bad_lines(tmp_path_factory) -> Path:
 
 
 def run(path: Path, workers: int, search: Path = REFERENCE) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "spl_lite.cli", "run", str(search), "--input", str(path), "--workers", str(workers)],
-        capture_output=True,
-        check=True,
-    )
+    result = cli("run", search, "--input", path, "--workers", workers)
+    assert result.returncode == 0, result.err
+    return result
 
 
 def test_output_and_warnings_identical_for_any_worker_count(events_with_bad_lines):

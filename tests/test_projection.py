@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import CORPUS, EXAMPLE, REFERENCE, ROOT, cli_in_process, compile_cached, needs_corpus
 from spl_lite import Search
 from spl_lite.io import ocsf
 from spl_lite.io import jsonl
@@ -28,11 +29,7 @@ def decoder_for(plans, input_format):
     return choose_reading(plans, input_format).decoder(input_format)
 from spl_lite.core.batch import Batch, DeferredColumn, ProjectedMaps
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "process_creation.jsonl"
-REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
 GENERATOR = ROOT / "benchmarks" / "generate_events.py"
-CORPUS = ROOT.parent / "shared" / "corpus" / "searches.jsonl"
 
 SOURCE = "| from read_ssa_enriched_events() "
 SINK = " | into write_ssa_detected_events();"
@@ -48,13 +45,6 @@ FIVE_KEYS_VARIANTS = pytest.mark.parametrize("five_keys", [FIVE_KEYS, FIVE_KEYS_
 
 def keys_of(text: str) -> frozenset[str] | None:
     return keys_read(Search.compile(text).plan)
-
-
-def cli(*args, timeout: int = 120) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "spl_lite.cli", *map(str, args)],
-                            capture_output=True, cwd=ROOT, timeout=timeout)
-    assert b"Traceback" not in result.stderr, result.stderr.decode(errors="replace")
-    return result
 
 
 def without_timing(stderr: bytes) -> list[bytes]:
@@ -195,14 +185,14 @@ def generated(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("which", ["example", "generated"])
 def test_reference_detection_output_is_identical_projected_whole_and_parallel(which, generated):
     path = EXAMPLE if which == "example" else generated
-    runs = {mode: cli("run", REFERENCE, "--input", path, *flags)
+    runs = {mode: cli_in_process("run", REFERENCE, "--input", path, *flags)
             for mode, flags in {"projected": [], "whole": ["--whole-events"], "workers": ["--workers", "2"]}.items()}
     for mode, result in runs.items():
         assert result.returncode == 0, (mode, result.stderr)
     assert runs["projected"].stdout, "the detection must fire, or the comparison shows nothing"
     assert runs["projected"].stdout == runs["whole"].stdout
     assert runs["workers"].stdout == runs["whole"].stdout
-    explained = cli("explain", REFERENCE).stdout
+    explained = cli_in_process("explain", REFERENCE).stdout
     assert b"projected" in explained  # the default run above did take the projected path
 
 
@@ -273,7 +263,7 @@ def run_modes(search: Path, data_path: Path, tmp: Path, *extra, modes=("projecte
         dead = tmp / f"{mode}.dead"
         # --workers is not used with --dead-letter (one process reads), so the workers run goes without.
         letters = [] if mode == "workers" else ["--dead-letter", dead]
-        result = cli("run", search, "--input", data_path, *letters, *extra, *flags[mode])
+        result = cli_in_process("run", search, "--input", data_path, *letters, *extra, *flags[mode])
         assert result.returncode == 0, (mode, result.stderr)
         index = Path(f"{dead}.index.jsonl")
         runs[mode] = {
@@ -314,7 +304,7 @@ def test_awkward_lines_give_the_same_output_warnings_and_dead_letters(five_keys,
 
 # ---- 5: corpus searches through the API ----
 
-@pytest.mark.skipif(not CORPUS.exists(), reason=f"corpus not found at {CORPUS} (shared/ sits beside the checkout)")
+@needs_corpus
 def test_corpus_searches_projected_by_run_files_match_run_on_whole_events():
     events = [orjson.loads(line) for line in EXAMPLE.read_bytes().splitlines()]
     seen, compared, records = set(), 0, 0
@@ -325,7 +315,7 @@ def test_corpus_searches_projected_by_run_files_match_run_on_whole_events():
             continue
         seen.add(text)
         try:
-            search = Search.compile(text)
+            search = compile_cached(text)
         except Exception:
             continue
         if keys_read(search.plan) is None:
@@ -465,10 +455,10 @@ def test_a_search_reading_a_key_that_marks_other_shapes_runs(key, tmp_path):
     search.write_text(text)
     path = tmp_path / "events.jsonl"
     path.write_bytes(b'{"process_name": "a.exe"}\n{"process_name": "b.exe", "dest_user_id": "u"}\n')
-    whole = cli("run", search, "--input", path, "--whole-events")
+    whole = cli_in_process("run", search, "--input", path, "--whole-events")
     assert whole.returncode == 0 and whole.stdout.count(b"\n") == 2
     decoder_for([Search.compile(text).plan], "auto")  # must not raise
-    projected = cli("run", search, "--input", path)
+    projected = cli_in_process("run", search, "--input", path)
     assert projected.returncode == 0 and projected.stdout == whole.stdout
 
 
@@ -492,7 +482,7 @@ def test_awkward_lines_in_the_ssa_format_give_the_same_output(five_keys, awkward
     # With --input-format ssa only stream records leave the projected path; lines are used as they are.
     search = tmp_path / "five.spl"
     search.write_text(five_keys)
-    outputs = [cli("run", search, "--input", awkward, "--batch-size", "64", "--input-format", "ssa", *flags)
+    outputs = [cli_in_process("run", search, "--input", awkward, "--batch-size", "64", "--input-format", "ssa", *flags)
                for flags in ([], ["--whole-events"])]
     assert outputs[0].stdout == outputs[1].stdout and outputs[0].stdout.count(b"\n") > 100
     assert without_timing(outputs[0].stderr) == without_timing(outputs[1].stderr)
@@ -680,11 +670,11 @@ def test_a_damaged_gzip_keeps_the_blocks_gathered_before_the_damage(tmp_path):
     assert whole.count(b"\n") > 3 * 1024  # more than three decode blocks before the damage
     search = tmp_path / "names.spl"
     search.write_text(SOURCE + '| eval name = map_get(input_event, "process_name") | select name' + SINK)
-    result = cli("run", search, "--input", broken)
+    result = cli_in_process("run", search, "--input", broken)
     assert result.returncode == 3 and b"gzip data is truncated" in result.stderr
     clean = tmp_path / "whole.jsonl"
     clean.write_bytes(whole)
-    assert result.stdout == cli("run", search, "--input", clean).stdout
+    assert result.stdout == cli_in_process("run", search, "--input", clean).stdout
     assert result.stdout.count(b"\n") == whole.count(b"\n")
 
 

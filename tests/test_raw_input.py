@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gzip
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,19 +10,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/evtx_build.py
 
+from conftest import EXAMPLE, RAW, REFERENCE, cli, cli_in_process, needs_raw
 from spl_lite import Search
 from spl_lite.io import evtx, formats, ocsf, windows
 from spl_lite.io.formats import InputConverter, kind_of
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-RAW = SHARED / "data" / "raw"
-REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
-EXAMPLES = ROOT / "examples" / "process_creation.jsonl"
-
-needs_corpus = pytest.mark.skipif(
-    not RAW.is_dir(), reason=f"raw corpus not found at {RAW} (the shared/ folder sits beside the repo)"
-)
+EXAMPLES = EXAMPLE  # the enriched example events
 
 SYSMON_NXLOG = {
     "EventID": 1, "SourceName": "Microsoft-Windows-Sysmon", "Channel": "Microsoft-Windows-Sysmon/Operational",
@@ -46,16 +38,6 @@ SSA_EVENT = {
     "process_path": "C:\\Windows\\System32\\cmd.exe", "parent_process_name": "C:\\Windows\\explorer.exe",
     "dest_device_id": "win-dc-6565071", "dest_user_id": "administrator", "_datamodels": ["Endpoint_Processes"],
 }
-
-
-def cli(*args, stdin: bytes | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "spl_lite.cli", *map(str, args)],
-        input=stdin, capture_output=True, cwd=ROOT, timeout=120, env=env,
-    )
-    result.err = result.stderr.decode()
-    assert "Traceback" not in result.err, result.err
-    return result
 
 
 def jsonl(path: Path, events) -> Path:
@@ -303,7 +285,7 @@ def as_evtx_json(flat: dict) -> dict:
     return {"Event": {"System": system, "EventData": flat}}
 
 
-@needs_corpus
+@needs_raw
 @pytest.mark.parametrize("relpath", ["evtx-attack-samples/evtx-attack-samples.jsonl.gz",
                                      "sigma-regression-data/sigma-regression-data.jsonl.gz"])
 def test_evtx_flattening_matches_the_corpus_conversion(relpath):
@@ -357,11 +339,11 @@ def test_a_real_evtx_file_is_read(tmp_path):
     assert bad == [] and records[0] == FLAT_SYSMON and records[2]["NewProcessId"] == "0x1fc"
     assert [r["name"] for r in Search.compile(G4.replace('"cmd.exe"', '"cmd.exe" OR true')).run_files(
         [str(path)])] == ["Flash_update.exe", "whoami.exe"]
-    result = cli("run", REFERENCE, "--input", path, "--progress")
+    result = cli_in_process("run", REFERENCE, "--input", path, "--progress")
     assert result.returncode == 0 and "1 skipped: not process creation" in result.err
 
 
-@needs_corpus
+@needs_raw
 def test_evtx_file_gives_what_its_json_lines_give(tmp_path):
     pytest.importorskip("evtx", reason="the optional `evtx` package is not installed (pip install 'spl-lite[evtx]')")
     from evtx_build import write_evtx
@@ -369,8 +351,8 @@ def test_evtx_file_gives_what_its_json_lines_give(tmp_path):
     source = RAW / "evtx-attack-samples" / "evtx-attack-samples.jsonl.gz"
     with gzip.open(source) as handle:
         write_evtx(tmp_path / "samples.evtx", [orjson.loads(line) for line in handle])
-    from_evtx = cli("run", REFERENCE, "--input", tmp_path / "samples.evtx")
-    from_json = cli("run", REFERENCE, "--input", source)
+    from_evtx = cli_in_process("run", REFERENCE, "--input", tmp_path / "samples.evtx")
+    from_json = cli_in_process("run", REFERENCE, "--input", source)
     assert from_evtx.returncode == from_json.returncode == 0
     assert from_evtx.stdout == from_json.stdout and from_json.stdout.count(b"\n") == 50
 
@@ -392,7 +374,7 @@ def test_evtx_without_the_extra_says_how_to_install(tmp_path):
 def test_evtx_is_refused_by_formats_that_cannot_read_it(tmp_path):
     path = tmp_path / "Security.evtx"
     path.write_bytes(evtx.MAGIC + b"\0" * 4088)
-    result = cli("run", REFERENCE, "--input", path, "--input-format", "ssa")
+    result = cli_in_process("run", REFERENCE, "--input", path, "--input-format", "ssa")
     assert result.returncode == 3 and "raw Windows records" in result.err
 
 
@@ -402,7 +384,7 @@ def raw_file(relpath: str) -> Path:
     return RAW / relpath
 
 
-@needs_corpus
+@needs_raw
 @pytest.mark.parametrize(
     ("relpath", "expected"),
     [
@@ -413,7 +395,7 @@ def raw_file(relpath: str) -> Path:
     ],
 )
 def test_reference_detection_runs_on_raw_files_with_no_flags(relpath, expected, tmp_path):
-    result = cli("run", REFERENCE, "--input", raw_file(relpath))
+    result = cli_in_process("run", REFERENCE, "--input", raw_file(relpath))
     assert result.returncode == 0, result.err
     records = [orjson.loads(line) for line in result.stdout.splitlines()]
     assert len(records) == expected
@@ -421,7 +403,7 @@ def test_reference_detection_runs_on_raw_files_with_no_flags(relpath, expected, 
     assert result.err == ""  # nothing skipped, nothing to warn about
 
 
-@needs_corpus
+@needs_raw
 @pytest.mark.parametrize(
     "relpaths",
     [
@@ -438,8 +420,8 @@ def test_raw_and_pre_normalised_give_identical_output(relpaths, tmp_path):
         with gzip.open(path) as handle:
             events += [windows.normalise(orjson.loads(line)) for line in handle]
     jsonl(normalised, events)
-    from_raw = cli("run", REFERENCE, "--input", *raw)
-    from_events = cli("run", REFERENCE, "--input", normalised, "--input-format", "ssa")
+    from_raw = cli_in_process("run", REFERENCE, "--input", *raw)
+    from_events = cli_in_process("run", REFERENCE, "--input", normalised, "--input-format", "ssa")
     assert from_raw.returncode == from_events.returncode == 0
     assert from_raw.stdout == from_events.stdout and from_raw.stdout.count(b"\n") > 0
     # G4 over raw records and over OCSF documents made from them in advance: the same.
@@ -447,28 +429,28 @@ def test_raw_and_pre_normalised_give_identical_output(relpaths, tmp_path):
     g4.write_text(G4)
     documents = jsonl(tmp_path / "ocsf.jsonl", (ocsf.from_process_creation(windows.process_creation(orjson.loads(line)))
                                                for path in raw for line in gzip.open(path)))
-    assert cli("run", g4, "--input", *raw).stdout == cli("run", g4, "--input", documents, "--input-format", "ocsf").stdout
+    assert cli_in_process("run", g4, "--input", *raw).stdout == cli_in_process("run", g4, "--input", documents, "--input-format", "ocsf").stdout
 
 
-@needs_corpus
+@needs_raw
 def test_skips_reach_the_summary(tmp_path):
     with gzip.open(raw_file("sigma-regression-data/sigma-regression-data.jsonl.gz")) as handle:
         records = [orjson.loads(line) for line in handle]
     mixed = jsonl(tmp_path / "mixed.jsonl", [*records[:20], *({**r, "EventID": 3} for r in records[20:23]), SSA_EVENT])
-    result = cli("run", REFERENCE, "--input", mixed)
+    result = cli_in_process("run", REFERENCE, "--input", mixed)
     assert result.returncode == 0
     assert "spl-lite: 20 raw Windows records normalised, 3 skipped: not process creation" in result.err
-    sysmon_only = cli("run", REFERENCE, "--input", mixed, "--input-format", "winsec", "--progress")
+    sysmon_only = cli_in_process("run", REFERENCE, "--input", mixed, "--input-format", "winsec", "--progress")
     assert "20 skipped: not Security 4688 (--input-format winsec)" in sysmon_only.err
     assert "1 skipped: not a raw Windows record" in sysmon_only.err
 
 
-@needs_corpus
+@needs_raw
 def test_workers_convert_raw_lines_too(tmp_path):
     with gzip.open(raw_file("sigma-regression-data/sigma-regression-data.jsonl.gz")) as handle:
         records = [orjson.loads(line) for line in handle]
     plain = jsonl(tmp_path / "sigma.jsonl", [x for r in records for x in (r, {**r, "EventID": 3})])
-    runs = [cli("run", REFERENCE, "--input", plain, "--workers", n, "--batch-size", 16, "--progress") for n in (1, 2)]
+    runs = [cli_in_process("run", REFERENCE, "--input", plain, "--workers", n, "--batch-size", 16, "--progress") for n in (1, 2)]
     assert runs[0].stdout == runs[1].stdout and runs[0].stdout.count(b"\n") == 38
     for result in runs:
         assert "149 raw Windows records normalised, 149 skipped: not process creation" in result.err

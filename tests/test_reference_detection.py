@@ -3,16 +3,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from pathlib import Path
 
 import pytest
 
+from conftest import EXAMPLE, REFERENCE, SHARED
 from spl_lite import Search
 
-ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
-SHARED_REFERENCE = ROOT.parent / "shared" / "reference" / "rare_parent_child_process_relationship.spl"
-EXAMPLE = ROOT / "examples" / "process_creation.jsonl"
+SHARED_REFERENCE = SHARED / "reference" / "rare_parent_child_process_relationship.spl"
 SHA256 = "ddd13100bfd56845a1683a6e4150e4cc11446eb50625ecf4d88ee31a235e348b"
 
 

@@ -9,20 +9,18 @@ from __future__ import annotations
 import gzip
 import re
 import sys
-from pathlib import Path
 
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import CORPUS, ROOT
 from spl_lite.driver.api import Search
 from spl_lite.core.errors import SplError
 from spl_lite.io.jsonl import EventReader
 from spl_lite.engine.checkpoint import StateError, decode_state
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "corpus" / "searches.jsonl"
 # Compiling a search raises Python's recursion limit (runtime/executor.py); do it before hypothesis
 # starts, which otherwise warns that the limit changed under it.
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 4000))

@@ -5,15 +5,15 @@ every corpus text with a stateful command (stats, first_time_event, conditional_
 adaptive_threshold, union) and every 24th other text that plans. SPL_LITE_FULL_STATE=1 checks every
 text that plans instead. G0-G2 run over examples/process_creation.jsonl, G3/G4 over the same
 events as OCSF documents (spl_lite.io.ocsf.from_enriched); each is split at line 437 and fed in
-batches of 100. The CLI tests run whole processes over files: separate files, a file that grows,
-a simulated crash between checkpoints, and a raw log from ../shared/data.
+batches of 100. The CLI tests run `spl-lite run` over files (in-process, conftest.cli_in_process;
+the crashed run is a real process, killed): separate files, a file that grows, a simulated crash
+between checkpoints, and a raw log from ../shared/data.
 """
 from __future__ import annotations
 
 import gzip
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,6 +21,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from conftest import (
+    CORPUS, EXAMPLE, RAW, REFERENCE, ROOT, cli_in_process, cli_process, compile_cached, needs_corpus, needs_evtx_samples,
+)
 from spl_lite.driver.api import Search
 from spl_lite.core.errors import SplError
 from spl_lite.functions.time import set_clock
@@ -31,24 +34,10 @@ from spl_lite.engine.checkpoint import (
 )
 from spl_lite.engine.executor import Execution
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "process_creation.jsonl"
-REFERENCE = ROOT / "searches" / "rare_parent_child_process_relationship.spl"
-CORPUS = ROOT.parent / "shared" / "corpus" / "searches.jsonl"
-RAW = ROOT.parent / "shared" / "data" / "raw"
 STATEFUL_WORDS = ("stats", "first_time_event", "conditional_anomaly", "adaptive_threshold", "union")
 STATEFUL_COMMANDS = {"stats", "first_time_event", "conditional_anomaly", "adaptive_threshold", "union"}
 SPLIT, BATCH, EVERY_NTH = 437, 100, 24
 
-needs_corpus = pytest.mark.skipif(not CORPUS.exists(), reason=f"corpus not found at {CORPUS}")
-
-
-def cli(*args, stdin=None, check_traceback=True) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "spl_lite.cli", *map(str, args)], input=stdin,
-                            capture_output=True, timeout=120)
-    if check_traceback:
-        assert b"Traceback" not in result.stderr, result.stderr.decode()
-    return result
 
 
 # ---- the state file ----
@@ -108,7 +97,7 @@ def _corpus_searches(full: bool) -> list[tuple[str, str, Search]]:
             continue
         seen.add(text)
         try:
-            search = Search.compile(text)
+            search = compile_cached(text)
         except SplError:
             continue
         chosen.append((f"{entry['slug']}@{n + 1}", entry["generation"], search))
@@ -210,19 +199,19 @@ def _outputs(directory: Path) -> dict[str, bytes]:
 def _check_split(tmp_path: Path, searches: list[Path], lines: list[bytes], cut: int, *extra: str):
     a, b, both = _split(lines, tmp_path / "in", cut)
     # A+B at once, without state: the reference.
-    assert cli("run", *searches, "--input", both, "--output-dir", tmp_path / "once", *extra).returncode == 0
+    assert cli_in_process("run", *searches, "--input", both, "--output-dir", tmp_path / "once", *extra).returncode == 0
     once = _outputs(tmp_path / "once")
     assert any(once.values())
     # A, then B with --final (the input ends there): the same bytes.
     state = tmp_path / "state"
-    assert cli("run", *searches, "--input", a, "--state", state, "--output-dir", tmp_path / "two", *extra).returncode == 0
-    last = cli("run", *searches, "--input", a, b, "--state", state, "--final", "--output-dir", tmp_path / "two", *extra)
+    assert cli_in_process("run", *searches, "--input", a, "--state", state, "--output-dir", tmp_path / "two", *extra).returncode == 0
+    last = cli_in_process("run", *searches, "--input", a, b, "--state", state, "--final", "--output-dir", tmp_path / "two", *extra)
     assert last.returncode == 0, last.stderr.decode()
     assert _outputs(tmp_path / "two") == once
     # Without --final the open windows stay in the state, at once or in two runs alike.
-    assert cli("run", *searches, "--input", both, "--state", tmp_path / "s1", "--output-dir", tmp_path / "o1", *extra).returncode == 0
+    assert cli_in_process("run", *searches, "--input", both, "--state", tmp_path / "s1", "--output-dir", tmp_path / "o1", *extra).returncode == 0
     for inputs in ((a,), (a, b)):
-        assert cli("run", *searches, "--input", *inputs, "--state", tmp_path / "s2", "--output-dir", tmp_path / "o2", *extra).returncode == 0
+        assert cli_in_process("run", *searches, "--input", *inputs, "--state", tmp_path / "s2", "--output-dir", tmp_path / "o2", *extra).returncode == 0
     assert _outputs(tmp_path / "o1") == _outputs(tmp_path / "o2")
     assert _outputs(tmp_path / "o1")["windows.jsonl"] != once["windows.jsonl"]  # some windows still open
     return once
@@ -233,7 +222,7 @@ def test_cli_a_then_b_equals_a_and_b_at_once(tmp_path, searches):
     assert all(once.values()), "every search must produce output on the example"
 
 
-@pytest.mark.skipif(not (RAW / "evtx-attack-samples").is_dir(), reason=f"raw logs not found under {RAW}")
+@needs_evtx_samples
 def test_cli_a_then_b_on_raw_windows_logs(tmp_path, searches):
     """A real file from ../shared/data (raw Sysmon and 4688 records, normalised on input)."""
     source = RAW / "evtx-attack-samples" / "evtx-attack-samples.jsonl.gz"
@@ -247,11 +236,11 @@ def test_cli_a_file_that_grows_continues_after_the_last_line_read(tmp_path, sear
     growing = tmp_path / "events.jsonl"
     growing.write_bytes(b"".join(lines[:300]))
     state = tmp_path / "state"
-    assert cli("run", *searches, "--input", growing, "--state", state, "--output-dir", tmp_path / "o").returncode == 0
+    assert cli_in_process("run", *searches, "--input", growing, "--state", state, "--output-dir", tmp_path / "o").returncode == 0
     with open(growing, "ab") as handle:
         handle.write(b"".join(lines[300:]))
-    assert cli("run", *searches, "--input", growing, "--state", state, "--output-dir", tmp_path / "o", "--final").returncode == 0
-    assert cli("run", *searches, "--input", growing, "--output-dir", tmp_path / "once").returncode == 0
+    assert cli_in_process("run", *searches, "--input", growing, "--state", state, "--output-dir", tmp_path / "o", "--final").returncode == 0
+    assert cli_in_process("run", *searches, "--input", growing, "--output-dir", tmp_path / "once").returncode == 0
     assert _outputs(tmp_path / "o") == _outputs(tmp_path / "once")
     saved = decode_state((state / "state.json").read_bytes(), "state")
     (entry,) = saved["inputs"]
@@ -264,13 +253,13 @@ def test_records_written_after_the_last_checkpoint_are_not_duplicated(tmp_path, 
     lines = EXAMPLE.read_bytes().splitlines(keepends=True)
     a, b, both = _split(lines, tmp_path / "in", 600)
     state, out = tmp_path / "state", tmp_path / "out.jsonl"
-    assert cli("run", REFERENCE, "--input", a, "--state", state, "--output", out).returncode == 0
+    assert cli_in_process("run", REFERENCE, "--input", a, "--state", state, "--output", out).returncode == 0
     extra = b'{"written": "after the checkpoint"}\n'
     with open(out, "ab") as handle:  # as if the killed run had written more before dying
         handle.write(extra)
-    result = cli("run", REFERENCE, "--input", a, b, "--state", state, "--output", out, "--final")
+    result = cli_in_process("run", REFERENCE, "--input", a, b, "--state", state, "--output", out, "--final")
     assert f"removed {len(extra)} bytes written after the last saved state" in result.stderr.decode()
-    assert out.read_bytes() == cli("run", REFERENCE, "--input", both).stdout
+    assert out.read_bytes() == cli_in_process("run", REFERENCE, "--input", both).stdout
 
 
 def test_killed_run_resumes_to_the_same_output(tmp_path, searches):
@@ -282,16 +271,16 @@ def test_killed_run_resumes_to_the_same_output(tmp_path, searches):
     events.write_bytes(b"".join(generate(30_000, 3)))
     state = tmp_path / "state"
     args = [*searches, "--input", events, "--output-dir", tmp_path / "out"]
-    process = subprocess.Popen([sys.executable, "-m", "spl_lite.cli", "run", *map(str, args), "--state", str(state),
-                                "--checkpoint-every", "3000", "--batch-size", "500"], stderr=subprocess.PIPE)
+    process = cli_process("run", *args, "--state", state, "--checkpoint-every", "3000", "--batch-size", "500",
+                          stdout=None)
     deadline = time.monotonic() + 60
     while not (state / "state.json").exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL, "the run ended before it could be killed"
-    resumed = cli("run", *args, "--state", state, "--final", "--batch-size", "500")
+    resumed = cli_in_process("run", *args, "--state", state, "--final", "--batch-size", "500")
     assert resumed.returncode == 0
-    assert cli("run", *[*args[:-1], tmp_path / "once"]).returncode == 0
+    assert cli_in_process("run", *[*args[:-1], tmp_path / "once"]).returncode == 0
     assert _outputs(tmp_path / "out") == _outputs(tmp_path / "once")
 
 
@@ -299,21 +288,21 @@ def test_changed_search_unknown_version_and_damaged_state_are_refused(tmp_path, 
     events = tmp_path / "e.jsonl"
     events.write_bytes(EXAMPLE.read_bytes())
     state = tmp_path / "state"
-    assert cli("run", REFERENCE, "--input", events, "--state", state).returncode == 0
+    assert cli_in_process("run", REFERENCE, "--input", events, "--state", state).returncode == 0
     changed = tmp_path / "rare_parent_child_process_relationship.spl"
     changed.write_text(REFERENCE.read_text() + "\n")
-    refused = cli("run", changed, "--input", events, "--state", state)
+    refused = cli_in_process("run", changed, "--input", events, "--state", state)
     assert refused.returncode == 6
     assert "has changed since the state was saved" in refused.stderr.decode()
     assert "--reset-state" in refused.stderr.decode()
-    other = cli("run", REFERENCE, searches[1], "--input", events, "--state", state)
+    other = cli_in_process("run", REFERENCE, searches[1], "--input", events, "--state", state)
     assert other.returncode == 6 and "`windows`" in other.stderr.decode()
     good = (state / "state.json").read_bytes()
     (state / "state.json").write_bytes(good[: len(good) // 2])
-    damaged = cli("run", REFERENCE, "--input", events, "--state", state)
+    damaged = cli_in_process("run", REFERENCE, "--input", events, "--state", state)
     assert damaged.returncode == 6 and "truncated or damaged" in damaged.stderr.decode() and damaged.stdout == b""
     (state / "state.json").write_bytes(good.replace(b'"version":1', b'"version":7', 1))
-    future = cli("run", REFERENCE, "--input", events, "--state", state)
+    future = cli_in_process("run", REFERENCE, "--input", events, "--state", state)
     assert future.returncode == 6 and "version 7" in future.stderr.decode()
-    restart = cli("run", changed, "--input", events, "--state", state, "--reset-state")
-    assert restart.returncode == 0 and restart.stdout == cli("run", changed, "--input", events).stdout
+    restart = cli_in_process("run", changed, "--input", events, "--state", state, "--reset-state")
+    assert restart.returncode == 0 and restart.stdout == cli_in_process("run", changed, "--input", events).stdout

@@ -11,15 +11,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from conftest import RAW, SHARED, needs_raw
 from spl_lite.io.windows import FORMATS, _parse_time, detect_format, normalise
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-RAW = SHARED / "data" / "raw"
 README = SHARED / "data" / "README.md"
-
-needs_corpus = pytest.mark.skipif(
-    not RAW.is_dir(), reason=f"raw corpus not found at {RAW} (the shared/ folder sits beside the repo)"
-)
 
 ENRICHED_KEYS = {
     "_time", "event_id", "process_name", "process", "process_path", "parent_process_name", "parent_process",
@@ -404,7 +399,7 @@ CASES = [
 ]
 
 
-@needs_corpus
+@needs_raw
 @pytest.mark.parametrize(("relpath", "match", "expected"), CASES)
 def test_real_record_field_by_field(relpath, match, expected):
     got = normalise(find_raw(relpath, match))
@@ -442,7 +437,7 @@ def readme_expected_counts() -> dict[tuple[str, str], Counter]:
     return expected
 
 
-@needs_corpus
+@needs_raw
 def test_process_creation_counts_per_file_match_readme():
     expected = readme_expected_counts()
     on_disk = {(p.parent.name, p.name) for p in RAW.glob("*/*.jsonl.gz")}
@@ -460,7 +455,7 @@ def test_process_creation_counts_per_file_match_readme():
         assert formats <= SOURCE_FORMATS[source], (source, name, formats)
 
 
-@needs_corpus
+@needs_raw
 @pytest.mark.parametrize(
     "relpath",
     [
@@ -474,7 +469,7 @@ def test_raw_text_alone_gives_the_same_event(relpath):
         assert normalise({"_raw": record["_raw"]}) == normalise(record)
 
 
-@needs_corpus
+@needs_raw
 def test_winlogbeat_ecs_nesting_reads_like_winlogbeat_6():
     for record in read_raw(RAW / "otrf-security-datasets" / "empire_enable_rdp.jsonl.gz")[:50]:
         nested = {
@@ -493,7 +488,7 @@ def test_winlogbeat_ecs_nesting_reads_like_winlogbeat_6():
         assert normalise(nested) == normalise(record)
 
 
-@needs_corpus
+@needs_raw
 def test_other_event_ids_and_providers_are_not_process_creations():
     sysmon = find_raw("sigma-regression-data/sigma-regression-data.jsonl.gz", lambda r: True)
     assert normalise({**sysmon, "EventID": 3}) is None
@@ -525,7 +520,7 @@ def test_time_formats(text, expected):
     assert str(_parse_time(text)) == expected
 
 
-@needs_corpus
+@needs_raw
 def test_sysmon_dash_means_no_value():
     # Sysmon writes `-` for a parent it never saw; that is no parent, not a process named `-`.
     record = find_raw("sigma-regression-data/sigma-regression-data.jsonl.gz", lambda r: r.get("ParentImage") == "-")
