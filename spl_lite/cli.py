@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from .core.limits import allow_deep_recursion
+from .core.limits import deep_recursion
 from .driver.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_SEARCH_ERROR
 
 _EPILOG = """\
@@ -232,7 +232,11 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    allow_deep_recursion()
+    with deep_recursion():
+        return _dispatch(args)
+
+
+def _dispatch(args) -> int:
     try:
         if args.command == "run":
             from .driver.run import run_command

@@ -83,21 +83,10 @@ def api_output(case: Path, batch_size: int | None) -> bytes:
     return b"".join(encode_record(record) for record in records)
 
 
-# What spl_lite.cli.main is known to leave changed in the calling process (cli_in_process puts it
-# back after each call); test_in_process_run_leaves_no_global_state says why each is a bug.
-KNOWN_LEFTOVERS = {
-    "gc frozen objects": "driver/run.py Run.execute calls gc.freeze() and never gc.unfreeze(): every object alive "
-                         "at the start of a run stays in the permanent generation, never collected, after the run",
-    "recursion limit": "cli.main raises sys.setrecursionlimit to 20000 and never puts it back (three places change "
-                       "it: cli.main, engine/executor.allow_deep_values, io/projection)",
-}
-
-
 def run(*args) -> None:
     result = cli_in_process("run", *args, "--no-progress")
     assert result.returncode == 0, result.err
-    unknown = {k: v for k, v in result.leftovers.items() if k not in KNOWN_LEFTOVERS}
-    assert unknown == {}, f"spl_lite.cli.main changed the process: {unknown}"
+    assert result.leftovers == {}, f"spl_lite.cli.main changed the process: {result.leftovers}"
 
 
 def cli_output(case: Path, tmp: Path, *flags: str) -> bytes:
@@ -139,9 +128,6 @@ MODES = {
 }
 # (case, mode) -> the bug that makes this mode disagree with the case's expected output.
 MODE_BUGS: dict[tuple[str, str], str] = {
-    ("from_source_events_are_records", "workers-2"):
-        "--workers 2 gives each `from source` record the fields of the other records of its batch, as null "
-        '({"b":"x"} comes out as {"a":null,"b":"x","d":null}); one process keeps each record\'s own fields',
 }
 # Cases with xfail.txt whose engine answer equals the spec's in some modes: there the case passes.
 XFAIL_PASSES_IN: dict[str, set[str]] = {
@@ -189,11 +175,8 @@ def test_case(case: Path, mode: str, scratch: Path):
     assert got.decode() == expected_path.read_bytes().decode(), mode
 
 
-@pytest.mark.parametrize("what", [
-    pytest.param(what, marks=[pytest.mark.xfail(reason=KNOWN_LEFTOVERS[what], strict=True)] if what in KNOWN_LEFTOVERS else [])
-    for what in ("gc enabled", "gc frozen objects", "recursion limit", "SIGINT handler", "SIGTERM handler", "stdin",
-                 "stdout", "stderr", "cwd")
-])
+@pytest.mark.parametrize("what", ["gc enabled", "gc frozen objects", "recursion limit", "SIGINT handler",
+                                  "SIGTERM handler", "stdin", "stdout", "stderr", "cwd"])
 def test_in_process_run_leaves_no_global_state(what: str, leftovers: dict):
     assert what not in leftovers, leftovers[what]
 

@@ -114,3 +114,7 @@ def _line_start(source: str, line_no: int) -> int:
 def did_you_mean(name: str, candidates) -> str | None:
     close = difflib.get_close_matches(name.lower(), list(candidates), n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else None
+
+
+class StateError(Exception):
+    """The saved state of a run (`--state`) cannot be used or saved; the message says why and what to do."""

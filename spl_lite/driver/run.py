@@ -224,6 +224,7 @@ class Run:
             except KeyboardInterrupt as interrupt:
                 exit_code = exit_code_for(interrupt)
             finally:
+                gc.unfreeze()
                 gc.enable()
             if exit_code in SAVED_ON_EXIT:
                 # Whole batches only went through (SignalGuard), so what was done can be kept.

@@ -29,16 +29,13 @@ from typing import Any
 
 import orjson
 from ..core import VERSION
+from ..core.errors import StateError
 
 FORMAT = "spl-lite-state"
 VERSION = 1
 STATE_FILE = "state.json"
 LOCK_FILE = "lock"
 _RESET_HINT = "`--reset-state` discards the saved state and starts over"
-
-
-class StateError(Exception):
-    """The saved state cannot be used (or saved); the message says why and what to do."""
 
 
 def text_digest(text: str) -> str:

@@ -57,7 +57,8 @@ class ChunkResult:
 
     # Packed head output, row ids local to the range, and with a pushed filter the rows it keeps
     # (columns other than the stateful command's inputs are sent for those rows only).
-    batches: list[tuple[dict, np.ndarray, np.ndarray | None]]
+    # (and the masks of fields some records lack, over all rows)
+    batches: list[tuple[dict, np.ndarray, np.ndarray | None, dict[str, np.ndarray]]]
     lines: int
     events: int
     bad_lines: list[tuple[int, str, bytes]]  # (line number within the range, reason, raw line)
@@ -108,12 +109,12 @@ def _run_range(task: tuple[str, int, int]) -> ChunkResult:
             for operator in operators[1:]:
                 batch = operator.process(batch)
             if _worker["pushed"] is None:
-                result.batches.append((pack(batch), batch.row_ids, None))
+                result.batches.append((pack(batch), batch.row_ids, None, batch.absent))
                 continue
             kept = np.flatnonzero(_worker["filter"].keep(batch)) if batch.length else np.empty(0, np.intp)
             reads = _worker["pushed"].reads
             parts = {name: column if name in reads else take_rows(column, kept) for name, column in batch.columns.items()}
-            result.batches.append((pack(Batch(parts, batch.row_ids)), batch.row_ids, kept))
+            result.batches.append((pack(Batch(parts, batch.row_ids)), batch.row_ids, kept, batch.absent))
     result.record_errors = errors.count
     result.record_error_examples = dict(errors.examples)
     return result
@@ -267,21 +268,23 @@ class ParallelHead:
                 first_row_id = counters.events
                 counters.lines += result.lines
                 counters.events += result.events
-                for packed, row_ids, kept in result.batches:
-                    yield HeadOutput(unpack(packed, path, self.projection), row_ids + first_row_id, kept)
+                for packed, row_ids, kept, absent in result.batches:
+                    yield HeadOutput(unpack(packed, path, self.projection), row_ids + first_row_id, kept, absent)
 
     def push(self, execution, output: HeadOutput) -> None:
         """Run the rest of the plan on one piece of head output, in the main process."""
         if output.kept is None:
-            execution.push_after(self.head_last, Batch(output.columns, output.row_ids))
+            execution.push_after(self.head_last, Batch(output.columns, output.row_ids, output.absent))
             return
         pushed, kept = self.pushed, output.kept
-        inputs = Batch({name: output.columns[name] for name in pushed.reads}, output.row_ids)
+        absent = {name: mask for name, mask in output.absent.items() if name in pushed.reads}
+        inputs = Batch({name: output.columns[name] for name in pushed.reads}, output.row_ids, absent)
         scored = execution.operators[pushed.stateful_id].process_keeping(inputs, kept).columns  # every row counts
         columns = {name: scored[name] if name in scored else output.columns[name] for name in pushed.head_fields}
         for name, column in scored.items():
             columns.setdefault(name, column)
-        execution.push_after(pushed.where_id, Batch(columns, output.row_ids[kept]))
+        kept_absent = {name: mask[kept] for name, mask in output.absent.items() if name in columns}
+        execution.push_after(pushed.where_id, Batch(columns, output.row_ids[kept], kept_absent))
 
 
 def _in_order(pool, tasks: list, ahead: int) -> Iterator[tuple[tuple, ChunkResult]]:
@@ -315,6 +318,7 @@ class HeadOutput:
     columns: dict[str, np.ndarray]
     row_ids: np.ndarray
     kept: np.ndarray | None
+    absent: dict[str, np.ndarray]  # over all rows: the fields some records lack (`from source`)
 
     @property
     def length(self) -> int:

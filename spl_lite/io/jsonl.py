@@ -4,6 +4,7 @@ from __future__ import annotations
 import codecs
 import glob
 import gzip
+import io
 import hashlib
 import json
 import os
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 
 import orjson
 
-from ..core.errors import BAD_INPUT, SplError
+from ..core.errors import BAD_INPUT, SplError, StateError
 from ..core.values import to_json_ready
 from .evtx import is_evtx, read_batches as read_evtx_batches
 
@@ -69,7 +70,10 @@ def expand_inputs(patterns: Iterable[str]) -> list[str]:
 
 def _open(path: str) -> BinaryIO:
     if path == "-":
-        return sys.stdin.buffer
+        stream = sys.stdin.buffer
+        # Peeking at the first bytes must not consume them; a stdin that cannot peek (one a caller
+        # replaced with an in-memory stream) is given a buffer that can.
+        return stream if hasattr(stream, "peek") else io.BufferedReader(stream)
     try:
         handle = open(path, "rb")
     except OSError as error:
@@ -288,7 +292,7 @@ class EventReader:
             try:
                 yield from self._array_batches(stream, name, place)
             finally:
-                if stream is not sys.stdin.buffer:
+                if path != "-":
                     stream.close()
             return
         gathered = None
@@ -354,7 +358,7 @@ class EventReader:
             # A truncated or damaged gzip file: keep every whole line before the damage.
             yield from self._salvage_gzip(path, name, place, lines_before, offset)
         finally:
-            if stream is not sys.stdin.buffer:
+            if path != "-":
                 stream.close()
 
     def _array_batches(self, stream: BinaryIO, name: str, place: FileProgress) -> Iterator[list[dict]]:
@@ -511,8 +515,6 @@ class EventReader:
                 reached = -1
             if reached != saved.offset:
                 # Reading it again from the start would count its lines twice on top of the saved state.
-                from ..engine.checkpoint import StateError
-
                 raise StateError(f"`{path}` is shorter than when the state was saved ({saved.offset:,} bytes "
                                  "read then): it was truncated or rewritten; `--reset-state` discards the saved "
                                  "state and starts over")
