@@ -10,7 +10,7 @@ import numpy as np
 import orjson
 import pytest
 
-from conftest import REFERENCE, ROOT, cli
+from conftest import EXAMPLE, REFERENCE, ROOT, cli, cli_in_process
 from spl_lite.driver.api import Search
 from spl_lite.core.batch import Batch, coded
 from spl_lite.io.projection import ProjectedDecoder
@@ -119,7 +119,7 @@ def test_a_range_is_decoded_in_gathered_batches_in_order_around_lines_left_to_wh
                     whole_blocks.append(len(part))
                     got += [(e.get("process_name"), e.get("process")) for e in map(_json_object, part) if e is not None]
                 else:
-                    got += list(zip(part.key("process_name").tolist(), part.key("process").tolist()))
+                    got += list(zip(part.key("process_name").tolist(), part.key("process").values().tolist()))
     lines = events_with_bad_lines.read_bytes().splitlines()
     assert got == [(e.get("process_name"), e.get("process")) for e in map(_json_object, lines) if e is not None]
     # The two blocks holding an unreadable line (of about 300 lines each) were left whole; the rest gathered.
@@ -153,8 +153,8 @@ def test_deferred_columns_travel_as_file_spans_and_read_their_lines_in_the_main_
     read_lines = shared._lines
     shared._lines = lambda rows: reads.append(len(rows)) or read_lines(rows)
     expected = [orjson.loads(lines[i]) for i in chosen]
-    assert columns["cmd"].tolist() == [str(e["cmd"]) for e in expected]  # the step (str) runs after the read
-    assert columns["user"].tolist() == [e["user"] for e in expected]  # a list among the text: as orjson reads it
+    assert columns["cmd"].values().tolist() == [str(e["cmd"]) for e in expected]  # the step (str) runs after the read
+    assert columns["user"].values().tolist() == [e["user"] for e in expected]  # a list among the text: as orjson reads it
     assert reads == [7]
 
 
@@ -169,7 +169,7 @@ def test_a_file_that_got_shorter_before_its_deferred_lines_were_read_is_an_error
     columns = unpack(pack(Batch({"cmd": events.key("cmd")}, np.arange(100))), str(path), decoder)
     path.write_bytes(path.read_bytes()[:500])
     with pytest.raises(SplError, match="got shorter while it was read"):
-        columns["cmd"].tolist()
+        columns["cmd"].values()
 
 
 def test_pack_round_trips_every_column_kind():
@@ -252,3 +252,23 @@ def _scored_then_filtered(condition: str) -> str:
             '| select process_name, parent_process_name, cmd_line, dest_user_id '
             '| conditional_anomaly conditional="parent_process_name" target="process_name" '
             f'| where {condition} | into write_ssa_detected_events();')
+
+
+def test_a_killed_worker_is_reported_with_its_signal_and_exit_7(tmp_path, monkeypatch):
+    """A worker killed mid-run (the kernel's out-of-memory killer sends SIGKILL) ends the run with
+    exit 7 and a message naming the signal and the range being read, not an internal error."""
+    from spl_lite.engine import parallel as module
+
+    monkeypatch.setattr(module, "_run_range", _killed)
+    result = cli_in_process("run", REFERENCE, "--input", EXAMPLE, "--workers", "2", "--output", tmp_path / "out.jsonl")
+    assert result.returncode == 7, result.err
+    assert "was killed by SIGKILL (out of memory?)" in result.err
+    assert f"{EXAMPLE} bytes 0-" in result.err and "internal error" not in result.err
+
+
+def _killed(task):
+    """A worker's task that kills its own process (at module level: tasks are pickled by name)."""
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)

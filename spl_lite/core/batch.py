@@ -142,14 +142,27 @@ class Batch:
         absent = {n: m for n, m in self.absent.items() if n in columns and columns[n] is self.columns.get(n)}
         return Batch(columns, self.row_ids, absent)
 
+    def decoded(self, names: frozenset[str] | None) -> "Batch":
+        """This batch with its deferred columns among `names` (all when None) decoded."""
+        late = [name for name, column in self.columns.items()
+                if column.__class__ is DeferredColumn and (names is None or name in names)]
+        if not late:
+            return self
+        columns = dict(self.columns)
+        for name in late:
+            columns[name] = columns[name].values()
+        return Batch(columns, self.row_ids, self.absent)
+
     def filter(self, keep: np.ndarray) -> "Batch":
         """Rows where the boolean mask is true (or the rows at the given indices)."""
         absent = {name: mask[keep] for name, mask in self.absent.items()}
         return Batch({name: take_rows(col, keep) for name, col in self.columns.items()}, self.row_ids[keep], absent)
 
     def records(self) -> Iterator[dict]:
-        names = list(self.columns)
-        rows = zip(*(self.columns[n] for n in names))
+        """Each row as a dict of its values (deferred columns decoded: records are the end of the line)."""
+        columns = self.decoded(None).columns
+        names = list(columns)
+        rows = zip(*(columns[n] for n in names))
         if not self.absent:
             for row in rows:
                 yield dict(zip(names, row))
@@ -201,11 +214,12 @@ class DeferredColumn:
     """A column whose values are not decoded yet: key `key` of the events on lines `rows` of
     `lines` (spl_lite/io/projection.py decides which keys may wait), then each of `steps`.
 
-    Choosing rows (a mask or indices, as Batch.filter does) stays deferred, so a field that is only
-    carried to the output is decoded for the few records that reach it. Anything else (iterating,
-    numpy, comparing, any array attribute) decodes the rows first and acts on the values: the
-    column is an object array to every reader, only a late one. `steps` are per-value functions
-    that cannot fail (ucast), so deferring them cannot change which records report errors.
+    Choosing rows with an index array (as Batch.filter does) stays deferred, so a field that is
+    only carried to the output is decoded for the few records that reach it. Nothing decodes it
+    implicitly: the executor calls `Batch.decoded` before a node that uses the field (its values
+    are read back from the input then, which can fail with an input error there, not inside an
+    operator). `steps` are per-value functions that cannot fail (ucast), so deferring them cannot
+    change which records report errors.
     """
 
     __slots__ = ("lines", "rows", "key", "steps", "_values")
@@ -229,28 +243,8 @@ class DeferredColumn:
             self._values = np.fromiter(values, dtype=object, count=len(self.rows))
         return self._values
 
-    def __getitem__(self, index):
-        if isinstance(index, np.ndarray) and index.ndim == 1 and index.dtype.kind in "biu":
-            return DeferredColumn(self.lines, self.rows[index], self.key, self.steps)
-        return self.values()[index]
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        values = self.values()
-        return values if dtype is None else values.astype(dtype)
-
-    def __iter__(self):
-        return iter(self.values())
-
-    def __getattr__(self, name: str):
-        return getattr(self.values(), name)
-
-    def __eq__(self, other):
-        return self.values() == other
-
-    def __ne__(self, other):
-        return self.values() != other
-
-    __hash__ = None
+    def __getitem__(self, rows: np.ndarray) -> "DeferredColumn":
+        return DeferredColumn(self.lines, self.rows[rows], self.key, self.steps)
 
 
 class ProjectedMaps:

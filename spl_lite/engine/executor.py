@@ -37,6 +37,7 @@ class Execution:
         with counting_errors_in(self.record_errors):
             self.operators = [build(node, self) for node in plan.nodes]
         self._filtered_by = filters_known_early(plan) if early_filters is None else early_filters
+        self._uses = [node.uses() for node in plan.nodes]  # deferred columns are decoded before these
         self._pending: list[tuple[str, Batch]] = []
         self.next_row_id = 0
         self.records_out = 0
@@ -74,42 +75,41 @@ class Execution:
         """Like push, for lines another converter already shaped (several searches over one input)."""
         first_row_id = self.next_row_id
         self.next_row_id += converted.length
-        outputs: list[Batch] = []
-        filtered = None  # a `where` whose records were already chosen
-        for node, operator in zip(self.plan.nodes, self.operators):
-            if isinstance(node, Source):
-                source = SOURCES[node.name]
-                batch = operator.process(source.to_batch(converted.shape(source.shape), first_row_id))
-            elif node.id == filtered:
-                batch = outputs[-1]
-            elif node.id in self._filtered_by:
-                filtered = self._filtered_by[node.id]
-                batch = self._process_filtered(operator, filtered, outputs[node.inputs[0]])
-            else:
-                batch = operator.process_inputs([outputs[i] for i in node.inputs])
-            outputs.append(batch)
-        self._write_pending()
+
+        def read(node: Source) -> Batch:
+            source = SOURCES[node.name]
+            return source.to_batch(converted.shape(source.shape), first_row_id)
+
+        self._run_nodes(0, [], read)
 
     def push_after(self, node_id: int, batch: Batch) -> None:
         """Feed `batch` as the output of node `node_id`, whose head ran elsewhere (parallel.py).
 
         Only for single-chain plans, where every later node reads the one before it.
         """
-        filtered = None
-        for node, operator in zip(self.plan.nodes[node_id + 1 :], self.operators[node_id + 1 :]):
-            if node.id == filtered:
-                continue
-            if node.id in self._filtered_by:
+        self._run_nodes(node_id + 1, [None] * node_id + [batch])
+
+    def _run_nodes(self, start: int, outputs: list, read: Callable[[Source], Batch] | None = None) -> None:
+        """Every node from `start` on, in plan order, given the outputs of the nodes before it."""
+        filtered = None  # a filter whose records were already chosen
+        for node, operator in zip(self.plan.nodes[start:], self.operators[start:]):
+            if isinstance(node, Source):
+                batch = operator.process(read(node))
+            elif node.id == filtered:
+                batch = outputs[-1]
+            elif node.id in self._filtered_by:
                 filtered = self._filtered_by[node.id]
-                batch = self._process_filtered(operator, filtered, batch)
+                batch = self._process_filtered(node, operator, filtered, outputs[node.inputs[0]])
             else:
-                batch = operator.process_inputs([batch])
+                batch = operator.process_inputs([outputs[i].decoded(self._uses[node.id]) for i in node.inputs])
+            outputs.append(batch)
         self._write_pending()
 
-    def _process_filtered(self, operator, where_id: int, batch: Batch) -> Batch:
-        """The output of `operator` then of the `where` after it, which reads nothing it sets: the
+    def _process_filtered(self, node, operator, where_id: int, batch: Batch) -> Batch:
+        """The output of `operator` then of the filter after it, which reads nothing it sets: the
         filter is applied first, and the operator (which still sees every record) makes output for
         the kept records only."""
+        batch = batch.decoded(_union(self._uses[node.id], self._uses[where_id]))
         if not batch.length:
             return operator.process(batch)
         kept = np.flatnonzero(self.operators[where_id].keep(batch))
@@ -146,7 +146,11 @@ class Execution:
             if isinstance(node, Source):
                 outputs.append(Batch.empty())
                 continue
-            inputs = [outputs[i] for i in node.inputs]
+            inputs = [outputs[i].decoded(self._uses[node.id]) for i in node.inputs]
             passed = operator.process_inputs(inputs) if any(b.length for b in inputs) else Batch.empty()
             outputs.append(Batch.concat([passed, operator.flush()]))
         self._write_pending()
+
+
+def _union(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+    return None if a is None or b is None else a | b

@@ -80,7 +80,7 @@ def _start_worker(plan: Plan, head_last: int, batch_size: int | None, input_form
     nodes = plan.nodes[: head_last + 1]
     with counting_errors_in(errors):
         _worker["filter"] = None if pushed is None else build(plan.nodes[pushed.where_id], None)
-        _worker["operators"] = [build(n, None) for n in nodes]
+        _worker["operators"] = [(build(n, None), n.uses()) for n in nodes]
     _worker["projection"] = None if projected_keys is None else ProjectedDecoder(projected_keys, input_format, deferred_keys)
     _worker["source"] = SOURCES[nodes[0].name]
     _worker["batch_size"] = batch_size
@@ -106,8 +106,8 @@ def _run_range(task: tuple[str, int, int]) -> ChunkResult:
             converted = result.inputs.convert(events)
             batch = source.to_batch(converted.shape(source.shape), result.events)
             result.events += len(events)
-            for operator in operators[1:]:
-                batch = operator.process(batch)
+            for operator, uses in operators[1:]:
+                batch = operator.process(batch.decoded(uses))
             if _worker["pushed"] is None:
                 result.batches.append((pack(batch), batch.row_ids, None, batch.absent))
                 continue
@@ -292,18 +292,46 @@ def _in_order(pool, tasks: list, ahead: int) -> Iterator[tuple[tuple, ChunkResul
     (mapping over all tasks at once would run them as fast as the workers can and keep every result)."""
     remaining = iter(tasks)
     running = deque((task, pool.submit(_run_range, task)) for task in islice(remaining, ahead))
+    workers = _worker_processes(pool, {})
     while running:
         task, result = running.popleft()
         following = next(remaining, None)
         if following is not None:
             running.append((following, pool.submit(_run_range, following)))
+            workers = _worker_processes(pool, workers)
         try:
             yield task, result.result()
         except BrokenProcessPool:
-            raise WorkerDied(
-                "a worker process died (killed, or out of memory?) while reading "
-                f"{task[0]} bytes {task[1]:,}-{task[2]:,}; `--workers 1` reads in this process"
-            ) from None
+            raise WorkerDied(f"{_how_workers_ended(workers)} while {task[0]} bytes {task[1]:,}-{task[2]:,} "
+                             "were being read; `--workers 1` reads in this process") from None
+
+
+def _worker_processes(pool, known: dict) -> dict:
+    """The pool's worker processes seen so far: a dead one leaves the pool's own table, so keep them."""
+    return {**known, **(getattr(pool, "_processes", None) or {})}
+
+
+def _how_workers_ended(workers: dict) -> str:
+    """What became of the worker that died: its signal (SIGKILL is most often the kernel's
+    out-of-memory killer) or its exit code. The pool may notice the death before the process is
+    reaped, so this waits for an exit status a little."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + 1.0
+    while True:
+        for pid, process in workers.items():
+            code = process.exitcode
+            if code is not None and code < 0:
+                number = -code
+                name = signal.Signals(number).name if number in signal.valid_signals() else f"signal {number}"
+                cause = " (out of memory?)" if number == signal.SIGKILL else ""
+                return f"worker process {pid} was killed by {name}{cause}"
+            if code:
+                return f"worker process {pid} exited with code {code}"
+        if time.monotonic() > deadline:
+            return "a worker process died"
+        time.sleep(0.02)
 
 
 class WorkerDied(RuntimeError):

@@ -52,6 +52,12 @@ class Node:
         """The fields this node sets (meaningful where `passes_through`)."""
         return frozenset()
 
+    def uses(self) -> frozenset[str] | None:
+        """The fields whose values this node computes with (None: any); a field it only passes on
+        as it is (a bare field a `select` keeps) is read but not used. Deferred columns are decoded
+        before the first node that uses them."""
+        return self.reads()
+
     def expressions(self) -> tuple[ast.Expr, ...]:
         return ()
 

@@ -27,6 +27,9 @@ class Fields(Node):
     def expressions(self) -> tuple[ast.Expr, ...]:
         return () if self.drop else self.names
 
+    def uses(self) -> frozenset[str]:
+        return frozenset(f.path[0] for f in self.names if len(f.path) > 1 and not self.drop)
+
     def describe(self) -> str:
         return ("- " if self.drop else "") + ", ".join(f.name for f in self.names)
 

@@ -16,6 +16,10 @@ class Select(Node):
     def expressions(self) -> tuple[ast.Expr, ...]:
         return tuple(expression for _, expression in self.items)
 
+    def uses(self) -> frozenset[str]:
+        computed = [e for _, e in self.items if not (isinstance(e, ast.Field) and len(e.path) == 1)]
+        return frozenset().union(*map(ast.field_names, computed))
+
     def describe(self) -> str:
         return ", ".join(name for name, _ in self.items)
 
