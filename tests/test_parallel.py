@@ -15,8 +15,8 @@ from spl_lite.driver.api import Search
 from spl_lite.core.batch import Batch, coded
 from spl_lite.io.projection import ProjectedDecoder
 from spl_lite.engine import executor, parallel
-from spl_lite.engine.parallel import _range_blocks, _range_events, pack, unpack
-from spl_lite.io.framing import byte_ranges
+from spl_lite.engine.parallel import _range_events, pack, unpack
+from spl_lite.io.framing import byte_ranges, range_blocks
 from spl_lite.plan.rules.stateless_head import pushed_filter, stateless_head
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -100,7 +100,7 @@ def test_a_range_is_read_in_blocks_of_whole_lines(tmp_path, lines_per_block):
     data = path.read_bytes()
     for start, end in byte_ranges(str(path), 7_000):
         with open(path, "rb") as handle:
-            blocks = list(_range_blocks(handle, start, end, lines_per_block))
+            blocks = list(range_blocks(handle, start, end, lines_per_block))
         assert b"".join(blocks) == data[start:end]
         assert all(block.endswith(b"\n") for block in blocks[:-1])
         assert all(block for block in blocks)

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..core.batch import Batch, DeferredColumn, ProjectedMaps, coded, encoding, take_rows, values_in_use
 from ..io.formats import InputConverter
-from ..io.framing import byte_ranges
+from ..io.framing import byte_ranges, range_blocks
 from ..io.jsonl import BATCH_SIZE, DECODE_BLOCK_LINES, PROJECTED_BATCH_SIZE, decode_lines, split_lines
 from ..io.projection import BlockGatherer, ProjectedDecoder
 from ..io.sources import SOURCES
@@ -125,11 +125,11 @@ def _range_events(handle: BinaryIO, start: int, end: int, projection: ProjectedD
     """The range's events in batches, as EventReader makes them: a ProjectedMaps of several blocks,
     or the lines of a block the projected decoder cannot serve (or, without one, of every block)."""
     if projection is None:
-        yield from map(split_lines, _range_blocks(handle, start, end, batch_size or BATCH_SIZE))
+        yield from map(split_lines, range_blocks(handle, start, end, batch_size or BATCH_SIZE))
         return
     gathered = BlockGatherer(batch_size or PROJECTED_BATCH_SIZE)
     offset = start
-    for block in _range_blocks(handle, start, end, min(gathered.rows, DECODE_BLOCK_LINES)):
+    for block in range_blocks(handle, start, end, min(gathered.rows, DECODE_BLOCK_LINES)):
         events = projection.decode_block(block, (handle.name, offset))
         offset += len(block)
         if events is not None:
@@ -144,23 +144,6 @@ def _range_events(handle: BinaryIO, start: int, end: int, projection: ProjectedD
     batch = gathered.take()
     if batch is not None:
         yield batch
-
-
-def _range_blocks(handle: BinaryIO, start: int, end: int, lines: int) -> Iterator[bytes]:
-    """The byte range [start, end) in pieces of about `lines` whole lines each (by the average line
-    length of its start), read as they are needed rather than all at once."""
-    sample = os.pread(handle.fileno(), min(end - start, 1 << 16), start)
-    size = max(4096, lines * (len(sample) // max(sample.count(b"\n"), 1)))
-    handle.seek(start)
-    position = start
-    while position < end:
-        block = handle.read(min(size, end - position))
-        if not block:
-            break
-        if not block.endswith(b"\n") and position + len(block) < end:
-            block += handle.readline(end - position - len(block))
-        position += len(block)
-        yield block
 
 
 # ---- transfer encoding ----

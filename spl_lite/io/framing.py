@@ -1,8 +1,9 @@
-"""Framing: cutting input files into pieces of whole lines."""
+"""Framing: cutting input files into pieces of whole lines: byte ranges for workers and the blocks of a range."""
 from __future__ import annotations
 
 import codecs
 import os
+from typing import BinaryIO, Iterator
 
 from .evtx import MAGIC as EVTX_MAGIC
 
@@ -46,3 +47,20 @@ def _next_line_start(handle, position: int, total: int, piece: int = 1 << 20) ->
             return position + newline + 1
         position += len(chunk)
     return total
+
+
+def range_blocks(handle: BinaryIO, start: int, end: int, lines: int) -> Iterator[bytes]:
+    """The byte range [start, end) in pieces of about `lines` whole lines each (by the average line
+    length of its start), read as they are needed rather than all at once."""
+    sample = os.pread(handle.fileno(), min(end - start, 1 << 16), start)
+    size = max(4096, lines * (len(sample) // max(sample.count(b"\n"), 1)))
+    handle.seek(start)
+    position = start
+    while position < end:
+        block = handle.read(min(size, end - position))
+        if not block:
+            break
+        if not block.endswith(b"\n") and position + len(block) < end:
+            block += handle.readline(end - position - len(block))
+        position += len(block)
+        yield block
