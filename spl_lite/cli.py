@@ -131,6 +131,8 @@ def _parser() -> argparse.ArgumentParser:
         "identical for any N (default: one per core for plain files over 64 MiB, else 1)",
     )
 
+    _add_triage_options(run)
+
     check = commands.add_parser(
         "check",
         help="parse and plan searches, report problems",
@@ -189,6 +191,29 @@ def _add_authoring_commands(commands) -> None:
         "null rule, description and an example of that one.",
     )
     functions.add_argument("name", nargs="?", metavar="NAME")
+
+
+def _add_triage_options(run) -> None:
+    """Options for looking into a run's results (docs/triage.md); all off by default."""
+    triage = run.add_argument_group("triage (see docs/triage.md)")
+    triage.add_argument(
+        "--time-format", choices=("epoch", "iso"), default="epoch",
+        help="write the time fields of output records (timestamp, start_time, end_time, window_start, "
+        "window_end, window_trigger) as epoch milliseconds (default) or ISO-8601 UTC text",
+    )
+    triage.add_argument("--trace", action="store_true",
+                        help="print on stderr, per search and per stage, records in and out (a funnel)")
+    triage.add_argument("--trace-json", metavar="FILE", help="also write the trace as JSON to FILE (implies --trace)")
+    triage.add_argument(
+        "--why", action="append", metavar="SELECTOR",
+        help="explain, stage by stage, what happened to the events selected: `line:N` (line N of the input, "
+        "one input file) or `FIELD=VALUE` (a top-level key of the event or of its input_event); may be repeated",
+    )
+    triage.add_argument(
+        "--provenance", action="store_true",
+        help="add to each output record a `provenance` map: file and line of its input (and for raw "
+        "Windows records the record id and computer); not for searches that aggregate with stats",
+    )
 
 
 def _non_negative(text: str) -> int:
