@@ -204,8 +204,17 @@ def _add_triage_options(run) -> None:
     triage.add_argument("--trace", action="store_true",
                         help="print on stderr, per search and per stage, records in and out (a funnel)")
     triage.add_argument("--trace-json", metavar="FILE", help="also write the trace as JSON to FILE (implies --trace)")
+    def selector(text: str) -> str:
+        from .driver.triage import Selector
+
+        try:
+            Selector(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return text
+
     triage.add_argument(
-        "--why", action="append", metavar="SELECTOR",
+        "--why", action="append", type=selector, metavar="SELECTOR",
         help="explain, stage by stage, what happened to the events selected: `line:N` (line N of the input, "
         "one input file) or `FIELD=VALUE` (a top-level key of the event or of its input_event); may be repeated",
     )

@@ -54,8 +54,8 @@ def _text(value) -> str:
 class Triage:
     """What the triage options of one run need, and what they print at the end."""
 
-    def __init__(self, args, names: list[str], plans, stream=sys.stderr):
-        self.args, self.names, self.stream = args, names, stream
+    def __init__(self, args, names: list[str], plans, stream=None):
+        self.args, self.names, self.stream = args, names, stream or sys.stderr
         self.selectors = [Selector(text) for text in (getattr(args, "why", None) or ())]
         self.provenance = bool(getattr(args, "provenance", False))
         self.tracing = bool(getattr(args, "trace", False) or getattr(args, "trace_json", None) or self.selectors)

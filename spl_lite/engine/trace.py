@@ -114,7 +114,7 @@ class Trace:
         width = max(len(s.label) for s in self.stages)
         lines = [f"trace: {title}", f"  {'#':>3}  {'stage':<{width}}  {'in':>10}  {'out':>10}"]
         for stage in self.stages:
-            shown_in = "" if not stage.node.inputs else f"{stage.records_in:,}"
+            shown_in = f"{stage.records_in:,}"
             extra = f"  ({stage.flushed:,} at end of input)" if stage.flushed else ""
             shown_out = f"{stage.records_out:,}"
             if stage.node.command == "into":  # a sink hands its records to the output, it passes none on
