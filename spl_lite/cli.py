@@ -132,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     _add_triage_options(run)
+    _add_report_command(commands)
 
     check = commands.add_parser(
         "check",
@@ -223,6 +224,38 @@ def _add_triage_options(run) -> None:
         help="add to each output record a `provenance` map: file and line of its input (and for raw "
         "Windows records the record id and computer); not for searches that aggregate with stats",
     )
+
+
+def _add_report_command(commands) -> None:
+    report = commands.add_parser(
+        "report", help="run searches and write an HTML report with charts",
+        description="Run SEARCH over --input (as `spl-lite run` does) and write one self-contained HTML "
+        "file: per search the funnel of records through its stages, the detections (a sortable table), "
+        "adaptive_threshold's value, mean and band per entity, and stats counts per window. Needs the "
+        "`report` extra (plotly): pip install 'spl-lite[report]'.",
+    )
+    report.add_argument("search", nargs="+", metavar="SEARCH")
+    report.add_argument("-i", "--input", nargs="+", required=True, metavar="PATH")
+    report.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file to write")
+    report.add_argument("--top", type=_positive, default=5, metavar="N",
+                        help="adaptive_threshold charts for the N entities with the most labelled records (default 5)")
+    report.add_argument("--input-format", default="auto", choices=list(_input_formats()), metavar="FORMAT")
+    report.add_argument("--lateness", default="0", metavar="DURATION", help="as for run")
+
+
+def _report(args) -> int:
+    from .driver.report import report_command
+    from .driver.searches import compile_search
+
+    run_args = _parser().parse_args(["run", *args.search, "--input", *args.input, "--input-format",
+                                     args.input_format, "--lateness", args.lateness, "--no-progress"])
+    searches = []
+    for path in args.search:
+        search, code = compile_search(path)
+        if search is None:
+            return code
+        searches.append(search)
+    return report_command(searches, run_args, args.output, args.top)
 
 
 def _non_negative(text: str) -> int:
@@ -317,7 +350,7 @@ def _functions(args) -> int:
     return EXIT_OK if found else EXIT_SEARCH_ERROR
 
 
-_AUTHORING = {"test": _test, "fmt": _fmt, "commands": _commands, "functions": _functions}
+_AUTHORING = {"test": _test, "fmt": _fmt, "commands": _commands, "functions": _functions, "report": _report}
 
 
 def _check_targets(paths: list[str]):

@@ -115,6 +115,7 @@ class Run:
         self.searches, self.args = searches, args
         self.names = search_names(args.search)
         self.identities = [SearchIdentity(n, p, text_digest(s.text)) for n, p, s in zip(self.names, args.search, searches)]
+        self.triage = None  # driver/triage.py, once execute() has made it (spl-lite report reads its traces)
         self.reporter = Reporter(args.progress if args.progress is not None else sys.stderr.isatty(), sys.stderr)
 
     def execute(self) -> int:
@@ -143,6 +144,7 @@ class Run:
 
         plans = [s.plan for s in self.searches]
         triage = Triage(args, self.names, plans) if Triage.wanted(args) else None
+        self.triage = triage
         traced = triage.one_process_reason() if triage else None
         one_process = [flag for flag, on in (("several searches", len(plans) > 1), ("--state", args.state),
                                              ("--follow", args.follow), ("--dead-letter", args.dead_letter),

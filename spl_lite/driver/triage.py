@@ -60,7 +60,9 @@ class Triage:
         self.provenance = bool(getattr(args, "provenance", False))
         self.tracing = bool(getattr(args, "trace", False) or getattr(args, "trace_json", None) or self.selectors)
         self.iso = getattr(args, "time_format", "epoch") == "iso"
-        self.traces = [Trace(plan) for plan in plans] if self.tracing else [None] * len(plans)
+        collect = tuple(getattr(args, "collect", ()) or ())
+        self.tracing = self.tracing or bool(collect)
+        self.traces = [Trace(plan, collect) for plan in plans] if self.tracing else [None] * len(plans)
         # Searches whose records are aggregates (a stats node): no one input line to point to.
         self.aggregating = [any(isinstance(node, Stats) for node in plan.nodes) for plan in plans]
         self.matched: list[tuple[int, str, int | None, dict, str]] = []  # row id, file, line, event, selector
@@ -69,6 +71,7 @@ class Triage:
     @staticmethod
     def wanted(args) -> bool:
         return bool(getattr(args, "trace", False) or getattr(args, "trace_json", None) or getattr(args, "why", None)
+                    or getattr(args, "collect", None)
                     or getattr(args, "provenance", False) or getattr(args, "time_format", "epoch") != "epoch")
 
     @property

@@ -28,6 +28,8 @@ class Traced(Operator):
         stage.records_out += output.length
         if self.trace.watch:
             self.trace.observe(stage, inputs, output)
+        if stage.collected is not None and output.length:
+            stage.collected.append(output)
         return output
 
     def process(self, batch: Batch) -> Batch:
@@ -43,6 +45,8 @@ class Traced(Operator):
         out = self.inner.flush()
         self.stage.records_out += out.length
         self.stage.flushed += out.length
+        if self.stage.collected is not None and out.length:
+            self.stage.collected.append(out)
         return out
 
     def late_records(self) -> int:
@@ -62,6 +66,7 @@ class Stage:
     def __init__(self, node):
         self.node = node
         self.records_in = self.records_out = self.flushed = 0
+        self.collected: list[Batch] | None = None  # every output batch, where a report wants them
 
     @property
     def label(self) -> str:
@@ -77,9 +82,12 @@ class Stage:
 class Trace:
     """The stages of one search's plan, their counters, and the rows watched by `--why`."""
 
-    def __init__(self, plan: Plan):
+    def __init__(self, plan: Plan, collect: tuple[str, ...] = ()):
         self.plan = plan
         self.stages = [Stage(node) for node in plan.nodes]
+        for stage in self.stages:  # `spl-lite report`: the records these commands give, for its charts
+            if stage.node.command in collect:
+                stage.collected = []
         self.watch: set[int] = set()  # row ids of the events `--why` selected, in the batch being pushed
         self.paths: dict[int, list] = {}  # row id -> [(stage, "passed"/"dropped"/"held", record)]
         self._last: dict[int, dict] = {}  # row id -> its record as the stage before gave it
