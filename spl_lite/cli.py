@@ -224,6 +224,11 @@ def _add_triage_options(run) -> None:
         help="add to each output record a `provenance` map: file and line of its input (and for raw "
         "Windows records the record id and computer); not for searches that aggregate with stats",
     )
+    triage.add_argument(
+        "--raw-fields", action="store_true",
+        help="give SSA events made from raw Windows records a `raw` map of the record's own fields "
+        "(IntegrityLevel, CurrentDirectory, LogonId, ...): map_get(map_get(input_event, \"raw\"), \"LogonId\")",
+    )
 
 
 def _add_report_command(commands) -> None:

@@ -207,3 +207,53 @@ def test_provenance_not_on_aggregates():
     result = cli_in_process("run", BURST, "--input", ROOT / "searches/tests/data/eqllib-sysmon.jsonl", "--provenance")
     assert records(result.out) and all("provenance" not in r for r in records(result.out))
     assert "no provenance on the records of lolbas_burst_per_host (aggregated by stats)" in result.err
+
+
+def test_provenance_evtx_record_number(tmp_path):
+    pytest.importorskip("evtx", reason="the optional `evtx` package is not installed (pip install 'spl-lite[evtx]')")
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from evtx_build import write_evtx
+    from test_raw_input import FLAT_SYSMON
+
+    path = tmp_path / "Sysmon.evtx"
+    write_evtx(path, [{**FLAT_SYSMON, "EventID": 3, "EventRecordID": 6577},
+                      {**FLAT_SYSMON, "EventRecordID": 6578}, {**FLAT_SYSMON, "EventRecordID": 6590}])
+    search = tmp_path / "all.spl"
+    search.write_text('| from read_ssa_enriched_events() | eval n = map_get(input_event, "process_name") '
+                      "| select n | into write_ssa_detected_events();")
+    out = records(cli_in_process("run", search, "--input", path, "--provenance").out)
+    assert [r["provenance"] for r in out] == [
+        {"file": str(path), "line": 2, "record_id": 6578, "computer": FLAT_SYSMON["Computer"]},
+        {"file": str(path), "line": 3, "record_id": 6590, "computer": FLAT_SYSMON["Computer"]},
+    ]
+
+
+RAW_SEARCH = """| from read_ssa_enriched_events()
+| eval raw = map_get(input_event, "raw")
+| eval integrity = map_get(raw, "IntegrityLevel"), cwd = map_get(raw, "CurrentDirectory"),
+    logon = map_get(raw, "LogonId"), record = map_get(raw, "EventRecordID"), label = map_get(raw, "MandatoryLabel")
+| select integrity, cwd, logon, record, label
+| into write_ssa_detected_events();
+"""
+
+
+def test_raw_fields_reach_the_search(tmp_path):
+    search = tmp_path / "raw.spl"
+    search.write_text(RAW_SEARCH)
+    sysmon = records(cli_in_process("run", search, "--input", RAW_XML, "--raw-fields").out)
+    first = RAW_XML.read_text().splitlines()[0]
+    assert sysmon[0]["integrity"] and f"<Data Name='IntegrityLevel'>{sysmon[0]['integrity']}</Data>" in first
+    assert f"<Data Name='CurrentDirectory'>{sysmon[0]['cwd']}</Data>" in first.replace("\\\\", "\\")
+    assert sysmon[0]["logon"] and sysmon[0]["record"]
+    security = records(cli_in_process("run", search, "--input", ROOT / "searches/tests/data/otrf-security-datasets.jsonl",
+                                      "--raw-fields").out)
+    assert security[0]["label"] == "S-1-16-16384"  # 4688's MandatoryLabel
+    # without the flag the events are as before: no `raw`
+    plain = records(cli_in_process("run", search, "--input", RAW_XML).out)
+    assert set(map(str, plain[0].values())) == {"None"}
+
+
+def test_raw_fields_leave_other_records_alone(plain):
+    assert cli_in_process("run", REFERENCE, "--input", EXAMPLE, "--raw-fields").stdout == plain.stdout

@@ -13,6 +13,7 @@ import orjson
 
 from ..core.batch import Batch, object_column
 from ..engine.trace import Trace, explain_stage
+from ..io import windows
 from ..io.formats import RAW, InputConverter
 from ..io.timeformat import iso_emit
 from ..plan.commands.stats import Stats
@@ -58,6 +59,7 @@ class Triage:
         self.args, self.names, self.stream = args, names, stream or sys.stderr
         self.selectors = [Selector(text) for text in (getattr(args, "why", None) or ())]
         self.provenance = bool(getattr(args, "provenance", False))
+        self.raw_fields = bool(getattr(args, "raw_fields", False))
         self.tracing = bool(getattr(args, "trace", False) or getattr(args, "trace_json", None) or self.selectors)
         self.iso = getattr(args, "time_format", "epoch") == "iso"
         collect = tuple(getattr(args, "collect", ()) or ())
@@ -72,16 +74,16 @@ class Triage:
     def wanted(args) -> bool:
         return bool(getattr(args, "trace", False) or getattr(args, "trace_json", None) or getattr(args, "why", None)
                     or getattr(args, "collect", None)
-                    or getattr(args, "provenance", False) or getattr(args, "time_format", "epoch") != "epoch")
+                    or getattr(args, "provenance", False) or getattr(args, "raw_fields", False) or getattr(args, "time_format", "epoch") != "epoch")
 
     @property
     def needs_lineage(self) -> bool:
-        return self.provenance or bool(self.selectors)
+        return self.provenance or bool(self.selectors) or self.raw_fields
 
     def one_process_reason(self) -> str | None:
         """Lineage follows whole events read in one process (workers decode elsewhere)."""
         if self.needs_lineage:
-            return "--provenance" if self.provenance else "--why"
+            return "--provenance" if self.provenance else "--why" if self.selectors else "--raw-fields"
         if self.tracing:
             return "--trace"
         return None
@@ -102,14 +104,19 @@ class Triage:
 
     def before_push(self, events, converted, first_row_id: int, reader, input_format: str) -> None:
         """Called with each batch before it goes through the searches (one process, whole events)."""
-        if events.__class__ is not list:
+        self._rows = {}
+        if events.__class__ is not list:  # not reached: lineage reads whole events (run.py)
             return
         lines = reader.batch_lines
         name, numbers = lines if lines is not None and len(lines[1]) == len(events) else (None, None)
         kept = self._kept(events, converted, input_format)
         items = getattr(converted, "_items", None)
         mixed = getattr(converted, "_mixed", False)
-        self._rows = {}
+        if self.raw_fields and mixed:
+            ssa = converted.shape("ssa")  # built now, kept by `converted` for the searches that read it
+            for position, (kind, found) in enumerate(items):
+                if kind == RAW:
+                    ssa[position]["raw"] = windows.raw_fields(found)
         for position, index in enumerate(kept):
             row = first_row_id + position
             line = numbers[index] if numbers is not None else None
