@@ -161,6 +161,10 @@ def explain_stage(stage: Stage, status: str, record: dict, previous: dict) -> li
     writes = [n for n in record if n in node.writes()] if node.command not in ("from", "select", "fields") else []
     if writes:
         lines.append("      set: " + ", ".join(f"{n}={_show(record.get(n))}" for n in writes))
+    if node.command == "conditional_anomaly":
+        lines.append(f"      output is the lift P({node.target} | {node.conditional}) / P({node.target}) = "
+                     f"n(pair)*N / (n({node.conditional})*n({node.target})), counted over the records so far "
+                     "including this one")
     if node.command == "adaptive_threshold":
         threshold = node.threshold if node.threshold is not None and node.threshold == node.threshold else (
             0.01 if node.algorithm == "gaussian" else 0.1)
