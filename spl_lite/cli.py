@@ -131,6 +131,9 @@ def _parser() -> argparse.ArgumentParser:
         "identical for any N (default: one per core for plain files over 64 MiB, else 1)",
     )
 
+    _add_triage_options(run)
+    _add_report_command(commands)
+
     check = commands.add_parser(
         "check",
         help="parse and plan searches, report problems",
@@ -189,6 +192,75 @@ def _add_authoring_commands(commands) -> None:
         "null rule, description and an example of that one.",
     )
     functions.add_argument("name", nargs="?", metavar="NAME")
+
+
+def _add_triage_options(run) -> None:
+    """Options for looking into a run's results (docs/triage.md); all off by default."""
+    triage = run.add_argument_group("triage (see docs/triage.md)")
+    triage.add_argument(
+        "--time-format", choices=("epoch", "iso"), default="epoch",
+        help="write the time fields of output records (timestamp, start_time, end_time, window_start, "
+        "window_end, window_trigger) as epoch milliseconds (default) or ISO-8601 UTC text",
+    )
+    triage.add_argument("--trace", action="store_true",
+                        help="print on stderr, per search and per stage, records in and out (a funnel)")
+    triage.add_argument("--trace-json", metavar="FILE", help="also write the trace as JSON to FILE (implies --trace)")
+    def selector(text: str) -> str:
+        from .driver.triage import Selector
+
+        try:
+            Selector(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return text
+
+    triage.add_argument(
+        "--why", action="append", type=selector, metavar="SELECTOR",
+        help="explain, stage by stage, what happened to the events selected: `line:N` (line N of the input, "
+        "one input file) or `FIELD=VALUE` (a top-level key of the event or of its input_event); may be repeated",
+    )
+    triage.add_argument(
+        "--provenance", action="store_true",
+        help="add to each output record a `provenance` map: file and line of its input (and for raw "
+        "Windows records the record id and computer); not for searches that aggregate with stats",
+    )
+    triage.add_argument(
+        "--raw-fields", action="store_true",
+        help="give SSA events made from raw Windows records a `raw` map of the record's own fields "
+        "(IntegrityLevel, CurrentDirectory, LogonId, ...): map_get(map_get(input_event, \"raw\"), \"LogonId\")",
+    )
+
+
+def _add_report_command(commands) -> None:
+    report = commands.add_parser(
+        "report", help="run searches and write an HTML report with charts",
+        description="Run SEARCH over --input (as `spl-lite run` does) and write one self-contained HTML "
+        "file: per search the funnel of records through its stages, the detections (a sortable table), "
+        "adaptive_threshold's value, mean and band per entity, and stats counts per window. Needs the "
+        "`report` extra (plotly): pip install 'spl-lite[report]'.",
+    )
+    report.add_argument("search", nargs="+", metavar="SEARCH")
+    report.add_argument("-i", "--input", nargs="+", required=True, metavar="PATH")
+    report.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file to write")
+    report.add_argument("--top", type=_positive, default=5, metavar="N",
+                        help="adaptive_threshold charts for the N entities with the most labelled records (default 5)")
+    report.add_argument("--input-format", default="auto", choices=list(_input_formats()), metavar="FORMAT")
+    report.add_argument("--lateness", default="0", metavar="DURATION", help="as for run")
+
+
+def _report(args) -> int:
+    from .driver.report import report_command
+    from .driver.searches import compile_search
+
+    run_args = _parser().parse_args(["run", *args.search, "--input", *args.input, "--input-format",
+                                     args.input_format, "--lateness", args.lateness, "--no-progress"])
+    searches = []
+    for path in args.search:
+        search, code = compile_search(path)
+        if search is None:
+            return code
+        searches.append(search)
+    return report_command(searches, run_args, args.output, args.top)
 
 
 def _non_negative(text: str) -> int:
@@ -283,7 +355,7 @@ def _functions(args) -> int:
     return EXIT_OK if found else EXIT_SEARCH_ERROR
 
 
-_AUTHORING = {"test": _test, "fmt": _fmt, "commands": _commands, "functions": _functions}
+_AUTHORING = {"test": _test, "fmt": _fmt, "commands": _commands, "functions": _functions, "report": _report}
 
 
 def _check_targets(paths: list[str]):

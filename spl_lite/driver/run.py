@@ -23,6 +23,7 @@ from ..plan.physical import PhysicalPlan
 from .api import Search
 from .exits import EXIT_INPUT_ERROR, EXIT_INTERNAL, EXIT_OK, EXIT_STATE, EXIT_USAGE, SAVED_ON_EXIT, exit_code_for
 from .searches import compile_search
+from .triage import Triage
 
 _COLLECT_EVERY = 500  # batches between cyclic collections while running
 
@@ -36,6 +37,8 @@ class Pass:
         self.executions, self.reader, self.physical = executions, reader, plan
         self.converter = executions[0].inputs if len(executions) == 1 else InputConverter(input_format)
         self.paths, self.batch_size = paths, batch_size
+        self.input_format = input_format
+        self.triage = None  # driver/triage.py, when --provenance or --why follows each batch
 
     def batches(self, on_bad_line: Callable[[str], None] | None, critical=nullcontext) -> Iterator[int]:
         """Pushes every batch through every search; yields the events each took once it is through,
@@ -54,6 +57,9 @@ class Pass:
         for events in self.reader.batches():
             with critical():
                 converted = self.converter.convert(events)  # once, for every search
+                if self.triage is not None:
+                    self.triage.before_push(events, converted, executions[0].next_row_id, self.reader,
+                                            self.input_format)
                 for execution in executions:
                     execution.push_converted(converted)
                 self.reader.commit()
@@ -109,6 +115,7 @@ class Run:
         self.searches, self.args = searches, args
         self.names = search_names(args.search)
         self.identities = [SearchIdentity(n, p, text_digest(s.text)) for n, p, s in zip(self.names, args.search, searches)]
+        self.triage = None  # driver/triage.py, once execute() has made it (spl-lite report reads its traces)
         self.reporter = Reporter(args.progress if args.progress is not None else sys.stderr.isatty(), sys.stderr)
 
     def execute(self) -> int:
@@ -136,13 +143,18 @@ class Run:
             return exit_code_for(error)
 
         plans = [s.plan for s in self.searches]
+        triage = Triage(args, self.names, plans) if Triage.wanted(args) else None
+        self.triage = triage
+        traced = triage.one_process_reason() if triage else None
         one_process = [flag for flag, on in (("several searches", len(plans) > 1), ("--state", args.state),
                                              ("--follow", args.follow), ("--dead-letter", args.dead_letter),
                                              ("--max-bad", args.max_bad is not None),
-                                             ("--max-line-bytes", args.max_line_bytes)) if on]
+                                             ("--max-line-bytes", args.max_line_bytes),
+                                             (traced, traced)) if on]
         if one_process and args.workers and args.workers > 1:
             reporter.notice(f"--workers is not used with {', '.join(one_process)}: one process reads the input")
-        chosen = physical.choose(plans, args.input_format, args.whole_events, args.workers, paths,
+        whole_events = args.whole_events or bool(triage and triage.needs_lineage)
+        chosen = physical.choose(plans, args.input_format, whole_events, args.workers, paths,
                                  ", ".join(one_process))
         reader_options = dict(
             on_reject=dead_letter.write if dead_letter else None,
@@ -158,9 +170,16 @@ class Run:
             reader = FollowReader(paths, args.batch_size, reporter.warn, **reader_options)
         else:
             reader = EventReader(paths, args.batch_size, reporter.warn, **reader_options)
+        if triage and triage.needs_lineage:
+            reader.track_lines = True
         lateness = getattr(args, "lateness", 0) or 0
-        executions = [Execution(plan, outputs.writer(i), args.input_format, chosen.early_filters[i], lateness)
-                      for i, plan in enumerate(plans)]
+        if triage is None:
+            executions = [Execution(plan, outputs.writer(i), args.input_format, chosen.early_filters[i], lateness)
+                          for i, plan in enumerate(plans)]
+        else:
+            executions = [Execution(plan, triage.emit(i, outputs.writer(i)), args.input_format,
+                                    chosen.early_filters[i], lateness, triage.traces[i])
+                          for i, plan in enumerate(plans)]
         if saved:
             try:
                 for execution, identity in zip(executions, self.identities):
@@ -170,6 +189,8 @@ class Run:
                       "`--reset-state` discards it and starts over", file=sys.stderr)
                 return EXIT_STATE
         run_pass = Pass(executions, reader, chosen, paths, args.batch_size, args.input_format)
+        if triage and triage.needs_lineage:
+            run_pass.triage = triage
 
         events_before = saved.get("events", 0) if saved else 0
 
@@ -249,6 +270,8 @@ class Run:
         for name, execution in zip(self.names, executions):
             reporter.record_errors(execution.record_errors, name if len(executions) > 1 else None)
             reporter.late(execution.late_records(), name if len(executions) > 1 else None)
+        if triage is not None:
+            triage.report(executions)
         return exit_code
 
     @staticmethod

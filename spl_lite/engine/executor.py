@@ -25,7 +25,7 @@ class Execution:
     """
 
     def __init__(self, plan: Plan, emit: Callable[[str, Batch], None], input_format: str = "auto",
-                 early_filters: dict[int, int] | None = None, lateness_ms: int = 0):
+                 early_filters: dict[int, int] | None = None, lateness_ms: int = 0, trace=None):
         self.plan = plan
         self.lateness_ms = lateness_ms  # the run's bound on out-of-orderness, added to every window's grace
         self._emit = emit
@@ -38,6 +38,10 @@ class Execution:
             self.operators = [build(node, self) for node in plan.nodes]
         self._filtered_by = filters_known_early(plan) if early_filters is None else early_filters
         self._uses = [node.uses() for node in plan.nodes]  # deferred columns are decoded before these
+        self.trace = trace  # engine/trace.py: counters per stage (--trace, --why); None: plain operators
+        if trace is not None:
+            self.operators = trace.wrap(self.operators)
+            self._filtered_by = {}  # each stage sees its own records, so each counts its own
         self._pending: list[tuple[str, Batch]] = []
         self.next_row_id = 0
         self.records_out = 0

@@ -226,6 +226,12 @@ class EventReader:
     reader given `resume=` continues from (--state).
     """
 
+    # --provenance, --why (set by the driver, whole events only): `batch_lines` is (file, line number
+    # of each event) of the batch last handed over; None where unknown (a JSON array file).
+    track_lines = False
+    batch_lines: "tuple[str, list[int]] | None" = None
+    _pending_lines: "tuple[str, list[int]] | None" = None
+
     def __init__(
         self,
         paths: list[str],
@@ -458,6 +464,8 @@ class EventReader:
             if skip:
                 dropped = min(skip, len(events))
                 events, skip = events[dropped:], skip - dropped
+            if self.track_lines:  # EVTX: the n-th record of the file
+                self._pending_lines = (path, list(range(done + 1, done + len(events) + 1)))
             done += len(events)
             yield from self._hand_over(events, place, done, 0)
 
@@ -466,6 +474,8 @@ class EventReader:
     def _hand_over(self, events: list[dict], place: FileProgress, lines: int, offset: int) -> Iterator[list[dict]]:
         """Yield a batch; its lines count as consumed once the consumer calls commit()."""
         self._uncommitted = (place, lines, offset)
+        if self.track_lines:
+            self.batch_lines, self._pending_lines = self._pending_lines, None
         if events:
             self.counters.events += len(events)
             yield events
@@ -546,6 +556,8 @@ class EventReader:
         `projected=False`: the projected decoder already declined these lines."""
         events, bad = decode_lines(lines, first_line_no, self.max_line_bytes, self.projection if projected else None)
         if not bad:
+            if self.track_lines:
+                self._lines_of_batch(name, lines, first_line_no, set())
             return events, len(lines)
         allowed = None if self.max_bad is None else self.max_bad - self.counters.bad_lines
         if allowed is not None and len(bad) > allowed:
@@ -556,7 +568,15 @@ class EventReader:
             used = len(lines)
         for line_no, reason, raw in bad:
             self._reject(BadLine(name, line_no, reason, raw))
+        if self.track_lines:
+            self._lines_of_batch(name, lines[:used], first_line_no, {line_no for line_no, _, _ in bad})
         return events, used
+
+    def _lines_of_batch(self, name: str, lines: list[bytes], first: int, bad: set[int]) -> None:
+        """--provenance, --why: the line number of each event of the batch about to be handed over
+        (decode_lines skips blank and bad lines)."""
+        numbers = [first + i for i, line in enumerate(lines) if first + i not in bad and line.strip()]
+        self._pending_lines = (name, numbers)
 
     def _reject(self, bad: BadLine) -> None:
         if self._first_reason is None:

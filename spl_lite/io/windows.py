@@ -142,9 +142,25 @@ def process_creation(record: dict, fmt: str | None = None) -> dict | None:
         # NXLog's `ProcessID`) and drops the fields of over-long events, so the rendered message fills gaps.
         parse = _parse_sysmon_message if event_id == SYSMON_PROCESS_CREATE else _parse_4688_message
         data = {**parse(message), **data}
-    if event_id == SYSMON_PROCESS_CREATE:
-        return _from_sysmon(fmt, system, data)
-    return _from_4688(fmt, system, data)
+    found = _from_sysmon(fmt, system, data) if event_id == SYSMON_PROCESS_CREATE else _from_4688(fmt, system, data)
+    # The record as parsed, for `raw_fields` (--raw-fields): kept by reference, nothing copied here.
+    found["parsed"] = (system, data)
+    return found
+
+
+# Not copied by raw_fields: the whole event again (text), and the rendered message (long, and
+# parsed into the fields already).
+_NOT_RAW_FIELDS = frozenset(("_raw", "Message", "message", "EventData"))
+
+
+def raw_fields(found: dict) -> dict:
+    """The raw record's own fields, System and EventData names as the source spells them
+    (`IntegrityLevel`, `CurrentDirectory`, `LogonId`, `Computer`, `EventRecordID`, ...), for the
+    fields normalising has no place for; `--raw-fields` puts them under `raw` in the SSA event."""
+    system, data = found["parsed"]
+    merged = {k: v for k, v in system.items() if k not in _NOT_RAW_FIELDS}
+    merged.update((k, v) for k, v in data.items() if k not in _NOT_RAW_FIELDS)
+    return merged
 
 
 def _from_sysmon(fmt: str, system: dict, data: dict) -> dict:
