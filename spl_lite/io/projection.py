@@ -9,8 +9,11 @@ than decoding whole events. The batch's `input_event` column is then a Projected
 Whatever this fast path cannot decide exactly the same way as the whole-event path goes back to it,
 batch by batch: a line that is not a valid JSON object, that is not one `{...}` on its own line, that
 is not UTF-8, that holds an integer orjson would read differently or is nested near orjson's depth
-limit, or that has a key by which it may be something other than a flat SSA event (an
-`{"input_event": ...}` record, OCSF, a raw Windows record). One difference remains, documented: a
+limit, or that has a key by which it may be something other than an SSA event (OCSF, a raw Windows
+record, an `input_event` that is not an object). SSA stream records, `{"id": ..., "input_event":
+{...}, ...}`, are decoded in part too: their event is `input_event` (spec 7.1), read with a nested
+schema of the same keys, the envelope's other keys skipped; a block may mix them with flat events,
+line by line, as the whole-event path does. One difference remains, documented: a
 number beyond double range in a key that is not read makes orjson reject the line; msgspec skips
 the value unread and so reads the line (telling it apart would cost a scan of every byte). A
 deferred key (deferred_keys) is such a key until its rows are decoded late; one holding that number
@@ -202,9 +205,10 @@ class BlockGatherer:
 
 
 def guard_keys(input_format: str) -> tuple[str, ...]:
-    """Keys that send a block to the whole-event path: they make a line a stream record, OCSF or a
-    raw Windows record. With `--input-format ssa` lines are used as they are, so only a stream record
-    ({"input_event": ...}) is different."""
+    """Keys by which a line is not a flat SSA event: a stream record, OCSF or a raw Windows record.
+    With `--input-format ssa` lines are used as they are, so only a stream record ({"input_event":
+    ...}) is different. A search reading one of them is not projected (plan/physical.py); the decoder
+    reads `input_event` as a stream record's event and declines a block holding any other."""
     return ("input_event",) if input_format == "ssa" else NOT_FLAT_KEYS
 
 
