@@ -9,8 +9,11 @@ than decoding whole events. The batch's `input_event` column is then a Projected
 Whatever this fast path cannot decide exactly the same way as the whole-event path goes back to it,
 batch by batch: a line that is not a valid JSON object, that is not one `{...}` on its own line, that
 is not UTF-8, that holds an integer orjson would read differently or is nested near orjson's depth
-limit, or that has a key by which it may be something other than a flat SSA event (an
-`{"input_event": ...}` record, OCSF, a raw Windows record). One difference remains, documented: a
+limit, or that has a key by which it may be something other than an SSA event (OCSF, a raw Windows
+record, an `input_event` that is not an object). SSA stream records, `{"id": ..., "input_event":
+{...}, ...}`, are decoded in part too: their event is `input_event` (spec 7.1), read with a nested
+schema of the same keys, the envelope's other keys skipped; a block may mix them with flat events,
+line by line, as the whole-event path does. One difference remains, documented: a
 number beyond double range in a key that is not read makes orjson reject the line; msgspec skips
 the value unread and so reads the line (telling it apart would cost a scan of every byte). A
 deferred key (deferred_keys) is such a key until its rows are decoded late; one holding that number
@@ -55,6 +58,10 @@ _FAILED_KEY = re.compile(r"- at `\$\[\d+\]\.(.*)`$")
 
 
 _FIRST_BLOCK = np.zeros(1, dtype=np.intp)
+_EVENT = "input_event"
+_RECORD = attrgetter("record")
+# Keys inside a stream record's `input_event` that make `auto` convert the event (formats._event_kind).
+_INNER_GUARD_KEYS = ("class_uid",)
 
 
 class ProjectedDecoder:
@@ -70,17 +77,33 @@ class ProjectedDecoder:
         self.keys = tuple(sorted(keys))
         self.deferred = frozenset(deferred) & frozenset(keys)
         self._decoded = tuple(key for key in self.keys if key not in self.deferred)
-        self._guard_keys = guard_keys(input_format)
+        guards = guard_keys(input_format)
+        # A line with `input_event` as an object is a stream record, whose event that is (spec 7.1);
+        # any other line is the event. Both are decoded with one schema: the keys at the top of the
+        # line, and the same keys inside `input_event`, a nested struct (absent: a flat line). Only
+        # an `input_event` that is not an object (which makes the line the event, holding that value)
+        # fails the schema and takes the whole-event path.
+        self._records = _EVENT in guards and _EVENT not in keys
+        self._guard_keys = tuple(key for key in guards if key != _EVENT) if self._records else guards
+        # Inside a record, only `class_uid` changes what `auto` makes of the event (formats._convert).
+        self._inner_guard_keys = tuple(key for key in _INNER_GUARD_KEYS if key in guards)
         self._text_keys = set(self._decoded)
+        self._inner_text_keys = set(self._decoded)
         self._decoder = self._build()
         self._getters = [attrgetter(f"k{i}") for i in range(len(self._decoded))]
-        self._late = _LateDecoder(tuple(sorted(self.deferred))) if self.deferred else None
+        self._late = _LateDecoder(tuple(sorted(self.deferred)), self._records) if self.deferred else None
 
     def _build(self) -> msgspec.json.Decoder:
-        read = [(f"k{i}", _TEXT if key in self._text_keys else _VALUE, msgspec.field(default=None, name=key))
-                for i, key in enumerate(self._decoded)]
-        guards = [(f"g{i}", _ABSENT, msgspec.field(default=None, name=key)) for i, key in enumerate(self._guard_keys)]
-        return msgspec.json.Decoder(msgspec.defstruct("ProjectedEvent", read + guards, gc=False))
+        def fields(text_keys: set[str], guard_keys: tuple[str, ...]) -> list:
+            read = [(f"k{i}", _TEXT if key in text_keys else _VALUE, msgspec.field(default=None, name=key))
+                    for i, key in enumerate(self._decoded)]
+            return read + [(f"g{i}", _ABSENT, msgspec.field(default=None, name=key)) for i, key in enumerate(guard_keys)]
+
+        outer = fields(self._text_keys, self._guard_keys)
+        if self._records:
+            inner = msgspec.defstruct("ProjectedInputEvent", fields(self._inner_text_keys, self._inner_guard_keys), gc=False)
+            outer.append(("record", inner, msgspec.field(default=None, name=_EVENT)))
+        return msgspec.json.Decoder(msgspec.defstruct("ProjectedEvent", outer, gc=False))
 
     def decode_block(self, block: bytes, place: tuple[str, int] | None = None) -> ProjectedMaps | None:
         """The events of a block of whole JSON lines, or None if the block needs the whole-event path.
@@ -116,11 +139,20 @@ class ProjectedDecoder:
         if count != len(bounds[0]):  # two documents on one line
             return None
         values = {}
+        records = list(map(_RECORD, events)) if self._records else None
+        flat = count if records is None else records.count(None)
+        if flat == count:  # flat events only
+            sources, text_keys = events, self._text_keys
+        elif flat == 0:  # stream records only: their events
+            sources, text_keys = records, self._inner_text_keys
+        else:  # some of each: each line's event
+            sources = [event if record is None else record for event, record in zip(events, records)]
+            text_keys = self._text_keys & self._inner_text_keys
         for key, getter in zip(self._decoded, self._getters):
-            column = np.fromiter(map(getter, events), dtype=object, count=count)
-            if key not in self._text_keys and _holds_wide_integer(column):
+            column = np.fromiter(map(getter, sources), dtype=object, count=count)
+            if key not in text_keys and _holds_wide_integer(column):
                 return None
-            values[key] = known(column, TEXT_KINDS if key in self._text_keys else None)
+            values[key] = known(column, TEXT_KINDS if key in text_keys else None)
         if self._late is None:
             lines = None
         elif place is None:
@@ -137,9 +169,14 @@ class ProjectedDecoder:
     def _widen(self, message: str) -> bool:
         """After a value that is not text: decode its key as any JSON value from now on."""
         found = _FAILED_KEY.search(message)
-        if found is None or found.group(1) not in self._text_keys:
-            return False  # not an object, or an integer beyond 64 bits
-        self._text_keys.discard(found.group(1))
+        if found is None:
+            return False  # not an object
+        key, text_keys = found.group(1), self._text_keys
+        if self._records and key.startswith(_EVENT + "."):
+            key, text_keys = key[len(_EVENT) + 1:], self._inner_text_keys
+        if key not in text_keys:
+            return False  # an integer beyond 64 bits, a guard key, `input_event` not an object
+        text_keys.discard(key)
         self._decoder = self._build()
         return True
 
@@ -168,9 +205,10 @@ class BlockGatherer:
 
 
 def guard_keys(input_format: str) -> tuple[str, ...]:
-    """Keys that send a block to the whole-event path: they make a line a stream record, OCSF or a
-    raw Windows record. With `--input-format ssa` lines are used as they are, so only a stream record
-    ({"input_event": ...}) is different."""
+    """Keys by which a line is not a flat SSA event: a stream record, OCSF or a raw Windows record.
+    With `--input-format ssa` lines are used as they are, so only a stream record ({"input_event":
+    ...}) is different. A search reading one of them is not projected (plan/physical.py); the decoder
+    reads `input_event` as a stream record's event and declines a block holding any other."""
     return ("input_event",) if input_format == "ssa" else NOT_FLAT_KEYS
 
 
@@ -199,20 +237,29 @@ def _object_lines(block: bytes) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 class _LateDecoder:
-    """Decodes the deferred keys of chosen lines, with the values the whole-event path would give."""
+    """Decodes the deferred keys of chosen lines, with the values the whole-event path would give:
+    of the line, or with `records`, of its `input_event` where that is an object (a stream record)."""
 
-    def __init__(self, keys: tuple[str, ...]):
+    def __init__(self, keys: tuple[str, ...], records: bool = False):
         self.keys = keys
         fields = [(f"k{i}", _TEXT, msgspec.field(default=None, name=key)) for i, key in enumerate(keys)]
+        self._records = records
+        if records:
+            inner = msgspec.defstruct("DeferredInputEvent", list(fields), gc=False)
+            fields.append(("record", Optional[inner], msgspec.field(default=None, name=_EVENT)))
         self._text = msgspec.json.Decoder(msgspec.defstruct("DeferredKeys", fields, gc=False))
         self._getters = [attrgetter(f"k{i}") for i in range(len(keys))]
 
     def decode(self, lines: list[bytes]) -> dict[str, list]:
         try:
             events = self._text.decode_lines(b"\n".join(lines))
+            if self._records:
+                events = [event if (record := event.record) is None else record for event in events]
             return {key: list(map(getter, events)) for key, getter in zip(self.keys, self._getters)}
         except msgspec.ValidationError:  # a value that is not text: read the lines as orjson does
             events = [_whole_event(line) for line in lines]
+            if self._records:
+                events = [inner if (inner := event.get(_EVENT)).__class__ is dict else event for event in events]
             return {key: [event.get(key) for event in events] for key in self.keys}
 
 
