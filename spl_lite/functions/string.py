@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import functools
-import re
 
-from ..core.regex import as_pattern
+from ..core.regex import Pattern, as_pattern, sub
 from ..core.values import to_text, type_name
 from .registry import function
 
@@ -62,11 +61,11 @@ def concat(*values):
 def replace(text, regex, replacement):
     """Every match of `regex` replaced, with Java replaceAll's `$n`, `${name}` and `\\x` rules."""
     pattern = as_pattern(regex)
-    return pattern.sub(_java_replacement(text_arg("replace", replacement), pattern), text_arg("replace", text))
+    return sub(pattern, _java_replacement(text_arg("replace", replacement), pattern), text_arg("replace", text))
 
 
 @functools.lru_cache(maxsize=1024)
-def _java_replacement(template: str, pattern: re.Pattern) -> str:
+def _java_replacement(template: str, pattern: Pattern) -> str:
     """Rewrite a Java replacement string in Python's template syntax.
 
     The Java text is never handed to `re` as it is: Java reads `\\P` as a literal P (the corpus
@@ -91,7 +90,7 @@ def _java_replacement(template: str, pattern: re.Pattern) -> str:
     return "".join(out)
 
 
-def _group_reference(template: str, i: int, pattern: re.Pattern) -> tuple[int | str, int]:
+def _group_reference(template: str, i: int, pattern: Pattern) -> tuple[int | str, int]:
     if i < len(template) and template[i] == "{":
         close = template.find("}", i)
         name = template[i + 1 : close] if close > 0 else ""
