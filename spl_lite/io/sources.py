@@ -14,21 +14,17 @@ _NO_DATAMODELS: list = []
 
 
 def _enriched_records(events: list[dict] | ProjectedMaps, first_row_id: int) -> Batch:
-    """Spec 7.1: {input_event, _datamodels, body}; a line that already has `input_event` is the record."""
+    """Spec 7.1: {input_event, _datamodels, body}. A line that already has an `input_event` object is
+    an envelope of the stream: its `input_event` is the event, and nothing else of it reaches the
+    record (the production source selects `input_event` only, then adds `_datamodels` from it and an
+    empty `body`), so a search reading `timestamp` before setting it sees null whatever the envelope
+    carried."""
     if events.__class__ is ProjectedMaps:
         # Decoded for a plan that reads only these keys of `input_event` and drops the record's
         # fields unread (spl_lite/io/projection.py): `_datamodels` and `body` are never asked for.
         return Batch({"input_event": events}, np.arange(first_row_id, first_row_id + len(events), dtype=np.int64))
     if [e for e in events if "input_event" in e] and any(type(e.get("input_event")) is dict for e in events):
-        # Copies: the same decoded events may feed other sources of the program, which must not
-        # see the fields added here.
-        records = [
-            dict(e) if type(e.get("input_event")) is dict else {"input_event": e} for e in events
-        ]
-        for record in records:
-            record.setdefault("_datamodels", _datamodels(record["input_event"]))
-            record.setdefault("body", _EMPTY_BODY)
-        return Batch.from_records(records, first_row_id)
+        events = [inner if type(inner := e.get("input_event")) is dict else e for e in events]
     n = len(events)
     columns = {
         "input_event": object_column(events),
@@ -38,11 +34,6 @@ def _enriched_records(events: list[dict] | ProjectedMaps, first_row_id: int) -> 
         "body": object_column([_EMPTY_BODY] * n),
     }
     return Batch(columns, np.arange(first_row_id, first_row_id + n, dtype=np.int64))
-
-
-def _datamodels(event: dict) -> list:
-    found = event.get("_datamodels")
-    return found if type(found) is list else _NO_DATAMODELS
 
 
 def _events_as_records(events: list[dict], first_row_id: int) -> Batch:
