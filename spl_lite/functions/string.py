@@ -4,7 +4,8 @@ from __future__ import annotations
 import functools
 
 from ..core.regex import Pattern, as_pattern, sub
-from ..core.values import to_text, type_name
+from ..core.values import type_name
+from .cast import cast
 from .registry import function
 
 _DIGITS = "0123456789"
@@ -44,13 +45,17 @@ def len_(text):
 
 @function("concat", "values*", example='concat("pid-", 42)', result='"pid-42"')
 def concat(*values):
-    """Join the text forms of the arguments; DSP's named form passes them as one list."""
+    """Join the arguments' text forms; null when any is null, a list or a map (lists not flattened).
+
+    Text forms as cast(x, "string") gives them. One list argument is DSP's named form,
+    concat(values: [...])."""
+    if len(values) == 1 and type(values[0]) is list:
+        values = values[0]
     parts = []
     for value in values:
-        for item in value if type(value) is list else (value,):
-            if item is None:
-                return None  # spec 6.4: any null makes the result null
-            parts.append(to_text(item))
+        if value is None or type(value) in (list, dict):
+            return None  # spec 6.4: any null makes the result null; lists are not flattened
+        parts.append(value if type(value) is str else cast(value, "string"))
     return "".join(parts)
 
 
