@@ -229,8 +229,9 @@ def _translate(pattern: str, marks: list[tuple[int, int]] | None = None, flags: 
     wrappers: list[list[str]] = [[]]
     # Per open group likewise: the letters of s (DOTALL), m (MULTILINE), d (UNIX_LINES) in force.
     lines: list[set[str]] = [set(flags) & set("smd")]
+    opened_at: list[int] = []  # where each open group starts in `pattern`
     # Per open character class (nested ones too): where its text starts in `out`, the index in
-    # `pattern` after its `[` or `[^`, and whether it holds a Unicode property.
+    # `pattern` after its `[` or `[^`, whether it holds a Unicode property, and where its `[` is.
     classes: list[list] = []
     i, n = 0, len(pattern)
     while i < n:
@@ -247,7 +248,7 @@ def _translate(pattern: str, marks: list[tuple[int, int]] | None = None, flags: 
             continue
         if classes:
             if c == "]" and i > classes[-1][1]:
-                start, _, has_property = classes.pop()
+                start, _, has_property, _ = classes.pop()
                 out.append(c)
                 if has_property and not classes:
                     _unicode_class(out, start, pattern)
@@ -258,7 +259,7 @@ def _translate(pattern: str, marks: list[tuple[int, int]] | None = None, flags: 
                 negated = pattern.startswith("[^", i)
                 out.append("[^" if negated else "[")
                 i += 2 if negated else 1
-                classes.append([len(out) - 1, i, False])
+                classes.append([len(out) - 1, i, False, i - (2 if negated else 1)])
                 continue
             elif c == "&" and pattern.startswith("&&", i):
                 sets = True
@@ -275,7 +276,7 @@ def _translate(pattern: str, marks: list[tuple[int, int]] | None = None, flags: 
             negated = pattern.startswith("[^", i)
             out.append("[^" if negated else "[")
             i += 2 if negated else 1
-            classes.append([len(out) - 1, i, False])
+            classes.append([len(out) - 1, i, False, i - (2 if negated else 1)])
             continue
         if c == "(":
             flag_group = _FLAG_GROUP.match(pattern, i)
@@ -295,8 +296,10 @@ def _translate(pattern: str, marks: list[tuple[int, int]] | None = None, flags: 
                     out.append(f"(?{scoped}:" if scoped else "(?:")
                     wrappers.append([])
                     lines.append(switched)
+                    opened_at.append(i)
                 i = flag_group.end()
                 continue
+            opened_at.append(i)
             if pattern.startswith("(?<", i) and i + 3 < n and pattern[i + 3].isalpha():
                 out.append("(?P<")
                 i += 3
@@ -311,6 +314,7 @@ def _translate(pattern: str, marks: list[tuple[int, int]] | None = None, flags: 
             if len(wrappers) > 1:
                 wrappers.pop()
                 lines.pop()
+                opened_at.pop()
             out.append(")")
         elif c in ".^$":
             state = lines[-1]
@@ -327,6 +331,11 @@ def _translate(pattern: str, marks: list[tuple[int, int]] | None = None, flags: 
         else:
             out.append(c)
         i += 1
+    # Said here, at the opening character, as `re` did: `regex` would point at the end of the pattern.
+    if classes:
+        raise RegexError(f"/{pattern}/: unterminated character set", classes[0][3])
+    if opened_at:
+        raise RegexError(f"/{pattern}/: missing ), unterminated subpattern", opened_at[-1])
     out.append(")" * len(wrappers[0]))
     return "".join(out), unicode, sets
 
