@@ -245,9 +245,10 @@ def test_run_with_envelope_lines(tmp_path):
     search = tmp_path / "s.spl"
     search.write_text('| from read_ssa_enriched_events() | select input_event, _datamodels, body;')
     events = tmp_path / "e.jsonl"
-    events.write_text('{"input_event": {"n": 1}, "_datamodels": ["X"]}\n')
+    events.write_text('{"input_event": {"n": 1, "_datamodels": ["Y"]}, "_datamodels": ["X"]}\n')
     result = cli("run", search, "--input", events)
-    assert records(result.out) == [{"input_event": {"n": 1}, "_datamodels": ["X"], "body": {}}]
+    # _datamodels comes from the event, as the production source takes it (spec 7.1).
+    assert records(result.out) == [{"input_event": {"n": 1, "_datamodels": ["Y"]}, "_datamodels": ["Y"], "body": {}}]
 
 
 def test_run_output_file(search, tmp_path):

@@ -377,9 +377,10 @@ def test_envelope_lines_are_taken_as_the_record():
     ]
 
 
-def test_envelope_fields_beside_input_event_survive():
-    (record,) = run("| from read_ssa_enriched_events() | select extra", [{"input_event": {}, "extra": 7}])
-    assert record == {"extra": 7}
+def test_envelope_fields_beside_input_event_do_not_leak():
+    # Spec 7.1: the production source selects input_event only (issue 14, item 15).
+    (record,) = run("| from read_ssa_enriched_events() | select extra, body", [{"input_event": {}, "extra": 7, "body": {"k": 1}}])
+    assert record == {"extra": None, "body": {}}
 
 
 def test_read_ba_enriched_events_has_the_same_shape():

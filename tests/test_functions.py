@@ -101,7 +101,11 @@ def test_cast_converts_basic_types():
     assert call("cast", 3, "string") == "3"
     assert call("cast", True, "string") == "true"
     assert call("cast", "x", "string") == "x"
-    assert call("cast", {}, "string") == "{}"
+    assert call("cast", {}, "string") is None  # not a basic type (spec 6.1; issue 14, item 16)
+    assert call("cast", {"a": 1}, "string") is None
+    assert call("cast", [1], "string") is None
+    assert call("tostring", [1]) is None
+    assert call("serialize_json", [1]) == "[1]"  # the way to JSON text
     assert call("cast", b"hi", "string") == "hi"
     assert call("cast", "hi", "bytes") == b"hi"
     assert call("cast", "TRUE", "boolean") is True
@@ -119,7 +123,9 @@ def test_parse_long():
     assert call("parse_long", "") is None
     assert call("parse_long", "9223372036854775808") is None  # one past Long.MAX_VALUE
     assert call("parse_long", "٣") is None  # ASCII digits only
-    assert call("parse_long", 12) == 12
+    assert call("parse_long", 12) is None  # strict: only parse_double is lenient (spec 6.1)
+    assert call("parse_long", 12.0) is None
+    assert call("parse_double", 12) == 12.0
     assert call("parse_long", None) is None
 
 
@@ -168,7 +174,7 @@ def test_tostring():
     assert call("tostring", 42) == "42"
     assert call("tostring", 0.5) == "0.5"
     assert call("tostring", False) == "false"
-    assert call("to_string", ["a", 1]) == '["a",1]'
+    assert call("to_string", ["a", 1]) is None  # as cast(x, "string"): a list has no text form
     assert call("tostring", None) is None
 
 
@@ -299,6 +305,11 @@ def test_concat():
     assert call("concat", "a", None, "b") is None
     assert call("concat", ["Jane", " ", "Smith"]) == "Jane Smith"  # DSP's named form: values: [...]
     assert call("concat", ["a", None]) is None
+    # Lists are not flattened (spec 6.4): a list among the arguments has no text form (issue 14, item 16).
+    assert call("concat", "a", ["b", "c"]) is None
+    assert call("concat", ["a", ["b"]]) is None
+    assert call("concat", "a", {"k": 1}) is None
+    assert call("concat", "a", b"hi") == "ahi"  # bytes as cast(x, "string") gives them
     assert call("concat") == ""
 
 

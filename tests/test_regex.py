@@ -97,12 +97,10 @@ def test_leading_bracket_in_class_is_literal():
     "pattern, message",
     [
         ("(", "missing \\)"),
-        ("[a[b]]", "nested character classes"),
-        ("[a-z&&[^e]]", "intersection"),
-        ("[a&&b]", "intersection"),
         (r"\G", r"\\G is not supported"),
         ("a\\", "trailing backslash"),
-        (r"\p{L}", r"\\p\{L\} is not supported"),
+        (r"\p{Nonsense}", r"\\p\{Nonsense\} is not supported"),
+        (r"[\p{L}\W]", r"\\W in a class with a Unicode property"),
         (r"\i", "bad escape"),
         ("(?X)a", "unknown inline flag"),
     ],
@@ -145,3 +143,93 @@ def test_as_pattern():
 def test_like_to_regex(pattern, text, expected):
     assert (like_to_regex(pattern).match(text) is not None) is expected
     assert (like_to_regex(pattern).search(text) is not None) is expected
+
+
+# ---- Java line terminators, Unicode properties, class intersections (issue 14, item 16) ----
+def test_dot_does_not_match_java_line_terminators():
+    for terminator in ("\n", "\r", "\x85", "\u2028", "\u2029"):
+        assert not compile_java("a.b").search(f"a{terminator}b")
+        assert compile_java("a.b", "s").search(f"a{terminator}b")
+        assert compile_java("(?s)a.b").search(f"a{terminator}b")
+    assert compile_java("(?d)a.b").search("a\rb")  # UNIX_LINES: only \n ends a line
+
+
+def test_dollar_matches_before_a_final_java_line_terminator():
+    for ending in ("\n", "\r\n", "\r", "\u2028"):
+        assert compile_java("exe$").search(f"cmd.exe{ending}")
+        assert compile_java(r"exe\Z").search(f"cmd.exe{ending}")
+    assert not compile_java("exe$").search("cmd.exe\n\n")
+    assert not compile_java(r"exe\z").search("cmd.exe\r\n")
+    assert compile_java("^b", "m").search("a\r\nb")
+
+
+def test_word_boundary_stays_on_ascii_word_characters():
+    assert compile_java(r"\bt\b").search("can't")  # not Unicode's default word boundaries
+    assert compile_java(r"\Bb").search("ab")
+    assert not compile_java(r"\bb").search("ab")
+
+
+def test_unicode_properties():
+    assert compile_java(r"\p{L}+").fullmatch("héllo")
+    assert compile_java(r"\p{IsL}\p{Lu}").fullmatch("éΩ")
+    assert compile_java(r"\p{IsLatin}+").fullmatch("héllo")
+    assert compile_java(r"\p{InGreek}").fullmatch("Ω")
+    assert compile_java(r"\p{script=Latin}").fullmatch("é")
+    assert compile_java(r"\p{javaLowerCase}").fullmatch("é")
+    assert compile_java(r"\pL\PL").fullmatch("é1")
+    assert compile_java(r"[\p{L}\d]+").fullmatch("é1")
+    assert not compile_java(r"[\p{L}\d]").fullmatch("٣")  # \d stays ASCII beside a property
+    assert not compile_java(r"\w").search("é")  # and outside it
+
+
+def test_posix_classes_stay_ascii():
+    assert compile_java(r"\p{Alpha}+").fullmatch("abc")
+    assert not compile_java(r"\p{Alpha}").fullmatch("é")
+    assert compile_java(r"[\p{Alpha}\p{Digit}]+").fullmatch("a1")
+
+
+def test_class_intersection_and_union():
+    assert compile_java("[a-z&&[^b]]+").fullmatch("acd")
+    assert not compile_java("[a-z&&[^b]]").fullmatch("b")
+    assert compile_java("[a-z&&[def]]+").fullmatch("fed")
+    assert not compile_java("[a-z&&[def]]").fullmatch("a")
+    assert compile_java("[a-d[m-p]]+").fullmatch("amp")
+    assert not compile_java("[a-d[m-p]]").fullmatch("e")
+    assert compile_java("[a&b]+").fullmatch("a&b")  # a single & is a literal
+    assert compile_java("[|~]+").fullmatch("|~")
+
+
+# ---- a time limit per match (issue 14, item 6) ----
+def test_a_pattern_that_backtracks_forever_gives_up(monkeypatch):
+    import time
+
+    from spl_lite.core import regex as java_regex
+
+    monkeypatch.setattr(java_regex, "MATCH_SECONDS", 0.2)
+    bomb = compile_java("(a|aa)+$")
+    started = time.monotonic()
+    with pytest.raises(java_regex.RegexTimeout, match=r"regex /\(a\|aa\)\+\$/ gave up after 0.2 s on a 41-character"):
+        java_regex.search(bomb, "a" * 40 + "!")
+    with pytest.raises(java_regex.RegexTimeout):
+        java_regex.sub(bomb, "x", "a" * 40 + "!")
+    assert time.monotonic() - started < 2
+    assert java_regex.search(bomb, "aaa").group() == "aaa"
+
+
+def test_a_waiting_stop_shares_one_budget_among_the_matches_left(monkeypatch):
+    import time
+
+    from spl_lite.core import regex as java_regex
+
+    bomb = compile_java("(a|aa)+$")
+    monkeypatch.setattr(java_regex, "STOP_SECONDS", 0.3)
+    java_regex.set_stop_probe(lambda: True)
+    try:
+        started = time.monotonic()
+        for _ in range(20):  # 20 x 0.5 s without the stop
+            with pytest.raises(java_regex.RegexTimeout):
+                java_regex.search(bomb, "a" * 40 + "!")
+        assert time.monotonic() - started < 1.5
+    finally:
+        java_regex.set_stop_probe(None)
+    assert java_regex.search(compile_java("b"), "abc")

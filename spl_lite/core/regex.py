@@ -1,18 +1,62 @@
-"""The one place Java regular expressions (spec 2.4) and SQL LIKE patterns become Python `re` patterns."""
+r"""The one place Java regular expressions (spec 2.4) and SQL LIKE patterns become Python patterns.
+
+Java regexes are compiled with the `regex` package rather than `re`, for two reasons:
+- a match can be given a time limit (`timeout=`): a pattern that backtracks exponentially, such as
+  `(a|aa)+$` against `aaaa...!`, would otherwise hold a stream for ever (see `search`, `sub`);
+- it expresses what `re` cannot: Unicode properties (`\p{L}`, `\p{IsLatin}`, `\p{InGreek}`) and class intersections (`[a-z&&[^b]]`,
+  version 1 sets).
+RE2 (linear time) was measured too: it compiles every corpus pattern but lacks backreferences,
+lookaround and possessive quantifiers that Java has, and through its Python binding each match
+costs more than a `regex` match with a time limit.
+
+LIKE patterns stay with `re`: they are `.*`, `.` and literals only, anchored at both ends.
+"""
 from __future__ import annotations
 
 import functools
 import re
+import time
+from typing import Callable
+
+import regex as _regex
 
 from .values import type_name
 
-# Trailing flag letters of a regex literal `/.../flags`.
-_LITERAL_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
+Pattern = _regex.Pattern
 
-# Java inline flag letters -> Python scoped-flag letters. `d` (UNIX_LINES) is how Python already
-# treats line ends. `u` (UNICODE_CASE) and `U` (UNICODE_CHARACTER_CLASS) switch the whole pattern
-# to Unicode matching: CPython's search() ignores a scoped `(?u:...)` under a global ASCII flag.
-_INLINE_FLAGS = {"i": "i", "m": "m", "s": "s", "x": "x", "u": "", "U": "", "d": ""}
+# Trailing flag letters of a regex literal `/.../flags`.
+_LITERAL_FLAGS = {"i": _regex.IGNORECASE, "m": _regex.MULTILINE, "s": _regex.DOTALL, "x": _regex.VERBOSE}
+
+# Java inline flag letters -> `regex` scoped-flag letters. `s` (DOTALL), `m` (MULTILINE) and `d`
+# (UNIX_LINES) are followed by the translation itself, which writes `.`, `^`, `$` and \Z out with
+# Java's line terminators. `u` (UNICODE_CASE) and `U` (UNICODE_CHARACTER_CLASS) switch the whole
+# pattern to Unicode matching.
+_INLINE_FLAGS = {"i": "i", "m": "", "s": "", "x": "x", "u": "", "U": "", "d": ""}
+
+# Java's line terminators: \r\n, \n, \r, \x85, \u2028, \u2029; only \n under UNIX_LINES. The
+# tables below are keyed by UNIX_LINES.
+_TERMINATOR = r"(?:\r\n|[\n\r\x85\u2028\u2029])"
+_LINE_CHARS = r"\n\r\x85\u2028\u2029"
+_DOT = {False: f"[^{_LINE_CHARS}]", True: r"[^\n]"}
+_ANY = "(?s:.)"  # `.` under DOTALL
+_END = {False: f"(?={_TERMINATOR}?\\Z)", True: r"(?=\n?\Z)"}  # `$` and \Z: at the end or before a final terminator
+_LINE_END = {  # `$` under MULTILINE: before a terminator (not inside \r\n) or at the end
+    False: r"(?:(?=[\n\x85\u2028\u2029\r]|\Z)(?!(?<=\r)\n))",
+    True: r"(?=\n|\Z)",
+}
+_LINE_START = {  # `^` under MULTILINE: at the start, or after a terminator that does not end the input
+    False: f"(?:\\A|(?<=[{_LINE_CHARS}])(?!(?<=\\r)\\n)(?!\\Z))",
+    True: r"(?:\A|(?<=\n)(?!\Z))",
+}
+
+# Java's \b / \B, on \w, written out (as `re`'s, and unlike the Unicode word boundaries of `regex`'s WORD flag).
+_WORD_BOUNDARY = "(?:(?<=\\w)(?!\\w)|(?<!\\w)(?=\\w))"
+_NOT_WORD_BOUNDARY = "(?:(?<=\\w)(?=\\w)|(?<!\\w)(?!\\w))"
+
+# How long one match may run; a match that takes longer gives null (see `search`).
+MATCH_SECONDS = 0.5
+# Once SIGINT/SIGTERM is waiting (`set_stop_probe`), what every match left in the batch gets in all.
+STOP_SECONDS = 0.2
 
 _FLAG_GROUP = re.compile(r"\(\?([A-Za-z]*)(?:-([A-Za-z]*))?([:)])")
 
@@ -41,6 +85,18 @@ _CLASS_ESCAPES = {
 }
 
 
+class RegexTimeout(ValueError):
+    """A match that ran out of time: the value is null and the record error names the pattern."""
+
+    def __init__(self, pattern: Pattern, text: str, seconds: float | None):
+        source = _JAVA_SOURCE.get(pattern, pattern.pattern)
+        if seconds is None:
+            why = "was cut short because the run was stopped"
+        else:
+            why = f"gave up after {seconds:g} s on a {len(text):,}-character value (it backtracks too much)"
+        super().__init__(f"regex /{source}/ {why}; the value is null")
+
+
 class RegexError(ValueError):
     """An invalid pattern; `pos` is the 0-based index in the Java pattern where the problem is, when known."""
 
@@ -49,9 +105,57 @@ class RegexError(ValueError):
         self.pos = pos
 
 
+# The Java text each compiled pattern came from, for messages (bounded like compile_java's cache).
+_JAVA_SOURCE: dict[Pattern, str] = {}
+
+_stop_probe: Callable[[], bool] | None = None
+_stop_seen: float | None = None
+
+
+def set_stop_probe(probe: Callable[[], bool] | None) -> None:
+    """`probe()` says whether a stop (SIGINT/SIGTERM) is waiting for the current batch to end; from
+    then on all the matches left share STOP_SECONDS, so that a batch of pathological values cannot
+    hold the stop for longer than that."""
+    global _stop_probe, _stop_seen
+    _stop_probe, _stop_seen = probe, None
+
+
+def _time_limit() -> float:
+    global _stop_seen
+    if _stop_probe is None or not _stop_probe():
+        _stop_seen = None
+        return MATCH_SECONDS
+    now = time.monotonic()
+    if _stop_seen is None:
+        _stop_seen = now
+    return min(MATCH_SECONDS, max(0.0, _stop_seen + STOP_SECONDS - now))
+
+
+def search(pattern: Pattern, text: str):
+    """`pattern.search(text)` within the time limit; RegexTimeout (a ValueError) when it runs out."""
+    limit = _time_limit()
+    if limit <= 0:
+        raise RegexTimeout(pattern, text, None)
+    try:
+        return pattern.search(text, timeout=limit)
+    except TimeoutError:
+        raise RegexTimeout(pattern, text, limit if limit == MATCH_SECONDS else None) from None
+
+
+def sub(pattern: Pattern, replacement, text: str) -> str:
+    """`pattern.sub(replacement, text)` within the time limit, as `search`."""
+    limit = _time_limit()
+    if limit <= 0:
+        raise RegexTimeout(pattern, text, None)
+    try:
+        return pattern.sub(replacement, text, timeout=limit)
+    except TimeoutError:
+        raise RegexTimeout(pattern, text, limit if limit == MATCH_SECONDS else None) from None
+
+
 @functools.lru_cache(maxsize=4096)
-def compile_java(pattern: str, flags: str = "") -> re.Pattern:
-    """Compile a Java 8 regex (plus regex-literal flag letters) into a Python pattern.
+def compile_java(pattern: str, flags: str = "") -> Pattern:
+    """Compile a Java 8 regex (plus regex-literal flag letters) into a `regex` pattern.
 
     Raises ValueError when the pattern is invalid or uses a Java feature Python cannot express; the
     message names the pattern and the problem (`/(/: missing ), ...`), callers add the context.
@@ -60,15 +164,24 @@ def compile_java(pattern: str, flags: str = "") -> re.Pattern:
     for letter in flags:
         if letter not in _LITERAL_FLAGS:
             raise RegexError(f"unknown regex flag `{letter}` (expected some of i, m, s, x)")
-        py_flags |= _LITERAL_FLAGS[letter]
+        if letter in "ix":  # `s` and `m` are the translation's business (see _LINE_START)
+            py_flags |= _LITERAL_FLAGS[letter]
     marks: list[tuple[int, int]] = []
-    text, unicode = _translate(pattern, marks)
+    text, unicode, sets = _translate(pattern, marks, flags)
     if not unicode:
-        py_flags |= re.ASCII  # Java's \w, \d, \s, \b and (?i) are ASCII-only unless asked otherwise.
+        py_flags |= _regex.ASCII  # Java's \w, \d, \s, \b and (?i) are ASCII-only unless asked otherwise.
+    py_flags |= _regex.VERSION1 if sets else _regex.VERSION0
     try:
-        return re.compile(text, py_flags)
-    except re.error as err:
-        raise RegexError(f"/{pattern}/: {err.msg}", _source_position(err.pos, marks)) from None
+        compiled = _regex.compile(text, py_flags)
+    except _regex.error as err:
+        message = getattr(err, "msg", None) or str(err).split(" at position")[0]
+        raise RegexError(f"/{pattern}/: {message}", _source_position(err.pos, marks)) from None
+    except (OverflowError, RecursionError) as err:
+        raise RegexError(f"/{pattern}/: {err}") from None
+    if len(_JAVA_SOURCE) >= 8192:
+        _JAVA_SOURCE.clear()
+    _JAVA_SOURCE[compiled] = pattern
+    return compiled
 
 
 def _source_position(pos: int | None, marks: list[tuple[int, int]]) -> int | None:
@@ -83,9 +196,9 @@ def _source_position(pos: int | None, marks: list[tuple[int, int]]) -> int | Non
     return found
 
 
-def as_pattern(value) -> re.Pattern:
+def as_pattern(value) -> Pattern:
     """A regex argument: a regex literal arrives compiled, a string is compiled as a Java regex."""
-    if isinstance(value, re.Pattern):
+    if isinstance(value, Pattern):
         return value
     if type(value) is str:
         return compile_java(value)
@@ -99,21 +212,27 @@ def like_to_regex(pattern: str) -> re.Pattern:
     return re.compile(rf"\A{body}\Z", re.DOTALL)
 
 
-def _translate(pattern: str, marks: list[tuple[int, int]] | None = None) -> tuple[str, bool]:
-    """Rewrite the Java-only syntax, passing the rest through for `re` to judge.
+def _translate(pattern: str, marks: list[tuple[int, int]] | None = None, flags: str = "") -> tuple[str, bool, bool]:
+    """Rewrite the Java-only syntax, passing the rest through for `regex` to judge.
 
-    Also says whether the pattern asks for Unicode matching anywhere. `marks` receives (offset in
-    the result, index in `pattern`) at the start of each construct, to place errors `re` reports.
+    Also says whether the pattern asks for Unicode matching anywhere, and whether it needs version 1
+    sets (a nested class or an `&&` intersection). `marks` receives (offset in the result, index in
+    `pattern`) at the start of each construct, to place errors `regex` reports.
     """
     out: list[str] = []
     length = 0  # of "".join(out[:counted])
     counted = 0
-    unicode = False
+    unicode = any("u" in m.group(1) or "U" in m.group(1) for m in _FLAG_GROUP.finditer(pattern))
+    sets = False
     # One entry per open group (the bottom one is the whole pattern): the scoped-flag wrappers
     # opened inside it by a Java `(?i)`-style switch, which lasts to the end of that group.
     wrappers: list[list[str]] = [[]]
-    in_class = False
-    class_start = 0
+    # Per open group likewise: the letters of s (DOTALL), m (MULTILINE), d (UNIX_LINES) in force.
+    lines: list[set[str]] = [set(flags) & set("smd")]
+    opened_at: list[int] = []  # where each open group starts in `pattern`
+    # Per open character class (nested ones too): where its text starts in `out`, the index in
+    # `pattern` after its `[` or `[^`, whether it holds a Unicode property, and where its `[` is.
+    classes: list[list] = []
     i, n = 0, len(pattern)
     while i < n:
         if marks is not None:
@@ -122,50 +241,65 @@ def _translate(pattern: str, marks: list[tuple[int, int]] | None = None) -> tupl
             marks.append((length, i))
         c = pattern[i]
         if c == "\\":
-            text, i = _escape(pattern, i, in_class)
+            text, i, is_property = _escape(pattern, i, bool(classes))
+            if is_property and classes and not unicode:
+                classes[-1][2] = True
             out.append(text)
             continue
-        if in_class:
-            if c == "]" and i > class_start:
-                in_class = False
+        if classes:
+            if c == "]" and i > classes[-1][1]:
+                start, _, has_property, _ = classes.pop()
                 out.append(c)
+                if has_property and not classes:
+                    _unicode_class(out, start, pattern)
             elif c == "]":
                 out.append("\\]")  # `[]...]`: a leading `]` is a literal
             elif c == "[":
-                raise RegexError(f"/{pattern}/: nested character classes are not supported", i)
+                sets = True  # Java's union of a nested class, as version 1 sets write it
+                negated = pattern.startswith("[^", i)
+                out.append("[^" if negated else "[")
+                i += 2 if negated else 1
+                classes.append([len(out) - 1, i, False, i - (2 if negated else 1)])
+                continue
             elif c == "&" and pattern.startswith("&&", i):
-                raise RegexError(f"/{pattern}/: character class intersection (&&) is not supported", i)
+                sets = True
+                out.append("&&")
+                i += 2
+                continue
             elif c in "&~|":
-                out.append("\\" + c)  # literal in both dialects; escaped so Python does not warn
+                out.append("\\" + c)  # literal in Java; escaped so that neither re nor version 1 sets read it
             else:
                 out.append(c)
             i += 1
             continue
         if c == "[":
-            in_class = True
             negated = pattern.startswith("[^", i)
             out.append("[^" if negated else "[")
             i += 2 if negated else 1
-            class_start = i
+            classes.append([len(out) - 1, i, False, i - (2 if negated else 1)])
             continue
         if c == "(":
             flag_group = _FLAG_GROUP.match(pattern, i)
             if flag_group:
                 on, off, end = flag_group.groups()
-                unicode = unicode or "u" in on or "U" in on
                 try:
                     scoped = _scoped_flags(pattern, on, off or "")
                 except RegexError as error:
                     raise RegexError(str(error), i) from None
+                switched = (lines[-1] | (set(on) & set("smd"))) - set(off or "")
                 if end == ")":
+                    lines[-1] = switched
                     if scoped:
                         out.append(f"(?{scoped}:")
                         wrappers[-1].append(scoped)
                 else:
-                    out.append(f"(?{scoped}:")
+                    out.append(f"(?{scoped}:" if scoped else "(?:")
                     wrappers.append([])
+                    lines.append(switched)
+                    opened_at.append(i)
                 i = flag_group.end()
                 continue
+            opened_at.append(i)
             if pattern.startswith("(?<", i) and i + 3 < n and pattern[i + 3].isalpha():
                 out.append("(?P<")
                 i += 3
@@ -173,20 +307,55 @@ def _translate(pattern: str, marks: list[tuple[int, int]] | None = None) -> tupl
                 out.append("(")
                 i += 1
             wrappers.append([])
+            lines.append(set(lines[-1]))
             continue
         if c == ")":
             out.append(")" * len(wrappers[-1]))
             if len(wrappers) > 1:
                 wrappers.pop()
+                lines.pop()
+                opened_at.pop()
             out.append(")")
+        elif c in ".^$":
+            state = lines[-1]
+            unix = "d" in state
+            if c == ".":
+                out.append(_ANY if "s" in state else _DOT[unix])
+            elif c == "^":
+                out.append(_LINE_START[unix] if "m" in state else r"\A")
+            else:
+                out.append(_LINE_END[unix] if "m" in state else _END[unix])
         elif c == "|" and wrappers[-1]:
             opened = wrappers[-1]
             out.append(")" * len(opened) + "|" + "".join(f"(?{f}:" for f in opened))
         else:
             out.append(c)
         i += 1
+    # Said here, at the opening character, as `re` did: `regex` would point at the end of the pattern.
+    if classes:
+        raise RegexError(f"/{pattern}/: unterminated character set", classes[0][3])
+    if opened_at:
+        raise RegexError(f"/{pattern}/: missing ), unterminated subpattern", opened_at[-1])
     out.append(")" * len(wrappers[0]))
-    return "".join(out), unicode
+    return "".join(out), unicode, sets
+
+
+# ASCII forms of the class escapes, for a class that must be matched in Unicode mode because it
+# holds a Unicode property (`[\p{L}\d]`).
+_ASCII_IN_CLASS = {"\\w": "a-zA-Z0-9_", "\\d": "0-9", "\\s": " \\t\\n\\x0b\\f\\r"}
+
+
+def _unicode_class(out: list[str], start: int, pattern: str) -> None:
+    """Make the class whose text is out[start:] match in Unicode mode (Unicode properties need it)
+    while its \\w, \\d and \\s stay ASCII, as Java's are."""
+    for k in range(start, len(out)):
+        piece = out[k]
+        if piece in _ASCII_IN_CLASS:
+            out[k] = _ASCII_IN_CLASS[piece]
+        elif piece in ("\\W", "\\D", "\\S"):
+            raise RegexError(f"/{pattern}/: {piece} in a class with a Unicode property is not supported")
+    out[start] = "(?u:" + out[start]
+    out.append(")")
 
 
 def _scoped_flags(pattern: str, on: str, off: str) -> str:
@@ -198,10 +367,14 @@ def _scoped_flags(pattern: str, on: str, off: str) -> str:
     return on_py + (f"-{off_py}" if off_py else "")
 
 
-def _escape(pattern: str, i: int, in_class: bool) -> tuple[str, int]:
-    """Translate the escape starting at pattern[i] (a backslash); return the text and next index."""
+def _escape(pattern: str, i: int, in_class: bool) -> tuple[str, int, bool]:
+    """Translate the escape starting at pattern[i] (a backslash); return the text, the next index
+    and whether it is a Unicode property (`\\p{L}`)."""
     try:
-        return _escape_at(pattern, i, in_class)
+        if pattern[i + 1 : i + 2] in ("p", "P"):
+            return _property(pattern, i, in_class)
+        text, nxt = _escape_at(pattern, i, in_class)
+        return text, nxt, False
     except RegexError as error:
         raise RegexError(str(error), i if error.pos is None else error.pos) from None
 
@@ -221,18 +394,20 @@ def _escape_at(pattern: str, i: int, in_class: bool) -> tuple[str, int]:
         if close < 0:
             raise RegexError(f"/{pattern}/: unterminated \\k<name>")
         return f"(?P={pattern[i + 3 : close]})", close + 1
-    if e in ("p", "P"):
-        return _property(pattern, i, in_class)
     if e in _CLASS_ESCAPES:
         return (_CLASS_ESCAPES[e] if in_class else f"[{_CLASS_ESCAPES[e]}]"), i + 2
     if e in ("H", "V") and not in_class:
         return f"[^{_CLASS_ESCAPES[e.lower()]}]", i + 2
     if e == "R" and not in_class:
-        return "(?:\\r\\n|[\\n\\x0b\\f\\r\\x85\\u2028\\u2029])", i + 2
+        return _TERMINATOR, i + 2
+    if e == "b" and not in_class:
+        return _WORD_BOUNDARY, i + 2
+    if e == "B" and not in_class:
+        return _NOT_WORD_BOUNDARY, i + 2
     if e == "z":
         return "\\Z", i + 2
     if e == "Z" and not in_class:
-        return "(?=\\n?\\Z)", i + 2  # Java's \Z also matches before a final line terminator
+        return _END[False], i + 2  # Java's \Z also matches before a final line terminator
     if e == "e":
         return "\\x1b", i + 2
     if e == "c" and i + 2 < len(pattern):
@@ -251,10 +426,29 @@ def _escape_at(pattern: str, i: int, in_class: bool) -> tuple[str, int]:
         return f"\\x{int(digits.group(), 8):02x}", i + 2 + digits.end()
     if e == "G":
         raise RegexError(f"/{pattern}/: \\G is not supported")
+    if e.isalpha() and e not in _KNOWN_LETTER_ESCAPES:
+        raise RegexError(f"/{pattern}/: bad escape \\{e}")
     return pattern[i : i + 2], i + 2
 
 
-def _property(pattern: str, i: int, in_class: bool) -> tuple[str, int]:
+# Letter escapes Java and `regex` read alike (`regex` knows more, such as \X and \m, which Java does not).
+_KNOWN_LETTER_ESCAPES = frozenset("tnrfaxuwWdDsSAbB123456789")
+
+# java.lang.Character properties, as Unicode properties.
+_JAVA_PROPERTIES = {
+    "javaLowerCase": "Lowercase",
+    "javaUpperCase": "Uppercase",
+    "javaAlphabetic": "Alphabetic",
+    "javaLetter": "L",
+    "javaDigit": "Nd",
+    "javaMirrored": "Bidi_Mirrored",
+    "javaWhitespace": "White_Space",
+}
+_PROPERTY_KEYS = {"script": "Script", "sc": "Script", "block": "Block", "blk": "Block",
+                  "general_category": "General_Category", "gc": "General_Category"}
+
+
+def _property(pattern: str, i: int, in_class: bool) -> tuple[str, int, bool]:
     negated = pattern[i + 1] == "P"
     close = pattern.find("}", i + 3)
     if pattern.startswith("{", i + 2) and close > 0:
@@ -262,8 +456,38 @@ def _property(pattern: str, i: int, in_class: bool) -> tuple[str, int]:
     else:
         name, nxt = pattern[i + 2 : i + 3], i + 3
     body = _POSIX.get(name)
-    if body is None or (negated and in_class):
+    if body is not None:  # Java's POSIX classes are US-ASCII
+        if in_class:
+            if negated:
+                raise RegexError(f"/{pattern}/: \\P{{{name}}} inside a class is not supported")
+            return body, nxt, False
+        return (f"[^{body}]" if negated else f"[{body}]"), nxt, False
+    unicode_name = _unicode_property(name)
+    if unicode_name is None:
         raise RegexError(f"/{pattern}/: \\{pattern[i + 1]}{{{name}}} is not supported")
-    if in_class:
-        return body, nxt
-    return (f"[^{body}]" if negated else f"[{body}]"), nxt
+    text = f"\\{pattern[i + 1]}{{{unicode_name}}}"
+    return (text if in_class else f"(?u:{text})"), nxt, True
+
+
+@functools.lru_cache(maxsize=256)
+def _unicode_property(name: str) -> str | None:
+    """The `regex` spelling of a Java Unicode property (`L`, `IsL`, `IsLatin`, `InGreek`,
+    `script=Latin`, `javaLowerCase`), or None when `regex` does not know it."""
+    if name in _JAVA_PROPERTIES:
+        name = _JAVA_PROPERTIES[name]
+    elif "=" in name:
+        key, _, value = name.partition("=")
+        if key.lower() not in _PROPERTY_KEYS:
+            return None
+        name = f"{_PROPERTY_KEYS[key.lower()]}={value}"
+    elif name.startswith("In") and len(name) > 2:
+        name = f"Block={name[2:]}"
+    elif name.startswith("Is") and len(name) > 2:
+        name = name[2:]
+    if not name or not all(ch.isalnum() or ch in "_=- " for ch in name):
+        return None
+    try:
+        _regex.compile(f"\\p{{{name}}}")
+    except _regex.error:
+        return None
+    return name

@@ -10,6 +10,11 @@ import math
 import re
 from typing import Any
 
+import regex as _regex
+
+# Compiled regular expressions: Java regexes (core/regex.py) and LIKE patterns.
+_PATTERNS = (_regex.Pattern, re.Pattern)
+
 TYPE_NAMES = {
     type(None): "null",
     bool: "boolean",
@@ -23,7 +28,7 @@ TYPE_NAMES = {
 
 
 def type_name(value: Any) -> str:
-    if isinstance(value, re.Pattern):
+    if isinstance(value, _PATTERNS):
         return "regex"
     return TYPE_NAMES.get(type(value), type(value).__name__)
 
@@ -110,7 +115,7 @@ def to_text(value: Any) -> str | None:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, re.Pattern):
+    if isinstance(value, _PATTERNS):
         return value.pattern
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")

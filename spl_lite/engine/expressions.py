@@ -16,8 +16,9 @@ import numpy as np
 
 from ..syntax import ast
 from ..functions import FUNCTIONS
-from ..core.regex import compile_java
+from ..core.regex import compile_java, set_stop_probe
 from ..core.values import compare, equals, is_number, to_text, type_name
+from . import checkpoint as _checkpoint
 from ..core.batch import TEXT_KINDS, Batch, coded, encoding, kinds_of, null_mask, object_column, take_rows, values_in_use
 
 
@@ -80,6 +81,16 @@ def counting_errors_in(errors: RecordErrors) -> Iterator[None]:
 def current_record_errors() -> RecordErrors:
     """Where what is compiled now counts its per-record errors (a throwaway count outside any execution)."""
     return _COMPILING_FOR.get() or RecordErrors()
+
+
+def _stop_waiting() -> bool:
+    """Whether SIGINT/SIGTERM arrived during a batch and waits for it to end (checkpoint.SignalGuard):
+    regex matches then share a short budget, so that a batch of values a pattern backtracks on for
+    ever cannot hold the stop (core/regex.py)."""
+    return any(guard._pending is not None for guard in _checkpoint._ACTIVE) if _checkpoint._ACTIVE else False
+
+
+set_stop_probe(_stop_waiting)
 
 
 def _guarded(impl: Callable[..., Any]) -> Callable[..., Any]:

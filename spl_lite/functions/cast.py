@@ -103,9 +103,13 @@ def ucast_column(values, target_type, default_value):
 
 @function("cast", "input", "target_type", example='cast("42", "long")', result='42')
 def cast(value, target_type):
-    """Convert between basic types; null when the conversion is not supported or fails."""
+    """Convert between basic types; null when unsupported or failing (a list or map to "string" too).
+
+    serialize_json gives the JSON text of a list or map."""
     kind = parse_type(target_type)
     if kind == "string":
+        if type(value) in (list, dict):
+            return None  # not a basic type: no conversion (spec 6.1); serialize_json gives JSON text
         return value.decode("utf-8", "replace") if type(value) is bytes else to_text(value)
     if kind in ("integer", "long"):
         if type(value) is float:
@@ -135,9 +139,9 @@ def cast(value, target_type):
 
 @function("parse_long", "value", example='parse_long("1543883484466")', result='1543883484466')
 def parse_long(value):
-    """Java Long.parseLong: optional sign and ASCII digits, within 64 bits; otherwise null."""
-    if type(value) is int:
-        return value  # lenient, like parse_double on a number
+    """Java Long.parseLong: optional sign and ASCII digits, within 64 bits; else null (numbers too).
+
+    Only parse_double is lenient with a number argument (spec 6.1)."""
     return _parse_integer(value, _RANGES["long"]) if type(value) is str else None
 
 

@@ -1,7 +1,7 @@
 """Conditional and predicate functions (spec 6.5, 4): if, case, coalesce, like, match_regex, match, in."""
 from __future__ import annotations
 
-from ..core.regex import as_pattern, like_to_regex
+from ..core.regex import as_pattern, like_to_regex, search
 from ..core.values import equals, type_name
 from .registry import function
 from .string import text_arg
@@ -57,7 +57,7 @@ def like(text, pattern):
 @function("match", "str", "regex", example='match("cmd /c whoami", /who/)', result='true')
 def match_regex(text, regex):
     """True when the regex matches anywhere in the string (unanchored)."""
-    return as_pattern(regex).search(text_arg("match_regex", text)) is not None
+    return search(as_pattern(regex), text_arg("match_regex", text)) is not None
 
 
 @function("in", "field", "values*", nulls="handle", example='in("b", "a", "b")', result='true')

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import functools
-import re
 
-from ..core.regex import as_pattern
-from ..core.values import to_text, type_name
+from ..core.regex import Pattern, as_pattern, sub
+from ..core.values import type_name
+from .cast import cast
 from .registry import function
 
 _DIGITS = "0123456789"
@@ -45,13 +45,17 @@ def len_(text):
 
 @function("concat", "values*", example='concat("pid-", 42)', result='"pid-42"')
 def concat(*values):
-    """Join the text forms of the arguments; DSP's named form passes them as one list."""
+    """Join the arguments' text forms; null when any is null, a list or a map (lists not flattened).
+
+    Text forms as cast(x, "string") gives them. One list argument is DSP's named form,
+    concat(values: [...])."""
+    if len(values) == 1 and type(values[0]) is list:
+        values = values[0]
     parts = []
     for value in values:
-        for item in value if type(value) is list else (value,):
-            if item is None:
-                return None  # spec 6.4: any null makes the result null
-            parts.append(to_text(item))
+        if value is None or type(value) in (list, dict):
+            return None  # spec 6.4: any null makes the result null; lists are not flattened
+        parts.append(value if type(value) is str else cast(value, "string"))
     return "".join(parts)
 
 
@@ -62,11 +66,11 @@ def concat(*values):
 def replace(text, regex, replacement):
     """Every match of `regex` replaced, with Java replaceAll's `$n`, `${name}` and `\\x` rules."""
     pattern = as_pattern(regex)
-    return pattern.sub(_java_replacement(text_arg("replace", replacement), pattern), text_arg("replace", text))
+    return sub(pattern, _java_replacement(text_arg("replace", replacement), pattern), text_arg("replace", text))
 
 
 @functools.lru_cache(maxsize=1024)
-def _java_replacement(template: str, pattern: re.Pattern) -> str:
+def _java_replacement(template: str, pattern: Pattern) -> str:
     """Rewrite a Java replacement string in Python's template syntax.
 
     The Java text is never handed to `re` as it is: Java reads `\\P` as a literal P (the corpus
@@ -91,7 +95,7 @@ def _java_replacement(template: str, pattern: re.Pattern) -> str:
     return "".join(out)
 
 
-def _group_reference(template: str, i: int, pattern: re.Pattern) -> tuple[int | str, int]:
+def _group_reference(template: str, i: int, pattern: Pattern) -> tuple[int | str, int]:
     if i < len(template) and template[i] == "{":
         close = template.find("}", i)
         name = template[i + 1 : close] if close > 0 else ""

@@ -2,7 +2,7 @@
 
 A line is one of
   * an SSA enriched event: flat, with `process_name` / `parent_process_name` / `process_path`;
-  * an envelope `{"input_event": {...}, ...}`: a record of the SSA/BA stream as it is;
+  * an envelope `{"input_event": {...}, ...}`: a record of the SSA/BA stream (its event is the `input_event`);
   * an OCSF document: has `class_uid`;
   * a raw Windows record in any shape `spl_lite.io.windows.detect_format` knows (Sysmon, 4688);
   * anything else ("plain"): handed to every source as it is, as before formats existed.

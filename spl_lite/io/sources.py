@@ -1,10 +1,12 @@
 """Source registry: what `from read_*()` turns each input event into (spec section 7)."""
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import orjson
 
 from ..core.batch import Batch, ProjectedMaps, object_column
 
@@ -14,21 +16,17 @@ _NO_DATAMODELS: list = []
 
 
 def _enriched_records(events: list[dict] | ProjectedMaps, first_row_id: int) -> Batch:
-    """Spec 7.1: {input_event, _datamodels, body}; a line that already has `input_event` is the record."""
+    """Spec 7.1: {input_event, _datamodels, body}. A line that already has an `input_event` object is
+    an envelope of the stream: its `input_event` is the event, and nothing else of it reaches the
+    record (the production source selects `input_event` only, then adds `_datamodels` from it and an
+    empty `body`), so a search reading `timestamp` before setting it sees null whatever the envelope
+    carried."""
     if events.__class__ is ProjectedMaps:
         # Decoded for a plan that reads only these keys of `input_event` and drops the record's
         # fields unread (spl_lite/io/projection.py): `_datamodels` and `body` are never asked for.
         return Batch({"input_event": events}, np.arange(first_row_id, first_row_id + len(events), dtype=np.int64))
     if [e for e in events if "input_event" in e] and any(type(e.get("input_event")) is dict for e in events):
-        # Copies: the same decoded events may feed other sources of the program, which must not
-        # see the fields added here.
-        records = [
-            dict(e) if type(e.get("input_event")) is dict else {"input_event": e} for e in events
-        ]
-        for record in records:
-            record.setdefault("_datamodels", _datamodels(record["input_event"]))
-            record.setdefault("body", _EMPTY_BODY)
-        return Batch.from_records(records, first_row_id)
+        events = [inner if type(inner := e.get("input_event")) is dict else e for e in events]
     n = len(events)
     columns = {
         "input_event": object_column(events),
@@ -40,14 +38,34 @@ def _enriched_records(events: list[dict] | ProjectedMaps, first_row_id: int) -> 
     return Batch(columns, np.arange(first_row_id, first_row_id + n, dtype=np.int64))
 
 
-def _datamodels(event: dict) -> list:
-    found = event.get("_datamodels")
-    return found if type(found) is list else _NO_DATAMODELS
-
-
 def _events_as_records(events: list[dict], first_row_id: int) -> Batch:
     """G4 `from source`: the event's own top-level keys are the record's fields."""
     return Batch.from_records(events, first_row_id)
+
+
+def _connector(name: str, as_text: bool = False) -> Callable[[list[dict], int], Batch]:
+    """A DSP connector source (`from pulsar(<connection>, <topic>)`, the production form of the SSA
+    source, spec 7.1): there is no broker here, so it reads the --input events, each as the record
+    {value: <the event's JSON>} (bytes, as the connector gives it; text for read_text), which the
+    search turns back into `input_event` with deserialize_json_object(value). The event is the line's
+    JSON object (an envelope's `input_event`), re-encoded: the same object, not the same bytes."""
+
+    def to_batch(events: list[dict], first_row_id: int) -> Batch:
+        if first_row_id == 0:  # once a run, also with --workers (one worker reads the first rows)
+            print(
+                f"spl-lite: `{name}` is a DSP connector; here it reads the --input events, each as the "
+                f"{'text' if as_text else 'bytes'} `value` (its JSON object); its arguments are not used",
+                file=sys.stderr,
+            )
+        dumps = orjson.dumps
+        values = [
+            dumps(inner if type(inner := e.get("input_event")) is dict else e) for e in events
+        ]
+        if as_text:
+            values = [v.decode() for v in values]
+        return Batch({"value": object_column(values)}, np.arange(first_row_id, first_row_id + len(values), dtype=np.int64))
+
+    return to_batch
 
 
 @dataclass(frozen=True)
@@ -59,6 +77,8 @@ class SourceSpec:
     # The event shape this source reads (spl_lite.io.formats): "ssa" enriched events, "ba" OCSF documents
     # or records of them, "ocsf" flat OCSF documents. Input lines of other shapes are converted to it.
     shape: str = "ssa"
+    # Whether `from name(...)` takes arguments (a connector's connection and topic; not used here).
+    arguments: bool = False
 
 
 ENRICHED_FIELDS = ("input_event", "_datamodels", "body")
@@ -71,5 +91,15 @@ SOURCES: dict[str, SourceSpec] = {
         # The 2020 prototype name of the same stream; one published G0 text reads it.
         SourceSpec("enriched_source", ENRICHED_FIELDS, _enriched_records, "early name of read_ssa_enriched_events (G0)"),
         SourceSpec("source", None, _events_as_records, "OCSF events as records (G4 `from source`)", "ocsf"),
+        # DSP connectors: the production form of the SSA source is `from pulsar(<connection>, <topic>) |
+        # eval input_event=deserialize_json_object(value) | ...` (spec 7.1); the harness reads a file
+        # with read_text. Each reads the --input events as `value` (see _connector).
+        *(
+            SourceSpec(name, ("value",), _connector(name), "the --input events as `value` bytes (DSP connector)",
+                       arguments=True)
+            for name in ("pulsar", "read_pulsar", "kafka", "read_kafka", "kinesis", "read_kinesis", "read_event_hubs")
+        ),
+        SourceSpec("read_text", ("value",), _connector("read_text", as_text=True),
+                   "the --input events as `value` text (the test harness's file reader)", arguments=True),
     )
 }

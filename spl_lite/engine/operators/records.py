@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.batch import Batch, object_column
-from ...core.regex import compile_java
+from ...core.regex import RegexTimeout, compile_java, search
 from ...plan.commands.eval import Eval
 from ...plan.commands.fields import Fields
 from ...plan.commands.rename import Rename
@@ -138,16 +138,24 @@ class RexOperator(Operator):
     def __init__(self, node: Rex, context):
         self.node = node
         self.regex = compile_java(node.pattern, node.flags)
+        self.errors = current_record_errors()
 
     def process(self, batch: Batch) -> Batch:
         if not batch.length:
             return batch
-        search = self.regex.search
-        matches = [search(v) if type(v) is str else None for v in batch.column(self.node.field)]
+        matches = [self._search(v) if type(v) is str else None for v in batch.column(self.node.field)]
         columns = dict(batch.columns)
         for group in self.node.groups:
             columns[group] = object_column([m.group(group) if m else None for m in matches])
         return batch.with_columns(columns)
+
+    def _search(self, text: str):
+        """The first match, or None (no extraction) when the match runs out of time, counted."""
+        try:
+            return search(self.regex, text)
+        except RegexTimeout as timeout:
+            self.errors.record(timeout)
+            return None
 
 
 @builds(Union)
