@@ -307,6 +307,11 @@ class SignalGuard:
 _ACTIVE: list[SignalGuard] = []
 
 
+def stop_waiting() -> bool:
+    """Whether SIGINT/SIGTERM arrived during a batch and waits for it to end."""
+    return any(guard._pending is not None for guard in _ACTIVE)
+
+
 def _restore_in_child() -> None:
     """A process forked under a guard (a --workers pool) gets the usual handlers back: the pool
     stops its workers with SIGTERM, which must end them, not raise in them."""

@@ -87,7 +87,7 @@ def _stop_waiting() -> bool:
     """Whether SIGINT/SIGTERM arrived during a batch and waits for it to end (checkpoint.SignalGuard):
     regex matches then share a short budget, so that a batch of values a pattern backtracks on for
     ever cannot hold the stop (core/regex.py)."""
-    return any(guard._pending is not None for guard in _checkpoint._ACTIVE) if _checkpoint._ACTIVE else False
+    return _checkpoint.stop_waiting()
 
 
 set_stop_probe(_stop_waiting)
