@@ -14,6 +14,7 @@ from typing import Callable, Iterator, TextIO
 from ..core.errors import SplError
 from ..engine.checkpoint import SearchIdentity, SignalGuard, StateDir, StateError, build_payload, check_searches, text_digest
 from ..engine.executor import Execution
+from ..engine.sharing import SharedWork
 from ..engine.parallel import ParallelHead
 from ..io.formats import InputConverter, check_inputs
 from ..io.jsonl import MAX_LINE_BYTES, EventReader, TooManyBadLines, expand_inputs
@@ -33,8 +34,9 @@ class Pass:
     one decode per batch for all searches, or worker processes running the head of one search."""
 
     def __init__(self, executions: list[Execution], reader: EventReader, plan: PhysicalPlan, paths: list[str],
-                 batch_size: int | None, input_format: str):
+                 batch_size: int | None, input_format: str, shared: SharedWork | None = None):
         self.executions, self.reader, self.physical = executions, reader, plan
+        self.shared = shared  # what the searches' executions share, cleared after each batch
         self.converter = executions[0].inputs if len(executions) == 1 else InputConverter(input_format)
         self.paths, self.batch_size = paths, batch_size
         self.input_format = input_format
@@ -62,6 +64,8 @@ class Pass:
                                             self.input_format)
                 for execution in executions:
                     execution.push_converted(converted)
+                if self.shared is not None:
+                    self.shared.clear()
                 self.reader.commit()
                 yield len(events)
 
@@ -173,8 +177,11 @@ class Run:
         if triage and triage.needs_lineage:
             reader.track_lines = True
         lateness = getattr(args, "lateness", 0) or 0
+        # Several searches over one input compute their common expressions once (engine/sharing.py).
+        shared = SharedWork() if len(plans) > 1 else None
         if triage is None:
-            executions = [Execution(plan, outputs.writer(i), args.input_format, chosen.early_filters[i], lateness)
+            executions = [Execution(plan, outputs.writer(i), args.input_format, chosen.early_filters[i], lateness,
+                                    shared=shared)
                           for i, plan in enumerate(plans)]
         else:
             executions = [Execution(plan, triage.emit(i, outputs.writer(i)), args.input_format,
@@ -188,7 +195,7 @@ class Run:
                 print(f"spl-lite: the state in `{state_dir.file}` cannot be loaded ({error}); "
                       "`--reset-state` discards it and starts over", file=sys.stderr)
                 return EXIT_STATE
-        run_pass = Pass(executions, reader, chosen, paths, args.batch_size, args.input_format)
+        run_pass = Pass(executions, reader, chosen, paths, args.batch_size, args.input_format, shared)
         if triage and triage.needs_lineage:
             run_pass.triage = triage
 

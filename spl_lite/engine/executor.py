@@ -14,6 +14,7 @@ from ..plan.commands.source import Source
 from ..plan.logical import Plan
 from ..plan.rules.early_filters import filters_known_early
 from .expressions import RecordErrors, counting_errors_in
+from .sharing import SharedWork
 from .operators import build
 
 
@@ -25,7 +26,8 @@ class Execution:
     """
 
     def __init__(self, plan: Plan, emit: Callable[[str, Batch], None], input_format: str = "auto",
-                 early_filters: dict[int, int] | None = None, lateness_ms: int = 0, trace=None):
+                 early_filters: dict[int, int] | None = None, lateness_ms: int = 0, trace=None,
+                 shared: SharedWork | None = None):
         self.plan = plan
         self.lateness_ms = lateness_ms  # the run's bound on out-of-orderness, added to every window's grace
         self._emit = emit
@@ -34,7 +36,7 @@ class Execution:
         # Values that could not be computed, of this search only (operators count into it).
         self.record_errors = RecordErrors()
         allow_deep_recursion()
-        with counting_errors_in(self.record_errors):
+        with counting_errors_in(self.record_errors, shared):
             self.operators = [build(node, self) for node in plan.nodes]
         self._filtered_by = filters_known_early(plan) if early_filters is None else early_filters
         self._uses = [node.uses() for node in plan.nodes]  # deferred columns are decoded before these
@@ -81,8 +83,7 @@ class Execution:
         self.next_row_id += converted.length
 
         def read(node: Source) -> Batch:
-            source = SOURCES[node.name]
-            return source.to_batch(converted.shape(source.shape), first_row_id)
+            return converted.records(SOURCES[node.name], first_row_id)
 
         self._run_nodes(0, [], read)
 

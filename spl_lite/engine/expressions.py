@@ -19,6 +19,7 @@ from ..functions import FUNCTIONS
 from ..core.regex import compile_java, set_stop_probe
 from ..core.values import compare, equals, is_number, to_text, type_name
 from . import checkpoint as _checkpoint
+from .sharing import SharedWork, shareable_column
 from ..core.batch import TEXT_KINDS, Batch, coded, encoding, kinds_of, null_mask, object_column, take_rows, values_in_use
 
 
@@ -68,14 +69,20 @@ class RecordErrors:
 _COMPILING_FOR: ContextVar[RecordErrors | None] = ContextVar("record_errors", default=None)
 
 
+# The work the searches of one run share (engine/sharing.py), when several run together.
+_SHARED_WORK: ContextVar[SharedWork | None] = ContextVar("shared_work", default=None)
+
+
 @contextmanager
-def counting_errors_in(errors: RecordErrors) -> Iterator[None]:
-    """Expressions compiled inside count their per-record errors in `errors`."""
-    token = _COMPILING_FOR.set(errors)
+def counting_errors_in(errors: RecordErrors, shared: SharedWork | None = None) -> Iterator[None]:
+    """Expressions compiled inside count their per-record errors in `errors`, and share what they
+    can with the other searches compiled with the same `shared`."""
+    token, shared_token = _COMPILING_FOR.set(errors), _SHARED_WORK.set(shared)
     try:
         yield
     finally:
         _COMPILING_FOR.reset(token)
+        _SHARED_WORK.reset(shared_token)
 
 
 def current_record_errors() -> RecordErrors:
@@ -117,7 +124,13 @@ def compile_expression(expr: ast.Expr) -> Evaluator:
     compiler = _COMPILERS.get(type(expr))
     if compiler is None:
         raise TypeError(f"cannot compile {type(expr).__name__}")
-    return compiler(expr)
+    evaluate = compiler(expr)
+    shared = _SHARED_WORK.get()
+    if shared is not None:
+        column = shareable_column(expr)
+        if column is not None:
+            return shared.wrap(expr, column, evaluate, current_record_errors())
+    return evaluate
 
 
 def compile_predicate(expr: ast.Expr) -> Evaluator:

@@ -151,12 +151,22 @@ class InputConverter:
 class Converted:
     """One batch of lines; `shape(name)` gives the list a source of that shape reads, computed once."""
 
-    __slots__ = ("_items", "_uniform", "_mixed", "_shapes", "length")
+    __slots__ = ("_items", "_uniform", "_mixed", "_shapes", "_records", "length")
 
     def __init__(self, items: list, uniform: str | None, mixed: bool = False):
         self._items, self._uniform, self._mixed = items, uniform, mixed
         self._shapes: dict[str, list[dict]] = {}
+        self._records: dict[tuple[str, int], object] = {}
         self.length = len(items)
+
+    def records(self, source, first_row_id: int):
+        """The Batch a source (io/sources.py SourceSpec) makes of these lines, made once: every search
+        of a run reads the same batch, so work keyed by its columns is shared (engine/sharing.py)."""
+        key = (source.name, first_row_id)
+        found = self._records.get(key)
+        if found is None:
+            found = self._records[key] = source.to_batch(self.shape(source.shape), first_row_id)
+        return found
 
     def shape(self, name: str) -> list[dict]:
         found = self._shapes.get(name)

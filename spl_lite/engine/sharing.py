@@ -1,0 +1,95 @@
+"""Work shared between the searches of one run: an expression over the columns of the source's
+records (the same batch for every search: io/formats.py Converted.records) is computed once per
+batch and read by every search that has it.
+
+Shared are calls that read nothing but `input_event` (the `lower(ucast(map_get(input_event, ...)))`
+chains every detection starts with) and dotted paths (`process.file.name`). A result is kept until the
+batch is through every search (`clear`), keyed by the column it was computed from (held, so that its
+identity stays its own) and the expression's structure (spans left out), with the per-record errors
+its computation counted, which every search that reads it counts too.
+"""
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Callable
+
+import numpy as np
+
+from ..core.batch import Batch
+from ..core.errors import Span
+from ..syntax import ast
+
+_SPAN_FIELDS = ("span", "name_span")
+
+
+def structure(expr) -> tuple:
+    """The expression as nested tuples of its class names and values, without positions."""
+    results: list = []
+    stack: list = [(expr, False)]
+    while stack:
+        node, done = stack.pop()
+        is_node = hasattr(node, "__dataclass_fields__") and not isinstance(node, Span)
+        if not is_node and not isinstance(node, tuple):
+            results.append(node)
+            continue
+        parts = list(node) if isinstance(node, tuple) else [
+            getattr(node, f.name) for f in fields(node) if f.name not in _SPAN_FIELDS]
+        if not done:
+            stack.append((node, True))
+            stack.extend((part, False) for part in reversed(parts))
+            continue
+        values = results[len(results) - len(parts):] if parts else []
+        del results[len(results) - len(parts):]
+        results.append(tuple(values) if isinstance(node, tuple) else (type(node).__name__, *values))
+    return results[0]
+
+
+def shareable_column(expr) -> str | None:
+    """The column a shareable expression is computed from, else None."""
+    if isinstance(expr, ast.Field):
+        return expr.path[0] if len(expr.path) > 1 else None
+    if isinstance(expr, ast.Call) and ast.field_names(expr) == {"input_event"}:
+        return "input_event"
+    return None
+
+
+class SharedWork:
+    """Results of shareable expressions, per source column, for the searches of one run."""
+
+    def __init__(self) -> None:
+        self._by_column: dict[int, tuple[object, dict]] = {}
+        self.computed = self.reused = 0
+
+    def clear(self) -> None:
+        """The batch is through every search: its columns and results can go."""
+        self._by_column.clear()
+
+    def wrap(self, expr, column_name: str, evaluate: Callable[[Batch], np.ndarray], errors) -> Callable:
+        key = structure(expr)
+        by_column = self._by_column
+
+        def shared(batch: Batch) -> np.ndarray:
+            column = batch.columns.get(column_name)
+            if column is None:
+                return evaluate(batch)
+            entry = by_column.get(id(column))
+            if entry is None:
+                entry = by_column[id(column)] = (column, {})
+            results = entry[1]
+            found = results.get(key)
+            if found is not None:
+                values, count, examples = found
+                if count:
+                    errors.merge(count, examples)
+                self.reused += 1
+                return values
+            count_before, examples_before = errors.count, dict(errors.examples)
+            values = evaluate(batch)
+            count = errors.count - count_before
+            examples = {m: n - examples_before.get(m, 0) for m, n in errors.examples.items()
+                        if n != examples_before.get(m, 0)} if count else {}
+            results[key] = (values, count, examples)
+            self.computed += 1
+            return values
+
+        return shared
