@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..core.errors import BAD_ARGUMENT, SplError
 from ..syntax import ast
-from ..syntax.parse import parse
+from ..syntax.parse import parse, paused_gc
 from .commands import COMMANDS, command_for
 from .commands.sink import Sink
 from .logical import Plan
@@ -15,7 +15,8 @@ from .planner import Planner
 
 def plan_text(text: str) -> Plan:
     """Parse and plan search text; raises SplError on the first problem found."""
-    return plan_program(parse(text), text)
+    with paused_gc():
+        return plan_program(parse(text), text)
 
 
 def plan_program(program: ast.Program, text: str) -> Plan:

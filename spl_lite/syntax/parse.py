@@ -1,7 +1,9 @@
 """Search text -> AST, through the Lark grammar; syntax errors become positioned SplErrors."""
 from __future__ import annotations
 
+import gc
 import re
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 
@@ -10,7 +12,11 @@ from lark import Token, v_args
 from lark.visitors import Transformer_NonRecursive
 
 from . import ast
-from ..core.errors import SYNTAX, TEMPLATE_PLACEHOLDER, Span, SplError
+from ..core.errors import SYNTAX, TEMPLATE_PLACEHOLDER, TOO_LARGE, Span, SplError
+
+# The longest search text accepted, in UTF-8 bytes: the same bound as a search file's (driver/searches.py).
+# Parsing and planning are linear in the text, about 1 s per 150 kB; 4 MiB takes a minute or so.
+MAX_SEARCH_BYTES = 4 << 20
 
 
 @lru_cache(maxsize=1)
@@ -28,12 +34,38 @@ def _parser() -> lark.Lark:
 
 
 def parse(text: str) -> ast.Program:
+    check_size(text)
+    with paused_gc():
+        try:
+            tree = _parser().parse(text)
+        except lark.exceptions.UnexpectedInput as error:
+            _reject_placeholders(text)
+            raise _syntax_error(error, text) from None
+        return _ToAst().transform(tree)
+
+
+def check_size(text: str) -> None:
+    size = len(text) if len(text) * 4 <= MAX_SEARCH_BYTES else len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_SEARCH_BYTES:
+        raise SplError(
+            TOO_LARGE,
+            f"the search is {size:,} bytes long, over the limit of {MAX_SEARCH_BYTES:,} bytes",
+            hint="split it into several searches; is this really a search?",
+        )
+
+
+@contextmanager
+def paused_gc():
+    """No cyclic garbage collection while a tree is built: every object made survives, so each
+    collection would walk all of them again, and a long search took time growing faster than
+    its length (issue 14 item 7). Parsing and planning make no cycles worth collecting."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        tree = _parser().parse(text)
-    except lark.exceptions.UnexpectedInput as error:
-        _reject_placeholders(text)
-        raise _syntax_error(error, text) from None
-    return _ToAst().transform(tree)
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _span_of_token(token: Token) -> Span:
@@ -165,15 +197,21 @@ class _ToAst(Transformer_NonRecursive):
     def _binary(self, meta, op, left, right):
         return ast.Binary(op, left, right, _span_of_meta(meta))
 
-    def _logical(self, meta, op, left, right):
-        operands = left.operands if isinstance(left, ast.Logical) and left.op == op else (left,)
-        return ast.Logical(op, operands + (right,), _span_of_meta(meta))
+    def _logical(self, meta, op, children):
+        operands = children[0::2]  # the operator tokens sit between the operands
+        first = operands[0]
+        if isinstance(first, ast.Logical) and first.op == op:  # `(a OR b) OR c` is one chain too
+            operands[0:1] = first.operands
+        return ast.Logical(op, tuple(operands), _span_of_meta(meta))
+
+    def xor_(self, meta, children):
+        return self._logical(meta, "xor", children)
 
     def or_(self, meta, children):
-        return self._logical(meta, "or", children[0], children[2])
+        return self._logical(meta, "or", children)
 
     def and_(self, meta, children):
-        return self._logical(meta, "and", children[0], children[2])
+        return self._logical(meta, "and", children)
 
     def not_(self, meta, children):
         return ast.Unary("not", children[1], _span_of_meta(meta))

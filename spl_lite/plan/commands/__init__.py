@@ -74,10 +74,8 @@ def add_fields(fields, names) -> tuple[str, ...] | None:
     """The output fields after setting `names`: existing ones keep their place, new ones append."""
     if fields is None:
         return None
-    result = list(fields)
-    for name in names:
-        if name not in result:
-            result.append(name)
+    result = dict.fromkeys(fields)  # a dict keeps the order and finds a name in constant time
+    result.update(dict.fromkeys(names))
     return tuple(result)
 
 
