@@ -15,6 +15,7 @@ from ..core.errors import (
     BAD_ARGUMENT,
     TYPE_ERROR,
     UNKNOWN_COMMAND,
+    UNKNOWN_FIELD,
     UNKNOWN_FUNCTION,
     UNKNOWN_VARIABLE,
     UNSUPPORTED,
@@ -41,6 +42,7 @@ class Planner:
         self.variables: dict[str, int] = {}
         self.shared_sources: dict[Any, int] = {}
         self._bound_iterators: set[int] = set()
+        self.warnings: list[SplError] = []
 
     def add(self, node_class: type[Node], inputs: tuple[int, ...], fields, span: Span | None, **attributes) -> int:
         node_id = len(self.nodes)
@@ -60,6 +62,24 @@ class Planner:
                 hint=_variable_hint(variable.name, self.variables),
             )
         return self.variables[variable.name]
+
+    # ---- fields that cannot exist ----
+    def check_references(self, references, fields: tuple[str, ...] | None, command: str) -> None:
+        """A warning for each field read that is not among `fields` (the input's, where known):
+        such a read is null on every record, which is never what the author meant."""
+        if fields is None:
+            return
+        known, warned = set(fields), set()
+        for name, span, set_before, *default in references:
+            if name in known or name.split(".")[0] in known or name in warned:
+                continue
+            if set_before and (name in set_before or name.split(".")[0] in set_before):
+                continue
+            warned.add(name)
+            warning = unknown_field(name, span, fields + tuple(set_before or ()), command)
+            if default:  # the command reads this field by default: say which argument names another
+                warning.hint = warning.hint or default[0]
+            self.warnings.append(warning)
 
     # ---- expressions ----
     def resolve(self, expr: ast.Expr) -> ast.Expr:
@@ -156,6 +176,38 @@ class Planner:
             )
         # check_expression's walk reaches the iterator next; this marks it as bound.
         self._bound_iterators.add(id(iterator))
+
+
+def expression_fields(expr: ast.Expr):
+    """The fields an expression reads: its Field nodes but the names `for_each` binds."""
+    bound = {
+        node.args[1].value
+        for node in ast.walk(expr)
+        if isinstance(node, ast.Call) and node.name == "iterator" and len(node.args) == 2
+        and isinstance(node.args[1], ast.Literal) and type(node.args[1].value) is str
+    }
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Field) and node.path[0] not in bound:
+            yield node
+
+
+_SHOWN_FIELDS = 12
+
+
+def unknown_field(name: str, span: Span | None, fields: tuple[str, ...], command: str) -> SplError:
+    first = name.split(".")[0]
+    hint = did_you_mean(first, fields)
+    if hint is None and "input_event" in fields:
+        hint = f'the event\'s keys are inside `input_event`: `map_get(input_event, "{first}")`'
+    shown = ", ".join(fields[:_SHOWN_FIELDS]) + (f" and {len(fields) - _SHOWN_FIELDS} more" if len(fields) > _SHOWN_FIELDS else "")
+    return SplError(
+        UNKNOWN_FIELD,
+        f"field `{name}` does not exist here, so `{command}` reads null",
+        span,
+        hint=hint,
+        notes=[f"the fields here are: {shown}" if fields else "no field exists here"],
+        severity="warning",
+    )
 
 
 def _bind_named_arguments(node):

@@ -36,7 +36,7 @@ def plan_program(program: ast.Program, text: str) -> Plan:
             program.span,
             hint="end a pipeline with `| into write_ssa_detected_events()`",
         )
-    return Plan(tuple(planner.nodes))
+    return Plan(tuple(planner.nodes), tuple(planner.warnings))
 
 
 def _plan_pipeline(pipeline: ast.Pipeline, planner: Planner) -> int:
@@ -52,7 +52,11 @@ def _plan_pipeline(pipeline: ast.Pipeline, planner: Planner) -> int:
             )
         if current is not None and command.starts_pipeline:
             raise SplError(BAD_ARGUMENT, "`from` can only start a pipeline", node.span)
-        current = command.plan(node, current, planner)
+        input_id, current = current, command.plan(node, current, planner)
+        if input_id is not None:
+            planner.check_references(
+                command.references(node, planner.node(current)), planner.node(input_id).fields, command.name
+            )
         if isinstance(planner.node(current), Sink) and node is not pipeline.commands[-1]:
             raise SplError(BAD_ARGUMENT, "`into` must be the last command of a pipeline", node.span)
     return current

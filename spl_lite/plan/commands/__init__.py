@@ -10,7 +10,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from ...core.errors import Span
 from ...syntax import ast
-from ..planner import Planner, unknown_command
+from ..planner import Planner, expression_fields, unknown_command
 
 COMMANDS: dict[str, type["Command"]] = {}
 _BY_SYNTAX: dict[type, type["Command"]] = {}
@@ -49,6 +49,14 @@ class Command:
     @classmethod
     def plan(cls, node: Any, input_id: int | None, planner: Planner) -> int:
         raise NotImplementedError
+
+    @classmethod
+    def references(cls, syntax: Any, node: Any):
+        """The input fields the planned `node` reads: (name, where it is written, names set by
+        the command itself before that read). `check` warns of those the input cannot have."""
+        for expression in node.expressions():
+            for field in expression_fields(expression):
+                yield field.name, field.span, ()
 
 
 def command_for(node: Any) -> type[Command]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from ...core.errors import BAD_ARGUMENT, SplError
 from ..logical import Node
 from . import Argument, Command, add_fields
-from .arguments import keyword_arguments
+from .arguments import argument_span, keyword_arguments
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,3 +53,8 @@ class FirstTimeEventCommand(Command):
         columns = tuple(n.strip() for n in names)
         fields = add_fields(planner.node(input_id).fields, ["first_time_" + "_".join(columns)])
         return planner.add(FirstTimeEvent, (input_id,), fields, node.span, columns=columns)
+
+    @classmethod
+    def references(cls, syntax, node: FirstTimeEvent):
+        span = argument_span(syntax, "input_columns")
+        return ((column, span, ()) for column in node.columns)
