@@ -31,7 +31,10 @@ def compile_search(path: str) -> tuple[Search | None, int | None]:
     text = None
     try:
         text = read_search(path)
-        return Search.compile(text), None
+        search = Search.compile(text)
+        for warning in search.plan.warnings:  # printed before any event is read
+            print(warning.render(text, path), file=sys.stderr)
+        return search, None
     except SplError as error:
         print(error.render(text, path), file=sys.stderr)
         return None, exit_code_for(error)

@@ -1,34 +1,55 @@
 """AST -> logical plan: each statement's pipeline, command by command, into typed nodes.
 
-Every name and argument is checked here, before any event is read.
+Every name and argument is checked here, before any event is read. `plan_text` stops at the first
+error (what `run` and the API need); `diagnose` finds every error of a text (what `check` shows).
 """
 from __future__ import annotations
 
-from ..core.errors import BAD_ARGUMENT, SplError
+import re
+
+from ..core.errors import BAD_ARGUMENT, SYNTAX, UNKNOWN_VARIABLE, SplError
 from ..syntax import ast
-from ..syntax.parse import parse, paused_gc
+from ..syntax.parse import parse, paused_gc, regions, tokens
 from .commands import COMMANDS, command_for
 from .commands.sink import Sink
 from .logical import Plan
-from .planner import Planner
+from .planner import Planner, unknown_command
+
+# Words the grammar reads as a command of its own (grammar.lark); any other first word of a
+# command is looked up in COMMANDS.
+_GRAMMAR_COMMANDS = {"from", "into", "eval", "where", "select", "fields", "rename", "union", "stats"}
+_MAX_ERRORS = 50
 
 
 def plan_text(text: str) -> Plan:
     """Parse and plan search text; raises SplError on the first problem found."""
     with paused_gc():
-        return plan_program(parse(text), text)
+        try:
+            program = parse(text)
+        except SplError as error:
+            raise _named_cause(error, text) from None
+        return plan_program(program, text)
 
 
 def plan_program(program: ast.Program, text: str) -> Plan:
     planner = Planner(text)
     for statement in program.statements:
-        if isinstance(statement, ast.Binding):
-            planner.variables[statement.variable.name] = _plan_pipeline(statement.pipeline, planner)
-        else:
-            last = _plan_pipeline(statement, planner)
-            if not isinstance(planner.node(last), Sink):
-                # A bare pipeline writes where `--output` points, like the harness does.
-                COMMANDS["into"].plan_default(planner, last, statement.span)
+        _plan_statement(statement, planner)
+    _check_output(program, planner)
+    return Plan(tuple(planner.nodes), tuple(planner.warnings))
+
+
+def _plan_statement(statement, planner: Planner) -> None:
+    if isinstance(statement, ast.Binding):
+        planner.variables[statement.variable.name] = _plan_pipeline(statement.pipeline, planner)
+    else:
+        last = _plan_pipeline(statement, planner)
+        if not isinstance(planner.node(last), Sink):
+            # A bare pipeline writes where `--output` points, like the harness does.
+            COMMANDS["into"].plan_default(planner, last, statement.span)
+
+
+def _check_output(program: ast.Program, planner: Planner) -> None:
     if not any(isinstance(n, Sink) for n in planner.nodes):
         raise SplError(
             BAD_ARGUMENT,
@@ -36,7 +57,6 @@ def plan_program(program: ast.Program, text: str) -> Plan:
             program.span,
             hint="end a pipeline with `| into write_ssa_detected_events()`",
         )
-    return Plan(tuple(planner.nodes), tuple(planner.warnings))
 
 
 def _plan_pipeline(pipeline: ast.Pipeline, planner: Planner) -> int:
@@ -60,3 +80,116 @@ def _plan_pipeline(pipeline: ast.Pipeline, planner: Planner) -> int:
         if isinstance(planner.node(current), Sink) and node is not pipeline.commands[-1]:
             raise SplError(BAD_ARGUMENT, "`into` must be the last command of a pipeline", node.span)
     return current
+
+
+# ---- named causes that need the command registry ----
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _named_cause(error: SplError, text: str) -> SplError:
+    """A syntax error inside a command whose name is no command's (`evl x = lower(y)`): the
+    unknown command is the mistake, not the token the parser tripped on."""
+    if error.code != SYNTAX or error.span is None or not error.message.startswith("unexpected"):
+        return error
+    start, end = regions(text, error.span.start, "|;")
+    for kind, begin, finish in tokens(text[:end]):
+        if begin < start or kind in ("space", "comment"):
+            continue
+        word = text[begin:finish]
+        if kind == "word" and _WORD.fullmatch(word) and begin < error.span.start:
+            name = word.lower()
+            if name not in _GRAMMAR_COMMANDS and name not in COMMANDS:
+                from ..syntax.parse import _span_at
+
+                return unknown_command(name, _span_at(text, begin, finish), COMMANDS)
+        break
+    return error
+
+
+# ---- every error of a text ----
+def diagnose(text: str) -> tuple[list[SplError], list[SplError]]:
+    """(errors, warnings) of a text, all of them: after a syntax error the command holding it is
+    blanked out and the rest parsed again; each statement is planned on its own (one that parsed
+    only after blanking is not planned, nor are those reading a `$variable` that failed)."""
+    errors: list[SplError] = []
+    blanked: list[tuple[int, int]] = []
+    current = text
+    with paused_gc():
+        program = None
+        while len(errors) < _MAX_ERRORS:
+            try:
+                program = parse(current)
+                break
+            except SplError as error:
+                if not _follows_blank(current, error, blanked):
+                    errors.append(_named_cause(error, text))
+                region = _region_to_blank(current, error)
+                if region is None:
+                    break
+                blanked.append(region)
+                current = _blank(current, *region, keep=";\n" if _is_string_error(error) else "\n")
+        if program is None:
+            return errors, []
+        planner = Planner(text)
+        failed: set[str] = set()
+        statements = program.statements
+        for index, statement in enumerate(statements):
+            until = statements[index + 1].span.start if index + 1 < len(statements) else len(text)
+            if any(start < until and statement.span.start < end for start, end in blanked):
+                if isinstance(statement, ast.Binding):
+                    failed.add(statement.variable.name)
+                continue
+            try:
+                _plan_statement(statement, planner)
+            except SplError as error:
+                if isinstance(statement, ast.Binding):
+                    failed.add(statement.variable.name)
+                if not (error.code == UNKNOWN_VARIABLE and _names_failed(error, failed)):
+                    errors.append(error)
+        if not errors:
+            try:
+                _check_output(program, planner)
+            except SplError as error:
+                errors.append(error)
+        errors.sort(key=lambda e: (e.span.start if e.span else -1))
+        return errors, planner.warnings
+
+
+def _names_failed(error: SplError, failed: set[str]) -> bool:
+    return any(f"`${name}`" in error.message for name in failed)
+
+
+def _region_to_blank(text: str, error: SplError) -> tuple[int, int] | None:
+    """The command holding the error with the `|` before it; the statement when that is blank.
+    A string that does not end where it should is cut at the end of the line it starts on."""
+    if error.span is None:
+        return None
+    offset = min(error.span.start, max(len(text) - 1, 0))
+    for separators in ("|;", ";"):
+        start, end = regions(text, offset, separators)
+        if start > 0 and text[start - 1] == "|":
+            start -= 1
+        if _is_string_error(error):
+            line_end = text.find("\n", offset)
+            end = len(text) if line_end < 0 else line_end
+        if text[start:end].strip():
+            return start, end
+    return None
+
+
+def _is_string_error(error: SplError) -> bool:
+    return error.message.startswith(("unterminated", "this string runs"))
+
+
+def _follows_blank(text: str, error: SplError, blanked) -> bool:
+    """An error just after a blanked command is caused by the blanking, not by the author."""
+    if error.span is None:
+        return False
+    offset = error.span.start
+    return any(start <= offset <= end + len(text[end:offset]) - len(text[end:offset].lstrip()) for start, end in blanked)
+
+
+def _blank(text: str, start: int, end: int, keep: str = "\n") -> str:
+    """The text with [start, end) made spaces but for the characters in `keep` (line breaks:
+    positions do not move)."""
+    return text[:start] + re.sub(f"[^{keep}]", " ", text[start:end]) + text[end:]
