@@ -155,6 +155,7 @@ class Planner:
         checker = ARGUMENT_CHECKS.get(name)
         if checker:
             checker(call)
+        check_literal_types(call, spec)
 
     def _check_special_form(self, call: ast.Call) -> None:
         if call.name == "iterator":
@@ -208,6 +209,67 @@ def unknown_field(name: str, span: Span | None, fields: tuple[str, ...], command
         notes=[f"the fields here are: {shown}" if fields else "no field exists here"],
         severity="warning",
     )
+
+
+# Values standing for "any value" of an argument that is not a literal: one of each SPL type.
+_PROBES = ("a", "1", 1, 1.5, True, ["a"], [1], {"a": "a"}, {"a": 1}, b"a")
+
+
+def check_literal_types(call: ast.Call, spec) -> None:
+    """A literal argument of a type the function never takes (`substr("abc", "one")`, `log("ten")`)
+    is an error now rather than a null on every record: with that literal fixed, the function
+    raises TypeError whatever the other arguments are (each tried with a value of every type)."""
+    args = ordered_arguments(call, spec)
+    literal_at = [
+        i for i, a in enumerate(args)
+        if isinstance(a, ast.Literal) and a.value is not None and type(a.value) in (str, int, float, bool)
+    ]
+    for index in literal_at:
+        others = len(args) - 1
+        if others > 2:
+            return
+        reason = _always_type_error(spec.impl, args, index)
+        if reason is not None:
+            raise SplError(
+                TYPE_ERROR,
+                f"`{call.name}` cannot take {_describe_literal(args[index].value)} as its "
+                f"{_ordinal(index)} argument",
+                args[index].span,
+                hint=f"{reason}; its signature is {spec.signature()}",
+            )
+
+
+def _always_type_error(impl, args, index: int) -> str | None:
+    fixed = args[index].value
+    if type(fixed) is int and abs(fixed) > 1000:  # its type is what is tried: keep the work small
+        fixed = 1000 if fixed > 0 else -1000
+    combos: list[list] = [[]]
+    for position in range(len(args)):
+        choices = (fixed,) if position == index else _PROBES
+        combos = [combo + [choice] for combo in combos for choice in choices]
+    reason = None
+    for combo in combos:
+        try:
+            impl(*combo)
+        except TypeError as error:
+            reason = reason or str(error)
+            continue
+        except Exception:  # a value error depends on the value, not its type: it may be accepted
+            return None
+        return None
+    return reason
+
+
+def _describe_literal(value) -> str:
+    if type(value) is str:
+        return f'the string "{value}"' if len(value) <= 30 else "a string"
+    if type(value) is bool:
+        return f"the boolean {str(value).lower()}"
+    return f"the number {value}"
+
+
+def _ordinal(index: int) -> str:
+    return ("first", "second", "third")[index] if index < 3 else f"#{index + 1}"
 
 
 def _bind_named_arguments(node):
