@@ -78,7 +78,7 @@ class Planner:
             warned.add(name)
             warning = unknown_field(name, span, fields + tuple(set_before or ()), command)
             if default:  # the command reads this field by default: say which argument names another
-                warning.hint = warning.hint or default[0]
+                warning.hint = default[0]
             self.warnings.append(warning)
 
     # ---- expressions ----
