@@ -51,6 +51,15 @@ def test_a_text_over_the_limit_is_refused_at_once():
     assert f"over the limit of {MAX_SEARCH_BYTES:,} bytes" in raised.value.render(text)
 
 
+def test_a_plan_too_large_is_refused_with_a_diagnostic():
+    """n commands each adding a field list n²/2 field names in all: bounded, so planning stays linear."""
+    text = "| from read_ssa_enriched_events() " + " ".join(f"| eval f{i} = {i}" for i in range(4_000)) + ";"
+    with pytest.raises(SplError) as raised:
+        Search.compile(text)
+    assert raised.value.code == "E0404"
+    assert "too large to plan" in raised.value.message and raised.value.span is not None
+
+
 def test_the_limit_counts_utf8_bytes():
     text = '| from read_ssa_enriched_events() | where x = "' + "é" * (MAX_SEARCH_BYTES // 2) + '";'
     with pytest.raises(SplError, match="over the limit"):

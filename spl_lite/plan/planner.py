@@ -13,6 +13,7 @@ from typing import Any
 from ..syntax import ast
 from ..core.errors import (
     BAD_ARGUMENT,
+    TOO_LARGE,
     TYPE_ERROR,
     UNKNOWN_COMMAND,
     UNKNOWN_FIELD,
@@ -29,6 +30,11 @@ from .logical import Node, Plan
 from ..core.regex import compile_java
 
 
+# Every node lists its output fields, so a pipeline of n commands each adding a field holds n²/2
+# names: the sum over nodes is bounded instead, which keeps planning linear in the text (the
+# largest published search has 26 commands and a few hundred field slots).
+MAX_FIELD_SLOTS = 5_000_000
+
 # Special forms the expression compiler handles itself rather than through the registry.
 SPECIAL_FORMS = {"for_each": 2, "iterator": 2}
 
@@ -43,10 +49,20 @@ class Planner:
         self.shared_sources: dict[Any, int] = {}
         self._bound_iterators: set[int] = set()
         self.warnings: list[SplError] = []
+        self.field_slots = 0
 
     def add(self, node_class: type[Node], inputs: tuple[int, ...], fields, span: Span | None, **attributes) -> int:
         node_id = len(self.nodes)
         fields = None if fields is None else tuple(fields)
+        self.field_slots += len(fields or ())
+        if self.field_slots > MAX_FIELD_SLOTS:
+            raise SplError(
+                TOO_LARGE,
+                f"the search is too large to plan: its first {node_id + 1} commands output "
+                f"{self.field_slots:,} fields in all, over the limit of {MAX_FIELD_SLOTS:,}",
+                span,
+                hint="split it into several searches, or set many fields in one `eval` rather than one per command",
+            )
         self.nodes.append(node_class(id=node_id, inputs=inputs, fields=fields, span=span, **attributes))
         return node_id
 

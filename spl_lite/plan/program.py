@@ -19,6 +19,9 @@ from .planner import Planner, unknown_command
 # command is looked up in COMMANDS.
 _GRAMMAR_COMMANDS = {"from", "into", "eval", "where", "select", "fields", "rename", "union", "stats"}
 _MAX_ERRORS = 50
+# Each syntax error costs a parse of the whole text again: after the first, at most this many
+# characters more are parsed (every error of a search of a few kB; the first of a huge one).
+_RESYNC_BUDGET = 2_000_000
 
 
 def plan_text(text: str) -> Plan:
@@ -115,8 +118,9 @@ def diagnose(text: str) -> tuple[list[SplError], list[SplError]]:
     blanked: list[tuple[int, int]] = []
     current = text
     with paused_gc():
-        program = None
-        while len(errors) < _MAX_ERRORS:
+        program, budget = None, _RESYNC_BUDGET + len(text)
+        while len(errors) < _MAX_ERRORS and budget >= len(text):
+            budget -= len(text)
             try:
                 program = parse(current)
                 break
