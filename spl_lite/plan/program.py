@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from ..core.errors import BAD_ARGUMENT, SYNTAX, UNKNOWN_VARIABLE, SplError
+from ..core.errors import BAD_ARGUMENT, SYNTAX, UNKNOWN_COMMAND, UNKNOWN_VARIABLE, SplError
 from ..syntax import ast
 from ..syntax.parse import parse, paused_gc, regions, tokens
 from .commands import COMMANDS, command_for
@@ -102,11 +102,26 @@ def _named_cause(error: SplError, text: str) -> SplError:
         if kind == "word" and _WORD.fullmatch(word) and begin < error.span.start:
             name = word.lower()
             if name not in _GRAMMAR_COMMANDS and name not in COMMANDS:
-                from ..syntax.parse import _span_at
-
-                return unknown_command(name, _span_at(text, begin, finish), COMMANDS)
+                return _not_a_command(text, name, word, begin, finish)
         break
     return error
+
+
+def _not_a_command(text: str, name: str, word: str, begin: int, finish: int) -> SplError:
+    from ..syntax.parse import _span_at
+
+    span = _span_at(text, begin, finish)
+    after = text[finish:].lstrip()
+    if re.match(r"=\s*\|", after):  # `name = | from ...`: a binding without its `$`
+        return SplError(
+            UNKNOWN_COMMAND, f"`{word}` is not a command; a pipeline variable is written `${word}`", span,
+            hint=f"write `${word} = | from ...`",
+        )
+    if name == "not" or re.match(r"(==?|!=|<=?|>=?)[^=]|(?i:like|in|is)\b", after):
+        return SplError(
+            UNKNOWN_COMMAND, "a condition is not a command", span, hint="put `where` before it: `| where ...`"
+        )
+    return unknown_command(name, span, COMMANDS)
 
 
 # ---- every error of a text ----
