@@ -348,13 +348,15 @@ def _diagnostics(text: str) -> tuple[list, list]:
     from .plan.program import diagnose
 
     try:
-        return [], list(Search.compile(text).plan.warnings)
+        errors, found = [], list(Search.compile(text).plan.warnings)
     except SplError as first:
         try:
-            errors, warnings = diagnose(text)
+            errors, found = diagnose(text)
         except Exception:  # what the first error stopped short of (too deep, too large a number)
-            errors, warnings = [], []
-        return errors or [first], warnings
+            errors, found = [], []
+        errors = errors or [first]
+    # The plan's diagnostics of severity "error" (a literal a function never takes) run, but fail check.
+    return errors + [d for d in found if d.severity == "error"], [d for d in found if d.severity != "error"]
 
 
 def _check(args) -> int:

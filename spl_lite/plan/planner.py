@@ -171,7 +171,9 @@ class Planner:
         checker = ARGUMENT_CHECKS.get(name)
         if checker:
             checker(call)
-        check_literal_types(call, spec)
+        mistake = literal_type_error(call, spec)
+        if mistake is not None and all(m.span != mistake.span for m in self.warnings):
+            self.warnings.append(mistake)
 
     def _check_special_form(self, call: ast.Call) -> None:
         if call.name == "iterator":
@@ -231,10 +233,11 @@ def unknown_field(name: str, span: Span | None, fields: tuple[str, ...], command
 _PROBES = ("a", "1", 1, 1.5, True, ["a"], [1], {"a": "a"}, {"a": 1}, b"a")
 
 
-def check_literal_types(call: ast.Call, spec) -> None:
-    """A literal argument of a type the function never takes (`substr("abc", "one")`, `log("ten")`)
-    is an error now rather than a null on every record: with that literal fixed, the function
-    raises TypeError whatever the other arguments are (each tried with a value of every type)."""
+def literal_type_error(call: ast.Call, spec) -> SplError | None:
+    """A literal argument of a type the function never takes (`substr("abc", "one")`, `log("ten")`):
+    with that literal fixed, the function raises TypeError whatever the other arguments are (each
+    tried with a value of every type). `check` reports it as an error; `run` keeps the language's
+    rule (the value is null, and counted, spec 5.2) after printing it."""
     args = ordered_arguments(call, spec)
     literal_at = [
         i for i, a in enumerate(args)
@@ -243,16 +246,18 @@ def check_literal_types(call: ast.Call, spec) -> None:
     for index in literal_at:
         others = len(args) - 1
         if others > 2:
-            return
+            return None
         reason = _always_type_error(spec.impl, args, index)
         if reason is not None:
-            raise SplError(
+            return SplError(
                 TYPE_ERROR,
                 f"`{call.name}` cannot take {_describe_literal(args[index].value)} as its "
                 f"{_ordinal(index)} argument",
                 args[index].span,
                 hint=f"{reason}; its signature is {spec.signature()}",
+                notes=["every record gets null here"],
             )
+    return None
 
 
 def _always_type_error(impl, args, index: int) -> str | None:
