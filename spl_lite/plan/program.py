@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from ..core.errors import BAD_ARGUMENT, SYNTAX, UNKNOWN_COMMAND, UNKNOWN_VARIABLE, SplError
+from ..core.errors import BAD_ARGUMENT, SYNTAX, TEMPLATE_PLACEHOLDER, UNKNOWN_COMMAND, UNKNOWN_VARIABLE, SplError
 from ..syntax import ast
 from ..syntax.parse import parse, paused_gc, regions, tokens
 from .commands import COMMANDS, command_for
@@ -140,8 +140,15 @@ def diagnose(text: str) -> tuple[list[SplError], list[SplError]]:
                 program = parse(current)
                 break
             except SplError as error:
-                if not _follows_blank(current, error, blanked):
-                    errors.append(_named_cause(error, text))
+                if blanked and not _EMPTY.sub("", current):
+                    break  # nothing left but what separated the blanked commands
+                found = _named_cause(error, text)
+                if not _follows_blank(current, error, blanked) and not any(
+                    (e.code, e.message, e.span) == (found.code, found.message, found.span) for e in errors
+                ):
+                    errors.append(found)
+                if error.code == TEMPLATE_PLACEHOLDER:
+                    break  # a template is not SPL2 until it is filled in: what else fails says nothing more
                 region = _region_to_blank(current, error)
                 if region is None:
                     break
@@ -172,6 +179,9 @@ def diagnose(text: str) -> tuple[list[SplError], list[SplError]]:
                 errors.append(error)
         errors.sort(key=lambda e: (e.span.start if e.span else -1))
         return errors, planner.warnings
+
+
+_EMPTY = re.compile(r"/\*.*?\*/|[\s;|]", re.S)
 
 
 def _names_failed(error: SplError, failed: set[str]) -> bool:
