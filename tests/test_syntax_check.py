@@ -101,6 +101,8 @@ def test_a_field_dropped_by_stats_is_a_warning_after_it():
     text = SOURCE + EXTRACT + "| eval t = 1 | stats count() AS n BY process_name, span(t, 5m) | where t > 0;"
     (warning,) = warnings_of(text)
     assert "`t`" in warning.message and "window_start" in warning.notes[0]
+    assert warning.notes[1] == "`t` was there before `stats` on line 1, which does not pass it on"
+    assert warning.hint is None  # not "the event's keys are inside input_event"
 
 
 # ---- literal type errors ----

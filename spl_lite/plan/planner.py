@@ -80,9 +80,10 @@ class Planner:
         return self.variables[variable.name]
 
     # ---- fields that cannot exist ----
-    def check_references(self, references, fields: tuple[str, ...] | None, command: str) -> None:
-        """A warning for each field read that is not among `fields` (the input's, where known):
+    def check_references(self, references, input_id: int, command: str) -> None:
+        """A warning for each field read that is not among the input's fields (where known):
         such a read is null on every record, which is never what the author meant."""
+        fields = self.nodes[input_id].fields
         if fields is None:
             return
         known, warned = set(fields), set()
@@ -95,7 +96,25 @@ class Planner:
             warning = unknown_field(name, span, fields + tuple(set_before or ()), command)
             if default:  # the command reads this field by default: say which argument names another
                 warning.hint = default[0]
+            dropped = self._dropped_by(input_id, name.split(".")[0])
+            if dropped is not None:
+                warning.notes.append(dropped)
+                if warning.hint and warning.hint.startswith("the event's keys"):
+                    warning.hint = None  # it is a field dropped on the way, not a key of the event
             self.warnings.append(warning)
+
+    def _dropped_by(self, node_id: int, name: str) -> str | None:
+        """Where an earlier field of that name stopped, following first inputs back (a few steps)."""
+        later = self.nodes[node_id]
+        for _ in range(64):
+            if not later.inputs:
+                return None
+            earlier = self.nodes[later.inputs[0]]
+            if earlier.fields is not None and name in earlier.fields:
+                where = f" on line {later.span.line}" if later.span else ""
+                return f"`{name}` was there before `{later.command}`{where}, which does not pass it on"
+            later = earlier
+        return None
 
     # ---- expressions ----
     def resolve(self, expr: ast.Expr) -> ast.Expr:

@@ -77,9 +77,7 @@ def _plan_pipeline(pipeline: ast.Pipeline, planner: Planner) -> int:
             raise SplError(BAD_ARGUMENT, "`from` can only start a pipeline", node.span)
         input_id, current = current, command.plan(node, current, planner)
         if input_id is not None:
-            planner.check_references(
-                command.references(node, planner.node(current)), planner.node(input_id).fields, command.name
-            )
+            planner.check_references(command.references(node, planner.node(current)), input_id, command.name)
         if isinstance(planner.node(current), Sink) and node is not pipeline.commands[-1]:
             raise SplError(BAD_ARGUMENT, "`into` must be the last command of a pipeline", node.span)
     return current
