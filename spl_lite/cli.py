@@ -143,6 +143,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("files", nargs="+", metavar="FILE")
     check.add_argument("--json", action="store_true", help="one JSON object per file instead of text")
+    check.add_argument(
+        "--strict", action="store_true",
+        help="warnings (W codes: a field read where it cannot exist) count as errors: exit 1 if any",
+    )
+
+    fields = commands.add_parser(
+        "fields", help="print the fields each command of searches outputs",
+        description="Plan each FILE and print one line per node: its id, command, inputs and the fields "
+        "it outputs (`(depends on input)` after `from source`, whose fields are each event's own).",
+    )
+    fields.add_argument("search", nargs="+", metavar="FILE")
 
     explain = commands.add_parser(
         "explain", help="print the logical and physical plan of searches",
@@ -316,6 +327,8 @@ def _dispatch(args) -> int:
             return run_command(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "fields":
+            return _fields(args)
         if args.command in _AUTHORING:
             return _AUTHORING[args.command](args)
         return _explain(args)
@@ -400,28 +413,65 @@ def _check_targets(paths: list[str]):
                 yield path, None, {}, error
 
 
-def _check(args) -> int:
-    import orjson
-
+def _diagnostics(text: str) -> tuple[list, list]:
+    """(errors, warnings) of a search text: every error in it, not only the first."""
     from .driver.api import Search
     from .core.errors import SplError
+    from .plan.program import diagnose
+
+    try:
+        errors, found = [], list(Search.compile(text).plan.warnings)
+    except SplError as first:
+        try:
+            errors, found = diagnose(text)
+        except Exception:  # what the first error stopped short of (too deep, too large a number)
+            errors, found = [], []
+        errors = errors or [first]
+    # The plan's diagnostics of severity "error" (a literal a function never takes) run, but fail check.
+    return errors + [d for d in found if d.severity == "error"], [d for d in found if d.severity != "error"]
+
+
+def _check(args) -> int:
+    import dataclasses
+
+    import orjson
 
     failed = False
     for label, text, extra, error in _check_targets(args.files):
-        if error is None:
-            try:
-                Search.compile(text)
-            except SplError as found:
-                error = found
-        failed |= error is not None
+        errors, warnings = _diagnostics(text) if error is None else ([error], [])
+        if args.strict:
+            errors = sorted(errors + [dataclasses.replace(w, severity="error") for w in warnings],
+                            key=lambda e: e.span.start if e.span else -1)
+            warnings = []
+        failed |= bool(errors)
         if args.json:
-            record = {"path": label, **extra, "ok": error is None, "diagnostics": [error.to_json()] if error else []}
+            diagnostics = sorted(errors + warnings, key=lambda e: e.span.start if e.span else -1)
+            record = {"path": label, **extra, "ok": not errors, "diagnostics": [d.to_json() for d in diagnostics]}
             sys.stdout.write(orjson.dumps(record).decode() + "\n")
-        elif error is not None:
-            print(error.render(text, label), file=sys.stderr)
-        else:
-            print(f"{label}: ok")
+            continue
+        for diagnostic in sorted(errors + warnings, key=lambda e: e.span.start if e.span else -1):
+            print(diagnostic.render(text, label), file=sys.stderr)
+        if not errors:
+            count = len(warnings)
+            print(f"{label}: ok" + (f" ({count} warning{'s' if count > 1 else ''})" if count else ""))
     return EXIT_SEARCH_ERROR if failed else EXIT_OK
+
+
+def _fields(args) -> int:
+    """One line per node of each search: id, command, inputs, output fields (issue 17)."""
+    from .driver.searches import compile_search
+
+    for path in args.search:
+        search, code = compile_search(path)
+        if search is None:
+            return code
+        if len(args.search) > 1:
+            print(f"== {path}")
+        for node in search.plan.nodes:
+            inputs = " <- " + ", ".join(f"#{i}" for i in node.inputs) if node.inputs else ""
+            fields = "(depends on input)" if node.fields is None else ", ".join(node.fields) or "-"
+            print(f"#{node.id} {node.command}{inputs} => {fields}")
+    return EXIT_OK
 
 
 def _explain(args) -> int:

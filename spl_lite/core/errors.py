@@ -32,7 +32,10 @@ TYPE_ERROR = "E0302"
 UNSUPPORTED = "E0401"
 TEMPLATE_PLACEHOLDER = "E0402"
 TOO_DEEP = "E0403"
+TOO_LARGE = "E0404"
 BAD_INPUT = "E0501"
+# Warnings (W): the search plans and runs, but part of it can never do anything.
+UNKNOWN_FIELD = "W0201"
 
 
 @dataclass
@@ -44,6 +47,7 @@ class SplError(Exception):
     span: Span | None = None
     hint: str | None = None
     notes: list[str] = field(default_factory=list)
+    severity: str = "error"  # or "warning": rendered the same way, `warning[W0201]`
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -53,7 +57,7 @@ class SplError(Exception):
 
     def render(self, source: str | None = None, path: str = "<search>") -> str:
         """The diagnostic as shown to a person: header, location, source line and caret."""
-        lines = [f"error[{self.code}]: {self.message}"]
+        lines = [f"{self.severity}[{self.code}]: {self.message}"]
         if self.span is None or source is None:
             if self.span is not None:
                 lines.append(f" --> {path}:{self.span.line}:{self.span.column}")
@@ -84,6 +88,7 @@ class SplError(Exception):
             "line": self.span.line if self.span else None,
             "column": self.span.column if self.span else None,
             **({"hint": self.hint} if self.hint else {}),
+            **({"severity": self.severity, "notes": self.notes} if self.severity != "error" else {}),
         }
 
 

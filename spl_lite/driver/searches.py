@@ -1,6 +1,7 @@
 """Reading and compiling search files, with the diagnostic printed where one fails."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 from ..core.errors import BAD_INPUT, SplError
@@ -31,7 +32,10 @@ def compile_search(path: str) -> tuple[Search | None, int | None]:
     text = None
     try:
         text = read_search(path)
-        return Search.compile(text), None
+        search = Search.compile(text)
+        for warning in search.plan.warnings:  # printed before any event is read; none stops the run
+            print(dataclasses.replace(warning, severity="warning").render(text, path), file=sys.stderr)
+        return search, None
     except SplError as error:
         print(error.render(text, path), file=sys.stderr)
         return None, exit_code_for(error)

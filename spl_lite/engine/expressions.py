@@ -493,6 +493,8 @@ def _logical(expr: ast.Logical) -> Evaluator:
     if membership is not None:
         return membership
     operands = [compile_predicate(e) for e in expr.operands]
+    if expr.op == "xor":
+        return _xor(operands)
     is_and = expr.op == "and"
     combine_bool = np.logical_and if is_and else np.logical_or
     combine_codes = np.minimum if is_and else np.maximum
@@ -505,6 +507,21 @@ def _logical(expr: ast.Logical) -> Evaluator:
         for column in columns[1:]:
             codes = combine_codes(codes, _truth_codes(column))
         return _from_codes(codes)
+
+    return evaluate
+
+
+def _xor(operands: list[Evaluator]) -> Evaluator:
+    """`a XOR b XOR ...`: true when an odd number are true; null when any is null (Kleene)."""
+
+    def evaluate(batch: Batch) -> np.ndarray:
+        columns = [operand(batch) for operand in operands]
+        if all(c.dtype == bool for c in columns):
+            return np.logical_xor.reduce(columns)
+        codes = [_truth_codes(c) for c in columns]
+        any_null = np.logical_or.reduce([c == _NULL for c in codes])
+        odd = np.logical_xor.reduce([c == _TRUE for c in codes])
+        return _from_codes(np.where(any_null, _NULL, np.where(odd, _TRUE, _FALSE)).astype(np.int8))
 
     return evaluate
 

@@ -74,6 +74,8 @@ class Node:
 @dataclass(frozen=True)
 class Plan:
     nodes: tuple[Node, ...]
+    # What `check` warns of (fields that cannot exist where they are read); not part of the plan.
+    warnings: tuple = dataclasses.field(default=(), compare=False, repr=False)
 
     def explain(self) -> str:
         """One line per node: id, command, what it does, its inputs, and the fields it outputs."""

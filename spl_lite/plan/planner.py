@@ -13,8 +13,10 @@ from typing import Any
 from ..syntax import ast
 from ..core.errors import (
     BAD_ARGUMENT,
+    TOO_LARGE,
     TYPE_ERROR,
     UNKNOWN_COMMAND,
+    UNKNOWN_FIELD,
     UNKNOWN_FUNCTION,
     UNKNOWN_VARIABLE,
     UNSUPPORTED,
@@ -27,6 +29,11 @@ from ..functions.aggregations import AGGREGATIONS
 from .logical import Node, Plan
 from ..core.regex import compile_java
 
+
+# Every node lists its output fields, so a pipeline of n commands each adding a field holds n²/2
+# names: the sum over nodes is bounded instead, which keeps planning linear in the text (the
+# largest published search has 26 commands and a few hundred field slots).
+MAX_FIELD_SLOTS = 5_000_000
 
 # Special forms the expression compiler handles itself rather than through the registry.
 SPECIAL_FORMS = {"for_each": 2, "iterator": 2}
@@ -41,10 +48,21 @@ class Planner:
         self.variables: dict[str, int] = {}
         self.shared_sources: dict[Any, int] = {}
         self._bound_iterators: set[int] = set()
+        self.warnings: list[SplError] = []
+        self.field_slots = 0
 
     def add(self, node_class: type[Node], inputs: tuple[int, ...], fields, span: Span | None, **attributes) -> int:
         node_id = len(self.nodes)
         fields = None if fields is None else tuple(fields)
+        self.field_slots += len(fields or ())
+        if self.field_slots > MAX_FIELD_SLOTS:
+            raise SplError(
+                TOO_LARGE,
+                f"the search is too large to plan: its first {node_id + 1} commands output "
+                f"{self.field_slots:,} fields in all, over the limit of {MAX_FIELD_SLOTS:,}",
+                span,
+                hint="split it into several searches, or set many fields in one `eval` rather than one per command",
+            )
         self.nodes.append(node_class(id=node_id, inputs=inputs, fields=fields, span=span, **attributes))
         return node_id
 
@@ -60,6 +78,43 @@ class Planner:
                 hint=_variable_hint(variable.name, self.variables),
             )
         return self.variables[variable.name]
+
+    # ---- fields that cannot exist ----
+    def check_references(self, references, input_id: int, command: str) -> None:
+        """A warning for each field read that is not among the input's fields (where known):
+        such a read is null on every record, which is never what the author meant."""
+        fields = self.nodes[input_id].fields
+        if fields is None:
+            return
+        known, warned = set(fields), set()
+        for name, span, set_before, *default in references:
+            if name in known or name.split(".")[0] in known or name in warned:
+                continue
+            if set_before and (name in set_before or name.split(".")[0] in set_before):
+                continue
+            warned.add(name)
+            warning = unknown_field(name, span, fields + tuple(set_before or ()), command)
+            if default:  # the command reads this field by default: say which argument names another
+                warning.hint = default[0]
+            dropped = self._dropped_by(input_id, name.split(".")[0])
+            if dropped is not None:
+                warning.notes.append(dropped)
+                if warning.hint and warning.hint.startswith("the event's keys"):
+                    warning.hint = None  # it is a field dropped on the way, not a key of the event
+            self.warnings.append(warning)
+
+    def _dropped_by(self, node_id: int, name: str) -> str | None:
+        """Where an earlier field of that name stopped, following first inputs back (a few steps)."""
+        later = self.nodes[node_id]
+        for _ in range(64):
+            if not later.inputs:
+                return None
+            earlier = self.nodes[later.inputs[0]]
+            if earlier.fields is not None and name in earlier.fields:
+                where = f" on line {later.span.line}" if later.span else ""
+                return f"`{name}` was there before `{later.command}`{where}, which does not pass it on"
+            later = earlier
+        return None
 
     # ---- expressions ----
     def resolve(self, expr: ast.Expr) -> ast.Expr:
@@ -135,6 +190,9 @@ class Planner:
         checker = ARGUMENT_CHECKS.get(name)
         if checker:
             checker(call)
+        mistake = literal_type_error(call, spec)
+        if mistake is not None and all(m.span != mistake.span for m in self.warnings):
+            self.warnings.append(mistake)
 
     def _check_special_form(self, call: ast.Call) -> None:
         if call.name == "iterator":
@@ -156,6 +214,102 @@ class Planner:
             )
         # check_expression's walk reaches the iterator next; this marks it as bound.
         self._bound_iterators.add(id(iterator))
+
+
+def expression_fields(expr: ast.Expr):
+    """The fields an expression reads: its Field nodes but the names `for_each` binds."""
+    bound = {
+        node.args[1].value
+        for node in ast.walk(expr)
+        if isinstance(node, ast.Call) and node.name == "iterator" and len(node.args) == 2
+        and isinstance(node.args[1], ast.Literal) and type(node.args[1].value) is str
+    }
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Field) and node.path[0] not in bound:
+            yield node
+
+
+_SHOWN_FIELDS = 12
+
+
+def unknown_field(name: str, span: Span | None, fields: tuple[str, ...], command: str) -> SplError:
+    first = name.split(".")[0]
+    hint = did_you_mean(first, fields)
+    if hint is None and "input_event" in fields:
+        hint = f'the event\'s keys are inside `input_event`: `map_get(input_event, "{first}")`'
+    shown = ", ".join(fields[:_SHOWN_FIELDS]) + (f" and {len(fields) - _SHOWN_FIELDS} more" if len(fields) > _SHOWN_FIELDS else "")
+    return SplError(
+        UNKNOWN_FIELD,
+        f"field `{name}` does not exist here, so `{command}` reads null",
+        span,
+        hint=hint,
+        notes=[f"the fields here are: {shown}" if fields else "no field exists here"],
+        severity="warning",
+    )
+
+
+# Values standing for "any value" of an argument that is not a literal: one of each SPL type.
+_PROBES = ("a", "1", 1, 1.5, True, ["a"], [1], {"a": "a"}, {"a": 1}, b"a")
+
+
+def literal_type_error(call: ast.Call, spec) -> SplError | None:
+    """A literal argument of a type the function never takes (`substr("abc", "one")`, `log("ten")`):
+    with that literal fixed, the function raises TypeError whatever the other arguments are (each
+    tried with a value of every type). `check` reports it as an error; `run` keeps the language's
+    rule (the value is null, and counted, spec 5.2) after printing it."""
+    args = ordered_arguments(call, spec)
+    literal_at = [
+        i for i, a in enumerate(args)
+        if isinstance(a, ast.Literal) and a.value is not None and type(a.value) in (str, int, float, bool)
+    ]
+    for index in literal_at:
+        others = len(args) - 1
+        if others > 2:
+            return None
+        reason = _always_type_error(spec.impl, args, index)
+        if reason is not None:
+            return SplError(
+                TYPE_ERROR,
+                f"`{call.name}` cannot take {_describe_literal(args[index].value)} as its "
+                f"{_ordinal(index)} argument",
+                args[index].span,
+                hint=f"{reason}; its signature is {spec.signature()}",
+                notes=["every record gets null here"],
+            )
+    return None
+
+
+def _always_type_error(impl, args, index: int) -> str | None:
+    fixed = args[index].value
+    if type(fixed) is int and abs(fixed) > 1000:  # its type is what is tried: keep the work small
+        fixed = 1000 if fixed > 0 else -1000
+    combos: list[list] = [[]]
+    for position in range(len(args)):
+        choices = (fixed,) if position == index else _PROBES
+        combos = [combo + [choice] for combo in combos for choice in choices]
+    reason = None
+    for combo in combos:
+        try:
+            impl(*combo)
+        except TypeError as error:
+            reason = reason or str(error)
+            continue
+        except Exception:  # a value error depends on the value, not its type: it may be accepted
+            return None
+        return None
+    return reason
+
+
+def _describe_literal(value) -> str:
+    if type(value) is str:
+        return f'the string "{value}"' if len(value) <= 30 else "a string"
+    if type(value) is bool:
+        return f"the boolean {str(value).lower()}"
+    return f"the number {value}"
+
+
+def _ordinal(index: int) -> str:
+    return ("first", "second", "third")[index] if index < 3 else f"#{index + 1}"
 
 
 def _bind_named_arguments(node):

@@ -48,11 +48,12 @@ _STRING = re.compile(r'"(\\.|[^"\\])*"', re.S)
 # Words the grammar reads as keywords somewhere; a field with such a name is written quoted.
 _KEYWORDS = {
     "from", "into", "eval", "where", "select", "fields", "rename", "union", "stats", "as", "by",
-    "and", "or", "not", "like", "in", "is", "null", "true", "false",
+    "and", "or", "xor", "not", "like", "in", "is", "null", "true", "false",
 }
 
 # Binding levels, loosest first (grammar.lark): an operand printed where a tighter level is
 # required gets parentheses.
+_XOR = 0
 _OR, _AND, _NOT, _PREDICATE, _SUM, _PRODUCT, _UNARY, _POSTFIX, _ATOM = range(1, 10)
 _COMPARISONS = {"=", "!=", "<", "<=", ">", ">=", "like"}
 
@@ -403,7 +404,7 @@ class _Printer:
 
 def _level(node: Any) -> int:
     if isinstance(node, ast.Logical):
-        return _OR if node.op == "or" else _AND
+        return {"xor": _XOR, "or": _OR}.get(node.op, _AND)
     if isinstance(node, ast.Unary):
         return _NOT if node.op == "not" else _UNARY
     if isinstance(node, ast.Binary):

@@ -1,7 +1,9 @@
 """Search text -> AST, through the Lark grammar; syntax errors become positioned SplErrors."""
 from __future__ import annotations
 
+import gc
 import re
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 
@@ -10,7 +12,11 @@ from lark import Token, v_args
 from lark.visitors import Transformer_NonRecursive
 
 from . import ast
-from ..core.errors import SYNTAX, TEMPLATE_PLACEHOLDER, Span, SplError
+from ..core.errors import SYNTAX, TEMPLATE_PLACEHOLDER, TOO_LARGE, Span, SplError
+
+# The longest search text accepted, in UTF-8 bytes: the same bound as a search file's (driver/searches.py).
+# Parsing and planning are linear in the text, about 1 s per 150 kB; 4 MiB takes a minute or so.
+MAX_SEARCH_BYTES = 4 << 20
 
 
 @lru_cache(maxsize=1)
@@ -28,12 +34,42 @@ def _parser() -> lark.Lark:
 
 
 def parse(text: str) -> ast.Program:
+    check_size(text)
+    if text.startswith("\ufeff"):
+        # A UTF-8 byte-order mark (Windows editors write one): read as a space, so that every
+        # offset and column stays that of the text as given.
+        text = " " + text[1:]
+    with paused_gc():
+        try:
+            tree = _parser().parse(text)
+        except lark.exceptions.UnexpectedInput as error:
+            _reject_placeholders(text)
+            raise _syntax_error(error, text) from None
+        return _ToAst().transform(tree)
+
+
+def check_size(text: str) -> None:
+    size = len(text) if len(text) * 4 <= MAX_SEARCH_BYTES else len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_SEARCH_BYTES:
+        raise SplError(
+            TOO_LARGE,
+            f"the search is {size:,} bytes long, over the limit of {MAX_SEARCH_BYTES:,} bytes",
+            hint="split it into several searches; is this really a search?",
+        )
+
+
+@contextmanager
+def paused_gc():
+    """No cyclic garbage collection while a tree is built: every object made survives, so each
+    collection would walk all of them again, and a long search took time growing faster than
+    its length (issue 14 item 7). Parsing and planning make no cycles worth collecting."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        tree = _parser().parse(text)
-    except lark.exceptions.UnexpectedInput as error:
-        _reject_placeholders(text)
-        raise _syntax_error(error, text) from None
-    return _ToAst().transform(tree)
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _span_of_token(token: Token) -> Span:
@@ -165,15 +201,21 @@ class _ToAst(Transformer_NonRecursive):
     def _binary(self, meta, op, left, right):
         return ast.Binary(op, left, right, _span_of_meta(meta))
 
-    def _logical(self, meta, op, left, right):
-        operands = left.operands if isinstance(left, ast.Logical) and left.op == op else (left,)
-        return ast.Logical(op, operands + (right,), _span_of_meta(meta))
+    def _logical(self, meta, op, children):
+        operands = children[0::2]  # the operator tokens sit between the operands
+        first = operands[0]
+        if isinstance(first, ast.Logical) and first.op == op:  # `(a OR b) OR c` is one chain too
+            operands[0:1] = first.operands
+        return ast.Logical(op, tuple(operands), _span_of_meta(meta))
+
+    def xor_(self, meta, children):
+        return self._logical(meta, "xor", children)
 
     def or_(self, meta, children):
-        return self._logical(meta, "or", children[0], children[2])
+        return self._logical(meta, "or", children)
 
     def and_(self, meta, children):
-        return self._logical(meta, "and", children[0], children[2])
+        return self._logical(meta, "and", children)
 
     def not_(self, meta, children):
         return ast.Unary("not", children[1], _span_of_meta(meta))
@@ -340,6 +382,9 @@ def _describe_token(token: Token) -> str:
 def _syntax_error(error: lark.exceptions.UnexpectedInput, text: str) -> SplError:
     if not _COMMENTS.sub("", text).strip():
         return SplError(SYNTAX, "the search is empty", Span(1, 1, 0, 0), hint="start with `| from read_ssa_enriched_events()`")
+    named = _spl1(text) or _duration_words(error, text) or _runaway_string(error, text)
+    if named is not None:
+        return named
     if isinstance(error, lark.exceptions.UnexpectedToken):
         token = error.token
         if token.type == "$END":
@@ -358,8 +403,147 @@ def _syntax_error(error: lark.exceptions.UnexpectedInput, text: str) -> SplError
         hint = _describe_expected(set(error.allowed)) if error.allowed else None
         if char == '"':
             message, hint = "unterminated string", "close it with `\"`"
+        elif char in "'`":
+            message, hint = "unterminated quoted name", f"close it with `{char}`"
         else:
             message = f"unexpected character `{char}`"
         return SplError(SYNTAX, message, Span(error.line, error.column, start, start + 1), hint=hint)
     offset = len(text)
     return SplError(SYNTAX, "unexpected end of input", Span(text.count("\n") + 1, 1, offset, offset))
+
+
+def _span_at(text: str, start: int, end: int) -> Span:
+    line = text.count("\n", 0, start) + 1
+    return Span(line, start - (text.rfind("\n", 0, start) + 1) + 1, start, end)
+
+
+# ---- named causes of syntax errors: mistakes whose plain "unexpected token" would mislead ----
+_SPL1_START = re.compile(
+    r"\s*(?:(search)\s+)?(?:(index|sourcetype|source|host|eventtype|tag)\s*!?=|([A-Za-z_][\w.]*)\s*!?=\s*[\w\"*])",
+    re.I,
+)
+
+
+def _spl1(text: str) -> SplError | None:
+    """`index=main sourcetype=X EventCode=1 | stats count by host` is SPL1, the search-head
+    language: it starts with `field=value` terms (or `search`) where SPL2 starts with a command."""
+    body = _COMMENTS.sub(lambda m: " " * len(m.group()), text)
+    found = _SPL1_START.match(body)
+    if found is None:
+        return None
+    start = found.start(1) if found.group(1) else found.start(2) if found.group(2) else found.start(3)
+    word = next(g for g in found.groups() if g)
+    return SplError(
+        SYNTAX,
+        "this is SPL1 (Splunk's search-head language); spl-lite reads SPL2 pipelines",
+        _span_at(text, start, start + len(word)),
+        hint="start with `| from read_ssa_enriched_events()` and write the conditions after `| where`",
+        notes=[
+            'SPL1 `index=main sourcetype=S process_name=cmd.exe` is SPL2 `| from read_ssa_enriched_events() '
+            '| eval process_name = ucast(map_get(input_event, "process_name"), "string", null) '
+            '| where process_name = "cmd.exe"`: the source decides the events, not index or sourcetype',
+            "SPL1 `| stats count by host` is SPL2 `| stats count() AS count BY host, span(timestamp, 5m)`",
+            "end each pipeline with `| into write_ssa_detected_events();`",
+        ],
+    )
+
+
+_UNIT_WORDS = {
+    "ms": ("ms", "msec", "msecs", "millisecond", "milliseconds"),
+    "s": ("s", "sec", "secs", "second", "seconds"),
+    "m": ("m", "min", "mins", "minute", "minutes"),
+    "h": ("h", "hr", "hrs", "hour", "hours"),
+    "d": ("d", "day", "days"),
+    "w": ("w", "wk", "wks", "week", "weeks"),
+}
+_UNIT_OF = {word: unit for unit, words in _UNIT_WORDS.items() for word in words}
+
+
+def _duration_words(error, text: str) -> SplError | None:
+    """`10 minutes`, `10 min`, `10min`: a duration is written `10m`."""
+    token = getattr(error, "token", None)
+    if token is None or token.type != "NAME" or token.value.lower() not in _UNIT_OF:
+        return None
+    number = re.search(r"(\d+)\s*$", text[: token.start_pos])
+    if number is None:
+        return None
+    unit = _UNIT_OF[token.value.lower()]
+    written = text[number.start(1) : token.end_pos]
+    return SplError(
+        SYNTAX,
+        f"`{written}` is not a duration",
+        _span_at(text, number.start(1), token.end_pos),
+        hint=f"write `{number.group(1)}{unit}`: a number and a unit (ms, s, m, h, d, w), no space between",
+    )
+
+
+def _runaway_string(error, text: str) -> SplError | None:
+    """An unclosed `"` swallows text up to the next `"`, often lines further on, and the error
+    comes after it: point at the opening quote of a string that runs over lines before the error."""
+    position = getattr(error, "pos_in_stream", None)
+    token = getattr(error, "token", None)
+    if token is not None and token.type != "$END":
+        position = token.start_pos
+    if position is None:
+        return None
+    opening = None
+    for kind, start, end in tokens(text):
+        if start >= position:
+            break
+        if kind == "string" and "\n" in text[start:end]:
+            opening = start
+        elif kind not in ("space", "comment"):
+            opening = opening if kind == "string" else None
+    if opening is None:
+        return None
+    return SplError(
+        SYNTAX,
+        "this string runs over several lines: is its closing `\"` missing?",
+        _span_at(text, opening, opening + 1),
+        hint="close it with `\"` on the line where it starts",
+    )
+
+
+# ---- splitting text into statements and commands without parsing it (error recovery) ----
+_SCAN = re.compile(
+    r"""(?P<string>"(?:\\.|[^"\\])*"?)|(?P<quoted>`[^`\n]*`?|'[^'\n]*'?)|(?P<comment>/\*.*?(?:\*/|\Z))"""
+    r"""|(?P<sep>[|;])|(?P<word>[\w.$]+)|(?P<space>\s+)|(?P<other>.)""",
+    re.S,
+)
+_REGEX_LITERAL = re.compile(r"/(\\.|\[(\\.|[^\]\\])*\]|[^/\\\[])+/[a-z]*", re.S)
+
+
+def tokens(text: str):
+    """(kind, start, end) of the text's strings, quoted names, comments, regexes, `|` and `;`
+    separators, words and other characters; a `/` after a number, `)` or `]` is division."""
+    position, previous = 0, ""
+    while position < len(text):
+        if text[position] == "/" and text[position + 1 : position + 2] != "*" and not (
+            previous[:1].isdigit() or previous in (")", "]")
+        ):
+            found = _REGEX_LITERAL.match(text, position)
+            if found:
+                yield "regex", position, found.end()
+                position, previous = found.end(), "/"
+                continue
+        found = _SCAN.match(text, position)
+        kind = found.lastgroup
+        yield kind, position, found.end()
+        if kind not in ("space", "comment"):
+            previous = found.group()
+        position = found.end()
+
+
+def regions(text: str, offset: int, separators: str) -> tuple[int, int]:
+    """[start, end) of the command (separators "|;") or statement (";") holding `offset`: from
+    just after the separator before it to the next separator at or after it."""
+    start, end = 0, len(text)
+    for kind, begin, finish in tokens(text):
+        if kind != "sep" or text[begin] not in separators:
+            continue
+        if begin < offset:
+            start = finish
+        else:
+            end = begin
+            break
+    return start, end

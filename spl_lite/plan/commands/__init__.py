@@ -10,7 +10,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from ...core.errors import Span
 from ...syntax import ast
-from ..planner import Planner, unknown_command
+from ..planner import Planner, expression_fields, unknown_command
 
 COMMANDS: dict[str, type["Command"]] = {}
 _BY_SYNTAX: dict[type, type["Command"]] = {}
@@ -50,6 +50,14 @@ class Command:
     def plan(cls, node: Any, input_id: int | None, planner: Planner) -> int:
         raise NotImplementedError
 
+    @classmethod
+    def references(cls, syntax: Any, node: Any):
+        """The input fields the planned `node` reads: (name, where it is written, names set by
+        the command itself before that read). `check` warns of those the input cannot have."""
+        for expression in node.expressions():
+            for field in expression_fields(expression):
+                yield field.name, field.span, ()
+
 
 def command_for(node: Any) -> type[Command]:
     if isinstance(node, ast.GenericCommand):
@@ -74,10 +82,8 @@ def add_fields(fields, names) -> tuple[str, ...] | None:
     """The output fields after setting `names`: existing ones keep their place, new ones append."""
     if fields is None:
         return None
-    result = list(fields)
-    for name in names:
-        if name not in result:
-            result.append(name)
+    result = dict.fromkeys(fields)  # a dict keeps the order and finds a name in constant time
+    result.update(dict.fromkeys(names))
     return tuple(result)
 
 

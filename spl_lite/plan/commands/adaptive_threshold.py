@@ -107,3 +107,16 @@ class AdaptiveThresholdCommand(Command):
             window_ms=window if window is not None and window > 0 else None,
             threshold=threshold,
         )
+
+    @classmethod
+    def references(cls, syntax, node: AdaptiveThreshold):
+        """`value` and `timestamp` have defaults (`input`, `timestamp`): a default read where no
+        such field exists is pointed at the command's name."""
+        given = {a.name.lower() for a in syntax.args if hasattr(a, "name")}
+        for key, name in (("value", node.value), ("entity", node.entity), ("timestamp", node.timestamp)):
+            if name is None:
+                continue
+            if key in given:
+                yield name, argument_span(syntax, key), ()
+            else:
+                yield name, syntax.name_span, (), f'`{key}=` is not given and defaults to `{name}`: add `{key}="<field>"`'

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from ..logical import Node
 from . import Argument, Command, add_fields
-from .arguments import keyword_arguments
+from .arguments import argument_span, keyword_arguments
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,3 +47,8 @@ class ConditionalAnomalyCommand(Command):
         return planner.add(
             ConditionalAnomaly, (input_id,), fields, node.span, conditional=args["conditional"], target=args["target"]
         )
+
+    @classmethod
+    def references(cls, syntax, node: ConditionalAnomaly):
+        yield node.conditional, argument_span(syntax, "conditional"), ()
+        yield node.target, argument_span(syntax, "target"), ()

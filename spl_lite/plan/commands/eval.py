@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from ...syntax import ast
 from ..logical import Node
+from ..planner import expression_fields
 from . import Command, add_fields, shorten, source_text
 
 
@@ -38,3 +39,11 @@ class EvalCommand(Command):
         fields = add_fields(planner.node(input_id).fields, [name for name, _ in assignments])
         texts = tuple(source_text(a.value.span, planner) for a in node.assignments)
         return planner.add(Eval, (input_id,), fields, node.span, assignments=assignments, texts=texts)
+
+    @classmethod
+    def references(cls, syntax, node: Eval):
+        set_before: list[str] = []
+        for name, expression in node.assignments:
+            for field in expression_fields(expression):
+                yield field.name, field.span, tuple(set_before)
+            set_before.append(name)

@@ -50,3 +50,7 @@ class FieldsCommand(Command):
         else:
             fields = names
         return planner.add(Fields, (input_id,), fields, node.span, drop=node.drop, names=node.names)
+
+    @classmethod
+    def references(cls, syntax, node: Fields):
+        return ((field.name, field.span, ()) for field in node.names)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from ...core.errors import BAD_ARGUMENT, SplError
 from ..logical import Node
 from . import Argument, Command, add_fields
-from .arguments import keyword_arguments
+from .arguments import argument_span, keyword_arguments
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,3 +61,8 @@ class FirstTimeEventCommand(Command):
         output = output.strip() if output is not None else None
         fields = add_fields(planner.node(input_id).fields, [output or "first_time_" + "_".join(columns)])
         return planner.add(FirstTimeEvent, (input_id,), fields, node.span, columns=columns, output_column=output)
+
+    @classmethod
+    def references(cls, syntax, node: FirstTimeEvent):
+        span = argument_span(syntax, "input_columns")
+        return ((column, span, ()) for column in node.columns)

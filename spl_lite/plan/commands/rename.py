@@ -46,3 +46,10 @@ class RenameCommand(Command):
         before = planner.node(input_id).fields
         fields = None if before is None else renamed(before, pairs)
         return planner.add(Rename, (input_id,), fields, node.span, pairs=pairs)
+
+    @classmethod
+    def references(cls, syntax: ast.Rename, node: Rename):
+        set_before: list[str] = []
+        for item in syntax.items:
+            yield item.old.name, item.old.span, tuple(set_before)
+            set_before.append(item.new.name)

@@ -9,7 +9,7 @@ from ...syntax import ast
 from ..logical import Node
 from ..planner import check_regex
 from . import Argument, Command, add_fields
-from .arguments import keyword_arguments
+from .arguments import argument_span, keyword_arguments
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,3 +64,7 @@ class RexCommand(Command):
         return planner.add(
             Rex, (input_id,), fields, node.span, field=args["field"], pattern=pattern, flags=flags, groups=groups
         )
+
+    @classmethod
+    def references(cls, syntax, node: Rex):
+        yield node.field, argument_span(syntax, "field"), ()
