@@ -223,13 +223,13 @@ def test_a_waiting_stop_shares_one_budget_among_the_matches_left(monkeypatch):
 
     bomb = compile_java("(a|aa)+$")
     monkeypatch.setattr(java_regex, "STOP_SECONDS", 0.3)
-    java_regex.set_stop_probe(lambda: True)
-    try:
-        started = time.monotonic()
-        for _ in range(20):  # 20 x 0.5 s without the stop
-            with pytest.raises(java_regex.RegexTimeout):
-                java_regex.search(bomb, "a" * 40 + "!")
-        assert time.monotonic() - started < 1.5
-    finally:
-        java_regex.set_stop_probe(None)
+    # monkeypatch puts the engine's probe back afterwards: other tests in this process need it.
+    monkeypatch.setattr(java_regex, "_stop_probe", lambda: True)
+    monkeypatch.setattr(java_regex, "_stop_seen", None)
+    started = time.monotonic()
+    for _ in range(20):  # 20 x 0.5 s without the stop
+        with pytest.raises(java_regex.RegexTimeout):
+            java_regex.search(bomb, "a" * 40 + "!")
+    assert time.monotonic() - started < 1.5
+    monkeypatch.setattr(java_regex, "_stop_probe", lambda: False)
     assert java_regex.search(compile_java("b"), "abc")
