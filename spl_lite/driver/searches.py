@@ -4,13 +4,13 @@ from __future__ import annotations
 import dataclasses
 import sys
 
+from ..syntax.parse import MAX_SEARCH_BYTES
 from ..core.errors import BAD_INPUT, SplError
 from .api import Search
 from .exits import exit_code_for
 
 
 # A search file longer than this is refused unread past it (a search is a few kB; /dev/zero is endless).
-MAX_SEARCH_BYTES = 4 << 20
 
 
 def read_search(path: str) -> str:
