@@ -516,3 +516,11 @@ def test_strftime_nulls_and_errors():
         call("strftime", 0, "%c")
     with pytest.raises(TypeError):
         call("strftime", "1602004409000", "%Y")
+
+
+def test_mvrange_past_the_list_limit_is_a_counted_null_not_a_hang():
+    from spl_lite import Search
+
+    records = Search.compile('| from source | eval x = mvrange(0, 1000000000), y = mvrange(0, 3) | select x, y').run([{}])
+    assert list(records) == [{"x": None, "y": [0, 1, 2]}]
+    assert records.record_errors.count == 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 from ..core.values import type_name
 from .registry import function
 
+MAX_LIST_VALUES = 10_000_000
+
 
 @function(
     "mvappend", "values*", nulls="handle",
@@ -38,7 +40,10 @@ def mvrange(start, end, step=1):
             raise TypeError(f"mvrange needs an integer {name}, got {type_name(value)}")
     if step == 0:
         raise ValueError("mvrange step must not be 0")
-    return list(range(start, end, step))
+    values = range(start, end, step)
+    if len(values) > MAX_LIST_VALUES:  # one value must not take the memory of a run
+        raise ValueError(f"mvrange would make {len(values):,} values, over the limit of {MAX_LIST_VALUES:,}")
+    return list(values)
 
 
 @function("length", "input", example='length(["a", "b"])', result='2')
