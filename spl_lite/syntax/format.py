@@ -506,11 +506,19 @@ def without_spans(node: Any) -> Any:
 
 
 # ---- the command ----
+VERBATIM_LIST = ".fmt-verbatim"
+
+
 def _targets(paths: list[str]) -> list[str]:
+    """The files to format; in a directory, every *.spl but those its `.fmt-verbatim` names (one
+    path a line, relative to it): published content kept byte for byte, such as the reference."""
     found = []
     for path in paths:
         if path != "-" and os.path.isdir(path):
-            found += [str(p) for p in sorted(Path(path).rglob("*.spl"))]
+            listed = Path(path) / VERBATIM_LIST
+            verbatim = set(listed.read_text(encoding="utf-8").split()) if listed.is_file() else set()
+            found += [str(p) for p in sorted(Path(path).rglob("*.spl"))
+                      if p.relative_to(path).as_posix() not in verbatim]
         else:
             found.append(path)
     return found
