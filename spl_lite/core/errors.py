@@ -32,6 +32,7 @@ TYPE_ERROR = "E0302"
 UNSUPPORTED = "E0401"
 TEMPLATE_PLACEHOLDER = "E0402"
 TOO_DEEP = "E0403"
+NOT_LOWERED = "E0404"  # a command or function an engine other than the default cannot run
 BAD_INPUT = "E0501"
 
 
