@@ -85,12 +85,47 @@ class Rel:
     cte: str
     columns: list[tuple[str, str, Kind]]
     order: list[str]
+    # `from source`: the event's own JSON object (a column) and what was done to it since, in order:
+    # ("set", name, column, kind), ("drop", names), ("rename", old, new). `columns` then lists every
+    # column carried (the event's first); the record is built from them when written.
+    rest: str | None = None
+    ops: tuple = ()
 
     def lookup(self, name: str) -> tuple[str, Kind] | None:
+        if self.rest is not None:
+            raise AssertionError("lookup on a `from source` relation")
         for field_name, column, kind in self.columns:
             if field_name == name:
                 return column, kind
         return None
+
+    def value(self, name: str) -> "V | None":
+        """The field's value; None where no record has it (a `from source` record may lack any field)."""
+        if self.rest is None:
+            found = self.lookup(name)
+            return None if found is None else V(_col(found[0]), found[1])
+        for op in reversed(self.ops):
+            if op[0] == "set" and op[1] == name:
+                return V(_col(op[2]), op[3])
+            if op[0] == "drop" and name in op[1]:
+                return None
+            if op[0] == "rename" and op[1] != op[2]:
+                if name == op[2]:
+                    name = op[1]
+                elif name == op[1]:
+                    return None
+        path = '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return V(_tpl("json_extract(:v, :p)", v=_col(self.rest), p=exp.Literal.string(path)), "json")
+
+    def assign(self, name: str, column: str, kind: Kind) -> tuple[list, tuple]:
+        """(columns, ops) after setting field `name` to `column` (eval's rule: in place, else appended)."""
+        if self.rest is None:
+            return _set(self.columns, name, column, kind), ()
+        return self.columns + [("\0op", column, kind)], self.ops + (("set", name, column, kind),)
+
+    def with_(self, cte: str, columns=None, ops=None) -> "Rel":
+        return Rel(cte, self.columns if columns is None else columns, self.order, self.rest,
+                   self.ops if ops is None else ops)
 
 
 @dataclass
@@ -101,6 +136,7 @@ class Lowered:
     fields: list[tuple[str, Kind]]
     inputs: int
     writes: bool
+    ops: tuple | None = None  # `from source`: fields are the carried columns, the record built by these
 
     def sql(self, pretty: bool = True) -> str:
         return self.query.sql(dialect=DIALECT, pretty=pretty)
@@ -132,9 +168,27 @@ class Lowered:
                 if not rows:
                     break
                 for row in rows:
-                    yield {n: c(v) for n, c, v in zip(names, converters, row)}
+                    record = {n: c(v) for n, c, v in zip(names, converters, row)}
+                    yield record if self.ops is None else _built(record, self.ops)
         finally:
             con.close()
+
+
+def _built(columns: dict, ops: tuple) -> dict:
+    """A `from source` record: the event's own object with the ops applied (as the Python engine's
+    dict assignments, deletions and renames do it)."""
+    record = columns["\0rest"]
+    record = dict(record) if type(record) is dict else {}
+    for op in ops:
+        if op[0] == "set":
+            record[op[1]] = columns[op[2]]
+        elif op[0] == "drop":
+            for name in op[1]:
+                record.pop(name, None)
+        elif op[1] in record and op[1] != op[2]:
+            record.pop(op[2], None)
+            record = {(op[2] if k == op[1] else k): v for k, v in record.items()}
+    return record
 
 
 def _converter(kind: Kind):
@@ -213,6 +267,14 @@ class Compiler:
             query = exp.select(exp.Literal.number(1)).where(exp.false())
             return Lowered(query, [], self.inputs, False)
         rel = self.rels[writing[0].inputs[0]]
+        if rel.rest is not None:
+            carried = list(dict((c, k) for _, c, k in rel.columns).items())
+            select = exp.select(*[_col(c) for c, _ in carried]).from_(exp.to_identifier(rel.cte))
+            select = select.order_by(*[_col(o) for o in rel.order])
+            for name, cte in self.ctes:
+                select = select.with_(name, as_=cte)
+            fields = [("\0rest" if c == rel.rest else c, k) for c, k in carried]
+            return Lowered(select, fields, self.inputs, True, rel.ops)
         select = exp.select(*[exp.alias_(_col(c), f, quoted=True) for f, c, _ in rel.columns]) \
             if rel.columns else exp.select(exp.Null())
         select = select.from_(exp.to_identifier(rel.cte)).order_by(*[_col(o) for o in rel.order])
@@ -222,9 +284,8 @@ class Compiler:
 
     # ---- commands ----
     def node_from(self, node: Node) -> Rel:
-        if node.name not in ("read_ssa_enriched_events", "read_ba_enriched_events", "enriched_source"):
-            raise self.fail(f"source `{node.name}`", "its records' fields depend on the input "
-                            "(only the enriched-event sources lower)", node.span)
+        if node.name not in ("read_ssa_enriched_events", "read_ba_enriched_events", "enriched_source", "source"):
+            raise self.fail(f"source `{node.name}`", "no lowering", node.span)
         reads = []
         for i in range(self.inputs):
             read = _tpl(
@@ -253,6 +314,8 @@ class Compiler:
             event=_col(event), models=exp.to_identifier(models, quoted=True),
             body=exp.to_identifier(body, quoted=True), events=exp.to_identifier(events),
         )
+        if node.name == "source":
+            return Rel(events, [("\0rest", event, "json")], ["__ord"], rest=event)
         name = self.new_cte(with_models, "source")
         return Rel(name, [("input_event", event, "json"), ("_datamodels", models, "json"), ("body", body, "json")],
                    ["__ord"])
@@ -268,18 +331,16 @@ class Compiler:
         for name, expression in node.assignments:
             value = Expressions(self, rel).lower(expression)
             column = self.new_column()
-            columns = [(f, column if f == name else c, value.kind if f == name else k) for f, c, k in rel.columns]
-            if rel.lookup(name) is None:
-                columns.append((name, column, value.kind))
+            columns, ops = rel.assign(name, column, value.kind)
             cte = self.project(rel, [(column, value.sql)], columns, hint="eval")
-            rel = Rel(cte, columns, rel.order)
+            rel = rel.with_(cte, columns, ops)
         return rel
 
     def node_where(self, node: Node) -> Rel:
         rel = self._input(node)
         predicate = Expressions(self, rel).truth(node.predicate)
         cte = self.project(rel, where=exp.Is(this=exp.paren(predicate.sql), expression=exp.true()), hint="where")
-        return Rel(cte, list(rel.columns), rel.order)
+        return rel.with_(cte)
 
     def node_select(self, node: Node) -> Rel:
         rel = self._input(node)
@@ -297,19 +358,22 @@ class Compiler:
         rel = self._input(node)
         names = [f.name for f in node.names]
         if node.drop:
+            if rel.rest is not None:
+                return rel.with_(rel.cte, ops=rel.ops + (("drop", tuple(names)),))
             columns = [c for c in rel.columns if c[0] not in names]
-        else:
-            columns = []
-            for f in node.names:
-                found = rel.lookup(f.name)
-                if found is None:
-                    raise self.fail(f"`fields` keeping `{f.name}`", "no record has that field", f.span)
-                columns.append((f.name, found[0], found[1]))
-        cte = self.project(rel, columns=columns, hint="fields")
-        return Rel(cte, columns, rel.order)
+            return Rel(self.project(rel, columns=columns, hint="fields"), columns, rel.order)
+        columns, extra = [], []
+        for f in node.names:
+            found = rel.value(f.name) or V(exp.Null(), "null")  # a listed field a record lacks is null
+            column = self.new_column()
+            extra.append((column, found.sql))
+            columns = [c for c in columns if c[0] != f.name] + [(f.name, column, found.kind)]
+        return Rel(self.project(rel, extra, columns, hint="fields"), columns, rel.order)
 
     def node_rename(self, node: Node) -> Rel:
         rel = self._input(node)
+        if rel.rest is not None:
+            return rel.with_(rel.cte, ops=rel.ops + tuple(("rename", old, new) for old, new in node.pairs))
         columns = list(rel.columns)
         for old, new in node.pairs:
             names = [c[0] for c in columns]
@@ -332,18 +396,20 @@ class Compiler:
         matched = self.new_column()
         base = self.project(rel, [(matched, _tpl("regexp_matches(:t, :p)", t=text, p=exp.Literal.string(pattern)))],
                             hint="rex")
-        rel = Rel(base, rel.columns + [("\0matched", matched, "bool")], rel.order)
-        columns = [c for c in rel.columns if c[0] != "\0matched"]
+        original = rel
+        rel = rel.with_(base, rel.columns + [("\0matched", matched, "bool")])
         names = _group_names(node.pattern)
         extra = []
+        target = original
         for group in node.groups:
             column = self.new_column()
             # regexp_extract by the group's number (by name it wants the list of every name).
             extra.append((column, _tpl("CASE WHEN :m THEN regexp_extract(:t, :p, :g) END", m=_col(matched), t=text,
                                        p=exp.Literal.string(pattern), g=exp.Literal.number(names.index(group) + 1))))
-            columns = _set(columns, group, column, "string")
-        cte = self.project(rel, extra, columns, hint="rex")
-        return Rel(cte, columns, rel.order)
+            columns, ops = target.assign(group, column, "string")
+            target = target.with_(target.cte, columns, ops)
+        cte = self.project(rel, extra, target.columns, hint="rex")
+        return target.with_(cte)
 
     def node_union(self, node: Node) -> Rel:
         raise self.fail("command `union`", "records of different branches carry different fields "
@@ -353,82 +419,90 @@ class Compiler:
         raise self.fail("command `stats`", "event-time windows with their closing order are not lowered yet",
                         node.span)
 
-    def _key(self, rel: Rel, name: str, span, command: str) -> tuple[str, Kind]:
-        found = rel.lookup(name)
-        if found is None:
-            return "", "null"
-        if found[1] not in ("string", "int", "bool", "null"):
-            raise self.fail(f"`{command}` over field `{name}`", f"its values are of kind {_kind_name(found[1])}; "
-                            "only strings, integers and booleans are grouped exactly", span)
-        return found
+    def _key(self, rel: Rel, name: str, span, command: str) -> exp.Expression:
+        """A grouping key: equal keys exactly when the values are equal (`=`)."""
+        found = rel.value(name)
+        if found is None or found.kind == "null":
+            return exp.Null()
+        if found.kind == "json":
+            # An event value grouped by a tagged text that is equal exactly when `=` says so: numbers by
+            # value (1 and 1.0 alike), strings, booleans; lists and maps by their JSON text.
+            return _tpl(
+                "CASE json_type(:v) WHEN 'NULL' THEN NULL WHEN 'VARCHAR' THEN 's' || (:v ->> '$') "
+                "WHEN 'BOOLEAN' THEN 'b' || CAST(:v AS VARCHAR) WHEN 'BIGINT' THEN 'n' || CAST(:v AS VARCHAR) "
+                "WHEN 'UBIGINT' THEN 'n' || CAST(:v AS VARCHAR) "
+                "WHEN 'DOUBLE' THEN 'n' || CASE WHEN CAST(:v AS DOUBLE) = trunc(CAST(:v AS DOUBLE)) "
+                "AND abs(CAST(:v AS DOUBLE)) < 9.2e18 THEN CAST(CAST(CAST(:v AS DOUBLE) AS BIGINT) AS VARCHAR) "
+                "ELSE CAST(CAST(:v AS DOUBLE) AS VARCHAR) END ELSE 'j' || CAST(:v AS VARCHAR) END", v=found.sql)
+        if found.kind not in ("string", "int", "bool"):
+            raise self.fail(f"`{command}` over field `{name}`", f"its values are of kind {_kind_name(found.kind)}; "
+                            "only strings, integers, booleans and event values are grouped", span)
+        return found.sql
 
     def node_first_time_event(self, node: Node) -> Rel:
         rel = self._input(node)
-        keys = []
-        for name in node.columns:
-            column, kind = self._key(rel, name, node.span, "first_time_event")
-            keys.append(_col(column) if column else exp.Null())
+        keys = [self._key(rel, name, node.span, "first_time_event") for name in node.columns]
         window = exp.Window(this=exp.func("row_number"), partition_by=keys,
                             order=exp.Order(expressions=[exp.Ordered(this=_col(o)) for o in rel.order]))
         column = self.new_column()
         value = exp.EQ(this=window, expression=exp.Literal.number(1))
-        columns = _set(rel.columns, node.output, column, "bool")
-        return Rel(self.project(rel, [(column, value)], columns, hint="first_time"), columns, rel.order)
+        columns, ops = rel.assign(node.output, column, "bool")
+        return rel.with_(self.project(rel, [(column, value)], columns, hint="first_time"), columns, ops)
 
     def node_conditional_anomaly(self, node: Node) -> Rel:
         rel = self._input(node)
-        c_col, _ = self._key(rel, node.conditional, node.span, "conditional_anomaly")
-        t_col, _ = self._key(rel, node.target, node.span, "conditional_anomaly")
-        if not c_col or not t_col:
-            column = self.new_column()
-            columns = _set(rel.columns, "output", column, "null")
-            return Rel(self.project(rel, [(column, exp.Null())], columns, hint="lift"), columns, rel.order)
+        c_key = self._key(rel, node.conditional, node.span, "conditional_anomaly")
+        t_key = self._key(rel, node.target, node.span, "conditional_anomaly")
+        column = self.new_column()
+        if isinstance(c_key, exp.Null) or isinstance(t_key, exp.Null):
+            columns, ops = rel.assign("output", column, "null")
+            return rel.with_(self.project(rel, [(column, exp.Null())], columns, hint="lift"), columns, ops)
         order = exp.Order(expressions=[exp.Ordered(this=_col(o)) for o in rel.order])
-        present = self.new_column()
-        marked = self.project(rel, [(present, _tpl(":c IS NOT NULL AND :t IS NOT NULL", c=_col(c_col), t=_col(t_col)))],
+        present, c_col, t_col = self.new_column(), self.new_column(), self.new_column()
+        marked = self.project(rel, [(c_col, c_key), (t_col, t_key)], hint="lift_keys")
+        base = rel.with_(marked, rel.columns + [("\0c", c_col, "any"), ("\0t", t_col, "any")])
+        marked = self.project(base, [(present, _tpl(":c IS NOT NULL AND :t IS NOT NULL", c=_col(c_col), t=_col(t_col)))],
                               hint="lift_present")
+        base = base.with_(marked, base.columns + [("\0present", present, "bool")])
         counts = {}
         extra = []
         for label, partition in (("n_all", []), ("n_c", [c_col]), ("n_t", [t_col]), ("n_ct", [c_col, t_col])):
             counts[label] = self.new_column()
             window = _running(exp.func("count", exp.Star()), [_col(present)] + [_col(p) for p in partition], order)
             extra.append((counts[label], window))
-        base = Rel(marked, rel.columns + [("\0present", present, "bool")], rel.order)
         counted = self.project(base, extra, hint="lift_counts")
-        column = self.new_column()
         lift = _tpl(
             "CASE WHEN :present THEN CAST(:n_ct * :n_all AS DOUBLE) / CAST(:n_c * :n_t AS DOUBLE) END",
             present=_col(present), **{k: _col(v) for k, v in counts.items()},
         )
-        counted_rel = Rel(counted, base.columns, rel.order)
-        columns = _set(rel.columns, "output", column, "double")
-        return Rel(self.project(counted_rel, [(column, lift)], columns, hint="lift"), columns, rel.order)
+        columns, ops = rel.assign("output", column, "double")
+        return rel.with_(self.project(base.with_(counted), [(column, lift)], columns, hint="lift"), columns, ops)
 
     def node_adaptive_threshold(self, node: Node) -> Rel:
         rel = self._input(node)
         if node.algorithm != "gaussian":
             raise self.fail(f"adaptive_threshold algorithm=\"{node.algorithm}\"",
                             "the rank in a sliding history is not lowered (only gaussian)", node.span)
-        x = rel.lookup(node.value)
-        ts = rel.lookup(node.timestamp)
-        if x is None or ts is None or x[1] == "null" or ts[1] == "null":
-            columns = rel.columns
+        x = rel.value(node.value)
+        ts = rel.value(node.timestamp)
+        if x is None or ts is None or x.kind == "null" or ts.kind == "null":
+            target = rel
             extra = []
             for name, value in (("mean", exp.Null()), ("variance", exp.Null()), ("label", exp.false())):
                 column = self.new_column()
                 extra.append((column, value))
-                columns = _set(columns, name, column, "null" if name != "label" else "bool")
-            return Rel(self.project(rel, extra, columns, hint="at"), columns, rel.order)
-        if x[1] not in NUMBERS:
-            raise self.fail(f"adaptive_threshold value `{node.value}`", f"its kind is {_kind_name(x[1])}; "
+                columns, ops = target.assign(name, column, "null" if name != "label" else "bool")
+                target = target.with_(target.cte, columns, ops)
+            return target.with_(self.project(rel, extra, target.columns, hint="at"))
+        if x.kind not in NUMBERS:
+            raise self.fail(f"adaptive_threshold value `{node.value}`", f"its kind is {_kind_name(x.kind)}; "
                             "only integers and doubles lower", node.span)
-        if ts[1] != "int":
+        if ts.kind != "int":
             raise self.fail(f"adaptive_threshold timestamp `{node.timestamp}`",
-                            f"its kind is {_kind_name(ts[1])}; only integer timestamps lower", node.span)
+                            f"its kind is {_kind_name(ts.kind)}; only integer timestamps lower", node.span)
         entity = exp.Null()
         if node.entity:
-            column, _ = self._key(rel, node.entity, node.span, "adaptive_threshold entity")
-            entity = _col(column) if column else exp.Null()
+            entity = self._key(rel, node.entity, node.span, "adaptive_threshold entity")
         threshold = node.threshold if node.threshold is not None else 0.01
         z_low, z_high = z_cutoffs(threshold)
         order = [_col(o) for o in rel.order]
@@ -436,10 +510,10 @@ class Compiler:
         pos, xv, tv, ent, kept = (self.new_column() for _ in range(5))
         numbered = self.project(rel, [
             (pos, exp.Window(this=exp.func("row_number"), order=exp.Order(expressions=[exp.Ordered(this=o) for o in order]))),
-            (xv, exp.cast(_col(x[0]), "DOUBLE")),
-            (tv, _col(ts[0])),
+            (xv, exp.cast(x.sql, "DOUBLE")),
+            (tv, ts.sql),
             (ent, entity),
-            (kept, _tpl(":x IS NOT NULL AND NOT isnan(CAST(:x AS DOUBLE)) AND :t IS NOT NULL", x=_col(x[0]), t=_col(ts[0]))),
+            (kept, _tpl(":x IS NOT NULL AND NOT isnan(CAST(:x AS DOUBLE)) AND :t IS NOT NULL", x=x.sql, t=ts.sql)),
         ], hint="at_rows")
         names = dict(pos=exp.to_identifier(pos, quoted=True), x=exp.to_identifier(xv, quoted=True),
                      ts=exp.to_identifier(tv, quoted=True), ent=exp.to_identifier(ent, quoted=True),
@@ -525,7 +599,7 @@ class Compiler:
             "FROM :stats", **names), "at_label")
         mean, variance, label = self.new_column(), self.new_column(), self.new_column()
         joined = exp.select(*[_col(o, "a") for o in rel.order])
-        for _, column, _ in rel.columns:
+        for column in dict.fromkeys(c for _, c, _ in rel.columns):
             joined = joined.select(_col(column, "a"), append=True)
         joined = joined.select(
             exp.alias_(_col("mean", "b"), mean, quoted=True),
@@ -536,10 +610,11 @@ class Compiler:
             exp.alias_(exp.to_identifier(labelled), "b"), on=exp.EQ(this=_col(pos, "a"), expression=_col("pos", "b")),
             join_type="LEFT")
         cte = self.new_cte(joined, "at")
-        columns = _set(rel.columns, "mean", mean, "double")
-        columns = _set(columns, "variance", variance, "double")
-        columns = _set(columns, "label", label, "bool")
-        return Rel(cte, columns, rel.order)
+        target = rel
+        for name, column, kind in (("mean", mean, "double"), ("variance", variance, "double"), ("label", label, "bool")):
+            columns, ops = target.assign(name, column, kind)
+            target = target.with_(cte, columns, ops)
+        return target
 
 
 def _product_error(a: str, b: str) -> str:
@@ -621,10 +696,8 @@ class Expressions:
 
     # ---- values ----
     def field_value(self, name: str, span) -> V:
-        found = self.rel.lookup(name)
-        if found is None:
-            return V(exp.Null(), "null")
-        return V(_col(found[0]), found[1])
+        found = self.rel.value(name)
+        return V(exp.Null(), "null") if found is None else found
 
     def lower(self, node: ast.Expr) -> V:
         method = getattr(self, "x_" + type(node).__name__, None)
@@ -742,6 +815,12 @@ class Expressions:
             lowered = self.lower(option)
             if isinstance(lowered.kind, tuple):
                 raise self.fail("`in` with a list", "no lowering", option.span)
+            if lowered.kind == "json" and value.kind in ("string", "bool"):
+                # A list in the event contributes its elements (compared as minified JSON texts).
+                tests.append(_tpl("coalesce(CASE WHEN json_type(:o) = 'ARRAY' THEN list_contains(CAST(:o AS JSON[]), "
+                                  "to_json(:v)) ELSE :eq END, false)", o=lowered.sql, v=value.sql,
+                                  eq=self.equality(value, lowered, node.span)))
+                continue
             tests.append(self.equality(value, lowered, node.span))
         found = exp.paren(exp.or_(*tests)) if tests else exp.false()
         return V(exp.paren(exp.not_(found)) if node.negated else found, "bool")
@@ -857,8 +936,8 @@ class Expressions:
         if default.kind not in ("null", wanted):
             raise self.fail("ucast with a default of another kind", "a column holds one kind", args[2].span)
         if value.kind == "json":
-            checks = {"string": "json_type(:v) = 'VARCHAR'", "int": "json_type(:v) = 'BIGINT'",
-                      "double": "json_type(:v) IN ('BIGINT', 'DOUBLE')", "bool": "json_type(:v) = 'BOOLEAN'"}
+            checks = {"string": "json_type(:v) = 'VARCHAR'", "int": "json_type(:v) IN ('BIGINT', 'UBIGINT')",
+                      "double": "json_type(:v) IN ('BIGINT', 'UBIGINT', 'DOUBLE')", "bool": "json_type(:v) = 'BOOLEAN'"}
             sql_type = {"string": "VARCHAR", "int": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN"}[wanted]
             converted = (_tpl(":v ->> '$'", v=value.sql) if wanted == "string" else
                          exp.cast(value.sql, sql_type))
@@ -879,7 +958,7 @@ class Expressions:
             return V(exp.Null(), "null")
         text = self.as_string(value) if value.kind != "string" else value.sql
         if value.kind == "json":  # an integer in the event passes as it is
-            return V(_tpl("CASE WHEN json_type(:v) = 'BIGINT' THEN CAST(:v AS BIGINT) "
+            return V(_tpl("CASE WHEN json_type(:v) IN ('BIGINT', 'UBIGINT') THEN CAST(:v AS BIGINT) "
                           "WHEN regexp_full_match(:t, '[+-]?[0-9]+') THEN TRY_CAST(:t AS BIGINT) END",
                           v=value.sql, t=text), "int")
         return V(_tpl("CASE WHEN regexp_full_match(:t, '[+-]?[0-9]+') THEN TRY_CAST(:t AS BIGINT) END", t=text), "int")
