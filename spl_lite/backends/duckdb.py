@@ -742,6 +742,8 @@ class Expressions:
         kinds = {i.kind for i in items if i.kind != "null"}
         if len(kinds) > 1:
             raise self.fail("list literal", "its items are of different kinds", node.span)
+        if not items:
+            return V(exp.cast(exp.Literal.string("[]"), "JSON"), "json")
         kind = kinds.pop() if kinds else "null"
         return V(exp.Array(expressions=[i.sql for i in items]), ("list", kind))
 
@@ -860,7 +862,10 @@ class Expressions:
         if "null" in (left.kind, right.kind):
             return V(exp.Null(), "null")
         if op == "+" and left.kind == right.kind == "string":
-            return V(exp.DPipe(this=left.sql, expression=right.sql), "string")
+            return V(exp.paren(exp.DPipe(this=left.sql, expression=right.sql)), "string")
+        if op == "+" and {left.kind, right.kind} == {"string", "json"}:
+            # string + event value: concatenated when the event value is a string, else null.
+            return V(exp.paren(exp.DPipe(this=self.as_string(left), expression=self.as_string(right))), "string")
         if left.kind not in NUMBERS or right.kind not in NUMBERS:
             if "json" in (left.kind, right.kind) or isinstance(left.kind, tuple) or isinstance(right.kind, tuple):
                 raise self.fail(f"`{op}` on kinds {_kind_name(left.kind)} and {_kind_name(right.kind)}",
@@ -928,6 +933,8 @@ class Expressions:
 
         target = parse_type(self._literal_arg(node, args, 1))
         value, default = self.lower(args[0]), self.lower(args[2])
+        if target in ("map", "collection", "any"):
+            return self._ucast_json(node, target, value, default)
         wanted = {"string": "string", "long": "int", "integer": "int", "double": "double", "float": "double",
                   "boolean": "bool"}.get(target)
         if wanted is None:
@@ -949,6 +956,79 @@ class Expressions:
             converted = exp.cast(value.sql, "DOUBLE") if wanted == "double" else value.sql
             return V(exp.func("coalesce", converted, default.sql), wanted)
         return V(default.sql, wanted)
+
+    def as_json(self, value: V, span) -> exp.Expression:
+        """A value as DuckDB JSON (null stays SQL NULL)."""
+        if value.kind == "json":
+            return value.sql
+        if value.kind == "null":
+            return exp.cast(exp.Null(), "JSON")
+        if value.kind == "double":
+            raise self.fail("a double inside an event-shaped value", "DuckDB's JSON text of doubles is not "
+                            "the Python engine's", span)
+        if isinstance(value.kind, tuple) and value.kind[1] == "null" and value.kind[0] == "list":
+            return exp.cast(exp.Literal.string("[]"), "JSON")
+        return exp.func("to_json", value.sql)
+
+    def _ucast_json(self, node, target: str, value: V, default: V) -> V:
+        """ucast to map, collection or any: checks the type only; the result is kept as JSON."""
+        fallback = self.as_json(default, node.span)
+        if value.kind == "null":
+            return V(fallback, "json")
+        if target == "any":
+            return V(exp.func("coalesce", self.as_json(value, node.span), fallback), "json")
+        if value.kind != "json":
+            ok = (target == "map" and isinstance(value.kind, tuple) and value.kind[0] == "map") or \
+                 (target == "collection" and isinstance(value.kind, tuple) and value.kind[0] == "list")
+            if not ok:
+                return V(fallback, "json")
+            return V(exp.func("coalesce", self.as_json(value, node.span), fallback), "json")
+        wanted = "OBJECT" if target == "map" else "ARRAY"
+        return V(_tpl(f"CASE WHEN json_type(:v) = '{wanted}' THEN :v ELSE :d END", v=value.sql, d=fallback), "json")
+
+    def x_MapLiteral(self, node: ast.MapLiteral) -> V:
+        if not node.entries:
+            return V(exp.cast(exp.Literal.string("{}"), "JSON"), "json")
+        return self.f_create_map(node, [part for entry in node.entries for part in entry])
+
+    @staticmethod
+    def _json_text(v: exp.Expression) -> exp.Expression:
+        """Java's String.valueOf of an event value (a list or map: its JSON text)."""
+        return _tpl("CASE json_type(:v) WHEN 'NULL' THEN NULL WHEN 'VARCHAR' THEN :v ->> '$' "
+                    "WHEN 'DOUBLE' THEN CAST(CAST(:v AS DOUBLE) AS VARCHAR) ELSE CAST(:v AS VARCHAR) END", v=v)
+
+    def text_piece(self, value: V, span) -> exp.Expression:
+        if value.kind == "string":
+            return value.sql
+        if value.kind in ("int", "bool"):
+            return exp.cast(value.sql, "VARCHAR")
+        if value.kind == "null":
+            return exp.cast(exp.Null(), "VARCHAR")
+        if value.kind == "json":
+            # A list contributes its items (null if one is null), anything else its text.
+            return _tpl("CASE WHEN json_type(:v) = 'ARRAY' THEN CASE WHEN list_bool_or(list_transform("
+                        "CAST(:v AS JSON[]), lambda i: json_type(i) = 'NULL')) THEN NULL ELSE array_to_string("
+                        "list_transform(CAST(:v AS JSON[]), lambda i: :item), '') END ELSE :whole END",
+                        v=value.sql, item=self._json_text(exp.column("i")), whole=self._json_text(value.sql))
+        raise self.fail(f"the text of a value of kind {_kind_name(value.kind)}", "DuckDB's text form differs",
+                        span)
+
+    def f_concat(self, node, args) -> V:
+        pieces = []
+        for arg in args:
+            items = arg.items if isinstance(arg, ast.ListLiteral) else (arg,)
+            for item in items:
+                pieces.append(self.text_piece(self.lower(item), item.span))
+        if not pieces:
+            return V(exp.Literal.string(""), "string")
+        result = pieces[0]
+        for piece in pieces[1:]:
+            result = exp.DPipe(this=result, expression=piece)
+        return V(exp.paren(result), "string")
+
+    def f_time(self, node, args) -> V:
+        # Processing time: DuckDB's clock at the query's start (the Python engine reads its clock per batch).
+        return V(_tpl("epoch_ms(get_current_timestamp())"), "int")
 
     def f_parse_long(self, node, args) -> V:
         value = self.lower(args[0])
