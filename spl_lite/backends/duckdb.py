@@ -1007,7 +1007,7 @@ class Expressions:
         if value.kind == "json":
             # A list contributes its items (null if one is null), anything else its text.
             return _tpl("CASE WHEN json_type(:v) = 'ARRAY' THEN CASE WHEN list_bool_or(list_transform("
-                        "CAST(:v AS JSON[]), lambda i: json_type(i) = 'NULL')) THEN NULL ELSE array_to_string("
+                        "CAST(:v AS JSON[]), lambda i: i IS NULL OR json_type(i) = 'NULL')) THEN NULL ELSE array_to_string("
                         "list_transform(CAST(:v AS JSON[]), lambda i: :item), '') END ELSE :whole END",
                         v=value.sql, item=self._json_text(exp.column("i")), whole=self._json_text(value.sql))
         raise self.fail(f"the text of a value of kind {_kind_name(value.kind)}", "DuckDB's text form differs",
