@@ -214,6 +214,12 @@ class Compiler:
         self.ctes: list[tuple[str, exp.Expression]] = []
         self.names = itertools.count()
         self.rels: dict[int, Rel] = {}
+        # The keys the plan reads of input_event, all extracted in one parse of each event
+        # (json_extract with a list of paths): {event column: (keys column, {key: 1-based index})}.
+        from ..plan.rules.projection import keys_read
+
+        self.keys = sorted(keys_read(plan) or ())
+        self.event_keys: dict[str, tuple[str, dict[str, int]]] = {}
 
     # ---- helpers ----
     def new_cte(self, select: exp.Expression, hint: str) -> str:
@@ -275,12 +281,13 @@ class Compiler:
                 select = select.with_(name, as_=cte)
             fields = [("\0rest" if c == rel.rest else c, k) for c, k in carried]
             return Lowered(select, fields, self.inputs, True, rel.ops)
-        select = exp.select(*[exp.alias_(_col(c), f, quoted=True) for f, c, _ in rel.columns]) \
-            if rel.columns else exp.select(exp.Null())
+        shown = [(f, c, k) for f, c, k in rel.columns if not f.startswith("\0")]
+        select = exp.select(*[exp.alias_(_col(c), f, quoted=True) for f, c, _ in shown]) \
+            if shown else exp.select(exp.Null())
         select = select.from_(exp.to_identifier(rel.cte)).order_by(*[_col(o) for o in rel.order])
         for name, cte in self.ctes:
             select = select.with_(name, as_=cte)
-        return Lowered(select, [(f, k) for f, _, k in rel.columns], self.inputs, True)
+        return Lowered(select, [(f, k) for f, _, k in shown], self.inputs, True)
 
     # ---- commands ----
     def node_from(self, node: Node) -> Rel:
@@ -316,6 +323,15 @@ class Compiler:
         )
         if node.name == "source":
             return Rel(events, [("\0rest", event, "json")], ["__ord"], rest=event)
+        if self.keys:
+            keys_column = self.new_column()
+            paths = exp.Array(expressions=[exp.Literal.string(_json_path(k)) for k in self.keys])
+            with_models = with_models.select(
+                exp.alias_(exp.func("json_extract", _col(event), paths), keys_column, quoted=True), append=True)
+            self.event_keys[event] = (keys_column, {k: i + 1 for i, k in enumerate(self.keys)})
+            name = self.new_cte(with_models, "source")
+            return Rel(name, [("input_event", event, "json"), ("_datamodels", models, "json"), ("body", body, "json"),
+                              ("\0keys", keys_column, "hidden")], ["__ord"])
         name = self.new_cte(with_models, "source")
         return Rel(name, [("input_event", event, "json"), ("_datamodels", models, "json"), ("body", body, "json")],
                    ["__ord"])
@@ -617,6 +633,10 @@ class Compiler:
         return target
 
 
+def _json_path(key: str) -> str:
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _product_error(a: str, b: str) -> str:
     """SQL for the rounding error of a * b (Dekker's split, doubles only): a * b + error is exact."""
     def split(v: str) -> tuple[str, str]:
@@ -728,8 +748,12 @@ class Expressions:
         if value.kind == "null":
             return value
         if value.kind == "json":
-            path = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-            return V(_tpl("json_extract(:v, :p)", v=value.sql, p=exp.Literal.string(path)), "json")
+            if isinstance(value.sql, exp.Column) and value.sql.name in self.compiler.event_keys:
+                keys_column, index = self.compiler.event_keys[value.sql.name]
+                if key in index:
+                    return V(exp.Anonymous(this="list_extract", expressions=[
+                        _col(keys_column), exp.Literal.number(index[key])]), "json")
+            return V(_tpl("json_extract(:v, :p)", v=value.sql, p=exp.Literal.string(_json_path(key))), "json")
         if isinstance(value.kind, tuple) and value.kind[0] == "map":
             for k, kind in value.kind[1]:
                 if k == key:
