@@ -9,6 +9,7 @@ would pass patterns through) and `z_cutoffs` as they are.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 import struct
@@ -78,6 +79,7 @@ def _last_true(pred, lo: float, hi: float) -> float:
     return _double(a)
 
 
+@functools.lru_cache(maxsize=64)
 def z_cutoffs(threshold: float) -> tuple[float, float]:
     """(Z_LOW, Z_HIGH): Φ(z) < t exactly when z <= Z_LOW, Φ(z) > 1 - t exactly when z >= Z_HIGH
     (found by bisection over doubles, then checked for 2,000 doubles each side)."""
