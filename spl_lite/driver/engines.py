@@ -39,8 +39,12 @@ def run_on_duckdb(args) -> int:
     search, code = compile_search(path)
     if search is None:
         return code
-    from ..backends.duckdb import compile_plan
-
+    try:
+        from ..backends.duckdb import compile_plan
+    except ImportError as error:
+        print(f"spl-lite: --engine duckdb needs the `duckdb` extra ({error.name} is not installed): "
+              "pip install 'spl-lite[duckdb]'", file=sys.stderr)
+        return EXIT_USAGE
     try:
         paths = expand_inputs(args.input)
         if "-" in paths:
@@ -74,7 +78,13 @@ def compile_command(args) -> int:
     try:
         text = read_search(args.search)
         from ..plan.program import plan_text
-        from ..backends.duckdb import compile_plan
+
+        try:
+            from ..backends.duckdb import compile_plan
+        except ImportError as error:
+            print(f"spl-lite: compile needs the `duckdb` extra ({error.name} is not installed): "
+                  "pip install 'spl-lite[duckdb]'", file=sys.stderr)
+            return EXIT_USAGE
 
         lowered = compile_plan(plan_text(text), args.inputs)
     except SplError as error:
