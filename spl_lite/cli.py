@@ -133,6 +133,20 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_triage_options(run)
     _add_report_command(commands)
+    run.add_argument(
+        "--engine", choices=("python", "duckdb"), default="python",
+        help="where the search runs: python (default) or duckdb (the plan lowered to one DuckDB query; "
+        "needs the `duckdb` extra; see README: Running on DuckDB)",
+    )
+
+    compile_ = commands.add_parser(
+        "compile", help="print a search as SQL for another engine",
+        description="Lower SEARCH's logical plan to SQL and print it. The query reads the input files as "
+        "parameters $path0, $path1, ...; what does not lower is an E0404 diagnostic.",
+    )
+    compile_.add_argument("search", metavar="SEARCH")
+    compile_.add_argument("--to", choices=("duckdb",), default="duckdb", help="the SQL dialect (default duckdb)")
+    compile_.add_argument("--inputs", type=_positive, default=1, metavar="N", help="number of input files (default 1)")
 
     check = commands.add_parser(
         "check",
@@ -329,6 +343,10 @@ def _dispatch(args) -> int:
             return _check(args)
         if args.command == "fields":
             return _fields(args)
+        if args.command == "compile":
+            from .driver.engines import compile_command
+
+            return compile_command(args)
         if args.command in _AUTHORING:
             return _AUTHORING[args.command](args)
         return _explain(args)

@@ -33,6 +33,7 @@ UNSUPPORTED = "E0401"
 TEMPLATE_PLACEHOLDER = "E0402"
 TOO_DEEP = "E0403"
 TOO_LARGE = "E0404"
+NOT_LOWERED = "E0405"  # a command or function an engine other than the default cannot run
 BAD_INPUT = "E0501"
 # Warnings (W): the search plans and runs, but part of it can never do anything.
 UNKNOWN_FIELD = "W0201"

@@ -85,6 +85,10 @@ def run_command(args) -> int:
         print(f"spl-lite: {' and '.join(without_state)} only work{'s' if len(without_state) == 1 else ''} with "
               "--state DIR (a run without --state always starts afresh and ends its windows)", file=sys.stderr)
         return EXIT_USAGE
+    if getattr(args, "engine", "python") != "python":
+        from .engines import run_on_duckdb
+
+        return run_on_duckdb(args)
     searches = []
     for path in args.search:
         search, code = compile_search(path)

@@ -1,0 +1,97 @@
+"""What every SQL lowering of a plan shares: the diagnostic, the regex dialect check, the gaussian cut-offs.
+
+A lowering walks the typed logical plan (spl_lite/plan/logical.py), never the search text. What a
+dialect cannot express fails here, at compile time, with a positioned SplError (E0405) naming the
+command or function and the engine, so that a search never meets a SQL error at run time for a
+construct it uses (data-dependent limits, such as 64-bit overflow, are listed in the README).
+A Flink dialect would reuse `not_lowered`, `re2_pattern` (Flink's REGEXP is Java's own, so it
+would pass patterns through) and `z_cutoffs` as they are.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import re
+import struct
+
+from ..core.errors import NOT_LOWERED, Span, SplError
+
+
+def not_lowered(engine: str, what: str, reason: str, span: Span | None) -> SplError:
+    """The compile-time diagnostic for a construct `engine` cannot run."""
+    return SplError(NOT_LOWERED, f"{what} does not lower to {engine}: {reason}", span,
+                    hint="run it on the default engine (drop --engine)")
+
+
+# ---- Java regex -> RE2 (DuckDB's regexp_* functions) ----
+# Constructs of the Java dialect (spec 2.4) RE2 has no equivalent for.
+_JAVA_ONLY = (
+    (re.compile(r"\(\?<[=!]"), "lookbehind"),
+    (re.compile(r"\(\?[=!]"), "lookahead"),
+    (re.compile(r"\(\?>"), "atomic group"),
+    (re.compile(r"\\[1-9]|\\k<"), "backreference"),
+    (re.compile(r"[*+?}][+]"), "possessive quantifier"),
+    (re.compile(r"\\[ZGRXhHvV]|\\p\{(?:java|Is|In)"), "Java-only escape"),
+)
+
+
+def re2_pattern(pattern: str, flags: str) -> tuple[str | None, str]:
+    """(the pattern in RE2 syntax, "") or (None, why it cannot be)."""
+    if set(flags) - set("ims"):
+        return None, f"flag(s) {''.join(sorted(set(flags) - set('ims')))!r}"
+    body = pattern
+    # Drop escaped characters and classes before looking for constructs (a crude but safe scan:
+    # anything it wrongly flags is refused, never mistranslated).
+    for found, name in _JAVA_ONLY:
+        if found.search(body):
+            return None, name
+    if re.search(r"\(\?[a-zA-Z-]*x", body) or "(?u" in body or "(?d" in body:
+        return None, "inline flag x, u or d"
+    if re.search(r"\[[^\]]*\[", body.replace("\\[", "")):
+        return None, "nested character class"
+    translated = re.sub(r"\(\?<([A-Za-z][A-Za-z0-9]*)>", r"(?P<\1>", body)
+    return (f"(?{flags})" if flags else "") + translated, ""
+
+
+# ---- adaptive_threshold gaussian: the tail rule Φ(z) < t or Φ(z) > 1 - t as cut-offs on z ----
+def _phi(z: float) -> float:
+    """Φ(z) exactly as the Python engine computes it (engine/streaming_ml.py)."""
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+def _ordered(z: float) -> int:
+    (bits,) = struct.unpack("<q", struct.pack("<d", z))
+    return bits if bits >= 0 else -(bits & 0x7FFFFFFFFFFFFFFF)
+
+
+def _double(k: int) -> float:
+    return struct.unpack("<d", struct.pack("<q", k if k >= 0 else (-k) | -0x8000000000000000))[0]
+
+
+def _last_true(pred, lo: float, hi: float) -> float:
+    a, b = _ordered(lo), _ordered(hi)
+    while b - a > 1:
+        mid = (a + b) // 2
+        if pred(_double(mid)):
+            a = mid
+        else:
+            b = mid
+    return _double(a)
+
+
+@functools.lru_cache(maxsize=64)
+def z_cutoffs(threshold: float) -> tuple[float, float]:
+    """(Z_LOW, Z_HIGH): Φ(z) < t exactly when z <= Z_LOW, Φ(z) > 1 - t exactly when z >= Z_HIGH
+    (found by bisection over doubles, then checked for 2,000 doubles each side)."""
+    upper = 1.0 - threshold
+    low = _last_true(lambda z: _phi(z) < threshold, -40.0, 0.0)
+    below_high = _last_true(lambda z: not _phi(z) > upper, 0.0, 40.0)
+    high = _double(_ordered(below_high) + 1)
+    for k in range(-2000, 2001):
+        z = _double(_ordered(low) + k)
+        if (_phi(z) < threshold) != (k <= 0):
+            raise ValueError(f"Φ is not monotone around the low cut-off for threshold {threshold}")
+        z = _double(_ordered(high) + k)
+        if (_phi(z) > upper) != (k >= 0):
+            raise ValueError(f"Φ is not monotone around the high cut-off for threshold {threshold}")
+    return low, high
