@@ -9,7 +9,6 @@ and registers this file as the module `conftest`, so the import gets this very m
 """
 from __future__ import annotations
 
-import contextlib
 import gc
 import io
 import os

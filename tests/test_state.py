@@ -306,3 +306,10 @@ def test_changed_search_unknown_version_and_damaged_state_are_refused(tmp_path, 
     assert future.returncode == 6 and "version 7" in future.stderr.decode()
     restart = cli_in_process("run", changed, "--input", events, "--state", state, "--reset-state")
     assert restart.returncode == 0 and restart.stdout == cli_in_process("run", changed, "--input", events).stdout
+
+
+def test_a_saved_state_names_the_version_of_spl_lite_that_wrote_it():
+    import spl_lite
+    from spl_lite.engine.checkpoint import build_payload
+
+    assert build_payload([], [], [], {}, 0)["spl_lite"] == spl_lite.__version__ == "0.1.0"

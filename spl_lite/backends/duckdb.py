@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import orjson
 import sqlglot
 from sqlglot import exp
 
-from ..core.errors import SplError
+from ..core.errors import NOT_LOWERED, SplError
 from ..plan.logical import Node, Plan
 from ..syntax import ast
 from .lowering import not_lowered, re2_pattern, z_cutoffs

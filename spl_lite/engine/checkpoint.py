@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from ..core import VERSION
+
+from ..core import VERSION as PACKAGE_VERSION
 from ..core.errors import StateError
 
 FORMAT = "spl-lite-state"
@@ -244,7 +245,7 @@ def build_payload(
     searches: list[SearchIdentity], executions: list, inputs: list[dict], outputs: dict[str, int], events: int
 ) -> dict:
     return {
-        "spl_lite": VERSION,
+        "spl_lite": PACKAGE_VERSION,
         "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "events": events,
         "searches": [

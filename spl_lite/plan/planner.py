@@ -26,7 +26,7 @@ from ..core.errors import (
 )
 from ..functions import FUNCTIONS
 from ..functions.aggregations import AGGREGATIONS
-from .logical import Node, Plan
+from .logical import Node
 from ..core.regex import compile_java
 
 
