@@ -83,15 +83,20 @@ class ProjectedDecoder:
         # line, and the same keys inside `input_event`, a nested struct (absent: a flat line). Only
         # an `input_event` that is not an object (which makes the line the event, holding that value)
         # fails the schema and takes the whole-event path.
-        self._records = _EVENT in guards and _EVENT not in keys
-        self._guard_keys = tuple(key for key in guards if key != _EVENT) if self._records else guards
+        # Flat events are decoded with `input_event` as a guard key, as cheaply as before stream
+        # records were read in part; the first block holding a stream record switches the schema
+        # to the nested one for the rest of the run (_widen).
+        self._records_possible = _EVENT in guards and _EVENT not in keys
+        self._records = False
+        self._all_guard_keys = guards
+        self._guard_keys = guards
         # Inside a record, only `class_uid` changes what `auto` makes of the event (formats._convert).
         self._inner_guard_keys = tuple(key for key in _INNER_GUARD_KEYS if key in guards)
         self._text_keys = set(self._decoded)
         self._inner_text_keys = set(self._decoded)
         self._decoder = self._build()
         self._getters = [attrgetter(f"k{i}") for i in range(len(self._decoded))]
-        self._late = _LateDecoder(tuple(sorted(self.deferred)), self._records) if self.deferred else None
+        self._late = _LateDecoder(tuple(sorted(self.deferred)), self._records_possible) if self.deferred else None
 
     def _build(self) -> msgspec.json.Decoder:
         def fields(text_keys: set[str], guard_keys: tuple[str, ...]) -> list:
@@ -172,6 +177,11 @@ class ProjectedDecoder:
         if found is None:
             return False  # not an object
         key, text_keys = found.group(1), self._text_keys
+        if key == _EVENT and self._records_possible and not self._records:  # the first stream record
+            self._records = True
+            self._guard_keys = tuple(k for k in self._all_guard_keys if k != _EVENT)
+            self._decoder = self._build()
+            return True
         if self._records and key.startswith(_EVENT + "."):
             key, text_keys = key[len(_EVENT) + 1:], self._inner_text_keys
         if key not in text_keys:
