@@ -308,6 +308,27 @@ def test_a_file_shorter_than_its_saved_offset_is_refused_unless_reset(search, tm
     assert result.returncode == 0 and len(result.stdout.splitlines()) == events(100)[:5000].count(b"\n")
 
 
+def test_a_file_rewritten_in_place_is_refused_unless_reset_and_a_rotated_one_is_read_whole(search, tmp_path):
+    """Issue 14 item 11: the same file (same inode) with other first bytes would be counted again on
+    top of the saved state; a new file under the same name (rotation) is read from its start."""
+    data = tmp_path / "in.jsonl"
+    data.write_bytes(events(100))
+    state = tmp_path / "state"
+    assert cli("run", search, "--input", data, "--state", state).returncode == 0
+    inode = data.stat().st_ino
+    with open(data, "r+b") as handle:  # rewritten in place: same inode, other content, not shorter
+        handle.write(b"\n" + events(100)[1:])
+    assert data.stat().st_ino == inode
+    result = cli("run", search, "--input", data, "--state", state)
+    assert result.returncode == 6 and "was rewritten since the state was saved" in result.err
+    assert cli("run", search, "--input", data, "--state", state, "--reset-state").returncode == 0
+    rotated = tmp_path / "new.jsonl"
+    rotated.write_bytes(b"\n" + events(100))
+    rotated.replace(data)  # a new file under the old name
+    result = cli("run", search, "--input", data, "--state", state)
+    assert result.returncode == 0 and "reading it from the start" in result.err
+
+
 @pytest.mark.parametrize("flags", [["--final"], ["--reset-state"], ["--final", "--reset-state"]])
 def test_final_and_reset_state_need_state(search, tmp_path, flags):
     result = cli("run", search, "--input", "-", *flags, stdin=events(1))

@@ -540,6 +540,11 @@ class EventReader:
             if _head_matches(fd, saved):
                 return saved
         if by_path is not None and by_path.offset:
+            if (info.st_dev, info.st_ino) == (by_path.dev, by_path.ino):
+                # The same file rewritten in place: reading it from the start would count its lines
+                # again on top of the saved state. A new file under the name (rotation) is read whole.
+                raise StateError(f"`{key}` was rewritten since the state was saved (its first bytes differ); "
+                                 "`--reset-state` discards the saved state and starts over")
             self._warn(f"{key} is not the file read last time (its first bytes differ); reading it from the start")
         return None
 
