@@ -275,16 +275,13 @@ def _add_report_command(commands) -> None:
 
 def _report(args) -> int:
     from .driver.report import report_command
-    from .driver.searches import compile_search
+    from .driver.searches import compile_searches
 
     run_args = _parser().parse_args(["run", *args.search, "--input", *args.input, "--input-format",
                                      args.input_format, "--lateness", args.lateness, "--no-progress"])
-    searches = []
-    for path in args.search:
-        search, code = compile_search(path)
-        if search is None:
-            return code
-        searches.append(search)
+    searches, code = compile_searches(args.search)
+    if code is not None:
+        return code
     return report_command(searches, run_args, args.output, args.top)
 
 
@@ -496,15 +493,12 @@ def _explain(args) -> int:
     """The logical plan of each search, then the physical plan of running them together."""
     import orjson
 
-    from .driver.searches import compile_search
+    from .driver.searches import compile_searches
     from .plan import physical
 
-    searches = []
-    for path in args.search:
-        search, code = compile_search(path)
-        if search is None:
-            return code
-        searches.append(search)
+    searches, code = compile_searches(args.search)
+    if code is not None:
+        return code
     plans = [s.plan for s in searches]
     from .io.jsonl import expand_inputs
 

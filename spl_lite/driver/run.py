@@ -23,7 +23,7 @@ from ..plan import physical
 from ..plan.physical import PhysicalPlan
 from .api import Search
 from .exits import EXIT_INPUT_ERROR, EXIT_INTERNAL, EXIT_OK, EXIT_STATE, EXIT_USAGE, SAVED_ON_EXIT, exit_code_for
-from .searches import compile_search
+from .searches import compile_searches
 from .triage import Triage
 
 _COLLECT_EVERY = 500  # batches between cyclic collections while running
@@ -89,12 +89,9 @@ def run_command(args) -> int:
         from .engines import run_on_duckdb
 
         return run_on_duckdb(args)
-    searches = []
-    for path in args.search:
-        search, code = compile_search(path)
-        if search is None:
-            return code
-        searches.append(search)
+    searches, code = compile_searches(args.search)
+    if code is not None:
+        return code
     return Run(searches, args).execute()
 
 

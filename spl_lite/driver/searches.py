@@ -39,3 +39,14 @@ def compile_search(path: str) -> tuple[Search | None, int | None]:
     except SplError as error:
         print(error.render(text, path), file=sys.stderr)
         return None, exit_code_for(error)
+
+
+def compile_searches(paths: list[str]) -> tuple[list[Search], int | None]:
+    """(the searches, None), or ([], exit code) after printing the first file's diagnostic."""
+    searches = []
+    for path in paths:
+        search, code = compile_search(path)
+        if search is None:
+            return [], code
+        searches.append(search)
+    return searches, None

@@ -16,7 +16,6 @@ from typing import Callable
 import numpy as np
 
 from ..core.batch import Batch
-from ..core.errors import Span
 from ..syntax import ast
 
 _SPAN_FIELDS = ("span", "name_span")
@@ -24,24 +23,12 @@ _SPAN_FIELDS = ("span", "name_span")
 
 def structure(expr) -> tuple:
     """The expression as nested tuples of its class names and values, without positions."""
-    results: list = []
-    stack: list = [(expr, False)]
-    while stack:
-        node, done = stack.pop()
-        is_node = hasattr(node, "__dataclass_fields__") and not isinstance(node, Span)
-        if not is_node and not isinstance(node, tuple):
-            results.append(node)
-            continue
-        parts = list(node) if isinstance(node, tuple) else [
-            getattr(node, f.name) for f in fields(node) if f.name not in _SPAN_FIELDS]
-        if not done:
-            stack.append((node, True))
-            stack.extend((part, False) for part in reversed(parts))
-            continue
-        values = results[len(results) - len(parts):] if parts else []
-        del results[len(results) - len(parts):]
-        results.append(tuple(values) if isinstance(node, tuple) else (type(node).__name__, *values))
-    return results[0]
+
+    def shape(node, values: list) -> tuple:
+        kept = [v for f, v in zip(fields(node), values) if f.name not in _SPAN_FIELDS]
+        return (type(node).__name__, *kept)
+
+    return ast.fold(expr, shape)
 
 
 def shareable_column(expr) -> str | None:

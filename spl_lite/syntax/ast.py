@@ -276,8 +276,10 @@ def walk(node: Any) -> Iterator[Any]:
         stack.extend(reversed([getattr(current, f.name) for f in fields(current)]))
 
 
-def transform(node: Any, change: Callable[[Any], Any]) -> Any:
-    """`node` rebuilt bottom-up with `change` applied to every AST node under it, without recursion."""
+def fold(node: Any, combine: Callable[[Any, list[Any]], Any]) -> Any:
+    """Bottom-up over `node` without recursion: each AST node's result is `combine(node, results of
+    its fields, in field order)`; a tuple's is the tuple of its items' results; other values are
+    their own result."""
     results: list[Any] = []
     stack: list[tuple[Any, bool]] = [(node, False)]
     while stack:
@@ -293,12 +295,18 @@ def transform(node: Any, change: Callable[[Any], Any]) -> Any:
             continue
         values = results[len(results) - len(parts) :] if parts else []
         del results[len(results) - len(parts) :]
-        if isinstance(current, tuple):
-            results.append(tuple(values))
-        else:
-            rebuilt = type(current)(*values) if any(v is not p for v, p in zip(values, parts)) else current
-            results.append(change(rebuilt))
+        results.append(tuple(values) if isinstance(current, tuple) else combine(current, values))
     return results[0]
+
+
+def transform(node: Any, change: Callable[[Any], Any]) -> Any:
+    """`node` rebuilt bottom-up with `change` applied to every AST node under it, without recursion."""
+
+    def rebuild(current: Any, values: list[Any]) -> Any:
+        parts = [getattr(current, f.name) for f in fields(current)]
+        return change(type(current)(*values) if any(v is not p for v, p in zip(values, parts)) else current)
+
+    return fold(node, rebuild)
 
 
 def field_names(node: Any) -> set[str]:
