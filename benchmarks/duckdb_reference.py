@@ -43,8 +43,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import struct
 import sys
 import time
 from pathlib import Path
@@ -58,48 +56,9 @@ THRESHOLD = 0.001
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate_events import LOLBAS as CHILDREN  # noqa: E402
 
+# The tail rule as cut-offs on z, exactly as spl-lite's SQL lowering decides it at plan time.
+from spl_lite.backends.lowering import z_cutoffs  # noqa: E402
 
-
-def _phi(z: float) -> float:
-    """Φ(z) exactly as spl-lite's adaptive_threshold computes it."""
-    return 0.5 * math.erfc(-z / math.sqrt(2.0))
-
-
-def _ordered(z: float) -> int:
-    """A double's position in the total order of doubles (monotone in z)."""
-    (bits,) = struct.unpack("<q", struct.pack("<d", z))
-    return bits if bits >= 0 else -(bits & 0x7FFFFFFFFFFFFFFF)
-
-
-def _double(k: int) -> float:
-    return struct.unpack("<d", struct.pack("<q", k if k >= 0 else (-k) | -0x8000000000000000))[0]
-
-
-def _last_true(pred, lo: float, hi: float) -> float:
-    """The largest double z in [lo, hi] with pred(z), for pred true at lo, false at hi, monotone."""
-    a, b = _ordered(lo), _ordered(hi)
-    while b - a > 1:
-        mid = (a + b) // 2
-        if pred(_double(mid)):
-            a = mid
-        else:
-            b = mid
-    return _double(a)
-
-
-def z_cutoffs(threshold: float = THRESHOLD) -> tuple[float, float]:
-    """(Z_LOW, Z_HIGH): Φ(z) < t exactly when z <= Z_LOW, Φ(z) > 1 - t exactly when z >= Z_HIGH."""
-    upper = 1.0 - threshold
-    low = _last_true(lambda z: _phi(z) < threshold, -40.0, 0.0)
-    below_high = _last_true(lambda z: not _phi(z) > upper, 0.0, 40.0)
-    high = _double(_ordered(below_high) + 1)
-    # Φ as computed in floating point is monotone here; check it around both cut-offs anyway.
-    for k in range(-2000, 2001):
-        z = _double(_ordered(low) + k)
-        assert (_phi(z) < threshold) == (k <= 0), z
-        z = _double(_ordered(high) + k)
-        assert (_phi(z) > upper) == (k >= 0), z
-    return low, high
 
 
 def _string(column: str) -> str:
