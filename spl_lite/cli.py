@@ -292,17 +292,15 @@ def _non_negative(text: str) -> int:
     return value
 
 
-_UNIT_MS = {"": 1, "ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-
-
 def _duration(text: str) -> int:
-    """Milliseconds of `500`, `500ms`, `30s`, `10m`, `1h` or `2d`."""
-    import re
+    """Milliseconds of a duration written as in a search (`30s`, `10m`, `1h`, `2d`) or a number of them."""
+    from .syntax.parse import duration_millis
 
-    found = re.fullmatch(r"\s*(\d+)\s*(ms|s|m|h|d)?\s*", text.lower())
-    if not found:
+    text = text.strip().lower().replace(" ", "")
+    millis = int(text) if text.isdigit() else duration_millis(text)
+    if millis is None:
         raise argparse.ArgumentTypeError("a duration such as 30s, 10m, 1h or 2d (or milliseconds)")
-    return int(found.group(1)) * _UNIT_MS[found.group(2) or ""]
+    return millis
 
 
 def _positive(text: str) -> int:

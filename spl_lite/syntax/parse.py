@@ -91,6 +91,15 @@ def unescape_string(body: str) -> str:
 _DURATION_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
 
+def duration_millis(text: str) -> int | None:
+    """Milliseconds of a duration as the language writes it (`500ms`, `30s`, `10m`, `1h`, `2d`, `1w`);
+    None for anything else."""
+    found = re.fullmatch(r"(\d+)([a-z]+)", text)
+    if found is None or found.group(2) not in _DURATION_UNITS:
+        return None
+    return int(found.group(1)) * _DURATION_UNITS[found.group(2)]
+
+
 def _number(text: str) -> int | float:
     suffix = text[-1].lower()
     if suffix == "l":
@@ -308,8 +317,7 @@ class _ToAst(Transformer_NonRecursive):
 
     def duration(self, meta, children):
         token = children[0]
-        digits, unit = re.fullmatch(r"(\d+)([a-z]+)", token.value).groups()
-        return ast.Duration(int(digits) * _DURATION_UNITS[unit], token.value, _span_of_token(token))
+        return ast.Duration(duration_millis(token.value), token.value, _span_of_token(token))
 
     def true(self, meta, children):
         return ast.Literal(True, _span_of_token(children[0]))
