@@ -177,17 +177,15 @@ class Run:
             reader = EventReader(paths, args.batch_size, reporter.warn, **reader_options)
         if triage and triage.needs_lineage:
             reader.track_lines = True
-        lateness = getattr(args, "lateness", 0) or 0
         # Several searches over one input compute their common expressions once (engine/sharing.py).
         shared = SharedWork() if len(plans) > 1 else None
-        if triage is None:
-            executions = [Execution(plan, outputs.writer(i), args.input_format, chosen.early_filters[i], lateness,
-                                    shared=shared)
-                          for i, plan in enumerate(plans)]
-        else:
-            executions = [Execution(plan, triage.emit(i, outputs.writer(i)), args.input_format,
-                                    chosen.early_filters[i], lateness, triage.traces[i])
-                          for i, plan in enumerate(plans)]
+        executions = []
+        for i, plan in enumerate(plans):
+            emit, trace = outputs.writer(i), None
+            if triage is not None:
+                emit, trace = triage.emit(i, emit), triage.traces[i]
+            executions.append(Execution(plan, emit, args.input_format, chosen.early_filters[i], args.lateness,
+                                        trace, shared))
         if saved:
             try:
                 for execution, identity in zip(executions, self.identities):
