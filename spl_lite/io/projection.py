@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from operator import attrgetter
 from typing import Annotated, Optional, Union
 
@@ -39,6 +38,7 @@ import orjson
 from ..core.errors import BAD_INPUT, SplError
 from ..core.batch import TEXT_KINDS, ProjectedMaps, known
 from .formats import NOT_FLAT_KEYS
+from .json_blocks import decode_lines, object_lines
 
 
 
@@ -51,7 +51,6 @@ _TEXT = Optional[str]
 _ABSENT = Annotated[int, msgspec.Meta(ge=1, le=0)]
 # msgspec cannot name a field with these characters; a key holding one is not projected.
 _UNNAMEABLE = re.compile(r'["\\\x00-\x1f]')
-_DEFAULT_RECURSION_LIMIT = 1000
 _ORJSON_INT_MIN, _ORJSON_INT_MAX = -(2**63), 2**64 - 1
 # Where a ValidationError says the value was: "... - at `$[12].process_id`".
 _FAILED_KEY = re.compile(r"- at `\$\[\d+\]\.(.*)`$")
@@ -115,31 +114,18 @@ class ProjectedDecoder:
 
         With the `place` of the block, (path of a regular file, offset), the deferred keys are read
         back from the file for the rows that need them, and the block need not be kept."""
-        bounds = _object_lines(block)
+        bounds = object_lines(block)
         if bounds is None:
             return None
-        if not block.isascii():
+        while True:
             try:
-                block.decode()  # orjson rejects a line that is not UTF-8 even where the key is unread
-            except UnicodeDecodeError:
-                return None
-        # msgspec nests as deep as Python's recursion limit allows, which a run raises above 1,024
-        # (values.py); under the default limit it stops short of orjson's 1,024 levels, so a line
-        # nested that deep is left to orjson, which decides.
-        limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(_DEFAULT_RECURSION_LIMIT)
-        try:
-            while True:
-                try:
-                    events = self._decoder.decode_lines(block)
-                    break
-                except msgspec.ValidationError as error:  # also: a guard key is present
-                    if not self._widen(str(error)):
-                        return None
-                except (msgspec.DecodeError, RecursionError):
+                events = decode_lines(self._decoder, block)
+                break
+            except msgspec.ValidationError as error:  # also: a guard key is present
+                if not self._widen(str(error)):
                     return None
-        finally:
-            sys.setrecursionlimit(limit)
+            except (msgspec.DecodeError, RecursionError):
+                return None
         count = len(events)
         if count != len(bounds[0]):  # two documents on one line
             return None
@@ -220,30 +206,6 @@ def guard_keys(input_format: str) -> tuple[str, ...]:
     ...}) is different. A search reading one of them is not projected (plan/physical.py); the decoder
     reads `input_event` as a stream record's event and declines a block holding any other."""
     return ("input_event",) if input_format == "ssa" else NOT_FLAT_KEYS
-
-
-def _object_lines(block: bytes) -> tuple[np.ndarray, np.ndarray] | None:
-    """Where each line starts and ends (before its newline), if every line starts with `{` and
-    ends with `}` (before an optional `\r`), else None.
-
-    msgspec reads a block as a stream of documents, wherever the newlines are; orjson reads line by
-    line. In this shape no document can span two lines (the next line would have to go on with `,`
-    or a closing bracket) and every line starts one, so if msgspec finds as many documents as there
-    are lines, they are the lines. A blank line or a document spread over several lines fails the
-    shape; two documents on one line, the count."""
-    data = np.frombuffer(block, dtype=np.uint8)
-    if not len(data):
-        return None
-    newlines = np.flatnonzero(data == 10)
-    starts = np.concatenate(([0], newlines + 1))
-    ends = np.concatenate((newlines, [len(data)]))
-    if starts[-1] == len(data):  # the block ends with a newline: no line after it
-        starts, ends = starts[:-1], ends[:-1]
-    last = ends - 1
-    last[data[np.maximum(last, 0)] == 13] -= 1  # before a \r
-    if (ends > starts).all() and (last >= starts).all() and (data[starts] == 123).all() and (data[last] == 125).all():
-        return starts, ends
-    return None
 
 
 class _LateDecoder:

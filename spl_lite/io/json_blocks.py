@@ -1,0 +1,55 @@
+"""Blocks of JSON lines that a msgspec decoder can read exactly as orjson reads each line.
+
+Shared by the decoders that read only some keys of each line (projection.py, windows_columns.py):
+they decode a whole block at once, and return "declined" (None) for any block where that might
+differ from the whole-event path, which then reads it line by line.
+"""
+from __future__ import annotations
+
+import sys
+
+import msgspec
+import numpy as np
+
+_DEFAULT_RECURSION_LIMIT = 1000
+
+
+def object_lines(block: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where each line starts and ends (before its newline), if every line starts with `{` and
+    ends with `}` (before an optional `\r`) and the block is UTF-8, else None.
+
+    msgspec reads a block as a stream of documents, wherever the newlines are; orjson reads line by
+    line. In this shape no document can span two lines (the next line would have to go on with `,`
+    or a closing bracket) and every line starts one, so if msgspec finds as many documents as there
+    are lines, they are the lines. A blank line or a document spread over several lines fails the
+    shape; two documents on one line, the count."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    if not len(data):
+        return None
+    newlines = np.flatnonzero(data == 10)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [len(data)]))
+    if starts[-1] == len(data):  # the block ends with a newline: no line after it
+        starts, ends = starts[:-1], ends[:-1]
+    last = ends - 1
+    last[data[np.maximum(last, 0)] == 13] -= 1  # before a \r
+    if (ends > starts).all() and (last >= starts).all() and (data[starts] == 123).all() and (data[last] == 125).all():
+        if not block.isascii():
+            try:
+                block.decode()  # orjson rejects a line that is not UTF-8 even where the key is unread
+            except UnicodeDecodeError:
+                return None
+        return starts, ends
+    return None
+
+
+def decode_lines(decoder: msgspec.json.Decoder, block: bytes) -> list:
+    """The documents of a block. msgspec nests as deep as Python's recursion limit allows, which a
+    run raises above 1,024 (values.py); under the default limit it stops short of orjson's 1,024
+    levels, so a line nested that deep raises RecursionError and is left to orjson, which decides."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(_DEFAULT_RECURSION_LIMIT)
+    try:
+        return decoder.decode_lines(block)
+    finally:
+        sys.setrecursionlimit(limit)
