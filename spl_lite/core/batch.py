@@ -253,16 +253,22 @@ class ProjectedMaps:
     event lacks the key, or a DeferredColumn for a key decoded only for the rows that need it.
     `map_get(input_event, key)` reads such a column as it is; the maps themselves are never built,
     and the planner's check guarantees nothing asks for them.
+
+    `skips` is None where every row is an event as its line holds it. A decoder of raw records
+    (io/windows_columns.py) gives per row None where the record was normalised to an event, else
+    the reason it is no event; io/formats.py counts them and keeps the events.
     """
 
-    __slots__ = ("values", "length", "deferred", "rows")
+    __slots__ = ("values", "length", "deferred", "rows", "skips")
     dtype = np.dtype(object)
 
-    def __init__(self, values: dict[str, np.ndarray], length: int, deferred=None, rows: np.ndarray | None = None):
+    def __init__(self, values: dict[str, np.ndarray], length: int, deferred=None, rows: np.ndarray | None = None,
+                 skips: np.ndarray | None = None):
         self.values = values
         self.length = length
         self.deferred = deferred  # the lines the deferred keys are decoded from
         self.rows = rows  # which of those lines these events are; None: all, in order
+        self.skips = skips
 
     def __len__(self) -> int:
         return self.length
@@ -276,7 +282,8 @@ class ProjectedMaps:
 
     @staticmethod
     def concat(parts: list["ProjectedMaps"]) -> "ProjectedMaps":
-        """The events of several decoded blocks as one (their keys alike, as one decoder made them)."""
+        """The events of several decoded blocks as one (their keys alike, as one decoder made them;
+        all with `skips` or none)."""
         if len(parts) == 1:
             return parts[0]
         values = {}
@@ -285,6 +292,8 @@ class ProjectedMaps:
             kinds = [kinds_of(c) for c in columns]
             values[key] = known(np.concatenate(columns), None if None in kinds else frozenset().union(*kinds))
         length = sum(part.length for part in parts)
+        if parts[0].skips is not None:
+            return ProjectedMaps(values, length, skips=np.concatenate([part.skips for part in parts]))
         if parts[0].deferred is None:
             return ProjectedMaps(values, length)
         lines = parts[0].deferred.concat([part.deferred for part in parts])

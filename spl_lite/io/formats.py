@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections import Counter
 from itertools import repeat
 
+import numpy as np
+
 from ..core.errors import BAD_INPUT, SplError
 from ..core.batch import ProjectedMaps
 from . import ocsf, windows
@@ -92,10 +94,18 @@ class InputConverter:
 
     def convert(self, events: list[dict] | ProjectedMaps) -> "Converted":
         fmt = self.input_format
-        if events.__class__ is ProjectedMaps:  # flat SSA lines, read in part (spl_lite/io/projection.py)
-            if fmt == "auto":
-                self.lines[SSA] += len(events)
-            return Converted(events, SSA)
+        if events.__class__ is ProjectedMaps:  # lines read in part (spl_lite/io/projection.py)
+            skips = events.skips
+            if skips is None:  # flat SSA lines
+                if fmt == "auto":
+                    self.lines[SSA] += len(events)
+                return Converted(events, SSA)
+            # Raw Windows records normalised column by column (spl_lite/io/windows_columns.py).
+            self.lines[RAW] += len(events)
+            kept = skips == None  # noqa: E711 (numpy compares element by element)
+            self.skipped.update(skips[~kept].tolist())
+            self.normalised += int(np.count_nonzero(kept))
+            return Converted(events if kept.all() else events[kept], SSA)
         if fmt == "ssa":
             return Converted(events, None)  # every shape is the lines as they are: the old behaviour
         if fmt == "auto" and events:
@@ -132,20 +142,31 @@ class InputConverter:
         return RAW
 
     def _process_creation(self, record: dict) -> dict | None:
-        try:
-            found = windows.process_creation(record)
-        except (ValueError, TypeError, AttributeError, KeyError):
-            # Event XML or JSON text that does not parse, or a known shape holding values of the wrong type.
-            self.skipped[UNREADABLE] += 1
-            return None
+        found, reason = read_process_creation(record)
         if found is None:
-            self.skipped[NOT_PROCESS_CREATION] += 1
+            self.skipped[reason] += 1
             return None
         wanted = _CHANNEL_EVENT_ID.get(self.input_format)
         if wanted is not None and found["event_id"] != wanted:
             self.skipped[OTHER_CHANNEL[self.input_format]] += 1
             return None
         return found
+
+
+# What normalising a raw record may raise: the record is skipped as unreadable.
+UNREADABLE_ERRORS = (ValueError, TypeError, AttributeError, KeyError)
+
+
+def read_process_creation(record: dict) -> tuple[dict | None, str | None]:
+    """The facts of a raw record (windows.process_creation) and None, or None and why it is skipped."""
+    try:
+        found = windows.process_creation(record)
+    except UNREADABLE_ERRORS:
+        # Event XML or JSON text that does not parse, or a known shape holding values of the wrong type.
+        return None, UNREADABLE
+    if found is None:
+        return None, NOT_PROCESS_CREATION
+    return found, None
 
 
 class Converted:

@@ -39,6 +39,7 @@ from ..core.errors import BAD_INPUT, SplError
 from ..core.batch import TEXT_KINDS, ProjectedMaps, known
 from .formats import NOT_FLAT_KEYS
 from .json_blocks import decode_lines, object_lines
+from .windows_columns import WindowsJsonDecoder
 
 
 
@@ -96,6 +97,9 @@ class ProjectedDecoder:
         self._decoder = self._build()
         self._getters = [attrgetter(f"k{i}") for i in range(len(self._decoded))]
         self._late = _LateDecoder(tuple(sorted(self.deferred)), self._records_possible) if self.deferred else None
+        # Raw records are recognised only by `auto` (formats.kind_of); their keys are all decoded at once.
+        self._windows = WindowsJsonDecoder(frozenset(keys)) if input_format == "auto" else None
+        self._raw_last = False
 
     def _build(self) -> msgspec.json.Decoder:
         def fields(text_keys: set[str], guard_keys: tuple[str, ...]) -> list:
@@ -113,7 +117,19 @@ class ProjectedDecoder:
         """The events of a block of whole JSON lines, or None if the block needs the whole-event path.
 
         With the `place` of the block, (path of a regular file, offset), the deferred keys are read
-        back from the file for the rows that need them, and the block need not be kept."""
+        back from the file for the rows that need them, and the block need not be kept. With `auto`,
+        a block of raw Windows JSON records is read by the WindowsJsonDecoder (windows_columns.py);
+        the decoder that served the last block is tried first."""
+        if self._windows is None:
+            return self._decode_flat(block, place)
+        for raw in (self._raw_last, not self._raw_last):
+            found = self._windows.decode_block(block) if raw else self._decode_flat(block, place)
+            if found is not None:
+                self._raw_last = raw
+                return found
+        return None
+
+    def _decode_flat(self, block: bytes, place: tuple[str, int] | None) -> ProjectedMaps | None:
         bounds = object_lines(block)
         if bounds is None:
             return None
@@ -186,7 +202,13 @@ class BlockGatherer:
         self._count = 0
 
     def add(self, events: ProjectedMaps) -> ProjectedMaps | None:
-        """The gathered batch once it holds `rows` events, else None."""
+        """The gathered batch once it holds `rows` events, else None. Blocks of raw records (with
+        `skips`, every key decoded) and of flat lines (some keys deferred) are not gathered together:
+        the batch before the change of shape is handed over."""
+        if self._parts and (self._parts[0].skips is None) != (events.skips is None):
+            gathered = self.take()
+            self._parts, self._count = [events], len(events)
+            return gathered
         self._parts.append(events)
         self._count += len(events)
         return self.take() if self._count >= self.rows else None
