@@ -17,6 +17,8 @@ text, integer or null in a field it reads, anything the block checks of json_blo
 """
 from __future__ import annotations
 
+from itertools import compress, repeat
+from operator import attrgetter, is_not, itemgetter
 from typing import Annotated, Any, Callable, Union
 
 import msgspec
@@ -99,23 +101,20 @@ class WindowsJsonDecoder:
 
     def __init__(self, keys: frozenset[str]):
         self.keys = tuple(sorted(keys))
-        data_fields = {"Image"}
-        for key in self.keys:
-            for by_id in _FROM_DATA.values():
-                data_fields.update(by_id.get(key, ((), None))[0])
-        self._data_fields = {event_id: tuple(sorted({f for key in self.keys for f in by_id.get(key, ((), None))[0]}))
+        # Per event id, the EventData fields the keys are made of; UtcTime always (Sysmon): a time
+        # that does not parse makes the whole-event path skip the record, whatever the plan reads.
+        self._data_fields = {event_id: tuple(sorted({f for key in self.keys for f in by_id.get(key, ((), None))[0]}
+                                                    | ({"UtcTime"} if event_id == SYSMON else set())))
                              for event_id, by_id in _FROM_DATA.items()}
-        # UtcTime is always read: a time that does not parse makes the whole-event path skip the record.
-        data_fields.add("UtcTime")
-        read = dict.fromkeys((*_DETECTION, *_PRESENT, *_HOST, *_TIMES, *sorted(data_fields)))
-        self._fields = tuple(read)
+        data_fields = sorted({"Image"}.union(*self._data_fields.values()))
+        self._fields = tuple(dict.fromkeys((*_DETECTION, *_PRESENT, *_HOST, *_TIMES, *data_fields)))
         schema = [(f"f{i}", _VALUE, msgspec.field(default=UNSET, name=name)) for i, name in enumerate(self._fields)]
         schema += [("message", _PRESENCE, msgspec.field(default=UNSET, name="Message")),
                    ("event_data", _PRESENCE, msgspec.field(default=UNSET, name="EventData"))]
         schema += [(f"g{i}", _ABSENT, msgspec.field(default=None, name=name)) for i, name in enumerate(_OTHER_SHAPE_KEYS)]
         self._decoder = msgspec.json.Decoder(msgspec.defstruct("RawWindowsRecord", schema, gc=False))
-        self._index = {name: i for i, name in enumerate(self._fields)}
-        self._plans: dict[tuple, tuple] = {}  # per distinct signature (see _plan)
+        self._row = attrgetter(*(f"f{i}" for i in range(len(self._fields))), "message", "event_data")
+        self._plans: dict[tuple, tuple | bool] = {}  # per distinct signature (see _plan)
 
     def decode_block(self, block: bytes, place: tuple[str, int] | None = None) -> ProjectedMaps | None:
         """The SSA events of a block of raw records (`place` is not needed: no key is deferred)."""
@@ -129,8 +128,9 @@ class WindowsJsonDecoder:
         count = len(records)
         if count != len(bounds[0]):  # two documents on one line
             return None
-        columns = {name: [getattr(r, f"f{i}") for r in records] for name, i in self._index.items()}
-        plans = self._row_plans(records, columns)
+        *fields, messages, event_data = zip(*map(self._row, records))
+        columns = dict(zip(self._fields, fields))
+        plans = self._row_plans(columns, messages, event_data)
         if plans is None:
             return None
         values = {key: np.full(count, None, dtype=object) for key in self.keys}
@@ -138,14 +138,14 @@ class WindowsJsonDecoder:
         whole: list[int] = []
         groups: dict[tuple[str, int], list[int]] = {}
         for row, plan in enumerate(plans):
-            if plan[0] is _WHOLE:
-                whole.append(row)
-            elif plan[0] is None:
+            if plan[0] is None:
                 groups.setdefault(plan[1:], []).append(row)
+            elif plan[0] is _WHOLE:
+                whole.append(row)
             else:
                 skips[row] = plan[0]
         for (fmt, event_id), rows in groups.items():
-            whole += self._fill(values, skips, fmt, event_id, rows, columns)
+            whole += self._fill(values, fmt, event_id, rows, count, columns)
         for row in whole:
             event = _whole_record(block[bounds[0][row]:bounds[1][row]])
             if event is None:
@@ -159,91 +159,97 @@ class WindowsJsonDecoder:
         return ProjectedMaps({key: known(column, None if key in _NOT_TEXT else TEXT_KINDS)
                               for key, column in values.items()}, count, skips=skips)
 
-    def _row_plans(self, records: list, columns: dict[str, list]) -> list[tuple] | None:
+    def _row_plans(self, columns: dict[str, tuple], messages: tuple, event_data: tuple) -> list[tuple] | None:
         """Per row: (None, fmt, event id) for a process creation made here, (reason,) for a record
         that is none, (_WHOLE,) for one left to io/windows.py; None if a line is no raw record."""
-        present = [[value is not UNSET for value in columns[name]] for name in _PRESENT]
-        message_text = [m is not UNSET and memoryview(m)[:1] == b'"' for m in (r.message for r in records)]
-        event_data_text = [d is not UNSET and memoryview(d)[:1] == b'"' for d in (r.event_data for r in records)]
-        # Which data fields each row lacks matters only where a rendered Message would fill them.
-        lacking = [tuple(value is UNSET for value in values)
-                   for values in zip(*(columns[name] for name in self._fields if name not in _DETECTION))]
+        present = [list(map(is_not, columns[name], repeat(UNSET))) for name in _PRESENT]
+        message_text = [m is not UNSET and memoryview(m)[0] == _QUOTE for m in messages]
+        event_data_text = [d is not UNSET and memoryview(d)[0] == _QUOTE for d in event_data]
         plans = []
         plan_of = self._plans
-        for signature in zip(*(columns[name] for name in _DETECTION), *present, message_text, event_data_text, lacking):
+        for signature in zip(*(columns[name] for name in _DETECTION), *present, event_data_text):
             plan = plan_of.get(signature)
             if plan is None:
                 plan = plan_of[signature] = self._plan(signature)
             if plan is False:
                 return None
             plans.append(plan)
+        for row in compress(range(len(plans)), message_text):
+            plan = plans[row]
+            # The rendered message fills the fields the record lacks (windows.process_creation).
+            if plan[0] is None and any(columns[name][row] is UNSET for name in self._data_fields[plan[2]]):
+                plans[row] = (_WHOLE,)
         return plans
 
     def _plan(self, signature: tuple) -> tuple | bool:
         detection = dict(zip(_DETECTION, signature))
         present = signature[len(_DETECTION):len(_DETECTION) + len(_PRESENT)]
-        message_text, event_data_text, lacking = signature[-3:]
         system = {key: value for key, value in detection.items() if value is not UNSET}
         system.update((key, "") for key, there in zip(_PRESENT, present) if there and key not in system)
         fmt = windows.detect_format(system)
         if fmt not in ("evtx", "nxlog", "sentinel", "eqllib"):
             return False  # not a raw record of these shapes (`formats.kind_of` would say so too)
-        if event_data_text:
+        if signature[-1]:
             return (_WHOLE,)  # Log-Analytics EventData text, merged into the fields (windows.process_creation)
         event_id = windows._as_int(windows._first(system, "EventID", "EventId", "EventCode"))
         data = {"Image": ""} if present[_PRESENT.index("Image")] else {}
         if not windows._is_process_creation(event_id, system, data):
             return (formats.NOT_PROCESS_CREATION,)
-        if message_text:
-            missing = dict(zip((name for name in self._fields if name not in _DETECTION), lacking))
-            needed = self._data_fields[event_id] + (("UtcTime",) if event_id == SYSMON else ())
-            if any(missing[name] for name in needed):
-                return (_WHOLE,)  # the rendered message fills fields the record lacks
         return (None, fmt, event_id)
 
-    def _fill(self, values: dict[str, np.ndarray], skips: np.ndarray, fmt: str, event_id: int, rows: list[int],
-              columns: dict[str, list]) -> list[int]:
+    def _fill(self, values: dict[str, np.ndarray], fmt: str, event_id: int, rows: list[int], count: int,
+              columns: dict[str, tuple]) -> list[int]:
         """Fill the rows of one shape and event id; the rows whose normalising raised, to be made whole."""
+        every_row = len(rows) == count
+        index = slice(None) if every_row else np.array(rows, dtype=np.intp)
         failed: set[int] = set()
-        index = np.array(rows, dtype=np.intp)
 
-        def column(name: str, data: bool) -> list:
-            found = [columns[name][row] for row in rows]
-            found = [None if value is UNSET else value for value in found]
+        def made(function: Callable, names: tuple[str, ...], data: bool) -> list:
+            inputs = [_rows_of(columns[name], rows, every_row) for name in names]
             if data and fmt == "nxlog":
-                # NXLog copies EventData values XML-escaped (windows.process_creation).
-                from xml.sax.saxutils import unescape
-
-                found = _per_distinct(lambda v: unescape(v, windows._XML_QUOTES) if isinstance(v, str) else v, found)[0]
-            return found
-
-        def made(function: Callable, *inputs: list) -> list:
-            result, raised = _per_distinct_tuple(function, inputs)
+                function = _unescaping(function, len(names))
+            result, raised = _per_distinct(function, inputs)
             failed.update(rows[i] for i in raised)
             return result
 
-        times = [column(name, False) for name in windows._TIME_KEYS[fmt]]
+        # Always made: a time that raises makes the record unreadable whatever the plan reads. The
+        # first time that parses is the one; most are in a layout parsed for the whole block at once.
+        names = windows._TIME_KEYS[fmt]
+        first_time = windows._first_time
         if event_id == SYSMON:
-            times.insert(0, column("UtcTime", True))
-        # Always made: a time that raises makes the record unreadable whatever the plan reads.
-        millis = made(windows._first_time, *times)
+            # UtcTime is EventData (unescaped for NXLog; no text in that layout holds an escape).
+            names = ("UtcTime", *names)
+            first_time = _unescaping(first_time, 1) if fmt == "nxlog" else first_time
+        millis = windows.iso_times_ms(_rows_of(columns[names[0]], rows, every_row)) if names else [None] * len(rows)
+        rest = [i for i, ms in enumerate(millis) if ms is None]
+        if rest:
+            others, raised = _per_distinct(first_time, [[columns[name][rows[i]] for i in rest] for name in names])
+            failed.update(rows[rest[i]] for i in raised)
+            for i, ms in zip(rest, others):
+                millis[i] = ms
         for key in self.keys:
             if key == "_time":
                 found = [None if ms is None else str(ms) for ms in millis]
             elif key == "event_id":
                 found = [str(event_id)] * len(rows)
             elif key == "dest_device_id":
-                found = made(lambda *host: windows._host(dict(zip(_HOST, host))), *(column(n, False) for n in _HOST))
+                found = made(lambda *host: windows._host(dict(zip(_HOST, host))), _HOST, False)
             elif key == _DATAMODELS:
                 found = [["Endpoint_Processes"] for _ in rows]
             elif key in _FROM_DATA[event_id]:
                 names, function = _FROM_DATA[event_id][key]
-                found = made(function, *(column(name, True) for name in names))
+                found = made(function, names, True)
             else:
                 continue  # null (np.full above): not made for this event id, or no key of an enriched event
             target = values[key]
             target[index] = _object_array(found)
         return sorted(failed)
+
+
+def _rows_of(column: tuple, rows: list[int], every_row: bool) -> list | tuple:
+    if every_row:
+        return column
+    return [column[rows[0]]] if len(rows) == 1 else itemgetter(*rows)(column)
 
 
 def _object_array(items: list) -> np.ndarray:
@@ -252,32 +258,40 @@ def _object_array(items: list) -> np.ndarray:
     return array
 
 
-def _per_distinct(function: Callable, values: list) -> tuple[list, list[int]]:
-    return _per_distinct_tuple(function, (values,))
-
-
-def _per_distinct_tuple(function: Callable, inputs: tuple[list, ...]) -> tuple[list, list[int]]:
-    """function(*row) for each row of the input columns, called once per distinct row; and the
-    positions where it raised what makes the whole-event path skip a record."""
-    done: dict = {}
-    result, raised = [], []
-    for position, row in enumerate(zip(*inputs)):
+def _per_distinct(function: Callable, inputs: list) -> tuple[list, list[int]]:
+    """function(*row) for each row of the input columns (absent values as null), called once per
+    distinct row; and the positions where it raised what makes the whole-event path skip a record."""
+    keys = inputs[0] if len(inputs) == 1 else list(zip(*inputs))
+    done = dict.fromkeys(keys)
+    raised = False
+    for key in done:
+        arguments = (key,) if len(inputs) == 1 else key
         try:
-            value = done[row]
-        except KeyError:
-            try:
-                value = function(*row)
-            except formats.UNREADABLE_ERRORS:
-                value = _RAISED
-            done[row] = value
-        if value is _RAISED:
-            raised.append(position)
-            value = None
-        result.append(value)
-    return result, raised
+            done[key] = function(*(None if value is UNSET else value for value in arguments))
+        except formats.UNREADABLE_ERRORS:
+            done[key], raised = _RAISED, True
+    result = list(map(done.__getitem__, keys))
+    if not raised:
+        return result, []
+    positions = [i for i, value in enumerate(result) if value is _RAISED]
+    for i in positions:
+        result[i] = None
+    return result, positions
+
+
+def _unescaping(function: Callable, count: int) -> Callable:
+    """The function, its first `count` arguments XML-unescaped where they are text (NXLog's EventData)."""
+    # Imported here: xml.sax pulls in urllib, a tenth of the start-up time of every run.
+    from xml.sax.saxutils import unescape
+
+    def unescaped(*values: Any) -> Any:
+        return function(*(unescape(v, windows._XML_QUOTES) if isinstance(v, str) else v for v in values[:count]),
+                        *values[count:])
+    return unescaped
 
 
 _RAISED = object()
+_QUOTE = ord('"')
 
 
 def _whole_record(line: bytes) -> tuple[dict | None, str | None] | None:

@@ -1,0 +1,157 @@
+"""Raw Windows JSON records read in part (io/windows_columns.py) give what the whole-event path gives."""
+from __future__ import annotations
+
+import gzip
+
+import orjson
+import pytest
+
+from conftest import RAW, REFERENCE, cli_in_process, needs_raw
+from spl_lite.io.formats import InputConverter
+from spl_lite.io.projection import ProjectedDecoder
+from spl_lite.io.windows_columns import _ENRICHED_KEYS, WindowsJsonDecoder
+
+# Every key of an enriched event, and one that none has.
+EVERY_KEY = frozenset(_ENRICHED_KEYS) | {"not_a_key"}
+REFERENCE_KEYS = frozenset(("_time", "parent_process_name", "process_name", "process", "dest_user_id",
+                            "dest_device_id", "event_id"))
+# Directories whose records are all of the flat JSON shapes the decoder reads (no block declined).
+READ_IN_PART = ("splunk-attack-data-nxlog", "evtx-attack-samples", "msticpy-sentinel-securityevent",
+                "eqllib-sysmon", "sigma-regression-data")
+
+NXLOG_SYSMON = {
+    "EventID": 1, "SourceName": "Microsoft-Windows-Sysmon", "Channel": "Microsoft-Windows-Sysmon/Operational",
+    "Hostname": "WIN-DC-1.attackrange.local", "UtcTime": "2020-07-20 13:29:52.123",
+    "Image": "C:\\Windows\\System32\\cmd.exe", "CommandLine": "cmd.exe /c echo 1 &gt; out.txt",
+    "ParentImage": "C:\\Windows\\explorer.exe", "ParentCommandLine": "C:\\Windows\\Explorer.EXE",
+    "ProcessGuid": "{A}", "ParentProcessGuid": "{B}", "ProcessId": "4242", "ParentProcessId": 100,
+    "User": "ATTACKRANGE\\Administrator", "Hashes": "SHA1=AB",
+}
+EVTX_4688 = {
+    "ProviderName": "Microsoft-Windows-Security-Auditing", "EventID": 4688, "Channel": "Security",
+    "Computer": "PC01.example.corp", "TimeCreated": "2019-02-13T18:01:47.562000Z",
+    "NewProcessName": "C:\\Windows\\System32\\whoami.exe", "CommandLine": "whoami /all",
+    "ParentProcessName": "C:\\Windows\\System32\\cmd.exe", "NewProcessId": "0x1fc", "ProcessId": "0x278",
+    "SubjectUserName": "alice", "TargetUserName": "-",
+}
+
+
+def whole_path(lines: list[bytes]) -> tuple[list[dict], InputConverter]:
+    converter = InputConverter("auto")
+    return converter.convert([orjson.loads(line) for line in lines]).shape("ssa"), converter
+
+
+def assert_same(lines: list[bytes], keys: frozenset[str] = EVERY_KEY) -> None:
+    """The decoder serves these lines, with the events and counts of the whole-event path."""
+    decoded = WindowsJsonDecoder(keys).decode_block(b"\n".join(lines) + b"\n")
+    assert decoded is not None, "declined"
+    converter = InputConverter("auto")
+    fast = converter.convert(decoded).shape("ssa")
+    slow, expected = whole_path(lines)
+    assert (converter.lines, converter.normalised, converter.skipped) == \
+           (expected.lines, expected.normalised, expected.skipped)
+    assert len(fast) == len(slow)
+    for key in keys:
+        assert orjson.dumps(fast.key(key).tolist()) == orjson.dumps([event.get(key) for event in slow]), key
+
+
+def lines_of(*records: dict) -> list[bytes]:
+    return [orjson.dumps(record) for record in records]
+
+
+@needs_raw
+@pytest.mark.parametrize("keys", [EVERY_KEY, REFERENCE_KEYS], ids=["every key", "reference keys"])
+def test_every_file_of_the_corpus_reads_as_the_whole_event_path_reads_it(keys):
+    decoder = WindowsJsonDecoder(keys)
+    files = sorted(RAW.glob("*/*.jsonl.gz"))
+    assert files
+    served = 0
+    for path in files:
+        lines = [line.rstrip(b"\r\n") for line in gzip.open(path) if line.strip()]
+        for first in range(0, len(lines), 1024):
+            block = lines[first:first + 1024]
+            decoded = decoder.decode_block(b"\n".join(block) + b"\n")
+            if decoded is None:
+                assert path.parent.name not in READ_IN_PART, f"{path.name}: block at line {first + 1} declined"
+                continue
+            served += 1
+            assert_same(block, keys)
+    assert served > 0
+
+
+def test_missing_null_and_odd_values_are_normalised_as_record_by_record():
+    assert_same(lines_of(
+        NXLOG_SYSMON,
+        {**NXLOG_SYSMON, "Image": None, "User": None, "UtcTime": None, "Hostname": "10.0.0.5"},
+        {k: v for k, v in NXLOG_SYSMON.items() if k not in ("CommandLine", "ParentImage", "UtcTime")},
+        {**NXLOG_SYSMON, "ParentImage": "-", "CommandLine": " ", "ProcessId": "x", "User": "NT AUTHORITY\\SYSTEM"},
+        {**NXLOG_SYSMON, "EventID": 5, "Image": "C:\\a.exe"},  # not a process creation
+        {**NXLOG_SYSMON, "SourceName": "Something else"},
+        EVTX_4688,
+        {**EVTX_4688, "TargetUserName": "bob", "EventID": "4688", "NewProcessName": "C:\\dir\\"},
+        {**EVTX_4688, "TimeCreated": "2019-13-13T18:01:47Z"},  # month 13: unreadable, skipped
+        {"EventId": 1, "Image": "C:\\x\\Y.EXE", "ParentImage": "C:\\p.exe", "User": "ART\\bob",
+         "UtcTime": "2018-12-04 00:31:24.1"},  # eqllib: no provider, no host
+        {"EventId": 1, "UtcTime": "2018-12-04 00:31:24"},  # eqllib without Image: no Sysmon
+        {**EVTX_4688, "TimeGenerated": "2019-01-15 04:15:26.5", "EventID": "4688", "ProviderName": None},
+    ))
+
+
+def test_a_rendered_message_fills_what_the_record_lacks():
+    message = ("Process Create:\r\nUtcTime: 2020-07-20 13:29:52.999\r\nImage: C:\\from\\message.exe\r\n"
+               "CommandLine: from message\r\nUser: DOM\\carol")
+    lacking = {k: v for k, v in NXLOG_SYSMON.items() if k not in ("Image", "CommandLine", "UtcTime")}
+    assert_same(lines_of({**lacking, "Message": message}, {**NXLOG_SYSMON, "Message": message},
+                         {**lacking, "Message": None}))
+
+
+def test_event_data_text_is_merged_as_the_whole_event_path_merges_it():
+    xml = '<EventData><Data Name="NewProcessName">C:\\w.exe</Data><Data Name="CommandLine">w &amp; x</Data></EventData>'
+    assert_same(lines_of({**EVTX_4688, "TimeGenerated": "2019-01-15 04:15:26", "EventData": xml},
+                         {**EVTX_4688, "TimeGenerated": "2019-01-15 04:15:26", "EventData": "<broken"},
+                         {**EVTX_4688, "TimeGenerated": "2019-01-15 04:15:26", "EventData": {"not": "text"}}))
+
+
+@pytest.mark.parametrize("odd", [
+    {"Image": 1.5}, {"CommandLine": ["a"]}, {"EventID": True}, {"User": {"n": 1}}, {"ProcessId": 2**64 - 1},
+], ids=["float", "list", "bool", "object", "beyond int64"])
+def test_a_value_of_another_type_declines_the_block(odd):
+    # The whole-event path decides these (str() of a float, a list, ...): the block goes there.
+    assert WindowsJsonDecoder(EVERY_KEY).decode_block(orjson.dumps({**NXLOG_SYSMON, **odd}) + b"\n") is None
+
+
+@pytest.mark.parametrize("other", [
+    {"process_name": "cmd.exe", "process_path": "C:\\cmd.exe"},  # a flat SSA event
+    {"input_event": {"process_name": "cmd.exe"}},  # a stream record
+    {"_raw": "<Event/>"}, {"winlog": {"event_id": 1}}, {"class_uid": 1007},
+    {"EventID": 1, "Image": "C:\\x.exe"},  # EventID but no shape detect_format knows: a plain line
+], ids=["ssa", "stream record", "xml", "winlogbeat", "ocsf", "plain"])
+def test_a_block_holding_another_shape_is_declined(other):
+    block = b"\n".join([orjson.dumps(NXLOG_SYSMON), orjson.dumps(other)]) + b"\n"
+    assert WindowsJsonDecoder(EVERY_KEY).decode_block(block) is None
+
+
+def test_the_projected_decoder_serves_flat_then_raw_then_flat_blocks():
+    decoder = ProjectedDecoder(REFERENCE_KEYS, "auto")
+    flat = orjson.dumps({"process_name": "a.exe", "parent_process_name": "b.exe"}) + b"\n"
+    raw = orjson.dumps(NXLOG_SYSMON) + b"\n"
+    kinds = [decoder.decode_block(block).skips is None for block in (flat, raw, raw, flat)]
+    assert kinds == [True, False, False, True]
+    # `ssa` uses lines as they are: only `auto` recognises raw records.
+    assert ProjectedDecoder(REFERENCE_KEYS, "ssa").decode_block(raw).skips is None
+
+
+@needs_raw
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_reference_search_gives_the_same_bytes_as_whole_events(tmp_path, workers):
+    path = tmp_path / "raw.jsonl"
+    flat = orjson.dumps({"process_name": "cmd.exe", "parent_process_name": "C:\\x\\explorer.exe", "_time": "1"})
+    with open(path, "wb") as out:
+        for directory in READ_IN_PART + ("otrf-security-datasets",):
+            for part in sorted((RAW / directory).glob("*.jsonl.gz")):
+                out.write(gzip.open(part).read())
+            out.write(flat + b"\n")  # a change of shape between blocks
+    fast = cli_in_process("run", REFERENCE, "--input", path, "--no-progress", "--workers", workers)
+    plain = cli_in_process("run", REFERENCE, "--input", path, "--no-progress", "--whole-events")
+    assert fast.returncode == plain.returncode == 0, fast.err + plain.err
+    assert fast.stdout == plain.stdout and fast.stdout.count(b"\n") > 10
