@@ -17,7 +17,7 @@ REFERENCE_KEYS = frozenset(("_time", "parent_process_name", "process_name", "pro
                             "dest_device_id", "event_id"))
 # Directories whose records are all of the flat JSON shapes the decoder reads (no block declined).
 READ_IN_PART = ("splunk-attack-data-nxlog", "evtx-attack-samples", "msticpy-sentinel-securityevent",
-                "eqllib-sysmon", "sigma-regression-data")
+                "eqllib-sysmon", "sigma-regression-data", "otrf-security-datasets", "otrf-security-datasets-legacy")
 
 NXLOG_SYSMON = {
     "EventID": 1, "SourceName": "Microsoft-Windows-Sysmon", "Channel": "Microsoft-Windows-Sysmon/Operational",
@@ -105,6 +105,23 @@ def test_a_rendered_message_fills_what_the_record_lacks():
                          {**lacking, "Message": None}))
 
 
+def test_winlogbeat_event_data_is_read_inside_its_object():
+    data = {k: v for k, v in NXLOG_SYSMON.items() if k in ("UtcTime", "Image", "CommandLine", "ParentImage", "User")}
+    beat = {"event_id": 1, "source_name": "Microsoft-Windows-Sysmon", "log_name": "Microsoft-Windows-Sysmon/Operational",
+            "computer_name": "HR001.shire.com", "@timestamp": "2020-07-20T13:29:53.000Z", "event_data": data,
+            "Hostname": "not this one", "Image": "C:\\not\\this.exe"}
+    message = "Process Create:\nImage: C:\\from\\message.exe\nUser: X\\eve"
+    assert_same(lines_of(
+        beat,
+        {**beat, "event_data": {k: v for k, v in data.items() if k != "Image"}, "message": message},
+        {**beat, "event_data": {k: v for k, v in data.items() if k != "Image"}, "message": None},
+        {**beat, "event_data": {}, "source_name": None, "log_name": None},  # no provider, no Image: no Sysmon
+        {**beat, "event_id": 4688, "source_name": "Microsoft-Windows-Security-Auditing", "log_name": "Security",
+         "event_data": {"NewProcessName": "C:\\w.exe", "SubjectUserName": "bob", "TargetUserName": "-"}},
+        {**NXLOG_SYSMON, "event_data": data},  # no event_id: an NXLog record, its event_data ignored
+    ))
+
+
 def test_event_data_text_is_merged_as_the_whole_event_path_merges_it():
     xml = '<EventData><Data Name="NewProcessName">C:\\w.exe</Data><Data Name="CommandLine">w &amp; x</Data></EventData>'
     assert_same(lines_of({**EVTX_4688, "TimeGenerated": "2019-01-15 04:15:26", "EventData": xml},
@@ -123,9 +140,9 @@ def test_a_value_of_another_type_declines_the_block(odd):
 @pytest.mark.parametrize("other", [
     {"process_name": "cmd.exe", "process_path": "C:\\cmd.exe"},  # a flat SSA event
     {"input_event": {"process_name": "cmd.exe"}},  # a stream record
-    {"_raw": "<Event/>"}, {"winlog": {"event_id": 1}}, {"class_uid": 1007},
+    {"_raw": "<Event/>"}, {"winlog": {"event_id": 1}}, {"class_uid": 1007}, {"event_data": "text", "event_id": 1},
     {"EventID": 1, "Image": "C:\\x.exe"},  # EventID but no shape detect_format knows: a plain line
-], ids=["ssa", "stream record", "xml", "winlogbeat", "ocsf", "plain"])
+], ids=["ssa", "stream record", "xml", "winlogbeat-ecs", "ocsf", "event_data text", "plain"])
 def test_a_block_holding_another_shape_is_declined(other):
     block = b"\n".join([orjson.dumps(NXLOG_SYSMON), orjson.dumps(other)]) + b"\n"
     assert WindowsJsonDecoder(EVERY_KEY).decode_block(block) is None

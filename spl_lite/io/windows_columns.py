@@ -34,16 +34,19 @@ _VALUE = Union[str, Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)], Non
 _PRESENCE = Union[msgspec.Raw, msgspec.UnsetType]  # only whether the key is there, or whether it holds text
 _ABSENT = Annotated[int, msgspec.Meta(ge=1, le=0)]  # no JSON value passes: a line with this key is declined
 # Lines with one of these keys are other shapes (formats.kind_of looks at them before the raw fields).
-_OTHER_SHAPE_KEYS = ("_raw", "winlog", "event_data", "input_event", "class_uid")
+_OTHER_SHAPE_KEYS = ("_raw", "winlog", "input_event", "class_uid")
 
 # Keys whose values decide the shape (windows.detect_format), the event id and the provider and
 # channel (windows._is_process_creation): one signature per record, decided once per distinct one.
+# The last three are Winlogbeat 6's, whose EventData is the `event_data` object.
 _DETECTION = ("EventID", "EventId", "EventCode", "ProviderName", "Provider", "SourceName", "EventSourceName",
-              "Channel", "LogName")
+              "Channel", "LogName", "event_id", "source_name", "log_name")
+_WINLOGBEAT_SYSTEM = {"EventID": "event_id", "Provider": "source_name", "Channel": "log_name"}
 # Keys detect_format needs only the presence of.
 _PRESENT = ("TenantId", "TimeGenerated", "Computer", "Hostname", "Image")
 _HOST = ("Computer", "Hostname", "ComputerName", "computer_name")
-_TIMES = tuple(dict.fromkeys(key for fmt in ("evtx", "nxlog", "sentinel", "eqllib") for key in windows._TIME_KEYS[fmt]))
+_FORMATS = ("evtx", "nxlog", "sentinel", "eqllib", "winlogbeat")
+_TIMES = tuple(dict.fromkeys(key for fmt in _FORMATS for key in windows._TIME_KEYS[fmt]))
 
 SYSMON, SECURITY = windows.SYSMON_PROCESS_CREATE, windows.SECURITY_PROCESS_CREATE
 
@@ -106,14 +109,25 @@ class WindowsJsonDecoder:
         self._data_fields = {event_id: tuple(sorted({f for key in self.keys for f in by_id.get(key, ((), None))[0]}
                                                     | ({"UtcTime"} if event_id == SYSMON else set())))
                              for event_id, by_id in _FROM_DATA.items()}
-        data_fields = sorted({"Image"}.union(*self._data_fields.values()))
+        # Image first: its presence alone tells Sysmon records without provider or channel (d0 below).
+        data_fields = ["Image", *sorted(set().union(*self._data_fields.values()) - {"Image"})]
         self._fields = tuple(dict.fromkeys((*_DETECTION, *_PRESENT, *_HOST, *_TIMES, *data_fields)))
         schema = [(f"f{i}", _VALUE, msgspec.field(default=UNSET, name=name)) for i, name in enumerate(self._fields)]
+        inner = msgspec.defstruct("WinlogbeatEventData", [(f"d{i}", _VALUE, msgspec.field(default=UNSET, name=name))
+                                                          for i, name in enumerate(data_fields)], gc=False)
+        self._data_names = tuple(data_fields)
+        self._inner_name = {name: f"d{i}" for i, name in enumerate(data_fields)}
+        self._no_event_data = inner()
+        self._inner_row = attrgetter(*(f"d{i}" for i in range(len(data_fields))))
         schema += [("message", _PRESENCE, msgspec.field(default=UNSET, name="Message")),
-                   ("event_data", _PRESENCE, msgspec.field(default=UNSET, name="EventData"))]
+                   ("event_data_text", _PRESENCE, msgspec.field(default=UNSET, name="EventData")),
+                   ("winlogbeat_message", _PRESENCE, msgspec.field(default=UNSET, name="message")),
+                   # Anything but an object in `event_data` fails the schema: the block is declined.
+                   ("event_data", Union[inner, msgspec.UnsetType], msgspec.field(default=UNSET, name="event_data"))]
         schema += [(f"g{i}", _ABSENT, msgspec.field(default=None, name=name)) for i, name in enumerate(_OTHER_SHAPE_KEYS)]
         self._decoder = msgspec.json.Decoder(msgspec.defstruct("RawWindowsRecord", schema, gc=False))
-        self._row = attrgetter(*(f"f{i}" for i in range(len(self._fields))), "message", "event_data")
+        self._row = attrgetter(*(f"f{i}" for i in range(len(self._fields))), "message", "event_data_text",
+                               "winlogbeat_message", "event_data")
         self._plans: dict[tuple, tuple | bool] = {}  # per distinct signature (see _plan)
 
     def decode_block(self, block: bytes, place: tuple[str, int] | None = None) -> ProjectedMaps | None:
@@ -128,9 +142,9 @@ class WindowsJsonDecoder:
         count = len(records)
         if count != len(bounds[0]):  # two documents on one line
             return None
-        *fields, messages, event_data = zip(*map(self._row, records))
+        *fields, messages, event_data_text, winlogbeat_messages, event_data = zip(*map(self._row, records))
         columns = dict(zip(self._fields, fields))
-        plans = self._row_plans(columns, messages, event_data)
+        plans = self._row_plans(columns, messages, event_data_text, winlogbeat_messages, event_data)
         if plans is None:
             return None
         values = {key: np.full(count, None, dtype=object) for key in self.keys}
@@ -145,7 +159,8 @@ class WindowsJsonDecoder:
             else:
                 skips[row] = plan[0]
         for (fmt, event_id), rows in groups.items():
-            whole += self._fill(values, fmt, event_id, rows, count, columns)
+            whole += self._fill(values, fmt, event_id, rows, count,
+                                self._winlogbeat_columns(columns, event_data) if fmt == "winlogbeat" else columns)
         for row in whole:
             event = _whole_record(block[bounds[0][row]:bounds[1][row]])
             if event is None:
@@ -159,40 +174,71 @@ class WindowsJsonDecoder:
         return ProjectedMaps({key: known(column, None if key in _NOT_TEXT else TEXT_KINDS)
                               for key, column in values.items()}, count, skips=skips)
 
-    def _row_plans(self, columns: dict[str, tuple], messages: tuple, event_data: tuple) -> list[tuple] | None:
+    def _winlogbeat_columns(self, columns: dict[str, tuple], event_data: tuple) -> dict[str, tuple]:
+        """The columns as Winlogbeat 6 records name them: EventData inside `event_data`, the host in
+        `computer_name` (windows.process_creation)."""
+        empty = self._no_event_data
+        inner = zip(*map(self._inner_row, [empty if data is UNSET else data for data in event_data]))
+        absent = (UNSET,) * len(event_data)
+        return {**columns, **dict(zip(self._data_names, inner)), "Computer": columns["computer_name"],
+                "Hostname": absent, "ComputerName": absent}
+
+    def _row_plans(self, columns: dict[str, tuple], messages: tuple, event_data_text: tuple,
+                   winlogbeat_messages: tuple, event_data: tuple) -> list[tuple] | None:
         """Per row: (None, fmt, event id) for a process creation made here, (reason,) for a record
         that is none, (_WHOLE,) for one left to io/windows.py; None if a line is no raw record."""
         present = [list(map(is_not, columns[name], repeat(UNSET))) for name in _PRESENT]
-        message_text = [m is not UNSET and memoryview(m)[0] == _QUOTE for m in messages]
-        event_data_text = [d is not UNSET and memoryview(d)[0] == _QUOTE for d in event_data]
+        has_event_data = list(map(is_not, event_data, repeat(UNSET)))
+        event_data_images = [data is not UNSET and data.d0 is not UNSET for data in event_data] \
+            if any(has_event_data) else has_event_data
+        event_data_is_text = [d is not UNSET and memoryview(d)[0] == _QUOTE for d in event_data_text]
         plans = []
         plan_of = self._plans
-        for signature in zip(*(columns[name] for name in _DETECTION), *present, event_data_text):
+        for signature in zip(*(columns[name] for name in _DETECTION), *present, has_event_data, event_data_images,
+                             event_data_is_text):
             plan = plan_of.get(signature)
             if plan is None:
                 plan = plan_of[signature] = self._plan(signature)
             if plan is False:
                 return None
             plans.append(plan)
+        message_text = [m is not UNSET and memoryview(m)[0] == _QUOTE for m in messages]
+        if any(has_event_data):
+            message_text = [_is_text(w) if plan[1:2] == ("winlogbeat",) else m
+                            for m, w, plan in zip(message_text, winlogbeat_messages, plans)]
         for row in compress(range(len(plans)), message_text):
             plan = plans[row]
             # The rendered message fills the fields the record lacks (windows.process_creation).
-            if plan[0] is None and any(columns[name][row] is UNSET for name in self._data_fields[plan[2]]):
-                plans[row] = (_WHOLE,)
+            if plan[0] is None:
+                if plan[1] == "winlogbeat":
+                    data = event_data[row]
+                    lacks = any(getattr(data, self._inner_name[name]) is UNSET for name in self._data_fields[plan[2]])
+                else:
+                    lacks = any(columns[name][row] is UNSET for name in self._data_fields[plan[2]])
+                if lacks:
+                    plans[row] = (_WHOLE,)
         return plans
 
     def _plan(self, signature: tuple) -> tuple | bool:
         detection = dict(zip(_DETECTION, signature))
         present = signature[len(_DETECTION):len(_DETECTION) + len(_PRESENT)]
+        has_event_data, event_data_image, event_data_is_text = signature[-3:]
         system = {key: value for key, value in detection.items() if value is not UNSET}
         system.update((key, "") for key, there in zip(_PRESENT, present) if there and key not in system)
+        if has_event_data:
+            system["event_data"] = {}
         fmt = windows.detect_format(system)
-        if fmt not in ("evtx", "nxlog", "sentinel", "eqllib"):
+        if fmt not in _FORMATS:
             return False  # not a raw record of these shapes (`formats.kind_of` would say so too)
-        if signature[-1]:
-            return (_WHOLE,)  # Log-Analytics EventData text, merged into the fields (windows.process_creation)
+        if fmt == "winlogbeat":
+            system = {key: system.get(name) for key, name in _WINLOGBEAT_SYSTEM.items()}
+            image = event_data_image
+        else:
+            if event_data_is_text:
+                return (_WHOLE,)  # Log-Analytics EventData text, merged into the fields (windows.process_creation)
+            image = present[_PRESENT.index("Image")]
         event_id = windows._as_int(windows._first(system, "EventID", "EventId", "EventCode"))
-        data = {"Image": ""} if present[_PRESENT.index("Image")] else {}
+        data = {"Image": ""} if image else {}
         if not windows._is_process_creation(event_id, system, data):
             return (formats.NOT_PROCESS_CREATION,)
         return (None, fmt, event_id)
@@ -288,6 +334,10 @@ def _unescaping(function: Callable, count: int) -> Callable:
         return function(*(unescape(v, windows._XML_QUOTES) if isinstance(v, str) else v for v in values[:count]),
                         *values[count:])
     return unescaped
+
+
+def _is_text(raw: Any) -> bool:
+    return raw is not UNSET and memoryview(raw)[0] == _QUOTE
 
 
 _RAISED = object()
