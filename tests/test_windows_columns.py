@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import random
 
 import orjson
 import pytest
@@ -172,3 +173,27 @@ def test_the_reference_search_gives_the_same_bytes_as_whole_events(tmp_path, wor
     plain = cli_in_process("run", REFERENCE, "--input", path, "--no-progress", "--whole-events")
     assert fast.returncode == plain.returncode == 0, fast.err + plain.err
     assert fast.stdout == plain.stdout and fast.stdout.count(b"\n") > 10
+
+
+def test_times_parsed_a_block_at_once_are_those_parsed_one_by_one():
+    from spl_lite.io.windows import _parse_time, iso_times_ms
+
+    rnd = random.Random(5)
+    values = ["2019-02-13T18:01:47.562000Z", "2020-07-20 13:29:52.1", "2020-07-20 13:29:52", "2020-07-20T13:29:52Z",
+              "2020-13-20 13:29:52", "0000-01-01 00:00:00", "2020-07-20 13:29:52.", "2020-07-20 13:29:52.Z",
+              "2020-07-20 13:29:52+01:00", " 2020-07-20 13:29:52", "2020-02-31 99:99:99.999", "1600-02-29 00:00:00",
+              "1969-12-31 23:59:59.9999999Z", "2020-07-20 13:29:52,12a", "２020-07-20 13:29:52", 5, None,
+              "1/2/2020 1:02:03 PM"]
+    base = list("2019-02-13T18:01:47.562000Z")
+    for _ in range(3000):  # the common layout, with a few characters changed
+        text = base[:rnd.randint(17, 28)]
+        for _ in range(rnd.randint(0, 3)):
+            text[rnd.randrange(len(text))] = rnd.choice("0123456789-: TZ.,+a")
+        values.append("".join(text))
+    values += [f"{rnd.randint(1, 9999):04d}-{rnd.randint(0, 13):02d}-{rnd.randint(0, 99):02d} {rnd.randint(0, 99):02d}:"
+               f"{rnd.randint(0, 99):02d}:{rnd.randint(0, 99):02d}.{rnd.randint(0, 10**7)}" for _ in range(1000)]
+    fast = iso_times_ms(values)
+    assert sum(found is not None for found in fast) > 1000
+    for value, found in zip(values, fast):
+        if found is not None:
+            assert found == _parse_time(value), value

@@ -348,17 +348,17 @@ def iso_times_ms(values: list) -> list[int | None]:
     import numpy as np
 
     found: list[int | None] = [None] * len(values)
-    by_length: dict[int, list[int]] = {}
-    for position, value in enumerate(values):
-        if value.__class__ is str and 19 <= len(value) <= 40:
-            by_length.setdefault(len(value), []).append(position)
-    for length, positions in by_length.items():
+    texts = [value.__class__ is str for value in values]
+    lengths = np.fromiter((len(value) if text else 0 for value, text in zip(values, texts)), dtype=np.intp,
+                          count=len(values))
+    for length in np.unique(lengths[(lengths >= 19) & (lengths <= 40)]).tolist():
+        positions = np.flatnonzero(lengths == length)
         try:
-            text = "".join([values[p] for p in positions]).encode("ascii")
+            text = "".join([values[p] for p in positions.tolist()]).encode("ascii")
         except UnicodeEncodeError:
             continue
-        chars = np.frombuffer(text, dtype=np.uint8).reshape(len(positions), length).astype(np.int64)
-        digits = chars - 48
+        chars = np.frombuffer(text, dtype=np.uint8).reshape(len(positions), length)
+        digits = chars.astype(np.int32) - 48
         is_digit = (digits >= 0) & (digits <= 9)
         zulu = chars[:, -1] == 90  # Z
         fraction_end = np.where(zulu, length - 1, length)
@@ -371,6 +371,7 @@ def iso_times_ms(values: list) -> list[int | None]:
             has_fraction = (chars[:, 19] == 46) | (chars[:, 19] == 44)
             ok &= np.where(fraction_end == 19, True,
                            has_fraction & (fraction_end > 20) & (is_digit | ~in_fraction).all(axis=1))
+        digits = digits.astype(np.int64)
         year = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
         month = digits[:, 5] * 10 + digits[:, 6]
         ok &= (year >= 1) & (month >= 1) & (month <= 12)  # else calendar.timegm raises: _parse_time's answer
@@ -386,7 +387,7 @@ def iso_times_ms(values: list) -> list[int | None]:
         for place, weight in ((20, 100), (21, 10), (22, 1)):  # the first three digits of the fraction, truncated
             if place < length:
                 millis += np.where(place < fraction_end, digits[:, place], 0) * weight
-        for position, value in zip(np.asarray(positions)[ok].tolist(), millis[ok].tolist()):
+        for position, value in zip(positions[ok].tolist(), millis[ok].tolist()):
             found[position] = value
     return found
 

@@ -18,7 +18,7 @@ text, integer or null in a field it reads, anything the block checks of json_blo
 from __future__ import annotations
 
 from itertools import compress, repeat
-from operator import attrgetter, is_not, itemgetter
+from operator import attrgetter, is_, is_not, itemgetter
 from typing import Annotated, Any, Callable, Union
 
 import msgspec
@@ -150,17 +150,18 @@ class WindowsJsonDecoder:
         values = {key: np.full(count, None, dtype=object) for key in self.keys}
         skips = np.full(count, None, dtype=object)
         whole: list[int] = []
-        groups: dict[tuple[str, int], list[int]] = {}
-        for row, plan in enumerate(plans):
+        distinct = dict.fromkeys(plans)
+        codes = np.fromiter(map(list(distinct).index, plans), dtype=np.intp, count=count) if len(distinct) > 1 else None
+        for code, plan in enumerate(distinct):
+            rows = list(range(count)) if codes is None else np.flatnonzero(codes == code).tolist()
             if plan[0] is None:
-                groups.setdefault(plan[1:], []).append(row)
+                fmt, event_id = plan[1:]
+                whole += self._fill(values, fmt, event_id, rows, count,
+                                    self._winlogbeat_columns(columns, event_data) if fmt == "winlogbeat" else columns)
             elif plan[0] is _WHOLE:
-                whole.append(row)
+                whole += rows
             else:
-                skips[row] = plan[0]
-        for (fmt, event_id), rows in groups.items():
-            whole += self._fill(values, fmt, event_id, rows, count,
-                                self._winlogbeat_columns(columns, event_data) if fmt == "winlogbeat" else columns)
+                skips[rows] = plan[0]
         for row in whole:
             event = _whole_record(block[bounds[0][row]:bounds[1][row]])
             if event is None:
@@ -206,16 +207,19 @@ class WindowsJsonDecoder:
         if any(has_event_data):
             message_text = [_is_text(w) if plan[1:2] == ("winlogbeat",) else m
                             for m, w, plan in zip(message_text, winlogbeat_messages, plans)]
+        # The rendered message fills the fields the record lacks (windows.process_creation): such
+        # records are left whole. Checked per kind of record, field by field.
+        with_message: dict[tuple, list[int]] = {}
         for row in compress(range(len(plans)), message_text):
-            plan = plans[row]
-            # The rendered message fills the fields the record lacks (windows.process_creation).
-            if plan[0] is None:
-                if plan[1] == "winlogbeat":
-                    data = event_data[row]
-                    lacks = any(getattr(data, self._inner_name[name]) is UNSET for name in self._data_fields[plan[2]])
+            if plans[row][0] is None:
+                with_message.setdefault(plans[row], []).append(row)
+        for (_, fmt, event_id), rows in with_message.items():
+            for name in self._data_fields[event_id]:
+                if fmt == "winlogbeat":
+                    found = map(attrgetter(self._inner_name[name]), map(event_data.__getitem__, rows))
                 else:
-                    lacks = any(columns[name][row] is UNSET for name in self._data_fields[plan[2]])
-                if lacks:
+                    found = map(columns[name].__getitem__, rows)
+                for row in compress(rows, map(is_, found, repeat(UNSET))):
                     plans[row] = (_WHOLE,)
         return plans
 
@@ -266,12 +270,25 @@ class WindowsJsonDecoder:
             # UtcTime is EventData (unescaped for NXLog; no text in that layout holds an escape).
             names = ("UtcTime", *names)
             first_time = _unescaping(first_time, 1) if fmt == "nxlog" else first_time
-        millis = windows.iso_times_ms(_rows_of(columns[names[0]], rows, every_row)) if names else [None] * len(rows)
-        rest = [i for i, ms in enumerate(millis) if ms is None]
-        if rest:
-            others, raised = _per_distinct(first_time, [[columns[name][rows[i]] for i in rest] for name in names])
-            failed.update(rows[rest[i]] for i in raised)
-            for i, ms in zip(rest, others):
+        millis: list = [None] * len(rows)
+        pending = list(range(len(rows)))  # the rows whose times so far are all absent
+        one_by_one: list[int] = []  # the rows with a time out of the common layout: parsed by _first_time
+        for name in names:
+            texts = _rows_of(columns[name], rows, every_row) if len(pending) == len(rows) else \
+                [columns[name][rows[i]] for i in pending]
+            still = []
+            for i, value, ms in zip(pending, texts, windows.iso_times_ms(texts)):
+                if ms is not None:
+                    millis[i] = ms
+                elif value is UNSET or value is None:
+                    still.append(i)
+                else:
+                    one_by_one.append(i)
+            pending = still
+        if one_by_one:
+            found, raised = _per_distinct(first_time, [[columns[name][rows[i]] for i in one_by_one] for name in names])
+            failed.update(rows[one_by_one[i]] for i in raised)
+            for i, ms in zip(one_by_one, found):
                 millis[i] = ms
         for key in self.keys:
             if key == "_time":
@@ -307,13 +324,16 @@ def _object_array(items: list) -> np.ndarray:
 def _per_distinct(function: Callable, inputs: list) -> tuple[list, list[int]]:
     """function(*row) for each row of the input columns (absent values as null), called once per
     distinct row; and the positions where it raised what makes the whole-event path skip a record."""
-    keys = inputs[0] if len(inputs) == 1 else list(zip(*inputs))
+    single = len(inputs) == 1
+    keys = inputs[0] if single else list(zip(*inputs))
     done = dict.fromkeys(keys)
     raised = False
     for key in done:
-        arguments = (key,) if len(inputs) == 1 else key
         try:
-            done[key] = function(*(None if value is UNSET else value for value in arguments))
+            if single:
+                done[key] = function(None if key is UNSET else key)
+            else:
+                done[key] = function(*(None if value is UNSET else value for value in key))
         except formats.UNREADABLE_ERRORS:
             done[key], raised = _RAISED, True
     result = list(map(done.__getitem__, keys))
@@ -331,8 +351,8 @@ def _unescaping(function: Callable, count: int) -> Callable:
     from xml.sax.saxutils import unescape
 
     def unescaped(*values: Any) -> Any:
-        return function(*(unescape(v, windows._XML_QUOTES) if isinstance(v, str) else v for v in values[:count]),
-                        *values[count:])
+        return function(*(unescape(v, windows._XML_QUOTES) if isinstance(v, str) and "&" in v else v
+                          for v in values[:count]), *values[count:])
     return unescaped
 
 
