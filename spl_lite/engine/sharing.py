@@ -7,6 +7,10 @@ chains every detection starts with) and dotted paths (`process.file.name`). A re
 batch is through every search (`clear`), keyed by the column it was computed from (held, so that its
 identity stays its own) and the expression's structure (spans left out), with the per-record errors
 its computation counted, which every search that reads it counts too.
+
+A shared result holding only text and null is dictionary-encoded once (`encode_text`) when its
+values repeat, so that every search's calls over it (`lower`, `like`, `match_regex`) run once per
+distinct value of the batch rather than once per record.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..core.batch import Batch
+from ..core.batch import TEXT_KINDS, Batch, coded, encoding, kinds_of
 from ..syntax import ast
 
 _SPAN_FIELDS = ("span", "name_span")
@@ -40,12 +44,35 @@ def shareable_column(expr) -> str | None:
     return None
 
 
+def encode_text(column: np.ndarray) -> np.ndarray | None:
+    """The column dictionary-encoded (each row's code is the first row with its value), when it
+    holds only text and null and fewer distinct values than half its rows; else None."""
+    if encoding(column) is not None:
+        return column
+    kinds = kinds_of(column)
+    if kinds is not None and not kinds <= TEXT_KINDS:
+        return None
+    first_row: dict = {}
+    rows = len(column)
+    try:
+        codes = np.fromiter(map(first_row.setdefault, column, range(rows)), dtype=np.intp, count=rows)
+    except TypeError:  # an unhashable value (list, map)
+        return None
+    # 1, 1.0 and True are one key of a dict but three values: only str and None keys are exact.
+    found = frozenset(map(type, first_row))
+    if not found <= TEXT_KINDS or len(first_row) * 2 >= rows:
+        return None
+    return coded(np.asarray(column), codes, found)
+
+
 class SharedWork:
     """Results of shareable expressions, per source column, for the searches of one run."""
 
     def __init__(self) -> None:
         self._by_column: dict[int, tuple[object, dict]] = {}
         self.computed = self.reused = 0
+        # Expressions whose results did not repeat enough to be worth encoding: not tried again.
+        self._unencoded: set[tuple] = set()
 
     def clear(self) -> None:
         """The batch is through every search: its columns and results can go."""
@@ -72,6 +99,12 @@ class SharedWork:
                 return values
             count_before, examples_before = errors.count, dict(errors.examples)
             values = evaluate(batch)
+            if key not in self._unencoded:
+                encoded = encode_text(values)
+                if encoded is None:
+                    self._unencoded.add(key)
+                else:
+                    values = encoded
             count = errors.count - count_before
             examples = {m: n - examples_before.get(m, 0) for m, n in errors.examples.items()
                         if n != examples_before.get(m, 0)} if count else {}
