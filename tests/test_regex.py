@@ -279,3 +279,18 @@ def test_required_text_of_plain_and_other_patterns():
     assert required_text("ab?cdef") == ("cdef", False, False)
     assert [required_text(p) for p in ("(a|b)c", "[ab]cd", r"\Qab\E", "a.b", "é")] == [None] * 5
     assert required_text("abc", "x") is None
+
+
+@pytest.mark.parametrize("pattern", ["%delete%", "7z%", "%powershell.exe", "exact", "", "%", "%%", "a%b%c", "%ab%ba%",
+                                     "a%a", "%a%a%", "x_y"])
+def test_like_matcher_agrees_with_the_like_regex(pattern):
+    from spl_lite.core.regex import like_matcher
+
+    matcher = like_matcher(pattern)
+    if matcher is None:
+        assert "_" in pattern
+        return
+    texts = ["", "a", "aa", "aba", "abab", "abcba", "aXbYc", "abc", "ac", "7zip", "x7z", "delete", "sc delete x",
+             "C:\\powershell.exe", "powershell.exE", "exact", "exactly", "%", "x_y", "ba ab", "\u00e9a"]
+    for text in texts:
+        assert matcher(text) is (like_to_regex(pattern).match(text) is not None), (pattern, text)

@@ -271,6 +271,31 @@ def required_text(pattern: str, flags: str = "") -> tuple[str, bool, bool] | Non
     return (longest, ignore_case, False) if len(longest) >= 2 else None
 
 
+def like_matcher(pattern: str) -> Callable[[str], bool] | None:
+    """What `like_to_regex(pattern).match(text) is not None` says, by string search instead of a
+    regex, for a pattern without `_`: the text starts and ends with the outer pieces and holds the
+    inner ones in order (leftmost first, which finds a fit wherever there is one). None with `_`."""
+    if "_" in pattern:
+        return None
+    if "%" not in pattern:
+        return pattern.__eq__
+    first, *middle, last = pattern.split("%")
+    least = len(first) + len(last)
+
+    def matches(text: str) -> bool:
+        if len(text) < least or not text.startswith(first) or not text.endswith(last):
+            return False
+        position, end = len(first), len(text) - len(last)
+        for piece in middle:
+            found = text.find(piece, position, end)
+            if found < 0:
+                return False
+            position = found + len(piece)
+        return True
+
+    return matches
+
+
 @functools.lru_cache(maxsize=4096)
 def like_to_regex(pattern: str) -> re.Pattern:
     """SQL LIKE: `%` any run, `_` one character, the whole string, case-sensitive, no escape char."""

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..syntax import ast
 from ..functions import FUNCTIONS
-from ..core.regex import compile_java, required_text, set_stop_probe
+from ..core.regex import compile_java, like_matcher, required_text, set_stop_probe
 from ..core.values import compare, equals, is_number, to_text, type_name
 from . import checkpoint as _checkpoint
 from .sharing import SharedWork, shareable_column
@@ -265,7 +265,21 @@ def _call(expr: ast.Call) -> Evaluator:
         required = required_text(expr.args[1].pattern, expr.args[1].flags)
         if required is not None:
             spec = replace(spec, impl=_matching_required_text(spec.impl, *required))
+    if expr.name == "like" and len(expr.args) == 2:
+        spec = _like_by_string_search(spec, expr.args[1])
     return _apply_function(spec, [compile_expression(a) for a in expr.args])
+
+
+def _like_by_string_search(spec, pattern: ast.Expr):
+    """`like` with a literal pattern without `_` tests text with str methods (core/regex.py
+    like_matcher) instead of a regex; other values go to `like` itself, which says what is wrong."""
+    if not (isinstance(pattern, ast.Literal) and type(pattern.value) is str):
+        return spec
+    matcher = like_matcher(pattern.value)
+    if matcher is None:
+        return spec
+    like = spec.impl
+    return replace(spec, impl=lambda text, given: matcher(text) if text.__class__ is str else like(text, given))
 
 
 _REGEX_MATCHES = ("match_regex", "match")
@@ -500,9 +514,15 @@ _CODE_VALUES = np.array([False, None, True], dtype=object)
 def _truth_codes(column: np.ndarray) -> np.ndarray:
     if column.dtype == bool:
         return column.view(np.int8) * 2
-    return np.fromiter(
-        (_TRUE if v is True else _FALSE if v is False else _NULL for v in column), dtype=np.int8, count=len(column)
-    )
+    encoded = encoding(column)
+    if encoded is not None:
+        values, codes = values_in_use(*encoded)
+        return _truth_codes(values)[codes]
+    count = len(column)
+    codes = np.full(count, _NULL, dtype=np.int8)
+    codes[np.fromiter(map(operator.is_, column, repeat(True)), dtype=bool, count=count)] = _TRUE
+    codes[np.fromiter(map(operator.is_, column, repeat(False)), dtype=bool, count=count)] = _FALSE
+    return codes
 
 
 def _from_codes(codes: np.ndarray) -> np.ndarray:
@@ -609,7 +629,7 @@ def _equality_predicate(expr: ast.Binary) -> Evaluator:
 def _binary(expr: ast.Binary) -> Evaluator:
     left, right = compile_expression(expr.left), compile_expression(expr.right)
     if expr.op == "like":
-        return _call_function("like", left, right)
+        return _apply_function(_like_by_string_search(FUNCTIONS["like"], expr.right), [left, right])
     if expr.op in _ORDERINGS:
         test = _ORDERINGS[expr.op]
 
