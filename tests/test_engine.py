@@ -77,7 +77,7 @@ def test_equality_with_a_bool_or_number_literal_agrees_with_equals_row_by_row(co
 
 
 @pytest.mark.parametrize("regex", ["/(?i)kerberos::ptt/", "/Get-System/", "/(?i)wscript.exe/", r"/^(?i)ntkd\.exe/",
-                                   "/mimikatz/i", "/(a|b)c/"])
+                                   "/mimikatz/i", "/(a|b)c/", "/(?i)MimiKatz/", "/(?i)KERBEROS.ptt/"])
 def test_match_regex_looking_for_its_required_text_first_agrees_with_the_regex(regex):
     """match_regex with a regex literal checks the text every match holds before the regex; the
     regex given as a string (compiled per value, no shortcut) gives the same, errors included."""
@@ -87,9 +87,25 @@ def test_match_regex_looking_for_its_required_text_first_agrees_with_the_regex(r
     pattern = regex[1:regex.rindex("/")]
     if regex.endswith("/i"):
         pattern = "(?i)" + pattern
+    plain_pattern = orjson.dumps(pattern).decode()
     literal = column(f"| from source | eval r = match_regex(x, {regex}) | select r", events, "r")
-    plain = column(f"| from source | eval r = match_regex(x, {orjson.dumps(pattern).decode()}) | select r", events, "r")
+    plain = column(f"| from source | eval r = match_regex(x, {plain_pattern}) | select r", events, "r")
     assert literal == plain
+    # Over a column known to hold text (here lower's result) the whole column is searched at once.
+    events = [e for e in events if type(e["x"]) is not int] + [{"x": "\n".join(texts[:3])}, {"x": ""}]
+    literal = column(f"| from source | eval r = match_regex(lower(x), {regex}) | select r", events, "r")
+    plain = column(f"| from source | eval r = match_regex(lower(x), {plain_pattern}) | select r", events, "r")
+    assert literal == plain
+
+
+@pytest.mark.parametrize("pattern", ["%delete%", "7z%", "%.exe", "a%b", "exact", "%", "", "x_y", "%\n%"])
+def test_like_over_a_text_column_agrees_with_the_like_regex(pattern):
+    from spl_lite.core.regex import like_to_regex
+
+    texts = ["sc delete x", "DELETE", "7zip", "x7z", "a.exe", "exact", "ab", "a\nb", "acb", "", "x_y", "xzy", None]
+    got = column(f"| from source | eval r = lower(x) LIKE {orjson.dumps(pattern).decode()} | select r",
+                 [{"x": t} for t in texts], "r")
+    assert got == [None if t is None else like_to_regex(pattern).match(t.lower()) is not None for t in texts]
 
 
 def test_where_not_equal_null_keeps_present_values():

@@ -20,8 +20,8 @@ from ..functions import FUNCTIONS
 from ..core.regex import compile_java, like_matcher, required_text, set_stop_probe
 from ..core.values import compare, equals, is_number, to_text, type_name
 from . import checkpoint as _checkpoint
-from .sharing import SharedWork, shareable_column
-from ..core.batch import TEXT_KINDS, Batch, coded, encoding, kinds_of, null_mask, object_column, take_rows, values_in_use
+from .sharing import SharedWork, TextIndex, shareable_column
+from ..core.batch import TEXT_KINDS, Batch, coded, encoding, known, kinds_of, null_mask, object_column, take_rows, values_in_use
 
 
 class Constant:
@@ -264,7 +264,7 @@ def _call(expr: ast.Call) -> Evaluator:
     if expr.name in _REGEX_MATCHES and len(expr.args) == 2 and isinstance(expr.args[1], ast.Regex):
         required = required_text(expr.args[1].pattern, expr.args[1].flags)
         if required is not None:
-            spec = replace(spec, impl=_matching_required_text(spec.impl, *required))
+            spec = _searching_text(spec, _matching_required_text(spec.impl, *required), *required)
     if expr.name == "like" and len(expr.args) == 2:
         spec = _like_by_string_search(spec, expr.args[1])
     return _apply_function(spec, [compile_expression(a) for a in expr.args])
@@ -279,7 +279,47 @@ def _like_by_string_search(spec, pattern: ast.Expr):
     if matcher is None:
         return spec
     like = spec.impl
-    return replace(spec, impl=lambda text, given: matcher(text) if text.__class__ is str else like(text, given))
+    pieces = pattern.value.split("%")
+    longest = max(pieces, key=len)
+    whole = len(pieces) == 3 and pieces[0] == pieces[2] == ""  # `%text%`
+    return _searching_text(spec, lambda text, given: matcher(text) if text.__class__ is str else like(text, given),
+                           longest, False, whole)
+
+
+def _searching_text(spec, per_value: Callable[[Any, Any], Any], text: str, ignore_case: bool, whole: bool):
+    """`spec` testing one value with `per_value`, and a whole text column (dictionary-encoded or of
+    known kinds) by looking for `text`, which every value it is true for contains, in all distinct
+    values at once (sharing.TextIndex, made once per batch for all searches when they share the
+    column); `per_value` then decides the values holding it, or all of them say true when `whole`."""
+    test = _guarded(per_value)
+    shared = _SHARED_WORK.get()
+    if ignore_case:
+        text = text.lower()
+
+    def kernel(column: np.ndarray, constant: Any) -> np.ndarray:
+        kinds = kinds_of(column)
+        if kinds is None or not kinds <= TEXT_KINDS:
+            return NotImplemented
+        index = shared.text_index(column) if shared is not None else TextIndex.of(column)
+        found = index.containing(text, ignore_case)
+        if found is None:
+            return NotImplemented
+        hits, unsure = found
+        results = np.zeros(len(index.values), dtype=bool).astype(object)
+        if whole:
+            results[hits] = True
+            hits = unsure
+        else:
+            hits = hits | unsure
+        values = index.values
+        for position in np.flatnonzero(hits & ~index.nulls):
+            results[position] = test(values[position], constant)
+        results[index.nulls] = None
+        if index.codes is None:
+            return known(results, frozenset(map(type, results)))
+        return coded(results, index.codes, frozenset(map(type, results)))
+
+    return replace(spec, impl=per_value, column_kernel=kernel)
 
 
 _REGEX_MATCHES = ("match_regex", "match")

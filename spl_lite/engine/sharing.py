@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..core.batch import TEXT_KINDS, Batch, coded, encoding, kinds_of
+from ..core.batch import TEXT_KINDS, Batch, coded, encoding, kinds_of, values_in_use
 from ..syntax import ast
 
 _SPAN_FIELDS = ("span", "name_span")
@@ -65,6 +65,53 @@ def encode_text(column: np.ndarray) -> np.ndarray | None:
     return coded(np.asarray(column), codes, found)
 
 
+class TextIndex:
+    """The distinct values of a text column joined into one string (ASCII-lowered too, when asked),
+    so that looking for a literal in all of them is one C-level `find` per occurrence rather than a
+    Python call per value: `match_regex(cmd, /(?i)mimikatz/)` over a batch's command lines."""
+
+    def __init__(self, values: np.ndarray, codes: np.ndarray | None):
+        self.values, self.codes = values, codes  # codes: each row's value, None when values are the rows
+        self.nulls = np.asarray(values == None, dtype=bool)  # noqa: E711
+        self._searchable: dict[bool, tuple[str, np.ndarray, np.ndarray]] = {}
+
+    def containing(self, text: str, ignore_case: bool) -> tuple[np.ndarray, np.ndarray] | None:
+        """(the values holding `text`, the values this cannot tell: not ASCII when ignoring case);
+        None for a text with a line break (the separator)."""
+        if "\n" in text:
+            return None
+        joined, ends, unsure = self._joined(ignore_case)
+        hits = np.zeros(len(self.values), dtype=bool)
+        if not text:
+            hits[:] = True
+            return hits, unsure
+        find, position = joined.find, joined.find(text)
+        while position >= 0:
+            value = int(np.searchsorted(ends, position, side="right"))
+            hits[value] = True
+            position = find(text, ends[value])
+        return hits, unsure
+
+    def _joined(self, ignore_case: bool) -> tuple[str, np.ndarray, np.ndarray]:
+        found = self._searchable.get(ignore_case)
+        if found is None:
+            texts = ["" if v is None else v for v in self.values]
+            unsure = np.zeros(len(texts), dtype=bool)
+            if ignore_case:  # only ASCII lowers exactly as (?i) folds; the others are tested one by one
+                ascii = np.fromiter(map(str.isascii, texts), dtype=bool, count=len(texts))
+                unsure = ~ascii
+                texts = [t.lower() if a else "" for t, a in zip(texts, ascii)]
+            # A text without a line break found in the joined string lies within one value.
+            ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.intp, count=len(texts)) + 1)
+            found = self._searchable[ignore_case] = ("\n".join(texts), ends, unsure)
+        return found
+
+    @staticmethod
+    def of(column: np.ndarray) -> "TextIndex":
+        encoded = encoding(column)
+        return TextIndex(column, None) if encoded is None else TextIndex(*values_in_use(*encoded))
+
+
 class SharedWork:
     """Results of shareable expressions, per source column, for the searches of one run."""
 
@@ -73,10 +120,19 @@ class SharedWork:
         self.computed = self.reused = 0
         # Expressions whose results did not repeat enough to be worth encoding: not tried again.
         self._unencoded: set[tuple] = set()
+        self._text_indexes: dict[int, tuple[np.ndarray, TextIndex]] = {}
 
     def clear(self) -> None:
         """The batch is through every search: its columns and results can go."""
         self._by_column.clear()
+        self._text_indexes.clear()
+
+    def text_index(self, column: np.ndarray) -> TextIndex:
+        """The TextIndex of a column, made once for every search that looks for text in it."""
+        found = self._text_indexes.get(id(column))
+        if found is None or found[0] is not column:
+            found = self._text_indexes[id(column)] = (column, TextIndex.of(column))
+        return found[1]
 
     def wrap(self, expr, column_name: str, evaluate: Callable[[Batch], np.ndarray], errors) -> Callable:
         key = structure(expr)
