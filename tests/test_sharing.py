@@ -4,7 +4,8 @@ from __future__ import annotations
 from conftest import EXAMPLE, cli_in_process
 
 from spl_lite.engine.executor import Execution
-from spl_lite.engine.sharing import SharedWork, structure
+from spl_lite.engine.sharing import SharedWork
+from spl_lite.plan.rules.shared_work import shared_expressions, structure
 from spl_lite.plan.program import plan_text
 
 SSA = '| from read_ssa_enriched_events() '
@@ -101,3 +102,15 @@ def test_the_corpus_detections_together_give_what_each_gives_alone(monkeypatch):
     assert shared.reused > 500
     assert together == outputs(None)
     assert sum(map(bool, together[:len(plans)])) >= 3  # detections found, not only empty outputs
+
+
+def test_explain_lists_the_expressions_several_searches_share():
+    first = plan_text(SSA + '| eval x = lower(map_get(input_event, "n")), y = map_get(input_event, "only") | select x, y' + SINK)
+    second = plan_text(SSA + '| eval y = lower(map_get(input_event,"n")) | where y = "a" | select y' + SINK)
+    assert shared_expressions([first, second]) == [('lower(map_get(input_event, "n"))', 2),
+                                                   ('map_get(input_event, "n")', 2)]
+    from spl_lite.plan import physical
+
+    text = physical.choose([first, second]).explain()
+    assert 'shared: 2 expressions' in text and '2 searches: lower(map_get(input_event, "n"))' in text
+    assert "shared" not in physical.choose([first]).explain()

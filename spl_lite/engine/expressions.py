@@ -20,7 +20,8 @@ from ..functions import FUNCTIONS
 from ..core.regex import compile_java, like_matcher, required_text, set_stop_probe
 from ..core.values import compare, equals, is_number, to_text, type_name
 from . import checkpoint as _checkpoint
-from .sharing import SharedWork, TextIndex, shareable_column
+from ..plan.rules.shared_work import shareable_column
+from .sharing import SharedWork, TextIndex
 from ..core.batch import TEXT_KINDS, Batch, coded, encoding, known, kinds_of, null_mask, object_column, take_rows, values_in_use
 
 

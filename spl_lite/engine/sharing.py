@@ -2,8 +2,8 @@
 records (the same batch for every search: io/formats.py Converted.records) is computed once per
 batch and read by every search that has it.
 
-Shared are calls that read nothing but `input_event` (the `lower(ucast(map_get(input_event, ...)))`
-chains every detection starts with) and dotted paths (`process.file.name`). A result is kept until the
+What is shared is decided in plan/rules/shared_work.py (calls that read nothing but `input_event`,
+dotted paths), and `explain` of several searches lists it. A result is kept until the
 batch is through every search (`clear`), keyed by the column it was computed from (held, so that its
 identity stays its own) and the expression's structure (spans left out), with the per-record errors
 its computation counted, which every search that reads it counts too.
@@ -14,34 +14,12 @@ distinct value of the batch rather than once per record.
 """
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Callable
 
 import numpy as np
 
 from ..core.batch import TEXT_KINDS, Batch, coded, encoding, kinds_of, values_in_use
-from ..syntax import ast
-
-_SPAN_FIELDS = ("span", "name_span")
-
-
-def structure(expr) -> tuple:
-    """The expression as nested tuples of its class names and values, without positions."""
-
-    def shape(node, values: list) -> tuple:
-        kept = [v for f, v in zip(fields(node), values) if f.name not in _SPAN_FIELDS]
-        return (type(node).__name__, *kept)
-
-    return ast.fold(expr, shape)
-
-
-def shareable_column(expr) -> str | None:
-    """The column a shareable expression is computed from, else None."""
-    if isinstance(expr, ast.Field):
-        return expr.path[0] if len(expr.path) > 1 else None
-    if isinstance(expr, ast.Call) and ast.field_names(expr) == {"input_event"}:
-        return "input_event"
-    return None
+from ..plan.rules.shared_work import structure
 
 
 def encode_text(column: np.ndarray) -> np.ndarray | None:
