@@ -108,6 +108,15 @@ def test_like_over_a_text_column_agrees_with_the_like_regex(pattern):
     assert got == [None if t is None else like_to_regex(pattern).match(t.lower()) is not None for t in texts]
 
 
+def test_in_a_list_of_strings_agrees_with_the_in_function():
+    """`x IN ("a", ...)` of string literals is a set lookup; in() called as a function is the plain path."""
+    events = [{"x": v} for v in ["a", "b", "A", 1, None, [1], {"a": 1}, "", True, 1.5]] + [{}]
+    for negated in ("", "NOT "):
+        lookup = column(f'| from source | eval r = x {negated}IN ("a", "", "1") | select r', events, "r")
+        plain = column(f'| from source | eval r = {"NOT " if negated else ""}in(x, "a", "", "1") | select r', events, "r")
+        assert lookup == plain
+
+
 def test_where_not_equal_null_keeps_present_values():
     events = [{"p": "a"}, {}, {"p": None}, {"p": ""}]
     assert column("| from source | where p != null", events, "p") == ["a", ""]

@@ -634,8 +634,11 @@ def _string_membership(expr: ast.Logical) -> Evaluator | None:
             return None
         field = field or operand.left
         members.add(operand.right.value)
-    value = compile_expression(field)
-    frozen = frozenset(members)
+    return _text_membership(compile_expression(field), frozenset(members))
+
+
+def _text_membership(value: Evaluator, frozen: frozenset[str]) -> Evaluator:
+    """Whether each value is one of the strings `frozen`, per distinct value when encoded."""
 
     def members(values: np.ndarray) -> np.ndarray:
         # Only a str can equal a string literal (spec 3.4: no coercion), and no other value is
@@ -850,6 +853,10 @@ def _call_function(name: str, *args: Evaluator) -> Evaluator:
 
 
 def _in(expr: ast.In) -> Evaluator:
+    if all(isinstance(o, ast.Literal) and type(o.value) is str for o in expr.options):
+        # `process_name IN ("a.exe", ...)`: null-safe equality with strings is set membership.
+        found = _text_membership(compile_expression(expr.value), frozenset(o.value for o in expr.options))
+        return (lambda batch: ~found(batch)) if expr.negated else found
     found = _call_function("in", compile_expression(expr.value), *(compile_expression(o) for o in expr.options))
     if not expr.negated:
         return found
