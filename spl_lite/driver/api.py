@@ -56,7 +56,7 @@ class Search:
         """Like run(), reading JSON lines (or EVTX) from files, globs or `-`; bad lines are skipped.
         The physical plan decides how they are read (only the keys the search reads, where possible)."""
         decoder = physical.choose_reading([self.plan], input_format).decoder(input_format)
-        reader = EventReader(expand_inputs(paths), batch_size, projection=decoder)
+        reader = EventReader(expand_inputs(paths), batch_size, decoder=decoder)
         return Records(self.plan, reader.batches(), input_format)
 
 

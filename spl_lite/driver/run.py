@@ -17,7 +17,8 @@ from ..engine.executor import Execution
 from ..engine.sharing import SharedWork
 from ..engine.parallel import ParallelHead
 from ..io.formats import InputConverter, check_inputs
-from ..io.jsonl import MAX_LINE_BYTES, EventReader, TooManyBadLines, expand_inputs
+from ..io.framing import MAX_LINE_BYTES
+from ..io.jsonl import EventReader, TooManyBadLines, expand_inputs
 from ..io.outputs import DeadLetter, Outputs, output_into_input, output_paths, search_names
 from ..plan import physical
 from ..plan.physical import PhysicalPlan
@@ -49,7 +50,7 @@ class Pass:
         if self.physical.workers > 1:
             execution = executions[0]
             head = ParallelHead(execution.plan, self.physical.head_last, self.paths, self.physical.workers,
-                                self.batch_size, execution.inputs, self.reader.projection, self.physical.pushed)
+                                self.batch_size, execution.inputs, self.reader.decoder, self.physical.pushed)
             for output in head.batches(self.reader.counters, on_bad_line, execution.record_errors):
                 with critical():
                     head.push(execution, output)
@@ -167,7 +168,7 @@ class Run:
             max_line_bytes=args.max_line_bytes or MAX_LINE_BYTES,
             resume=saved and saved.get("inputs"),
             on_notice=reporter.notice,
-            projection=chosen.reading.decoder(args.input_format),
+            decoder=chosen.reading.decoder(args.input_format),
         )
         if args.follow:
             from ..io.follow import FollowReader
