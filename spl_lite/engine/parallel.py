@@ -33,7 +33,7 @@ import numpy as np
 from ..core.batch import Batch, DeferredColumn, ProjectedMaps, coded, encoding, take_rows, values_in_use
 from ..io.formats import InputConverter
 from ..io.decoding import Decoder, WholeDecoder
-from ..io.framing import Block, OverlongLine, byte_ranges, range_framer
+from ..io.framing import OverlongLine, byte_ranges, range_framer
 from ..io.jsonl import BATCH_SIZE, DECODE_BLOCK_LINES, PROJECTED_BATCH_SIZE
 from ..io.projection import BlockGatherer, decoder_for
 from ..io.sources import SOURCES
