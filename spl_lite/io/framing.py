@@ -42,14 +42,26 @@ class Block:
     recoded file, a growing file). Made from bytes or from lines; each form is made once, if asked for.
     `count`, the number of lines, is known once they are split or decoded (see `line_count`)."""
 
-    __slots__ = ("_data", "_lines", "_size", "offset", "first_line", "path", "count")
+    __slots__ = ("_data", "_lines", "_size", "offset", "first_line", "path", "_count", "_framer")
 
     def __init__(self, data: bytes | None, offset: int, first_line: int, path: str | None = None,
-                 lines: list[bytes] | None = None):
+                 lines: list[bytes] | None = None, framer: "LineFramer | None" = None):
         self._data, self._lines = data, lines
         self._size = None if data is None else len(data)
         self.offset, self.first_line, self.path = offset, first_line, path
-        self.count = None if lines is None else len(lines)
+        self._count = None if lines is None else len(lines)
+        self._framer = framer  # to be told the count, which numbers the lines after these
+
+    @property
+    def count(self) -> int | None:
+        return self._count
+
+    @count.setter
+    def count(self, lines: int) -> None:
+        self._count = lines
+        if self._framer is not None:
+            self._framer._counted(self)
+            self._framer = None
 
     @property
     def data(self) -> bytes:
@@ -210,15 +222,19 @@ class LineFramer:
     # ---- what comes out ----
 
     def _next_line_no(self) -> int:
-        """Lines before the next Block: the last one's lines are counted only now, when its consumer
-        has split or decoded them (counting newlines again would cost a pass over every byte)."""
+        """Lines before the next Block. A Block's lines are counted when its consumer splits or decodes
+        them (counting newlines again would cost a pass over every byte), which tells the framer
+        (`_counted`); one handed on uncounted is counted now."""
         if self._previous is not None:
-            self._lines = self._previous.first_line - 1 + self._previous.line_count()
-            self._previous = None
+            self._previous.line_count()
         return self._lines
 
+    def _counted(self, block: Block) -> None:
+        self._lines = block.first_line - 1 + block.count
+        self._previous = None  # not kept: its bytes are freed as soon as its consumer is done
+
     def _block(self, data: bytes) -> Block:
-        block = Block(data, self.offset, self._next_line_no() + 1, self.path)
+        block = Block(data, self.offset, self._next_line_no() + 1, self.path, framer=self)
         self.offset += len(data)
         self._previous = block
         return block
