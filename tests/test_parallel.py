@@ -51,6 +51,17 @@ def test_output_and_warnings_identical_for_any_worker_count(events_with_bad_line
         assert _without_timing(many.stderr) == _without_timing(one.stderr)
 
 
+def test_a_line_over_the_limit_in_a_worker_range_is_read_through_and_reported_as_in_one_process(tmp_path):
+    events = EXAMPLE.read_bytes().splitlines(keepends=True)[:400]
+    path = tmp_path / "long.jsonl"
+    long_line = b'{"x": "' + b"y" * (17 << 20) + b'"}\n'
+    path.write_bytes(b"".join(events[:200]) + long_line + b"".join(events[200:]))
+    one, two = run(path, 1), run(path, 2)
+    assert two.stdout == one.stdout
+    assert _without_timing(two.stderr) == _without_timing(one.stderr)
+    assert f"{path}:201: line of {len(long_line):,} bytes is longer than the limit of 16,777,216".encode() in one.stderr
+
+
 def _without_timing(stderr: bytes) -> list[bytes]:
     """Warnings and the summary's counts; the summary's seconds and rate differ run to run."""
     return [line.split(b" s (")[0].rsplit(b", ", 1)[0] if line.startswith(b"spl-lite:") else line
