@@ -61,7 +61,7 @@ class Search:
         exactly as `spl-lite run --workers` does; the records are the same for any number of workers."""
         paths = expand_inputs(paths)
         chosen = physical.choose([self.plan], input_format, workers=workers, paths=paths)
-        reader = EventReader(paths, batch_size, projection=chosen.reading.decoder(input_format))
+        reader = EventReader(paths, batch_size, decoder=chosen.reading.decoder(input_format))
         return Records(self.plan, chosen, reader, paths, batch_size, input_format)
 
 

@@ -49,7 +49,7 @@ class Pass:
         if self.physical.workers > 1:
             execution = executions[0]
             head = ParallelHead(execution.plan, self.physical.head_last, self.paths, self.physical.workers,
-                                self.batch_size, execution.inputs, self.reader.projection, self.physical.pushed)
+                                self.batch_size, execution.inputs, self.reader.decoder, self.physical.pushed)
             for output in head.batches(self.reader.counters, on_bad_line, execution.record_errors):
                 with critical():
                     head.push(execution, output)
@@ -79,8 +79,6 @@ class Pass:
 class EventBatches:
     """Events already in memory (the Python API's `Search.run(events)`) as the reader of a Pass:
     consecutive lists of `batch_size` of them, taken as the pass asks for them."""
-
-    projection = None  # they are dicts already: nothing to decode
 
     def __init__(self, events: Iterable[dict], batch_size: int):
         self.events, self.batch_size = iter(events), batch_size

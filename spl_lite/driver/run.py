@@ -13,7 +13,8 @@ from typing import TextIO
 from ..core.errors import SplError
 from ..engine.checkpoint import SearchIdentity, SignalGuard, StateDir, StateError, build_payload, check_searches, text_digest
 from ..io.formats import check_inputs
-from ..io.jsonl import MAX_LINE_BYTES, EventReader, TooManyBadLines, expand_inputs
+from ..io.framing import MAX_LINE_BYTES
+from ..io.jsonl import EventReader, TooManyBadLines, expand_inputs
 from ..io.outputs import DeadLetter, Outputs, output_into_input, output_paths, search_names
 from ..plan import physical
 from .api import Search
@@ -118,7 +119,7 @@ class Run:
             max_line_bytes=args.max_line_bytes or MAX_LINE_BYTES,
             resume=saved and saved.get("inputs"),
             on_notice=reporter.notice,
-            projection=chosen.reading.decoder(args.input_format),
+            decoder=chosen.reading.decoder(args.input_format),
         )
         if args.follow:
             from ..io.follow import FollowReader

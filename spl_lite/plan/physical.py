@@ -15,7 +15,8 @@ import re
 from dataclasses import dataclass
 
 from ..io.framing import can_split
-from ..io.projection import ProjectedDecoder, guard_keys
+from ..io.decoding import Decoder
+from ..io.projection import decoder_for, guard_keys
 from .logical import Plan
 from .rules.early_filters import filters_known_early
 from .rules.projection import deferred_keys, keys_read
@@ -36,9 +37,9 @@ class Reading:
     deferred: frozenset[str]
     reason: str = ""
 
-    def decoder(self, input_format: str) -> ProjectedDecoder | None:
-        """The decoder of a projected reading; None for whole events."""
-        return None if self.keys is None else ProjectedDecoder(self.keys, input_format, self.deferred)
+    def decoder(self, input_format: str) -> Decoder:
+        """The decoder this reading needs (io/decoding.py)."""
+        return decoder_for(self.keys, input_format, self.deferred)
 
     def describe(self) -> str:
         if self.keys is None:
