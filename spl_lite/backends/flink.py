@@ -233,7 +233,8 @@ class Compiler:
         self.views.append((name, select))
         return name
 
-    def project(self, rel: Rel, extra=(), columns=None, where: str | None = None, hint: str = "") -> str:
+    def project(self, rel: Rel, extra=(), columns=None, where: str | None = None, hint: str = "",
+                extra_first: bool = False) -> str:
         """SELECT the order keys, the given columns (default rel's) and extra (column, sql) FROM rel."""
         cols = rel.columns if columns is None else columns
         names = ["`__ord`", "`pt`"]
@@ -242,7 +243,8 @@ class Compiler:
             if column not in seen and not column.startswith("\0"):
                 names.append(_ident(column))
                 seen.add(column)
-        names += [f"{sql} AS {_ident(column)}" for column, sql in extra]
+        computed = [f"{sql} AS {_ident(column)}" for column, sql in extra]
+        names = computed + names if extra_first else names + computed
         select = "SELECT " + ", ".join(names) + f"\nFROM {_ident(rel.view)}"
         if where is not None:
             select += f"\nWHERE {where}"
@@ -325,12 +327,7 @@ class Compiler:
             why = ("the event's own fields are not known when the script is written" if node.name == "source"
                    else "no lowering")
             raise self.fail(f"source `{node.name}`", why, node.span)
-        from ..plan.rules.projection import keys_read
-
-        keys = keys_read(self.plan)
-        if keys is None:
-            raise self.fail(f"`{node.name}` with `input_event` used whole", "the source declares the keys a search "
-                            "reads (map_get(input_event, \"key\")); the whole event has no column", node.span)
+        keys = event_keys(self.plan)
         extra, columns = [], []
         for i, key in enumerate(sorted(keys)):
             kind = self.key_kinds[key] = self.schema.get(key, "string")
@@ -438,7 +435,9 @@ class Compiler:
         column = self.new_column()
         by = f"PARTITION BY {', '.join(partition)} " if partition else ""
         over = f"COUNT(*) OVER ({by}ORDER BY `pt` {_RUNNING})"
-        view = self.project(rel, [(column, over)], hint=hint)
+        # The count first: the next view then reorders the columns, and the planner keeps that projection
+        # (it drops one that only renames, and two running counts would then both be named w0$o0).
+        view = self.project(rel, [(column, over)], hint=hint, extra_first=True)
         return Rel(view, rel.columns + [(f"\0{column}", column, "int")]), _ident(column)
 
     def node_first_time_event(self, node: Node) -> Rel:
@@ -887,6 +886,27 @@ class Expressions:
 def compile_plan(plan: Plan, schema: dict[str, Kind] | None = None, wrapped: bool = False) -> Script:
     """The plan as a Flink SQL script; E0405 for what does not lower."""
     return Compiler(plan, dict(schema or {}), wrapped).compile()
+
+
+def event_keys(plan: Plan) -> list[str]:
+    """The keys the plan reads of the event: every map_get(input_event, "literal"). Any other use of
+    input_event is refused when its expression is lowered."""
+    keys = set()
+    for node in plan.nodes:
+        for expression in node.expressions():
+            for call in ast.walk(expression):
+                if isinstance(call, ast.Call) and call.name == "map_get" and len(call.args) == 2:
+                    target, key = call.args
+                    if isinstance(target, ast.Field) and target.path == ("input_event",) and \
+                            isinstance(key, ast.Literal) and isinstance(key.value, str):
+                        keys.add(key.value)
+    return sorted(keys)
+
+
+def compile_for_file(plan: Plan, path: str) -> Script:
+    """The plan as a script over one JSON-lines file, its event schema read from the file."""
+    schema, wrapped = infer_schema(path, event_keys(plan))
+    return compile_plan(plan, schema, wrapped)
 
 
 def run_script(script: Script, input_path: str, parallelism: int | None = None) -> Iterator[dict]:

@@ -69,14 +69,12 @@ def run_on_flink(args) -> int:
     if search is None:
         return code
     try:
-        from ..backends.flink import compile_plan, infer_schema, run_script
-        from ..plan.rules.projection import keys_read
+        from ..backends.flink import compile_for_file, run_script
 
         paths = expand_inputs(args.input)
         if len(paths) != 1 or paths[0] == "-" or paths[0].endswith(".gz"):
             raise SplError(BAD_INPUT, "--engine flink reads one plain JSON-lines file (not standard input, not gzip)")
-        schema, wrapped = infer_schema(paths[0], sorted(keys_read(search.plan) or ()))
-        script = compile_plan(search.plan, schema, wrapped)
+        script = compile_for_file(search.plan, paths[0])
     except SplError as error:
         print(error.render(search.text, path), file=sys.stderr)
         return exit_code_for(error)
