@@ -144,8 +144,9 @@ def infer_schema(path: str, keys: list[str]) -> tuple[dict[str, Kind], bool]:
                 if value is not None:
                     kinds[key].add(_value_kind(value))
     if len(wrapped) > 1:
-        raise SplError(BAD_INPUT, f"{path}: some events are wrapped in `input_event` and some are not; "
-                       "the Flink source declares one shape")
+        raise SplError(NOT_LOWERED, f"{path} does not lower to Flink: some events are wrapped in `input_event` "
+                       "and some are not, and the Flink source declares one shape",
+                       hint="run it on the default engine (drop --engine)")
     schema = {}
     for key, found in kinds.items():
         if len(found) > 1 or found & {"list", "map"}:
