@@ -865,6 +865,9 @@ class Expressions:
 
     f_match_regex = f_match
 
+    def f_like(self, node, args) -> V:
+        return self.call_like(self.lower(args[0]), args[1], node)
+
     def f_concat(self, node, args) -> V:
         pieces = []
         for arg in args:
