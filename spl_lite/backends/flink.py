@@ -183,12 +183,12 @@ class Script:
     sink_ddl: str
     insert: str
     ordered: bool
-    fields: list[tuple[str, Kind]] = field(default_factory=list)
 
     def statements(self, input_path: str, output_path: str) -> list[str]:
         """The DDL, the views and the INSERT, with the input file and the output directory filled in."""
-        return ([self.source_ddl.replace(_INPUT_PATH, input_path), self.sink_ddl.replace(_OUTPUT_PATH, output_path)]
-                + self.functions                + [f"CREATE TEMPORARY VIEW {_ident(name)} AS\n{body}" for name, body in self.views] + [self.insert])
+        views = [f"CREATE TEMPORARY VIEW {_ident(name)} AS\n{body}" for name, body in self.views]
+        return [self.source_ddl.replace(_INPUT_PATH, input_path), self.sink_ddl.replace(_OUTPUT_PATH, output_path),
+                *self.functions, *views, self.insert]
 
     def text(self) -> str:
         """The script for the SQL client (paths as the placeholders {input} and {output})."""
@@ -284,8 +284,7 @@ class Compiler:
         ordered = any(n.order_sensitive for n in self.plan.nodes)
         functions = [f"CREATE TEMPORARY SYSTEM FUNCTION spl_{name} AS 'spl_lite.engine.flink_functions.{name}' "
                      "LANGUAGE PYTHON" for name in self.functions]
-        return Script(self.source_ddl(), self.kafka_template(), functions, self.views, sink_ddl, insert, ordered,
-                      [(f, k) for f, _, k in shown])
+        return Script(self.source_ddl(), self.kafka_template(), functions, self.views, sink_ddl, insert, ordered)
 
     @staticmethod
     def _output(column: str, kind: Kind) -> str:
