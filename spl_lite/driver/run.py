@@ -38,9 +38,9 @@ def run_command(args) -> int:
               "--state DIR (a run without --state always starts afresh and ends its windows)", file=sys.stderr)
         return EXIT_USAGE
     if getattr(args, "engine", "python") != "python":
-        from .engines import run_on_duckdb
+        from .engines import run_on_engine
 
-        return run_on_duckdb(args)
+        return run_on_engine(args)
     searches, code = compile_searches(args.search)
     if code is not None:
         return code
