@@ -9,6 +9,9 @@ size is written to disk; --keep-output writes the detections to WORKDIR/out). Ev
 (VmRSS) and its peak so far (VmHWM) of the spl-lite process, state file size and output size. The
 run fails (exit 1) if spl-lite exits non-zero.
 
+`--entry-bytes N` instead measures the memory each kind of state keeps per entry (tracemalloc,
+after N generated events through one search each) and prints a table.
+
 Searches (default `latest`): the latest text of every corpus detection that plans (131 texts: G1
 ones read the SSA events, G3/G4 ones the same events converted to OCSF); `stateful`: every corpus
 text with stats, first_time_event, conditional_anomaly, adaptive_threshold or union (82); `all`:
@@ -88,7 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-output", action="store_true",
                         help="write the detections to WORKDIR/out/<search>.jsonl (default: /dev/null; "
                         "adaptive_threshold searches emit many records, tens of GB over 10M events)")
+    parser.add_argument("--entry-bytes", type=int, metavar="N",
+                        help="measure the state's bytes per entry over N events instead of soaking")
     args = parser.parse_args(argv)
+    if args.entry_bytes:
+        return state_entry_bytes(args.entry_bytes, args.seed)
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="spl-lite-soak-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -160,6 +167,54 @@ def main(argv: list[str] | None = None) -> int:
     if not args.keep and args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0 if process.returncode == 0 else 1
+
+
+_STATE_HEAD = ('| from read_ssa_enriched_events() | eval timestamp=parse_long(ucast(map_get(input_event, "_time"), '
+               '"string", null)), device=ucast(map_get(input_event, "dest_device_id"), "string", null), '
+               'user=ucast(map_get(input_event, "dest_user_id"), "string", null), '
+               'cmd=ucast(map_get(input_event, "process"), "string", null), '
+               'parent=ucast(map_get(input_event, "parent_process_name"), "string", null), '
+               'name=ucast(map_get(input_event, "process_name"), "string", null), '
+               'input=ucast(map_get(input_event, "process_id"), "double", null) ')
+# (kind of state, the command keeping it, how many entries its state_dict holds)
+_STATE_KINDS = [
+    ("first_time_event (device, command line)", '| first_time_event input_columns=["device", "cmd"]',
+     lambda d: len(d["seen"])),
+    ("conditional_anomaly (parent, process)", '| conditional_anomaly conditional="parent" target="name"',
+     lambda d: len(d["pair"]) + len(d["conditional"]) + len(d["target"])),
+    ("adaptive_threshold quantile, 7-day window", '| adaptive_threshold algorithm="quantile" entity="user" window=604800000L',
+     lambda d: sum(len(model[1]) if isinstance(model[1], list) else 1 for model in d["models"])),
+    ("stats count() by device, 1h windows", "| stats count() AS n BY device, span(timestamp, 1h)",
+     lambda d: sum(len(groups) for _, groups in d["windows"]["windows"])),
+]
+
+
+def state_entry_bytes(events: int, seed: int) -> int:
+    """Bytes of memory per state entry of each stateful command, measured with tracemalloc."""
+    import gc
+    import tracemalloc
+
+    sys.path.insert(0, str(ROOT))
+    from spl_lite import Search
+    from spl_lite.engine.executor import Execution
+
+    lines = list(generate(events, seed))
+    print(f"state memory per entry after {events:,} generated events (tracemalloc, Python objects included)")
+    print(f"{'state':44} {'entries':>9} {'MiB':>8} {'bytes/entry':>12}")
+    for name, command, entries_of in _STATE_KINDS:
+        execution = Execution(Search.compile(_STATE_HEAD + command).plan, lambda sink, batch: None)
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for start in range(0, len(lines), 16384):  # decoded here: the state keeps the events' values alive
+            execution.push([orjson.loads(line) for line in lines[start:start + 16384]])
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        (state,) = [data for _, data in execution.state_dict()["operators"] if data]
+        entries = entries_of(state)
+        print(f"{name:44} {entries:9,} {kept / 2**20:8.1f} {kept / max(entries, 1):12,.0f}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -134,9 +134,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_triage_options(run)
     _add_report_command(commands)
     run.add_argument(
-        "--engine", choices=("python", "duckdb"), default="python",
-        help="where the search runs: python (default) or duckdb (the plan lowered to one DuckDB query; "
-        "needs the `duckdb` extra; see README: Running on DuckDB)",
+        "--engine", choices=("python", "duckdb", "flink"), default="python",
+        help="where the search runs: python (default), duckdb (the plan lowered to one DuckDB query; "
+        "needs the `duckdb` extra; see README: Running on DuckDB) or flink (the plan lowered to Flink SQL "
+        "and run on a local PyFlink mini-cluster; needs the `flink` extra; see README: Running on Apache Flink)",
     )
 
     compile_ = commands.add_parser(
@@ -145,7 +146,15 @@ def _parser() -> argparse.ArgumentParser:
         "parameters $path0, $path1, ...; what does not lower is an E0404 diagnostic.",
     )
     compile_.add_argument("search", metavar="SEARCH")
-    compile_.add_argument("--to", choices=("duckdb",), default="duckdb", help="the SQL dialect (default duckdb)")
+    compile_.add_argument("--to", choices=("duckdb", "flink"), default="duckdb",
+                          help="the SQL dialect (default duckdb); flink prints a script for the Flink SQL client")
+    compile_.add_argument(
+        "--input-schema", default=None, metavar="KEY:TYPE,...",
+        help="flink: the kind of each event key the search reads (string, long, double, boolean; "
+        "default string), e.g. process_id:long",
+    )
+    compile_.add_argument("--wrapped", action="store_true",
+                          help="flink: the events are wrapped in an `input_event` object (SSA form)")
     compile_.add_argument("--inputs", type=_positive, default=1, metavar="N", help="number of input files (default 1)")
 
     check = commands.add_parser(

@@ -8,7 +8,9 @@ import orjson
 import pytest
 
 from conftest import EXAMPLE, REFERENCE, ROOT, cli_in_process
-from spl_lite.io.jsonl import EventReader, TooManyBadLines, decode_lines
+from spl_lite.io.decoding import decode_lines
+from spl_lite.io.framing import Block, LineFramer, OverlongLine
+from spl_lite.io.jsonl import EventReader, TooManyBadLines
 
 # Every field of every event, so that a lost or changed event shows in the output.
 EVERYTHING = "| from read_ssa_enriched_events() | eval n = map_get(input_event, \"process_id\") | into write_ssa_detected_events();\n"
@@ -151,9 +153,35 @@ def test_help_and_readme_list_the_exit_codes():
 def test_decode_lines_fast_path_and_reasons():
     good = [b'{"a": 1}\n', b'{"b": 2}\n']
     assert decode_lines(good, 1) == ([{"a": 1}, {"b": 2}], [])
-    events, bad = decode_lines(good + [b"x" * 20 + b"\n"], 1, max_line_bytes=10)
+    events, bad = decode_lines(good + [b"[1]\n", b"\n", b"{"], 1)
     assert events == [{"a": 1}, {"b": 2}]
-    assert bad == [(3, "line of 21 bytes is longer than the limit of 10 (--max-line-bytes)", b"x" * 20 + b"\n")]
+    assert [(line_no, reason.split(" (")[0]) for line_no, reason, _ in bad] == [
+        (3, "expected a JSON object, found an array"), (5, "invalid JSON")]
+
+
+@pytest.mark.parametrize("piece", [1, 7, 25, 1000])
+def test_the_framer_cuts_lines_alike_however_the_bytes_come_and_reads_overlong_lines_through(piece):
+    data = b'{"a": 1}\n' + b"x" * 20 + b"\n" + b'{"b": 2}\n\n' + b"y" * 11 + b'\n{"c": 3}'
+    framer = LineFramer(10, offset=100, line=4, spool=True)
+    items = [item for start in range(0, len(data), piece) for item in framer.feed(data[start:start + piece])]
+    items += framer.end()
+    lines, places = [], []
+    for item in items:
+        if isinstance(item, OverlongLine):
+            item.spool.seek(0)
+            lines.append((item.line_no, item.reason, item.spool.read()))
+            places.append(item.place_after())
+        else:
+            lines += [(item.first_line + i, None, line) for i, line in enumerate(item.lines)]
+            places.append(item.place_after(item.line_count()))
+            assert isinstance(item, Block) and max(map(len, item.lines)) <= 10
+    assert lines == [
+        (5, None, b'{"a": 1}\n'),
+        (6, "line of 21 bytes is longer than the limit of 10 (--max-line-bytes)", b"x" * 20 + b"\n"),
+        (7, None, b'{"b": 2}\n'), (8, None, b"\n"),
+        (9, "line of 12 bytes is longer than the limit of 10 (--max-line-bytes)", b"y" * 11 + b"\n"),
+        (10, None, b'{"c": 3}')]
+    assert places[-1] == (10, 100 + len(data))
 
 
 def test_reader_max_bad_stops_right_after_the_line_over_the_limit(tmp_path):

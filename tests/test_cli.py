@@ -1,4 +1,7 @@
-"""The `spl-lite` command, run as a real process: exit codes, stdout/stderr, input forms."""
+"""The `spl-lite` command: exit codes, stdout/stderr, input forms. What needs a real process (the module
+runnable, --help and usage errors through argparse's exit, paths relative to the checkout, deep
+recursion) runs as one (`cli`); the rest calls the same main() in-process (`cli_in_process`), without
+an interpreter start each."""
 from __future__ import annotations
 
 import gzip
@@ -8,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from conftest import EXAMPLE, REFERENCE, ROOT, cli
+from conftest import EXAMPLE, REFERENCE, ROOT, cli, cli_in_process
 
 SEARCH = """\
 | from read_ssa_enriched_events()
@@ -80,14 +83,14 @@ def test_a_batch_size_below_one_is_a_usage_error(size, search):
 # ---- check -------------------------------------------------------------------------------------
 
 def test_check_ok(search):
-    result = cli("check", search)
+    result = cli_in_process("check", search)
     assert result.returncode == 0
     assert result.out == f"{search}: ok\n"
     assert result.err == ""
 
 
 def test_check_failing_renders_the_diagnostic_on_stderr(bad_search):
-    result = cli("check", bad_search)
+    result = cli_in_process("check", bad_search)
     assert result.returncode == 1
     assert result.out == ""
     assert result.err == (
@@ -106,14 +109,14 @@ def test_check_renders_exactly_like_the_error_snapshots():
 
 
 def test_check_several_files_reports_each_and_fails_if_any_fails(search, bad_search):
-    result = cli("check", search, bad_search)
+    result = cli_in_process("check", search, bad_search)
     assert result.returncode == 1
     assert result.out == f"{search}: ok\n"
     assert "unknown function `lowr`" in result.err
 
 
 def test_check_json_shape(search, bad_search):
-    result = cli("check", "--json", search, bad_search)
+    result = cli_in_process("check", "--json", search, bad_search)
     assert result.returncode == 1
     good, bad = records(result.out)
     assert good == {"path": str(search), "ok": True, "diagnostics": []}
@@ -128,7 +131,7 @@ def test_check_json_shape(search, bad_search):
 
 
 def test_check_missing_file_is_a_clear_error(tmp_path):
-    result = cli("check", tmp_path / "nope.spl")
+    result = cli_in_process("check", tmp_path / "nope.spl")
     assert result.returncode != 0
     assert "cannot read search" in result.err and "nope.spl" in result.err
 
@@ -138,7 +141,7 @@ def test_check_a_directory_checks_every_search_under_it(tmp_path):
     (tmp_path / "a.spl").write_text(SEARCH)
     (tmp_path / "sub" / "b.spl").write_text(BAD_SEARCH)
     (tmp_path / "notes.txt").write_text("not a search")
-    result = cli("check", "--json", tmp_path)
+    result = cli_in_process("check", "--json", tmp_path)
     assert [(Path(r["path"]).name, r["ok"]) for r in records(result.out)] == [("a.spl", True), ("b.spl", False)]
     assert result.returncode == 1
 
@@ -146,7 +149,7 @@ def test_check_a_directory_checks_every_search_under_it(tmp_path):
 # ---- explain -----------------------------------------------------------------------------------
 
 def test_explain_prints_one_line_per_plan_node(search):
-    result = cli("explain", search)
+    result = cli_in_process("explain", search)
     assert result.returncode == 0
     lines, reading = result.out.split("\n\n")
     lines = lines.splitlines()
@@ -161,7 +164,7 @@ def test_explain_prints_one_line_per_plan_node(search):
 
 def test_explain_prints_the_physical_plan_after_the_logical_one(tmp_path):
     reference = REFERENCE
-    physical = cli("explain", reference).out.split("\n\n")[-1].splitlines()
+    physical = cli_in_process("explain", reference).out.split("\n\n")[-1].splitlines()
     assert physical == [
         "reading: only the keys _time, dest_device_id, dest_user_id, event_id, parent_process_name, process, "
         "process_name of each event (projected); deferred: dest_device_id, dest_user_id, event_id, process "
@@ -170,12 +173,12 @@ def test_explain_prints_the_physical_plan_after_the_logical_one(tmp_path):
         "filter #6 is applied before #5 (it reads nothing #5 sets)",
     ]
     events = EXAMPLE
-    parallel = cli("explain", reference, "--input", events, "--workers", "2").out.splitlines()
+    parallel = cli_in_process("explain", reference, "--input", events, "--workers", "2").out.splitlines()
     assert "running: 2 worker processes run nodes #0-#4, and the filter #6 after #5; " \
            "the main process runs the rest in input order" in parallel
     whole = tmp_path / "whole.spl"
     whole.write_text('| from read_ssa_enriched_events() | eval n = map_get(input_event, "n") | into write_ssa_detected_events();')
-    assert cli("explain", whole).out.split("\n\n")[-1].startswith("reading: whole events")
+    assert cli_in_process("explain", whole).out.split("\n\n")[-1].startswith("reading: whole events")
 
 
 def test_explain_json_holds_both_plans_and_the_logical_plan_round_trips():
@@ -183,7 +186,7 @@ def test_explain_json_holds_both_plans_and_the_logical_plan_round_trips():
     from spl_lite.plan.logical import Plan
 
     reference = REFERENCE
-    document = json.loads(cli("explain", "--json", reference).out)
+    document = json.loads(cli_in_process("explain", "--json", reference).out)
     (search,) = document["searches"]
     assert [node["command"] for node in search["logical"]][:3] == ["from", "eval", "eval"]
     assert document["physical"]["reading"]["mode"] == "projected"
@@ -194,7 +197,7 @@ def test_explain_json_holds_both_plans_and_the_logical_plan_round_trips():
 
 
 def test_explain_of_a_broken_search_prints_the_diagnostic(bad_search):
-    result = cli("explain", bad_search)
+    result = cli_in_process("explain", bad_search)
     assert result.returncode == 1
     assert result.out == ""
     assert result.err.startswith("error[E0201]: unknown function `lowr`")
@@ -204,7 +207,7 @@ def test_explain_of_a_broken_search_prints_the_diagnostic(bad_search):
 
 def test_run_with_an_input_file(search, tmp_path):
     events = events_file(tmp_path / "events.jsonl", [1, 2, 3])
-    result = cli("run", search, "--input", events)
+    result = cli_in_process("run", search, "--input", events)
     assert result.returncode == 0
     assert result.out == '{"n":2}\n{"n":3}\n'
     assert result.err == ""  # stderr is not a terminal: no progress, no summary
@@ -214,7 +217,7 @@ def test_run_with_a_glob_reads_matches_in_sorted_order(search, tmp_path):
     events_file(tmp_path / "b.jsonl", [5])
     events_file(tmp_path / "a.jsonl", [4])
     events_file(tmp_path / "c.txt", [6])
-    result = cli("run", search, "--input", str(tmp_path / "*.jsonl"))
+    result = cli_in_process("run", search, "--input", str(tmp_path / "*.jsonl"))
     assert result.returncode == 0
     assert records(result.out) == [{"n": 4}, {"n": 5}]
 
@@ -223,20 +226,20 @@ def test_run_with_several_inputs_and_gzip(search, tmp_path):
     plain = events_file(tmp_path / "one.jsonl", [2])
     packed = tmp_path / "two.jsonl.gz"
     packed.write_bytes(gzip.compress(b'{"n": 3}\n{"n": 1}\n{"n": 4}\n'))
-    result = cli("run", search, "--input", plain, packed)
+    result = cli_in_process("run", search, "--input", plain, packed)
     assert result.returncode == 0
     assert records(result.out) == [{"n": 2}, {"n": 3}, {"n": 4}]
 
 
 def test_run_reads_events_from_stdin(search):
-    result = cli("run", search, "--input", "-", stdin=b'{"n": 7}\n{"n": 0}\n\n{"n": 8}\n')
+    result = cli_in_process("run", search, "--input", "-", stdin=b'{"n": 7}\n{"n": 0}\n\n{"n": 8}\n')
     assert result.returncode == 0
     assert records(result.out) == [{"n": 7}, {"n": 8}]
 
 
 def test_run_reads_the_search_from_stdin(tmp_path):
     events = events_file(tmp_path / "events.jsonl", [1, 2])
-    result = cli("run", "-", "--input", events, stdin=SEARCH.encode())
+    result = cli_in_process("run", "-", "--input", events, stdin=SEARCH.encode())
     assert result.returncode == 0
     assert records(result.out) == [{"n": 2}]
 
@@ -246,7 +249,7 @@ def test_run_with_envelope_lines(tmp_path):
     search.write_text('| from read_ssa_enriched_events() | select input_event, _datamodels, body;')
     events = tmp_path / "e.jsonl"
     events.write_text('{"input_event": {"n": 1, "_datamodels": ["Y"]}, "_datamodels": ["X"]}\n')
-    result = cli("run", search, "--input", events)
+    result = cli_in_process("run", search, "--input", events)
     # _datamodels comes from the event, as the production source takes it (spec 7.1).
     assert records(result.out) == [{"input_event": {"n": 1, "_datamodels": ["Y"]}, "_datamodels": ["Y"], "body": {}}]
 
@@ -254,7 +257,7 @@ def test_run_with_envelope_lines(tmp_path):
 def test_run_output_file(search, tmp_path):
     events = events_file(tmp_path / "events.jsonl", [1, 2, 3])
     out = tmp_path / "out.jsonl"
-    result = cli("run", search, "--input", events, "--output", out)
+    result = cli_in_process("run", search, "--input", events, "--output", out)
     assert result.returncode == 0
     assert result.out == ""
     assert out.read_text() == '{"n":2}\n{"n":3}\n'
@@ -263,7 +266,7 @@ def test_run_output_file(search, tmp_path):
 def test_run_skips_broken_lines_with_file_and_line_and_goes_on(search, tmp_path):
     events = tmp_path / "events.jsonl"
     events.write_text('{"n": 2}\n{"n": 5\n[1, 2]\n{"n": 3}\n')
-    result = cli("run", search, "--input", events)
+    result = cli_in_process("run", search, "--input", events)
     assert result.returncode == 0
     assert records(result.out) == [{"n": 2}, {"n": 3}]
     warnings = [line for line in result.err.splitlines() if line.startswith("warning:")]
@@ -275,7 +278,7 @@ def test_run_skips_broken_lines_with_file_and_line_and_goes_on(search, tmp_path)
 
 def test_run_missing_input_file_exits_3_with_a_clear_message(search, tmp_path):
     out = tmp_path / "out.jsonl"
-    result = cli("run", search, "--input", tmp_path / "missing.jsonl", "--output", out)
+    result = cli_in_process("run", search, "--input", tmp_path / "missing.jsonl", "--output", out)
     assert result.returncode == 3
     assert result.out == ""
     assert "missing.jsonl" in result.err
@@ -285,20 +288,20 @@ def test_run_missing_input_file_exits_3_with_a_clear_message(search, tmp_path):
 
 def test_run_missing_search_file_exits_3(tmp_path):
     events = events_file(tmp_path / "events.jsonl", [1])
-    result = cli("run", tmp_path / "nope.spl", "--input", events)
+    result = cli_in_process("run", tmp_path / "nope.spl", "--input", events)
     assert result.returncode == 3
     assert "cannot read search" in result.err
 
 
 def test_run_unwritable_output_exits_3(search, tmp_path):
     events = events_file(tmp_path / "events.jsonl", [1])
-    result = cli("run", search, "--input", events, "--output", tmp_path / "no" / "such" / "dir.jsonl")
+    result = cli_in_process("run", search, "--input", events, "--output", tmp_path / "no" / "such" / "dir.jsonl")
     assert result.returncode == 3
     assert "cannot write" in result.err
 
 
 def test_run_with_a_broken_search_exits_1_before_reading(bad_search, tmp_path):
-    result = cli("run", bad_search, "--input", tmp_path / "missing.jsonl")
+    result = cli_in_process("run", bad_search, "--input", tmp_path / "missing.jsonl")
     assert result.returncode == 1
     assert result.err.startswith("error[E0201]: unknown function `lowr`")
     assert f"--> {bad_search}:2:12" in result.err
@@ -308,7 +311,7 @@ def test_run_with_a_broken_search_exits_1_before_reading(bad_search, tmp_path):
 
 def test_progress_flag_prints_a_summary(search, tmp_path):
     events = events_file(tmp_path / "events.jsonl", [1, 2, 3])
-    result = cli("run", search, "--input", events, "--progress")
+    result = cli_in_process("run", search, "--input", events, "--progress")
     assert result.returncode == 0
     assert records(result.out) == [{"n": 2}, {"n": 3}]
     # The progress line is redrawn with `\r` + erase-line before the summary replaces it.
@@ -319,7 +322,7 @@ def test_progress_flag_prints_a_summary(search, tmp_path):
 
 def test_no_progress_output_when_stderr_is_not_a_terminal(search, tmp_path):
     events = events_file(tmp_path / "events.jsonl", range(5000))
-    result = cli("run", search, "--input", events, "--batch-size", "10")
+    result = cli_in_process("run", search, "--input", events, "--batch-size", "10")
     assert result.returncode == 0
     assert len(result.out.splitlines()) == 4998
     assert result.err == ""
@@ -327,7 +330,7 @@ def test_no_progress_output_when_stderr_is_not_a_terminal(search, tmp_path):
 
 def test_no_progress_flag_still_shows_warnings(search, tmp_path):
     events = events_file(tmp_path / "events.jsonl", [2], extra_lines=("oops",))
-    result = cli("run", search, "--input", events, "--no-progress")
+    result = cli_in_process("run", search, "--input", events, "--no-progress")
     assert result.returncode == 0
     assert f"{events}:2:" in result.err
 
@@ -336,7 +339,7 @@ def test_record_errors_are_summarised_on_stderr(tmp_path):
     search = tmp_path / "s.spl"
     search.write_text('| from read_ssa_enriched_events() | eval x = lower(map_get(input_event, "n")) | select x;')
     events = events_file(tmp_path / "events.jsonl", [1, 2])
-    result = cli("run", search, "--input", events)
+    result = cli_in_process("run", search, "--input", events)
     assert result.returncode == 0
     assert records(result.out) == [{"x": None}, {"x": None}]
     assert "could not be computed" in result.err

@@ -61,6 +61,62 @@ def test_null_safe_equality(expression, event, expected):
     assert values(expression, event) is expected
 
 
+@pytest.mark.parametrize("constant", ["true", "false", "1", "1.0", "-0.0", "0", "2.5", "4769"])
+@pytest.mark.parametrize("op", ["=", "!="])
+def test_equality_with_a_bool_or_number_literal_agrees_with_equals_row_by_row(constant, op):
+    """The column-at-once comparison against a literal gives what values.equals gives per record."""
+    from spl_lite.core.values import equals
+
+    mixed = [1, 1.0, True, False, 0, 0.0, -0.0, 2.5, 4769, 4769.0, "1", "true", None, [1], {"a": 1},
+             float("nan"), float("inf"), 2**70]
+    events = [{"x": v} for v in mixed] + [{}]
+    got = column(f"| from source | eval r = x {op} {constant} | select r", events, "r")
+    literal = {"true": True, "false": False}.get(constant, None)
+    literal = literal if literal is not None else (float(constant) if "." in constant else int(constant))
+    assert got == [equals(e.get("x"), literal) is (op == "=") for e in events]
+
+
+@pytest.mark.parametrize("regex", ["/(?i)kerberos::ptt/", "/Get-System/", "/(?i)wscript.exe/", r"/^(?i)ntkd\.exe/",
+                                   "/mimikatz/i", "/(a|b)c/", "/(?i)MimiKatz/", "/(?i)KERBEROS.ptt/"])
+def test_match_regex_looking_for_its_required_text_first_agrees_with_the_regex(regex):
+    """match_regex with a regex literal checks the text every match holds before the regex; the
+    regex given as a string (compiled per value, no shortcut) gives the same, errors included."""
+    texts = ["cmd KERBEROS::PTT", "kerberos::pt", "x get-system", "Get-System", "C:\\WSCRIPT.EXE", "wscriptzexe",
+             "ntkd.exe", "NTKD.EXE x", "a ntkd.exe", "MimiKatz", "\u212aerberos::ptt", "\u0130 mimikatz", "bc", None, 5]
+    events = [{"x": t} for t in texts]
+    pattern = regex[1:regex.rindex("/")]
+    if regex.endswith("/i"):
+        pattern = "(?i)" + pattern
+    plain_pattern = orjson.dumps(pattern).decode()
+    literal = column(f"| from source | eval r = match_regex(x, {regex}) | select r", events, "r")
+    plain = column(f"| from source | eval r = match_regex(x, {plain_pattern}) | select r", events, "r")
+    assert literal == plain
+    # Over a column known to hold text (here lower's result) the whole column is searched at once.
+    events = [e for e in events if type(e["x"]) is not int] + [{"x": "\n".join(texts[:3])}, {"x": ""}]
+    literal = column(f"| from source | eval r = match_regex(lower(x), {regex}) | select r", events, "r")
+    plain = column(f"| from source | eval r = match_regex(lower(x), {plain_pattern}) | select r", events, "r")
+    assert literal == plain
+
+
+@pytest.mark.parametrize("pattern", ["%delete%", "7z%", "%.exe", "a%b", "exact", "%", "", "x_y", "%\n%"])
+def test_like_over_a_text_column_agrees_with_the_like_regex(pattern):
+    from spl_lite.core.regex import like_to_regex
+
+    texts = ["sc delete x", "DELETE", "7zip", "x7z", "a.exe", "exact", "ab", "a\nb", "acb", "", "x_y", "xzy", None]
+    got = column(f"| from source | eval r = lower(x) LIKE {orjson.dumps(pattern).decode()} | select r",
+                 [{"x": t} for t in texts], "r")
+    assert got == [None if t is None else like_to_regex(pattern).match(t.lower()) is not None for t in texts]
+
+
+def test_in_a_list_of_strings_agrees_with_the_in_function():
+    """`x IN ("a", ...)` of string literals is a set lookup; in() called as a function is the plain path."""
+    events = [{"x": v} for v in ["a", "b", "A", 1, None, [1], {"a": 1}, "", True, 1.5]] + [{}]
+    for negated in ("", "NOT "):
+        lookup = column(f'| from source | eval r = x {negated}IN ("a", "", "1") | select r', events, "r")
+        plain = column(f'| from source | eval r = {"NOT " if negated else ""}in(x, "a", "", "1") | select r', events, "r")
+        assert lookup == plain
+
+
 def test_where_not_equal_null_keeps_present_values():
     events = [{"p": "a"}, {}, {"p": None}, {"p": ""}]
     assert column("| from source | where p != null", events, "p") == ["a", ""]

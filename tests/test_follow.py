@@ -139,3 +139,26 @@ def test_follow_standard_input_flushes_as_records_come_and_ends_at_eof(tmp_path,
         if process.poll() is None:
             process.kill()
     assert [orjson.loads(x)["n"] for x in out.read_bytes().splitlines()] == [1, 1, 2, 3]
+
+
+def test_follow_frames_bad_and_overlong_lines_as_reading_a_file_does(tmp_path, search):
+    """One framer for both: the same warnings, and the same dead letter byte for byte (an overlong
+    line too, with its number and offset), whether the lines are read from a file or followed."""
+    data = line(1) + b'{"broken\n' + b"x" * 5_000 + b"\n" + line(2) + b"[3]\n" + line(4)[:-1]
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(data)
+    results = {}
+    for mode, args, stdin in (("file", ["--input", path], None), ("follow", ["--input", "-", "--follow"], data)):
+        dead, out = tmp_path / f"dead-{mode}", tmp_path / f"out-{mode}.jsonl"
+        result = run(search, *args, "--max-line-bytes", "1000", "--dead-letter", dead, "--output", out, stdin=stdin)
+        assert result.returncode == 0, result.err
+        warnings = [w.replace(str(path), "<stdin>") for w in result.err.splitlines() if w.startswith("warning:")]
+        index = Path(f"{dead}.index.jsonl").read_bytes().replace(str(path).encode(), b"<stdin>")
+        results[mode] = (out.read_bytes(), warnings, dead.read_bytes(), index)
+    assert results["follow"] == results["file"]
+    output, warnings, dead_letter, index = results["file"]
+    assert [orjson.loads(x)["n"] for x in output.splitlines()] == [1, 2, 4]
+    assert [w.split(": ")[1] for w in warnings] == ["<stdin>:2", "<stdin>:3", "<stdin>:5"]
+    assert dead_letter == b'{"broken\n' + b"x" * 5_000 + b"\n" + b"[3]\n"
+    entries = [orjson.loads(x) for x in index.splitlines()]
+    assert [(e["line"], e["bytes"], e["offset"]) for e in entries] == [(2, 9, 0), (3, 5_001, 9), (5, 4, 5_010)]

@@ -1,5 +1,7 @@
 """Issue 14: input and output a hostile or a new user gives: pipes and FIFOs, an output that is an
-input, endless lines, damaged gzip, unreadable files, odd encodings. Each runs in a second or two."""
+input, endless lines, damaged gzip, unreadable files, odd encodings. Each runs in a second or two.
+What needs a real process (pipes, FIFOs, capped memory, signals, file size limits, a full disk) runs
+as one (`cli`); the rest calls the same main() in this process (`in_process`)."""
 from __future__ import annotations
 
 import codecs
@@ -12,6 +14,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+
+from conftest import cli_in_process as in_process
 
 ROOT = Path(__file__).resolve().parent.parent
 SEARCH = '| from read_ssa_enriched_events() | eval n = map_get(input_event, "n") | select n | into write_ssa_detected_events();\n'
@@ -161,7 +165,7 @@ def test_a_bit_flipped_gzip_is_an_input_error_naming_the_file(search, tmp_path):
     broken = tmp_path / "broken.jsonl.gz"
     broken.write_bytes(bytes(packed))
     out = tmp_path / "out.jsonl"
-    result = cli("run", search, "--input", broken, "--output", out)
+    result = in_process("run", search, "--input", broken, "--output", out)
     assert result.returncode == 3, result.err
     assert f"`{broken}`: gzip data is damaged" in result.err
     assert numbers(out.read_bytes())[:10] == list(range(10))  # what was written before stays
@@ -179,7 +183,7 @@ def test_an_unreadable_input_is_exit_3_with_a_message(search, tmp_path):
         unreadable = tmp_path / "secret.jsonl"
         unreadable.write_bytes(events(1))
         unreadable.chmod(0)
-    result = cli("run", search, "--input", unreadable)
+    result = in_process("run", search, "--input", unreadable)
     assert result.returncode == 3 and f"cannot read `{unreadable}`" in result.err
 
 
@@ -188,14 +192,14 @@ def test_a_huge_regex_repetition_is_a_diagnostic(tmp_path):
     path.write_text('| from read_ssa_enriched_events() | where match_regex(process_name, /a{4294967295}/) '
                     '| into write_ssa_detected_events();\n')
     for command in (["check", path], ["run", path, "--input", "-"]):
-        result = cli(*command, stdin=b"")
+        result = in_process(*command, stdin=b"")
         assert result.returncode == 1 and "repeat count too big" in result.err, result.err
 
 
 def test_check_on_a_corpus_line_whose_search_is_not_a_string(tmp_path):
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_bytes(b'{"search": 5}\n{"search": ["x"]}\n{"search": null}\n')
-    result = cli("check", corpus)
+    result = in_process("check", corpus)
     assert result.returncode == 1 and result.err.count("`search` field") == 3, result.err
 
 
@@ -205,11 +209,11 @@ def _tampered(search, tmp_path, change) -> subprocess.CompletedProcess:
     data = tmp_path / "in.jsonl"
     data.write_bytes(events(5))
     state = tmp_path / "state"
-    assert cli("run", search, "--input", data, "--state", state).returncode == 0
+    assert in_process("run", search, "--input", data, "--state", state).returncode == 0
     payload = decode_state((state / "state.json").read_bytes(), "state")
     change(payload)
     (state / "state.json").write_bytes(encode_state(payload))  # a right checksum over a wrong shape
-    return cli("run", search, "--input", data, "--state", state)
+    return in_process("run", search, "--input", data, "--state", state)
 
 
 @pytest.mark.parametrize("change", [
@@ -299,12 +303,12 @@ def test_a_file_shorter_than_its_saved_offset_is_refused_unless_reset(search, tm
     data = tmp_path / "in.jsonl"
     data.write_bytes(events(100))
     state = tmp_path / "state"
-    assert cli("run", search, "--input", data, "--state", state).returncode == 0
+    assert in_process("run", search, "--input", data, "--state", state).returncode == 0
     data.write_bytes(events(100)[:5000])  # the same first bytes, cut short
-    result = cli("run", search, "--input", data, "--state", state)
+    result = in_process("run", search, "--input", data, "--state", state)
     assert result.returncode == 6 and "shorter than when the state was saved" in result.err
     assert result.stdout == b""
-    result = cli("run", search, "--input", data, "--state", state, "--reset-state")
+    result = in_process("run", search, "--input", data, "--state", state, "--reset-state")
     assert result.returncode == 0 and len(result.stdout.splitlines()) == events(100)[:5000].count(b"\n")
 
 
@@ -314,30 +318,30 @@ def test_a_file_rewritten_in_place_is_refused_unless_reset_and_a_rotated_one_is_
     data = tmp_path / "in.jsonl"
     data.write_bytes(events(100))
     state = tmp_path / "state"
-    assert cli("run", search, "--input", data, "--state", state).returncode == 0
+    assert in_process("run", search, "--input", data, "--state", state).returncode == 0
     inode = data.stat().st_ino
     with open(data, "r+b") as handle:  # rewritten in place: same inode, other content, not shorter
         handle.write(b"\n" + events(100)[1:])
     assert data.stat().st_ino == inode
-    result = cli("run", search, "--input", data, "--state", state)
+    result = in_process("run", search, "--input", data, "--state", state)
     assert result.returncode == 6 and "was rewritten since the state was saved" in result.err
-    assert cli("run", search, "--input", data, "--state", state, "--reset-state").returncode == 0
+    assert in_process("run", search, "--input", data, "--state", state, "--reset-state").returncode == 0
     rotated = tmp_path / "new.jsonl"
     rotated.write_bytes(b"\n" + events(100))
     rotated.replace(data)  # a new file under the old name
-    result = cli("run", search, "--input", data, "--state", state)
+    result = in_process("run", search, "--input", data, "--state", state)
     assert result.returncode == 0 and "reading it from the start" in result.err
 
 
 @pytest.mark.parametrize("flags", [["--final"], ["--reset-state"], ["--final", "--reset-state"]])
 def test_final_and_reset_state_need_state(search, tmp_path, flags):
-    result = cli("run", search, "--input", "-", *flags, stdin=events(1))
+    result = in_process("run", search, "--input", "-", *flags, stdin=events(1))
     assert result.returncode == 2 and "--state" in result.err
 
 
 def test_workers_must_be_positive(search):
     for n in ("0", "-1"):
-        assert cli("run", search, "--input", "-", "--workers", n, stdin=b"").returncode == 2
+        assert in_process("run", search, "--input", "-", "--workers", n, stdin=b"").returncode == 2
 
 
 def test_a_broken_pipe_during_a_state_run_saves_the_state(search, tmp_path):
@@ -373,7 +377,7 @@ def test_a_file_with_a_byte_order_mark_is_read_as_its_text(search, tmp_path, enc
     if encoding == "utf-16-be":
         data = codecs.BOM_UTF16_BE + data
     path.write_bytes(data)
-    result = cli("run", search, "--input", path, *(["--whole-events"] if whole else []))
+    result = in_process("run", search, "--input", path, *(["--whole-events"] if whole else []))
     assert result.returncode == 0, result.err
     assert numbers(result.stdout) == list(range(3000))
 
@@ -382,10 +386,10 @@ def test_a_utf16_file_resumes_where_it_stopped(search, tmp_path):
     path = tmp_path / "in.jsonl"
     path.write_bytes(events(100).decode().encode("utf-16"))
     state = tmp_path / "state"
-    first = cli("run", search, "--input", path, "--state", state)
+    first = in_process("run", search, "--input", path, "--state", state)
     with open(path, "ab") as handle:  # PowerShell's >> appends UTF-16 without a second mark
         handle.write(b'{"n": 100}\n'.decode().encode("utf-16-le"))
-    second = cli("run", search, "--input", path, "--state", state)
+    second = in_process("run", search, "--input", path, "--state", state)
     assert first.returncode == second.returncode == 0, second.err
     assert numbers(first.stdout) == list(range(100)) and numbers(second.stdout) == [100]
 
@@ -395,11 +399,11 @@ def test_a_json_array_of_objects_is_read_as_events(search, tmp_path, pretty):
     items = [{"n": i} for i in range(50)] + [7]
     path = tmp_path / "export.json"
     path.write_bytes(orjson.dumps(items, option=orjson.OPT_INDENT_2 if pretty else 0))
-    result = cli("run", search, "--input", path)
+    result = in_process("run", search, "--input", path)
     assert result.returncode == 0, result.err
     assert numbers(result.stdout) == list(range(50))
     assert "item 51 of the JSON array is not an object" in result.err
-    result = cli("run", search, "--input", "-", stdin=path.read_bytes())
+    result = in_process("run", search, "--input", "-", stdin=path.read_bytes())
     assert numbers(result.stdout) == list(range(50))
 
 
@@ -410,7 +414,7 @@ def test_a_file_that_gives_no_event_says_why_and_exits_3(search, tmp_path):
     good.write_bytes(events(2))
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")
-    result = cli("run", search, "--input", good, text, empty)
+    result = in_process("run", search, "--input", good, text, empty)
     assert result.returncode == 3
     assert numbers(result.stdout) == [0, 1]
     assert f"`{text}` gave no event: all 2 of its lines were bad" in result.err
@@ -424,17 +428,17 @@ def test_a_search_given_as_input_is_refused_naming_the_fix(search, tmp_path):
     data.write_bytes(events(3))
     other = tmp_path / "b.spl"
     other.write_text(SEARCH)
-    result = cli("run", search, "--input", data, other)
+    result = in_process("run", search, "--input", data, other)
     assert result.returncode == 2 and result.stdout == b""
     assert f"spl-lite run {search} {other} --input {data}" in result.err
-    result = cli("run", "--input", data, search)
+    result = in_process("run", "--input", data, search)
     assert result.returncode == 2 and f"spl-lite run {search} --input {data}" in result.err
-    result = cli("run", "--input", data)
+    result = in_process("run", "--input", data)
     assert result.returncode == 2 and "no SEARCH" in result.err
 
 
 def test_search_and_events_cannot_both_be_standard_input():
-    result = cli("run", "-", "--input", "-", stdin=SEARCH.encode())
+    result = in_process("run", "-", "--input", "-", stdin=SEARCH.encode())
     assert result.returncode == 2 and "both come from standard input" in result.err
 
 
@@ -444,11 +448,11 @@ def test_an_input_directory_reads_the_event_files_under_it(search, tmp_path):
     (data / "a.jsonl").write_bytes(events(2))
     (data / "b" / "c.jsonl.gz").write_bytes(gzip.compress(events(4)[len(events(2)):]))
     (data / "notes.txt").write_text("not events")
-    result = cli("run", search, "--input", data)
+    result = in_process("run", search, "--input", data)
     assert result.returncode == 0, result.err
     assert numbers(result.stdout) == [0, 1, 2, 3]
     (tmp_path / "empty").mkdir()
-    result = cli("run", search, "--input", tmp_path / "empty")
+    result = in_process("run", search, "--input", tmp_path / "empty")
     assert result.returncode == 3 and "holds no event file" in result.err
 
 

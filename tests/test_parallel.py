@@ -16,7 +16,7 @@ from spl_lite.core.batch import Batch, coded
 from spl_lite.io.projection import ProjectedDecoder
 from spl_lite.engine import executor, parallel
 from spl_lite.engine.parallel import _range_events, pack, unpack
-from spl_lite.io.framing import byte_ranges, range_blocks
+from spl_lite.io.framing import byte_ranges, range_framer
 from spl_lite.plan.rules.stateless_head import pushed_filter, stateless_head
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -49,6 +49,17 @@ def test_output_and_warnings_identical_for_any_worker_count(events_with_bad_line
         many = run(events_with_bad_lines, workers)
         assert many.stdout == one.stdout
         assert _without_timing(many.stderr) == _without_timing(one.stderr)
+
+
+def test_a_line_over_the_limit_in_a_worker_range_is_read_through_and_reported_as_in_one_process(tmp_path):
+    events = EXAMPLE.read_bytes().splitlines(keepends=True)[:400]
+    path = tmp_path / "long.jsonl"
+    long_line = b'{"x": "' + b"y" * (17 << 20) + b'"}\n'
+    path.write_bytes(b"".join(events[:200]) + long_line + b"".join(events[200:]))
+    one, two = run(path, 1), run(path, 2)
+    assert two.stdout == one.stdout
+    assert _without_timing(two.stderr) == _without_timing(one.stderr)
+    assert f"{path}:201: line of {len(long_line):,} bytes is longer than the limit of 16,777,216".encode() in one.stderr
 
 
 def _without_timing(stderr: bytes) -> list[bytes]:
@@ -100,7 +111,7 @@ def test_a_range_is_read_in_blocks_of_whole_lines(tmp_path, lines_per_block):
     data = path.read_bytes()
     for start, end in byte_ranges(str(path), 7_000):
         with open(path, "rb") as handle:
-            blocks = list(range_blocks(handle, start, end, lines_per_block))
+            blocks = [block.data for block in range_framer(handle, start, end, lines_per_block).read(handle, end)]
         assert b"".join(blocks) == data[start:end]
         assert all(block.endswith(b"\n") for block in blocks[:-1])
         assert all(block for block in blocks)
@@ -113,11 +124,11 @@ def test_a_range_is_decoded_in_gathered_batches_in_order_around_lines_left_to_wh
     got, sizes, whole_blocks = [], [], []
     for start, end in byte_ranges(str(events_with_bad_lines), 8 << 20):
         with open(events_with_bad_lines, "rb") as handle:
-            for part in _range_events(handle, start, end, decoder, 2_000):
-                sizes.append(len(part))
-                if isinstance(part, list):  # the lines of a block the decoder left to whole events
-                    whole_blocks.append(len(part))
-                    got += [(e.get("process_name"), e.get("process")) for e in map(_json_object, part) if e is not None]
+            for part, bad, lines in _range_events(handle, start, end, decoder, 2_000):
+                sizes.append(lines)
+                if isinstance(part, list):  # the events of a block the decoder left to whole events
+                    whole_blocks.append(lines)
+                    got += [(e.get("process_name"), e.get("process")) for e in part]
                 else:
                     got += list(zip(part.key("process_name").tolist(), part.key("process").values().tolist()))
     lines = events_with_bad_lines.read_bytes().splitlines()
@@ -141,7 +152,7 @@ def test_deferred_columns_travel_as_file_spans_and_read_their_lines_in_the_main_
     path.write_bytes(b"".join(lines))
     decoder = ProjectedDecoder(frozenset({"n", "cmd", "user"}), deferred=frozenset({"cmd", "user"}))
     with open(path, "rb") as handle:
-        (events,) = list(_range_events(handle, 0, path.stat().st_size, decoder, 5_000))  # blocks gathered
+        ((events, _, _),) = list(_range_events(handle, 0, path.stat().st_size, decoder, 5_000))  # blocks gathered
     chosen = np.array([2_999, 17, 14, 15, 1_500, 3, 2_998])  # out of order, near and far apart
     kept = events[chosen]
     batch = Batch({"n": kept.key("n"), "cmd": kept.key("cmd").then(str), "user": kept.key("user")}, np.arange(7))
@@ -165,7 +176,7 @@ def test_a_file_that_got_shorter_before_its_deferred_lines_were_read_is_an_error
     path.write_bytes(b"".join(orjson.dumps({"n": i, "cmd": f"c{i}"}) + b"\n" for i in range(100)))
     decoder = ProjectedDecoder(frozenset({"n", "cmd"}), deferred=frozenset({"cmd"}))
     with open(path, "rb") as handle:
-        (events,) = list(_range_events(handle, 0, path.stat().st_size, decoder, 500))
+        ((events, _, _),) = list(_range_events(handle, 0, path.stat().st_size, decoder, 500))
     columns = unpack(pack(Batch({"cmd": events.key("cmd")}, np.arange(100))), str(path), decoder)
     path.write_bytes(path.read_bytes()[:500])
     with pytest.raises(SplError, match="got shorter while it was read"):
@@ -272,3 +283,23 @@ def _killed(task):
     import signal
 
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_the_python_api_runs_workers_through_the_same_pass_as_the_cli(events_with_bad_lines):
+    """Search.run_files(workers=N) runs the physical plan the CLI runs: the same records, in the same
+    order, as one process, as the in-memory run of the same events, and as `spl-lite run --workers`."""
+    search = Search.compile(REFERENCE.read_text())
+    in_process = list(search.run_files([str(events_with_bad_lines)], workers=1))
+    assert in_process, "the generated file must make the detection fire"
+    assert list(search.run_files([str(events_with_bad_lines)], workers=2)) == in_process
+    decoded = []
+    for line in events_with_bad_lines.read_bytes().splitlines():
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(event, dict):
+            decoded.append(event)
+    assert list(search.run(decoded)) == in_process
+    written = run(events_with_bad_lines, 2).stdout.splitlines()
+    assert [orjson.loads(line) for line in written] == in_process

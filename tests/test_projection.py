@@ -26,7 +26,9 @@ from spl_lite.plan.rules.projection import deferred_keys, keys_read
 
 
 def decoder_for(plans, input_format):
-    return choose_reading(plans, input_format).decoder(input_format)
+    """The projecting decoder the physical plan chooses; None for whole events."""
+    decoder = choose_reading(plans, input_format).decoder(input_format)
+    return None if decoder.keys is None else decoder
 from spl_lite.core.batch import Batch, DeferredColumn, ProjectedMaps
 
 GENERATOR = ROOT / "benchmarks" / "generate_events.py"
@@ -630,7 +632,7 @@ def test_reader_hands_on_gathered_blocks_in_order_around_blocks_it_cannot_projec
     keys = frozenset({"process_name", "_time"})
 
     def read(projection):
-        reader = EventReader([str(awkward)], 400, on_bad_line=lambda message: None, projection=projection)
+        reader = EventReader([str(awkward)], 400, on_bad_line=lambda message: None, decoder=projection)
         sizes, names = [], []
         for events in reader.batches():
             sizes.append(len(events))
@@ -658,7 +660,7 @@ def test_deferred_keys_of_a_plain_file_are_read_back_from_it_and_of_gzip_kept_in
     decoder = decoder_for([search.plan], "auto")
     kinds = {}
     for path in (plain, packed):
-        batches = list(EventReader([str(path)], 1_000, projection=decoder).batches())
+        batches = list(EventReader([str(path)], 1_000, decoder=decoder).batches())
         kinds[path.name] = {type(batch.deferred).__name__ for batch in batches}
     assert kinds == {"events.jsonl": {"_FileLines"}, "events.jsonl.gz": {"_Lines"}}
     whole = list(search.run(orjson.loads(line) for line in data.splitlines()))

@@ -233,3 +233,64 @@ def test_a_waiting_stop_shares_one_budget_among_the_matches_left(monkeypatch):
     assert time.monotonic() - started < 1.5
     monkeypatch.setattr(java_regex, "_stop_probe", lambda: False)
     assert java_regex.search(compile_java("b"), "abc")
+
+
+REQUIRED_TEXT_PATTERNS = [
+    ("(?i)kerberos::ptt", ""), ("Invoke-Mimikatz", ""), ("mimikatz", "i"), ("(?i)wscript.exe", ""),
+    (r"(?i)\\windows\\system32", ""), (r"^(?i)ntkd\.exe", ""), (r"(?i)cachedump\d{0,2}.exe", ""),
+    (r"(?i)all\s+\-oA\s+\-output", ""), ("ab?c", ""), ("abc+d", ""), ("x{2}yz", ""), ("abc*?de", ""),
+    ("(a|b)c", ""), ("[ab]cd", ""), (r"\Qa.b\E", ""), ("a b", "x"), ("", ""), ("(?i)k", ""),
+]
+REQUIRED_TEXT_VALUES = [
+    "cmd /c KERBEROS::PTT x", "kerberos::pt", "C:\\Windows\\System32\\wscript.exe", "WSCRIPTxEXE", "ntkd.exe",
+    "x ntkd.exe", "cachedump12.exe", "CACHEDUMP.EXE", "all  -oA -output", "ac abc abbc", "abcccd abd",
+    "xxyz", "abde abcde", "bc", "bcd", "a.b", "a b", "", "\u212a", "\u0130nvoke", "K\u212aerberos::ptt",
+    "invoke-mimikatz", "Invoke-Mimikatz \u00e9", "mimi\u212aatz",
+]
+
+
+@pytest.mark.parametrize("pattern, flags", REQUIRED_TEXT_PATTERNS)
+def test_required_text_is_in_every_match_and_whole_means_containment(pattern, flags):
+    """The text is found (ignoring ASCII case when said) in every ASCII value the regex matches, and
+    where it is the whole pattern, the regex matches exactly the values containing it."""
+    from spl_lite.core.regex import required_text
+
+    found = required_text(pattern, flags)
+    if found is None:
+        return
+    text, ignore_case, whole = found
+    compiled = compile_java(pattern, flags)
+    for value in REQUIRED_TEXT_VALUES:
+        contains = (text.lower() in value.lower()) if ignore_case else (text in value)
+        if ignore_case and not value.isascii():
+            continue  # str.lower() folds more than ASCII; such values go to the regex
+        matched = compiled.search(value) is not None
+        assert contains or not matched, (pattern, value)
+        if whole:
+            assert contains == matched, (pattern, value)
+
+
+def test_required_text_of_plain_and_other_patterns():
+    from spl_lite.core.regex import required_text
+
+    assert required_text("(?i)kerberos::ptt") == ("kerberos::ptt", True, True)
+    assert required_text(r"(?i)\\windows\\system32") == ("\\windows\\system32", True, True)
+    assert required_text("(?i)wscript.exe") == ("wscript", True, False)
+    assert required_text("ab?cdef") == ("cdef", False, False)
+    assert [required_text(p) for p in ("(a|b)c", "[ab]cd", r"\Qab\E", "a.b", "é")] == [None] * 5
+    assert required_text("abc", "x") is None
+
+
+@pytest.mark.parametrize("pattern", ["%delete%", "7z%", "%powershell.exe", "exact", "", "%", "%%", "a%b%c", "%ab%ba%",
+                                     "a%a", "%a%a%", "x_y"])
+def test_like_matcher_agrees_with_the_like_regex(pattern):
+    from spl_lite.core.regex import like_matcher
+
+    matcher = like_matcher(pattern)
+    if matcher is None:
+        assert "_" in pattern
+        return
+    texts = ["", "a", "aa", "aba", "abab", "abcba", "aXbYc", "abc", "ac", "7zip", "x7z", "delete", "sc delete x",
+             "C:\\powershell.exe", "powershell.exE", "exact", "exactly", "%", "x_y", "ba ab", "\u00e9a"]
+    for text in texts:
+        assert matcher(text) is (like_to_regex(pattern).match(text) is not None), (pattern, text)

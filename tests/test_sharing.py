@@ -4,7 +4,8 @@ from __future__ import annotations
 from conftest import EXAMPLE, cli_in_process
 
 from spl_lite.engine.executor import Execution
-from spl_lite.engine.sharing import SharedWork, structure
+from spl_lite.engine.sharing import SharedWork
+from spl_lite.plan.rules.shared_work import shared_expressions, structure
 from spl_lite.plan.program import plan_text
 
 SSA = '| from read_ssa_enriched_events() '
@@ -46,3 +47,70 @@ def test_searches_together_write_what_each_writes_alone(tmp_path):
         assert alone.returncode == 0, alone.err
         name = Path(search).stem
         assert (tmp_path / "all" / f"{name}.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes(), name
+
+
+def test_the_corpus_detections_together_give_what_each_gives_alone(monkeypatch):
+    """Every corpus SSA detection that plans, run in one pass with shared work (encoded columns,
+    text searched once per batch) over generated events, writes the bytes it writes alone."""
+    import sys
+    from pathlib import Path
+
+    import orjson
+    import pytest
+
+    from spl_lite.core.errors import SplError
+    from spl_lite.driver.api import Search
+    from spl_lite.functions import time as time_functions
+    from spl_lite.io.formats import InputConverter
+    from spl_lite.io.jsonl import encode_record
+
+    root = Path(__file__).resolve().parents[1]
+    corpus = root.parent / "shared" / "corpus" / "ssa"
+    if not corpus.is_dir():
+        pytest.skip(f"the corpus of SSA detections is not at {corpus}")
+    monkeypatch.setattr(time_functions, "_clock", lambda: 1_700_000_000_000)  # time() alike in both runs
+    plans = []
+    for path in sorted(corpus.glob("*.spl")):
+        try:
+            plans.append(Search.compile(path.read_text()).plan)
+        except SplError:
+            continue
+    assert len(plans) > 100
+    sys.path.insert(0, str(root / "benchmarks"))
+    from generate_events import generate
+
+    lines = list(generate(3000, seed=3, rare_rate=0.02))
+    batches = [[orjson.loads(line) for line in lines[i:i + 1024]] for i in range(0, len(lines), 1024)]
+
+    def outputs(shared: SharedWork | None) -> list[bytes]:
+        written = [[] for _ in plans]
+        runs = [Execution(plan, lambda sink, batch, out=out: out.extend(map(encode_record, batch.records())),
+                          shared=shared) for plan, out in zip(plans, written)]
+        converter = InputConverter()
+        for events in batches:
+            converted = converter.convert(events)
+            for run in runs:
+                run.push_converted(converted)
+            if shared is not None:
+                shared.clear()
+        for run in runs:
+            run.finish()
+        return [b"".join(out) for out in written] + [run.record_errors.count for run in runs]
+
+    shared = SharedWork()
+    together = outputs(shared)
+    assert shared.reused > 500
+    assert together == outputs(None)
+    assert sum(map(bool, together[:len(plans)])) >= 3  # detections found, not only empty outputs
+
+
+def test_explain_lists_the_expressions_several_searches_share():
+    first = plan_text(SSA + '| eval x = lower(map_get(input_event, "n")), y = map_get(input_event, "only") | select x, y' + SINK)
+    second = plan_text(SSA + '| eval y = lower(map_get(input_event,"n")) | where y = "a" | select y' + SINK)
+    assert shared_expressions([first, second]) == [('lower(map_get(input_event, "n"))', 2),
+                                                   ('map_get(input_event, "n")', 2)]
+    from spl_lite.plan import physical
+
+    text = physical.choose([first, second]).explain()
+    assert 'shared: 2 expressions' in text and '2 searches: lower(map_get(input_event, "n"))' in text
+    assert "shared" not in physical.choose([first]).explain()

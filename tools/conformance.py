@@ -53,12 +53,59 @@ def evaluate(entry: dict, events: dict[str, list[dict]]) -> tuple[str, str, int]
     return "ok", "", records
 
 
+def flink_column(corpus: Path, events: dict[str, list[dict]], parity: bool) -> str:
+    """Per generation: texts planned, lowered to Flink (`compile --to flink` over the sample events),
+    diagnosed (E0405), and with `parity` run on PyFlink's mini-cluster with the same bytes as the
+    Python engine (seconds a text), with the most common reasons a text does not lower."""
+    import tempfile
+
+    from spl_lite.backends.flink import compile_for_file, run_script
+    from spl_lite.io.jsonl import encode_record
+
+    counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    reasons: collections.Counter = collections.Counter()
+    with tempfile.TemporaryDirectory() as directory:
+        files = {}
+        for generation, sample in events.items():
+            files[generation] = Path(directory) / f"{generation}.jsonl"
+            files[generation].write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in sample))
+        for line in corpus.read_bytes().splitlines():
+            entry = orjson.loads(line)
+            generation, row = entry["generation"], counts[entry["generation"]]
+            try:
+                search = Search.compile(entry["search"])
+            except SplError:
+                continue
+            row["planned"] += 1
+            try:
+                script = compile_for_file(search.plan, str(files[generation]))
+            except SplError as error:
+                row["diagnosed"] += 1
+                reasons[error.message.split(" does not lower")[0][:70]] += 1
+                continue
+            row["lowered"] += 1
+            if parity:
+                flink = b"".join(encode_record(r) for r in run_script(script, str(files[generation])))
+                python = b"".join(encode_record(r) for r in search.run(events[generation]))
+                row["parity"] += flink == python
+    header = ["generation", "planned", "Flink lowered", "diagnosed"] + (["parity"] if parity else [])
+    rows = [[g, *(str(counts[g][k]) for k in ("planned", "lowered", "diagnosed") + (("parity",) if parity else ()))]
+            for g in sorted(counts)]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(line, widths)) for line in [header, *rows]]
+    lines += ["", "first reasons a planned text does not lower to Flink:"]
+    lines += [f"  {count:5d}  {reason}" for reason, count in reasons.most_common(12)]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--events", type=Path, default=DEFAULT_EVENTS)
     parser.add_argument("--failures", action="store_true", help="list every failing text with its diagnostic")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (for the README)")
+    parser.add_argument("--flink", choices=("lowered", "parity"), default=None,
+                        help="also print the Flink column: what lowers, or also run it on the mini-cluster")
     args = parser.parse_args(argv)
     if not args.corpus.exists():
         print(f"corpus not found: {args.corpus}", file=sys.stderr)
@@ -94,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\nfailures:")
         for failure in failures:
             print("  " + "  ".join(failure))
+    if args.flink:
+        print("\n" + flink_column(args.corpus, events, args.flink == "parity"))
     return 1 if internal else 0
 
 

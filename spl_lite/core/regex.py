@@ -205,6 +205,97 @@ def as_pattern(value) -> Pattern:
     raise TypeError(f"expected a regular expression, got {type_name(value)}")
 
 
+def required_text(pattern: str, flags: str = "") -> tuple[str, bool, bool] | None:
+    """(text, ignore_case, whole): the longest run of literal characters that every match of the
+    Java `pattern` contains, compared ignoring ASCII case when `ignore_case`; `whole` when that run
+    is all the pattern is. None when the pattern is not a plain sequence of atoms (groups other than
+    a leading `(?i)`, alternation, classes, non-ASCII text) or has no run of two characters.
+
+    A value without the text cannot match, so the regex need only be run on the others (none at all
+    when `whole`): most detections match command lines against `(?i)some-tool` or `(?i)kerberos::ptt`.
+    """
+    if set(flags) - set("ims"):  # `x`: white space is no longer literal
+        return None
+    ignore_case = "i" in flags
+    body = pattern
+    if body.startswith("(?i)"):
+        ignore_case, body = True, body[4:]
+    elif body.startswith("^(?i)"):
+        ignore_case, body = True, "^" + body[5:]
+    runs: list[str] = []
+    current: list[str] = []
+    whole = True
+    last_literal = False
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\":
+            following = body[i + 1 : i + 2]
+            if following and following.isascii() and not following.isalnum():
+                current.append(following)  # an escaped punctuation character stands for itself
+                last_literal = True
+                i += 2
+                continue
+            if following in ("", "Q", "E"):
+                return None
+            runs.append("".join(current))  # \d, \w, \b, ...: an atom that is not literal
+            current, whole, last_literal = [], False, False
+            i += 2
+            continue
+        if c in "|()[]}" or not c.isascii():
+            return None
+        if c in "?*+{":  # a quantifier: the atom before it may be absent or repeated
+            if last_literal:
+                current.pop()
+            runs.append("".join(current))
+            current, whole, last_literal = [], False, False
+            if c == "{":
+                end = body.find("}", i)
+                if end < 0:
+                    return None
+                i = end
+            i += 1
+            continue
+        if c in ".^$":
+            runs.append("".join(current))
+            current, whole, last_literal = [], False, False
+            i += 1
+            continue
+        current.append(c)
+        last_literal = True
+        i += 1
+    runs.append("".join(current))
+    if whole:
+        return runs[0], ignore_case, True
+    longest = max(runs, key=len)
+    return (longest, ignore_case, False) if len(longest) >= 2 else None
+
+
+def like_matcher(pattern: str) -> Callable[[str], bool] | None:
+    """What `like_to_regex(pattern).match(text) is not None` says, by string search instead of a
+    regex, for a pattern without `_`: the text starts and ends with the outer pieces and holds the
+    inner ones in order (leftmost first, which finds a fit wherever there is one). None with `_`."""
+    if "_" in pattern:
+        return None
+    if "%" not in pattern:
+        return pattern.__eq__
+    first, *middle, last = pattern.split("%")
+    least = len(first) + len(last)
+
+    def matches(text: str) -> bool:
+        if len(text) < least or not text.startswith(first) or not text.endswith(last):
+            return False
+        position, end = len(first), len(text) - len(last)
+        for piece in middle:
+            found = text.find(piece, position, end)
+            if found < 0:
+                return False
+            position = found + len(piece)
+        return True
+
+    return matches
+
+
 @functools.lru_cache(maxsize=4096)
 def like_to_regex(pattern: str) -> re.Pattern:
     """SQL LIKE: `%` any run, `_` one character, the whole string, case-sensitive, no escape char."""

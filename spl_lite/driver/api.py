@@ -7,16 +7,17 @@
 """
 from __future__ import annotations
 
-from itertools import islice
 from typing import Iterable, Iterator
 
 from ..core.errors import BAD_ARGUMENT, TOO_DEEP, SplError
 from ..io.jsonl import BATCH_SIZE, EventReader, expand_inputs
 from ..plan import physical
 from ..plan.logical import Plan
+from ..plan.physical import PhysicalPlan
 from ..plan.program import plan_text
 from ..core.batch import Batch
 from ..engine.executor import Execution
+from .passes import EventBatches, Pass
 
 
 class Search:
@@ -49,35 +50,40 @@ class Search:
         `input_format` is as for `spl-lite run --input-format` (spl_lite.io.formats.INPUT_FORMATS): by
         default raw Windows records are normalised and OCSF / enriched events converted as the source needs.
         """
-        iterator = iter(events)
-        return Records(self.plan, iter(lambda: list(islice(iterator, batch_size)), []), input_format)
+        chosen = physical.choose([self.plan], input_format, whole_events=True)  # they are dicts already
+        return Records(self.plan, chosen, EventBatches(events, batch_size), [], batch_size, input_format)
 
-    def run_files(self, paths: Iterable[str], batch_size: int | None = None, input_format: str = "auto") -> "Records":
+    def run_files(self, paths: Iterable[str], batch_size: int | None = None, input_format: str = "auto",
+                  workers: int | None = 1) -> "Records":
         """Like run(), reading JSON lines (or EVTX) from files, globs or `-`; bad lines are skipped.
-        The physical plan decides how they are read (only the keys the search reads, where possible)."""
-        decoder = physical.choose_reading([self.plan], input_format).decoder(input_format)
-        reader = EventReader(expand_inputs(paths), batch_size, projection=decoder)
-        return Records(self.plan, reader.batches(), input_format)
+        The physical plan decides how they are read (only the keys the search reads, where possible)
+        and whether `workers` processes (None: one per core for plain files over 64 MiB) run its head,
+        exactly as `spl-lite run --workers` does; the records are the same for any number of workers."""
+        paths = expand_inputs(paths)
+        chosen = physical.choose([self.plan], input_format, workers=workers, paths=paths)
+        reader = EventReader(paths, batch_size, decoder=chosen.reading.decoder(input_format))
+        return Records(self.plan, chosen, reader, paths, batch_size, input_format)
 
 
 class Records(Iterator[dict]):
     """The records of one run, produced as they are iterated; `record_errors` counts the values of
     this run that could not be computed and were set to null (spec 5.2)."""
 
-    def __init__(self, plan: Plan, batches: Iterable, input_format: str):
+    def __init__(self, plan: Plan, chosen: PhysicalPlan, reader, paths: list[str], batch_size: int | None,
+                 input_format: str):
         self._pending: list[Batch] = []
-        self._execution = Execution(plan, lambda sink, batch: self._pending.append(batch), input_format)
-        self.record_errors = self._execution.record_errors
-        self._records = self._produce(batches)
+        self._pass = Pass.start([plan], [lambda sink, batch: self._pending.append(batch)], chosen, reader, paths,
+                                batch_size, input_format)
+        self.record_errors = self._pass.executions[0].record_errors
+        self._records = self._produce()
 
     def __next__(self) -> dict:
         return next(self._records)
 
-    def _produce(self, batches: Iterable) -> Iterator[dict]:
-        for events in batches:
-            self._execution.push(events)
+    def _produce(self) -> Iterator[dict]:
+        for _ in self._pass.batches(None):
             yield from self._drain()
-        self._execution.finish()
+        self._pass.finish()
         yield from self._drain()
 
     def _drain(self) -> Iterator[dict]:

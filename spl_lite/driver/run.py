@@ -1,77 +1,29 @@
 """One run: several searches over one pass of the input, with outputs, state, signals and a summary.
 
-The CLI's `run` builds a Run from its options; the Python API (driver/api.py) drives the same
-batches through the same Executions.
+The CLI's `run` builds a Run from its options, around a Pass (driver/passes.py): the loop of
+batches through the searches' Executions that the Python API (driver/api.py) runs too.
 """
 from __future__ import annotations
 
 import gc
 import sys
 import time
-from contextlib import nullcontext
-from typing import Callable, Iterator, TextIO
+from typing import TextIO
 
 from ..core.errors import SplError
 from ..engine.checkpoint import SearchIdentity, SignalGuard, StateDir, StateError, build_payload, check_searches, text_digest
-from ..engine.executor import Execution
-from ..engine.sharing import SharedWork
-from ..engine.parallel import ParallelHead
-from ..io.formats import InputConverter, check_inputs
-from ..io.jsonl import MAX_LINE_BYTES, EventReader, TooManyBadLines, expand_inputs
+from ..io.formats import check_inputs
+from ..io.framing import MAX_LINE_BYTES
+from ..io.jsonl import EventReader, TooManyBadLines, expand_inputs
 from ..io.outputs import DeadLetter, Outputs, output_into_input, output_paths, search_names
 from ..plan import physical
-from ..plan.physical import PhysicalPlan
 from .api import Search
+from .passes import Pass
 from .exits import EXIT_INPUT_ERROR, EXIT_INTERNAL, EXIT_OK, EXIT_STATE, EXIT_USAGE, SAVED_ON_EXIT, exit_code_for
 from .searches import compile_searches
 from .triage import Triage
 
 _COLLECT_EVERY = 500  # batches between cyclic collections while running
-
-
-class Pass:
-    """Batches of one input pushed through several searches' Executions, as the physical plan says:
-    one decode per batch for all searches, or worker processes running the head of one search."""
-
-    def __init__(self, executions: list[Execution], reader: EventReader, plan: PhysicalPlan, paths: list[str],
-                 batch_size: int | None, input_format: str, shared: SharedWork | None = None):
-        self.executions, self.reader, self.physical = executions, reader, plan
-        self.shared = shared  # what the searches' executions share, cleared after each batch
-        self.converter = executions[0].inputs if len(executions) == 1 else InputConverter(input_format)
-        self.paths, self.batch_size = paths, batch_size
-        self.input_format = input_format
-        self.triage = None  # driver/triage.py, when --provenance or --why follows each batch
-
-    def batches(self, on_bad_line: Callable[[str], None] | None, critical=nullcontext) -> Iterator[int]:
-        """Pushes every batch through every search; yields the events each took once it is through,
-        still inside `critical()`, so that a signal waits until the batch and its checkpoint are done."""
-        executions = self.executions
-        if self.physical.workers > 1:
-            execution = executions[0]
-            head = ParallelHead(execution.plan, self.physical.head_last, self.paths, self.physical.workers,
-                                self.batch_size, execution.inputs, self.reader.projection, self.physical.pushed)
-            for output in head.batches(self.reader.counters, on_bad_line, execution.record_errors):
-                with critical():
-                    head.push(execution, output)
-                    self.reader.commit()
-                    yield output.length
-            return
-        for events in self.reader.batches():
-            with critical():
-                converted = self.converter.convert(events)  # once, for every search
-                if self.triage is not None:
-                    self.triage.before_push(events, converted, executions[0].next_row_id, self.reader,
-                                            self.input_format)
-                for execution in executions:
-                    execution.push_converted(converted)
-                if self.shared is not None:
-                    self.shared.clear()
-                self.reader.commit()
-                yield len(events)
-
-    def finish(self) -> None:
-        for execution in self.executions:
-            execution.finish()
 
 
 def run_command(args) -> int:
@@ -86,9 +38,9 @@ def run_command(args) -> int:
               "--state DIR (a run without --state always starts afresh and ends its windows)", file=sys.stderr)
         return EXIT_USAGE
     if getattr(args, "engine", "python") != "python":
-        from .engines import run_on_duckdb
+        from .engines import run_on_engine
 
-        return run_on_duckdb(args)
+        return run_on_engine(args)
     searches, code = compile_searches(args.search)
     if code is not None:
         return code
@@ -167,7 +119,7 @@ class Run:
             max_line_bytes=args.max_line_bytes or MAX_LINE_BYTES,
             resume=saved and saved.get("inputs"),
             on_notice=reporter.notice,
-            projection=chosen.reading.decoder(args.input_format),
+            decoder=chosen.reading.decoder(args.input_format),
         )
         if args.follow:
             from ..io.follow import FollowReader
@@ -177,15 +129,12 @@ class Run:
             reader = EventReader(paths, args.batch_size, reporter.warn, **reader_options)
         if triage and triage.needs_lineage:
             reader.track_lines = True
-        # Several searches over one input compute their common expressions once (engine/sharing.py).
-        shared = SharedWork() if len(plans) > 1 else None
-        executions = []
-        for i, plan in enumerate(plans):
-            emit, trace = outputs.writer(i), None
-            if triage is not None:
-                emit, trace = triage.emit(i, emit), triage.traces[i]
-            executions.append(Execution(plan, emit, args.input_format, chosen.early_filters[i], args.lateness,
-                                        trace, shared))
+        emits = [outputs.writer(i) for i in range(len(plans))]
+        if triage is not None:
+            emits = [triage.emit(i, emit) for i, emit in enumerate(emits)]
+        run_pass = Pass.start(plans, emits, chosen, reader, paths, args.batch_size, args.input_format,
+                              args.lateness, triage.traces if triage is not None else None)
+        executions = run_pass.executions
         if saved:
             try:
                 for execution, identity in zip(executions, self.identities):
@@ -194,7 +143,6 @@ class Run:
                 print(f"spl-lite: the state in `{state_dir.file}` cannot be loaded ({error}); "
                       "`--reset-state` discards it and starts over", file=sys.stderr)
                 return EXIT_STATE
-        run_pass = Pass(executions, reader, chosen, paths, args.batch_size, args.input_format, shared)
         if triage and triage.needs_lineage:
             run_pass.triage = triage
 

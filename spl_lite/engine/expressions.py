@@ -7,6 +7,7 @@ literal is compiled once.
 from __future__ import annotations
 
 import operator
+from dataclasses import replace
 from itertools import repeat
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -16,11 +17,12 @@ import numpy as np
 
 from ..syntax import ast
 from ..functions import FUNCTIONS
-from ..core.regex import compile_java, set_stop_probe
+from ..core.regex import compile_java, like_matcher, required_text, set_stop_probe
 from ..core.values import compare, equals, is_number, to_text, type_name
 from . import checkpoint as _checkpoint
-from .sharing import SharedWork, shareable_column
-from ..core.batch import TEXT_KINDS, Batch, coded, encoding, kinds_of, null_mask, object_column, take_rows, values_in_use
+from ..plan.rules.shared_work import shareable_column
+from .sharing import SharedWork, TextIndex
+from ..core.batch import TEXT_KINDS, Batch, coded, encoding, known, kinds_of, null_mask, object_column, take_rows, values_in_use
 
 
 class Constant:
@@ -260,7 +262,93 @@ def _call(expr: ast.Call) -> Evaluator:
     if expr.name == "for_each":
         return _for_each(expr)
     spec = FUNCTIONS[expr.name]
+    if expr.name in _REGEX_MATCHES and len(expr.args) == 2 and isinstance(expr.args[1], ast.Regex):
+        required = required_text(expr.args[1].pattern, expr.args[1].flags)
+        if required is not None:
+            spec = _searching_text(spec, _matching_required_text(spec.impl, *required), *required)
+    if expr.name == "like" and len(expr.args) == 2:
+        spec = _like_by_string_search(spec, expr.args[1])
     return _apply_function(spec, [compile_expression(a) for a in expr.args])
+
+
+def _like_by_string_search(spec, pattern: ast.Expr):
+    """`like` with a literal pattern without `_` tests text with str methods (core/regex.py
+    like_matcher) instead of a regex; other values go to `like` itself, which says what is wrong."""
+    if not (isinstance(pattern, ast.Literal) and type(pattern.value) is str):
+        return spec
+    matcher = like_matcher(pattern.value)
+    if matcher is None:
+        return spec
+    like = spec.impl
+    pieces = pattern.value.split("%")
+    longest = max(pieces, key=len)
+    whole = len(pieces) == 3 and pieces[0] == pieces[2] == ""  # `%text%`
+    return _searching_text(spec, lambda text, given: matcher(text) if text.__class__ is str else like(text, given),
+                           longest, False, whole)
+
+
+def _searching_text(spec, per_value: Callable[[Any, Any], Any], text: str, ignore_case: bool, whole: bool):
+    """`spec` testing one value with `per_value`, and a whole text column (dictionary-encoded or of
+    known kinds) by looking for `text`, which every value it is true for contains, in all distinct
+    values at once (sharing.TextIndex, made once per batch for all searches when they share the
+    column); `per_value` then decides the values holding it, or all of them say true when `whole`."""
+    test = _guarded(per_value)
+    shared = _SHARED_WORK.get()
+    if ignore_case:
+        text = text.lower()
+
+    def kernel(column: np.ndarray, constant: Any) -> np.ndarray:
+        kinds = kinds_of(column)
+        if kinds is None or not kinds <= TEXT_KINDS:
+            return NotImplemented
+        index = shared.text_index(column) if shared is not None else TextIndex.of(column)
+        found = index.containing(text, ignore_case)
+        if found is None:
+            return NotImplemented
+        hits, unsure = found
+        results = np.zeros(len(index.values), dtype=bool).astype(object)
+        if whole:
+            results[hits] = True
+            hits = unsure
+        else:
+            hits = hits | unsure
+        values = index.values
+        for position in np.flatnonzero(hits & ~index.nulls):
+            results[position] = test(values[position], constant)
+        results[index.nulls] = None
+        if index.codes is None:
+            return known(results, frozenset(map(type, results)))
+        return coded(results, index.codes, frozenset(map(type, results)))
+
+    return replace(spec, impl=per_value, column_kernel=kernel)
+
+
+_REGEX_MATCHES = ("match_regex", "match")
+
+
+def _matching_required_text(match: Callable[[Any, Any], Any], text: str, ignore_case: bool, whole: bool):
+    """`match(value, regex)` that looks for the text every match contains first (core/regex.py
+    required_text): a value without it is no match, and for a regex that is only that text, a value
+    with it is one. Ignoring case is ASCII-only, as the regex's (?i): a value that is not ASCII
+    goes to the regex. Any other value (null, not text) too, which says what is wrong with it."""
+    if ignore_case:
+        text = text.lower()
+
+    def matches(value: Any, regex: Any) -> Any:
+        if value.__class__ is str:
+            if not ignore_case:
+                if text not in value:
+                    return False
+                if whole:
+                    return True
+            elif value.isascii():
+                if text not in value.lower():
+                    return False
+                if whole:
+                    return True
+        return match(value, regex)
+
+    return matches
 
 
 def _apply_function(spec, args: list[Evaluator]) -> Evaluator:
@@ -467,9 +555,15 @@ _CODE_VALUES = np.array([False, None, True], dtype=object)
 def _truth_codes(column: np.ndarray) -> np.ndarray:
     if column.dtype == bool:
         return column.view(np.int8) * 2
-    return np.fromiter(
-        (_TRUE if v is True else _FALSE if v is False else _NULL for v in column), dtype=np.int8, count=len(column)
-    )
+    encoded = encoding(column)
+    if encoded is not None:
+        values, codes = values_in_use(*encoded)
+        return _truth_codes(values)[codes]
+    count = len(column)
+    codes = np.full(count, _NULL, dtype=np.int8)
+    codes[np.fromiter(map(operator.is_, column, repeat(True)), dtype=bool, count=count)] = _TRUE
+    codes[np.fromiter(map(operator.is_, column, repeat(False)), dtype=bool, count=count)] = _FALSE
+    return codes
 
 
 def _from_codes(codes: np.ndarray) -> np.ndarray:
@@ -540,8 +634,11 @@ def _string_membership(expr: ast.Logical) -> Evaluator | None:
             return None
         field = field or operand.left
         members.add(operand.right.value)
-    value = compile_expression(field)
-    frozen = frozenset(members)
+    return _text_membership(compile_expression(field), frozenset(members))
+
+
+def _text_membership(value: Evaluator, frozen: frozenset[str]) -> Evaluator:
+    """Whether each value is one of the strings `frozen`, per distinct value when encoded."""
 
     def members(values: np.ndarray) -> np.ndarray:
         # Only a str can equal a string literal (spec 3.4: no coercion), and no other value is
@@ -576,7 +673,7 @@ def _equality_predicate(expr: ast.Binary) -> Evaluator:
 def _binary(expr: ast.Binary) -> Evaluator:
     left, right = compile_expression(expr.left), compile_expression(expr.right)
     if expr.op == "like":
-        return _call_function("like", left, right)
+        return _apply_function(_like_by_string_search(FUNCTIONS["like"], expr.right), [left, right])
     if expr.op in _ORDERINGS:
         test = _ORDERINGS[expr.op]
 
@@ -655,9 +752,49 @@ def _equality(left: Evaluator, right: Evaluator, negate: bool) -> Evaluator:
             if negate:
                 return lambda batch: ~null_mask(varying(batch))
             return lambda batch: null_mask(varying(batch))
+        if type(constant) is bool or is_number(constant):
+            # `match_regex(...) = true`, `EventCode = 4769`: one C-level pass instead of equals per row.
+            same = _equal_to_bool if type(constant) is bool else _equal_to_number
+            if negate:
+                return lambda batch: ~same(varying(batch), constant)
+            return lambda batch: same(varying(batch), constant)
     return lambda batch: np.fromiter(
         (equals(a, b) is not negate for a, b in zip(left(batch), right(batch))), dtype=bool, count=batch.length
     )
+
+
+def _per_distinct(test: Callable[[np.ndarray, Any], np.ndarray]) -> Callable[[np.ndarray, Any], np.ndarray]:
+    """`test` of a dictionary-encoded column run over its distinct values in use only."""
+
+    def run(column: np.ndarray, constant: Any) -> np.ndarray:
+        encoded = encoding(column)
+        if encoded is None:
+            return test(column, constant)
+        values, codes = values_in_use(*encoded)
+        return test(values, constant)[codes]
+
+    return run
+
+
+@_per_distinct
+def _equal_to_bool(column: np.ndarray, constant: bool) -> np.ndarray:
+    """values.equals(v, constant) for every v: only that very bool (True and False are singletons)."""
+    if column.dtype == bool:
+        return column == constant
+    return np.fromiter(map(operator.is_, column, repeat(constant)), dtype=bool, count=len(column))
+
+
+@_per_distinct
+def _equal_to_number(column: np.ndarray, constant: int | float) -> np.ndarray:
+    """values.equals(v, constant) for every v: a number of the same value. Python's == agrees, but
+    for booleans (True == 1), which are looked at in the few rows it finds equal."""
+    if column.dtype == bool:
+        return np.zeros(len(column), dtype=bool)
+    found = np.asarray(column == constant, dtype=bool)
+    for row in np.flatnonzero(found):
+        if column[row].__class__ is bool:
+            found[row] = False
+    return found
 
 
 def _add(a: Any, b: Any) -> Any:
@@ -716,6 +853,10 @@ def _call_function(name: str, *args: Evaluator) -> Evaluator:
 
 
 def _in(expr: ast.In) -> Evaluator:
+    if all(isinstance(o, ast.Literal) and type(o.value) is str for o in expr.options):
+        # `process_name IN ("a.exe", ...)`: null-safe equality with strings is set membership.
+        found = _text_membership(compile_expression(expr.value), frozenset(o.value for o in expr.options))
+        return (lambda batch: ~found(batch)) if expr.negated else found
     found = _call_function("in", compile_expression(expr.value), *(compile_expression(o) for o in expr.options))
     if not expr.negated:
         return found

@@ -26,20 +26,24 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 import numpy as np
 
 from ..core.batch import Batch, DeferredColumn, ProjectedMaps, coded, encoding, take_rows, values_in_use
 from ..io.formats import InputConverter
-from ..io.framing import byte_ranges, range_blocks
-from ..io.jsonl import BATCH_SIZE, DECODE_BLOCK_LINES, PROJECTED_BATCH_SIZE, decode_lines, split_lines
-from ..io.projection import BlockGatherer, ProjectedDecoder
+from ..io.decoding import Decoder, WholeDecoder
+from ..io.framing import OverlongLine, byte_ranges, range_framer
+from ..io.jsonl import BATCH_SIZE, DECODE_BLOCK_LINES, PROJECTED_BATCH_SIZE
+from ..io.projection import BlockGatherer, decoder_for
 from ..io.sources import SOURCES
 from ..plan.logical import Plan
 from ..plan.rules.stateless_head import PushedFilter
 from .expressions import RecordErrors, counting_errors_in
 from .operators import build
+
+if TYPE_CHECKING:
+    from ..io.projection import ProjectedDecoder
 # A range per task: large enough to amortise a task's costs and to fill batches of 16,384 events
 # (measured on the reference: 16 MiB 15% faster than 4 MiB, 32 MiB 0.05 s faster than 16 per 1M
 # events, 64 no faster than 32), small enough that every worker gets several (_TASKS_PER_WORKER).
@@ -81,7 +85,7 @@ def _start_worker(plan: Plan, head_last: int, batch_size: int | None, input_form
     with counting_errors_in(errors):
         _worker["filter"] = None if pushed is None else build(plan.nodes[pushed.where_id], None)
         _worker["operators"] = [(build(n, None), n.uses()) for n in nodes]
-    _worker["projection"] = None if projected_keys is None else ProjectedDecoder(projected_keys, input_format, deferred_keys)
+    _worker["decoder"] = decoder_for(projected_keys, input_format, deferred_keys)
     _worker["source"] = SOURCES[nodes[0].name]
     _worker["batch_size"] = batch_size
 
@@ -91,17 +95,11 @@ def _run_range(task: tuple[str, int, int]) -> ChunkResult:
     errors = _worker["errors"]
     errors.reset()
     source, operators = _worker["source"], _worker["operators"]
-    projection = _worker["projection"]
     result = ChunkResult([], 0, 0, [], 0, {}, InputConverter(_worker["input_format"]))
     with open(path, "rb") as handle:
-        for events in _range_events(handle, start, end, projection, _worker["batch_size"]):
-            if events.__class__ is list:  # lines the projected decoder could not serve
-                lines = events
-                events, bad = decode_lines(lines, result.lines + 1)
-                result.bad_lines.extend(bad)
-                result.lines += len(lines)
-            else:
-                result.lines += len(events)
+        for events, bad, lines in _range_events(handle, start, end, _worker["decoder"], _worker["batch_size"]):
+            result.bad_lines.extend(bad)
+            result.lines += lines
             # Lines become the source's shape; skipped raw records leave gaps in the row ids, which is harmless.
             converted = result.inputs.convert(events)
             batch = source.to_batch(converted.shape(source.shape), result.events)
@@ -120,30 +118,38 @@ def _run_range(task: tuple[str, int, int]) -> ChunkResult:
     return result
 
 
-def _range_events(handle: BinaryIO, start: int, end: int, projection: ProjectedDecoder | None,
-                  batch_size: int | None) -> Iterator[ProjectedMaps | list[bytes]]:
-    """The range's events in batches, as EventReader makes them: a ProjectedMaps of several blocks,
-    or the lines of a block the projected decoder cannot serve (or, without one, of every block)."""
-    if projection is None:
-        yield from map(split_lines, range_blocks(handle, start, end, batch_size or BATCH_SIZE))
-        return
-    gathered = BlockGatherer(batch_size or PROJECTED_BATCH_SIZE)
-    offset = start
-    for block in range_blocks(handle, start, end, min(gathered.rows, DECODE_BLOCK_LINES)):
-        events = projection.decode_block(block, (handle.name, offset))
-        offset += len(block)
-        if events is not None:
-            batch = gathered.add(events)
-            if batch is not None:
-                yield batch
+_WHOLE = WholeDecoder()
+
+
+def _range_events(handle: BinaryIO, start: int, end: int, decoder: Decoder, batch_size: int | None
+                  ) -> Iterator[tuple["list[dict] | ProjectedMaps", list[tuple[int, str, bytes]], int]]:
+    """The range's events in batches, as EventReader makes them, with the bad lines (numbered from the
+    range's start) and the lines each covers: a projecting decoder's blocks gathered several to a
+    batch, a block it declines (or, without one, every block) decoded whole; an overlong line is a
+    bad line of its own."""
+    projecting = decoder.keys is not None
+    gathered = BlockGatherer(batch_size or PROJECTED_BATCH_SIZE) if projecting else None
+    lines = min(gathered.rows, DECODE_BLOCK_LINES) if projecting else batch_size or BATCH_SIZE
+    for item in range_framer(handle, start, end, lines).read(handle, end):
+        if item.__class__ is OverlongLine:
+            yield from _take(gathered)
+            yield [], [(item.line_no, item.reason, b"")], 1
             continue
-        batch = gathered.take()
-        if batch is not None:
-            yield batch
-        yield split_lines(block)
-    batch = gathered.take()
+        decoded = decoder.decode(item) if projecting else None
+        if decoded is not None:
+            batch = gathered.add(decoded.events)
+            if batch is not None:
+                yield batch, [], len(batch)
+            continue
+        yield from _take(gathered)
+        yield *_WHOLE.decode(item), item.line_count()
+    yield from _take(gathered)
+
+
+def _take(gathered: BlockGatherer | None) -> Iterator[tuple[ProjectedMaps, list, int]]:
+    batch = None if gathered is None else gathered.take()
     if batch is not None:
-        yield batch
+        yield batch, [], len(batch)
 
 
 # ---- transfer encoding ----
@@ -188,7 +194,7 @@ def _fits_int64(values: list[int]) -> bool:
     return -(2**63) <= min(values) and max(values) < 2**63
 
 
-def unpack(packed: dict, path: str = "", projection: ProjectedDecoder | None = None) -> dict[str, np.ndarray]:
+def unpack(packed: dict, path: str = "", projection: "ProjectedDecoder | None" = None) -> dict[str, np.ndarray]:
     """The columns `pack` sent; deferred ones read their lines from `path` with the `projection`'s
     late decoder, the columns of one batch sharing the lines they read."""
     columns = {}
@@ -216,14 +222,13 @@ class ParallelHead:
 
     def __init__(
         self, plan: Plan, head_last: int, paths: list[str], workers: int, batch_size: int | None,
-        inputs: InputConverter | None = None, projection: ProjectedDecoder | None = None,
+        inputs: InputConverter | None = None, decoder: Decoder | None = None,
         pushed: PushedFilter | None = None,
     ):
         self.inputs = inputs or InputConverter()  # takes the workers' conversion counts
         # Workers build their own decoder from the keys (msgspec schemas are made at run time).
-        self.projection = projection  # also reads, in this process, the lines of deferred columns
-        self.projected_keys = None if projection is None else projection.keys
-        self.deferred_keys = frozenset() if projection is None else projection.deferred
+        self.decoder = decoder or WholeDecoder()  # also reads, in this process, the lines of deferred columns
+        self.projected_keys, self.deferred_keys = self.decoder.keys, self.decoder.deferred
         self.plan, self.head_last, self.paths = plan, head_last, paths
         self.workers, self.batch_size = workers, batch_size
         self.pushed = pushed
@@ -252,7 +257,7 @@ class ParallelHead:
                 counters.lines += result.lines
                 counters.events += result.events
                 for packed, row_ids, kept, absent in result.batches:
-                    yield HeadOutput(unpack(packed, path, self.projection), row_ids + first_row_id, kept, absent)
+                    yield HeadOutput(unpack(packed, path, self.decoder), row_ids + first_row_id, kept, absent)
 
     def push(self, execution, output: HeadOutput) -> None:
         """Run the rest of the plan on one piece of head output, in the main process."""

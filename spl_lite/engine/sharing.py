@@ -2,42 +2,92 @@
 records (the same batch for every search: io/formats.py Converted.records) is computed once per
 batch and read by every search that has it.
 
-Shared are calls that read nothing but `input_event` (the `lower(ucast(map_get(input_event, ...)))`
-chains every detection starts with) and dotted paths (`process.file.name`). A result is kept until the
+What is shared is decided in plan/rules/shared_work.py (calls that read nothing but `input_event`,
+dotted paths), and `explain` of several searches lists it. A result is kept until the
 batch is through every search (`clear`), keyed by the column it was computed from (held, so that its
 identity stays its own) and the expression's structure (spans left out), with the per-record errors
 its computation counted, which every search that reads it counts too.
+
+A shared result holding only text and null is dictionary-encoded once (`encode_text`) when its
+values repeat, so that every search's calls over it (`lower`, `like`, `match_regex`) run once per
+distinct value of the batch rather than once per record.
 """
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Callable
 
 import numpy as np
 
-from ..core.batch import Batch
-from ..syntax import ast
-
-_SPAN_FIELDS = ("span", "name_span")
+from ..core.batch import TEXT_KINDS, Batch, coded, encoding, kinds_of, values_in_use
+from ..plan.rules.shared_work import structure
 
 
-def structure(expr) -> tuple:
-    """The expression as nested tuples of its class names and values, without positions."""
+def encode_text(column: np.ndarray) -> np.ndarray | None:
+    """The column dictionary-encoded (each row's code is the first row with its value), when it
+    holds only text and null and fewer distinct values than half its rows; else None."""
+    if encoding(column) is not None:
+        return column
+    kinds = kinds_of(column)
+    if kinds is not None and not kinds <= TEXT_KINDS:
+        return None
+    first_row: dict = {}
+    rows = len(column)
+    try:
+        codes = np.fromiter(map(first_row.setdefault, column, range(rows)), dtype=np.intp, count=rows)
+    except TypeError:  # an unhashable value (list, map)
+        return None
+    # 1, 1.0 and True are one key of a dict but three values: only str and None keys are exact.
+    found = frozenset(map(type, first_row))
+    if not found <= TEXT_KINDS or len(first_row) * 2 >= rows:
+        return None
+    return coded(np.asarray(column), codes, found)
 
-    def shape(node, values: list) -> tuple:
-        kept = [v for f, v in zip(fields(node), values) if f.name not in _SPAN_FIELDS]
-        return (type(node).__name__, *kept)
 
-    return ast.fold(expr, shape)
+class TextIndex:
+    """The distinct values of a text column joined into one string (ASCII-lowered too, when asked),
+    so that looking for a literal in all of them is one C-level `find` per occurrence rather than a
+    Python call per value: `match_regex(cmd, /(?i)mimikatz/)` over a batch's command lines."""
 
+    def __init__(self, values: np.ndarray, codes: np.ndarray | None):
+        self.values, self.codes = values, codes  # codes: each row's value, None when values are the rows
+        self.nulls = np.asarray(values == None, dtype=bool)  # noqa: E711
+        self._searchable: dict[bool, tuple[str, np.ndarray, np.ndarray]] = {}
 
-def shareable_column(expr) -> str | None:
-    """The column a shareable expression is computed from, else None."""
-    if isinstance(expr, ast.Field):
-        return expr.path[0] if len(expr.path) > 1 else None
-    if isinstance(expr, ast.Call) and ast.field_names(expr) == {"input_event"}:
-        return "input_event"
-    return None
+    def containing(self, text: str, ignore_case: bool) -> tuple[np.ndarray, np.ndarray] | None:
+        """(the values holding `text`, the values this cannot tell: not ASCII when ignoring case);
+        None for a text with a line break (the separator)."""
+        if "\n" in text:
+            return None
+        joined, ends, unsure = self._joined(ignore_case)
+        hits = np.zeros(len(self.values), dtype=bool)
+        if not text:
+            hits[:] = True
+            return hits, unsure
+        find, position = joined.find, joined.find(text)
+        while position >= 0:
+            value = int(np.searchsorted(ends, position, side="right"))
+            hits[value] = True
+            position = find(text, ends[value])
+        return hits, unsure
+
+    def _joined(self, ignore_case: bool) -> tuple[str, np.ndarray, np.ndarray]:
+        found = self._searchable.get(ignore_case)
+        if found is None:
+            texts = ["" if v is None else v for v in self.values]
+            unsure = np.zeros(len(texts), dtype=bool)
+            if ignore_case:  # only ASCII lowers exactly as (?i) folds; the others are tested one by one
+                ascii = np.fromiter(map(str.isascii, texts), dtype=bool, count=len(texts))
+                unsure = ~ascii
+                texts = [t.lower() if a else "" for t, a in zip(texts, ascii)]
+            # A text without a line break found in the joined string lies within one value.
+            ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.intp, count=len(texts)) + 1)
+            found = self._searchable[ignore_case] = ("\n".join(texts), ends, unsure)
+        return found
+
+    @staticmethod
+    def of(column: np.ndarray) -> "TextIndex":
+        encoded = encoding(column)
+        return TextIndex(column, None) if encoded is None else TextIndex(*values_in_use(*encoded))
 
 
 class SharedWork:
@@ -46,10 +96,21 @@ class SharedWork:
     def __init__(self) -> None:
         self._by_column: dict[int, tuple[object, dict]] = {}
         self.computed = self.reused = 0
+        # Expressions whose results did not repeat enough to be worth encoding: not tried again.
+        self._unencoded: set[tuple] = set()
+        self._text_indexes: dict[int, tuple[np.ndarray, TextIndex]] = {}
 
     def clear(self) -> None:
         """The batch is through every search: its columns and results can go."""
         self._by_column.clear()
+        self._text_indexes.clear()
+
+    def text_index(self, column: np.ndarray) -> TextIndex:
+        """The TextIndex of a column, made once for every search that looks for text in it."""
+        found = self._text_indexes.get(id(column))
+        if found is None or found[0] is not column:
+            found = self._text_indexes[id(column)] = (column, TextIndex.of(column))
+        return found[1]
 
     def wrap(self, expr, column_name: str, evaluate: Callable[[Batch], np.ndarray], errors) -> Callable:
         key = structure(expr)
@@ -72,6 +133,12 @@ class SharedWork:
                 return values
             count_before, examples_before = errors.count, dict(errors.examples)
             values = evaluate(batch)
+            if key not in self._unencoded:
+                encoded = encode_text(values)
+                if encoded is None:
+                    self._unencoded.add(key)
+                else:
+                    values = encoded
             count = errors.count - count_before
             examples = {m: n - examples_before.get(m, 0) for m, n in errors.examples.items()
                         if n != examples_before.get(m, 0)} if count else {}

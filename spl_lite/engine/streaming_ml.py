@@ -149,7 +149,11 @@ class ConditionalAnomaly:
             return self._pair.slots_of(unique_pairs.tolist(), hashed=True)[inverse]
         table = self._pair_table
         if table.shape[0] < rows_of or table.shape[1] < columns_of:
-            grown = np.full((max(rows_of, 2 * table.shape[0]), max(columns_of, 2 * table.shape[1])), -1, dtype=np.int64)
+            # Only the side that is short grows (doubling both made a 2,048 x 2,048 table, 32 MiB,
+            # for 995 parents and 266 processes).
+            shape = tuple(size if size >= needed else max(needed, 2 * size)
+                          for size, needed in zip(table.shape, (rows_of, columns_of)))
+            grown = np.full(shape, -1, dtype=np.int64)
             grown[: table.shape[0], : table.shape[1]] = table
             table = self._pair_table = grown
         slots = table[c_slots, t_slots]

@@ -9,7 +9,8 @@ import time
 from typing import Callable, Iterator
 
 from .evtx import is_evtx
-from .jsonl import _HEAD_BYTES, BadLine, EventReader, FileProgress, _open, _too_long
+from .framing import Block, OverlongLine
+from .jsonl import _HEAD_BYTES, EventReader, FileProgress, _open
 
 POLL_SECONDS = 0.2
 READ_BYTES = 1 << 20
@@ -62,62 +63,31 @@ def _is_gzip(path: str) -> bool:
 
 
 class _Tail:
-    """Complete lines from one growing input, decoded and handed over in batches."""
+    """Complete lines from one growing input, framed as they come (io/framing.py), decoded and handed
+    over in batches."""
 
     finished = False
 
     def __init__(self, reader: FollowReader, name: str):
         self.reader, self.name = reader, name
-        self.pending = b""  # bytes after the last newline: a line still being written
-        self.lines = 0
-        self.offset = 0
-        self.place = FileProgress(name)
+        self._start(FileProgress(name))
 
-    skipping: int | None = None  # bytes so far of a line longer than --max-line-bytes, being dropped
+    def _start(self, place: FileProgress) -> None:
+        """Read from where `place` is; a line being written waits in the framer for its end."""
+        self.place = place
+        self.reached = (place.lines, place.offset)
+        self.framer = self.reader.framer(place)  # in memory: a growing file may be rotated or truncated
 
     def _take(self, chunk: bytes) -> Iterator[list[dict]]:
-        if self.skipping is not None:
-            newline = chunk.find(b"\n")
-            if newline < 0:
-                self.skipping += len(chunk)
-                return
-            yield from self._overlong(self.skipping + newline + 1)
-            chunk = chunk[newline + 1:]
-        data = self.pending + chunk if self.pending else chunk
-        end = data.rfind(b"\n") + 1
-        self.pending = data[end:]
-        if end:
-            yield from self._lines(data[: end - 1].split(b"\n"), newlines=True)
-        if len(self.pending) > self.reader.max_line_bytes:  # not kept: memory stays bounded
-            self.skipping, self.pending = len(self.pending), b""
-
-    def _overlong(self, length: int) -> Iterator[list[dict]]:
-        reader = self.reader
-        self.skipping = None
-        reader.counters.lines += 1
-        self.lines += 1
-        self.offset += length
-        reader._reject(BadLine(self.name, self.lines, _too_long(length, reader.max_line_bytes), b"", None, length))
-        yield from reader._hand_over([], self.place, self.lines, self.offset)
+        yield from self._framed(self.framer.feed(chunk))
 
     def _last_line(self) -> Iterator[list[dict]]:
         """The input ended (or was rotated away) with a line that has no newline: take it as it is."""
-        if self.skipping is not None:
-            yield from self._overlong(self.skipping)
-        if self.pending:
-            line, self.pending = self.pending, b""
-            yield from self._lines([line], newlines=False)
+        yield from self._framed(self.framer.end())
 
-    def _lines(self, lines: list[bytes], newlines: bool) -> Iterator[list[dict]]:
-        reader = self.reader
-        size = reader.batch_size
-        for start in range(0, len(lines), size):
-            batch = lines[start : start + size]
-            reader.counters.lines += len(batch)
-            events, used = reader._decode_batch(batch, self.name, self.lines + 1)
-            self.lines += used
-            self.offset += sum(map(len, batch[:used] if used < len(batch) else batch)) + (used if newlines else 0)
-            yield from reader._hand_over(events, self.place, self.lines, self.offset)
+    def _framed(self, items: list[Block | OverlongLine]) -> Iterator[list[dict]]:
+        if items:
+            self.reached = yield from self.reader.framed(items, self.name, self.place, start=self.reached)
 
 
 class _FileTail(_Tail):
@@ -128,9 +98,8 @@ class _FileTail(_Tail):
 
     def _open(self, resume: bool) -> None:
         handle = _open(self.path)  # buffered, so that a resumed position can be sought
-        self.place = self.reader._place(self.path, handle, resume=resume)
-        self.lines, self.offset = self.place.lines, self.place.offset
-        self.read_to = self.offset  # bytes read from the file, complete lines or not
+        self._start(self.reader._place(self.path, handle, resume=resume))
+        self.read_to = self.place.offset  # bytes read from the file, complete lines or not
         self.handle = handle
 
     def read(self) -> Iterator[list[dict]]:
@@ -157,9 +126,8 @@ class _FileTail(_Tail):
             else:
                 self.reader._warn(f"{self.path} was truncated; reading it again from the start")
                 self.handle.seek(0)
-                self.pending = b""
-                self.place = self.reader._place(self.path, self.handle, resume=False)
-                self.lines = self.offset = self.read_to = 0
+                self._start(self.reader._place(self.path, self.handle, resume=False))
+                self.read_to = 0
 
     def _changed(self) -> str | None:
         try:

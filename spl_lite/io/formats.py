@@ -200,6 +200,10 @@ class Converted:
             uniform = self._uniform
             if uniform is None or (uniform == SSA and name == "ssa") or (uniform == OCSF and name != "ssa"):
                 return self._items
+            if uniform == SSA:  # flat events become the same OCSF documents for "ba" and "ocsf": convert once
+                done = self._shapes.get("ocsf" if name == "ba" else "ba")
+                if done is not None:
+                    return done
             return [_convert(_event_kind(e) if uniform == SSA else OCSF, e, name) for e in self._items]
         return [_convert(kind, e, name) for kind, e in self._items]
 

@@ -10,20 +10,21 @@ import json
 import os
 import stat
 import sys
-import tempfile
 import zlib
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Generator, Iterable, Iterator
 
 import orjson
 
 from ..core.errors import BAD_INPUT, SplError, StateError
 from ..core.values import to_json_ready
+from .decoding import JSON_TYPES, Decoder, WholeDecoder, decode_lines
 from .evtx import is_evtx, read_batches as read_evtx_batches
+from .framing import MAX_LINE_BYTES, Block, LineFramer, OverlongLine, in_batches
 
 if TYPE_CHECKING:
     from ..core.batch import ProjectedMaps
-    from .projection import BlockGatherer, ProjectedDecoder
+    from .projection import BlockGatherer
 
 # Events per batch, unless `--batch-size` sets it. Whole events are dicts of a few kB each; events
 # decoded for the few keys a search reads (spl_lite/io/projection.py) take a few bytes a key, and the
@@ -34,10 +35,6 @@ PROJECTED_BATCH_SIZE = 16384
 # larger one (its bytes and the objects made from it stay in the caches), so blocks decoded one by
 # one are gathered into batches (BlockGatherer).
 DECODE_BLOCK_LINES = 1024
-# A longer line is rejected unread by the decoder (`--max-line-bytes`); real events are a few kB.
-MAX_LINE_BYTES = 16 << 20
-# An overlong line is read through (and dropped, or spooled for --dead-letter) this much at a time.
-_LONG_LINE_PIECE = 1 << 20
 # How much of the start of a file identifies it when a later run resumes (`--state`).
 _HEAD_BYTES = 4096
 
@@ -214,10 +211,11 @@ class BadLine:
 class EventReader:
     """Yields lists of decoded JSON objects, `batch_size` at a time, across all inputs in order.
 
-    With a `projection` (spl_lite/io/projection.py) it reads blocks of about DECODE_BLOCK_LINES lines
-    and yields, for the blocks the projected decoder can serve, a ProjectedMaps of just the keys the
-    searches read instead of a list, several blocks to a batch (`batch_size` events, by default
-    PROJECTED_BATCH_SIZE).
+    Input is cut into blocks of lines by a LineFramer (io/framing.py) and decoded by the `decoder`
+    the physical plan chose (io/decoding.py). A decoder that reads only some keys (io/projection.py)
+    gets blocks of about DECODE_BLOCK_LINES lines and yields, for the blocks it does not decline, a
+    ProjectedMaps of just the keys the searches read instead of a list, several blocks to a batch
+    (`batch_size` events, by default PROJECTED_BATCH_SIZE); a declined block is decoded whole.
 
     A line that is not a JSON object is skipped and reported through `on_bad_line` with its
     file and line number (and its bytes through `on_reject`); the run goes on, so one broken line
@@ -243,7 +241,7 @@ class EventReader:
         max_line_bytes: int = MAX_LINE_BYTES,
         resume: list[dict] | None = None,
         on_notice: Callable[[str], None] | None = None,
-        projection: "ProjectedDecoder | None" = None,
+        decoder: Decoder | None = None,
     ):
         self.paths = paths
         self.batch_size = BATCH_SIZE if batch_size is None else batch_size  # of whole events
@@ -254,9 +252,9 @@ class EventReader:
         self.max_bad = max_bad  # more bad lines than this stop the run (TooManyBadLines)
         self.max_line_bytes = max_line_bytes
         self.on_notice = on_notice  # messages about resuming that are not bad lines
-        self.projection = projection  # decodes only the keys the searches read, where it can
+        self.decoder = decoder or WholeDecoder()
+        self._whole = WholeDecoder()  # for the blocks a projecting decoder declines
         self._block_lines = min(self.projected_batch_size, DECODE_BLOCK_LINES)
-        self._block_bytes = self._block_lines * 1024  # until the lines' real length is known
         # Progress of every file read, this run or (from `resume`) an earlier one; see progress().
         self._files: dict[str, FileProgress] = {}
         self._saved_by_inode: dict[tuple[int, int], list[FileProgress]] = {}
@@ -265,11 +263,14 @@ class EventReader:
             self._files[saved.path] = saved
             self._saved_by_inode.setdefault((saved.dev, saved.ino), []).append(saved)
         self._uncommitted: tuple[FileProgress, int, int] | None = None
-        self._carry: list[bytes] = []  # lines read and not yet handed over (whole events)
         # Files that gave no event, only bad lines: (name, bad lines, the first one's reason).
         self.eventless: list[tuple[str, int, str | None]] = []
         self._first_reason: str | None = None
-        self._overlong: tuple[int, "BinaryIO | None"] | None = None  # see _read_block
+        self._reached = (0, 0)  # (lines, offset) of the file being read, as far as handed over
+
+    @property
+    def projecting(self) -> bool:
+        return self.decoder.keys is not None
 
     def batches(self) -> Iterator["list[dict] | ProjectedMaps"]:
         counters = self.counters
@@ -280,18 +281,21 @@ class EventReader:
             if counters.events == events and counters.bad_lines > bad:
                 self.eventless.append(("<stdin>" if path == "-" else path, counters.bad_lines - bad, self._first_reason))
 
+    def framer(self, place: FileProgress, path: str | None = None) -> LineFramer:
+        """A framer of one input from where `place` says it was left; `path` of a regular file lets
+        deferred keys be read again from it."""
+        return LineFramer(self.max_line_bytes, offset=place.offset, line=place.lines, path=path,
+                          spool=self.on_reject is not None, block_bytes=self._block_lines * 1024)
+
     def _path_batches(self, path: str) -> Iterator[list[dict]]:
         if is_evtx(path):  # binary Windows event log: its records, flattened (spl_lite.io.evtx)
             yield from self._evtx_batches(path)
             return
-        counters = self.counters
-        self._carry, self._overlong = [], None
         stream = _open(path)
         name = "<stdin>" if path == "-" else path
         place = self._place(path, stream)
-        lines_before, offset = place.lines, place.offset
         try:
-            head = stream.peek(64) if offset == 0 else b""
+            head = stream.peek(64) if place.offset == 0 else b""
         except (OSError, EOFError, zlib.error):
             head = b""  # a damaged gzip file: reading it below says so
         if head.lstrip()[:1] == b"[":
@@ -301,71 +305,71 @@ class EventReader:
                 if path != "-":
                     stream.close()
             return
-        gathered = None
         # A regular file can be read again, so the deferred keys' lines need not be kept in memory.
         regular = place.ino != 0 and not isinstance(stream, (gzip.GzipFile, Recoded))
-        if self.projection is not None:
-            from .projection import BlockGatherer  # loaded with the decoder already
-
-            gathered = BlockGatherer(self.projected_batch_size)
+        framer = self.framer(place, path if regular else None)
         try:
-            while True:
-                if self.projection is not None:
-                    # Whole blocks of lines go to the projected decoder as they are read, without
-                    # a bytes object per line; a block it cannot serve is split into lines below.
-                    block = self._read_block(stream)
-                    lines = []
-                    if not block:
-                        if self._overlong is None:
-                            break
-                    else:
-                        projected = (self.projection.decode_block(block, (path, offset) if regular else None)
-                                     if len(block) <= self.max_line_bytes else None)
-                        if projected is not None:
-                            counters.lines += len(projected)
-                            lines_before += len(projected)
-                            offset += len(block)
-                            self._size_blocks(len(block), len(projected))
-                            batch = gathered.add(projected)
-                            if batch is not None:
-                                yield from self._hand_over(batch, place, lines_before, offset)
-                            if self._overlong is None:
-                                continue
-                        else:
-                            yield from self._hand_over_gathered(gathered, place, lines_before, offset)
-                            lines = split_lines(block)
-                            self._size_blocks(len(block), len(lines))
-                else:
-                    lines = self._read_lines(stream)
-                    if not lines and self._overlong is None:
-                        break
-                if lines:
-                    counters.lines += len(lines)
-                    events, used = self._decode_batch(lines, name, lines_before + 1, projected=False)
-                    lines_before += used
-                    offset += sum(map(len, lines[:used] if used < len(lines) else lines))
-                    yield from self._hand_over(events, place, lines_before, offset)
-                if self._overlong is not None and not self._carry:
-                    # A line longer than --max-line-bytes, read through in bounded pieces: one bad line.
-                    yield from self._hand_over_gathered(gathered, place, lines_before, offset)
-                    length, spool = self._overlong
-                    self._overlong = None
-                    counters.lines += 1
-                    lines_before += 1
-                    offset += length
-                    self._reject(BadLine(name, lines_before, _too_long(length, self.max_line_bytes), b"", spool, length))
-                    yield from self._hand_over([], place, lines_before, offset)
-            yield from self._hand_over_gathered(gathered, place, lines_before, offset)
+            yield from self.framed(framer.read(stream), name, place, framer)
         except (OSError, EOFError, zlib.error) as error:
-            # Blocks decoded before the damage are output like any other.
-            yield from self._hand_over_gathered(gathered, place, lines_before, offset)
             if not isinstance(stream, gzip.GzipFile):
-                raise SplError(BAD_INPUT, f"{name}: read failed after line {counters.lines}: {error}") from None
+                raise SplError(BAD_INPUT, f"{name}: read failed after line {self.counters.lines}: {error}") from None
             # A truncated or damaged gzip file: keep every whole line before the damage.
-            yield from self._salvage_gzip(path, name, place, lines_before, offset)
+            yield from self._salvage_gzip(path, name, place)
         finally:
             if path != "-":
                 stream.close()
+
+    def framed(self, items: Iterable[Block | OverlongLine], name: str, place: FileProgress,
+               framer: LineFramer | None = None, start: tuple[int, int] | None = None
+               ) -> Generator["list[dict] | ProjectedMaps", None, tuple[int, int]]:
+        """The events of framed lines of one input, handed over with the place they reach (from
+        `start`, (lines, offset), by default where `place` is); returns the place reached.
+
+        Whole events come in batches of `batch_size` lines; a projecting decoder's blocks are
+        gathered into batches (BlockGatherer), and `framer` reads its next block by the average
+        line length seen. Blocks decoded before a read error are handed over before it is raised."""
+        counters = self.counters
+        self._reached = (place.lines, place.offset) if start is None else start
+        gathered = None
+        if self.projecting:
+            from .projection import BlockGatherer  # loaded with the decoder already
+
+            gathered = BlockGatherer(self.projected_batch_size)
+        else:
+            items = in_batches(items, self.batch_size)
+        try:
+            for item in items:
+                if item.__class__ is OverlongLine:
+                    yield from self._hand_over_gathered(gathered, place)
+                    counters.lines += 1
+                    self._reject(BadLine(name, item.line_no, item.reason, b"", item.spool, item.length))
+                    self._reached = item.place_after()
+                    yield from self._hand_over([], place, *self._reached)
+                    continue
+                decoded = self.decoder.decode(item) if gathered is not None else None
+                if decoded is not None:
+                    count = len(decoded.events)
+                    counters.lines += count
+                    self._reached = item.place_after(count)
+                    if framer is not None:
+                        framer.size_blocks(item.size, count, self._block_lines)
+                    batch = gathered.add(decoded.events)
+                    if batch is not None:
+                        yield from self._hand_over(batch, place, *self._reached)
+                    continue
+                yield from self._hand_over_gathered(gathered, place)
+                counters.lines += item.line_count()
+                if framer is not None and gathered is not None:
+                    framer.size_blocks(item.size, item.line_count(), self._block_lines)
+                events, used = self._decode_whole(item, name)
+                self._reached = item.place_after(used)
+                yield from self._hand_over(events, place, *self._reached)
+        except (OSError, EOFError, zlib.error):
+            # Blocks decoded before the damage are output like any other.
+            yield from self._hand_over_gathered(gathered, place)
+            raise
+        yield from self._hand_over_gathered(gathered, place)
+        return self._reached
 
     def _array_batches(self, stream: BinaryIO, name: str, place: FileProgress) -> Iterator[list[dict]]:
         """A file that starts with `[`: one JSON array of objects (a common export), its objects the
@@ -383,75 +387,20 @@ class EventReader:
         except orjson.JSONDecodeError:
             items = None
         if items.__class__ is not list:  # not one JSON document: read it by lines, like any other file
-            lines, lines_before, offset = split_lines(data), 0, 0
-            for start in range(0, len(lines), self.batch_size):
-                batch = lines[start: start + self.batch_size]
-                self.counters.lines += len(batch)
-                events, used = self._decode_batch(batch, name, lines_before + 1, projected=False)
-                lines_before += used
-                offset += sum(map(len, batch[:used]))
-                yield from self._hand_over(events, place, lines_before, offset)
+            framer = self.framer(place)
+            yield from self.framed(framer.feed(data) + framer.end(), name, place)
             return
         events = []
         for number, item in enumerate(items, 1):
             if item.__class__ is dict:
                 events.append(item)
             else:
-                found = _JSON_TYPES.get(type(item), "a value")
+                found = JSON_TYPES.get(type(item), "a value")
                 self._reject(BadLine(name, number, f"item {number:,} of the JSON array is not an object ({found})",
                                      orjson.dumps(item)))
         self.counters.lines += len(items)
         # One batch: a later run resumes after the whole array or not at all.
         yield from self._hand_over(events, place, len(items), len(data))
-
-    def _read_block(self, stream: BinaryIO) -> bytes:
-        """About `batch_size` whole lines (the last one may lack its newline at the end of input),
-        never more than twice --max-line-bytes. A line longer than that is read through in bounded
-        pieces and left in `self._overlong` as (its length, a spool of its bytes for on_reject or
-        None); the block is then the whole lines before it."""
-        limit = self.max_line_bytes
-        block = stream.read(min(self._block_bytes, limit))
-        if not block or block.endswith(b"\n"):
-            return block
-        cut = block.rfind(b"\n") + 1
-        rest = stream.readline(limit - (len(block) - cut) + 1)
-        if len(block) - cut + len(rest) <= limit:
-            return block + rest
-        self._overlong = self._read_through(stream, (memoryview(block)[cut:], rest))
-        return block[:cut]
-
-    def _read_through(self, stream: BinaryIO, pieces) -> tuple[int, "BinaryIO | None"]:
-        """The rest of an overlong line, read and dropped (or spooled to a temporary file for
-        on_reject) a megabyte at a time: (its length, the spool)."""
-        spool = tempfile.TemporaryFile() if self.on_reject else None
-        length, piece = 0, b""
-        for piece in pieces:
-            length += len(piece)
-            if spool is not None:
-                spool.write(piece)
-        while not piece.endswith(b"\n"):
-            piece = stream.readline(_LONG_LINE_PIECE)
-            if not piece:
-                break
-            length += len(piece)
-            if spool is not None:
-                spool.write(piece)
-        return length, spool
-
-    def _read_lines(self, stream: BinaryIO) -> list[bytes]:
-        """`batch_size` lines (fewer at the end of input or before an overlong line), read in blocks."""
-        lines = self._carry
-        while len(lines) < self.batch_size and self._overlong is None:
-            block = self._read_block(stream)
-            if not block:
-                break
-            lines += split_lines(block)
-        self._carry = lines[self.batch_size:]
-        return lines[:self.batch_size]
-
-    def _size_blocks(self, size: int, lines: int) -> None:
-        """Read the next block by the average line length seen in this one."""
-        self._block_bytes = max(4096, self._block_lines * size // max(lines, 1))
 
     def _evtx_batches(self, path: str) -> Iterator[list[dict]]:
         """An EVTX file's records; on resume the records an earlier run consumed are skipped
@@ -484,11 +433,10 @@ class EventReader:
         if self.max_bad is not None and self.counters.bad_lines > self.max_bad:
             raise TooManyBadLines(f"more than {self.max_bad:,} bad lines (--max-bad)")
 
-    def _hand_over_gathered(self, gathered: "BlockGatherer | None", place: FileProgress, lines: int,
-                            offset: int) -> Iterator[ProjectedMaps]:
+    def _hand_over_gathered(self, gathered: "BlockGatherer | None", place: FileProgress) -> Iterator[ProjectedMaps]:
         batch = None if gathered is None else gathered.take()
         if batch is not None:
-            yield from self._hand_over(batch, place, lines, offset)
+            yield from self._hand_over(batch, place, *self._reached)
 
     def commit(self) -> None:
         """The last batch yielded has been processed and written: count its lines as consumed."""
@@ -554,12 +502,10 @@ class EventReader:
 
     # ---- bad lines ----
 
-    def _decode_batch(
-        self, lines: list[bytes], name: str, first_line_no: int, projected: bool = True
-    ) -> tuple["list[dict] | ProjectedMaps", int]:
-        """(events, lines used): all lines, or with --max-bad reached, those up to the last bad one.
-        `projected=False`: the projected decoder already declined these lines."""
-        events, bad = decode_lines(lines, first_line_no, self.max_line_bytes, self.projection if projected else None)
+    def _decode_whole(self, block: Block, name: str) -> tuple[list[dict], int]:
+        """(events, lines used): all lines, or with --max-bad reached, those up to the last bad one."""
+        events, bad = self._whole.decode(block)
+        lines, first_line_no = block.lines, block.first_line
         if not bad:
             if self.track_lines:
                 self._lines_of_batch(name, lines, first_line_no, set())
@@ -568,7 +514,7 @@ class EventReader:
         if allowed is not None and len(bad) > allowed:
             # Stop right after the line that goes over the limit; what follows it is not consumed.
             used = bad[allowed][0] - first_line_no + 1
-            events, bad = decode_lines(lines[:used], first_line_no, self.max_line_bytes)
+            events, bad = decode_lines(lines[:used], first_line_no)
         else:
             used = len(lines)
         for line_no, reason, raw in bad:
@@ -590,118 +536,45 @@ class EventReader:
         if self.on_reject:
             self.on_reject(bad)
 
-    def _salvage_gzip(
-        self, path: str, name: str, place: FileProgress, lines_before: int, offset: int
-    ) -> Iterator[list[dict]]:
-        """Re-read a damaged gzip file with zlib, past what was already yielded, up to the damage;
+    def _salvage_gzip(self, path: str, name: str, place: FileProgress) -> Iterator[list[dict]]:
+        """Re-read a damaged gzip file with zlib, past what was already handed over, up to the damage;
         the piece of line cut off there (possibly empty) is one bad line."""
-        pending = b""
-        skip = offset
+        lines, offset = self._reached
+        framer = self.framer(FileProgress(path, lines, offset))
         chunks = _gunzip_salvage(path)
-        error = None
-        while True:
-            try:
-                chunk = next(chunks)
-            except StopIteration as stop:
-                error = stop.value
-                break
-            if skip:
-                cut = min(skip, len(chunk))
-                chunk, skip = chunk[cut:], skip - cut
-            data = pending + chunk
-            end = data.rfind(b"\n") + 1
-            pending = data[end:]
-            lines = split_lines(data[:end])
-            for start in range(0, len(lines), self.batch_size):
-                batch = lines[start : start + self.batch_size]
-                self.counters.lines += len(batch)
-                events, used = self._decode_batch(batch, name, lines_before + 1)
-                lines_before += used
-                offset += sum(map(len, batch[:used]))
-                yield from self._hand_over(events, place, lines_before, offset)
-        if error is None:  # the damage was elsewhere (zlib read it all): the last line has no newline
-            if pending:
-                self.counters.lines += 1
-                events, used = self._decode_batch([pending], name, lines_before + 1)
-                yield from self._hand_over(events, place, lines_before + used, offset + len(pending))
+        error: list[str | None] = []
+
+        def framed_chunks() -> Iterator[Block | OverlongLine]:
+            skip = offset
+            while True:
+                try:
+                    chunk = next(chunks)
+                except StopIteration as stop:
+                    error.append(stop.value)
+                    if stop.value is None:  # the damage was elsewhere (zlib read it all)
+                        yield from framer.end()
+                    return
+                if skip:
+                    cut = min(skip, len(chunk))
+                    chunk, skip = chunk[cut:], skip - cut
+                yield from framer.feed(chunk)
+
+        yield from self.framed(framed_chunks(), name, place, start=(lines, offset))
+        if error[0] is None:
             return
+        line_no, offset, raw, spool, length = framer.cut_off()
         self.counters.lines += 1
-        self._reject(BadLine(name, lines_before + 1, f"gzip data {error}; the rest of the file cannot be read", pending))
-        yield from self._hand_over([], place, lines_before + 1, offset + len(pending))
+        self._reject(BadLine(name, line_no, f"gzip data {error[0]}; the rest of the file cannot be read", raw,
+                             spool, length if spool is not None else None))
+        yield from self._hand_over([], place, line_no, offset + length)
         # Like zcat: what came before the damage was read and output, but the file is an input error.
-        raise SplError(BAD_INPUT, f"`{name}`: gzip data {error} after line {lines_before}; the lines before it "
+        raise SplError(BAD_INPUT, f"`{name}`: gzip data {error[0]} after line {line_no - 1}; the lines before it "
                                   "were read, the rest of the file cannot be")
 
     def _bad(self, message: str) -> None:
         self.counters.bad_lines += 1
         if self.on_bad_line:
             self.on_bad_line(message)
-
-
-def decode_lines(
-    lines: list[bytes], first_line_no: int, max_line_bytes: int = MAX_LINE_BYTES,
-    projection: "ProjectedDecoder | None" = None,
-) -> tuple["list[dict] | ProjectedMaps", list[tuple[int, str, bytes]]]:
-    """(events, bad lines as (line number, reason, raw bytes)). All lines at C speed when they are
-    all good; line by line only for a batch that has a bad one. Blank lines are skipped silently.
-    With a `projection` (spl_lite/io/projection.py), a batch it can serve is decoded for the keys
-    the search reads only, and comes back as a ProjectedMaps."""
-    loads = orjson.loads
-    if max(map(len, lines), default=0) <= max_line_bytes:
-        if projection is not None:
-            projected = projection.decode_block(b"".join(lines))
-            if projected is not None:
-                return projected, []
-        try:
-            events = [loads(line) for line in lines]
-            if all(event.__class__ is dict for event in events):
-                return events, []
-        except orjson.JSONDecodeError:
-            pass
-    events, bad = [], []
-    for line_no, line in enumerate(lines, first_line_no):
-        if len(line) > max_line_bytes:
-            bad.append((line_no, _too_long(len(line), max_line_bytes), line))
-            continue
-        if not line.strip():
-            continue
-        try:
-            event = loads(line)
-        except orjson.JSONDecodeError as error:
-            bad.append((line_no, _json_error(error.args[0]), line))
-            continue
-        if event.__class__ is not dict:
-            bad.append((line_no, f"expected a JSON object, found {_JSON_TYPES.get(type(event), 'a value')}", line))
-            continue
-        events.append(event)
-    return events, bad
-
-
-def _too_long(length: int, limit: int) -> str:
-    return f"line of {length:,} bytes is longer than the limit of {limit:,} (--max-line-bytes)"
-
-
-def split_lines(data: bytes) -> list[bytes]:
-    """Lines with their newlines, split on \n only as reading a file by lines does (not on \r as
-    bytes.splitlines would); a last line without a newline stays as it is."""
-    lines = data.split(b"\n")
-    last = lines.pop()
-    lines = [line + b"\n" for line in lines]
-    if last:
-        lines.append(last)
-    return lines
-
-
-_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true/false",
-               type(None): "null"}
-
-
-def _json_error(message: str) -> str:
-    if "UTF-8" in message:
-        return f"invalid UTF-8 ({message})"
-    if "depth limit" in message or "recursion" in message.lower():
-        return f"invalid JSON: nested deeper than orjson's 1,024 levels ({message})"
-    return f"invalid JSON ({message})"
 
 
 def _head_matches(fd: int, saved: FileProgress) -> bool:

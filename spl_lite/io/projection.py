@@ -40,7 +40,9 @@ import orjson
 
 from ..core.errors import BAD_INPUT, SplError
 from ..core.batch import TEXT_KINDS, ProjectedMaps, known
+from .decoding import Decoded, Decoder, WholeDecoder
 from .formats import NOT_FLAT_KEYS
+from .framing import Block
 from .json_blocks import decode_lines, object_lines
 from .windows_columns import WindowsJsonDecoder
 
@@ -115,6 +117,14 @@ class ProjectedDecoder:
             inner = msgspec.defstruct("ProjectedInputEvent", fields(self._inner_text_keys, self._inner_guard_keys), gc=False)
             outer.append(("record", inner, msgspec.field(default=None, name=_EVENT)))
         return msgspec.json.Decoder(msgspec.defstruct("ProjectedEvent", outer, gc=False))
+
+    def decode(self, block: Block) -> Decoded | None:
+        """The decoder protocol (io/decoding.py): None declines the block to the whole-event path."""
+        events = self.decode_block(block.data, None if block.path is None else (block.path, block.offset))
+        if events is None:
+            return None
+        block.count = len(events)  # one event a line
+        return Decoded(events, [])
 
     def decode_block(self, block: bytes, place: tuple[str, int] | None = None) -> ProjectedMaps | None:
         """The events of a block of whole JSON lines, or None if the block needs the whole-event path.
@@ -223,6 +233,12 @@ class BlockGatherer:
         gathered = ProjectedMaps.concat(self._parts)
         self._parts, self._count = [], 0
         return gathered
+
+
+def decoder_for(keys: "frozenset[str] | None", input_format: str = "auto",
+                deferred: frozenset[str] = frozenset()) -> Decoder:
+    """Whole events (`keys` None), or the projection of `keys` with `deferred` decoded late."""
+    return WholeDecoder() if keys is None else ProjectedDecoder(keys, input_format, deferred)
 
 
 def guard_keys(input_format: str) -> tuple[str, ...]:

@@ -15,15 +15,18 @@ import re
 from dataclasses import dataclass
 
 from ..io.framing import can_split
-from ..io.projection import ProjectedDecoder, guard_keys
+from ..io.decoding import Decoder
+from ..io.projection import decoder_for, guard_keys
 from .logical import Plan
 from .rules.early_filters import filters_known_early
 from .rules.projection import deferred_keys, keys_read
+from .rules.shared_work import shared_expressions
 from .rules.stateless_head import PushedFilter, pushed_filter, stateless_head
 
 # msgspec cannot name a field with these characters; a key holding one is not projected.
 _UNNAMEABLE = re.compile(r'["\\\x00-\x1f]')
 _PARALLEL_MIN_BYTES = 64 << 20  # below this, starting worker processes costs more than it saves
+_SHARED_SHOWN = 12  # shared expressions `explain` lists
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,9 @@ class Reading:
     deferred: frozenset[str]
     reason: str = ""
 
-    def decoder(self, input_format: str) -> ProjectedDecoder | None:
-        """The decoder of a projected reading; None for whole events."""
-        return None if self.keys is None else ProjectedDecoder(self.keys, input_format, self.deferred)
+    def decoder(self, input_format: str) -> Decoder:
+        """The decoder this reading needs (io/decoding.py)."""
+        return decoder_for(self.keys, input_format, self.deferred)
 
     def describe(self) -> str:
         if self.keys is None:
@@ -55,6 +58,7 @@ class PhysicalPlan:
     pushed: PushedFilter | None
     early_filters: tuple[dict[int, int], ...]  # per search: {node: the filter applied before it}
     workers_reason: str = ""
+    shared: tuple[tuple[str, int], ...] = ()  # (expression, searches having it) computed once per batch
 
     def explain(self) -> str:
         lines = [f"reading: {self.reading.describe()}"]
@@ -69,6 +73,13 @@ class PhysicalPlan:
             for node_id, filter_id in sorted(found.items()):
                 prefix = f"search {index + 1}: " if len(self.early_filters) > 1 else ""
                 lines.append(f"{prefix}filter #{filter_id} is applied before #{node_id} (it reads nothing #{node_id} sets)")
+        if self.shared:
+            lines.append(f"shared: {len(self.shared)} expressions over the source computed once per batch for every "
+                         "search that has them (text results dictionary-encoded; literal text of match_regex and "
+                         "like looked for once per distinct value):")
+            lines += [f"  {count:>3} searches: {text}" for text, count in self.shared[:_SHARED_SHOWN]]
+            if len(self.shared) > _SHARED_SHOWN:
+                lines.append(f"  ... and {len(self.shared) - _SHARED_SHOWN} more (--json lists them all)")
         return "\n".join(lines)
 
     def to_json(self) -> dict:
@@ -85,6 +96,7 @@ class PhysicalPlan:
                 "stateful": self.pushed.stateful_id, "filter": self.pushed.where_id, "reads": sorted(self.pushed.reads),
             },
             "early_filters": [{str(k): v for k, v in found.items()} for found in self.early_filters],
+            "shared": [{"expression": text, "searches": count} for text, count in self.shared],
         }
 
 
@@ -120,7 +132,8 @@ def choose(plans: list[Plan], input_format: str = "auto", whole_events: bool = F
     early = tuple(filters_known_early(plan) for plan in plans)
     count, head_last, reason = _parallelism(plans, workers, list(paths), one_process_because)
     pushed = pushed_filter(plans[0], head_last) if count > 1 else None
-    return PhysicalPlan(reading, count, head_last if count > 1 else None, pushed, early, reason)
+    shared = tuple(shared_expressions(plans)) if len(plans) > 1 else ()
+    return PhysicalPlan(reading, count, head_last if count > 1 else None, pushed, early, reason, shared)
 
 
 def _parallelism(plans: list[Plan], requested: int | None, paths: list[str], because: str) -> tuple[int, int | None, str]:

@@ -1,0 +1,938 @@
+"""Lowering of a logical plan to a Flink SQL script, and running it on a local PyFlink mini-cluster.
+
+The plan is walked node by node (never the text); each node becomes a temporary view. The script
+is built by careful construction rather than with sqlglot: sqlglot has no Flink dialect, and the
+constructs used here (PROCTIME(), OVER windows on a time attribute, `ARRAY[...]`, named ROW casts,
+the connector DDL) would each need a dialect override, so a few quoting helpers (`_ident`,
+`_string`) are the whole of the printing.
+
+Values: the source is Flink's JSON format with a declared schema, so every value has a static kind
+at compile time, as in the DuckDB lowering:
+
+    null, bool (BOOLEAN), int (BIGINT), double (DOUBLE), string (STRING), ("list", kind) (ARRAY),
+    ("map", ((key, kind), ...)) (a named ROW: create_map with literal keys)
+
+The keys a plan reads of `input_event` are the source's columns, each of one kind (the schema:
+`--input-schema`, or for `run` read from the input file). `=` is null-safe (IS NOT DISTINCT FROM),
+AND/OR/NOT are SQL's (Kleene's) logic, `where` keeps rows whose predicate IS TRUE, integer `/` and
+`%` are Java's and null on 0. Flink's REGEXP functions are Java's own regex, so patterns pass as
+they are.
+
+Arrival order: Flink's OVER windows must be ordered by a time attribute, ascending. The source
+declares a processing-time attribute; a non-partitioned running COUNT(*) over it numbers the
+records (`__ord`), and every order-sensitive command is a running aggregate over the same
+attribute. Processing time is arrival order only where one task sees the records in file order,
+so the script runs at parallelism 1 (`SET 'parallelism.default' = '1'`) when the plan holds an
+order-sensitive command; a plan of stateless commands may run wider. The sink writes `__ord` with
+each record, and `run` writes records in that order.
+"""
+from __future__ import annotations
+
+import glob
+import math
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import orjson
+
+from ..core.errors import BAD_INPUT, NOT_LOWERED, SplError
+from ..core.regex import compile_java
+from ..plan.logical import Node, Plan
+from ..syntax import ast
+from .lowering import not_lowered
+
+ENGINE = "Flink"
+EVENT_SOURCES = ("read_ssa_enriched_events", "read_ba_enriched_events", "enriched_source")
+# The kinds a key of the event may be declared with, by their `--input-schema` names.
+SCHEMA_KINDS = {"string": "string", "long": "int", "double": "double", "boolean": "bool"}
+_SQL_TYPES = {"string": "STRING", "int": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN", "null": "STRING"}
+_RUNNING = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+_INPUT_PATH = "{input}"
+_OUTPUT_PATH = "{output}"
+
+Kind = Any
+
+
+def _ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_type(kind: Kind) -> str:
+    if isinstance(kind, tuple) and kind[0] == "list":
+        return f"ARRAY<{sql_type(kind[1])}>"
+    if isinstance(kind, tuple) and kind[0] == "map":
+        return "ROW<" + ", ".join(f"{_ident(k)} {sql_type(v)}" for k, v in kind[1]) + ">"
+    return _SQL_TYPES[kind]
+
+
+def _null(kind: Kind) -> str:
+    return f"CAST(NULL AS {sql_type(kind)})"
+
+
+def _kind_name(kind: Kind) -> str:
+    return kind[0] if isinstance(kind, tuple) else kind
+
+
+@dataclass(frozen=True)
+class V:
+    """A lowered expression and its kind."""
+
+    sql: str
+    kind: Kind
+
+
+@dataclass
+class Rel:
+    """A node's output: its view and its fields in order as (field, column, kind)."""
+
+    view: str
+    columns: list[tuple[str, str, Kind]]
+
+    def lookup(self, name: str) -> tuple[str, Kind] | None:
+        for field_name, column, kind in self.columns:
+            if field_name == name:
+                return column, kind
+        return None
+
+
+def _set(columns, name, column, kind):
+    """Field `name` set to `column`: in its place if present, else appended (eval's rule)."""
+    if any(c[0] == name for c in columns):
+        return [(f, column, kind) if f == name else (f, c, k) for f, c, k in columns]
+    return list(columns) + [(name, column, kind)]
+
+
+# ---- the event schema ----
+def parse_schema(text: str) -> dict[str, Kind]:
+    """`key:type,key:type` (types string, long, double, boolean) -> {key: kind}."""
+    schema = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, type_name = part.rpartition(":")
+        if not sep or not key or type_name.strip().lower() not in SCHEMA_KINDS:
+            raise SplError(BAD_INPUT, f"--input-schema: `{part}` is not key:type (type one of "
+                           f"{', '.join(SCHEMA_KINDS)})")
+        schema[key.strip()] = SCHEMA_KINDS[type_name.strip().lower()]
+    return schema
+
+
+def infer_schema(path: str, keys: list[str]) -> tuple[dict[str, Kind], bool]:
+    """The kind of each key in the events of a JSON-lines file, and whether the events are wrapped
+    in an `input_event` object (SSA form). A key holding values of several kinds cannot be declared."""
+    kinds: dict[str, set] = {k: set() for k in keys}
+    wrapped: set[bool] = set()
+    with open(path, "rb") as stream:
+        for line in stream:
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if type(event) is not dict:
+                continue
+            inner = event.get("input_event")
+            wrapped.add(type(inner) is dict)
+            if type(inner) is dict:
+                event = inner
+            for key in keys:
+                value = event.get(key)
+                if value is not None:
+                    kinds[key].add(_value_kind(value))
+    if len(wrapped) > 1:
+        raise SplError(NOT_LOWERED, f"{path} does not lower to Flink: some events are wrapped in `input_event` "
+                       "and some are not, and the Flink source declares one shape",
+                       hint="run it on the default engine (drop --engine)")
+    schema = {}
+    for key, found in kinds.items():
+        if len(found) > 1 or found & {"list", "map"}:
+            shown = ", ".join(sorted(found))
+            raise SplError(NOT_LOWERED, f"key `{key}` of the events does not lower to Flink: its values are "
+                           f"of kinds {shown}, and a Flink column holds one scalar kind",
+                           hint="run it on the default engine (drop --engine)")
+        schema[key] = found.pop() if found else "string"
+    return schema, wrapped == {True}
+
+
+def _value_kind(value: Any) -> str:
+    kind = type(value)
+    if kind is bool:
+        return "bool"
+    if kind is int:
+        return "int"
+    if kind is float:
+        return "double"
+    if kind is str:
+        return "string"
+    return "list" if kind is list else "map"
+
+
+# ---- the script ----
+@dataclass
+class Script:
+    """One plan as a Flink SQL script: the source and sink DDL, the views, the INSERT."""
+
+    source_ddl: str
+    kafka_template: str
+    functions: list[str]
+    views: list[tuple[str, str]]
+    sink_ddl: str
+    insert: str
+    ordered: bool
+
+    def statements(self, input_path: str, output_path: str) -> list[str]:
+        """The DDL, the views and the INSERT, with the input file and the output directory filled in."""
+        views = [f"CREATE TEMPORARY VIEW {_ident(name)} AS\n{body}" for name, body in self.views]
+        return [self.source_ddl.replace(_INPUT_PATH, input_path), self.sink_ddl.replace(_OUTPUT_PATH, output_path),
+                *self.functions, *views, self.insert]
+
+    def text(self) -> str:
+        """The script for the SQL client (paths as the placeholders {input} and {output})."""
+        lines = ["-- spl-lite: a search lowered to Flink SQL. Replace {input} (a JSON-lines file) and",
+                 "-- {output} (a directory), then run it with the Flink SQL client (sql-client.sh -f).", ""]
+        if self.ordered:
+            lines += ["-- Order-sensitive commands order by processing time: arrival order at parallelism 1.",
+                      "SET 'parallelism.default' = '1';", ""]
+        source, *rest = self.statements(_INPUT_PATH, _OUTPUT_PATH)
+        lines += [source + ";", "", self.kafka_template, ""]
+        lines += [statement + ";\n" for statement in rest]
+        return "\n".join(lines)
+
+
+@dataclass
+class Compiler:
+    plan: Plan
+    schema: dict[str, Kind]
+    wrapped: bool = False
+    views: list[tuple[str, str]] = field(default_factory=list)
+    rels: dict[int, Rel] = field(default_factory=dict)
+    # The keys of input_event the plan reads: {key: kind}, the source's columns.
+    key_kinds: dict[str, Kind] = field(default_factory=dict)
+    counter: int = 0
+    functions: list[str] = field(default_factory=list)
+
+    def python_function(self, name: str) -> str:
+        """The SQL name of one of flink_functions' Python functions, declared in the script."""
+        if name not in self.functions:
+            self.functions.append(name)
+        return f"spl_{name}"
+
+    @staticmethod
+    def fail(what: str, reason: str, span) -> SplError:
+        return not_lowered(ENGINE, what, reason, span)
+
+    def new_column(self) -> str:
+        self.counter += 1
+        return f"c{self.counter}"
+
+    def new_view(self, hint: str, select: str) -> str:
+        name = f"n{len(self.views)}_{hint}"
+        self.views.append((name, select))
+        return name
+
+    def project(self, rel: Rel, extra=(), columns=None, where: str | None = None, hint: str = "",
+                extra_first: bool = False) -> str:
+        """SELECT the order keys, the given columns (default rel's) and extra (column, sql) FROM rel."""
+        cols = rel.columns if columns is None else columns
+        names = ["`__ord`", "`pt`"]
+        seen = {c for c, _ in extra}
+        for _, column, _ in cols:
+            if column not in seen and not column.startswith("\0"):
+                names.append(_ident(column))
+                seen.add(column)
+        computed = [f"{sql} AS {_ident(column)}" for column, sql in extra]
+        names = computed + names if extra_first else names + computed
+        select = "SELECT " + ", ".join(names) + f"\nFROM {_ident(rel.view)}"
+        if where is not None:
+            select += f"\nWHERE {where}"
+        return self.new_view(hint, select)
+
+    # ---- the walk ----
+    def compile(self) -> Script:
+        from ..io.sinks import SINKS
+
+        writing = [n for n in self.plan.nodes if n.command == "into" and SINKS[n.name].writes]
+        if len(writing) > 1:
+            raise self.fail("a search with several writing `into`", "the job writes one stream of records; "
+                            "run each statement as its own search", writing[1].span)
+        if not writing:
+            raise self.fail("a search without a writing `into`", "a Flink job needs a sink", None)
+        for node in self.plan.nodes:
+            if node.id > writing[0].id:
+                break
+            handler = getattr(self, "node_" + node.command, None)
+            if handler is None:
+                raise self.fail(f"command `{node.command}`", "no lowering", node.span)
+            if node.command != "into":
+                self.rels[node.id] = handler(node)
+        rel = self.rels[writing[0].inputs[0]]
+        shown = [(f, c, k) for f, c, k in rel.columns if not f.startswith("\0")]
+        for name, _, kind in shown:
+            if kind == "event":
+                raise self.fail(f"writing the source's field `{name}`", "the source declares only the keys a "
+                                "search reads of the event, not the whole event", writing[0].span)
+        sink_columns = ["`__ord` BIGINT"] + [f"{_ident(f)} {sql_type(k)}" for f, _, k in shown]
+        sink_ddl = (f"CREATE TEMPORARY TABLE `spl_output` (\n  " + ",\n  ".join(sink_columns) +
+                    f"\n) WITH (\n  'connector' = 'filesystem',\n  'path' = '{_OUTPUT_PATH}',\n"
+                    "  'format' = 'json'\n)")
+        insert = ("INSERT INTO `spl_output`\nSELECT `__ord`" +
+                  "".join(f", {self._output(c, k)}" for _, c, k in shown) + f"\nFROM {_ident(rel.view)}")
+        ordered = any(n.order_sensitive for n in self.plan.nodes)
+        functions = [f"CREATE TEMPORARY SYSTEM FUNCTION spl_{name} AS 'spl_lite.engine.flink_functions.{name}' "
+                     "LANGUAGE PYTHON" for name in self.functions]
+        return Script(self.source_ddl(), self.kafka_template(), functions, self.views, sink_ddl, insert, ordered)
+
+    @staticmethod
+    def _output(column: str, kind: Kind) -> str:
+        return _null("null") if kind == "null" else _ident(column)
+
+    def _event_columns(self) -> list[str]:
+        fields = [f"{_ident(k)} {sql_type(kind)}" for k, kind in self.key_kinds.items()]
+        if self.wrapped:
+            return ["`input_event` ROW<" + ", ".join(fields) + ">"] if fields else []
+        return fields
+
+    def source_ddl(self) -> str:
+        columns = self._event_columns() + ["`pt` AS PROCTIME()"]
+        return ("CREATE TEMPORARY TABLE `spl_events` (\n  " + ",\n  ".join(columns) +
+                f"\n) WITH (\n  'connector' = 'filesystem',\n  'path' = '{_INPUT_PATH}',\n  'format' = 'json',\n"
+                "  'json.fail-on-missing-field' = 'false',\n  'json.ignore-parse-errors' = 'true'\n)")
+
+    def kafka_template(self) -> str:
+        columns = self._event_columns() + [
+            "`offset` BIGINT METADATA VIRTUAL",
+            "`event_time` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp'",
+            "`pt` AS PROCTIME()",
+            "WATERMARK FOR `event_time` AS `event_time` - INTERVAL '5' SECOND",
+        ]
+        lines = ["The same source read from Kafka (one partition keeps arrival order):",
+                 "CREATE TEMPORARY TABLE `spl_events` ("]
+        lines += [f"  {c}," for c in columns[:-1]] + [f"  {columns[-1]}", ") WITH ("]
+        lines += ["  'connector' = 'kafka',", "  'topic' = 'events',",
+                  "  'properties.bootstrap.servers' = 'localhost:9092',",
+                  "  'scan.startup.mode' = 'earliest-offset',", "  'format' = 'json',",
+                  "  'json.ignore-parse-errors' = 'true'", ");"]
+        return "\n".join("-- " + line for line in lines)
+
+    # ---- commands ----
+    def _input(self, node: Node) -> Rel:
+        return self.rels[node.inputs[0]]
+
+    def node_from(self, node: Node) -> Rel:
+        if node.name not in EVENT_SOURCES:
+            why = ("the event's own fields are not known when the script is written" if node.name == "source"
+                   else "no lowering")
+            raise self.fail(f"source `{node.name}`", why, node.span)
+        keys = event_keys(self.plan)
+        extra, columns = [], []
+        for i, key in enumerate(sorted(keys)):
+            kind = self.key_kinds[key] = self.schema.get(key, "string")
+            read = f"`input_event`.{_ident(key)}" if self.wrapped else _ident(key)
+            extra.append(f"{read} AS `k{i}`")
+            columns.append((f"\0key {key}", f"k{i}", kind))
+        select = (f"SELECT COUNT(*) OVER (ORDER BY `pt` {_RUNNING}) AS `__ord`, `pt`" +
+                  "".join(", " + e for e in extra) + "\nFROM `spl_events`")
+        # The source's fields (as the Python engine gives them) are not columns: only the keys read are.
+        whole = [(name, "\0event", "event") for name in ("input_event", "_datamodels", "body")]
+        return Rel(self.new_view("numbered", select), whole + columns)
+
+    def node_into(self, node: Node) -> None:
+        return None
+
+    def node_eval(self, node: Node) -> Rel:
+        rel = self._input(node)
+        for name, expression in node.assignments:
+            value = Expressions(self, rel).lower(expression)
+            column = self.new_column()
+            columns = _set(rel.columns, name, column, value.kind)
+            rel = Rel(self.project(rel, [(column, value.sql)], columns, hint="eval"), columns)
+        return rel
+
+    def node_where(self, node: Node) -> Rel:
+        rel = self._input(node)
+        predicate = Expressions(self, rel).truth(node.predicate)
+        return Rel(self.project(rel, where=f"({predicate.sql}) IS TRUE", hint="where"), rel.columns)
+
+    def node_select(self, node: Node) -> Rel:
+        rel = self._input(node)
+        lowering = Expressions(self, rel)
+        columns, extra = [], []
+        for name, expression in node.items:
+            value = lowering.lower(expression)
+            column = self.new_column()
+            extra.append((column, value.sql))
+            columns = [c for c in columns if c[0] != name] + [(name, column, value.kind)]
+        return Rel(self.project(rel, extra, self._hidden(rel) + columns, hint="select"), self._hidden(rel) + columns)
+
+    @staticmethod
+    def _hidden(rel: Rel) -> list:
+        """The event's key columns, carried while a later node may still read input_event."""
+        return [c for c in rel.columns if c[0].startswith("\0")]
+
+    def node_fields(self, node: Node) -> Rel:
+        rel = self._input(node)
+        names = [f.name for f in node.names]
+        if node.drop:
+            return Rel(rel.view, [c for c in rel.columns if c[0] not in names])
+        columns = []
+        for f in node.names:
+            found = rel.lookup(f.name)
+            if found is None:
+                column = self.new_column()
+                rel = Rel(self.project(rel, [(column, _null("null"))], hint="fields"),
+                          rel.columns + [(f"\0{column}", column, "null")])
+                found = (column, "null")
+            columns = [c for c in columns if c[0] != f.name] + [(f.name, found[0], found[1])]
+        return Rel(rel.view, self._hidden(rel) + columns)
+
+    def node_rename(self, node: Node) -> Rel:
+        rel = self._input(node)
+        columns = list(rel.columns)
+        for old, new in node.pairs:
+            names = [c[0] for c in columns]
+            if old in names and old != new:
+                columns = [c for c in columns if c[0] != new]
+                index = [c[0] for c in columns].index(old)
+                columns[index] = (new, columns[index][1], columns[index][2])
+        return Rel(rel.view, columns)
+
+    def node_rex(self, node: Node) -> Rel:
+        rel = self._input(node)
+        source = Expressions(self, rel).field_value(node.field)
+        if source.kind != "string":
+            extra = []
+            columns = rel.columns
+            for group in node.groups:
+                column = self.new_column()
+                extra.append((column, _null("string")))
+                columns = _set(columns, group, column, "string")
+            return Rel(self.project(rel, extra, columns, hint="rex"), columns)
+        pattern = (f"(?{node.flags})" if node.flags else "") + node.pattern
+        numbers = compile_java(node.pattern, node.flags).groupindex
+        extra, columns = [], rel.columns
+        for group in node.groups:
+            column = self.new_column()
+            extra.append((column, f"REGEXP_EXTRACT({source.sql}, {_string(pattern)}, {numbers[group]})"))
+            columns = _set(columns, group, column, "string")
+        return Rel(self.project(rel, extra, columns, hint="rex"), columns)
+
+    def _key(self, rel: Rel, name: str, span, command: str) -> str | None:
+        """A grouping key: equal exactly when the values are equal (`=`); None for an absent field."""
+        found = rel.lookup(name)
+        if found is None or found[1] == "null":
+            return None
+        if found[1] not in ("string", "int", "bool"):
+            raise self.fail(f"`{command}` over field `{name}`", f"its values are of kind {_kind_name(found[1])}; "
+                            "only strings, integers and booleans are grouped", span)
+        return _ident(found[0])
+
+    def _running_count(self, rel: Rel, partition: list[str], hint: str) -> tuple[Rel, str]:
+        """rel with one more column: the count of records so far in arrival order, per partition."""
+        column = self.new_column()
+        by = f"PARTITION BY {', '.join(partition)} " if partition else ""
+        over = f"COUNT(*) OVER ({by}ORDER BY `pt` {_RUNNING})"
+        # The count first: the next view then reorders the columns, and the planner keeps that projection
+        # (it drops one that only renames, and two running counts would then both be named w0$o0).
+        view = self.project(rel, [(column, over)], hint=hint, extra_first=True)
+        return Rel(view, rel.columns + [(f"\0{column}", column, "int")]), _ident(column)
+
+    def node_first_time_event(self, node: Node) -> Rel:
+        rel = self._input(node)
+        keys = [self._key(rel, name, node.span, "first_time_event") for name in node.columns]
+        keys = [k if k is not None else "CAST(NULL AS STRING)" for k in keys]
+        counted, count = self._running_count(rel, keys, "first_time")
+        column = self.new_column()
+        columns = _set(counted.columns, node.output, column, "bool")
+        return Rel(self.project(counted, [(column, f"{count} = 1")], columns, hint="first_time"), columns)
+
+    def node_conditional_anomaly(self, node: Node) -> Rel:
+        rel = self._input(node)
+        c_key = self._key(rel, node.conditional, node.span, "conditional_anomaly")
+        t_key = self._key(rel, node.target, node.span, "conditional_anomaly")
+        column = self.new_column()
+        if c_key is None or t_key is None:
+            columns = _set(rel.columns, "output", column, "null")
+            return Rel(self.project(rel, [(column, _null("double"))], columns, hint="lift"), columns)
+        present = self.new_column()
+        base = Rel(self.project(rel, [(present, f"{c_key} IS NOT NULL AND {t_key} IS NOT NULL")], hint="lift_present"),
+                   rel.columns + [(f"\0{present}", present, "bool")])
+        counts = {}
+        # Every count is over the records with both sides present (the others are not counted).
+        for label, partition in (("n_all", []), ("n_c", [c_key]), ("n_t", [t_key]), ("n_ct", [c_key, t_key])):
+            base, counts[label] = self._running_count(base, [_ident(present)] + partition, "lift_" + label)
+        lift = (f"CASE WHEN {_ident(present)} THEN CAST({counts['n_ct']} * {counts['n_all']} AS DOUBLE) / "
+                f"CAST({counts['n_c']} * {counts['n_t']} AS DOUBLE) END")
+        columns = _set(rel.columns, "output", column, "double")
+        return Rel(self.project(base, [(column, lift)], columns, hint="lift"), columns)
+
+    def node_adaptive_threshold(self, node: Node) -> Rel:
+        """The engine's own model as a Python function (engine/flink_functions.py), fed every record in
+        arrival order: Flink's OVER aggregates sum doubles where the model's history is exact, and Python
+        aggregate functions do not run in OVER windows."""
+        rel = self._input(node)
+        lowering = Expressions(self, rel)
+        value, timestamp = lowering.field_value(node.value), lowering.field_value(node.timestamp)
+        entity = lowering.field_value(node.entity) if node.entity else V(_null("null"), "null")
+        for name, found in ((node.value, value), (node.timestamp, timestamp), (node.entity, entity)):
+            if isinstance(found.kind, tuple) or found.kind == "event":
+                raise self.fail(f"adaptive_threshold over field `{name}`", f"its values are of kind "
+                                f"{_kind_name(found.kind)}; only scalars are passed to the model", node.span)
+        # A running count over every record: the function checks it saw each one, in order.
+        counted, seq = self._running_count(rel, [], "at_seq")
+        function = self.python_function("adaptive_" + node.algorithm)
+        threshold = "CAST(NULL AS DOUBLE)" if node.threshold is None else f"CAST({node.threshold!r} AS DOUBLE)"
+        window = "CAST(NULL AS BIGINT)" if node.window_ms is None else f"CAST({node.window_ms} AS BIGINT)"
+        call = (f"{function}({seq}, {_string(node.algorithm)}, {window}, {threshold}, "
+                f"{'TRUE' if node.entity else 'FALSE'}, {entity.sql}, {value.sql}, {timestamp.sql})")
+        scored = self.new_column()
+        with_model = Rel(self.project(counted, [(scored, call)], hint="at_model"),
+                         counted.columns + [(f"\0{scored}", scored, "model")])
+        extra, columns = [], rel.columns
+        for name in node.outputs:
+            column = self.new_column()
+            extra.append((column, f"{_ident(scored)}.{_ident(name)}"))
+            columns = _set(columns, name, column, "bool" if name == "label" else "double")
+        return Rel(self.project(with_model, extra, columns, hint="at"), columns)
+
+    def node_stats(self, node: Node) -> Rel:
+        raise self.fail("command `stats`", "event-time windows with their closing order are not lowered yet",
+                        node.span)
+
+    def node_union(self, node: Node) -> Rel:
+        raise self.fail("command `union`", "records of different branches carry different fields, and Flink's "
+                        "UNION ALL does not keep arrival order (not lowered yet)", node.span)
+
+
+# ---------------------------------------------------------------------------------------------
+class Expressions:
+    """Lowering of expressions (AST, names bound) over one relation's columns."""
+
+    def __init__(self, compiler: Compiler, rel: Rel):
+        self.compiler, self.rel = compiler, rel
+
+    def fail(self, what: str, reason: str, span) -> SplError:
+        return not_lowered(ENGINE, what, reason, span)
+
+    def field_value(self, name: str) -> V:
+        found = self.rel.lookup(name)
+        if found is None:
+            return V(_null("null"), "null")
+        return V(_ident(found[0]) if found[1] != "event" else name, found[1])
+
+    def lower(self, node: ast.Expr) -> V:
+        method = getattr(self, "x_" + type(node).__name__, None)
+        if method is None:
+            raise self.fail(f"expression `{type(node).__name__}`", "no lowering", getattr(node, "span", None))
+        value = method(node)
+        if value.kind == "event":
+            raise self.fail(f"the source's field `{value.sql}` as a value", "the source declares only the keys a "
+                            "search reads of the event (map_get(input_event, \"key\"))", node.span)
+        return value
+
+    def x_Literal(self, node: ast.Literal) -> V:
+        value = node.value
+        if value is None:
+            return V(_null("null"), "null")
+        if value is True or value is False:
+            return V("TRUE" if value else "FALSE", "bool")
+        if isinstance(value, int):
+            if not -(2**63) < value < 2**63:
+                raise self.fail("integer literal", "beyond 64 bits", node.span)
+            return V(f"CAST({value} AS BIGINT)", "int")
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise self.fail("a literal that is not finite", "no lowering", node.span)
+            return V(f"CAST({value!r} AS DOUBLE)", "double")
+        if isinstance(value, str):
+            return V(_string(value), "string")
+        raise self.fail("literal", f"of type {type(value).__name__}", node.span)
+
+    def x_Duration(self, node: ast.Duration) -> V:
+        return V(f"CAST({node.millis} AS BIGINT)", "int")
+
+    def x_Field(self, node: ast.Field) -> V:
+        value = self.field_value(node.path[0])
+        for key in node.path[1:]:
+            value = self._get(value, key, node.span)
+        return value
+
+    def _get(self, value: V, key: str, span) -> V:
+        if value.kind == "null":
+            return value
+        if isinstance(value.kind, tuple) and value.kind[0] == "map":
+            for k, kind in value.kind[1]:
+                if k == key:
+                    return V(f"({value.sql}).{_ident(k)}", kind)
+            return V(_null("null"), "null")
+        raise self.fail(f"reading key `{key}`", f"of a value of kind {_kind_name(value.kind)}", span)
+
+    def x_ListLiteral(self, node: ast.ListLiteral) -> V:
+        items = [self.lower(i) for i in node.items]
+        kinds = {i.kind for i in items if i.kind != "null"}
+        if len(kinds) > 1 or not items:
+            raise self.fail("list literal", "its items are of different kinds" if items else "an empty list has no "
+                            "type", node.span)
+        kind = kinds.pop() if kinds else "null"
+        return V("ARRAY[" + ", ".join(self._as(i, kind) for i in items) + "]", ("list", kind))
+
+    @staticmethod
+    def _as(value: V, kind: Kind) -> str:
+        return _null(kind) if value.kind == "null" else value.sql
+
+    # ---- predicates ----
+    def truth(self, node: ast.Expr) -> V:
+        value = self.lower(node)
+        return value if value.kind == "bool" else V("CAST(NULL AS BOOLEAN)", "bool")
+
+    def x_Logical(self, node: ast.Logical) -> V:
+        joiner = " AND " if node.op.lower() == "and" else " OR "
+        return V("(" + joiner.join(f"({self.truth(o).sql})" for o in node.operands) + ")", "bool")
+
+    def x_Unary(self, node: ast.Unary) -> V:
+        if node.op == "not":
+            return V(f"(NOT ({self.truth(node.operand).sql}))", "bool")
+        value = self.lower(node.operand)
+        if value.kind not in ("int", "double"):
+            return V(_null("null"), "null")
+        return V(f"(-({value.sql}))", value.kind)
+
+    def x_IsNull(self, node: ast.IsNull) -> V:
+        value = self.lower(node.value)
+        check = "TRUE" if value.kind == "null" else f"({value.sql}) IS NULL"
+        return V(f"(NOT {check})" if node.negated else check, "bool")
+
+    def equality(self, left: V, right: V, span) -> str:
+        """Null-safe `=` (never null): null = null, numbers by value, no coercion between kinds."""
+        if left.kind == "null" or right.kind == "null":
+            other = right if left.kind == "null" else left
+            return "TRUE" if other.kind == "null" else f"({other.sql}) IS NULL"
+        if left.kind in ("int", "double") and right.kind in ("int", "double"):
+            if "double" in (left.kind, right.kind):
+                a, b = f"CAST({left.sql} AS DOUBLE)", f"CAST({right.sql} AS DOUBLE)"
+                # NaN equals nothing (Flink's = on doubles follows Java's ==, where NaN == NaN is false).
+                return f"COALESCE({a} = {b}, {a} IS NULL AND {b} IS NULL)"
+            return f"({left.sql} IS NOT DISTINCT FROM {right.sql})"
+        if left.kind == right.kind and left.kind in ("string", "bool"):
+            return f"({left.sql} IS NOT DISTINCT FROM {right.sql})"
+        if left.kind != right.kind and not (isinstance(left.kind, tuple) or isinstance(right.kind, tuple)):
+            return f"({left.sql} IS NULL AND {right.sql} IS NULL)"
+        raise self.fail(f"`=` between values of kinds {_kind_name(left.kind)} and {_kind_name(right.kind)}",
+                        "no exact lowering", span)
+
+    def x_In(self, node: ast.In) -> V:
+        value = self.lower(node.value)
+        tests = []
+        for option in node.options:
+            lowered = self.lower(option)
+            if isinstance(lowered.kind, tuple):
+                raise self.fail("`in` with a list", "no lowering", option.span)
+            tests.append(self.equality(value, lowered, node.span))
+        found = "(" + " OR ".join(tests) + ")" if tests else "FALSE"
+        return V(f"(NOT {found})" if node.negated else found, "bool")
+
+    def x_Binary(self, node: ast.Binary) -> V:
+        op = node.op.lower()
+        left, right = self.lower(node.left), self.lower(node.right)
+        if op in ("=", "!="):
+            test = self.equality(left, right, node.span)
+            return V(f"(NOT {test})" if op == "!=" else test, "bool")
+        if op in ("<", "<=", ">", ">="):
+            return self.ordering(op, left, right, node.span)
+        if op == "like":
+            return self.call_like(left, node.right, node)
+        if op in ("+", "-", "*", "/", "%"):
+            return self.arithmetic(op, left, right, node.span)
+        raise self.fail(f"operator `{node.op}`", "no lowering", node.span)
+
+    def ordering(self, op: str, left: V, right: V, span) -> V:
+        if "null" in (left.kind, right.kind):
+            return V("CAST(NULL AS BOOLEAN)", "bool")
+        if left.kind in ("int", "double") and right.kind in ("int", "double"):
+            if "double" in (left.kind, right.kind):
+                a, b = f"CAST({left.sql} AS DOUBLE)", f"CAST({right.sql} AS DOUBLE)"
+                # A comparison with NaN is null, as in the Python engine.
+                return V(f"CASE WHEN {a} = {a} AND {b} = {b} THEN {a} {op} {b} END", "bool")
+            return V(f"({left.sql} {op} {right.sql})", "bool")
+        if left.kind == right.kind and left.kind in ("string", "bool"):
+            if left.kind == "string":
+                raise self.fail(f"`{op}` between strings", "Flink compares strings by their UTF-8 bytes, the "
+                                "Python engine by code points of UTF-16", span)
+            return V(f"({left.sql} {op} {right.sql})", "bool")
+        if isinstance(left.kind, tuple) or isinstance(right.kind, tuple):
+            raise self.fail(f"`{op}` between kinds {_kind_name(left.kind)} and {_kind_name(right.kind)}",
+                            "no exact lowering", span)
+        return V("CAST(NULL AS BOOLEAN)", "bool")
+
+    def arithmetic(self, op: str, left: V, right: V, span) -> V:
+        if "null" in (left.kind, right.kind):
+            return V(_null("null"), "null")
+        if op == "+" and left.kind == right.kind == "string":
+            return V(f"({left.sql} || {right.sql})", "string")
+        if left.kind not in ("int", "double") or right.kind not in ("int", "double"):
+            if isinstance(left.kind, tuple) or isinstance(right.kind, tuple):
+                raise self.fail(f"`{op}` on kinds {_kind_name(left.kind)} and {_kind_name(right.kind)}",
+                                "no exact lowering", span)
+            return V(_null("null"), "null")
+        a, b = left.sql, right.sql
+        if left.kind == right.kind == "int":
+            if op == "/":
+                return V(f"CASE WHEN {b} <> 0 THEN CAST({a} / {b} AS BIGINT) END", "int")
+            if op == "%":
+                return V(f"CASE WHEN {b} <> 0 THEN MOD({a}, {b}) END", "int")
+            return V(f"({a} {op} {b})", "int")
+        a, b = f"CAST({a} AS DOUBLE)", f"CAST({b} AS DOUBLE)"
+        if op == "%":
+            raise self.fail("`%` on doubles", "no exact lowering", span)
+        return V(f"({a} {op} {b})", "double")
+
+    def call_like(self, text: V, pattern_node, node) -> V:
+        if not isinstance(pattern_node, ast.Literal) or not isinstance(pattern_node.value, str):
+            raise self.fail("`like` with a pattern that is not a string literal", "no lowering", node.span)
+        if "\\" in pattern_node.value:
+            raise self.fail("`like` pattern with a backslash", "escapes differ between the engines", node.span)
+        if text.kind != "string":
+            return V("CAST(NULL AS BOOLEAN)", "bool")
+        return V(f"({text.sql} LIKE {_string(pattern_node.value)})", "bool")
+
+    # ---- calls ----
+    def x_Call(self, node: ast.Call) -> V:
+        method = getattr(self, "f_" + node.name, None)
+        if method is None:
+            raise self.fail(f"function `{node.name}`", "no lowering yet", node.name_span)
+        args = [a.value if isinstance(a, ast.NamedArgument) else a for a in node.args]
+        return method(node, args)
+
+    def _literal_arg(self, node, args, index, kinds=(str,)):
+        if index >= len(args):
+            return None
+        arg = args[index]
+        if not isinstance(arg, ast.Literal) or not isinstance(arg.value, kinds):
+            raise self.fail(f"`{node.name}` with argument {index + 1} not a literal", "no lowering", arg.span)
+        return arg.value
+
+    def f_map_get(self, node, args) -> V:
+        key = self._literal_arg(node, args, 1)
+        target = args[0]
+        if isinstance(target, ast.Field) and len(target.path) == 1 and \
+                self.field_value(target.path[0]).kind == "event":
+            found = self.rel.lookup(f"\0key {key}")
+            if found is None:
+                return V(_null("null"), "null")
+            return V(_ident(found[0]), found[1])
+        return self._get(self.lower(target), key, node.span)
+
+    def f_ucast(self, node, args) -> V:
+        from ..functions.cast import parse_type
+
+        target = parse_type(self._literal_arg(node, args, 1))
+        wanted = {"string": "string", "long": "int", "integer": "int", "double": "double", "float": "double",
+                  "boolean": "bool"}.get(target)
+        if wanted is None:
+            raise self.fail(f"ucast to \"{target}\"", "only string, long, integer, double, float and boolean lower",
+                            node.span)
+        value, default = self.lower(args[0]), self.lower(args[2])
+        if default.kind not in ("null", wanted):
+            raise self.fail("ucast with a default of another kind", "a column holds one kind", args[2].span)
+        fallback = self._as(default, wanted)
+        if value.kind == wanted:
+            return V(value.sql if default.kind == "null" else f"COALESCE({value.sql}, {fallback})", wanted)
+        if wanted == "double" and value.kind == "int":
+            return V(f"COALESCE(CAST({value.sql} AS DOUBLE), {fallback})", wanted)
+        return V(fallback, wanted)
+
+    def f_parse_long(self, node, args) -> V:
+        value = self.lower(args[0])
+        if value.kind == "int":
+            return value
+        if value.kind != "string":
+            return V(_null("null"), "null")
+        t = value.sql
+        # Long.parseLong's syntax; out of range is null (TRY_CAST).
+        return V(f"CASE WHEN REGEXP({t}, '^[+-]?[0-9]+$') THEN TRY_CAST(REGEXP_REPLACE({t}, '^[+]', '') "
+                 "AS BIGINT) END", "int")
+
+    def _string_function(self, node, args, sql_name: str) -> V:
+        value = self.lower(args[0])
+        if value.kind != "string":
+            return V(_null("null"), "null")
+        return V(f"{sql_name}({value.sql})", "string")
+
+    def f_lower(self, node, args) -> V:
+        return self._string_function(node, args, "LOWER")
+
+    def f_upper(self, node, args) -> V:
+        return self._string_function(node, args, "UPPER")
+
+    def f_split(self, node, args) -> V:
+        delimiter = self._literal_arg(node, args, 1)
+        if not delimiter:
+            raise self.fail("split with an empty delimiter", "no lowering", node.span)
+        value = self.lower(args[0])
+        if value.kind != "string":
+            return V(_null("null"), "null")
+        return V(f"SPLIT({value.sql}, {_string(delimiter)})", ("list", "string"))
+
+    def f_mvindex(self, node, args) -> V:
+        values = self.lower(args[0])
+        index = self._literal_arg(node, args, 1, (int,))
+        if isinstance(index, bool):
+            raise self.fail("mvindex with a boolean index", "no lowering", node.span)
+        if values.kind == "null":
+            return values
+        if not (isinstance(values.kind, tuple) and values.kind[0] == "list"):
+            raise self.fail(f"mvindex of a value of kind {_kind_name(values.kind)}", "no lowering", node.span)
+        size = f"CARDINALITY({values.sql})"
+        if index >= 0:
+            return V(f"CASE WHEN {size} > {index} THEN ({values.sql})[{index + 1}] END", values.kind[1])
+        return V(f"CASE WHEN {size} >= {-index} THEN ({values.sql})[{size} + {index + 1}] END", values.kind[1])
+
+    def f_mvappend(self, node, args) -> V:
+        items, kinds = [], set()
+        for arg in args:
+            value = self.lower(arg)
+            if value.kind == "null":
+                continue
+            if value.kind not in ("string", "int", "bool", "double"):
+                raise self.fail(f"mvappend of a value of kind {_kind_name(value.kind)}", "no lowering", arg.span)
+            kinds.add(value.kind)
+            items.append(value.sql)
+        if len(kinds) != 1:
+            raise self.fail("mvappend of values of different kinds" if kinds else "mvappend of nulls only",
+                            "a Flink ARRAY holds one kind", node.span)
+        kind = kinds.pop()
+        # Null items are skipped (ARRAY_REMOVE with a null needle removes the nulls).
+        return V(f"ARRAY_REMOVE(ARRAY[{', '.join(items)}], {_null(kind)})", ("list", kind))
+
+    def f_create_map(self, node, args) -> V:
+        items = list(args[0].items) if len(args) == 1 and isinstance(args[0], ast.ListLiteral) else list(args)
+        if len(items) % 2:
+            raise self.fail("create_map with an odd number of items", "no lowering", node.span)
+        entries: dict[str, V] = {}
+        for key, value in zip(items[::2], items[1::2]):
+            if not isinstance(key, ast.Literal) or not (key.value is None or isinstance(key.value, str)):
+                raise self.fail("create_map with a key that is not a string literal",
+                                "map keys are fixed at compile time (a ROW)", key.span)
+            if key.value is not None:
+                entries[key.value] = self.lower(value)
+        if not entries:
+            raise self.fail("create_map of no pairs", "Flink has no empty ROW", node.span)
+        kind = ("map", tuple((k, v.kind) for k, v in entries.items()))
+        row = "ROW(" + ", ".join(self._as(v, v.kind) for v in entries.values()) + ")"
+        return V(f"CAST({row} AS {sql_type(kind)})", kind)
+
+    def x_MapLiteral(self, node: ast.MapLiteral) -> V:
+        return self.f_create_map(node, [part for entry in node.entries for part in entry])
+
+    def _double_function(self, args, sql: str) -> V:
+        value = self.lower(args[0])
+        if value.kind not in ("int", "double"):
+            return V(_null("null"), "null")
+        return V(sql.format(x=f"CAST({value.sql} AS DOUBLE)"), "double")
+
+    def f_log(self, node, args) -> V:
+        if len(args) > 1 and self._literal_arg(node, args, 1, (int, float)) != 10:
+            raise self.fail("log with a base other than 10", "no lowering yet", node.span)
+        return self._double_function(args, self.compiler.python_function("log10") + "({x})")
+
+    def f_ln(self, node, args) -> V:
+        return self._double_function(args, self.compiler.python_function("ln") + "({x})")
+
+    def f_coalesce(self, node, args) -> V:
+        values = [self.lower(a) for a in args]
+        kinds = {v.kind for v in values if v.kind != "null"}
+        if len(kinds) > 1:
+            raise self.fail("coalesce of values of different kinds", "a column holds one kind", node.span)
+        kind = kinds.pop() if kinds else "null"
+        return V("COALESCE(" + ", ".join(self._as(v, kind) for v in values) + ")", kind)
+
+    def f_match(self, node, args) -> V:
+        regex = args[1]
+        if isinstance(regex, ast.Regex):
+            pattern = (f"(?{regex.flags})" if regex.flags else "") + regex.pattern
+        elif isinstance(regex, ast.Literal) and isinstance(regex.value, str):
+            pattern = regex.value
+        else:
+            raise self.fail(f"`{node.name}` with a pattern that is not a literal", "no lowering", regex.span)
+        value = self.lower(args[0])
+        if value.kind != "string":
+            return V("CAST(NULL AS BOOLEAN)", "bool")
+        return V(f"REGEXP({value.sql}, {_string(pattern)})", "bool")
+
+    f_match_regex = f_match
+
+    def f_like(self, node, args) -> V:
+        return self.call_like(self.lower(args[0]), args[1], node)
+
+    def f_concat(self, node, args) -> V:
+        pieces = []
+        for arg in args:
+            for item in (arg.items if isinstance(arg, ast.ListLiteral) else (arg,)):
+                value = self.lower(item)
+                if value.kind == "string":
+                    pieces.append(value.sql)
+                elif value.kind == "int":
+                    pieces.append(f"CAST({value.sql} AS STRING)")
+                elif value.kind == "bool":
+                    pieces.append(f"CASE WHEN {value.sql} THEN 'true' WHEN NOT {value.sql} THEN 'false' END")
+                elif value.kind == "null":
+                    pieces.append(_null("string"))
+                else:
+                    raise self.fail(f"the text of a value of kind {_kind_name(value.kind)}", "Flink's text form "
+                                    "differs", item.span)
+        return V("(" + " || ".join(pieces) + ")" if pieces else "''", "string")
+
+
+def compile_plan(plan: Plan, schema: dict[str, Kind] | None = None, wrapped: bool = False) -> Script:
+    """The plan as a Flink SQL script; E0405 for what does not lower."""
+    return Compiler(plan, dict(schema or {}), wrapped).compile()
+
+
+def event_keys(plan: Plan) -> list[str]:
+    """The keys the plan reads of the event: every map_get(input_event, "literal"). Any other use of
+    input_event is refused when its expression is lowered."""
+    keys = set()
+    for node in plan.nodes:
+        for expression in node.expressions():
+            for call in ast.walk(expression):
+                if isinstance(call, ast.Call) and call.name == "map_get" and len(call.args) == 2:
+                    target, key = call.args
+                    if isinstance(target, ast.Field) and target.path == ("input_event",) and \
+                            isinstance(key, ast.Literal) and isinstance(key.value, str):
+                        keys.add(key.value)
+    return sorted(keys)
+
+
+def compile_for_file(plan: Plan, path: str) -> Script:
+    """The plan as a script over one JSON-lines file, its event schema read from the file."""
+    schema, wrapped = infer_schema(path, event_keys(plan))
+    return compile_plan(plan, schema, wrapped)
+
+
+def run_script(script: Script, input_path: str, parallelism: int | None = None) -> Iterator[dict]:
+    """Run the script on a local PyFlink mini-cluster; the records in arrival order."""
+    try:
+        from pyflink.table import EnvironmentSettings, TableEnvironment
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise SplError(NOT_LOWERED, "--engine flink needs PyFlink", hint="pip install 'spl-lite[flink]'") from None
+    env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    env.get_config().set("python.executable", sys.executable)  # the Python workers import spl_lite
+    parallelism = parallelism or (1 if script.ordered else None)
+    if parallelism:
+        env.get_config().set("parallelism.default", str(parallelism))
+    with tempfile.TemporaryDirectory(prefix="spl-lite-flink-") as output:
+        *setup, insert = script.statements(os.path.abspath(input_path), output)
+        for statement in setup:
+            env.execute_sql(statement)
+        env.execute_sql(insert).wait()
+        rows = []
+        for part in glob.glob(os.path.join(output, "**", "part-*"), recursive=True):
+            with open(part, "rb") as stream:
+                rows.extend(orjson.loads(line) for line in stream if line.strip())
+    rows.sort(key=lambda row: row["__ord"])
+    for row in rows:
+        del row["__ord"]
+        yield row

@@ -1,0 +1,184 @@
+"""`--engine flink` and `compile --to flink`: the logical plan lowered to a Flink SQL script.
+
+- compile-time behaviour (the script's parts, the E0405 diagnostics, the event schema) runs in the
+  plain suite: it needs neither PyFlink nor Java;
+- the runs on PyFlink's local mini-cluster are marked `flink` (deselected by the plain `pytest` run,
+  see pyproject's addopts; CI runs them as their own step: `pytest -m flink tests/test_backend_flink.py`)
+  and compare with the Python engine's bytes: the reference detection, one search with every
+  stateless command kind, one with every streaming model, and the tests/cases that lower.
+"""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import REFERENCE, cli_in_process
+from spl_lite import Search
+from spl_lite.backends.flink import compile_for_file, compile_plan, infer_schema, parse_schema, run_script
+from spl_lite.core.errors import NOT_LOWERED, SplError
+from spl_lite.io.jsonl import encode_record
+from spl_lite.plan.program import plan_text
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "process_creation.jsonl"
+CASES_DIR = Path(__file__).parent / "cases"
+
+
+
+def on_flink(test):
+    """A test that runs a job on the mini-cluster: marked `flink`, skipped saying why without PyFlink or Java."""
+    for mark in (
+        pytest.mark.flink,
+        pytest.mark.skipif(importlib.util.find_spec("pyflink") is None,
+                           reason="PyFlink is not installed: pip install 'spl-lite[flink]'"),
+        pytest.mark.skipif(shutil.which("java") is None, reason="no Java on PATH (the mini-cluster needs Java 17)"),
+    ):
+        test = mark(test)
+    return test
+
+
+# Every stateless command kind, and first_time_event, over the example events.
+STATELESS = r"""
+| from read_ssa_enriched_events()
+| eval parent = lower(ucast(map_get(input_event, "parent_process_name"), "string", null)), pid = ucast(map_get(input_event, "process_id"), "long", null), user = ucast(map_get(input_event, "dest_user_id"), "string", "nobody")
+| where pid > 1000 AND parent like "%.exe"
+| rex field=parent "(?<dir>.*)\\\\(?<exe>[^\\\\]+)$"
+| eval tag = concat([exe, "#", pid]), half = pid / 2, rem = pid % 7, shell = exe IN ("cmd.exe", "powershell.exe"), c = match_regex(exe, /^C/i), none = coalesce(null, user)
+| rename exe AS parent_exe
+| fields - dir
+| first_time_event input_columns="user,parent_exe" output_column="is_new"
+| select user, parent_exe, tag, half, rem, shell, c, none, is_new, -pid * 3 + 1 AS d
+| into write_ssa_detected_events();
+"""
+
+# conditional_anomaly, and adaptive_threshold both ways (entity, windows, thresholds).
+MODELS = r"""
+| from read_ssa_enriched_events()
+| eval ts = parse_long(ucast(map_get(input_event, "_time"), "string", null)), parent = lower(ucast(map_get(input_event, "parent_process_name"), "string", null)), process = lower(ucast(map_get(input_event, "process_name"), "string", null)), user = ucast(map_get(input_event, "dest_user_id"), "string", null)
+| conditional_anomaly conditional="parent" target="process"
+| eval input = ln(output), rank_input = output
+| adaptive_threshold algorithm="gaussian" entity="user" value="input" timestamp="ts" window=2000L threshold=0.05
+| rename label AS gaussian_label
+| adaptive_threshold algorithm="quantile" value="rank_input" timestamp="ts" window=5000L
+| fields parent, process, user, output, mean, variance, gaussian_label, quantile, label
+| into write_ssa_detected_events();
+"""
+
+
+def case_text(case: Path) -> str:
+    return (case / "search.spl").read_text(encoding="utf-8")
+
+
+def lowers(text: str, events: Path) -> bool:
+    try:
+        compile_for_file(plan_text(text), str(events))
+    except SplError as error:
+        assert error.code == NOT_LOWERED, error.render(text, "search")
+        return False
+    return True
+
+
+LOWERED_CASES = [c.name for c in sorted(CASES_DIR.iterdir())
+                 if c.is_dir() and lowers(case_text(c), c / "events.jsonl")]
+
+
+def python_bytes(text: str, path: Path) -> bytes:
+    return b"".join(encode_record(r) for r in Search.compile(text).run_files([str(path)]))
+
+
+def flink_bytes(text: str, path: Path) -> bytes:
+    script = compile_for_file(plan_text(text), str(path))
+    return b"".join(encode_record(r) for r in run_script(script, str(path)))
+
+
+# ---- compile time (no Flink needed) ----
+def test_script_holds_source_kafka_template_sink_functions_and_insert():
+    script = compile_for_file(plan_text(REFERENCE.read_text(encoding="utf-8")), str(EXAMPLE)).text()
+    assert "SET 'parallelism.default' = '1';" in script  # order-sensitive commands
+    assert "CREATE TEMPORARY TABLE `spl_events` (\n  `_time` STRING," in script
+    assert "'connector' = 'filesystem'" in script and "'path' = '{input}'" in script
+    assert "--   WATERMARK FOR `event_time`" in script and "--   'connector' = 'kafka'," in script
+    assert "CREATE TEMPORARY TABLE `spl_output` (\n  `__ord` BIGINT,\n  `parent_process_name` STRING," in script
+    assert "CREATE TEMPORARY SYSTEM FUNCTION spl_adaptive_gaussian AS " \
+           "'spl_lite.engine.flink_functions.adaptive_gaussian' LANGUAGE PYTHON;" in script
+    assert "COUNT(*) OVER (PARTITION BY" in script  # conditional_anomaly's running counts
+    assert "INSERT INTO `spl_output`\nSELECT `__ord`, " in script.rsplit(";", 2)[1]  # the last statement
+
+
+def test_stateless_search_may_run_wide():
+    text = "| from read_ssa_enriched_events() | eval p = ucast(map_get(input_event, \"process_id\"), \"long\", null) " \
+           "| where p > 5 | select p | into write_ssa_detected_events();"
+    script = compile_plan(plan_text(text), parse_schema("process_id:long"))
+    assert not script.ordered and "SET 'parallelism" not in script.text()
+    assert "`process_id` BIGINT" in script.text()
+
+
+@pytest.mark.parametrize("text, problem", [
+    (case_text(CASES_DIR / "stats_tumbling_windows"), "command `stats`"),
+    (case_text(CASES_DIR / "union_chained"), "command `union`"),
+    ("| from source() | where x = 1 | into write_ssa_detected_events();", "source `source`"),
+    ("| from read_ssa_enriched_events() | into write_ssa_detected_events();", "writing the source's field"),
+    ("| from read_ssa_enriched_events() | eval n = len(ucast(map_get(input_event, \"a\"), \"string\", null)) "
+     "| select n | into write_ssa_detected_events();", "function `len`"),
+])
+def test_what_does_not_lower_is_a_positioned_diagnostic(text, problem):
+    try:
+        plan = plan_text(text)
+    except SplError as error:  # a search the language itself refuses is no test of the lowering
+        pytest.fail(error.render(text, "q.spl"))
+    with pytest.raises(SplError) as caught:
+        compile_plan(plan, {})
+    assert caught.value.code == NOT_LOWERED
+    assert problem in caught.value.message and "does not lower to Flink" in caught.value.message
+    assert caught.value.span is not None
+
+
+def test_a_key_of_several_kinds_cannot_be_declared(tmp_path):
+    events = tmp_path / "e.jsonl"
+    events.write_text('{"n": 1}\n{"n": "one"}\n', encoding="utf-8")
+    with pytest.raises(SplError) as caught:
+        infer_schema(str(events), ["n"])
+    assert "key `n`" in caught.value.message and "int, string" in caught.value.message
+
+
+def test_cli_compile_to_flink(tmp_path):
+    done = cli_in_process("compile", REFERENCE, "--to", "flink")
+    assert done.returncode == 0, done.err
+    assert done.out.count("CREATE TEMPORARY VIEW") >= 10 and "INSERT INTO `spl_output`" in done.out
+    bad = cli_in_process("compile", REFERENCE, "--to", "flink", "--input-schema", "process_id:int64")
+    assert bad.returncode != 0 and "--input-schema: `process_id:int64` is not key:type" in bad.err
+    search = tmp_path / "q.spl"
+    search.write_text("| from source()\n| into write_ssa_detected_events();\n", encoding="utf-8")
+    refused = cli_in_process("compile", search, "--to", "flink")
+    assert refused.returncode != 0
+    assert "error[E0405]: source `source` does not lower to Flink" in refused.err and "q.spl:1:3" in refused.err
+
+
+# ---- on the mini-cluster ----
+@on_flink
+def test_reference_detection_same_14_records_through_the_cli(tmp_path):
+    out = tmp_path / "out.jsonl"
+    done = cli_in_process("run", "--engine", "flink", REFERENCE, "--input", EXAMPLE, "--output", out)
+    assert done.returncode == 0, done.err
+    expected = python_bytes(REFERENCE.read_text(encoding="utf-8"), EXAMPLE)
+    assert out.read_bytes() == expected and expected.count(b"\n") == 14
+
+
+@on_flink
+@pytest.mark.parametrize("text", [STATELESS, MODELS], ids=["stateless_commands", "streaming_models"])
+def test_command_kinds_same_bytes(text):
+    expected = python_bytes(text, EXAMPLE)
+    assert expected.count(b"\n") > 100  # the search keeps records: a real comparison
+    assert flink_bytes(text, EXAMPLE) == expected
+
+
+@on_flink
+@pytest.mark.parametrize("case", LOWERED_CASES)
+def test_cases_that_lower_same_bytes(case):
+    directory = CASES_DIR / case
+    assert flink_bytes(case_text(directory), directory / "events.jsonl") == \
+        python_bytes(case_text(directory), directory / "events.jsonl")
+
