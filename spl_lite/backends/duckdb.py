@@ -34,6 +34,8 @@ from ..syntax import ast
 from .lowering import not_lowered, re2_pattern, z_cutoffs
 
 ENGINE = "DuckDB"
+# The order key of what is emitted at the end of input: after every record.
+_AFTER_ALL = 2**62
 DIALECT = "duckdb"
 
 Kind = Any  # str, or a tuple ("list", kind) / ("map", ((key, kind), ...))
@@ -432,12 +434,166 @@ class Compiler:
                         "(not lowered yet)", node.span)
 
     def node_stats(self, node: Node) -> Rel:
-        raise self.fail("command `stats`", "event-time windows with their closing order are not lowered yet",
-                        node.span)
+        """Event-time windows exactly as engine/windows.py emits them (spec 5.7).
+
+        With wm(i) the largest event time up to record i: record i joins the pane (window end E, group)
+        for every window [E - size, E) holding its time with E + grace > wm(i) (else it is late), and
+        window E is emitted at the first record with wm >= E + grace (at the end of input if none),
+        its groups in the order they entered it. Output order: the emitting record, E, the group's entry.
+        """
+        rel = self._input(node)
+        lowering = Expressions(self, rel)
+        size, slide, grace = node.size_ms, node.slide_ms or node.size_ms, node.grace_ms or 0
+        ts = self._event_time(lowering.lower(node.timestamp), node.timestamp.span)
+        groups = [(g.name, lowering.lower(g)) for g in node.group_by]
+        values = [(f, None if a is None else lowering.lower(a), n, a.span if a is not None else node.span)
+                  for f, a, n in node.aggregations]
+        order = [o for o in rel.order]
+        rows_select = exp.select(*[_col(o) for o in order], exp.alias_(
+            exp.Window(this=exp.func("row_number"), order=exp.Order(expressions=[exp.Ordered(this=_col(o))
+                                                                                for o in order])), "__pos"),
+            exp.alias_(ts, "__ts"))
+        for i, (name, value) in enumerate(groups):
+            rows_select = rows_select.select(exp.alias_(self._key_of(value, f"`stats` BY `{name}`", node.span),
+                                                        f"__k{i}"), exp.alias_(value.sql, f"__g{i}"), append=True)
+        for j, (_, value, _, _) in enumerate(values):
+            if value is not None:
+                rows_select = rows_select.select(exp.alias_(value.sql, f"__a{j}"), append=True)
+        numbered = self.new_cte(rows_select.from_(exp.to_identifier(rel.cte)), "stats_rows")
+        names = dict(numbered=exp.to_identifier(numbered), size=exp.Literal.number(size),
+                     slide=exp.Literal.number(slide), grace=exp.Literal.number(grace),
+                     copies=exp.Literal.number(-(-size // slide)))
+        timed = self.new_cte(_tpl("SELECT *, max(__ts) OVER (ORDER BY __pos ROWS UNBOUNDED PRECEDING) AS __wm "
+                                  "FROM :numbered WHERE __ts IS NOT NULL", **names), "stats_timed")
+        names["timed"] = exp.to_identifier(timed)
+        # Every window [start, start + size) with start = k * slide holding ts, the latest first.
+        placed = self.new_cte(_tpl(
+            "SELECT * FROM (SELECT r.*, r.__ts - ((r.__ts % :slide) + :slide) % :slide - w.k * :slide + :size AS __end "
+            "FROM :timed AS r CROSS JOIN range(0, :copies) AS w(k)) WHERE __end > __ts AND __end + :grace > __wm",
+            **names), "stats_placed")
+        keys = [exp.column(f"__k{i}") for i in range(len(groups))]
+        panes_select = exp.select(exp.column("__end"), exp.alias_(exp.func("min", exp.column("__pos")), "__first"))
+        kinds = []
+        for i, (name, value) in enumerate(groups):
+            panes_select = panes_select.select(exp.alias_(
+                exp.func("arg_min", exp.column(f"__g{i}"), exp.column("__pos")), f"__g{i}"), append=True)
+            kinds.append(value.kind)
+        for j, (function, value, name, span) in enumerate(values):
+            sql, kind = self._aggregate(function, None if value is None else V(exp.column(f"__a{j}"), value.kind),
+                                        name, span)
+            panes_select = panes_select.select(exp.alias_(sql, f"__v{j}"), append=True)
+            kinds.append(kind)
+        panes_select = panes_select.from_(exp.to_identifier(placed)).group_by(exp.column("__end"), *keys)
+        panes = self.new_cte(panes_select, "stats_panes")
+        names["panes"] = exp.to_identifier(panes)
+        steps = self.new_cte(_tpl("SELECT __wm AS step_wm, min(__pos) AS step_pos FROM :timed GROUP BY __wm", **names),
+                             "stats_steps")
+        names["steps"] = exp.to_identifier(steps)
+        triggered = self.new_cte(_tpl("SELECT p.*, s.step_pos AS __trigger FROM :panes AS p ASOF LEFT JOIN :steps AS s "
+                                      "ON p.__end + :grace <= s.step_wm", **names), "stats_triggered")
+        # The emitting record's order keys (after every record for what the end of input flushes), then E,
+        # then the group's entry into the window.
+        new_order = [self.new_column() for _ in order] + [self.new_column(), self.new_column()]
+        select = exp.select(*[exp.alias_(exp.func("coalesce", _col(o, "t"), exp.Literal.number(_AFTER_ALL)),
+                                         n, quoted=True) for o, n in zip(order, new_order)])
+        select = select.select(exp.alias_(_col("__end", "p"), new_order[-2], quoted=True),
+                               exp.alias_(_col("__first", "p"), new_order[-1], quoted=True), append=True)
+        columns = []
+        outputs = [exp.column(f"__g{i}", "p") for i in range(len(groups))] + \
+                  [exp.column(f"__v{j}", "p") for j in range(len(values))] + [
+            _tpl("p.__end - :size", **names), exp.column("__end", "p"), _tpl("p.__end - 1")]
+        for field, sql, kind in zip(node.fields, outputs, kinds + ["int", "int", "int"]):
+            column = self.new_column()
+            select = select.select(exp.alias_(sql, column, quoted=True), append=True)
+            columns = [c for c in columns if c[0] != field] + [(field, column, kind)]
+        select = select.from_(exp.alias_(exp.to_identifier(triggered), "p")).join(
+            exp.alias_(exp.to_identifier(timed), "t"), on=_tpl("t.__pos = p.__trigger"), join_type="LEFT")
+        return Rel(self.new_cte(select, "stats"), columns, new_order)
+
+    def _event_time(self, value: V, span) -> exp.Expression:
+        """Epoch milliseconds as BIGINT, as engine/windows.py reads them: fractional doubles floored, else null."""
+        if value.kind == "int":
+            return value.sql
+        if value.kind == "double":
+            return _tpl("CASE WHEN isfinite(:v) THEN TRY_CAST(floor(:v) AS BIGINT) END", v=value.sql)
+        if value.kind == "json":
+            return _tpl("CASE json_type(:v) WHEN 'BIGINT' THEN CAST(:v AS BIGINT) WHEN 'UBIGINT' THEN TRY_CAST(:v AS BIGINT) "
+                        "WHEN 'DOUBLE' THEN TRY_CAST(floor(CAST(:v AS DOUBLE)) AS BIGINT) END", v=value.sql)
+        return exp.cast(exp.Null(), "BIGINT")
+
+    def _aggregate(self, function: str, value: V | None, name: str, span) -> tuple[exp.Expression, Kind]:
+        """One aggregation over a pane's rows (engine/windows.py AGGREGATIONS), and its kind."""
+        if function == "count":
+            if value is None:
+                return exp.func("count", exp.Star()), "int"
+            if value.kind == "json":
+                return _tpl("count(*) FILTER (WHERE NOT (:v IS NULL OR json_type(:v) = 'NULL'))", v=value.sql), "int"
+            return exp.func("count", value.sql), "int"
+        if value is None or value.kind == "null":
+            if function == "dc":
+                return exp.Literal.number(0), "int"
+            if function == "values":
+                return exp.cast(exp.Array(expressions=[]), "VARCHAR[]"), ("list", "null")
+            return exp.Null(), "null"
+        v = value.sql
+        numeric = "json_type(:v) IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
+        # Doubles add in arrival order, one rounding a step, as the Python engine's running sum does.
+        ordered_sum = ("CASE WHEN count(:x) > 0 THEN list_reduce(list(:x ORDER BY __pos) FILTER (WHERE :x IS NOT NULL), "
+                       "lambda a, b: a + b) END")
+        if function in ("sum", "avg"):
+            if value.kind == "int":
+                total, kind = _tpl("CAST(sum(:v) AS BIGINT)", v=v), "int"
+            elif value.kind == "double":
+                total, kind = _tpl(ordered_sum, x=v), "double"
+            elif value.kind == "json":
+                ints = _tpl("CAST(sum(TRY_CAST(:v AS BIGINT)) FILTER (WHERE json_type(:v) IN ('BIGINT', 'UBIGINT')) AS BIGINT)",
+                            v=v)
+                doubles = _tpl(ordered_sum, x=_tpl(f"CASE WHEN {numeric} THEN CAST(:v AS DOUBLE) END", v=v))
+                any_double = _tpl("bool_or(json_type(:v) = 'DOUBLE')", v=v)
+                if function == "avg":
+                    return _tpl("CASE WHEN :d THEN :f / count(*) FILTER (WHERE " + numeric + ") ELSE CAST(:i AS DOUBLE) / "
+                                "count(*) FILTER (WHERE " + numeric + ") END", d=any_double, f=doubles, i=ints, v=v), "double"
+                # Both arms as text: a CASE of two to_json calls would be folded into one over the doubles.
+                return _tpl("CAST(CASE WHEN :d THEN CAST(to_json(:f) AS VARCHAR) ELSE CAST(:i AS VARCHAR) END AS JSON)",
+                            d=any_double, f=doubles, i=ints), "json"
+            else:
+                return exp.Null(), "null"  # strings and booleans are skipped like nulls
+            if function == "avg":
+                return _tpl("CAST(:t AS DOUBLE) / count(:v)", t=total, v=v), "double"
+            return total, kind
+        if function in ("min", "max"):
+            pick = "arg_min" if function == "min" else "arg_max"
+            # Ties keep the first value seen.
+            tie = "__pos" if function == "min" else "-__pos"
+            if value.kind in ("int", "string"):
+                return exp.func(function, v), value.kind
+            if value.kind == "double":
+                return _tpl(f"{pick}(:v, {{'x': :v, 'p': {tie}}}) FILTER (WHERE NOT isnan(:v))", v=v), "double"
+            if value.kind == "json":
+                return _tpl(f"coalesce({pick}(:v, {{'x': CAST(:v AS DOUBLE), 'p': {tie}}}) FILTER (WHERE {numeric}), "
+                            f"{pick}(:v, {{'x': :v ->> '$', 'p': {tie}}}) FILTER (WHERE json_type(:v) = 'VARCHAR'))",
+                            v=v), "json"
+            if value.kind == "bool":
+                return exp.Null(), "null"
+        if function == "dc" and value.kind in ("int", "string", "bool", "json"):
+            return exp.func("count", exp.Distinct(expressions=[self._key_of(value, f"`dc` of `{name}`", span)])), "int"
+        if function in ("first", "last") and not isinstance(value.kind, tuple):
+            pick = "arg_min" if function == "first" else "arg_max"
+            present = _tpl("NOT (:v IS NULL OR json_type(:v) = 'NULL')", v=v) if value.kind == "json" else \
+                _tpl(":v IS NOT NULL", v=v)
+            return _tpl(f"{pick}(:v, __pos) FILTER (WHERE :p)", v=v, p=present), value.kind
+        if function == "values" and value.kind in ("int", "string", "bool"):
+            seen = _tpl("coalesce(list(:v ORDER BY __pos) FILTER (WHERE :v IS NOT NULL), [])", v=v)
+            return _tpl("list_filter(:l, lambda x, i: list_position(:l, x) = i)", l=seen), ("list", value.kind)
+        raise self.fail(f"`{function}` over values of kind {_kind_name(value.kind)} (`{name}`)",
+                        "no exact lowering", span)
 
     def _key(self, rel: Rel, name: str, span, command: str) -> exp.Expression:
         """A grouping key: equal keys exactly when the values are equal (`=`)."""
         found = rel.value(name)
+        return self._key_of(found, f"`{command}` over field `{name}`", span)
+
+    def _key_of(self, found: V | None, what: str, span) -> exp.Expression:
         if found is None or found.kind == "null":
             return exp.Null()
         if found.kind == "json":
@@ -451,7 +607,7 @@ class Compiler:
                 "AND abs(CAST(:v AS DOUBLE)) < 9.2e18 THEN CAST(CAST(CAST(:v AS DOUBLE) AS BIGINT) AS VARCHAR) "
                 "ELSE CAST(CAST(:v AS DOUBLE) AS VARCHAR) END ELSE 'j' || CAST(:v AS VARCHAR) END", v=found.sql)
         if found.kind not in ("string", "int", "bool"):
-            raise self.fail(f"`{command}` over field `{name}`", f"its values are of kind {_kind_name(found.kind)}; "
+            raise self.fail(what, f"its values are of kind {_kind_name(found.kind)}; "
                             "only strings, integers, booleans and event values are grouped", span)
         return found.sql
 
