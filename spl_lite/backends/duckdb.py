@@ -430,8 +430,44 @@ class Compiler:
         return target.with_(cte)
 
     def node_union(self, node: Node) -> Rel:
-        raise self.fail("command `union`", "records of different branches carry different fields "
-                        "(not lowered yet)", node.span)
+        """UNION ALL ordered as the Python engine merges (spec 5.8): by the branches' first order key (the
+        source record a record came from), then the branch's position, then the branch's own order."""
+        branches = [self.rels[i] for i in node.inputs]
+        if any(b.rest is not None for b in branches):
+            raise self.fail("command `union` of `from source` pipelines", "their records' fields are only known "
+                            "at run time", node.span)
+        shown = [[c for c in b.columns if not c[0].startswith("\0")] for b in branches]
+        names = [f for f, _, _ in shown[0]]
+        if any([f for f, _, _ in columns] != names for columns in shown[1:]):
+            raise self.fail("command `union` of branches with different fields", "a record keeps only its own "
+                            "fields, in an order that depends on which branches have records in a batch", node.span)
+        kinds = []
+        for i, name in enumerate(names):
+            found = {columns[i][2] for columns in shown} - {"null"}
+            if len(found) > 1:
+                if "double" in found or any(isinstance(k, tuple) for k in found):
+                    raise self.fail(f"command `union` with field `{name}` of kinds "
+                                    f"{', '.join(sorted(map(_kind_name, found)))}", "a column holds one kind", node.span)
+                found = {"json"}
+            kinds.append(found.pop() if found else "null")
+        width = max(len(b.order) for b in branches)
+        order = [self.new_column() for _ in range(width + 1)]
+        columns = [(name, self.new_column(), kind) for name, kind in zip(names, kinds)]
+        selects = []
+        for position, (branch, own) in enumerate(zip(branches, shown)):
+            keys = [_col(o) for o in branch.order]
+            keys = keys[:1] + [exp.Literal.number(position)] + keys[1:] + [exp.Literal.number(0)] * (width - len(keys))
+            select = exp.select(*[exp.alias_(exp.cast(k, "BIGINT"), o, quoted=True) for k, o in zip(keys, order)])
+            lowering = Expressions(self, branch)
+            for (_, column, kind), (name, target, wanted) in zip(own, columns):
+                value = V(_col(column), kind)
+                sql = lowering.as_json(value, node.span) if wanted == "json" and kind != "json" else value.sql
+                select = select.select(exp.alias_(sql, target, quoted=True), append=True)
+            selects.append(select.from_(exp.to_identifier(branch.cte)))
+        merged = selects[0]
+        for select in selects[1:]:
+            merged = exp.union(merged, select, distinct=False)
+        return Rel(self.new_cte(merged, "union"), columns, order)
 
     def node_stats(self, node: Node) -> Rel:
         """Event-time windows exactly as engine/windows.py emits them (spec 5.7).
