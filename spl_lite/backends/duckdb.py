@@ -825,6 +825,41 @@ class Compiler:
         return target
 
 
+# strftime's format variables (functions/time.py) in UTC: fixed texts, and DuckDB expressions of the
+# moment :t (zero-padded by lpad: DuckDB's own %Y does not pad years before 1000).
+_STRFTIME_FIXED = {"Z": "UTC", "z": "+0000", "n": "\n", "t": "\t", "%": "%"}
+_STRFTIME_SQL = {
+    "Y": "lpad(CAST(year(:t) AS VARCHAR), 4, '0')",
+    "m": "lpad(CAST(month(:t) AS VARCHAR), 2, '0')",
+    "d": "lpad(CAST(day(:t) AS VARCHAR), 2, '0')",
+    "H": "lpad(CAST(hour(:t) AS VARCHAR), 2, '0')",
+    "M": "lpad(CAST(minute(:t) AS VARCHAR), 2, '0')",
+    "S": "lpad(CAST(second(:t) AS VARCHAR), 2, '0')",
+    "j": "lpad(CAST(dayofyear(:t) AS VARCHAR), 3, '0')",
+    "y": "lpad(CAST(year(:t) % 100 AS VARCHAR), 2, '0')",
+    "F": "lpad(CAST(year(:t) AS VARCHAR), 4, '0') || strftime(:t, '-%m-%d')",
+    "T": "strftime(:t, '%H:%M:%S')",
+    "R": "strftime(:t, '%H:%M')",
+    "s": "CAST(epoch(:t) AS BIGINT)",
+}
+
+
+def _strftime_parts(fmt: str) -> list[tuple[str, str, str, str, str]]:
+    """(literal, width, N or Q, ":z", code): the pieces of a format, read as functions/time.py reads it."""
+    from ..functions.time import _DIRECTIVE
+
+    parts, at = [], 0
+    for found in _DIRECTIVE.finditer(fmt):
+        if found.start() > at:
+            parts.append((fmt[at:found.start()], "", "", "", ""))
+        width, subsecond, colon_z, code = found.groups()
+        parts.append(("", width or "", subsecond or "", colon_z or "", code if code is not None else "\0end"))
+        at = found.end()
+    if at < len(fmt):
+        parts.append((fmt[at:], "", "", "", ""))
+    return parts
+
+
 def _json_path(key: str) -> str:
     return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -1118,8 +1153,7 @@ class Expressions:
                 or pattern.kind != "string":
             raise self.fail("`like` with a pattern that is not a string literal", "no lowering", node.span)
         literal = (node.right if isinstance(node, ast.Binary) else node.args[1]).value
-        if "\\" in literal:
-            raise self.fail("`like` pattern with a backslash", "escapes differ between the engines", node.span)
+        # DuckDB's LIKE has no escape character unless given one: a backslash is literal, as in SPL.
         if text.kind not in ("string", "json", "null"):
             return V(exp.cast(exp.Null(), "BOOLEAN"), "bool")
         return V(exp.Like(this=self.as_string(text), expression=pattern.sql), "bool")
@@ -1245,6 +1279,49 @@ class Expressions:
     def f_time(self, node, args) -> V:
         # Processing time: DuckDB's clock at the query's start (the Python engine reads its clock per batch).
         return V(_tpl("epoch_ms(get_current_timestamp())"), "int")
+
+    def f_strftime(self, node, args) -> V:
+        fmt = self._literal_arg(node, args, 1)
+        zone = self._literal_arg(node, args, 2, (str, type(None)))
+        from ..functions.time import strftime
+
+        if strftime(0, "%z", zone) != "+0000" or strftime(15_778_800_000, "%z", zone) != "+0000":
+            raise self.fail(f"strftime in time zone {zone!r}", "only UTC (and the zones that fall back to it) "
+                            "lowers", args[2].span)
+        value = self.lower(args[0])
+        # The time in nanoseconds as functions/time.py counts it: exact for an integer, a fraction of a
+        # millisecond rounded half to even at the nanosecond; not a number: null (an error there).
+        from_double = "CAST(round_even(CAST(:v AS DOUBLE) * 1000000.0, 0) AS HUGEINT)"
+        if value.kind == "int":
+            ns = _tpl("CAST(:v AS HUGEINT) * 1000000", v=value.sql)
+        elif value.kind == "double":
+            ns = _tpl(f"CASE WHEN isfinite(:v) THEN {from_double} END", v=value.sql)
+        elif value.kind == "json":
+            ns = _tpl(f"CASE json_type(:v) WHEN 'DOUBLE' THEN {from_double} WHEN 'BIGINT' THEN CAST(:v AS HUGEINT) * 1000000 "
+                      "WHEN 'UBIGINT' THEN CAST(:v AS HUGEINT) * 1000000 END", v=value.sql)
+        else:
+            return V(exp.Null(), "null")
+        nanos = _tpl("((:ns % 1000000000) + 1000000000) % 1000000000", ns=ns)
+        moment = _tpl("make_timestamp(CAST((:ns - :nanos) // 1000 AS BIGINT))", ns=ns, nanos=nanos)
+        pieces = []
+        for literal, width, subsecond, colon_z, code in _strftime_parts(fmt):
+            if literal:
+                pieces.append(exp.Literal.string(literal))
+            elif subsecond:
+                digits = int(width or (3 if subsecond == "Q" else 9))
+                pieces.append(_tpl(f"left(lpad(CAST(:nanos AS VARCHAR), 9, '0'), {digits})", nanos=nanos))
+            elif colon_z:
+                pieces.append(exp.Literal.string("+00:00"))
+            elif code in _STRFTIME_FIXED:
+                pieces.append(exp.Literal.string(_STRFTIME_FIXED[code]))
+            elif code in _STRFTIME_SQL:
+                pieces.append(_tpl(_STRFTIME_SQL[code], t=moment))
+            else:
+                raise self.fail(f"strftime format variable %{code}", "no lowering yet", args[1].span)
+        result = pieces[0] if pieces else exp.Literal.string("")
+        for piece in pieces[1:]:
+            result = exp.DPipe(this=result, expression=piece)
+        return V(_tpl("CASE WHEN :ns IS NOT NULL THEN :r END", ns=ns, r=exp.paren(result)), "string")
 
     def f_parse_long(self, node, args) -> V:
         value = self.lower(args[0])
