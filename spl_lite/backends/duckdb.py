@@ -606,7 +606,7 @@ class Compiler:
             if value.kind == "double":
                 return _tpl(f"{pick}(:v, {{'x': :v, 'p': {tie}}}) FILTER (WHERE NOT isnan(:v))", v=v), "double"
             if value.kind == "json":
-                return _tpl(f"coalesce({pick}(:v, {{'x': CAST(:v AS DOUBLE), 'p': {tie}}}) FILTER (WHERE {numeric}), "
+                return _tpl(f"coalesce({pick}(:v, {{'x': TRY_CAST(:v AS DOUBLE), 'p': {tie}}}) FILTER (WHERE {numeric}), "
                             f"{pick}(:v, {{'x': :v ->> '$', 'p': {tie}}}) FILTER (WHERE json_type(:v) = 'VARCHAR'))",
                             v=v), "json"
             if value.kind == "bool":
@@ -1047,8 +1047,17 @@ class Expressions:
             if other.kind == "bool":
                 return _tpl("coalesce(json_type(:j) = 'BOOLEAN' AND CAST(:j AS BOOLEAN) = :o, false)", j=json_side.sql,
                             o=other.sql)
+            if other.kind == "int":
+                # Integers exactly; a double of the event by value (exact up to 2**53).
+                return _tpl("coalesce(CASE json_type(:j) WHEN 'BIGINT' THEN CAST(:j AS HUGEINT) = :o "
+                            "WHEN 'UBIGINT' THEN CAST(:j AS HUGEINT) = :o "
+                            "WHEN 'DOUBLE' THEN CAST(:j AS DOUBLE) = CAST(:o AS DOUBLE) END, false)",
+                            j=json_side.sql, o=other.sql)
+            if other.kind == "double":
+                return _tpl("coalesce(json_type(:j) IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND CAST(:j AS DOUBLE) = :o "
+                            "AND NOT isnan(:o), false)", j=json_side.sql, o=other.sql)
             raise self.fail("`=` between an event value and a value of kind " + _kind_name(other.kind),
-                            "only strings and booleans compare with event values", span)
+                            "only strings, booleans and numbers compare with event values", span)
         if left.kind in NUMBERS and right.kind in NUMBERS:
             if "double" in (left.kind, right.kind):
                 return _tpl("coalesce(CAST(:a AS DOUBLE) = CAST(:b AS DOUBLE) AND NOT isnan(CAST(:a AS DOUBLE)), "
@@ -1322,6 +1331,34 @@ class Expressions:
         for piece in pieces[1:]:
             result = exp.DPipe(this=result, expression=piece)
         return V(_tpl("CASE WHEN :ns IS NOT NULL THEN :r END", ns=ns, r=exp.paren(result)), "string")
+
+    def f_if(self, node, args) -> V:
+        return self.f_case(node, args)
+
+    def f_case(self, node, args) -> V:
+        """The value after the first true condition; a null condition counts as false, any other value
+        is an error (the whole call null), as in functions/conditional.py."""
+        if len(args) % 2 and node.name == "case":
+            raise self.fail("case with an odd number of arguments", "no lowering", node.span)
+        pairs = list(zip(args[::2], args[1::2]))
+        if node.name == "if":
+            pairs = [(args[0], args[1]), (ast.Literal(value=True, span=node.span), args[2])]
+        values = [self.lower(v) for _, v in pairs]
+        kinds = {v.kind for v in values} - {"null"}
+        if len(kinds) > 1:
+            raise self.fail(f"`{node.name}` with values of different kinds", "a column holds one kind", node.span)
+        kind = kinds.pop() if kinds else "null"
+        result = exp.Case()
+        for (condition, _), value in zip(pairs, values):
+            test = self.lower(condition)
+            if test.kind == "json":
+                result = result.when(_tpl("json_type(:c) NOT IN ('BOOLEAN', 'NULL')", c=test.sql), exp.Null())
+                result = result.when(_tpl("CAST(:c AS BOOLEAN)", c=test.sql), value.sql)
+            elif test.kind == "bool":
+                result = result.when(test.sql, value.sql)
+            elif test.kind != "null":
+                result = result.when(exp.true(), exp.Null())
+        return V(result if result.args.get("ifs") else exp.Null(), kind)
 
     def f_parse_long(self, node, args) -> V:
         value = self.lower(args[0])
