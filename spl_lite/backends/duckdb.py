@@ -31,7 +31,7 @@ from sqlglot import exp
 from ..core.errors import NOT_LOWERED, SplError
 from ..plan.logical import Node, Plan
 from ..syntax import ast
-from .lowering import not_lowered, re2_pattern, z_cutoffs
+from .lowering import function_support, not_lowered, re2_pattern, z_cutoffs
 
 ENGINE = "DuckDB"
 # The order key of what is emitted at the end of input: after every record.
@@ -1171,7 +1171,8 @@ class Expressions:
     def x_Call(self, node: ast.Call) -> V:
         method = getattr(self, "f_" + node.name, None)
         if method is None:
-            raise self.fail(f"function `{node.name}`", "no lowering yet", node.name_span)
+            raise self.fail(f"function `{node.name}`", NOT_LOWERED_FUNCTIONS.get(node.name, "no lowering"),
+                            node.name_span)
         args = [a.value if isinstance(a, ast.NamedArgument) else a for a in node.args]
         return method(node, args)
 
@@ -1457,10 +1458,40 @@ class Expressions:
         return V(struct, ("map", tuple((k, v.kind) for k, v in entries.items())))
 
     def _math(self, node, args) -> exp.Expression | None:
+        """The number argument as DOUBLE; None when its kind is never a number (the call is null)."""
         value = self.lower(args[0])
+        if value.kind == "json" or isinstance(value.kind, tuple):
+            raise self.fail(f"`{node.name}` of a value of kind {_kind_name(value.kind)}",
+                            "only integers and doubles lower", args[0].span)
         if value.kind not in NUMBERS:
             return None
         return exp.cast(value.sql, "DOUBLE")
+
+    def f_abs(self, node, args) -> V:
+        value = self.lower(args[0])
+        if value.kind in NUMBERS:
+            return V(exp.func("abs", value.sql), value.kind)
+        self._math(node, args)
+        return V(exp.Null(), "null")
+
+    def f_floor(self, node, args) -> V:
+        value = self.lower(args[0])
+        if value.kind == "int":
+            return value
+        x = self._math(node, args)
+        if x is None:
+            return V(exp.Null(), "null")
+        # An integer; NaN and the infinities (which the Python engine keeps, and writes as null) are null.
+        return V(_tpl(f"CASE WHEN isfinite(:x) THEN TRY_CAST({node.name.removesuffix('ing')}(:x) AS BIGINT) END",
+                      x=x), "int")
+
+    f_ceil = f_ceiling = f_floor
+
+    def f_sqrt(self, node, args) -> V:
+        x = self._math(node, args)
+        if x is None:
+            return V(exp.Null(), "null")
+        return V(_tpl("CASE WHEN :x >= 0 THEN sqrt(:x) ELSE 'NaN'::DOUBLE END", x=x), "double")
 
     def f_log(self, node, args) -> V:
         x = self._math(node, args)
@@ -1508,6 +1539,50 @@ class Expressions:
         return V(exp.func("regexp_matches", self.as_string(value), exp.Literal.string(translated)), "bool")
 
     f_match_regex = f_match
+
+
+# The registry's functions DuckDB does not lower, and why; every other one has an `f_` method above.
+NOT_LOWERED_FUNCTIONS = {
+    "cast": "the text forms of lists, maps and doubles are the Python engine's, not DuckDB's (not lowered yet)",
+    "tostring": "Java's text of a double differs from DuckDB's (not lowered yet)",
+    "to_string": "Java's text of a double differs from DuckDB's (not lowered yet)",
+    "parse_double": "Java's Double.parseDouble grammar (blanks, suffixes, hex) is not lowered yet",
+    "cidrmatch": "IPv4 ranges with the Python engine's parsing rules are not lowered yet",
+    "replace": "Java replacement strings ($n, ${name}, \\x) over Java regexes are not lowered yet",
+    "substr": "not lowered yet",
+    "length": "the length of a list or text that is an event value is not lowered yet",
+    "mvrange": "not lowered yet",
+    "in": "the function form is not lowered yet (the `IN` operator is)",
+    "exp": "DuckDB raises on overflow where Java gives Infinity (not lowered yet)",
+    "pow": "Java's Math.pow edge cases are not lowered yet",
+    "from_json_object": "a map's keys are known only at run time, a STRUCT needs them at compile time",
+    "deserialize_json_object": "a map's keys are known only at run time, a STRUCT needs them at compile time",
+    "serialize_json": "the Python engine's JSON text (key order, numbers) is not DuckDB's to_json",
+    "to_json_string": "the Python engine's JSON text (key order, numbers) is not DuckDB's to_json",
+}
+
+# Each command: how it lowers, or why not (README's support table, tools/support_table.py).
+COMMAND_SUPPORT = {
+    "from": "read_json WITH ORDINALITY: the file and line number give each record its arrival number; "
+            "read_ssa/ba_enriched_events, enriched_source, source (not pulsar, read_text)",
+    "eval": "yes", "where": "yes", "select": "yes", "fields": "yes", "rename": "yes",
+    "rex": "RE2 regexp_extract; not when a named group may not take part in a match",
+    "union": "UNION ALL ordered by source record, then branch; branches with the same fields",
+    "stats": "tumbling, sliding, grace and late records: the watermark is a running max, each window's "
+             "emitting record an ASOF join; count, sum, avg, min, max, dc, first, last, values",
+    "first_time_event": "row_number() over arrival order",
+    "conditional_anomaly": "running counts over arrival order",
+    "adaptive_threshold": "gaussian only (exact moments); quantile's rank in a sliding history is not lowered",
+    "into": "one writing sink per search",
+}
+
+
+def function_lowering() -> dict[str, str | None]:
+    """Every registry function: None when DuckDB lowers it, else why not."""
+    from ..functions import FUNCTIONS
+
+    return function_support(FUNCTIONS, lambda name: hasattr(Expressions, "f_" + name), NOT_LOWERED_FUNCTIONS,
+                            ENGINE)
 
 
 def compile_plan(plan: Plan, inputs: int = 1) -> Lowered:
