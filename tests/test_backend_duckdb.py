@@ -233,3 +233,22 @@ def test_corpus_texts_lower():
     planned, lowered, reasons, _, _, _ = corpus(CORPUS)
     assert planned >= 1600
     assert lowered >= 1449, (lowered, reasons.most_common(5))
+
+
+def test_every_registry_function_lowers_or_fails_with_its_declared_reason():
+    """A function DuckDB does not lower is refused at compile time, at the call, with the reason the
+    backend declares for it (the README's support table prints the same declarations)."""
+    from spl_lite.backends.duckdb import function_lowering
+    from spl_lite.functions import FUNCTIONS
+
+    support = function_lowering()  # LookupError for a function with neither a lowering nor a reason
+    assert set(support) == set(FUNCTIONS)
+    refused = {name: reason for name, reason in support.items() if reason is not None}
+    assert refused and len(refused) < len(support)
+    for name, reason in refused.items():
+        text = f'$m = from source | eval y = {FUNCTIONS[name].example} | into sink;'
+        with pytest.raises(SplError) as raised:
+            compile_text(text)
+        error = raised.value
+        assert error.code == NOT_LOWERED and f"function `{name}`" in error.message and reason in error.message
+        assert text[error.span.start:error.span.end] == name
