@@ -232,7 +232,7 @@ def test_corpus_texts_lower():
 
     planned, lowered, reasons, _, _, _ = corpus(CORPUS)
     assert planned >= 1600
-    assert lowered >= 1449, (lowered, reasons.most_common(5))
+    assert lowered >= 1564, (lowered, reasons.most_common(5))
 
 
 def test_every_registry_function_lowers_or_fails_with_its_declared_reason():
