@@ -31,9 +31,11 @@ from sqlglot import exp
 from ..core.errors import NOT_LOWERED, SplError
 from ..plan.logical import Node, Plan
 from ..syntax import ast
-from .lowering import not_lowered, re2_pattern, z_cutoffs
+from .lowering import function_support, not_lowered, re2_pattern, z_cutoffs
 
 ENGINE = "DuckDB"
+# The order key of what is emitted at the end of input: after every record.
+_AFTER_ALL = 2**62
 DIALECT = "duckdb"
 
 Kind = Any  # str, or a tuple ("list", kind) / ("map", ((key, kind), ...))
@@ -428,16 +430,206 @@ class Compiler:
         return target.with_(cte)
 
     def node_union(self, node: Node) -> Rel:
-        raise self.fail("command `union`", "records of different branches carry different fields "
-                        "(not lowered yet)", node.span)
+        """UNION ALL ordered as the Python engine merges (spec 5.8): by the branches' first order key (the
+        source record a record came from), then the branch's position, then the branch's own order."""
+        branches = [self.rels[i] for i in node.inputs]
+        if any(b.rest is not None for b in branches):
+            raise self.fail("command `union` of `from source` pipelines", "their records' fields are only known "
+                            "at run time", node.span)
+        shown = [[c for c in b.columns if not c[0].startswith("\0")] for b in branches]
+        names = [f for f, _, _ in shown[0]]
+        if any([f for f, _, _ in columns] != names for columns in shown[1:]):
+            raise self.fail("command `union` of branches with different fields", "a record keeps only its own "
+                            "fields, in an order that depends on which branches have records in a batch", node.span)
+        kinds = []
+        for i, name in enumerate(names):
+            found = {columns[i][2] for columns in shown} - {"null"}
+            if len(found) > 1:
+                if "double" in found or any(isinstance(k, tuple) for k in found):
+                    raise self.fail(f"command `union` with field `{name}` of kinds "
+                                    f"{', '.join(sorted(map(_kind_name, found)))}", "a column holds one kind", node.span)
+                found = {"json"}
+            kinds.append(found.pop() if found else "null")
+        width = max(len(b.order) for b in branches)
+        order = [self.new_column() for _ in range(width + 1)]
+        columns = [(name, self.new_column(), kind) for name, kind in zip(names, kinds)]
+        selects = []
+        for position, (branch, own) in enumerate(zip(branches, shown)):
+            keys = [_col(o) for o in branch.order]
+            keys = keys[:1] + [exp.Literal.number(position)] + keys[1:] + [exp.Literal.number(0)] * (width - len(keys))
+            select = exp.select(*[exp.alias_(exp.cast(k, "BIGINT"), o, quoted=True) for k, o in zip(keys, order)])
+            lowering = Expressions(self, branch)
+            for (_, column, kind), (name, target, wanted) in zip(own, columns):
+                value = V(_col(column), kind)
+                sql = lowering.as_json(value, node.span) if wanted == "json" and kind != "json" else value.sql
+                select = select.select(exp.alias_(sql, target, quoted=True), append=True)
+            selects.append(select.from_(exp.to_identifier(branch.cte)))
+        merged = selects[0]
+        for select in selects[1:]:
+            merged = exp.union(merged, select, distinct=False)
+        return Rel(self.new_cte(merged, "union"), columns, order)
 
     def node_stats(self, node: Node) -> Rel:
-        raise self.fail("command `stats`", "event-time windows with their closing order are not lowered yet",
-                        node.span)
+        """Event-time windows exactly as engine/windows.py emits them (spec 5.7).
+
+        With wm(i) the largest event time up to record i: record i joins the pane (window end E, group)
+        for every window [E - size, E) holding its time with E + grace > wm(i) (else it is late), and
+        window E is emitted at the first record with wm >= E + grace (at the end of input if none),
+        its groups in the order they entered it. Output order: the emitting record, E, the group's entry.
+        """
+        rel = self._input(node)
+        lowering = Expressions(self, rel)
+        size, slide, grace = node.size_ms, node.slide_ms or node.size_ms, node.grace_ms or 0
+        ts = self._event_time(lowering.lower(node.timestamp), node.timestamp.span)
+        groups = [(g.name, lowering.lower(g)) for g in node.group_by]
+        values = [(f, None if a is None else lowering.lower(a), n, a.span if a is not None else node.span)
+                  for f, a, n in node.aggregations]
+        order = [o for o in rel.order]
+        rows_select = exp.select(*[_col(o) for o in order], exp.alias_(
+            exp.Window(this=exp.func("row_number"), order=exp.Order(expressions=[exp.Ordered(this=_col(o))
+                                                                                for o in order])), "__pos"),
+            exp.alias_(ts, "__ts"))
+        for i, (name, value) in enumerate(groups):
+            rows_select = rows_select.select(exp.alias_(self._key_of(value, f"`stats` BY `{name}`", node.span),
+                                                        f"__k{i}"), exp.alias_(value.sql, f"__g{i}"), append=True)
+        for j, (_, value, _, _) in enumerate(values):
+            if value is not None:
+                rows_select = rows_select.select(exp.alias_(value.sql, f"__a{j}"), append=True)
+        numbered = self.new_cte(rows_select.from_(exp.to_identifier(rel.cte)), "stats_rows")
+        names = dict(numbered=exp.to_identifier(numbered), size=exp.Literal.number(size),
+                     slide=exp.Literal.number(slide), grace=exp.Literal.number(grace),
+                     copies=exp.Literal.number(-(-size // slide)))
+        timed = self.new_cte(_tpl("SELECT *, max(__ts) OVER (ORDER BY __pos ROWS UNBOUNDED PRECEDING) AS __wm "
+                                  "FROM :numbered WHERE __ts IS NOT NULL", **names), "stats_timed")
+        names["timed"] = exp.to_identifier(timed)
+        # Every window [start, start + size) with start = k * slide holding ts, the latest first.
+        placed = self.new_cte(_tpl(
+            "SELECT * FROM (SELECT r.*, r.__ts - ((r.__ts % :slide) + :slide) % :slide - w.k * :slide + :size AS __end "
+            "FROM :timed AS r CROSS JOIN range(0, :copies) AS w(k)) WHERE __end > __ts AND __end + :grace > __wm",
+            **names), "stats_placed")
+        keys = [exp.column(f"__k{i}") for i in range(len(groups))]
+        panes_select = exp.select(exp.column("__end"), exp.alias_(exp.func("min", exp.column("__pos")), "__first"))
+        kinds = []
+        for i, (name, value) in enumerate(groups):
+            panes_select = panes_select.select(exp.alias_(
+                exp.func("arg_min", exp.column(f"__g{i}"), exp.column("__pos")), f"__g{i}"), append=True)
+            kinds.append(value.kind)
+        for j, (function, value, name, span) in enumerate(values):
+            sql, kind = self._aggregate(function, None if value is None else V(exp.column(f"__a{j}"), value.kind),
+                                        name, span)
+            panes_select = panes_select.select(exp.alias_(sql, f"__v{j}"), append=True)
+            kinds.append(kind)
+        panes_select = panes_select.from_(exp.to_identifier(placed)).group_by(exp.column("__end"), *keys)
+        panes = self.new_cte(panes_select, "stats_panes")
+        names["panes"] = exp.to_identifier(panes)
+        steps = self.new_cte(_tpl("SELECT __wm AS step_wm, min(__pos) AS step_pos FROM :timed GROUP BY __wm", **names),
+                             "stats_steps")
+        names["steps"] = exp.to_identifier(steps)
+        triggered = self.new_cte(_tpl("SELECT p.*, s.step_pos AS __trigger FROM :panes AS p ASOF LEFT JOIN :steps AS s "
+                                      "ON p.__end + :grace <= s.step_wm", **names), "stats_triggered")
+        # The emitting record's order keys (after every record for what the end of input flushes), then E,
+        # then the group's entry into the window.
+        new_order = [self.new_column() for _ in order] + [self.new_column(), self.new_column()]
+        select = exp.select(*[exp.alias_(exp.func("coalesce", _col(o, "t"), exp.Literal.number(_AFTER_ALL)),
+                                         n, quoted=True) for o, n in zip(order, new_order)])
+        select = select.select(exp.alias_(_col("__end", "p"), new_order[-2], quoted=True),
+                               exp.alias_(_col("__first", "p"), new_order[-1], quoted=True), append=True)
+        columns = []
+        outputs = [exp.column(f"__g{i}", "p") for i in range(len(groups))] + \
+                  [exp.column(f"__v{j}", "p") for j in range(len(values))] + [
+            _tpl("p.__end - :size", **names), exp.column("__end", "p"), _tpl("p.__end - 1")]
+        for field, sql, kind in zip(node.fields, outputs, kinds + ["int", "int", "int"]):
+            column = self.new_column()
+            select = select.select(exp.alias_(sql, column, quoted=True), append=True)
+            columns = [c for c in columns if c[0] != field] + [(field, column, kind)]
+        select = select.from_(exp.alias_(exp.to_identifier(triggered), "p")).join(
+            exp.alias_(exp.to_identifier(timed), "t"), on=_tpl("t.__pos = p.__trigger"), join_type="LEFT")
+        return Rel(self.new_cte(select, "stats"), columns, new_order)
+
+    def _event_time(self, value: V, span) -> exp.Expression:
+        """Epoch milliseconds as BIGINT, as engine/windows.py reads them: fractional doubles floored, else null."""
+        if value.kind == "int":
+            return value.sql
+        if value.kind == "double":
+            return _tpl("CASE WHEN isfinite(:v) THEN TRY_CAST(floor(:v) AS BIGINT) END", v=value.sql)
+        if value.kind == "json":
+            return _tpl("CASE json_type(:v) WHEN 'BIGINT' THEN CAST(:v AS BIGINT) WHEN 'UBIGINT' THEN TRY_CAST(:v AS BIGINT) "
+                        "WHEN 'DOUBLE' THEN TRY_CAST(floor(CAST(:v AS DOUBLE)) AS BIGINT) END", v=value.sql)
+        return exp.cast(exp.Null(), "BIGINT")
+
+    def _aggregate(self, function: str, value: V | None, name: str, span) -> tuple[exp.Expression, Kind]:
+        """One aggregation over a pane's rows (engine/windows.py AGGREGATIONS), and its kind."""
+        if function == "count":
+            if value is None:
+                return exp.func("count", exp.Star()), "int"
+            if value.kind == "json":
+                return _tpl("count(*) FILTER (WHERE NOT (:v IS NULL OR json_type(:v) = 'NULL'))", v=value.sql), "int"
+            return exp.func("count", value.sql), "int"
+        if value is None or value.kind == "null":
+            if function == "dc":
+                return exp.Literal.number(0), "int"
+            if function == "values":
+                return exp.cast(exp.Array(expressions=[]), "VARCHAR[]"), ("list", "null")
+            return exp.Null(), "null"
+        v = value.sql
+        numeric = "json_type(:v) IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
+        # Doubles add in arrival order, one rounding a step, as the Python engine's running sum does.
+        ordered_sum = ("CASE WHEN count(:x) > 0 THEN list_reduce(list(:x ORDER BY __pos) FILTER (WHERE :x IS NOT NULL), "
+                       "lambda a, b: a + b) END")
+        if function in ("sum", "avg"):
+            if value.kind == "int":
+                total, kind = _tpl("CAST(sum(:v) AS BIGINT)", v=v), "int"
+            elif value.kind == "double":
+                total, kind = _tpl(ordered_sum, x=v), "double"
+            elif value.kind == "json":
+                ints = _tpl("CAST(sum(TRY_CAST(:v AS BIGINT)) FILTER (WHERE json_type(:v) IN ('BIGINT', 'UBIGINT')) AS BIGINT)",
+                            v=v)
+                doubles = _tpl(ordered_sum, x=_tpl(f"CASE WHEN {numeric} THEN CAST(:v AS DOUBLE) END", v=v))
+                any_double = _tpl("bool_or(json_type(:v) = 'DOUBLE')", v=v)
+                if function == "avg":
+                    return _tpl("CASE WHEN :d THEN :f / count(*) FILTER (WHERE " + numeric + ") ELSE CAST(:i AS DOUBLE) / "
+                                "count(*) FILTER (WHERE " + numeric + ") END", d=any_double, f=doubles, i=ints, v=v), "double"
+                # Both arms as text: a CASE of two to_json calls would be folded into one over the doubles.
+                return _tpl("CAST(CASE WHEN :d THEN CAST(to_json(:f) AS VARCHAR) ELSE CAST(:i AS VARCHAR) END AS JSON)",
+                            d=any_double, f=doubles, i=ints), "json"
+            else:
+                return exp.Null(), "null"  # strings and booleans are skipped like nulls
+            if function == "avg":
+                return _tpl("CAST(:t AS DOUBLE) / count(:v)", t=total, v=v), "double"
+            return total, kind
+        if function in ("min", "max"):
+            pick = "arg_min" if function == "min" else "arg_max"
+            # Ties keep the first value seen.
+            tie = "__pos" if function == "min" else "-__pos"
+            if value.kind in ("int", "string"):
+                return exp.func(function, v), value.kind
+            if value.kind == "double":
+                return _tpl(f"{pick}(:v, {{'x': :v, 'p': {tie}}}) FILTER (WHERE NOT isnan(:v))", v=v), "double"
+            if value.kind == "json":
+                return _tpl(f"coalesce({pick}(:v, {{'x': TRY_CAST(:v AS DOUBLE), 'p': {tie}}}) FILTER (WHERE {numeric}), "
+                            f"{pick}(:v, {{'x': :v ->> '$', 'p': {tie}}}) FILTER (WHERE json_type(:v) = 'VARCHAR'))",
+                            v=v), "json"
+            if value.kind == "bool":
+                return exp.Null(), "null"
+        if function == "dc" and value.kind in ("int", "string", "bool", "json"):
+            return exp.func("count", exp.Distinct(expressions=[self._key_of(value, f"`dc` of `{name}`", span)])), "int"
+        if function in ("first", "last") and not isinstance(value.kind, tuple):
+            pick = "arg_min" if function == "first" else "arg_max"
+            present = _tpl("NOT (:v IS NULL OR json_type(:v) = 'NULL')", v=v) if value.kind == "json" else \
+                _tpl(":v IS NOT NULL", v=v)
+            return _tpl(f"{pick}(:v, __pos) FILTER (WHERE :p)", v=v, p=present), value.kind
+        if function == "values" and value.kind in ("int", "string", "bool"):
+            seen = _tpl("coalesce(list(:v ORDER BY __pos) FILTER (WHERE :v IS NOT NULL), [])", v=v)
+            return _tpl("list_filter(:l, lambda x, i: list_position(:l, x) = i)", l=seen), ("list", value.kind)
+        raise self.fail(f"`{function}` over values of kind {_kind_name(value.kind)} (`{name}`)",
+                        "no exact lowering", span)
 
     def _key(self, rel: Rel, name: str, span, command: str) -> exp.Expression:
         """A grouping key: equal keys exactly when the values are equal (`=`)."""
         found = rel.value(name)
+        return self._key_of(found, f"`{command}` over field `{name}`", span)
+
+    def _key_of(self, found: V | None, what: str, span) -> exp.Expression:
         if found is None or found.kind == "null":
             return exp.Null()
         if found.kind == "json":
@@ -451,7 +643,7 @@ class Compiler:
                 "AND abs(CAST(:v AS DOUBLE)) < 9.2e18 THEN CAST(CAST(CAST(:v AS DOUBLE) AS BIGINT) AS VARCHAR) "
                 "ELSE CAST(CAST(:v AS DOUBLE) AS VARCHAR) END ELSE 'j' || CAST(:v AS VARCHAR) END", v=found.sql)
         if found.kind not in ("string", "int", "bool"):
-            raise self.fail(f"`{command}` over field `{name}`", f"its values are of kind {_kind_name(found.kind)}; "
+            raise self.fail(what, f"its values are of kind {_kind_name(found.kind)}; "
                             "only strings, integers, booleans and event values are grouped", span)
         return found.sql
 
@@ -631,6 +823,41 @@ class Compiler:
             columns, ops = target.assign(name, column, kind)
             target = target.with_(cte, columns, ops)
         return target
+
+
+# strftime's format variables (functions/time.py) in UTC: fixed texts, and DuckDB expressions of the
+# moment :t (zero-padded by lpad: DuckDB's own %Y does not pad years before 1000).
+_STRFTIME_FIXED = {"Z": "UTC", "z": "+0000", "n": "\n", "t": "\t", "%": "%"}
+_STRFTIME_SQL = {
+    "Y": "lpad(CAST(year(:t) AS VARCHAR), 4, '0')",
+    "m": "lpad(CAST(month(:t) AS VARCHAR), 2, '0')",
+    "d": "lpad(CAST(day(:t) AS VARCHAR), 2, '0')",
+    "H": "lpad(CAST(hour(:t) AS VARCHAR), 2, '0')",
+    "M": "lpad(CAST(minute(:t) AS VARCHAR), 2, '0')",
+    "S": "lpad(CAST(second(:t) AS VARCHAR), 2, '0')",
+    "j": "lpad(CAST(dayofyear(:t) AS VARCHAR), 3, '0')",
+    "y": "lpad(CAST(year(:t) % 100 AS VARCHAR), 2, '0')",
+    "F": "lpad(CAST(year(:t) AS VARCHAR), 4, '0') || strftime(:t, '-%m-%d')",
+    "T": "strftime(:t, '%H:%M:%S')",
+    "R": "strftime(:t, '%H:%M')",
+    "s": "CAST(epoch(:t) AS BIGINT)",
+}
+
+
+def _strftime_parts(fmt: str) -> list[tuple[str, str, str, str, str]]:
+    """(literal, width, N or Q, ":z", code): the pieces of a format, read as functions/time.py reads it."""
+    from ..functions.time import _DIRECTIVE
+
+    parts, at = [], 0
+    for found in _DIRECTIVE.finditer(fmt):
+        if found.start() > at:
+            parts.append((fmt[at:found.start()], "", "", "", ""))
+        width, subsecond, colon_z, code = found.groups()
+        parts.append(("", width or "", subsecond or "", colon_z or "", code if code is not None else "\0end"))
+        at = found.end()
+    if at < len(fmt):
+        parts.append((fmt[at:], "", "", "", ""))
+    return parts
 
 
 def _json_path(key: str) -> str:
@@ -820,8 +1047,17 @@ class Expressions:
             if other.kind == "bool":
                 return _tpl("coalesce(json_type(:j) = 'BOOLEAN' AND CAST(:j AS BOOLEAN) = :o, false)", j=json_side.sql,
                             o=other.sql)
+            if other.kind == "int":
+                # Integers exactly; a double of the event by value (exact up to 2**53).
+                return _tpl("coalesce(CASE json_type(:j) WHEN 'BIGINT' THEN CAST(:j AS HUGEINT) = :o "
+                            "WHEN 'UBIGINT' THEN CAST(:j AS HUGEINT) = :o "
+                            "WHEN 'DOUBLE' THEN CAST(:j AS DOUBLE) = CAST(:o AS DOUBLE) END, false)",
+                            j=json_side.sql, o=other.sql)
+            if other.kind == "double":
+                return _tpl("coalesce(json_type(:j) IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND CAST(:j AS DOUBLE) = :o "
+                            "AND NOT isnan(:o), false)", j=json_side.sql, o=other.sql)
             raise self.fail("`=` between an event value and a value of kind " + _kind_name(other.kind),
-                            "only strings and booleans compare with event values", span)
+                            "only strings, booleans and numbers compare with event values", span)
         if left.kind in NUMBERS and right.kind in NUMBERS:
             if "double" in (left.kind, right.kind):
                 return _tpl("coalesce(CAST(:a AS DOUBLE) = CAST(:b AS DOUBLE) AND NOT isnan(CAST(:a AS DOUBLE)), "
@@ -926,8 +1162,7 @@ class Expressions:
                 or pattern.kind != "string":
             raise self.fail("`like` with a pattern that is not a string literal", "no lowering", node.span)
         literal = (node.right if isinstance(node, ast.Binary) else node.args[1]).value
-        if "\\" in literal:
-            raise self.fail("`like` pattern with a backslash", "escapes differ between the engines", node.span)
+        # DuckDB's LIKE has no escape character unless given one: a backslash is literal, as in SPL.
         if text.kind not in ("string", "json", "null"):
             return V(exp.cast(exp.Null(), "BOOLEAN"), "bool")
         return V(exp.Like(this=self.as_string(text), expression=pattern.sql), "bool")
@@ -936,7 +1171,8 @@ class Expressions:
     def x_Call(self, node: ast.Call) -> V:
         method = getattr(self, "f_" + node.name, None)
         if method is None:
-            raise self.fail(f"function `{node.name}`", "no lowering yet", node.name_span)
+            raise self.fail(f"function `{node.name}`", NOT_LOWERED_FUNCTIONS.get(node.name, "no lowering"),
+                            node.name_span)
         args = [a.value if isinstance(a, ast.NamedArgument) else a for a in node.args]
         return method(node, args)
 
@@ -1054,6 +1290,77 @@ class Expressions:
         # Processing time: DuckDB's clock at the query's start (the Python engine reads its clock per batch).
         return V(_tpl("epoch_ms(get_current_timestamp())"), "int")
 
+    def f_strftime(self, node, args) -> V:
+        fmt = self._literal_arg(node, args, 1)
+        zone = self._literal_arg(node, args, 2, (str, type(None)))
+        from ..functions.time import strftime
+
+        if strftime(0, "%z", zone) != "+0000" or strftime(15_778_800_000, "%z", zone) != "+0000":
+            raise self.fail(f"strftime in time zone {zone!r}", "only UTC (and the zones that fall back to it) "
+                            "lowers", args[2].span)
+        value = self.lower(args[0])
+        # The time in nanoseconds as functions/time.py counts it: exact for an integer, a fraction of a
+        # millisecond rounded half to even at the nanosecond; not a number: null (an error there).
+        from_double = "CAST(round_even(CAST(:v AS DOUBLE) * 1000000.0, 0) AS HUGEINT)"
+        if value.kind == "int":
+            ns = _tpl("CAST(:v AS HUGEINT) * 1000000", v=value.sql)
+        elif value.kind == "double":
+            ns = _tpl(f"CASE WHEN isfinite(:v) THEN {from_double} END", v=value.sql)
+        elif value.kind == "json":
+            ns = _tpl(f"CASE json_type(:v) WHEN 'DOUBLE' THEN {from_double} WHEN 'BIGINT' THEN CAST(:v AS HUGEINT) * 1000000 "
+                      "WHEN 'UBIGINT' THEN CAST(:v AS HUGEINT) * 1000000 END", v=value.sql)
+        else:
+            return V(exp.Null(), "null")
+        nanos = _tpl("((:ns % 1000000000) + 1000000000) % 1000000000", ns=ns)
+        moment = _tpl("make_timestamp(CAST((:ns - :nanos) // 1000 AS BIGINT))", ns=ns, nanos=nanos)
+        pieces = []
+        for literal, width, subsecond, colon_z, code in _strftime_parts(fmt):
+            if literal:
+                pieces.append(exp.Literal.string(literal))
+            elif subsecond:
+                digits = int(width or (3 if subsecond == "Q" else 9))
+                pieces.append(_tpl(f"left(lpad(CAST(:nanos AS VARCHAR), 9, '0'), {digits})", nanos=nanos))
+            elif colon_z:
+                pieces.append(exp.Literal.string("+00:00"))
+            elif code in _STRFTIME_FIXED:
+                pieces.append(exp.Literal.string(_STRFTIME_FIXED[code]))
+            elif code in _STRFTIME_SQL:
+                pieces.append(_tpl(_STRFTIME_SQL[code], t=moment))
+            else:
+                raise self.fail(f"strftime format variable %{code}", "no lowering yet", args[1].span)
+        result = pieces[0] if pieces else exp.Literal.string("")
+        for piece in pieces[1:]:
+            result = exp.DPipe(this=result, expression=piece)
+        return V(_tpl("CASE WHEN :ns IS NOT NULL THEN :r END", ns=ns, r=exp.paren(result)), "string")
+
+    def f_if(self, node, args) -> V:
+        return self.f_case(node, args)
+
+    def f_case(self, node, args) -> V:
+        """The value after the first true condition; a null condition counts as false, any other value
+        is an error (the whole call null), as in functions/conditional.py."""
+        if len(args) % 2 and node.name == "case":
+            raise self.fail("case with an odd number of arguments", "no lowering", node.span)
+        pairs = list(zip(args[::2], args[1::2]))
+        if node.name == "if":
+            pairs = [(args[0], args[1]), (ast.Literal(value=True, span=node.span), args[2])]
+        values = [self.lower(v) for _, v in pairs]
+        kinds = {v.kind for v in values} - {"null"}
+        if len(kinds) > 1:
+            raise self.fail(f"`{node.name}` with values of different kinds", "a column holds one kind", node.span)
+        kind = kinds.pop() if kinds else "null"
+        result = exp.Case()
+        for (condition, _), value in zip(pairs, values):
+            test = self.lower(condition)
+            if test.kind == "json":
+                result = result.when(_tpl("json_type(:c) NOT IN ('BOOLEAN', 'NULL')", c=test.sql), exp.Null())
+                result = result.when(_tpl("CAST(:c AS BOOLEAN)", c=test.sql), value.sql)
+            elif test.kind == "bool":
+                result = result.when(test.sql, value.sql)
+            elif test.kind != "null":
+                result = result.when(exp.true(), exp.Null())
+        return V(result if result.args.get("ifs") else exp.Null(), kind)
+
     def f_parse_long(self, node, args) -> V:
         value = self.lower(args[0])
         if value.kind == "int":
@@ -1151,10 +1458,40 @@ class Expressions:
         return V(struct, ("map", tuple((k, v.kind) for k, v in entries.items())))
 
     def _math(self, node, args) -> exp.Expression | None:
+        """The number argument as DOUBLE; None when its kind is never a number (the call is null)."""
         value = self.lower(args[0])
+        if value.kind == "json" or isinstance(value.kind, tuple):
+            raise self.fail(f"`{node.name}` of a value of kind {_kind_name(value.kind)}",
+                            "only integers and doubles lower", args[0].span)
         if value.kind not in NUMBERS:
             return None
         return exp.cast(value.sql, "DOUBLE")
+
+    def f_abs(self, node, args) -> V:
+        value = self.lower(args[0])
+        if value.kind in NUMBERS:
+            return V(exp.func("abs", value.sql), value.kind)
+        self._math(node, args)
+        return V(exp.Null(), "null")
+
+    def f_floor(self, node, args) -> V:
+        value = self.lower(args[0])
+        if value.kind == "int":
+            return value
+        x = self._math(node, args)
+        if x is None:
+            return V(exp.Null(), "null")
+        # An integer; NaN and the infinities (which the Python engine keeps, and writes as null) are null.
+        return V(_tpl(f"CASE WHEN isfinite(:x) THEN TRY_CAST({node.name.removesuffix('ing')}(:x) AS BIGINT) END",
+                      x=x), "int")
+
+    f_ceil = f_ceiling = f_floor
+
+    def f_sqrt(self, node, args) -> V:
+        x = self._math(node, args)
+        if x is None:
+            return V(exp.Null(), "null")
+        return V(_tpl("CASE WHEN :x >= 0 THEN sqrt(:x) ELSE 'NaN'::DOUBLE END", x=x), "double")
 
     def f_log(self, node, args) -> V:
         x = self._math(node, args)
@@ -1202,6 +1539,50 @@ class Expressions:
         return V(exp.func("regexp_matches", self.as_string(value), exp.Literal.string(translated)), "bool")
 
     f_match_regex = f_match
+
+
+# The registry's functions DuckDB does not lower, and why; every other one has an `f_` method above.
+NOT_LOWERED_FUNCTIONS = {
+    "cast": "the text forms of lists, maps and doubles are the Python engine's, not DuckDB's (not lowered yet)",
+    "tostring": "Java's text of a double differs from DuckDB's (not lowered yet)",
+    "to_string": "Java's text of a double differs from DuckDB's (not lowered yet)",
+    "parse_double": "Java's Double.parseDouble grammar (blanks, suffixes, hex) is not lowered yet",
+    "cidrmatch": "IPv4 ranges with the Python engine's parsing rules are not lowered yet",
+    "replace": "Java replacement strings ($n, ${name}, \\x) over Java regexes are not lowered yet",
+    "substr": "not lowered yet",
+    "length": "the length of a list or text that is an event value is not lowered yet",
+    "mvrange": "not lowered yet",
+    "in": "the function form is not lowered yet (the `IN` operator is)",
+    "exp": "DuckDB raises on overflow where Java gives Infinity (not lowered yet)",
+    "pow": "Java's Math.pow edge cases are not lowered yet",
+    "from_json_object": "a map's keys are known only at run time, a STRUCT needs them at compile time",
+    "deserialize_json_object": "a map's keys are known only at run time, a STRUCT needs them at compile time",
+    "serialize_json": "the Python engine's JSON text (key order, numbers) is not DuckDB's to_json",
+    "to_json_string": "the Python engine's JSON text (key order, numbers) is not DuckDB's to_json",
+}
+
+# Each command: how it lowers, or why not (README's support table, tools/support_table.py).
+COMMAND_SUPPORT = {
+    "from": "read_json WITH ORDINALITY: the file and line number give each record its arrival number; "
+            "read_ssa/ba_enriched_events, enriched_source, source (not pulsar, read_text)",
+    "eval": "yes", "where": "yes", "select": "yes", "fields": "yes", "rename": "yes",
+    "rex": "RE2 regexp_extract; not when a named group may not take part in a match",
+    "union": "UNION ALL ordered by source record, then branch; branches with the same fields",
+    "stats": "tumbling, sliding, grace and late records: the watermark is a running max, each window's "
+             "emitting record an ASOF join; count, sum, avg, min, max, dc, first, last, values",
+    "first_time_event": "row_number() over arrival order",
+    "conditional_anomaly": "running counts over arrival order",
+    "adaptive_threshold": "gaussian only (exact moments); quantile's rank in a sliding history is not lowered",
+    "into": "one writing sink per search",
+}
+
+
+def function_lowering() -> dict[str, str | None]:
+    """Every registry function: None when DuckDB lowers it, else why not."""
+    from ..functions import FUNCTIONS
+
+    return function_support(FUNCTIONS, lambda name: hasattr(Expressions, "f_" + name), NOT_LOWERED_FUNCTIONS,
+                            ENGINE)
 
 
 def compile_plan(plan: Plan, inputs: int = 1) -> Lowered:

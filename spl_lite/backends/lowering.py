@@ -13,6 +13,7 @@ import functools
 import math
 import re
 import struct
+from typing import Callable, Iterable, Mapping
 
 from ..core.errors import NOT_LOWERED, Span, SplError
 
@@ -21,6 +22,21 @@ def not_lowered(engine: str, what: str, reason: str, span: Span | None) -> SplEr
     """The compile-time diagnostic for a construct `engine` cannot run."""
     return SplError(NOT_LOWERED, f"{what} does not lower to {engine}: {reason}", span,
                     hint="run it on the default engine (drop --engine)")
+
+
+def function_support(registry: Iterable[str], lowers: Callable[[str], bool],
+                     not_lowered: Mapping[str, str], engine: str) -> dict[str, str | None]:
+    """Every registry function for one dialect: None when it lowers, else the declared reason why not.
+    A function with neither is an error, so that a new function makes every dialect decide."""
+    support: dict[str, str | None] = {}
+    for name in sorted(registry):
+        if lowers(name):
+            support[name] = None
+        elif name in not_lowered:
+            support[name] = not_lowered[name]
+        else:
+            raise LookupError(f"function `{name}` has no {engine} lowering and no declared reason")
+    return support
 
 
 # ---- Java regex -> RE2 (DuckDB's regexp_* functions) ----
