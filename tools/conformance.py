@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import re
 import sys
 import time
 import traceback
@@ -94,6 +95,10 @@ def _compared(records, expected: bytes) -> tuple[str, str]:
     return ("parity", "") if got == expected else ("differs", "other records")
 
 
+_NOW = re.compile(r"\btime\(\s*\)")
+FIXED_NOW = "1700000000000"
+
+
 # Engines a text can be lowered to: name -> (text, its sample events as a file, the default engine's
 # bytes over them, or None to lower only) -> outcome.
 ENGINES = {"duckdb": duckdb_outcome, "flink": flink_outcome}
@@ -112,12 +117,12 @@ def engine_table(corpus: Path, events: dict[str, list[dict]], engine: str, tmp: 
     for line in corpus.read_bytes().splitlines():
         entry = orjson.loads(line)
         text, generation = entry["search"], entry["generation"]
+        # time() is the processing time, which two engines read at different moments: both read one instant.
+        text = _NOW.sub(FIXED_NOW, text)
         try:
             search = Search.compile(text)
         except (SplError, RecursionError):
             continue
-        if "time()" in text.replace(" ", ""):
-            continue  # processing time: the two engines read their clocks at different moments
         row = table[generation]
         row["planned"] += 1
         try:
@@ -192,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         header = ["generation", *(f"lowered to {args.engine}" if c == "lowered" else c for c in columns)]
         rows = [[g, *(str(r[k]) for k in columns)]
                 for g, r in sorted(engine_rows.items())]
-        print(f"\n{args.engine} (texts with time() left out):")
+        print(f"\n{args.engine} (time() read as the instant {FIXED_NOW} by both engines):")
         print(_render(header, rows, args.markdown))
         for message, count in engine_reasons.most_common(15):
             print(f"  {count:5d}  {message}")
