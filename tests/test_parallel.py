@@ -169,6 +169,34 @@ def test_deferred_columns_travel_as_file_spans_and_read_their_lines_in_the_main_
     assert reads == [7]
 
 
+def test_stream_records_are_decoded_in_part_in_a_worker_range_and_their_deferred_keys_read_in_the_main_process(
+        tmp_path, monkeypatch):
+    """A worker decodes stream records as it decodes flat events (no block left to whole events),
+    and the main process, whose own decoder has seen no record, reads deferred keys from `input_event`."""
+    monkeypatch.setattr(parallel, "DECODE_BLOCK_LINES", 300)  # several blocks to each batch
+    events = [{"_time": str(i), "process_name": f"p{i % 13}.exe", "process": f"p{i % 13}.exe /{i}" if i % 5 else None,
+               "user": ["u", i] if i % 7 == 0 else f"u{i}"} for i in range(3_000)]
+    # The envelope holds keys of the same names, which must not be read for the event's.
+    lines = [orjson.dumps({"id": i, "host": "h", "process": "envelope", "input_event": event}) + b"\n"
+             for i, event in enumerate(events)]
+    path = tmp_path / "stream.jsonl"
+    path.write_bytes(b"".join(lines))
+    keys, deferred = frozenset({"_time", "process_name", "process", "user"}), frozenset({"process", "user"})
+    in_worker = ProjectedDecoder(keys, deferred=deferred)
+    batches = []
+    for start, end in byte_ranges(str(path), 64 << 10):
+        with open(path, "rb") as handle:
+            batches += [part for part, _, _ in _range_events(handle, start, end, in_worker, 1_000)]
+    assert batches and not any(isinstance(part, list) for part in batches)  # none left to whole events
+    assert [v for part in batches for v in part.key("process_name").tolist()] == [e["process_name"] for e in events]
+    chosen = np.array([len(batches[0]) - 1, 17, 14, 0])
+    kept = batches[0][chosen]
+    batch = Batch({"process": kept.key("process"), "user": kept.key("user")}, np.arange(len(chosen)))
+    columns = unpack(pickle.loads(pickle.dumps(pack(batch))), str(path), ProjectedDecoder(keys, deferred=deferred))
+    assert columns["process"].values().tolist() == [events[i]["process"] for i in chosen]
+    assert columns["user"].values().tolist() == [events[i]["user"] for i in chosen]  # a list: as orjson reads it
+
+
 def test_a_file_that_got_shorter_before_its_deferred_lines_were_read_is_an_error(tmp_path):
     from spl_lite.core.errors import SplError
 
