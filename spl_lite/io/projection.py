@@ -45,6 +45,7 @@ from .formats import NOT_FLAT_KEYS
 from .framing import Block
 from .json_blocks import decode_lines, object_lines
 from .windows_columns import WindowsJsonDecoder
+from .windows_xml_columns import WindowsXmlDecoder
 
 
 
@@ -103,8 +104,10 @@ class ProjectedDecoder:
         self._getters = [attrgetter(f"k{i}") for i in range(len(self._decoded))]
         self._late = _LateDecoder(tuple(sorted(self.deferred)), self._records_possible) if self.deferred else None
         # Raw records are recognised only by `auto` (formats.kind_of); their keys are all decoded at once.
-        self._windows = WindowsJsonDecoder(frozenset(keys)) if input_format == "auto" else None
-        self._raw_last = False
+        raw = (WindowsJsonDecoder(frozenset(keys)), WindowsXmlDecoder(frozenset(keys))) \
+            if input_format == "auto" else ()
+        self._decoders = (self._decode_flat, *(decoder.decode_block for decoder in raw))
+        self._last = 0  # the one of _decoders that served the last block
 
     def _build(self) -> msgspec.json.Decoder:
         def fields(text_keys: set[str], guard_keys: tuple[str, ...]) -> list:
@@ -131,14 +134,14 @@ class ProjectedDecoder:
 
         With the `place` of the block, (path of a regular file, offset), the deferred keys are read
         back from the file for the rows that need them, and the block need not be kept. With `auto`,
-        a block of raw Windows JSON records is read by the WindowsJsonDecoder (windows_columns.py);
-        the decoder that served the last block is tried first."""
-        if self._windows is None:
-            return self._decode_flat(block, place)
-        for raw in (self._raw_last, not self._raw_last):
-            found = self._windows.decode_block(block) if raw else self._decode_flat(block, place)
+        a block of raw Windows JSON records is read by the WindowsJsonDecoder (windows_columns.py),
+        one of XmlWinEventLog records by the WindowsXmlDecoder (windows_xml_columns.py); the decoder
+        that served the last block is tried first."""
+        decoders, last = self._decoders, self._last
+        for which in (last, *(i for i in range(len(decoders)) if i != last)):
+            found = decoders[which](block, place)
             if found is not None:
-                self._raw_last = raw
+                self._last = which
                 return found
         return None
 
