@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from itertools import compress, repeat
 from operator import attrgetter, is_, is_not, itemgetter
-from typing import Annotated, Any, Callable, Union
+from typing import Annotated, Any, Callable, Sequence, Union
 
 import msgspec
 import numpy as np
@@ -227,7 +227,7 @@ def data_fields_of(keys: tuple[str, ...]) -> dict[int, tuple[str, ...]]:
             for event_id, by_id in _FROM_DATA.items()}
 
 
-def events_of(keys: tuple[str, ...], plans: list[tuple], columns_of: Callable[[str], dict[str, tuple]],
+def events_of(keys: tuple[str, ...], plans: Sequence[tuple], columns_of: Callable[[str], dict[str, tuple]],
               block: bytes, bounds: tuple[np.ndarray, np.ndarray]) -> ProjectedMaps | None:
     """The ProjectedMaps of `keys` for a block of raw records, given each row's plan: (None, fmt,
     event id) made here from the raw columns `columns_of(fmt)` (field name -> one value a row, UNSET

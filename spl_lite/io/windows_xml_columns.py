@@ -157,11 +157,11 @@ class WindowsXmlDecoder:
             return None
         if len(records) != len(bounds[0]):  # two documents on one line
             return None
-        plans: list[tuple] = []
-        times: list[str | None] = []
-        computers: list[str | None] = []
-        data: list[dict[str, str]] = []
-        plan_of, plan, needed, no_data = self._plans, self._plan, self._needed_data, {}
+        # One row a record: its plan, TimeCreated, Computer, then the needed Data fields (None: absent).
+        rows: list[tuple] = []
+        names = self._data_names
+        left_whole = ((WHOLE,), None, None, *(None for _ in names))
+        plan_of, plan, needed = self._plans, self._plan, self._needed_data
         for raw in map(_RAW, records):
             quote = raw[len(_START):len(_START) + 1] if raw.startswith(_START) else None
             found = _LAYOUTS[quote].fullmatch(raw) if quote in _LAYOUTS else None
@@ -169,14 +169,11 @@ class WindowsXmlDecoder:
                 return None  # not event XML (windows.detect_format): another shape of line
             references = "&" in raw
             if found is None or "]]>" in raw or (references and not _references_readable(raw)):
-                plans.append((WHOLE,))
-                times.append(None)
-                computers.append(None)
-                data.append(no_data)
+                rows.append(left_whole)
                 continue
             provider, event_id, time, channel, computer, event_data = found.group(
                 "provider", "event_id", "time", "channel", "computer", "data")
-            fields = dict(needed[quote].findall(event_data)) if event_data else no_data
+            fields = dict(needed[quote].findall(event_data)) if event_data else {}
             if references:
                 provider, event_id, time, channel, computer = map(_decoded, (provider, event_id, time, channel,
                                                                               computer))
@@ -186,14 +183,11 @@ class WindowsXmlDecoder:
             row_plan = plan_of.get(signature)
             if row_plan is None:
                 row_plan = plan_of[signature] = plan(*signature)
-            plans.append(row_plan)
-            times.append(time)
-            computers.append(computer or None)
-            data.append(fields)
-        absent = (None,) * len(plans)
+            rows.append((row_plan, time, computer or None, *map(fields.get, names)))
+        plans, times, computers, *data = zip(*rows)
+        absent = (None,) * len(rows)
         columns = {"TimeCreated": times, "Computer": computers, "Hostname": absent, "ComputerName": absent,
-                   "computer_name": absent}
-        columns.update((name, [fields.get(name) for fields in data]) for name in self._data_names)
+                   "computer_name": absent, **dict(zip(names, data))}
         return events_of(self.keys, plans, lambda fmt: columns, block, bounds)
 
     @staticmethod
