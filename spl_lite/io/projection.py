@@ -15,12 +15,11 @@ record, an `input_event` that is not an object). SSA stream records, `{"id": ...
 schema of the same keys, the envelope's other keys skipped; a block may mix them with flat events,
 line by line, as the whole-event path does. With `--input-format auto`, a block of raw Windows JSON
 records (NXLog, EVTX as JSON, Sentinel, eqllib, Winlogbeat 6) is read in part too, by
-windows_columns.py, into the same keys of the SSA events they normalise to. One difference
-remains, documented: a
-number beyond double range in a key that is not read makes orjson reject the line; msgspec skips
-the value unread and so reads the line (telling it apart would cost a scan of every byte). A
-deferred key (deferred_keys) is such a key until its rows are decoded late; one holding that number
-then reads as infinity.
+windows_columns.py, and one of XmlWinEventLog records by windows_xml_columns.py, into the same keys
+of the SSA events they normalise to. One difference remains, documented: a number beyond double
+range in a key that is not read makes orjson reject the line; msgspec skips the value unread and so
+reads the line (telling it apart would cost a scan of every byte). A deferred key (deferred_keys)
+is such a key until its rows are decoded late; one holding that number then reads as infinity.
 
 Keys a search only carries towards its output past a filter are deferred: left in their lines and
 decoded for the rows that are left when something reads them. Lines of a regular file are read again
