@@ -106,12 +106,14 @@ _LAYOUTS = {quote: _layout(quote) for quote in _QUOTES}
 # A Data name spelled with a reference, which the names looked for would miss: the record goes whole.
 _NAME_REFERENCE = re.compile("<Data Name=(?:'[^'&]*|\"[^\"&]*)&")
 _START = "<Event xmlns="
-_REFERENCE = re.compile(r"&(?:(amp|lt|gt|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));")
+# Digits bounded: a longer reference (beyond Unicode anyway) is not matched, so the record goes whole.
+_REFERENCE = re.compile(r"&(?:(amp|lt|gt|quot|apos)|#([0-9]{1,10})|#x([0-9a-fA-F]{1,8}));")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 
 
 def _is_xml_char(code: int) -> bool:
-    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD \
+        or 0x10000 <= code <= 0x10FFFF
 
 
 def _references_readable(raw: str) -> bool:
