@@ -15,12 +15,11 @@ record, an `input_event` that is not an object). SSA stream records, `{"id": ...
 schema of the same keys, the envelope's other keys skipped; a block may mix them with flat events,
 line by line, as the whole-event path does. With `--input-format auto`, a block of raw Windows JSON
 records (NXLog, EVTX as JSON, Sentinel, eqllib, Winlogbeat 6) is read in part too, by
-windows_columns.py, into the same keys of the SSA events they normalise to. One difference
-remains, documented: a
-number beyond double range in a key that is not read makes orjson reject the line; msgspec skips
-the value unread and so reads the line (telling it apart would cost a scan of every byte). A
-deferred key (deferred_keys) is such a key until its rows are decoded late; one holding that number
-then reads as infinity.
+windows_columns.py, and one of XmlWinEventLog records by windows_xml_columns.py, into the same keys
+of the SSA events they normalise to. One difference remains, documented: a number beyond double
+range in a key that is not read makes orjson reject the line; msgspec skips the value unread and so
+reads the line (telling it apart would cost a scan of every byte). A deferred key (deferred_keys)
+is such a key until its rows are decoded late; one holding that number then reads as infinity.
 
 Keys a search only carries towards its output past a filter are deferred: left in their lines and
 decoded for the rows that are left when something reads them. Lines of a regular file are read again
@@ -45,6 +44,7 @@ from .formats import NOT_FLAT_KEYS
 from .framing import Block
 from .json_blocks import decode_lines, object_lines
 from .windows_columns import WindowsJsonDecoder
+from .windows_xml_columns import WindowsXmlDecoder
 
 
 
@@ -103,8 +103,10 @@ class ProjectedDecoder:
         self._getters = [attrgetter(f"k{i}") for i in range(len(self._decoded))]
         self._late = _LateDecoder(tuple(sorted(self.deferred)), self._records_possible) if self.deferred else None
         # Raw records are recognised only by `auto` (formats.kind_of); their keys are all decoded at once.
-        self._windows = WindowsJsonDecoder(frozenset(keys)) if input_format == "auto" else None
-        self._raw_last = False
+        raw = (WindowsJsonDecoder(frozenset(keys)), WindowsXmlDecoder(frozenset(keys))) \
+            if input_format == "auto" else ()
+        self._decoders = (self._decode_flat, *(decoder.decode_block for decoder in raw))
+        self._last = 0  # the one of _decoders that served the last block
 
     def _build(self) -> msgspec.json.Decoder:
         def fields(text_keys: set[str], guard_keys: tuple[str, ...]) -> list:
@@ -131,14 +133,14 @@ class ProjectedDecoder:
 
         With the `place` of the block, (path of a regular file, offset), the deferred keys are read
         back from the file for the rows that need them, and the block need not be kept. With `auto`,
-        a block of raw Windows JSON records is read by the WindowsJsonDecoder (windows_columns.py);
-        the decoder that served the last block is tried first."""
-        if self._windows is None:
-            return self._decode_flat(block, place)
-        for raw in (self._raw_last, not self._raw_last):
-            found = self._windows.decode_block(block) if raw else self._decode_flat(block, place)
+        a block of raw Windows JSON records is read by the WindowsJsonDecoder (windows_columns.py),
+        one of XmlWinEventLog records by the WindowsXmlDecoder (windows_xml_columns.py); the decoder
+        that served the last block is tried first."""
+        decoders, last = self._decoders, self._last
+        for which in (last, *(i for i in range(len(decoders)) if i != last)):
+            found = decoders[which](block, place)
             if found is not None:
-                self._raw_last = raw
+                self._last = which
                 return found
         return None
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from itertools import compress, repeat
 from operator import attrgetter, is_, is_not, itemgetter
-from typing import Annotated, Any, Callable, Union
+from typing import Annotated, Any, Callable, Sequence, Union
 
 import msgspec
 import numpy as np
@@ -94,7 +94,7 @@ _ENRICHED_KEYS = ("_time", "event_id", "process_name", "process", "process_path"
 _NOT_TEXT = frozenset(("process_id", "parent_process_id", "_datamodels"))
 _DATAMODELS = "_datamodels"
 # The plan of a row left to io/windows.py alone.
-_WHOLE = object()
+WHOLE = object()
 
 
 class WindowsJsonDecoder:
@@ -104,11 +104,7 @@ class WindowsJsonDecoder:
 
     def __init__(self, keys: frozenset[str]):
         self.keys = tuple(sorted(keys))
-        # Per event id, the EventData fields the keys are made of; UtcTime always (Sysmon): a time
-        # that does not parse makes the whole-event path skip the record, whatever the plan reads.
-        self._data_fields = {event_id: tuple(sorted({f for key in self.keys for f in by_id.get(key, ((), None))[0]}
-                                                    | ({"UtcTime"} if event_id == SYSMON else set())))
-                             for event_id, by_id in _FROM_DATA.items()}
+        self._data_fields = data_fields_of(self.keys)
         # Image first: its presence alone tells Sysmon records without provider or channel (d0 below).
         data_fields = ["Image", *sorted(set().union(*self._data_fields.values()) - {"Image"})]
         self._fields = tuple(dict.fromkeys((*_DETECTION, *_PRESENT, *_HOST, *_TIMES, *data_fields)))
@@ -147,33 +143,8 @@ class WindowsJsonDecoder:
         plans = self._row_plans(columns, messages, event_data_text, winlogbeat_messages, event_data)
         if plans is None:
             return None
-        values = {key: np.full(count, None, dtype=object) for key in self.keys}
-        skips = np.full(count, None, dtype=object)
-        whole: list[int] = []
-        distinct = dict.fromkeys(plans)
-        codes = np.fromiter(map(list(distinct).index, plans), dtype=np.intp, count=count) if len(distinct) > 1 else None
-        for code, plan in enumerate(distinct):
-            rows = list(range(count)) if codes is None else np.flatnonzero(codes == code).tolist()
-            if plan[0] is None:
-                fmt, event_id = plan[1:]
-                whole += self._fill(values, fmt, event_id, rows, count,
-                                    self._winlogbeat_columns(columns, event_data) if fmt == "winlogbeat" else columns)
-            elif plan[0] is _WHOLE:
-                whole += rows
-            else:
-                skips[rows] = plan[0]
-        for row in whole:
-            event = _whole_record(block[bounds[0][row]:bounds[1][row]])
-            if event is None:
-                return None
-            found, reason = event
-            skips[row] = reason
-            if found is not None:
-                enriched = windows.enriched(found)
-                for key in self.keys:
-                    values[key][row] = enriched.get(key)
-        return ProjectedMaps({key: known(column, None if key in _NOT_TEXT else TEXT_KINDS)
-                              for key, column in values.items()}, count, skips=skips)
+        return events_of(self.keys, plans, lambda fmt: self._winlogbeat_columns(columns, event_data)
+                         if fmt == "winlogbeat" else columns, block, bounds)
 
     def _winlogbeat_columns(self, columns: dict[str, tuple], event_data: tuple) -> dict[str, tuple]:
         """The columns as Winlogbeat 6 records name them: EventData inside `event_data`, the host in
@@ -187,7 +158,7 @@ class WindowsJsonDecoder:
     def _row_plans(self, columns: dict[str, tuple], messages: tuple, event_data_text: tuple,
                    winlogbeat_messages: tuple, event_data: tuple) -> list[tuple] | None:
         """Per row: (None, fmt, event id) for a process creation made here, (reason,) for a record
-        that is none, (_WHOLE,) for one left to io/windows.py; None if a line is no raw record."""
+        that is none, (WHOLE,) for one left to io/windows.py; None if a line is no raw record."""
         present = [list(map(is_not, columns[name], repeat(UNSET))) for name in _PRESENT]
         has_event_data = list(map(is_not, event_data, repeat(UNSET)))
         event_data_images = [data is not UNSET and data.d0 is not UNSET for data in event_data] \
@@ -220,7 +191,7 @@ class WindowsJsonDecoder:
                 else:
                     found = map(columns[name].__getitem__, rows)
                 for row in compress(rows, map(is_, found, repeat(UNSET))):
-                    plans[row] = (_WHOLE,)
+                    plans[row] = (WHOLE,)
         return plans
 
     def _plan(self, signature: tuple) -> tuple | bool:
@@ -239,7 +210,7 @@ class WindowsJsonDecoder:
             image = event_data_image
         else:
             if event_data_is_text:
-                return (_WHOLE,)  # Log-Analytics EventData text, merged into the fields (windows.process_creation)
+                return (WHOLE,)  # Log-Analytics EventData text, merged into the fields (windows.process_creation)
             image = present[_PRESENT.index("Image")]
         event_id = windows._as_int(windows._first(system, "EventID", "EventId", "EventCode"))
         data = {"Image": ""} if image else {}
@@ -247,66 +218,110 @@ class WindowsJsonDecoder:
             return (formats.NOT_PROCESS_CREATION,)
         return (None, fmt, event_id)
 
-    def _fill(self, values: dict[str, np.ndarray], fmt: str, event_id: int, rows: list[int], count: int,
-              columns: dict[str, tuple]) -> list[int]:
-        """Fill the rows of one shape and event id; the rows whose normalising raised, to be made whole."""
-        every_row = len(rows) == count
-        index = slice(None) if every_row else np.array(rows, dtype=np.intp)
-        failed: set[int] = set()
 
-        def made(function: Callable, names: tuple[str, ...], data: bool) -> list:
-            inputs = [_rows_of(columns[name], rows, every_row) for name in names]
-            if data and fmt == "nxlog":
-                function = _unescaping(function, len(names))
-            result, raised = _per_distinct(function, inputs)
-            failed.update(rows[i] for i in raised)
-            return result
+def data_fields_of(keys: tuple[str, ...]) -> dict[int, tuple[str, ...]]:
+    """Per event id, the EventData fields the SSA `keys` are made of; UtcTime always (Sysmon): a
+    time that does not parse makes the whole-event path skip the record, whatever the plan reads."""
+    return {event_id: tuple(sorted({f for key in keys for f in by_id.get(key, ((), None))[0]}
+                                   | ({"UtcTime"} if event_id == SYSMON else set())))
+            for event_id, by_id in _FROM_DATA.items()}
 
-        # Always made: a time that raises makes the record unreadable whatever the plan reads. The
-        # first time that parses is the one; most are in a layout parsed for the whole block at once.
-        names = windows._TIME_KEYS[fmt]
-        first_time = windows._first_time
-        if event_id == SYSMON:
-            # UtcTime is EventData (unescaped for NXLog; no text in that layout holds an escape).
-            names = ("UtcTime", *names)
-            first_time = _unescaping(first_time, 1) if fmt == "nxlog" else first_time
-        millis: list = [None] * len(rows)
-        pending = list(range(len(rows)))  # the rows whose times so far are all absent
-        one_by_one: list[int] = []  # the rows with a time out of the common layout: parsed by _first_time
-        for name in names:
-            texts = _rows_of(columns[name], rows, every_row) if len(pending) == len(rows) else \
-                [columns[name][rows[i]] for i in pending]
-            still = []
-            for i, value, ms in zip(pending, texts, windows.iso_times_ms(texts)):
-                if ms is not None:
-                    millis[i] = ms
-                elif value is UNSET or value is None:
-                    still.append(i)
-                else:
-                    one_by_one.append(i)
-            pending = still
-        if one_by_one:
-            found, raised = _per_distinct(first_time, [[columns[name][rows[i]] for i in one_by_one] for name in names])
-            failed.update(rows[one_by_one[i]] for i in raised)
-            for i, ms in zip(one_by_one, found):
+
+def events_of(keys: tuple[str, ...], plans: Sequence[tuple], columns_of: Callable[[str], dict[str, tuple]],
+              block: bytes, bounds: tuple[np.ndarray, np.ndarray]) -> ProjectedMaps | None:
+    """The ProjectedMaps of `keys` for a block of raw records, given each row's plan: (None, fmt,
+    event id) made here from the raw columns `columns_of(fmt)` (field name -> one value a row, UNSET
+    where absent), (reason,) skipped, (WHOLE,) read by io/windows.py alone; None if such a row is
+    no raw record on the whole-event path after all."""
+    count = len(plans)
+    values = {key: np.full(count, None, dtype=object) for key in keys}
+    skips = np.full(count, None, dtype=object)
+    whole: list[int] = []
+    distinct = dict.fromkeys(plans)
+    codes = np.fromiter(map(list(distinct).index, plans), dtype=np.intp, count=count) if len(distinct) > 1 else None
+    for code, plan in enumerate(distinct):
+        rows = list(range(count)) if codes is None else np.flatnonzero(codes == code).tolist()
+        if plan[0] is None:
+            fmt, event_id = plan[1:]
+            whole += _fill(keys, values, fmt, event_id, rows, count, columns_of(fmt))
+        elif plan[0] is WHOLE:
+            whole += rows
+        else:
+            skips[rows] = plan[0]
+    for row in whole:
+        event = _whole_record(block[bounds[0][row]:bounds[1][row]])
+        if event is None:
+            return None
+        found, reason = event
+        skips[row] = reason
+        if found is not None:
+            enriched = windows.enriched(found)
+            for key in keys:
+                values[key][row] = enriched.get(key)
+    return ProjectedMaps({key: known(column, None if key in _NOT_TEXT else TEXT_KINDS)
+                          for key, column in values.items()}, count, skips=skips)
+
+
+def _fill(keys: tuple[str, ...], values: dict[str, np.ndarray], fmt: str, event_id: int, rows: list[int], count: int,
+          columns: dict[str, tuple]) -> list[int]:
+    """Fill the rows of one shape and event id; the rows whose normalising raised, to be made whole."""
+    every_row = len(rows) == count
+    index = slice(None) if every_row else np.array(rows, dtype=np.intp)
+    failed: set[int] = set()
+
+    def made(function: Callable, names: tuple[str, ...], data: bool) -> list:
+        inputs = [_rows_of(columns[name], rows, every_row) for name in names]
+        if data and fmt == "nxlog":
+            function = _unescaping(function, len(names))
+        result, raised = _per_distinct(function, inputs)
+        failed.update(rows[i] for i in raised)
+        return result
+
+    # Always made: a time that raises makes the record unreadable whatever the plan reads. The
+    # first time that parses is the one; most are in a layout parsed for the whole block at once.
+    names = windows._TIME_KEYS[fmt]
+    first_time = windows._first_time
+    if event_id == SYSMON:
+        # UtcTime is EventData (unescaped for NXLog; no text in that layout holds an escape).
+        names = ("UtcTime", *names)
+        first_time = _unescaping(first_time, 1) if fmt == "nxlog" else first_time
+    millis: list = [None] * len(rows)
+    pending = list(range(len(rows)))  # the rows whose times so far are all absent
+    one_by_one: list[int] = []  # the rows with a time out of the common layout: parsed by _first_time
+    for name in names:
+        texts = _rows_of(columns[name], rows, every_row) if len(pending) == len(rows) else \
+            [columns[name][rows[i]] for i in pending]
+        still = []
+        for i, value, ms in zip(pending, texts, windows.iso_times_ms(texts)):
+            if ms is not None:
                 millis[i] = ms
-        for key in self.keys:
-            if key == "_time":
-                found = [None if ms is None else str(ms) for ms in millis]
-            elif key == "event_id":
-                found = [str(event_id)] * len(rows)
-            elif key == "dest_device_id":
-                found = made(lambda *host: windows._host(dict(zip(_HOST, host))), _HOST, False)
-            elif key == _DATAMODELS:
-                found = [["Endpoint_Processes"] for _ in rows]
-            elif key in _FROM_DATA[event_id]:
-                names, function = _FROM_DATA[event_id][key]
-                found = made(function, names, True)
+            elif value is UNSET or value is None:
+                still.append(i)
             else:
-                continue  # null (np.full above): not made for this event id, or no key of an enriched event
-            target = values[key]
-            target[index] = _object_array(found)
-        return sorted(failed)
+                one_by_one.append(i)
+        pending = still
+    if one_by_one:
+        found, raised = _per_distinct(first_time, [[columns[name][rows[i]] for i in one_by_one] for name in names])
+        failed.update(rows[one_by_one[i]] for i in raised)
+        for i, ms in zip(one_by_one, found):
+            millis[i] = ms
+    for key in keys:
+        if key == "_time":
+            found = [None if ms is None else str(ms) for ms in millis]
+        elif key == "event_id":
+            found = [str(event_id)] * len(rows)
+        elif key == "dest_device_id":
+            found = made(lambda *host: windows._host(dict(zip(_HOST, host))), _HOST, False)
+        elif key == _DATAMODELS:
+            found = [["Endpoint_Processes"] for _ in rows]
+        elif key in _FROM_DATA[event_id]:
+            names, function = _FROM_DATA[event_id][key]
+            found = made(function, names, True)
+        else:
+            continue  # null (np.full above): not made for this event id, or no key of an enriched event
+        target = values[key]
+        target[index] = _object_array(found)
+    return sorted(failed)
 
 
 def _rows_of(column: tuple, rows: list[int], every_row: bool) -> list | tuple:
