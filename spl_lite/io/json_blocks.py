@@ -53,3 +53,16 @@ def decode_lines(decoder: msgspec.json.Decoder, block: bytes) -> list:
         return decoder.decode_lines(block)
     finally:
         sys.setrecursionlimit(limit)
+
+
+def schema_records(decoder: msgspec.json.Decoder, block: bytes) -> tuple[list, tuple[np.ndarray, np.ndarray]] | None:
+    """A block decoded with a schema, one record a line, with each line's bounds; None where that
+    cannot be exact: not one `{...}` object a line, a value the schema refuses, two documents on a line."""
+    bounds = object_lines(block)
+    if bounds is None:
+        return None
+    try:
+        records = decode_lines(decoder, block)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        return None
+    return (records, bounds) if len(records) == len(bounds[0]) else None

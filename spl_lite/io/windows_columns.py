@@ -28,7 +28,7 @@ from msgspec import UNSET
 
 from ..core.batch import TEXT_KINDS, ProjectedMaps, known
 from . import formats, windows
-from .json_blocks import decode_lines, object_lines
+from .json_blocks import schema_records
 
 _VALUE = Union[str, Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)], None, msgspec.UnsetType]
 _PRESENCE = Union[msgspec.Raw, msgspec.UnsetType]  # only whether the key is there, or whether it holds text
@@ -128,16 +128,10 @@ class WindowsJsonDecoder:
 
     def decode_block(self, block: bytes, place: tuple[str, int] | None = None) -> ProjectedMaps | None:
         """The SSA events of a block of raw records (`place` is not needed: no key is deferred)."""
-        bounds = object_lines(block)
-        if bounds is None:
+        decoded = schema_records(self._decoder, block)
+        if decoded is None:
             return None
-        try:
-            records = decode_lines(self._decoder, block)
-        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
-            return None
-        count = len(records)
-        if count != len(bounds[0]):  # two documents on one line
-            return None
+        records, bounds = decoded
         *fields, messages, event_data_text, winlogbeat_messages, event_data = zip(*map(self._row, records))
         columns = dict(zip(self._fields, fields))
         plans = self._row_plans(columns, messages, event_data_text, winlogbeat_messages, event_data)

@@ -27,7 +27,7 @@ import msgspec
 
 from ..core.batch import ProjectedMaps
 from . import formats, windows
-from .json_blocks import decode_lines, object_lines
+from .json_blocks import schema_records
 from .windows_columns import WHOLE, data_fields_of, events_of
 
 _NAMESPACE = "http://schemas.microsoft.com/win/2004/08/events/event"
@@ -150,15 +150,10 @@ class WindowsXmlDecoder:
 
     def decode_block(self, block: bytes, place: tuple[str, int] | None = None) -> ProjectedMaps | None:
         """The SSA events of a block of XmlWinEventLog records (`place` is not needed: no key is deferred)."""
-        bounds = object_lines(block)
-        if bounds is None:
+        decoded = schema_records(self._decoder, block)
+        if decoded is None:
             return None
-        try:
-            records = decode_lines(self._decoder, block)
-        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
-            return None
-        if len(records) != len(bounds[0]):  # two documents on one line
-            return None
+        records, bounds = decoded
         # One row a record: its plan, TimeCreated, Computer, then the needed Data fields (None: absent).
         rows: list[tuple] = []
         names = self._data_names
