@@ -101,11 +101,11 @@ def test_script_holds_source_kafka_template_sink_functions_and_insert():
     assert "CREATE TEMPORARY TABLE `spl_events` (\n  `_time` STRING," in script
     assert "'connector' = 'filesystem'" in script and "'path' = '{input}'" in script
     assert "--   WATERMARK FOR `event_time`" in script and "--   'connector' = 'kafka'," in script
-    assert "CREATE TEMPORARY TABLE `spl_output` (\n  `__ord` BIGINT,\n  `parent_process_name` STRING," in script
+    assert "CREATE TEMPORARY TABLE `spl_output` (\n  `line` STRING\n)" in script and "'format' = 'raw'" in script
     assert "CREATE TEMPORARY SYSTEM FUNCTION spl_adaptive_gaussian AS " \
            "'spl_lite.engine.flink_functions.adaptive_gaussian' LANGUAGE PYTHON;" in script
     assert "COUNT(*) OVER (PARTITION BY" in script  # conditional_anomaly's running counts
-    assert "INSERT INTO `spl_output`\nSELECT `__ord`, " in script.rsplit(";", 2)[1]  # the last statement
+    assert "INSERT INTO `spl_output`\nSELECT '{\"__ord\":' || " in script.rsplit(";", 2)[1]  # the last statement
 
 
 def test_stateless_search_may_run_wide():
@@ -120,7 +120,8 @@ def test_stateless_search_may_run_wide():
     (case_text(CASES_DIR / "stats_tumbling_windows"), "command `stats`"),
     (case_text(CASES_DIR / "union_chained"), "command `union`"),
     ("| from source() | where x = 1 | into write_ssa_detected_events();", "source `source`"),
-    ("| from read_ssa_enriched_events() | into write_ssa_detected_events();", "writing the source's field"),
+    ("| from read_ssa_enriched_events() | where input_event = 1 | into write_ssa_detected_events();",
+     "the source's field `input_event` as a value"),
     ("| from read_ssa_enriched_events() | eval n = len(ucast(map_get(input_event, \"a\"), \"string\", null)) "
      "| select n | into write_ssa_detected_events();", "function `len`"),
 ])

@@ -50,6 +50,8 @@ EVENT_SOURCES = ("read_ssa_enriched_events", "read_ba_enriched_events", "enriche
 SCHEMA_KINDS = {"string": "string", "long": "int", "double": "double", "boolean": "bool"}
 _SQL_TYPES = {"string": "STRING", "int": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN", "null": "STRING"}
 _RUNNING = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+# The source's fields and the columns that hold them (the event's text when it is written).
+EVENT_COLUMNS = {"input_event": "__input_event", "_datamodels": "__datamodels", "body": "__body"}
 _INPUT_PATH = "{input}"
 _OUTPUT_PATH = "{output}"
 
@@ -107,6 +109,31 @@ def _set(columns, name, column, kind):
     if any(c[0] == name for c in columns):
         return [(f, column, kind) if f == name else (f, c, k) for f, c, k in columns]
     return list(columns) + [(name, column, kind)]
+
+
+def json_text(sql: str, kind: Kind, span=None) -> str:
+    """The JSON text of a value, as the Python engine writes it (keys in their order, non-finite doubles
+    as null), built in SQL: Flink's JSON_STRING sorts the keys of a ROW."""
+    if kind == "null":
+        return "'null'"
+    if kind == "event":  # the line or JSON text itself
+        return sql
+    if kind == "int":
+        return f"COALESCE(CAST({sql} AS STRING), 'null')"
+    if kind == "bool":
+        return f"CASE WHEN {sql} THEN 'true' WHEN NOT {sql} THEN 'false' ELSE 'null' END"
+    if kind == "double":
+        # + 0.0 turns -0.0 into 0.0 (spec 6.6).
+        return (f"CASE WHEN ABS({sql}) <= 1.7976931348623157E308 THEN JSON_STRING({sql} + CAST(0 AS DOUBLE)) "
+                "ELSE 'null' END")
+    if isinstance(kind, tuple) and kind[0] == "map":
+        entries = " || ',' || ".join(_string(orjson.dumps(key).decode() + ":") + " || " +
+                                     json_text(f"({sql}).{_ident(key)}", value, span) for key, value in kind[1])
+        return f"CASE WHEN {sql} IS NULL THEN 'null' ELSE '{{' || {entries} || '}}' END"
+    if isinstance(kind, tuple) and kind[0] == "list" and _kind_name(kind[1]) in ("double", "map", "list"):
+        raise not_lowered(ENGINE, f"writing a list of {_kind_name(kind[1])}", "Flink's JSON_STRING writes "
+                          "non-finite doubles as text and sorts the keys of a ROW", span)
+    return f"COALESCE(JSON_STRING({sql}), 'null')"  # strings and lists of strings, integers, booleans
 
 
 # ---- the event schema ----
@@ -214,6 +241,11 @@ class Compiler:
     key_kinds: dict[str, Kind] = field(default_factory=dict)
     counter: int = 0
     functions: list[str] = field(default_factory=list)
+    # The source's key columns as (column, key), and where its numbered view is in `views`.
+    key_columns: list[tuple[str, str]] = field(default_factory=list)
+    numbered_view: int = 0
+    # Whether the source reads each line whole (a search writing the event) or as typed JSON columns.
+    whole_lines: bool = False
 
     def python_function(self, name: str) -> str:
         """The SQL name of one of flink_functions' Python functions, declared in the script."""
@@ -271,36 +303,72 @@ class Compiler:
                 self.rels[node.id] = handler(node)
         rel = self.rels[writing[0].inputs[0]]
         shown = [(f, c, k) for f, c, k in rel.columns if not f.startswith("\0")]
-        for name, _, kind in shown:
-            if kind == "event":
-                raise self.fail(f"writing the source's field `{name}`", "the source declares only the keys a "
-                                "search reads of the event, not the whole event", writing[0].span)
-        sink_columns = ["`__ord` BIGINT"] + [f"{_ident(f)} {sql_type(k)}" for f, _, k in shown]
-        sink_ddl = (f"CREATE TEMPORARY TABLE `spl_output` (\n  " + ",\n  ".join(sink_columns) +
-                    f"\n) WITH (\n  'connector' = 'filesystem',\n  'path' = '{_OUTPUT_PATH}',\n"
-                    "  'format' = 'json'\n)")
-        insert = ("INSERT INTO `spl_output`\nSELECT `__ord`" +
-                  "".join(f", {self._output(c, k)}" for _, c, k in shown) + f"\nFROM {_ident(rel.view)}")
+        self.whole_lines = any(kind == "event" for _, _, kind in shown)
+        if self.whole_lines and self.wrapped:
+            name = next(f for f, _, k in shown if k == "event")
+            raise self.fail(f"writing the source's field `{name}` of events wrapped in `input_event`",
+                            "Flink's JSON functions rewrite an object with its keys sorted, so only an unwrapped "
+                            "event line is written as it is", writing[0].span)
+        self.views[self.numbered_view] = (self.views[self.numbered_view][0], self.numbered_select())
+        # The sink writes each record as one line built here, not by Flink's JSON format: Flink's JSON
+        # functions sort the keys of objects, where the Python engine keeps a map's and an event's order.
+        sink_ddl = ("CREATE TEMPORARY TABLE `spl_output` (\n  `line` STRING\n) WITH (\n  'connector' = 'filesystem',"
+                    f"\n  'path' = '{_OUTPUT_PATH}',\n  'format' = 'raw'\n)")
+        pieces = [_string('{"__ord":') + " || CAST(`__ord` AS STRING)"]
+        pieces += [_string("," + orjson.dumps(f).decode() + ":") + " || " + json_text(_ident(c), k, writing[0].span)
+                   for f, c, k in shown]
+        insert = ("INSERT INTO `spl_output`\nSELECT " + "\n  || ".join(pieces) + " || '}'" + f"\nFROM {_ident(rel.view)}")
         ordered = any(n.order_sensitive for n in self.plan.nodes)
         functions = [f"CREATE TEMPORARY SYSTEM FUNCTION spl_{name} AS 'spl_lite.engine.flink_functions.{name}' "
                      "LANGUAGE PYTHON" for name in self.functions]
         return Script(self.source_ddl(), self.kafka_template(), functions, self.views, sink_ddl, insert, ordered)
 
-    @staticmethod
-    def _output(column: str, kind: Kind) -> str:
-        return _null("null") if kind == "null" else _ident(column)
+    def _key_path(self, key: str) -> str:
+        if "'" in key or "\\" in key:
+            raise self.fail(f"reading the event key `{key}` of a whole line", "no JSON path names it", None)
+        return _string(f"$['{key}']")
+
+    def numbered_select(self) -> str:
+        """The source's records numbered in arrival order, with the keys read and, for a search that
+        writes the whole event, the event line itself."""
+        extra = []
+        for column, key in self.key_columns:
+            kind = self.key_kinds[key]
+            if self.whole_lines:
+                text = f"JSON_VALUE(`line`, {self._key_path(key)})"
+                read = {"string": text, "bool": f"JSON_VALUE(`line`, {self._key_path(key)} RETURNING BOOLEAN)"}.get(
+                    kind, f"CAST({text} AS {sql_type(kind)})")
+            else:
+                read = f"`input_event`.{_ident(key)}" if self.wrapped else _ident(key)
+            extra.append(f"{read} AS {_ident(column)}")
+        if self.whole_lines:
+            datamodels = "JSON_QUERY(`line`, '$._datamodels')"
+            extra += ["`line` AS `__input_event`",
+                      f"CASE WHEN {datamodels} IS JSON ARRAY THEN {datamodels} ELSE '[]' END AS `__datamodels`",
+                      "'{}' AS `__body`"]
+        else:  # never written nor read (compile refuses): only the views' column lists name them
+            extra += [f"CAST(NULL AS STRING) AS {_ident(column)}" for column in EVENT_COLUMNS.values()]
+        where = "\nWHERE `line` IS JSON OBJECT" if self.whole_lines else ""
+        return (f"SELECT COUNT(*) OVER (ORDER BY `pt` {_RUNNING}) AS `__ord`, `pt`" +
+                "".join(", " + e for e in extra) + "\nFROM `spl_events`" + where)
 
     def _event_columns(self) -> list[str]:
+        if self.whole_lines:
+            return ["`line` STRING"]
         fields = [f"{_ident(k)} {sql_type(kind)}" for k, kind in self.key_kinds.items()]
         if self.wrapped:
             return ["`input_event` ROW<" + ", ".join(fields) + ">"] if fields else []
         return fields
 
+    def _format(self) -> str:
+        if self.whole_lines:  # one STRING a line: the event written as it came
+            return "  'format' = 'raw'"
+        return "  'format' = 'json',\n  'json.fail-on-missing-field' = 'false',\n  'json.ignore-parse-errors' = 'true'"
+
     def source_ddl(self) -> str:
         columns = self._event_columns() + ["`pt` AS PROCTIME()"]
         return ("CREATE TEMPORARY TABLE `spl_events` (\n  " + ",\n  ".join(columns) +
-                f"\n) WITH (\n  'connector' = 'filesystem',\n  'path' = '{_INPUT_PATH}',\n  'format' = 'json',\n"
-                "  'json.fail-on-missing-field' = 'false',\n  'json.ignore-parse-errors' = 'true'\n)")
+                f"\n) WITH (\n  'connector' = 'filesystem',\n  'path' = '{_INPUT_PATH}',\n{self._format()}\n)")
 
     def kafka_template(self) -> str:
         columns = self._event_columns() + [
@@ -314,8 +382,9 @@ class Compiler:
         lines += [f"  {c}," for c in columns[:-1]] + [f"  {columns[-1]}", ") WITH ("]
         lines += ["  'connector' = 'kafka',", "  'topic' = 'events',",
                   "  'properties.bootstrap.servers' = 'localhost:9092',",
-                  "  'scan.startup.mode' = 'earliest-offset',", "  'format' = 'json',",
-                  "  'json.ignore-parse-errors' = 'true'", ");"]
+                  "  'scan.startup.mode' = 'earliest-offset',"]
+        lines += (["  'format' = 'raw'"] if self.whole_lines else
+                  ["  'format' = 'json',", "  'json.ignore-parse-errors' = 'true'"]) + [");"]
         return "\n".join("-- " + line for line in lines)
 
     # ---- commands ----
@@ -327,18 +396,15 @@ class Compiler:
             why = ("the event's own fields are not known when the script is written" if node.name == "source"
                    else "no lowering")
             raise self.fail(f"source `{node.name}`", why, node.span)
-        keys = event_keys(self.plan)
-        extra, columns = [], []
-        for i, key in enumerate(sorted(keys)):
-            kind = self.key_kinds[key] = self.schema.get(key, "string")
-            read = f"`input_event`.{_ident(key)}" if self.wrapped else _ident(key)
-            extra.append(f"{read} AS `k{i}`")
-            columns.append((f"\0key {key}", f"k{i}", kind))
-        select = (f"SELECT COUNT(*) OVER (ORDER BY `pt` {_RUNNING}) AS `__ord`, `pt`" +
-                  "".join(", " + e for e in extra) + "\nFROM `spl_events`")
-        # The source's fields (as the Python engine gives them) are not columns: only the keys read are.
-        whole = [(name, "\0event", "event") for name in ("input_event", "_datamodels", "body")]
-        return Rel(self.new_view("numbered", select), whole + columns)
+        columns = []
+        for i, key in enumerate(event_keys(self.plan)):
+            self.key_kinds[key] = self.schema.get(key, "string")
+            self.key_columns.append((f"k{i}", key))
+            columns.append((f"\0key {key}", f"k{i}", self.key_kinds[key]))
+        # Filled in by compile(): whether the event lines are read whole depends on what the search writes.
+        self.numbered_view = len(self.views)
+        whole = [(name, column, "event") for name, column in EVENT_COLUMNS.items()]
+        return Rel(self.new_view("numbered", ""), whole + columns)
 
     def node_into(self, node: Node) -> None:
         return None
@@ -521,7 +587,7 @@ class Expressions:
         found = self.rel.lookup(name)
         if found is None:
             return V(_null("null"), "null")
-        return V(_ident(found[0]) if found[1] != "event" else name, found[1])
+        return V(_ident(found[0]), found[1])
 
     def lower(self, node: ast.Expr) -> V:
         method = getattr(self, "x_" + type(node).__name__, None)
@@ -529,8 +595,9 @@ class Expressions:
             raise self.fail(f"expression `{type(node).__name__}`", "no lowering", getattr(node, "span", None))
         value = method(node)
         if value.kind == "event":
-            raise self.fail(f"the source's field `{value.sql}` as a value", "the source declares only the keys a "
-                            "search reads of the event (map_get(input_event, \"key\"))", node.span)
+            shown = node.path[0] if isinstance(node, ast.Field) else "input_event"
+            raise self.fail(f"the source's field `{shown}` as a value", "the event is written as it came or read "
+                            "by key (map_get(input_event, \"key\")), never computed on", node.span)
         return value
 
     def x_Literal(self, node: ast.Literal) -> V:
@@ -718,7 +785,7 @@ class Expressions:
         key = self._literal_arg(node, args, 1)
         target = args[0]
         if isinstance(target, ast.Field) and len(target.path) == 1 and \
-                self.field_value(target.path[0]).kind == "event":
+                self.field_value(target.path[0]).sql == _ident(EVENT_COLUMNS["input_event"]):
             found = self.rel.lookup(f"\0key {key}")
             if found is None:
                 return V(_null("null"), "null")
