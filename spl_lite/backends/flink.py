@@ -48,7 +48,8 @@ ENGINE = "Flink"
 EVENT_SOURCES = ("read_ssa_enriched_events", "read_ba_enriched_events", "enriched_source")
 # The kinds a key of the event may be declared with, by their `--input-schema` names.
 SCHEMA_KINDS = {"string": "string", "long": "int", "double": "double", "boolean": "bool"}
-_SQL_TYPES = {"string": "STRING", "int": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN", "null": "STRING"}
+_SQL_TYPES = {"string": "STRING", "int": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN", "null": "STRING",
+              "event": "STRING"}  # "event": the JSON text of a source field, written as it is
 _RUNNING = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
 # The source's fields and the columns that hold them (the event's text when it is written).
 EVENT_COLUMNS = {"input_event": "__input_event", "_datamodels": "__datamodels", "body": "__body"}
@@ -149,11 +150,13 @@ def parse_schema(text: str) -> dict[str, Kind]:
     return schema
 
 
-def infer_schema(path: str, keys: list[str]) -> tuple[dict[str, Kind], bool]:
-    """The kind of each key in the events of a JSON-lines file, and whether the events are wrapped
-    in an `input_event` object (SSA form). A key holding values of several kinds cannot be declared."""
+def infer_schema(path: str, keys: list[str]) -> tuple[dict[str, Kind], bool, bool]:
+    """The kind of each key in the events of a JSON-lines file, whether the events are wrapped in an
+    `input_event` object (SSA form), and whether every `_datamodels` list holds strings only. A key
+    holding values of several kinds, or maps, or lists of anything but strings, cannot be declared."""
     kinds: dict[str, set] = {k: set() for k in keys}
     wrapped: set[bool] = set()
+    datamodels_strings = True
     with open(path, "rb") as stream:
         for line in stream:
             try:
@@ -166,6 +169,9 @@ def infer_schema(path: str, keys: list[str]) -> tuple[dict[str, Kind], bool]:
             wrapped.add(type(inner) is dict)
             if type(inner) is dict:
                 event = inner
+            datamodels = event.get("_datamodels")
+            if type(datamodels) is list and _value_kind(datamodels) != ("list", "string"):
+                datamodels_strings = False
             for key in keys:
                 value = event.get(key)
                 if value is not None:
@@ -177,12 +183,12 @@ def infer_schema(path: str, keys: list[str]) -> tuple[dict[str, Kind], bool]:
     schema = {}
     for key, found in kinds.items():
         if len(found) > 1 or found & {"list", "map"}:
-            shown = ", ".join(sorted(found))
+            shown = ", ".join(sorted(map(_kind_name, found)))
             raise SplError(NOT_LOWERED, f"key `{key}` of the events does not lower to Flink: its values are "
-                           f"of kinds {shown}, and a Flink column holds one scalar kind",
+                           f"of kinds {shown}, and a Flink column holds one kind: a scalar or a list of strings",
                            hint="run it on the default engine (drop --engine)")
         schema[key] = found.pop() if found else "string"
-    return schema, wrapped == {True}
+    return schema, wrapped == {True}, datamodels_strings
 
 
 def _value_kind(value: Any) -> str:
@@ -195,7 +201,9 @@ def _value_kind(value: Any) -> str:
         return "double"
     if kind is str:
         return "string"
-    return "list" if kind is list else "map"
+    if kind is list:
+        return ("list", "string") if all(type(item) is str for item in value) else "list"
+    return "map"
 
 
 # ---- the script ----
@@ -244,8 +252,12 @@ class Compiler:
     # The source's key columns as (column, key), and where its numbered view is in `views`.
     key_columns: list[tuple[str, str]] = field(default_factory=list)
     numbered_view: int = 0
-    # Whether the source reads each line whole (a search writing the event) or as typed JSON columns.
+    # Whether the events' `_datamodels` are lists of strings (an ARRAY<STRING>), else JSON text only written.
+    datamodels_strings: bool = True
+    # Whether the source reads each line whole (a search writing the event or reading `_datamodels`) or
+    # as typed JSON columns.
     whole_lines: bool = False
+    reads_datamodels: bool = False
 
     def python_function(self, name: str) -> str:
         """The SQL name of one of flink_functions' Python functions, declared in the script."""
@@ -303,9 +315,9 @@ class Compiler:
                 self.rels[node.id] = handler(node)
         rel = self.rels[writing[0].inputs[0]]
         shown = [(f, c, k) for f, c, k in rel.columns if not f.startswith("\0")]
-        self.whole_lines = any(kind == "event" for _, _, kind in shown)
-        if self.whole_lines and self.wrapped:
-            name = next(f for f, _, k in shown if k == "event")
+        self.whole_lines = self.reads_datamodels or any(c in EVENT_COLUMNS.values() for _, c, _ in shown)
+        if self.wrapped and any(c == EVENT_COLUMNS["input_event"] for _, c, _ in shown):
+            name = next(f for f, c, _ in shown if c == EVENT_COLUMNS["input_event"])
             raise self.fail(f"writing the source's field `{name}` of events wrapped in `input_event`",
                             "Flink's JSON functions rewrite an object with its keys sorted, so only an unwrapped "
                             "event line is written as it is", writing[0].span)
@@ -323,34 +335,49 @@ class Compiler:
                      "LANGUAGE PYTHON" for name in self.functions]
         return Script(self.source_ddl(), self.kafka_template(), functions, self.views, sink_ddl, insert, ordered)
 
-    def _key_path(self, key: str) -> str:
+    def _key_path(self, event: str, key: str) -> str:
         if "'" in key or "\\" in key:
             raise self.fail(f"reading the event key `{key}` of a whole line", "no JSON path names it", None)
-        return _string(f"$['{key}']")
+        return _string(f"{event}['{key}']")
 
     def numbered_select(self) -> str:
         """The source's records numbered in arrival order, with the keys read and, for a search that
-        writes the whole event, the event line itself."""
+        writes the event or reads `_datamodels`, the line read whole."""
         extra = []
+        event = "$['input_event']" if self.wrapped else "$"
         for column, key in self.key_columns:
             kind = self.key_kinds[key]
             if self.whole_lines:
-                text = f"JSON_VALUE(`line`, {self._key_path(key)})"
-                read = {"string": text, "bool": f"JSON_VALUE(`line`, {self._key_path(key)} RETURNING BOOLEAN)"}.get(
-                    kind, f"CAST({text} AS {sql_type(kind)})")
+                path = self._key_path(event, key)
+                text = f"JSON_VALUE(`line`, {path})"
+                read = {"string": text, "bool": f"JSON_VALUE(`line`, {path} RETURNING BOOLEAN)",
+                        ("list", "string"): f"JSON_QUERY(`line`, {path} RETURNING ARRAY<STRING> NULL ON EMPTY "
+                                            "NULL ON ERROR)"}.get(kind, f"CAST({text} AS {sql_type(kind)})")
             else:
                 read = f"`input_event`.{_ident(key)}" if self.wrapped else _ident(key)
             extra.append(f"{read} AS {_ident(column)}")
         if self.whole_lines:
-            datamodels = "JSON_QUERY(`line`, '$._datamodels')"
-            extra += ["`line` AS `__input_event`",
-                      f"CASE WHEN {datamodels} IS JSON ARRAY THEN {datamodels} ELSE '[]' END AS `__datamodels`",
-                      "'{}' AS `__body`"]
-        else:  # never written nor read (compile refuses): only the views' column lists name them
-            extra += [f"CAST(NULL AS STRING) AS {_ident(column)}" for column in EVENT_COLUMNS.values()]
+            datamodels = f"{event}['_datamodels']"
+            if self.datamodels_strings:  # spec 7.1: a list, else []
+                datamodels = (f"JSON_QUERY(`line`, {_string(datamodels)} RETURNING ARRAY<STRING> EMPTY ARRAY ON EMPTY "
+                              "EMPTY ARRAY ON ERROR)")
+            else:
+                datamodels = f"JSON_QUERY(`line`, {_string(datamodels)})"
+                datamodels = f"CASE WHEN {datamodels} IS JSON ARRAY THEN {datamodels} ELSE '[]' END"
+            # Wrapped, the event would come out of JSON_QUERY with its keys sorted: compile() refuses to write it.
+            extra += [f"{'CAST(NULL AS STRING)' if self.wrapped else '`line`'} AS `__input_event`",
+                      f"{datamodels} AS `__datamodels`", "'{}' AS `__body`"]
+        else:  # neither written nor read (else the lines are read whole): only the views' column lists name them
+            extra += [f"{_null(kind)} AS {_ident(column)}" for column, kind in self.event_columns()]
         where = "\nWHERE `line` IS JSON OBJECT" if self.whole_lines else ""
         return (f"SELECT COUNT(*) OVER (ORDER BY `pt` {_RUNNING}) AS `__ord`, `pt`" +
                 "".join(", " + e for e in extra) + "\nFROM `spl_events`" + where)
+
+    def event_columns(self) -> list[tuple[str, Kind]]:
+        """The columns of the source's fields input_event, _datamodels and body, with their kinds."""
+        datamodels = ("list", "string") if self.datamodels_strings else "event"
+        return [(EVENT_COLUMNS["input_event"], "event"), (EVENT_COLUMNS["_datamodels"], datamodels),
+                (EVENT_COLUMNS["body"], "event")]
 
     def _event_columns(self) -> list[str]:
         if self.whole_lines:
@@ -403,7 +430,7 @@ class Compiler:
             columns.append((f"\0key {key}", f"k{i}", self.key_kinds[key]))
         # Filled in by compile(): whether the event lines are read whole depends on what the search writes.
         self.numbered_view = len(self.views)
-        whole = [(name, column, "event") for name, column in EVENT_COLUMNS.items()]
+        whole = [(name, column, kind) for name, (column, kind) in zip(EVENT_COLUMNS, self.event_columns())]
         return Rel(self.new_view("numbered", ""), whole + columns)
 
     def node_into(self, node: Node) -> None:
@@ -587,6 +614,8 @@ class Expressions:
         found = self.rel.lookup(name)
         if found is None:
             return V(_null("null"), "null")
+        if found[0] == EVENT_COLUMNS["_datamodels"]:
+            self.compiler.reads_datamodels = True
         return V(_ident(found[0]), found[1])
 
     def lower(self, node: ast.Expr) -> V:
@@ -695,11 +724,28 @@ class Expressions:
         tests = []
         for option in node.options:
             lowered = self.lower(option)
+            if isinstance(lowered.kind, tuple) and lowered.kind[0] == "list":
+                tests.append(self.contains(lowered, value, option.span))
+                continue
             if isinstance(lowered.kind, tuple):
-                raise self.fail("`in` with a list", "no lowering", option.span)
+                raise self.fail("`in` with a map", "no lowering", option.span)
             tests.append(self.equality(value, lowered, node.span))
         found = "(" + " OR ".join(tests) + ")" if tests else "FALSE"
         return V(f"(NOT {found})" if node.negated else found, "bool")
+
+    def contains(self, items: V, value: V, span) -> str:
+        """`value IN (items)` for a list: null-safe equality with any element; a null list is a null."""
+        kind = items.kind[1]
+        if value.kind not in ("null", kind) and {value.kind, kind} <= {"int", "double"} or \
+                isinstance(value.kind, tuple) or kind not in ("string", "int", "bool", "null"):
+            raise self.fail(f"`in` of a {_kind_name(value.kind)} in a list of {_kind_name(kind)}", "no exact "
+                            "lowering", span)
+        has_null = f"(CARDINALITY(ARRAY_REMOVE({items.sql}, {_null(kind)})) < CARDINALITY({items.sql}))"
+        when_null = f"({items.sql} IS NULL OR COALESCE({has_null}, FALSE))"
+        if value.kind == "null":
+            return when_null
+        found = f"COALESCE(ARRAY_CONTAINS({items.sql}, {value.sql}), FALSE)" if value.kind == kind else "FALSE"
+        return f"(CASE WHEN {value.sql} IS NULL THEN {when_null} ELSE {found} END)"
 
     def x_Binary(self, node: ast.Binary) -> V:
         op = node.op.lower()
@@ -953,9 +999,10 @@ class Expressions:
         return V("(" + " || ".join(pieces) + ")" if pieces else "''", "string")
 
 
-def compile_plan(plan: Plan, schema: dict[str, Kind] | None = None, wrapped: bool = False) -> Script:
+def compile_plan(plan: Plan, schema: dict[str, Kind] | None = None, wrapped: bool = False,
+                 datamodels_strings: bool = True) -> Script:
     """The plan as a Flink SQL script; E0405 for what does not lower."""
-    return Compiler(plan, dict(schema or {}), wrapped).compile()
+    return Compiler(plan, dict(schema or {}), wrapped, datamodels_strings=datamodels_strings).compile()
 
 
 def event_keys(plan: Plan) -> list[str]:
@@ -975,8 +1022,7 @@ def event_keys(plan: Plan) -> list[str]:
 
 def compile_for_file(plan: Plan, path: str) -> Script:
     """The plan as a script over one JSON-lines file, its event schema read from the file."""
-    schema, wrapped = infer_schema(path, event_keys(plan))
-    return compile_plan(plan, schema, wrapped)
+    return compile_plan(plan, *infer_schema(path, event_keys(plan)))
 
 
 def run_script(script: Script, input_path: str, parallelism: int | None = None) -> Iterator[dict]:
