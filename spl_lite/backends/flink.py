@@ -9,7 +9,8 @@ the connector DDL) would each need a dialect override, so a few quoting helpers 
 Values: the source is Flink's JSON format with a declared schema, so every value has a static kind
 at compile time, as in the DuckDB lowering:
 
-    null, bool (BOOLEAN), int (BIGINT), double (DOUBLE), string (STRING), ("list", kind) (ARRAY),
+    null, bool (BOOLEAN), int (BIGINT), double (DOUBLE), string (STRING), ("list", kind) (ARRAY;
+    ("list", kind, n) for a list literal of n items),
     ("map", ((key, kind), ...)) (a named ROW: create_map with literal keys)
 
 The keys a plan reads of `input_event` are the source's columns, each of one kind (the schema:
@@ -131,6 +132,9 @@ def json_text(sql: str, kind: Kind, span=None) -> str:
         entries = " || ',' || ".join(_string(orjson.dumps(key).decode() + ":") + " || " +
                                      json_text(f"({sql}).{_ident(key)}", value, span) for key, value in kind[1])
         return f"CASE WHEN {sql} IS NULL THEN 'null' ELSE '{{' || {entries} || '}}' END"
+    if isinstance(kind, tuple) and kind[0] == "list" and len(kind) == 3:  # a list literal: its length is known
+        items = " || ',' || ".join(json_text(f"({sql})[{i}]", kind[1], span) for i in range(1, kind[2] + 1))
+        return f"CASE WHEN {sql} IS NULL THEN 'null' ELSE '[' || {items} || ']' END"
     if isinstance(kind, tuple) and kind[0] == "list" and _kind_name(kind[1]) in ("double", "map", "list"):
         raise not_lowered(ENGINE, f"writing a list of {_kind_name(kind[1])}", "Flink's JSON_STRING writes "
                           "non-finite doubles as text and sorts the keys of a ROW", span)
@@ -673,7 +677,8 @@ class Expressions:
             raise self.fail("list literal", "its items are of different kinds" if items else "an empty list has no "
                             "type", node.span)
         kind = kinds.pop() if kinds else "null"
-        return V("ARRAY[" + ", ".join(self._as(i, kind) for i in items) + "]", ("list", kind))
+        # The length is part of the kind: the sink writes such a list item by item (see json_text).
+        return V("ARRAY[" + ", ".join(self._as(i, kind) for i in items) + "]", ("list", kind, len(items)))
 
     @staticmethod
     def _as(value: V, kind: Kind) -> str:
