@@ -810,11 +810,16 @@ class Expressions:
     def call_like(self, text: V, pattern_node, node) -> V:
         if not isinstance(pattern_node, ast.Literal) or not isinstance(pattern_node.value, str):
             raise self.fail("`like` with a pattern that is not a string literal", "no lowering", node.span)
-        if "\\" in pattern_node.value:
-            raise self.fail("`like` pattern with a backslash", "escapes differ between the engines", node.span)
         if text.kind != "string":
             return V("CAST(NULL AS BOOLEAN)", "bool")
-        return V(f"({text.sql} LIKE {_string(pattern_node.value)})", "bool")
+        pattern = pattern_node.value
+        if "\\" not in pattern:
+            return V(f"({text.sql} LIKE {_string(pattern)})", "bool")
+        # Flink's LIKE reads a backslash as an escape, the Python engine's has no escape character: the
+        # pattern as a Java regex over the whole string (a backslash before any other character is that character).
+        body = "".join(".*" if c == "%" else "." if c == "_" else c if c.isalnum() else "\\" + c for c in pattern)
+        regex = _string("(?s)\\A" + body + "\\z")
+        return V(f"REGEXP({text.sql}, {regex})", "bool")
 
     # ---- calls ----
     def x_Call(self, node: ast.Call) -> V:
