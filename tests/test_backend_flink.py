@@ -68,6 +68,31 @@ MODELS = r"""
 """
 
 
+# Searches writing the whole event: keys in their order, numbers, escapes, lines that are no event.
+NASTY_EVENTS = "\n".join([
+    r'{"z":1,"a":{"y":2,"b":[1,{"k":0.1,"c":null}]},"n":1e20,"m":-0.0,"u":"\u00e9\ud83d\ude00\n","process_id":5000,'
+    r'"_datamodels":["Endpoint_Processes","X"],"process_name":"C:\\a\\cmd.exe"}',
+    "not json", "", "[1,2]",
+    '{"process_id":7000,"_datamodels":"not a list","process_name":"b.exe","f":1.5E+3}',
+    '{"process_id":9000,"process_name":null,"e":{}}',
+]) + "\n"
+WHOLE_EVENT = r"""
+| from read_ssa_enriched_events()
+| where ucast(map_get(input_event, "process_id"), "long", null) > 1000
+| eval in_model = "Endpoint_Processes" IN (_datamodels), name = ucast(map_get(input_event, "process_name"), "string", null), m = [create_map("b", 1, "a", 2.5, "c", name), create_map("b", 2, "a", 0.1, "c", "x")], inf = 1.0e300 * 1.0e300, backslash = like(name, "%\\cmd.exe")
+| into write_ssa_detected_events();
+"""
+# Over the example: lists of maps, `_datamodels` and a key of string lists read, like with backslashes.
+WHOLE_EXAMPLE = r"""
+| from read_ssa_enriched_events()
+| where "Endpoint_Processes" IN (_datamodels) AND ucast(map_get(input_event, "process_id"), "long", null) > 2000
+| eval parent = ucast(map_get(input_event, "parent_process_name"), "string", null), models = map_get(input_event, "_datamodels")
+| eval shell = like(parent, "%\\cmd.exe") OR like(parent, "C:\\Windows\\%\\powershell.exe"), listed = "x" IN (models)
+| eval body = create_map(["parent", parent, "actors", [create_map("role_ids", [5], "value", parent), create_map("role_ids", [6], "value", null)]])
+| into write_ssa_detected_events();
+"""
+
+
 def case_text(case: Path) -> str:
     return (case / "search.spl").read_text(encoding="utf-8")
 
@@ -137,6 +162,16 @@ def test_what_does_not_lower_is_a_positioned_diagnostic(text, problem):
     assert caught.value.span is not None
 
 
+def test_the_whole_event_is_read_as_lines_only_when_written():
+    keys = compile_plan(plan_text(STATELESS), parse_schema("process_id:long")).text()
+    assert "'format' = 'json'" in keys and "JSON_VALUE" not in keys  # typed columns: no JSON parsed per key
+    whole = compile_plan(plan_text(WHOLE_EVENT), parse_schema("process_id:long")).text()
+    assert "CREATE TEMPORARY TABLE `spl_events` (\n  `line` STRING," in whole and "IS JSON OBJECT" in whole
+    with pytest.raises(SplError) as caught:  # JSON_QUERY would give the inner event with its keys sorted
+        compile_plan(plan_text(WHOLE_EVENT), {}, wrapped=True)
+    assert "writing the source's field `input_event` of events wrapped" in caught.value.message
+
+
 def test_a_key_of_several_kinds_cannot_be_declared(tmp_path):
     events = tmp_path / "e.jsonl"
     events.write_text('{"n": 1}\n{"n": "one"}\n', encoding="utf-8")
@@ -174,6 +209,18 @@ def test_command_kinds_same_bytes(text):
     expected = python_bytes(text, EXAMPLE)
     assert expected.count(b"\n") > 100  # the search keeps records: a real comparison
     assert flink_bytes(text, EXAMPLE) == expected
+
+
+@on_flink
+def test_whole_events_same_bytes(tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_text(NASTY_EVENTS, encoding="utf-8")
+    expected = python_bytes(WHOLE_EVENT, events)
+    assert expected.count(b"\n") == 3 and b'"m":0.0' in expected and b'"inf":null' in expected
+    assert flink_bytes(WHOLE_EVENT, events) == expected
+    expected = python_bytes(WHOLE_EXAMPLE, EXAMPLE)
+    assert expected.count(b"\n") > 100 and b'"shell":true' in expected and b'"shell":false' in expected
+    assert flink_bytes(WHOLE_EXAMPLE, EXAMPLE) == expected
 
 
 @on_flink

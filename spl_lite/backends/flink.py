@@ -141,6 +141,28 @@ def json_text(sql: str, kind: Kind, span=None) -> str:
     return f"COALESCE(JSON_STRING({sql}), 'null')"  # strings and lists of strings, integers, booleans
 
 
+def _common_kind(kinds: list[Kind]) -> Kind | None:
+    """The kind all of these values fit: null fits any, and maps with the same keys in the same order
+    fit field by field (a field null in one map takes its kind from another). None if there is none."""
+    known = [k for k in kinds if k != "null"]
+    if not known:
+        return "null"
+    if all(k == known[0] for k in known):
+        return known[0]
+    if not all(isinstance(k, tuple) and k[0] == "map" for k in known):
+        return None
+    keys = [tuple(key for key, _ in k[1]) for k in known]
+    if any(k != keys[0] for k in keys):
+        return None
+    fields = []
+    for position, key in enumerate(keys[0]):
+        field_kind = _common_kind([k[1][position][1] for k in known])
+        if field_kind is None:
+            return None
+        fields.append((key, field_kind))
+    return ("map", tuple(fields))
+
+
 # ---- the event schema ----
 def parse_schema(text: str) -> dict[str, Kind]:
     """`key:type,key:type` (types string, long, double, boolean) -> {key: kind}."""
@@ -672,13 +694,15 @@ class Expressions:
 
     def x_ListLiteral(self, node: ast.ListLiteral) -> V:
         items = [self.lower(i) for i in node.items]
-        kinds = {i.kind for i in items if i.kind != "null"}
-        if len(kinds) > 1 or not items:
+        kind = _common_kind([i.kind for i in items]) if items else None
+        if kind is None:
             raise self.fail("list literal", "its items are of different kinds" if items else "an empty list has no "
                             "type", node.span)
-        kind = kinds.pop() if kinds else "null"
+        # Maps whose null fields are typed in another item are cast to the one ROW type.
+        lowered = [self._as(i, kind) if i.kind in ("null", kind) else f"CAST({i.sql} AS {sql_type(kind)})"
+                   for i in items]
         # The length is part of the kind: the sink writes such a list item by item (see json_text).
-        return V("ARRAY[" + ", ".join(self._as(i, kind) for i in items) + "]", ("list", kind, len(items)))
+        return V("ARRAY[" + ", ".join(lowered) + "]", ("list", kind, len(items)))
 
     @staticmethod
     def _as(value: V, kind: Kind) -> str:
