@@ -50,7 +50,8 @@ STATELESS = r"""
 | rename exe AS parent_exe
 | fields - dir
 | first_time_event input_columns="user,parent_exe" output_column="is_new"
-| select user, parent_exe, tag, half, rem, shell, c, none, is_new, -pid * 3 + 1 AS d
+| eval swapped = replace(parent_exe, /(?<stem>\w+)\.(EXE)$/i, "-[.]"), band = if(pid > 4000, "high", if(pid > 2000, "mid", null)), odd = if(rem > 3, 1.5, null)
+| select user, parent_exe, tag, half, rem, shell, c, none, is_new, -pid * 3 + 1 AS d, swapped, band, odd
 | into write_ssa_detected_events();
 """
 
@@ -147,6 +148,8 @@ def test_stateless_search_may_run_wide():
     ("| from source() | where x = 1 | into write_ssa_detected_events();", "source `source`"),
     ("| from read_ssa_enriched_events() | where input_event = 1 | into write_ssa_detected_events();",
      "the source's field `input_event` as a value"),
+    ("| from read_ssa_enriched_events() | eval n = replace(ucast(map_get(input_event, \"a\"), \"string\", null), "
+     "/(a)/, \"$1\") | select n | into write_ssa_detected_events();", "`replace` with `$`"),
     ("| from read_ssa_enriched_events() | eval n = len(ucast(map_get(input_event, \"a\"), \"string\", null)) "
      "| select n | into write_ssa_detected_events();", "function `len`"),
 ])

@@ -996,20 +996,46 @@ class Expressions:
         kind = kinds.pop() if kinds else "null"
         return V("COALESCE(" + ", ".join(self._as(v, kind) for v in values) + ")", kind)
 
-    def f_match(self, node, args) -> V:
-        regex = args[1]
+    def _pattern(self, node, regex) -> str:
+        """A literal regex (`/.../flags` or a string) as Java's pattern text."""
         if isinstance(regex, ast.Regex):
-            pattern = (f"(?{regex.flags})" if regex.flags else "") + regex.pattern
-        elif isinstance(regex, ast.Literal) and isinstance(regex.value, str):
-            pattern = regex.value
-        else:
-            raise self.fail(f"`{node.name}` with a pattern that is not a literal", "no lowering", regex.span)
+            return (f"(?{regex.flags})" if regex.flags else "") + regex.pattern
+        if isinstance(regex, ast.Literal) and isinstance(regex.value, str):
+            return regex.value
+        raise self.fail(f"`{node.name}` with a pattern that is not a literal", "no lowering", regex.span)
+
+    def f_match(self, node, args) -> V:
+        pattern = self._pattern(node, args[1])
         value = self.lower(args[0])
         if value.kind != "string":
             return V("CAST(NULL AS BOOLEAN)", "bool")
         return V(f"REGEXP({value.sql}, {_string(pattern)})", "bool")
 
     f_match_regex = f_match
+
+    def f_replace(self, node, args) -> V:
+        """Flink's REGEXP_REPLACE inserts the replacement as it is, where the Python engine reads Java's
+        `$n`, `${name}` and `\\x` in it: a replacement with `$` or a backslash does not lower."""
+        pattern = self._pattern(node, args[1])
+        replacement = self._literal_arg(node, args, 2)
+        if "$" in replacement or "\\" in replacement:
+            raise self.fail("`replace` with `$` or a backslash in the replacement", "Flink's REGEXP_REPLACE "
+                            "inserts it literally, without Java's group references", args[2].span)
+        text = self.lower(args[0])
+        if text.kind != "string":
+            return V(_null("null"), "null")
+        return V(f"REGEXP_REPLACE({text.sql}, {_string(pattern)}, {_string(replacement)})", "string")
+
+    def f_if(self, node, args) -> V:
+        predicate, then, otherwise = (self.lower(a) for a in args)
+        kind = _common_kind([then.kind, otherwise.kind])
+        if kind is None:
+            raise self.fail("`if` with branches of different kinds", "a column holds one kind", node.span)
+        if predicate.kind not in ("bool", "null"):
+            return V(_null("null"), "null")  # the Python engine's error: a condition that is not a boolean
+        if predicate.kind == "null":  # counts as false
+            return V(self._as(otherwise, kind), kind)
+        return V(f"CASE WHEN {predicate.sql} THEN {self._as(then, kind)} ELSE {self._as(otherwise, kind)} END", kind)
 
     def f_like(self, node, args) -> V:
         return self.call_like(self.lower(args[0]), args[1], node)
