@@ -6,15 +6,18 @@ constructs used here (PROCTIME(), OVER windows on a time attribute, `ARRAY[...]`
 the connector DDL) would each need a dialect override, so a few quoting helpers (`_ident`,
 `_string`) are the whole of the printing.
 
-Values: the source is Flink's JSON format with a declared schema, so every value has a static kind
-at compile time, as in the DuckDB lowering:
+Values: the keys a plan reads of `input_event` are declared with one kind each (the schema:
+`--input-schema`, or for `run` read from the input file), so every value has a static kind at
+compile time, as in the DuckDB lowering:
 
     null, bool (BOOLEAN), int (BIGINT), double (DOUBLE), string (STRING), ("list", kind) (ARRAY;
-    ("list", kind, n) for a list literal of n items),
-    ("map", ((key, kind), ...)) (a named ROW: create_map with literal keys)
+    ("list", kind, n) for a list literal of n items), ("map", ((key, kind), ...)) (a named ROW:
+    create_map with literal keys), "event" (the JSON text of a source field, only written)
 
-The keys a plan reads of `input_event` are the source's columns, each of one kind (the schema:
-`--input-schema`, or for `run` read from the input file). `=` is null-safe (IS NOT DISTINCT FROM),
+The source is Flink's JSON format with a typed column per key read, or, for a plan that writes the
+event or reads `_datamodels`, one STRING per line (the `raw` format) with JSON_VALUE per key read,
+so that the event is written as it came. The sink writes one line a record, built in SQL
+(`json_text`): Flink's JSON format and JSON functions sort the keys of objects. `=` is null-safe (IS NOT DISTINCT FROM),
 AND/OR/NOT are SQL's (Kleene's) logic, `where` keeps rows whose predicate IS TRUE, integer `/` and
 `%` are Java's and null on 0. Flink's REGEXP functions are Java's own regex, so patterns pass as
 they are.
