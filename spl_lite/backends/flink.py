@@ -358,7 +358,8 @@ class Compiler:
         pieces = [_string('{"__ord":') + " || CAST(`__ord` AS STRING)"]
         pieces += [_string("," + orjson.dumps(f).decode() + ":") + " || " + json_text(_ident(c), k, writing[0].span)
                    for f, c, k in shown]
-        insert = ("INSERT INTO `spl_output`\nSELECT " + "\n  || ".join(pieces) + " || '}'" + f"\nFROM {_ident(rel.view)}")
+        insert = ("INSERT INTO `spl_output`\nSELECT " + "\n  || ".join(pieces) + " || '}'" +
+                  f"\nFROM {_ident(rel.view)}")
         ordered = any(n.order_sensitive for n in self.plan.nodes)
         functions = [f"CREATE TEMPORARY SYSTEM FUNCTION spl_{name} AS 'spl_lite.engine.flink_functions.{name}' "
                      "LANGUAGE PYTHON" for name in self.functions]
