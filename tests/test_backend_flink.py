@@ -50,7 +50,8 @@ STATELESS = r"""
 | rename exe AS parent_exe
 | fields - dir
 | first_time_event input_columns="user,parent_exe" output_column="is_new"
-| select user, parent_exe, tag, half, rem, shell, c, none, is_new, -pid * 3 + 1 AS d
+| eval swapped = replace(parent_exe, /(?<stem>\w+)\.(EXE)$/i, "-[.]"), band = if(pid > 4000, "high", if(pid > 2000, "mid", null)), odd = if(rem > 3, 1.5, null)
+| select user, parent_exe, tag, half, rem, shell, c, none, is_new, -pid * 3 + 1 AS d, swapped, band, odd
 | into write_ssa_detected_events();
 """
 
@@ -64,6 +65,31 @@ MODELS = r"""
 | rename label AS gaussian_label
 | adaptive_threshold algorithm="quantile" value="rank_input" timestamp="ts" window=5000L
 | fields parent, process, user, output, mean, variance, gaussian_label, quantile, label
+| into write_ssa_detected_events();
+"""
+
+
+# Searches writing the whole event: keys in their order, numbers, escapes, lines that are no event.
+NASTY_EVENTS = "\n".join([
+    r'{"z":1,"a":{"y":2,"b":[1,{"k":0.1,"c":null}]},"n":1e20,"m":-0.0,"u":"\u00e9\ud83d\ude00\n","process_id":5000,'
+    r'"_datamodels":["Endpoint_Processes","X"],"process_name":"C:\\a\\cmd.exe"}',
+    "not json", "", "[1,2]",
+    '{"process_id":7000,"_datamodels":"not a list","process_name":"b.exe","f":1.5E+3}',
+    '{"process_id":9000,"process_name":null,"e":{}}',
+]) + "\n"
+WHOLE_EVENT = r"""
+| from read_ssa_enriched_events()
+| where ucast(map_get(input_event, "process_id"), "long", null) > 1000
+| eval in_model = "Endpoint_Processes" IN (_datamodels), name = ucast(map_get(input_event, "process_name"), "string", null), m = [create_map("b", 1, "a", 2.5, "c", name), create_map("b", 2, "a", 0.1, "c", "x")], inf = 1.0e300 * 1.0e300, backslash = like(name, "%\\cmd.exe")
+| into write_ssa_detected_events();
+"""
+# Over the example: lists of maps, `_datamodels` and a key of string lists read, like with backslashes.
+WHOLE_EXAMPLE = r"""
+| from read_ssa_enriched_events()
+| where "Endpoint_Processes" IN (_datamodels) AND ucast(map_get(input_event, "process_id"), "long", null) > 2000
+| eval parent = ucast(map_get(input_event, "parent_process_name"), "string", null), models = map_get(input_event, "_datamodels")
+| eval shell = like(parent, "%\\cmd.exe") OR like(parent, "C:\\Windows\\%\\powershell.exe"), listed = "x" IN (models)
+| eval body = create_map(["parent", parent, "actors", [create_map("role_ids", [5], "value", parent), create_map("role_ids", [6], "value", null)]])
 | into write_ssa_detected_events();
 """
 
@@ -101,11 +127,11 @@ def test_script_holds_source_kafka_template_sink_functions_and_insert():
     assert "CREATE TEMPORARY TABLE `spl_events` (\n  `_time` STRING," in script
     assert "'connector' = 'filesystem'" in script and "'path' = '{input}'" in script
     assert "--   WATERMARK FOR `event_time`" in script and "--   'connector' = 'kafka'," in script
-    assert "CREATE TEMPORARY TABLE `spl_output` (\n  `__ord` BIGINT,\n  `parent_process_name` STRING," in script
+    assert "CREATE TEMPORARY TABLE `spl_output` (\n  `line` STRING\n)" in script and "'format' = 'raw'" in script
     assert "CREATE TEMPORARY SYSTEM FUNCTION spl_adaptive_gaussian AS " \
            "'spl_lite.engine.flink_functions.adaptive_gaussian' LANGUAGE PYTHON;" in script
     assert "COUNT(*) OVER (PARTITION BY" in script  # conditional_anomaly's running counts
-    assert "INSERT INTO `spl_output`\nSELECT `__ord`, " in script.rsplit(";", 2)[1]  # the last statement
+    assert "INSERT INTO `spl_output`\nSELECT '{\"__ord\":' || " in script.rsplit(";", 2)[1]  # the last statement
 
 
 def test_stateless_search_may_run_wide():
@@ -120,7 +146,10 @@ def test_stateless_search_may_run_wide():
     (case_text(CASES_DIR / "stats_tumbling_windows"), "command `stats`"),
     (case_text(CASES_DIR / "union_chained"), "command `union`"),
     ("| from source() | where x = 1 | into write_ssa_detected_events();", "source `source`"),
-    ("| from read_ssa_enriched_events() | into write_ssa_detected_events();", "writing the source's field"),
+    ("| from read_ssa_enriched_events() | where input_event = 1 | into write_ssa_detected_events();",
+     "the source's field `input_event` as a value"),
+    ("| from read_ssa_enriched_events() | eval n = replace(ucast(map_get(input_event, \"a\"), \"string\", null), "
+     "/(a)/, \"$1\") | select n | into write_ssa_detected_events();", "`replace` with `$`"),
     ("| from read_ssa_enriched_events() | eval n = len(ucast(map_get(input_event, \"a\"), \"string\", null)) "
      "| select n | into write_ssa_detected_events();", "function `len`"),
 ])
@@ -134,6 +163,16 @@ def test_what_does_not_lower_is_a_positioned_diagnostic(text, problem):
     assert caught.value.code == NOT_LOWERED
     assert problem in caught.value.message and "does not lower to Flink" in caught.value.message
     assert caught.value.span is not None
+
+
+def test_the_whole_event_is_read_as_lines_only_when_written():
+    keys = compile_plan(plan_text(STATELESS), parse_schema("process_id:long")).text()
+    assert "'format' = 'json'" in keys and "JSON_VALUE" not in keys  # typed columns: no JSON parsed per key
+    whole = compile_plan(plan_text(WHOLE_EVENT), parse_schema("process_id:long")).text()
+    assert "CREATE TEMPORARY TABLE `spl_events` (\n  `line` STRING," in whole and "IS JSON OBJECT" in whole
+    with pytest.raises(SplError) as caught:  # JSON_QUERY would give the inner event with its keys sorted
+        compile_plan(plan_text(WHOLE_EVENT), {}, wrapped=True)
+    assert "writing the source's field `input_event` of events wrapped" in caught.value.message
 
 
 def test_a_key_of_several_kinds_cannot_be_declared(tmp_path):
@@ -173,6 +212,18 @@ def test_command_kinds_same_bytes(text):
     expected = python_bytes(text, EXAMPLE)
     assert expected.count(b"\n") > 100  # the search keeps records: a real comparison
     assert flink_bytes(text, EXAMPLE) == expected
+
+
+@on_flink
+def test_whole_events_same_bytes(tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_text(NASTY_EVENTS, encoding="utf-8")
+    expected = python_bytes(WHOLE_EVENT, events)
+    assert expected.count(b"\n") == 3 and b'"m":0.0' in expected and b'"inf":null' in expected
+    assert flink_bytes(WHOLE_EVENT, events) == expected
+    expected = python_bytes(WHOLE_EXAMPLE, EXAMPLE)
+    assert expected.count(b"\n") > 100 and b'"shell":true' in expected and b'"shell":false' in expected
+    assert flink_bytes(WHOLE_EXAMPLE, EXAMPLE) == expected
 
 
 @on_flink

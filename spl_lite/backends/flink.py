@@ -6,14 +6,18 @@ constructs used here (PROCTIME(), OVER windows on a time attribute, `ARRAY[...]`
 the connector DDL) would each need a dialect override, so a few quoting helpers (`_ident`,
 `_string`) are the whole of the printing.
 
-Values: the source is Flink's JSON format with a declared schema, so every value has a static kind
-at compile time, as in the DuckDB lowering:
+Values: the keys a plan reads of `input_event` are declared with one kind each (the schema:
+`--input-schema`, or for `run` read from the input file), so every value has a static kind at
+compile time, as in the DuckDB lowering:
 
-    null, bool (BOOLEAN), int (BIGINT), double (DOUBLE), string (STRING), ("list", kind) (ARRAY),
-    ("map", ((key, kind), ...)) (a named ROW: create_map with literal keys)
+    null, bool (BOOLEAN), int (BIGINT), double (DOUBLE), string (STRING), ("list", kind) (ARRAY;
+    ("list", kind, n) for a list literal of n items), ("map", ((key, kind), ...)) (a named ROW:
+    create_map with literal keys), "event" (the JSON text of a source field, only written)
 
-The keys a plan reads of `input_event` are the source's columns, each of one kind (the schema:
-`--input-schema`, or for `run` read from the input file). `=` is null-safe (IS NOT DISTINCT FROM),
+The source is Flink's JSON format with a typed column per key read, or, for a plan that writes the
+event or reads `_datamodels`, one STRING per line (the `raw` format) with JSON_VALUE per key read,
+so that the event is written as it came. The sink writes one line a record, built in SQL
+(`json_text`): Flink's JSON format and JSON functions sort the keys of objects. `=` is null-safe (IS NOT DISTINCT FROM),
 AND/OR/NOT are SQL's (Kleene's) logic, `where` keeps rows whose predicate IS TRUE, integer `/` and
 `%` are Java's and null on 0. Flink's REGEXP functions are Java's own regex, so patterns pass as
 they are.
@@ -48,8 +52,11 @@ ENGINE = "Flink"
 EVENT_SOURCES = ("read_ssa_enriched_events", "read_ba_enriched_events", "enriched_source")
 # The kinds a key of the event may be declared with, by their `--input-schema` names.
 SCHEMA_KINDS = {"string": "string", "long": "int", "double": "double", "boolean": "bool"}
-_SQL_TYPES = {"string": "STRING", "int": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN", "null": "STRING"}
+_SQL_TYPES = {"string": "STRING", "int": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN", "null": "STRING",
+              "event": "STRING"}  # "event": the JSON text of a source field, written as it is
 _RUNNING = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+# The source's fields and the columns that hold them (the event's text when it is written).
+EVENT_COLUMNS = {"input_event": "__input_event", "_datamodels": "__datamodels", "body": "__body"}
 _INPUT_PATH = "{input}"
 _OUTPUT_PATH = "{output}"
 
@@ -109,6 +116,56 @@ def _set(columns, name, column, kind):
     return list(columns) + [(name, column, kind)]
 
 
+def json_text(sql: str, kind: Kind, span=None) -> str:
+    """The JSON text of a value, as the Python engine writes it (keys in their order, non-finite doubles
+    as null), built in SQL: Flink's JSON_STRING sorts the keys of a ROW."""
+    if kind == "null":
+        return "'null'"
+    if kind == "event":  # the line or JSON text itself
+        return sql
+    if kind == "int":
+        return f"COALESCE(CAST({sql} AS STRING), 'null')"
+    if kind == "bool":
+        return f"CASE WHEN {sql} THEN 'true' WHEN NOT {sql} THEN 'false' ELSE 'null' END"
+    if kind == "double":
+        # + 0.0 turns -0.0 into 0.0 (spec 6.6).
+        return (f"CASE WHEN ABS({sql}) <= 1.7976931348623157E308 THEN JSON_STRING({sql} + CAST(0 AS DOUBLE)) "
+                "ELSE 'null' END")
+    if isinstance(kind, tuple) and kind[0] == "map":
+        entries = " || ',' || ".join(_string(orjson.dumps(key).decode() + ":") + " || " +
+                                     json_text(f"({sql}).{_ident(key)}", value, span) for key, value in kind[1])
+        return f"CASE WHEN {sql} IS NULL THEN 'null' ELSE '{{' || {entries} || '}}' END"
+    if isinstance(kind, tuple) and kind[0] == "list" and len(kind) == 3:  # a list literal: its length is known
+        items = " || ',' || ".join(json_text(f"({sql})[{i}]", kind[1], span) for i in range(1, kind[2] + 1))
+        return f"CASE WHEN {sql} IS NULL THEN 'null' ELSE '[' || {items} || ']' END"
+    if isinstance(kind, tuple) and kind[0] == "list" and _kind_name(kind[1]) in ("double", "map", "list"):
+        raise not_lowered(ENGINE, f"writing a list of {_kind_name(kind[1])}", "Flink's JSON_STRING writes "
+                          "non-finite doubles as text and sorts the keys of a ROW", span)
+    return f"COALESCE(JSON_STRING({sql}), 'null')"  # strings and lists of strings, integers, booleans
+
+
+def _common_kind(kinds: list[Kind]) -> Kind | None:
+    """The kind all of these values fit: null fits any, and maps with the same keys in the same order
+    fit field by field (a field null in one map takes its kind from another). None if there is none."""
+    known = [k for k in kinds if k != "null"]
+    if not known:
+        return "null"
+    if all(k == known[0] for k in known):
+        return known[0]
+    if not all(isinstance(k, tuple) and k[0] == "map" for k in known):
+        return None
+    keys = [tuple(key for key, _ in k[1]) for k in known]
+    if any(k != keys[0] for k in keys):
+        return None
+    fields = []
+    for position, key in enumerate(keys[0]):
+        field_kind = _common_kind([k[1][position][1] for k in known])
+        if field_kind is None:
+            return None
+        fields.append((key, field_kind))
+    return ("map", tuple(fields))
+
+
 # ---- the event schema ----
 def parse_schema(text: str) -> dict[str, Kind]:
     """`key:type,key:type` (types string, long, double, boolean) -> {key: kind}."""
@@ -122,11 +179,13 @@ def parse_schema(text: str) -> dict[str, Kind]:
     return schema
 
 
-def infer_schema(path: str, keys: list[str]) -> tuple[dict[str, Kind], bool]:
-    """The kind of each key in the events of a JSON-lines file, and whether the events are wrapped
-    in an `input_event` object (SSA form). A key holding values of several kinds cannot be declared."""
+def infer_schema(path: str, keys: list[str]) -> tuple[dict[str, Kind], bool, bool]:
+    """The kind of each key in the events of a JSON-lines file, whether the events are wrapped in an
+    `input_event` object (SSA form), and whether every `_datamodels` list holds strings only. A key
+    holding values of several kinds, or maps, or lists of anything but strings, cannot be declared."""
     kinds: dict[str, set] = {k: set() for k in keys}
     wrapped: set[bool] = set()
+    datamodels_strings = True
     with open(path, "rb") as stream:
         for line in stream:
             try:
@@ -139,6 +198,9 @@ def infer_schema(path: str, keys: list[str]) -> tuple[dict[str, Kind], bool]:
             wrapped.add(type(inner) is dict)
             if type(inner) is dict:
                 event = inner
+            datamodels = event.get("_datamodels")
+            if type(datamodels) is list and _value_kind(datamodels) != ("list", "string"):
+                datamodels_strings = False
             for key in keys:
                 value = event.get(key)
                 if value is not None:
@@ -150,12 +212,12 @@ def infer_schema(path: str, keys: list[str]) -> tuple[dict[str, Kind], bool]:
     schema = {}
     for key, found in kinds.items():
         if len(found) > 1 or found & {"list", "map"}:
-            shown = ", ".join(sorted(found))
+            shown = ", ".join(sorted(map(_kind_name, found)))
             raise SplError(NOT_LOWERED, f"key `{key}` of the events does not lower to Flink: its values are "
-                           f"of kinds {shown}, and a Flink column holds one scalar kind",
+                           f"of kinds {shown}, and a Flink column holds one kind: a scalar or a list of strings",
                            hint="run it on the default engine (drop --engine)")
         schema[key] = found.pop() if found else "string"
-    return schema, wrapped == {True}
+    return schema, wrapped == {True}, datamodels_strings
 
 
 def _value_kind(value: Any) -> str:
@@ -168,7 +230,9 @@ def _value_kind(value: Any) -> str:
         return "double"
     if kind is str:
         return "string"
-    return "list" if kind is list else "map"
+    if kind is list:
+        return ("list", "string") if all(type(item) is str for item in value) else "list"
+    return "map"
 
 
 # ---- the script ----
@@ -214,6 +278,15 @@ class Compiler:
     key_kinds: dict[str, Kind] = field(default_factory=dict)
     counter: int = 0
     functions: list[str] = field(default_factory=list)
+    # The source's key columns as (column, key), and where its numbered view is in `views`.
+    key_columns: list[tuple[str, str]] = field(default_factory=list)
+    numbered_view: int = 0
+    # Whether the events' `_datamodels` are lists of strings (an ARRAY<STRING>), else JSON text only written.
+    datamodels_strings: bool = True
+    # Whether the source reads each line whole (a search writing the event or reading `_datamodels`) or
+    # as typed JSON columns.
+    whole_lines: bool = False
+    reads_datamodels: bool = False
 
     def python_function(self, name: str) -> str:
         """The SQL name of one of flink_functions' Python functions, declared in the script."""
@@ -271,36 +344,88 @@ class Compiler:
                 self.rels[node.id] = handler(node)
         rel = self.rels[writing[0].inputs[0]]
         shown = [(f, c, k) for f, c, k in rel.columns if not f.startswith("\0")]
-        for name, _, kind in shown:
-            if kind == "event":
-                raise self.fail(f"writing the source's field `{name}`", "the source declares only the keys a "
-                                "search reads of the event, not the whole event", writing[0].span)
-        sink_columns = ["`__ord` BIGINT"] + [f"{_ident(f)} {sql_type(k)}" for f, _, k in shown]
-        sink_ddl = (f"CREATE TEMPORARY TABLE `spl_output` (\n  " + ",\n  ".join(sink_columns) +
-                    f"\n) WITH (\n  'connector' = 'filesystem',\n  'path' = '{_OUTPUT_PATH}',\n"
-                    "  'format' = 'json'\n)")
-        insert = ("INSERT INTO `spl_output`\nSELECT `__ord`" +
-                  "".join(f", {self._output(c, k)}" for _, c, k in shown) + f"\nFROM {_ident(rel.view)}")
+        self.whole_lines = self.reads_datamodels or any(c in EVENT_COLUMNS.values() for _, c, _ in shown)
+        if self.wrapped and any(c == EVENT_COLUMNS["input_event"] for _, c, _ in shown):
+            name = next(f for f, c, _ in shown if c == EVENT_COLUMNS["input_event"])
+            raise self.fail(f"writing the source's field `{name}` of events wrapped in `input_event`",
+                            "Flink's JSON functions rewrite an object with its keys sorted, so only an unwrapped "
+                            "event line is written as it is", writing[0].span)
+        self.views[self.numbered_view] = (self.views[self.numbered_view][0], self.numbered_select())
+        # The sink writes each record as one line built here, not by Flink's JSON format: Flink's JSON
+        # functions sort the keys of objects, where the Python engine keeps a map's and an event's order.
+        sink_ddl = ("CREATE TEMPORARY TABLE `spl_output` (\n  `line` STRING\n) WITH (\n  'connector' = 'filesystem',"
+                    f"\n  'path' = '{_OUTPUT_PATH}',\n  'format' = 'raw'\n)")
+        pieces = [_string('{"__ord":') + " || CAST(`__ord` AS STRING)"]
+        pieces += [_string("," + orjson.dumps(f).decode() + ":") + " || " + json_text(_ident(c), k, writing[0].span)
+                   for f, c, k in shown]
+        insert = ("INSERT INTO `spl_output`\nSELECT " + "\n  || ".join(pieces) + " || '}'" +
+                  f"\nFROM {_ident(rel.view)}")
         ordered = any(n.order_sensitive for n in self.plan.nodes)
         functions = [f"CREATE TEMPORARY SYSTEM FUNCTION spl_{name} AS 'spl_lite.engine.flink_functions.{name}' "
                      "LANGUAGE PYTHON" for name in self.functions]
         return Script(self.source_ddl(), self.kafka_template(), functions, self.views, sink_ddl, insert, ordered)
 
-    @staticmethod
-    def _output(column: str, kind: Kind) -> str:
-        return _null("null") if kind == "null" else _ident(column)
+    def _key_path(self, event: str, key: str) -> str:
+        if "'" in key or "\\" in key:
+            raise self.fail(f"reading the event key `{key}` of a whole line", "no JSON path names it", None)
+        return _string(f"{event}['{key}']")
+
+    def numbered_select(self) -> str:
+        """The source's records numbered in arrival order, with the keys read and, for a search that
+        writes the event or reads `_datamodels`, the line read whole."""
+        extra = []
+        event = "$['input_event']" if self.wrapped else "$"
+        for column, key in self.key_columns:
+            kind = self.key_kinds[key]
+            if self.whole_lines:
+                path = self._key_path(event, key)
+                text = f"JSON_VALUE(`line`, {path})"
+                read = {"string": text, "bool": f"JSON_VALUE(`line`, {path} RETURNING BOOLEAN)",
+                        ("list", "string"): f"JSON_QUERY(`line`, {path} RETURNING ARRAY<STRING> NULL ON EMPTY "
+                                            "NULL ON ERROR)"}.get(kind, f"CAST({text} AS {sql_type(kind)})")
+            else:
+                read = f"`input_event`.{_ident(key)}" if self.wrapped else _ident(key)
+            extra.append(f"{read} AS {_ident(column)}")
+        if self.whole_lines:
+            datamodels = f"{event}['_datamodels']"
+            if self.datamodels_strings:  # spec 7.1: a list, else []
+                datamodels = (f"JSON_QUERY(`line`, {_string(datamodels)} RETURNING ARRAY<STRING> EMPTY ARRAY ON EMPTY "
+                              "EMPTY ARRAY ON ERROR)")
+            else:
+                datamodels = f"JSON_QUERY(`line`, {_string(datamodels)})"
+                datamodels = f"CASE WHEN {datamodels} IS JSON ARRAY THEN {datamodels} ELSE '[]' END"
+            # Wrapped, the event would come out of JSON_QUERY with its keys sorted: compile() refuses to write it.
+            extra += [f"{'CAST(NULL AS STRING)' if self.wrapped else '`line`'} AS `__input_event`",
+                      f"{datamodels} AS `__datamodels`", "'{}' AS `__body`"]
+        else:  # neither written nor read (else the lines are read whole): only the views' column lists name them
+            extra += [f"{_null(kind)} AS {_ident(column)}" for column, kind in self.event_columns()]
+        where = "\nWHERE `line` IS JSON OBJECT" if self.whole_lines else ""
+        return (f"SELECT COUNT(*) OVER (ORDER BY `pt` {_RUNNING}) AS `__ord`, `pt`" +
+                "".join(", " + e for e in extra) + "\nFROM `spl_events`" + where)
+
+    def event_columns(self) -> list[tuple[str, Kind]]:
+        """The columns of the source's fields input_event, _datamodels and body, with their kinds."""
+        datamodels = ("list", "string") if self.datamodels_strings else "event"
+        return [(EVENT_COLUMNS["input_event"], "event"), (EVENT_COLUMNS["_datamodels"], datamodels),
+                (EVENT_COLUMNS["body"], "event")]
 
     def _event_columns(self) -> list[str]:
+        if self.whole_lines:
+            return ["`line` STRING"]
         fields = [f"{_ident(k)} {sql_type(kind)}" for k, kind in self.key_kinds.items()]
         if self.wrapped:
             return ["`input_event` ROW<" + ", ".join(fields) + ">"] if fields else []
         return fields
 
+    def _format(self) -> str:
+        if self.whole_lines:  # one STRING a line: the event written as it came
+            return "  'format' = 'raw'"
+        return "  'format' = 'json',\n  'json.fail-on-missing-field' = 'false',\n  'json.ignore-parse-errors' = 'true'"
+
     def source_ddl(self) -> str:
         columns = self._event_columns() + ["`pt` AS PROCTIME()"]
         return ("CREATE TEMPORARY TABLE `spl_events` (\n  " + ",\n  ".join(columns) +
-                f"\n) WITH (\n  'connector' = 'filesystem',\n  'path' = '{_INPUT_PATH}',\n  'format' = 'json',\n"
-                "  'json.fail-on-missing-field' = 'false',\n  'json.ignore-parse-errors' = 'true'\n)")
+                f"\n) WITH (\n  'connector' = 'filesystem',\n  'path' = '{_INPUT_PATH}',\n{self._format()}\n)")
 
     def kafka_template(self) -> str:
         columns = self._event_columns() + [
@@ -314,8 +439,9 @@ class Compiler:
         lines += [f"  {c}," for c in columns[:-1]] + [f"  {columns[-1]}", ") WITH ("]
         lines += ["  'connector' = 'kafka',", "  'topic' = 'events',",
                   "  'properties.bootstrap.servers' = 'localhost:9092',",
-                  "  'scan.startup.mode' = 'earliest-offset',", "  'format' = 'json',",
-                  "  'json.ignore-parse-errors' = 'true'", ");"]
+                  "  'scan.startup.mode' = 'earliest-offset',"]
+        lines += (["  'format' = 'raw'"] if self.whole_lines else
+                  ["  'format' = 'json',", "  'json.ignore-parse-errors' = 'true'"]) + [");"]
         return "\n".join("-- " + line for line in lines)
 
     # ---- commands ----
@@ -327,18 +453,15 @@ class Compiler:
             why = ("the event's own fields are not known when the script is written" if node.name == "source"
                    else "no lowering")
             raise self.fail(f"source `{node.name}`", why, node.span)
-        keys = event_keys(self.plan)
-        extra, columns = [], []
-        for i, key in enumerate(sorted(keys)):
-            kind = self.key_kinds[key] = self.schema.get(key, "string")
-            read = f"`input_event`.{_ident(key)}" if self.wrapped else _ident(key)
-            extra.append(f"{read} AS `k{i}`")
-            columns.append((f"\0key {key}", f"k{i}", kind))
-        select = (f"SELECT COUNT(*) OVER (ORDER BY `pt` {_RUNNING}) AS `__ord`, `pt`" +
-                  "".join(", " + e for e in extra) + "\nFROM `spl_events`")
-        # The source's fields (as the Python engine gives them) are not columns: only the keys read are.
-        whole = [(name, "\0event", "event") for name in ("input_event", "_datamodels", "body")]
-        return Rel(self.new_view("numbered", select), whole + columns)
+        columns = []
+        for i, key in enumerate(event_keys(self.plan)):
+            self.key_kinds[key] = self.schema.get(key, "string")
+            self.key_columns.append((f"k{i}", key))
+            columns.append((f"\0key {key}", f"k{i}", self.key_kinds[key]))
+        # Filled in by compile(): whether the event lines are read whole depends on what the search writes.
+        self.numbered_view = len(self.views)
+        whole = [(name, column, kind) for name, (column, kind) in zip(EVENT_COLUMNS, self.event_columns())]
+        return Rel(self.new_view("numbered", ""), whole + columns)
 
     def node_into(self, node: Node) -> None:
         return None
@@ -521,7 +644,9 @@ class Expressions:
         found = self.rel.lookup(name)
         if found is None:
             return V(_null("null"), "null")
-        return V(_ident(found[0]) if found[1] != "event" else name, found[1])
+        if found[0] == EVENT_COLUMNS["_datamodels"]:
+            self.compiler.reads_datamodels = True
+        return V(_ident(found[0]), found[1])
 
     def lower(self, node: ast.Expr) -> V:
         method = getattr(self, "x_" + type(node).__name__, None)
@@ -529,8 +654,9 @@ class Expressions:
             raise self.fail(f"expression `{type(node).__name__}`", "no lowering", getattr(node, "span", None))
         value = method(node)
         if value.kind == "event":
-            raise self.fail(f"the source's field `{value.sql}` as a value", "the source declares only the keys a "
-                            "search reads of the event (map_get(input_event, \"key\"))", node.span)
+            shown = node.path[0] if isinstance(node, ast.Field) else "input_event"
+            raise self.fail(f"the source's field `{shown}` as a value", "the event is written as it came or read "
+                            "by key (map_get(input_event, \"key\")), never computed on", node.span)
         return value
 
     def x_Literal(self, node: ast.Literal) -> V:
@@ -572,12 +698,15 @@ class Expressions:
 
     def x_ListLiteral(self, node: ast.ListLiteral) -> V:
         items = [self.lower(i) for i in node.items]
-        kinds = {i.kind for i in items if i.kind != "null"}
-        if len(kinds) > 1 or not items:
+        kind = _common_kind([i.kind for i in items]) if items else None
+        if kind is None:
             raise self.fail("list literal", "its items are of different kinds" if items else "an empty list has no "
                             "type", node.span)
-        kind = kinds.pop() if kinds else "null"
-        return V("ARRAY[" + ", ".join(self._as(i, kind) for i in items) + "]", ("list", kind))
+        # Maps whose null fields are typed in another item are cast to the one ROW type.
+        lowered = [self._as(i, kind) if i.kind in ("null", kind) else f"CAST({i.sql} AS {sql_type(kind)})"
+                   for i in items]
+        # The length is part of the kind: the sink writes such a list item by item (see json_text).
+        return V("ARRAY[" + ", ".join(lowered) + "]", ("list", kind, len(items)))
 
     @staticmethod
     def _as(value: V, kind: Kind) -> str:
@@ -628,11 +757,28 @@ class Expressions:
         tests = []
         for option in node.options:
             lowered = self.lower(option)
+            if isinstance(lowered.kind, tuple) and lowered.kind[0] == "list":
+                tests.append(self.contains(lowered, value, option.span))
+                continue
             if isinstance(lowered.kind, tuple):
-                raise self.fail("`in` with a list", "no lowering", option.span)
+                raise self.fail("`in` with a map", "no lowering", option.span)
             tests.append(self.equality(value, lowered, node.span))
         found = "(" + " OR ".join(tests) + ")" if tests else "FALSE"
         return V(f"(NOT {found})" if node.negated else found, "bool")
+
+    def contains(self, items: V, value: V, span) -> str:
+        """`value IN (items)` for a list: null-safe equality with any element; a null list is a null."""
+        kind = items.kind[1]
+        if value.kind not in ("null", kind) and {value.kind, kind} <= {"int", "double"} or \
+                isinstance(value.kind, tuple) or kind not in ("string", "int", "bool", "null"):
+            raise self.fail(f"`in` of a {_kind_name(value.kind)} in a list of {_kind_name(kind)}", "no exact "
+                            "lowering", span)
+        has_null = f"(CARDINALITY(ARRAY_REMOVE({items.sql}, {_null(kind)})) < CARDINALITY({items.sql}))"
+        when_null = f"({items.sql} IS NULL OR COALESCE({has_null}, FALSE))"
+        if value.kind == "null":
+            return when_null
+        found = f"COALESCE(ARRAY_CONTAINS({items.sql}, {value.sql}), FALSE)" if value.kind == kind else "FALSE"
+        return f"(CASE WHEN {value.sql} IS NULL THEN {when_null} ELSE {found} END)"
 
     def x_Binary(self, node: ast.Binary) -> V:
         op = node.op.lower()
@@ -692,11 +838,16 @@ class Expressions:
     def call_like(self, text: V, pattern_node, node) -> V:
         if not isinstance(pattern_node, ast.Literal) or not isinstance(pattern_node.value, str):
             raise self.fail("`like` with a pattern that is not a string literal", "no lowering", node.span)
-        if "\\" in pattern_node.value:
-            raise self.fail("`like` pattern with a backslash", "escapes differ between the engines", node.span)
         if text.kind != "string":
             return V("CAST(NULL AS BOOLEAN)", "bool")
-        return V(f"({text.sql} LIKE {_string(pattern_node.value)})", "bool")
+        pattern = pattern_node.value
+        if "\\" not in pattern:
+            return V(f"({text.sql} LIKE {_string(pattern)})", "bool")
+        # Flink's LIKE reads a backslash as an escape, the Python engine's has no escape character: the
+        # pattern as a Java regex over the whole string (a backslash before any other character is that character).
+        body = "".join(".*" if c == "%" else "." if c == "_" else c if c.isalnum() else "\\" + c for c in pattern)
+        regex = _string("(?s)\\A" + body + "\\z")
+        return V(f"REGEXP({text.sql}, {regex})", "bool")
 
     # ---- calls ----
     def x_Call(self, node: ast.Call) -> V:
@@ -718,7 +869,7 @@ class Expressions:
         key = self._literal_arg(node, args, 1)
         target = args[0]
         if isinstance(target, ast.Field) and len(target.path) == 1 and \
-                self.field_value(target.path[0]).kind == "event":
+                self.field_value(target.path[0]).sql == _ident(EVENT_COLUMNS["input_event"]):
             found = self.rel.lookup(f"\0key {key}")
             if found is None:
                 return V(_null("null"), "null")
@@ -849,20 +1000,46 @@ class Expressions:
         kind = kinds.pop() if kinds else "null"
         return V("COALESCE(" + ", ".join(self._as(v, kind) for v in values) + ")", kind)
 
-    def f_match(self, node, args) -> V:
-        regex = args[1]
+    def _pattern(self, node, regex) -> str:
+        """A literal regex (`/.../flags` or a string) as Java's pattern text."""
         if isinstance(regex, ast.Regex):
-            pattern = (f"(?{regex.flags})" if regex.flags else "") + regex.pattern
-        elif isinstance(regex, ast.Literal) and isinstance(regex.value, str):
-            pattern = regex.value
-        else:
-            raise self.fail(f"`{node.name}` with a pattern that is not a literal", "no lowering", regex.span)
+            return (f"(?{regex.flags})" if regex.flags else "") + regex.pattern
+        if isinstance(regex, ast.Literal) and isinstance(regex.value, str):
+            return regex.value
+        raise self.fail(f"`{node.name}` with a pattern that is not a literal", "no lowering", regex.span)
+
+    def f_match(self, node, args) -> V:
+        pattern = self._pattern(node, args[1])
         value = self.lower(args[0])
         if value.kind != "string":
             return V("CAST(NULL AS BOOLEAN)", "bool")
         return V(f"REGEXP({value.sql}, {_string(pattern)})", "bool")
 
     f_match_regex = f_match
+
+    def f_replace(self, node, args) -> V:
+        """Flink's REGEXP_REPLACE inserts the replacement as it is, where the Python engine reads Java's
+        `$n`, `${name}` and `\\x` in it: a replacement with `$` or a backslash does not lower."""
+        pattern = self._pattern(node, args[1])
+        replacement = self._literal_arg(node, args, 2)
+        if "$" in replacement or "\\" in replacement:
+            raise self.fail("`replace` with `$` or a backslash in the replacement", "Flink's REGEXP_REPLACE "
+                            "inserts it literally, without Java's group references", args[2].span)
+        text = self.lower(args[0])
+        if text.kind != "string":
+            return V(_null("null"), "null")
+        return V(f"REGEXP_REPLACE({text.sql}, {_string(pattern)}, {_string(replacement)})", "string")
+
+    def f_if(self, node, args) -> V:
+        predicate, then, otherwise = (self.lower(a) for a in args)
+        kind = _common_kind([then.kind, otherwise.kind])
+        if kind is None:
+            raise self.fail("`if` with branches of different kinds", "a column holds one kind", node.span)
+        if predicate.kind not in ("bool", "null"):
+            return V(_null("null"), "null")  # the Python engine's error: a condition that is not a boolean
+        if predicate.kind == "null":  # counts as false
+            return V(self._as(otherwise, kind), kind)
+        return V(f"CASE WHEN {predicate.sql} THEN {self._as(then, kind)} ELSE {self._as(otherwise, kind)} END", kind)
 
     def f_like(self, node, args) -> V:
         return self.call_like(self.lower(args[0]), args[1], node)
@@ -886,9 +1063,10 @@ class Expressions:
         return V("(" + " || ".join(pieces) + ")" if pieces else "''", "string")
 
 
-def compile_plan(plan: Plan, schema: dict[str, Kind] | None = None, wrapped: bool = False) -> Script:
+def compile_plan(plan: Plan, schema: dict[str, Kind] | None = None, wrapped: bool = False,
+                 datamodels_strings: bool = True) -> Script:
     """The plan as a Flink SQL script; E0405 for what does not lower."""
-    return Compiler(plan, dict(schema or {}), wrapped).compile()
+    return Compiler(plan, dict(schema or {}), wrapped, datamodels_strings=datamodels_strings).compile()
 
 
 def event_keys(plan: Plan) -> list[str]:
@@ -908,8 +1086,7 @@ def event_keys(plan: Plan) -> list[str]:
 
 def compile_for_file(plan: Plan, path: str) -> Script:
     """The plan as a script over one JSON-lines file, its event schema read from the file."""
-    schema, wrapped = infer_schema(path, event_keys(plan))
-    return compile_plan(plan, schema, wrapped)
+    return compile_plan(plan, *infer_schema(path, event_keys(plan)))
 
 
 def run_script(script: Script, input_path: str, parallelism: int | None = None) -> Iterator[dict]:
