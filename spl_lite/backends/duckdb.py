@@ -31,7 +31,7 @@ from sqlglot import exp
 from ..core.errors import NOT_LOWERED, SplError
 from ..plan.logical import Node, Plan
 from ..syntax import ast
-from .lowering import function_support, not_lowered, re2_pattern, z_cutoffs
+from .lowering import ExpressionLowering, function_support, not_lowered, re2_pattern, z_cutoffs
 
 ENGINE = "DuckDB"
 # The order key of what is emitted at the end of input: after every record.
@@ -932,25 +932,40 @@ def _kind_name(kind: Kind) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-class Expressions:
+# The registry's functions DuckDB does not lower, and why; every other one has an `f_` method below.
+NOT_LOWERED_FUNCTIONS = {
+    "cast": "the text forms of lists, maps and doubles are the Python engine's, not DuckDB's (not lowered yet)",
+    "tostring": "Java's text of a double differs from DuckDB's (not lowered yet)",
+    "to_string": "Java's text of a double differs from DuckDB's (not lowered yet)",
+    "parse_double": "Java's Double.parseDouble grammar (blanks, suffixes, hex) is not lowered yet",
+    "cidrmatch": "IPv4 ranges with the Python engine's parsing rules are not lowered yet",
+    "replace": "Java replacement strings ($n, ${name}, \\x) over Java regexes are not lowered yet",
+    "substr": "not lowered yet",
+    "length": "the length of a list or text that is an event value is not lowered yet",
+    "mvrange": "not lowered yet",
+    "in": "the function form is not lowered yet (the `IN` operator is)",
+    "exp": "DuckDB raises on overflow where Java gives Infinity (not lowered yet)",
+    "pow": "Java's Math.pow edge cases are not lowered yet",
+    "from_json_object": "a map's keys are known only at run time, a STRUCT needs them at compile time",
+    "deserialize_json_object": "a map's keys are known only at run time, a STRUCT needs them at compile time",
+    "serialize_json": "the Python engine's JSON text (key order, numbers) is not DuckDB's to_json",
+    "to_json_string": "the Python engine's JSON text (key order, numbers) is not DuckDB's to_json",
+}
+
+
+class Expressions(ExpressionLowering):
     """Lowering of expressions (AST, names bound) over one relation's columns."""
+
+    engine = ENGINE
+    not_lowered_functions = NOT_LOWERED_FUNCTIONS
 
     def __init__(self, compiler: Compiler, rel: Rel):
         self.compiler, self.rel = compiler, rel
-
-    def fail(self, what: str, reason: str, span) -> SplError:
-        return not_lowered(ENGINE, what, reason, span)
 
     # ---- values ----
     def field_value(self, name: str, span) -> V:
         found = self.rel.value(name)
         return V(exp.Null(), "null") if found is None else found
-
-    def lower(self, node: ast.Expr) -> V:
-        method = getattr(self, "x_" + type(node).__name__, None)
-        if method is None:
-            raise self.fail(f"expression `{type(node).__name__}`", "no lowering", getattr(node, "span", None))
-        return method(node)
 
     def x_Literal(self, node: ast.Literal) -> V:
         value = node.value
@@ -1161,29 +1176,12 @@ class Expressions:
         if not isinstance(node.right if isinstance(node, ast.Binary) else node.args[1], ast.Literal) \
                 or pattern.kind != "string":
             raise self.fail("`like` with a pattern that is not a string literal", "no lowering", node.span)
-        literal = (node.right if isinstance(node, ast.Binary) else node.args[1]).value
         # DuckDB's LIKE has no escape character unless given one: a backslash is literal, as in SPL.
         if text.kind not in ("string", "json", "null"):
             return V(exp.cast(exp.Null(), "BOOLEAN"), "bool")
         return V(exp.Like(this=self.as_string(text), expression=pattern.sql), "bool")
 
     # ---- calls ----
-    def x_Call(self, node: ast.Call) -> V:
-        method = getattr(self, "f_" + node.name, None)
-        if method is None:
-            raise self.fail(f"function `{node.name}`", NOT_LOWERED_FUNCTIONS.get(node.name, "no lowering"),
-                            node.name_span)
-        args = [a.value if isinstance(a, ast.NamedArgument) else a for a in node.args]
-        return method(node, args)
-
-    def _literal_arg(self, node, args, index, kinds=(str,)):
-        if index >= len(args):
-            return None
-        arg = args[index]
-        if not isinstance(arg, ast.Literal) or not isinstance(arg.value, kinds):
-            raise self.fail(f"`{node.name}` with argument {index + 1} not a literal", "no lowering", arg.span)
-        return arg.value
-
     def f_map_get(self, node, args) -> V:
         key = self._literal_arg(node, args, 1)
         return self._get(self.lower(args[0]), key, node.span)
@@ -1541,25 +1539,6 @@ class Expressions:
     f_match_regex = f_match
 
 
-# The registry's functions DuckDB does not lower, and why; every other one has an `f_` method above.
-NOT_LOWERED_FUNCTIONS = {
-    "cast": "the text forms of lists, maps and doubles are the Python engine's, not DuckDB's (not lowered yet)",
-    "tostring": "Java's text of a double differs from DuckDB's (not lowered yet)",
-    "to_string": "Java's text of a double differs from DuckDB's (not lowered yet)",
-    "parse_double": "Java's Double.parseDouble grammar (blanks, suffixes, hex) is not lowered yet",
-    "cidrmatch": "IPv4 ranges with the Python engine's parsing rules are not lowered yet",
-    "replace": "Java replacement strings ($n, ${name}, \\x) over Java regexes are not lowered yet",
-    "substr": "not lowered yet",
-    "length": "the length of a list or text that is an event value is not lowered yet",
-    "mvrange": "not lowered yet",
-    "in": "the function form is not lowered yet (the `IN` operator is)",
-    "exp": "DuckDB raises on overflow where Java gives Infinity (not lowered yet)",
-    "pow": "Java's Math.pow edge cases are not lowered yet",
-    "from_json_object": "a map's keys are known only at run time, a STRUCT needs them at compile time",
-    "deserialize_json_object": "a map's keys are known only at run time, a STRUCT needs them at compile time",
-    "serialize_json": "the Python engine's JSON text (key order, numbers) is not DuckDB's to_json",
-    "to_json_string": "the Python engine's JSON text (key order, numbers) is not DuckDB's to_json",
-}
 
 # Each command: how it lowers, or why not (README's support table, tools/support_table.py).
 COMMAND_SUPPORT = {

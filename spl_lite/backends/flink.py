@@ -46,7 +46,7 @@ from ..core.errors import BAD_INPUT, NOT_LOWERED, SplError
 from ..core.regex import compile_java
 from ..plan.logical import Node, Plan
 from ..syntax import ast
-from .lowering import not_lowered
+from .lowering import ExpressionLowering, not_lowered
 
 ENGINE = "Flink"
 EVENT_SOURCES = ("read_ssa_enriched_events", "read_ba_enriched_events", "enriched_source")
@@ -631,14 +631,13 @@ class Compiler:
 
 
 # ---------------------------------------------------------------------------------------------
-class Expressions:
+class Expressions(ExpressionLowering):
     """Lowering of expressions (AST, names bound) over one relation's columns."""
+
+    engine = ENGINE
 
     def __init__(self, compiler: Compiler, rel: Rel):
         self.compiler, self.rel = compiler, rel
-
-    def fail(self, what: str, reason: str, span) -> SplError:
-        return not_lowered(ENGINE, what, reason, span)
 
     def field_value(self, name: str) -> V:
         found = self.rel.lookup(name)
@@ -649,10 +648,7 @@ class Expressions:
         return V(_ident(found[0]), found[1])
 
     def lower(self, node: ast.Expr) -> V:
-        method = getattr(self, "x_" + type(node).__name__, None)
-        if method is None:
-            raise self.fail(f"expression `{type(node).__name__}`", "no lowering", getattr(node, "span", None))
-        value = method(node)
+        value = super().lower(node)
         if value.kind == "event":
             shown = node.path[0] if isinstance(node, ast.Field) else "input_event"
             raise self.fail(f"the source's field `{shown}` as a value", "the event is written as it came or read "
@@ -850,21 +846,6 @@ class Expressions:
         return V(f"REGEXP({text.sql}, {regex})", "bool")
 
     # ---- calls ----
-    def x_Call(self, node: ast.Call) -> V:
-        method = getattr(self, "f_" + node.name, None)
-        if method is None:
-            raise self.fail(f"function `{node.name}`", "no lowering yet", node.name_span)
-        args = [a.value if isinstance(a, ast.NamedArgument) else a for a in node.args]
-        return method(node, args)
-
-    def _literal_arg(self, node, args, index, kinds=(str,)):
-        if index >= len(args):
-            return None
-        arg = args[index]
-        if not isinstance(arg, ast.Literal) or not isinstance(arg.value, kinds):
-            raise self.fail(f"`{node.name}` with argument {index + 1} not a literal", "no lowering", arg.span)
-        return arg.value
-
     def f_map_get(self, node, args) -> V:
         key = self._literal_arg(node, args, 1)
         target = args[0]

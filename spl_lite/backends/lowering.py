@@ -16,6 +16,7 @@ import struct
 from typing import Callable, Iterable, Mapping
 
 from ..core.errors import NOT_LOWERED, Span, SplError
+from ..syntax import ast
 
 
 def not_lowered(engine: str, what: str, reason: str, span: Span | None) -> SplError:
@@ -111,3 +112,38 @@ def z_cutoffs(threshold: float) -> tuple[float, float]:
         if (_phi(z) > upper) != (k >= 0):
             raise ValueError(f"Φ is not monotone around the high cut-off for threshold {threshold}")
     return low, high
+
+
+class ExpressionLowering:
+    """What every dialect's lowering of expressions shares: `lower` dispatches on the AST class to
+    `x_<Class>`, a call to `f_<function>`; what has no method fails with a positioned E0405 naming it
+    and the engine (`engine`), with the reason `not_lowered_functions` gives for a function."""
+
+    engine = ""
+    not_lowered_functions: dict[str, str] = {}
+
+    def fail(self, what: str, reason: str, span) -> SplError:
+        return not_lowered(self.engine, what, reason, span)
+
+    def lower(self, node: ast.Expr):
+        method = getattr(self, "x_" + type(node).__name__, None)
+        if method is None:
+            raise self.fail(f"expression `{type(node).__name__}`", "no lowering", getattr(node, "span", None))
+        return method(node)
+
+    def x_Call(self, node: ast.Call):
+        method = getattr(self, "f_" + node.name, None)
+        if method is None:
+            raise self.fail(f"function `{node.name}`", self.not_lowered_functions.get(node.name, "no lowering"),
+                            node.name_span)
+        args = [a.value if isinstance(a, ast.NamedArgument) else a for a in node.args]
+        return method(node, args)
+
+    def _literal_arg(self, node: ast.Call, args: list, index: int, kinds=(str,)):
+        """Argument `index` of a call, which must be a literal of one of `kinds` (None when not given)."""
+        if index >= len(args):
+            return None
+        arg = args[index]
+        if not isinstance(arg, ast.Literal) or not isinstance(arg.value, kinds):
+            raise self.fail(f"`{node.name}` with argument {index + 1} not a literal", "no lowering", arg.span)
+        return arg.value
