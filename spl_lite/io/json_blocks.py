@@ -43,7 +43,7 @@ def object_lines(block: bytes) -> tuple[np.ndarray, np.ndarray] | None:
     return None
 
 
-def decode_lines(decoder: msgspec.json.Decoder, block: bytes) -> list:
+def schema_decode(decoder: msgspec.json.Decoder, block: bytes) -> list:
     """The documents of a block. msgspec nests as deep as Python's recursion limit allows, which a
     run raises above 1,024 (values.py); under the default limit it stops short of orjson's 1,024
     levels, so a line nested that deep raises RecursionError and is left to orjson, which decides."""
@@ -62,7 +62,7 @@ def schema_records(decoder: msgspec.json.Decoder, block: bytes) -> tuple[list, t
     if bounds is None:
         return None
     try:
-        records = decode_lines(decoder, block)
+        records = schema_decode(decoder, block)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return None
     return (records, bounds) if len(records) == len(bounds[0]) else None

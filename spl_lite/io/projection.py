@@ -42,7 +42,7 @@ from ..core.batch import TEXT_KINDS, ProjectedMaps, known
 from .decoding import Decoded, Decoder, WholeDecoder
 from .formats import NOT_FLAT_KEYS
 from .framing import Block
-from .json_blocks import decode_lines, object_lines
+from .json_blocks import object_lines, schema_decode
 from .windows_columns import WindowsJsonDecoder
 from .windows_xml_columns import WindowsXmlDecoder
 
@@ -150,7 +150,7 @@ class ProjectedDecoder:
             return None
         while True:
             try:
-                events = decode_lines(self._decoder, block)
+                events = schema_decode(self._decoder, block)
                 break
             except msgspec.ValidationError as error:  # also: a guard key is present
                 if not self._widen(str(error)):
