@@ -143,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     compile_ = commands.add_parser(
         "compile", help="print a search as SQL for another engine",
         description="Lower SEARCH's logical plan to SQL and print it. The query reads the input files as "
-        "parameters $path0, $path1, ...; what does not lower is an E0404 diagnostic.",
+        "parameters $path0, $path1, ...; what does not lower is an E0405 diagnostic.",
     )
     compile_.add_argument("search", metavar="SEARCH")
     compile_.add_argument("--to", choices=("duckdb", "flink"), default="duckdb",
