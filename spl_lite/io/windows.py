@@ -348,13 +348,26 @@ def iso_times_ms(values: list) -> list[int | None]:
     import numpy as np
 
     found: list[int | None] = [None] * len(values)
-    texts = [value.__class__ is str for value in values]
-    lengths = np.fromiter((len(value) if text else 0 for value, text in zip(values, texts)), dtype=np.intp,
-                          count=len(values))
-    for length in np.unique(lengths[(lengths >= 19) & (lengths <= 40)]).tolist():
-        positions = np.flatnonzero(lengths == length)
+    try:
+        # The common case, every value text of one length: one group, no look at each value.
+        joined = "".join(values)
+        sizes = set(map(len, values))
+    except TypeError:  # a value that is not text
+        sizes = ()
+    if len(sizes) == 1:
+        length = sizes.pop()
+        groups = [(np.arange(len(values)), joined)] if 19 <= length <= 40 else []
+    else:
+        lengths = np.fromiter((len(value) if value.__class__ is str else 0 for value in values), dtype=np.intp,
+                              count=len(values))
+        groups = []
+        for length in np.unique(lengths[(lengths >= 19) & (lengths <= 40)]).tolist():
+            positions = np.flatnonzero(lengths == length)
+            groups.append((positions, "".join([values[p] for p in positions.tolist()])))
+    for positions, joined in groups:
+        length = len(joined) // len(positions)
         try:
-            text = "".join([values[p] for p in positions.tolist()]).encode("ascii")
+            text = joined.encode("ascii")
         except UnicodeEncodeError:
             continue
         chars = np.frombuffer(text, dtype=np.uint8).reshape(len(positions), length)
@@ -387,6 +400,8 @@ def iso_times_ms(values: list) -> list[int | None]:
         for place, weight in ((20, 100), (21, 10), (22, 1)):  # the first three digits of the fraction, truncated
             if place < length:
                 millis += np.where(place < fraction_end, digits[:, place], 0) * weight
+        if len(positions) == len(values) and ok.all():
+            return millis.tolist()
         for position, value in zip(positions[ok].tolist(), millis[ok].tolist()):
             found[position] = value
     return found
