@@ -736,3 +736,23 @@ def test_any_json_objects_decode_as_orjson_decodes_them(objects, input_format, d
 def _values(column):
     """A key's values, decoding a deferred column as the executor does before a node uses it."""
     return column.values() if isinstance(column, DeferredColumn) else column
+
+
+# Bytes that make up UTF-8 and its usual mistakes: lone continuation bytes, truncated and
+# overlong sequences, surrogates, code points beyond U+10FFFF, bytes that never occur.
+UTF8_PIECES = [b"a", b" ", b"{", b"\xc3\xa9", b"\xe2\x82\xac", b"\xf0\x9f\x98\x80", b"\xff", b"\xc3", b"\x80",
+               b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82", b"\xc0\xaf", b"\xf8\x88\x80\x80\x80"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(UTF8_PIECES), max_size=10))
+def test_utf8_checked_on_the_non_ascii_runs_is_utf8_checked_whole(pieces):
+    from spl_lite.io.json_blocks import is_utf8
+
+    data = b"".join(pieces)
+    try:
+        data.decode()
+        expected = True
+    except UnicodeDecodeError:
+        expected = False
+    assert is_utf8(np.frombuffer(data, dtype=np.uint8)) == expected
