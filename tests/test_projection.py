@@ -744,7 +744,7 @@ UTF8_PIECES = [b"a", b" ", b"{", b"\xc3\xa9", b"\xe2\x82\xac", b"\xf0\x9f\x98\x8
                b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82", b"\xc0\xaf", b"\xf8\x88\x80\x80\x80"]
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(UTF8_PIECES), max_size=10))
 def test_utf8_checked_on_the_non_ascii_runs_is_utf8_checked_whole(pieces):
     from spl_lite.io.json_blocks import is_utf8
