@@ -14,7 +14,7 @@ record, an `input_event` that is not an object). SSA stream records, `{"id": ...
 {...}, ...}`, are decoded in part too: their event is `input_event` (spec 7.1), read with a nested
 schema of the same keys, the envelope's other keys skipped; a block may mix them with flat events,
 line by line, as the whole-event path does. With `--input-format auto`, a block of raw Windows JSON
-records (NXLog, EVTX as JSON, Sentinel, eqllib, Winlogbeat 6) is read in part too, by
+records (NXLog, EVTX as JSON, Sentinel, eqllib, Winlogbeat 6 and 7+) is read in part too, by
 windows_columns.py, and one of XmlWinEventLog records by windows_xml_columns.py, into the same keys
 of the SSA events they normalise to. One difference remains, documented: a number beyond double
 range in a key that is not read makes orjson reject the line; msgspec skips the value unread and so

@@ -1,7 +1,8 @@
 """Raw Windows JSON records read for the SSA keys a plan needs and normalised column by column.
 
 NXLog, EVTX converted to JSON, Sentinel SecurityEvent exports and eqllib are flat JSON objects
-whose System and EventData fields sit side by side. For a block of such lines this decoder reads,
+whose System and EventData fields sit side by side; Winlogbeat 6 keeps EventData in `event_data`,
+Winlogbeat 7+ (ECS) both in `winlog`. For a block of such lines this decoder reads,
 with one msgspec schema, only the raw fields that the needed SSA keys come from (plus those that
 say which shape a record is and whether it is a process creation), and builds each SSA key's
 column from the raw columns once per distinct value (an image path's base name, a host's short
@@ -12,7 +13,7 @@ What it cannot do exactly, record by record, it leaves to io/windows.py for that
 (its line parsed whole): a Log-Analytics `EventData` text, a rendered `Message` that would fill a
 needed field the record lacks, a value whose normalising raises. A block it cannot read at all
 is declined (None) and takes the whole-event path: a line that is not a raw record of these
-shapes (Winlogbeat, `_raw` text, OCSF, stream records, SSA events), a value of a type other than
+shapes (`_raw` text, OCSF, stream records, SSA events), a value of a type other than
 text, integer or null in a field it reads, anything the block checks of json_blocks.py reject.
 """
 from __future__ import annotations
@@ -35,7 +36,7 @@ _VALUE = Union[str, Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)], Non
 _PRESENCE = Union[msgspec.Raw, msgspec.UnsetType]  # only whether the key is there, or whether it holds text
 _ABSENT = Annotated[int, msgspec.Meta(ge=1, le=0)]  # no JSON value passes: a line with this key is declined
 # Lines with one of these keys are other shapes (formats.kind_of looks at them before the raw fields).
-_OTHER_SHAPE_KEYS = ("_raw", "winlog", "input_event", "class_uid")
+_OTHER_SHAPE_KEYS = ("_raw", "input_event", "class_uid")
 
 # Keys whose values decide the shape (windows.detect_format), the event id and the provider and
 # channel (windows._is_process_creation): one signature per record, decided once per distinct one.
@@ -46,7 +47,9 @@ _WINLOGBEAT_SYSTEM = {"EventID": "event_id", "Provider": "source_name", "Channel
 # Keys detect_format needs only the presence of.
 _PRESENT = ("TenantId", "TimeGenerated", "Computer", "Hostname", "Image")
 _HOST = ("Computer", "Hostname", "ComputerName", "computer_name")
-_FORMATS = ("evtx", "nxlog", "sentinel", "eqllib", "winlogbeat")
+_FORMATS = ("evtx", "nxlog", "sentinel", "eqllib", "winlogbeat", "winlogbeat-ecs")
+# Winlogbeat 7+ (ECS): the System fields windows.process_creation reads inside `winlog`.
+_ECS_SYSTEM = {"EventID": "event_id", "Provider": "provider_name", "Channel": "channel"}
 _TIMES = tuple(dict.fromkeys(key for fmt in _FORMATS for key in windows._TIME_KEYS[fmt]))
 
 SYSMON, SECURITY = windows.SYSMON_PROCESS_CREATE, windows.SECURITY_PROCESS_CREATE
@@ -114,16 +117,25 @@ class WindowsJsonDecoder:
                                                           for i, name in enumerate(data_fields)], gc=False)
         self._no_event_data = inner()
         self._data_names = tuple(data_fields)
+        winlog = msgspec.defstruct("Winlog", [
+            *((key, _VALUE, msgspec.field(default=UNSET)) for key in (*_ECS_SYSTEM.values(), "computer_name")),
+            # `event_data or {}` (windows.process_creation): anything but an object or null is declined.
+            ("event_data", Union[inner, None, msgspec.UnsetType], msgspec.field(default=UNSET))], gc=False)
+        self._no_winlog = winlog()
         schema += [("message", _PRESENCE, msgspec.field(default=UNSET, name="Message")),
                    ("event_data_text", _PRESENCE, msgspec.field(default=UNSET, name="EventData")),
                    ("winlogbeat_message", _PRESENCE, msgspec.field(default=UNSET, name="message")),
                    # Anything but an object in `event_data` fails the schema: the block is declined.
-                   ("event_data", Union[inner, msgspec.UnsetType], msgspec.field(default=UNSET, name="event_data"))]
+                   ("event_data", Union[inner, msgspec.UnsetType], msgspec.field(default=UNSET, name="event_data")),
+                   # Anything but an object in `winlog` fails the schema too; `host` is read only if needed.
+                   ("winlog", Union[winlog, msgspec.UnsetType], msgspec.field(default=UNSET, name="winlog")),
+                   ("host", _PRESENCE, msgspec.field(default=UNSET, name="host"))]
         schema += [(f"g{i}", _ABSENT, msgspec.field(default=None, name=name)) for i, name in enumerate(_OTHER_SHAPE_KEYS)]
         self._decoder = msgspec.json.Decoder(msgspec.defstruct("RawWindowsRecord", schema, gc=False))
         # The record's fields in schema order, as `_columns` names them.
-        self._names = (*self._fields, "message", "event_data_text", "winlogbeat_message", "event_data",
-                       *(f"g{i}" for i in range(len(_OTHER_SHAPE_KEYS))))
+        self._names = (*self._fields, "message", "event_data_text", "winlogbeat_message", "event_data", "winlog",
+                       "host", *(f"g{i}" for i in range(len(_OTHER_SHAPE_KEYS))))
+        self._ecs_names = (*_ECS_SYSTEM.values(), "computer_name", "event_data")
         self._plans: dict[tuple, tuple | bool] = {}  # per distinct signature (see _plan)
 
     def decode_block(self, block: bytes, place: tuple[str, int] | None = None) -> ProjectedMaps | None:
@@ -133,14 +145,14 @@ class WindowsJsonDecoder:
             return None
         records, bounds = decoded
         columns = _columns(records, self._names)
-        winlogbeat: list[dict] = []  # made once, if a row is of that shape
+        made: dict[str, dict] = {}  # the columns of the Winlogbeat shapes, made if a row is of one
 
         def columns_of(fmt: str) -> dict[str, tuple]:
-            if fmt != "winlogbeat":
+            if fmt not in ("winlogbeat", "winlogbeat-ecs"):
                 return columns
-            if not winlogbeat:
-                winlogbeat.append(self._winlogbeat_columns(columns))
-            return winlogbeat[0]
+            if fmt not in made:
+                made[fmt] = self._winlogbeat_columns(columns) if fmt == "winlogbeat" else self._ecs_columns(columns)
+            return made[fmt]
         plans = self._row_plans(columns, columns_of, len(records))
         if plans is None:
             return None
@@ -154,6 +166,22 @@ class WindowsJsonDecoder:
         absent = (UNSET,) * len(inner)
         return {**columns, **_columns(inner, self._data_names), "Computer": columns["computer_name"],
                 "Hostname": absent, "ComputerName": absent}
+
+    def _ecs_columns(self, columns: dict[str, tuple]) -> dict[str, tuple]:
+        """The columns as Winlogbeat 7+ records name them (windows.process_creation): System fields
+        and EventData inside `winlog`, the host `winlog.computer_name or host.name`; a row whose
+        `host` that reads as no object or null is normalised whole (its error or value decided there)."""
+        absent = (UNSET,) * len(columns["winlog"])
+        no_winlog = self._no_winlog
+        system = _columns([no_winlog if w is UNSET else w for w in columns["winlog"]], self._ecs_names)
+        empty = self._no_event_data
+        data = _columns([empty if d is UNSET or d is None else d for d in system["event_data"]], self._data_names)
+        computers = list(system["computer_name"])
+        for row, (computer, host) in enumerate(zip(computers, columns["host"])):
+            if computer is UNSET or not computer:
+                computers[row] = _host_name(host)
+        return {**columns, **data, **{key: system[name] for key, name in _ECS_SYSTEM.items()},
+                "Computer": computers, "Hostname": absent, "ComputerName": absent, "computer_name": absent}
 
     def _row_plans(self, columns: dict[str, tuple], columns_of: Callable[[str], dict[str, tuple]],
                    count: int) -> list[tuple] | None:
@@ -171,6 +199,12 @@ class WindowsJsonDecoder:
                   if has_event_data.count(True) else has_event_data,
                   [d is not UNSET and memoryview(d)[0] == _QUOTE for d in event_data_text]
                   if event_data_text.count(UNSET) != count else [False] * count]
+        has_winlog = _presence(columns["winlog"])
+        if has_winlog.count(True):
+            ecs = columns_of("winlogbeat-ecs")
+            parts += [has_winlog, *(ecs[key] for key in _ECS_SYSTEM), _presence(ecs["Image"]), ecs["Computer"]]
+        else:
+            parts += [has_winlog] * (len(_ECS_SYSTEM) + 3)
         alike = [count and part.count(part[0]) == count for part in parts]
         varying = [part for part, same in zip(parts, alike) if not same]
         signature_of = [(i, part[0]) for i, (part, same) in enumerate(zip(parts, alike)) if same]
@@ -196,7 +230,7 @@ class WindowsJsonDecoder:
             _, fmt, event_id = plan
             rows = [row for row, found in enumerate(plans) if found is plan] if len(plan_of) > 1 else range(count)
             found_in = columns_of(fmt)
-            messages = columns["winlogbeat_message" if fmt == "winlogbeat" else "message"]
+            messages = columns["winlogbeat_message" if fmt.startswith("winlogbeat") else "message"]
             for name in self._data_fields[event_id]:
                 values = found_in[name]
                 if values.count(UNSET) == 0:
@@ -209,7 +243,15 @@ class WindowsJsonDecoder:
     def _plan(self, signature: tuple) -> tuple | bool:
         detection = dict(zip(_DETECTION, signature))
         present = signature[len(_DETECTION):len(_DETECTION) + len(_PRESENT)]
-        has_event_data, event_data_image, event_data_is_text = signature[-3:]
+        # The signature's parts, as _row_plans lists them.
+        after = len(_DETECTION) + len(_PRESENT)
+        has_event_data, event_data_image, event_data_is_text = signature[after:after + 3]
+        has_winlog, *ecs_system, ecs_image, ecs_computer = signature[after + 3:]
+        if has_winlog:  # windows.detect_format: `winlog` an object is Winlogbeat 7+, whatever else is there
+            if ecs_computer is _RAISED:
+                return (WHOLE,)
+            system = {key: None if value is UNSET else value for key, value in zip(_ECS_SYSTEM, ecs_system)}
+            return self._process_creation("winlogbeat-ecs", system, ecs_image)
         system = {key: value for key, value in detection.items() if value is not UNSET}
         system.update((key, "") for key, there in zip(_PRESENT, present) if there and key not in system)
         if has_event_data:
@@ -224,6 +266,10 @@ class WindowsJsonDecoder:
             if event_data_is_text:
                 return (WHOLE,)  # Log-Analytics EventData text, merged into the fields (windows.process_creation)
             image = present[_PRESENT.index("Image")]
+        return self._process_creation(fmt, system, image)
+
+    @staticmethod
+    def _process_creation(fmt: str, system: dict, image: bool) -> tuple:
         event_id = windows._as_int(windows._first(system, "EventID", "EventId", "EventCode"))
         data = {"Image": ""} if image else {}
         if not windows._is_process_creation(event_id, system, data):
@@ -237,6 +283,20 @@ def _columns(records: list, names: tuple[str, ...]) -> dict[str, tuple]:
     if not records:
         return dict.fromkeys(names, ())
     return dict(zip(names, zip(*map(astuple, records))))
+
+
+def _host_name(host: Any) -> Any:
+    """`(record.get("host") or {}).get("name")` of a raw `host`, or _RAISED where that raises or
+    gives a value other than text, an integer or null (left to the whole-event path)."""
+    if host is UNSET:
+        return None
+    value = orjson.loads(memoryview(host))
+    if not value:
+        return None
+    if value.__class__ is not dict:
+        return _RAISED
+    name = value.get("name")
+    return name if name is None or name.__class__ in (str, int) else _RAISED
 
 
 def _presence(column: list) -> list[bool]:
