@@ -12,6 +12,7 @@ Shapes (searches/rare_parent_child_process_relationship.spl over each):
   evtx    EVTX converted to JSON                                           } repeated to
   otrf    OTRF security datasets (NXLog/Mordor, current and legacy)        } --raw-lines lines
   sentinel  msticpy Sentinel SecurityEvent and eqllib Sysmon               } (default 200k)
+  wineventlog  classic Splunk WinEventLog text in `_raw` (Security 4688)   }
 The raw shapes are skipped when ../shared/data/raw is absent.
 
 Each round runs, as separate processes and alternating so that machine noise hits all alike, for
@@ -56,6 +57,7 @@ RAW_SHAPES = {
     "evtx": ("EVTX converted to JSON", ["evtx-attack-samples"]),
     "otrf": ("OTRF security datasets", ["otrf-security-datasets", "otrf-security-datasets-legacy"]),
     "sentinel": ("Sentinel SecurityEvent / eqllib Sysmon", ["msticpy-sentinel-securityevent", "eqllib-sysmon"]),
+    "wineventlog": ("classic WinEventLog text (`_raw`)", ["splunk-wineventlog-4688"]),
 }
 SHAPES = ("flat", "stream", *RAW_SHAPES)
 LABELS = {"flat": "flat SSA enriched events", "stream": "SSA stream records {id, host, source, input_event}",
