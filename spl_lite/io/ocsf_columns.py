@@ -15,7 +15,7 @@ of json_blocks.py reject.
 """
 from __future__ import annotations
 
-from itertools import repeat
+from operator import attrgetter
 from typing import Annotated, Any, Callable, Union
 
 import msgspec
@@ -26,7 +26,7 @@ from msgspec import UNSET
 from ..core.batch import ProjectedMaps, known
 from .formats import OCSF
 from .json_blocks import schema_records
-from .ocsf import ENRICHED_FROM
+from .ocsf import ENRICHED_FROM, _as_is
 
 _INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 _VALUE = Union[str, _INT64, None, msgspec.UnsetType]
@@ -62,20 +62,28 @@ class OcsfDecoder:
         count = len(records)
         found: dict[tuple[str, ...], list] = {(): records}
         for path in self._paths:
-            _values_at(path, found)
+            column = _values_at(path, found)
+            if path in _RAW_PATHS:  # as hashable text
+                try:
+                    found[path] = list(map(bytes, column))
+                except TypeError:  # UNSET where absent
+                    found[path] = [value if value is UNSET else bytes(value) for value in column]
         values = {}
         for key in self.keys:
             if key not in ENRICHED_FROM:
                 values[key] = np.full(count, None, dtype=object)
                 continue
             paths, made = ENRICHED_FROM[key]
-            column = _per_distinct(made, [found[path] for path in paths], self._memos[key])
-            if column is None:
-                return None
-            if key == _DATAMODELS:  # a list a row, never one shared
-                column = [list(value) for value in column]
-            elif any(value.__class__ in (list, dict) for value in self._memos[key].values()):
-                return None  # an object or list passed on (a user's `uuid`): one a row, on the whole-event path
+            if made is _as_is:  # the value itself, absent as null
+                column = found[paths[0]]
+                if UNSET in column:
+                    column = [None if value is UNSET else value for value in column]
+            else:
+                column = _per_distinct(made, [found[path] for path in paths], self._memos[key], key == _DATAMODELS)
+                if column is None:
+                    return None
+                if key == _DATAMODELS:  # a list a row, never one shared
+                    column = [list(value) for value in column]
             values[key] = known(_object_array(column))
         return ProjectedMaps(values, count, kind=OCSF)
 
@@ -109,30 +117,45 @@ def _values_at(path: tuple[str, ...], found: dict[tuple[str, ...], list]) -> lis
     if column is not None:
         return column
     above = _values_at(path[:-1], found)
-    key = path[-1]
-    structs = {value.__class__ for value in above if isinstance(value, msgspec.Struct)}
-    column = [UNSET] * len(above)
-    for struct in structs:
-        attribute = struct.ocsf_keys[key]
-        column = [getattr(value, attribute) if value.__class__ is struct else old for value, old in zip(above, column)]
+    struct = _struct_of(above)
+    if struct is None:  # no row has an object there
+        column = [UNSET] * len(above)
+    else:
+        get = attrgetter(struct.ocsf_keys[path[-1]])
+        try:
+            column = list(map(get, above))  # the common case: an object in every row
+        except AttributeError:
+            column = [get(value) if value.__class__ is struct else UNSET for value in above]
     found[path] = column
     return column
 
 
-def _per_distinct(made: Callable, inputs: list[list], memo: dict) -> list | None:
+def _struct_of(column: list) -> type | None:
+    """The struct class of the objects in a column (one a path: the schema nests one), if any."""
+    for value in column:
+        if isinstance(value, msgspec.Struct):
+            return value.__class__
+    return None
+
+
+def _per_distinct(made: Callable, inputs: list[list], memo: dict, shared_list: bool = False) -> list | None:
     """made(*values) of each row, once per distinct row of inputs (absent as null, raw texts
-    parsed); None where that cannot be decided here."""
-    keys = list(zip(*[[bytes(value) if value.__class__ is msgspec.Raw else value for value in column]
-                      for column in inputs]))
+    parsed); None where that cannot be decided here: an object or a list made (a user's `uuid`),
+    which a row must not share with another, unless `shared_list` (copied by the caller)."""
+    keys = inputs[0] if len(inputs) == 1 else list(zip(*inputs))
+    single = len(inputs) == 1
     if len(memo) > _MEMO_SIZE:
         memo.clear()
     for key in dict.fromkeys(keys).keys() - memo.keys():
         try:
             args = [None if value is UNSET else orjson.loads(value) if value.__class__ is bytes else value
-                    for value in key]
+                    for value in ((key,) if single else key)]
         except orjson.JSONDecodeError:  # a number beyond double range: orjson decides, line by line
             return None
-        memo[key] = made(*args)
+        value = made(*args)
+        if value.__class__ in (list, dict) and not shared_list:
+            return None
+        memo[key] = value
     return list(map(memo.__getitem__, keys))
 
 
