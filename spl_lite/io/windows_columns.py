@@ -230,12 +230,18 @@ class WindowsJsonDecoder:
             _, fmt, event_id = plan
             found_in = columns_of(fmt)
             messages = columns["winlogbeat_message" if fmt.startswith("winlogbeat") else "message"]
+            rows = None  # this plan's rows, found if a field lacks in some row
             for name in self._data_fields[event_id]:
                 values = found_in[name]
                 if values.count(UNSET) == 0:
                     continue
-                for row, value in enumerate(values):
-                    if value is UNSET and plans[row] is plan and _is_text(messages[row]):
+                if rows is None:
+                    rows = [row for row, found in enumerate(plans) if found is plan] if len(plan_of) > 1 \
+                        else range(count)
+                if len(rows) > 1 and itemgetter(*rows)(values).count(UNSET) == 0:
+                    continue
+                for row in rows:
+                    if values[row] is UNSET and _is_text(messages[row]):
                         plans[row] = (WHOLE,)
         return plans
 
