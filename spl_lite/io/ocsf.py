@@ -184,7 +184,7 @@ def _either(first: Any, second: Any) -> Any:
     return first or second
 
 
-def _as_is(value: Any) -> Any:
+def unchanged(value: Any) -> Any:
     return value
 
 
@@ -210,14 +210,14 @@ ENRICHED_FROM: dict[str, tuple[tuple[tuple[str, ...], ...], Callable]] = {
     "_time": ((("time",),), _time_text),
     "event_id": ((("metadata", "event_code"),), _event_code_text),
     "process_name": ((("process", "file", "name"), ("process", "file", "path")), _name_or_basename),
-    "process": ((("process", "cmd_line"),), _as_is),
-    "process_path": ((("process", "file", "path"),), _as_is),
+    "process": ((("process", "cmd_line"),), unchanged),
+    "process_path": ((("process", "file", "path"),), unchanged),
     "parent_process_name": ((("actor", "process", "file", "path"), ("actor", "process", "file", "name")), _either),
-    "parent_process": ((("actor", "process", "cmd_line"),), _as_is),
-    "process_guid": ((("process", "uid"),), _as_is),
-    "parent_process_guid": ((("actor", "process", "uid"),), _as_is),
-    "process_id": ((("process", "pid"),), _as_is),
-    "parent_process_id": ((("actor", "process", "pid"),), _as_is),
+    "parent_process": ((("actor", "process", "cmd_line"),), unchanged),
+    "process_guid": ((("process", "uid"),), unchanged),
+    "parent_process_guid": ((("actor", "process", "uid"),), unchanged),
+    "process_id": ((("process", "pid"),), unchanged),
+    "parent_process_id": ((("actor", "process", "pid"),), unchanged),
     "process_hash": ((("process", "file", "hashes"),), _hash_text),
     "dest_device_id": ((("device", "uuid"), ("device", "hostname")), _either),
     "dest_user_id": ((("process", "user"), ("actor", "user")), _user_id),

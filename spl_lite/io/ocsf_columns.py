@@ -16,7 +16,7 @@ of json_blocks.py reject.
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import Annotated, Any, Callable, Union
+from typing import Annotated, Callable, Union
 
 import msgspec
 import numpy as np
@@ -26,7 +26,7 @@ from msgspec import UNSET
 from ..core.batch import ProjectedMaps, known
 from .formats import OCSF
 from .json_blocks import schema_records
-from .ocsf import ENRICHED_FROM, _as_is
+from .ocsf import ENRICHED_FROM, unchanged
 
 _INT64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 _VALUE = Union[str, _INT64, None, msgspec.UnsetType]
@@ -74,7 +74,7 @@ class OcsfDecoder:
                 values[key] = np.full(count, None, dtype=object)
                 continue
             paths, made = ENRICHED_FROM[key]
-            if made is _as_is:  # the value itself, absent as null
+            if made is unchanged:  # the value itself, absent as null
                 column = found[paths[0]]
                 if UNSET in column:
                     column = [None if value is UNSET else value for value in column]
