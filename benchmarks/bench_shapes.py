@@ -12,7 +12,10 @@ Shapes (searches/rare_parent_child_process_relationship.spl over each):
   evtx    EVTX converted to JSON                                           } repeated to
   otrf    OTRF security datasets (NXLog/Mordor, current and legacy)        } --raw-lines lines
   sentinel  msticpy Sentinel SecurityEvent and eqllib Sysmon               } (default 200k)
-The raw shapes are skipped when ../shared/data/raw is absent.
+  wineventlog  classic Splunk WinEventLog text in `_raw` (Security 4688)   }
+  ocsf    every process creation of ../shared/data/raw as the OCSF document spl-lite makes of it,
+          repeated to --raw-lines lines
+The raw shapes and ocsf are skipped when ../shared/data/raw is absent.
 
 Each round runs, as separate processes and alternating so that machine noise hits all alike, for
 every shape: the floor, a loop of `orjson.loads` over each line (for xml also
@@ -56,10 +59,11 @@ RAW_SHAPES = {
     "evtx": ("EVTX converted to JSON", ["evtx-attack-samples"]),
     "otrf": ("OTRF security datasets", ["otrf-security-datasets", "otrf-security-datasets-legacy"]),
     "sentinel": ("Sentinel SecurityEvent / eqllib Sysmon", ["msticpy-sentinel-securityevent", "eqllib-sysmon"]),
+    "wineventlog": ("classic WinEventLog text (`_raw`)", ["splunk-wineventlog-4688"]),
 }
-SHAPES = ("flat", "stream", *RAW_SHAPES)
+SHAPES = ("flat", "stream", *RAW_SHAPES, "ocsf")
 LABELS = {"flat": "flat SSA enriched events", "stream": "SSA stream records {id, host, source, input_event}",
-          **{name: label for name, (label, _) in RAW_SHAPES.items()}}
+          **{name: label for name, (label, _) in RAW_SHAPES.items()}, "ocsf": "OCSF process documents"}
 
 
 def write_stream_records(flat: Path, out: Path) -> None:
@@ -69,8 +73,30 @@ def write_stream_records(flat: Path, out: Path) -> None:
             sink.write(b'{"id": %d, "host": "h", "source": "s", "input_event": %s}\n' % (n, line.rstrip(b"\r\n")))
 
 
+def write_ocsf(lines: int, out: Path) -> bool:
+    """Every process creation of the raw corpus as an OCSF document, repeated to `lines` lines."""
+    import orjson
+
+    from spl_lite.io.formats import read_process_creation
+    from spl_lite.io.ocsf import from_process_creation
+
+    raw = Path(out.parent) / "all-raw.jsonl"
+    if not write_repeated([path.name for path in sorted(SHARED_RAW.iterdir()) if path.is_dir()], 0, raw):
+        return False
+    documents = []
+    with open(raw, "rb") as source:
+        for line in source:
+            found, _ = read_process_creation(orjson.loads(line))
+            if found is not None:
+                documents.append(orjson.dumps(from_process_creation(found)) + b"\n")
+    with open(out, "wb") as sink:
+        for n in range(lines):
+            sink.write(documents[n % len(documents)])
+    return True
+
+
 def write_repeated(directories: list[str], lines: int, out: Path) -> bool:
-    """The lines of every file in these directories, repeated to `lines` lines; False if none."""
+    """The lines of every file in these directories, repeated to `lines` lines (0: each once); False if none."""
     found: list[bytes] = []
     for directory in directories:
         for path in sorted((SHARED_RAW / directory).rglob("*.jsonl*")):
@@ -81,6 +107,7 @@ def write_repeated(directories: list[str], lines: int, out: Path) -> bool:
         return False
     with open(out, "wb") as sink:
         written = 0
+        lines = lines or len(found)
         while written < lines:
             part = found[: lines - written]
             sink.writelines(part)
@@ -121,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
                     files[name] = path
                 else:
                     print(f"skipped {name}: no files under {SHARED_RAW}", file=sys.stderr)
+            elif name == "ocsf":
+                path = Path(scratch) / "ocsf.jsonl"
+                if SHARED_RAW.exists() and write_ocsf(args.raw_lines, path):
+                    files[name] = path
+                else:
+                    print(f"skipped ocsf: no files under {SHARED_RAW}", file=sys.stderr)
         # As an install does: compile the package once rather than on each start.
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "spl_lite")], check=True)
 

@@ -719,14 +719,19 @@ def test_any_json_objects_decode_as_orjson_decodes_them(objects, input_format, d
     # whole-event path.
     assert all(o.get("input_event", {}).__class__ is dict for o in objects)
     events = [o["input_event"] if "input_event" in o else o for o in objects]
-    if input_format == "auto":
-        assert not any("class_uid" in o for o in objects + events)
+    if got.kind == "ocsf":  # OCSF documents (io/ocsf_columns.py): the SSA events they make
+        assert input_format == "auto" and all("class_uid" in o for o in objects)
+        events = [ocsf.to_enriched(orjson.loads(line)) for line in lines]
+        deferred = frozenset()  # every key is decoded at once
+    else:
+        if input_format == "auto":
+            assert not any("class_uid" in o for o in objects + events)
+        events = [e["input_event"] if e.get("input_event").__class__ is dict else e for e in map(orjson.loads, lines)]
     rows = np.array(sorted(random.sample(range(len(lines)), random.randint(0, len(lines)))), dtype=np.intp)
     for key in ("a", "b", "c.d", "_time"):
         column = got.key(key)
         assert isinstance(column, DeferredColumn) == (key in deferred)
-        expected = [(e["input_event"] if e.get("input_event").__class__ is dict else e).get(key)
-                    for e in map(orjson.loads, lines)]
+        expected = [e.get(key) for e in events]
         values = _values(column).tolist()
         assert values == expected and [type(v) for v in values] == [type(v) for v in expected], key
         chosen = _values(got[rows].key(key)).tolist()  # rows of the events first, then the key (the where-in-head order)
@@ -736,3 +741,23 @@ def test_any_json_objects_decode_as_orjson_decodes_them(objects, input_format, d
 def _values(column):
     """A key's values, decoding a deferred column as the executor does before a node uses it."""
     return column.values() if isinstance(column, DeferredColumn) else column
+
+
+# Bytes that make up UTF-8 and its usual mistakes: lone continuation bytes, truncated and
+# overlong sequences, surrogates, code points beyond U+10FFFF, bytes that never occur.
+UTF8_PIECES = [b"a", b" ", b"{", b"\xc3\xa9", b"\xe2\x82\xac", b"\xf0\x9f\x98\x80", b"\xff", b"\xc3", b"\x80",
+               b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe2\x82", b"\xc0\xaf", b"\xf8\x88\x80\x80\x80"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(UTF8_PIECES), max_size=10))
+def test_utf8_checked_on_the_non_ascii_runs_is_utf8_checked_whole(pieces):
+    from spl_lite.io.json_blocks import is_utf8
+
+    data = b"".join(pieces)
+    try:
+        data.decode()
+        expected = True
+    except UnicodeDecodeError:
+        expected = False
+    assert is_utf8(np.frombuffer(data, dtype=np.uint8)) == expected

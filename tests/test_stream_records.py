@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from conftest import EXAMPLE, REFERENCE, ROOT, cli_in_process
 from spl_lite.core.batch import DeferredColumn, ProjectedMaps
+from spl_lite.io import ocsf
 from spl_lite.io.projection import ProjectedDecoder
 from test_projection import FIVE_KEYS, FIVE_KEYS_VARIANTS, READ_KEYS, run_modes
 
@@ -212,13 +213,18 @@ def test_any_mix_of_events_and_stream_records_decodes_as_the_whole_event_path(ob
     if got is None:
         return  # the whole-event path decides
     assert all(o.get("input_event", {}).__class__ is dict for o in objects)
-    if input_format == "auto":  # these make the event OCSF or a raw record: never projected
-        assert not any("class_uid" in o or "EventID" in o for o in objects)
-        assert not any("class_uid" in o["input_event"] for o in objects if "input_event" in o)
+    if got.kind == "ocsf":  # flat OCSF documents (io/ocsf_columns.py): the SSA events they make
+        assert input_format == "auto" and not any("input_event" in o for o in objects)
+        events = [ocsf.to_enriched(orjson.loads(line)) for line in lines]
+    else:
+        if input_format == "auto":  # these make the event OCSF or a raw record: not read as events
+            assert not any("class_uid" in o or "EventID" in o for o in objects)
+            assert not any("class_uid" in o["input_event"] for o in objects if "input_event" in o)
+        events = [_event(orjson.loads(line)) for line in lines]
     rows = np.array(sorted(random.sample(range(len(lines)), random.randint(0, len(lines)))), dtype=np.intp)
     for key in ("a", "b", "_time"):
         column = got.key(key)
-        expected = [_event(orjson.loads(line)).get(key) for line in lines]
+        expected = [event.get(key) for event in events]
         values = (column.values() if isinstance(column, DeferredColumn) else column).tolist()
         assert values == expected and [type(v) for v in values] == [type(v) for v in expected], key
         chosen = got[rows].key(key)

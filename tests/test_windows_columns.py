@@ -123,6 +123,33 @@ def test_winlogbeat_event_data_is_read_inside_its_object():
     ))
 
 
+def test_winlogbeat_ecs_records_are_read_inside_winlog():
+    data = {k: v for k, v in NXLOG_SYSMON.items() if k in ("UtcTime", "Image", "CommandLine", "ParentImage", "User")}
+    winlog = {"event_id": 1, "provider_name": "Microsoft-Windows-Sysmon", "channel": "Microsoft-Windows-Sysmon/Operational",
+              "computer_name": "HR001.shire.com", "record_id": 7, "event_data": data}
+    ecs = {"@timestamp": "2020-07-20T13:29:53.000Z", "winlog": winlog, "host": {"name": "from-host.shire.com"},
+           "event": {"code": 1}, "Image": "C:\\not\\this.exe", "EventID": 4688}
+    message = "Process Create:\nImage: C:\\from\\message.exe\nUser: X\\eve"
+    security = {"event_id": "4688", "provider_name": "Microsoft-Windows-Security-Auditing", "channel": "Security",
+                "event_data": {"NewProcessName": "C:\\w.exe", "SubjectUserName": "bob", "TargetUserName": "-"}}
+    assert_same(lines_of(
+        ecs,
+        {**ecs, "winlog": {**winlog, "computer_name": ""}},  # the host's name instead
+        {**ecs, "winlog": {**winlog, "computer_name": None}, "host": "a text"},  # .get of a text: unreadable
+        {**ecs, "winlog": {**winlog, "computer_name": None}, "host": {"name": ["a", "list"]}},
+        {**ecs, "winlog": {**winlog, "computer_name": None}, "host": None},
+        {**ecs, "winlog": {k: v for k, v in winlog.items() if k != "computer_name"}, "host": {"name": 5}},
+        {**ecs, "winlog": {**winlog, "event_data": {k: v for k, v in data.items() if k != "Image"}}, "message": message},
+        {**ecs, "winlog": {**winlog, "event_data": None, "provider_name": None, "channel": None}},  # no Image: no Sysmon
+        {**ecs, "winlog": {**winlog, "event_data": {}}, "message": message},
+        {**ecs, "winlog": {**winlog, "event_id": 3}},  # not a process creation
+        {**ecs, "winlog": security},
+        {**ecs, "winlog": {**security, "computer_name": "dc01"}, "@timestamp": "13/45/2020"},  # unreadable time
+        {**NXLOG_SYSMON, "host": "wec.internal"},  # another shape beside: its `host` unread
+        {"event_id": 1, "source_name": "Microsoft-Windows-Sysmon", "event_data": data, "computer_name": "W6"},
+    ))
+
+
 def test_event_data_text_is_merged_as_the_whole_event_path_merges_it():
     xml = '<EventData><Data Name="NewProcessName">C:\\w.exe</Data><Data Name="CommandLine">w &amp; x</Data></EventData>'
     assert_same(lines_of({**EVTX_4688, "TimeGenerated": "2019-01-15 04:15:26", "EventData": xml},
@@ -141,9 +168,11 @@ def test_a_value_of_another_type_declines_the_block(odd):
 @pytest.mark.parametrize("other", [
     {"process_name": "cmd.exe", "process_path": "C:\\cmd.exe"},  # a flat SSA event
     {"input_event": {"process_name": "cmd.exe"}},  # a stream record
-    {"_raw": "<Event/>"}, {"winlog": {"event_id": 1}}, {"class_uid": 1007}, {"event_data": "text", "event_id": 1},
+    {"_raw": "<Event/>"}, {"class_uid": 1007}, {"event_data": "text", "event_id": 1},
     {"EventID": 1, "Image": "C:\\x.exe"},  # EventID but no shape detect_format knows: a plain line
-], ids=["ssa", "stream record", "xml", "winlogbeat-ecs", "ocsf", "event_data text", "plain"])
+    {"winlog": None}, {"winlog": "text"}, {"winlog": {"event_data": "text"}}, {"winlog": {"event_id": 1.5}},
+], ids=["ssa", "stream record", "xml", "ocsf", "event_data text", "plain", "winlog null", "winlog text",
+        "winlog event_data text", "winlog event_id float"])
 def test_a_block_holding_another_shape_is_declined(other):
     block = b"\n".join([orjson.dumps(NXLOG_SYSMON), orjson.dumps(other)]) + b"\n"
     assert WindowsJsonDecoder(EVERY_KEY).decode_block(block) is None
@@ -197,3 +226,31 @@ def test_times_parsed_a_block_at_once_are_those_parsed_one_by_one():
     for value, found in zip(values, fast):
         if found is not None:
             assert found == _parse_time(value), value
+
+
+def as_winlogbeat_ecs(record: dict) -> dict:
+    """A Winlogbeat 6 record as Winlogbeat 7+ (ECS) writes the same event."""
+    return {"@timestamp": record.get("@timestamp"), "message": record.get("message"), "host": record.get("host"),
+            "winlog": {"event_id": record["event_id"], "provider_name": record.get("source_name"),
+                       "channel": record.get("log_name"), "computer_name": record.get("computer_name"),
+                       "record_id": record.get("record_number"), "event_data": record["event_data"]}}
+
+
+@needs_raw
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_winlogbeat_ecs_gives_the_same_bytes_as_whole_events(tmp_path, workers):
+    # No ECS export is in the corpus: its Winlogbeat 6 records, re-shaped, and the other records beside.
+    path = tmp_path / "ecs.jsonl"
+    ecs = 0
+    with open(path, "wb") as out:
+        for part in sorted(RAW.glob("otrf-security-datasets*/*.jsonl.gz")):
+            for line in gzip.open(part):
+                record = orjson.loads(line)
+                if isinstance(record.get("event_data"), dict) and "event_id" in record:
+                    record, ecs = as_winlogbeat_ecs(record), ecs + 1
+                out.write(orjson.dumps(record) + b"\n")
+    assert ecs > 500
+    fast = cli_in_process("run", REFERENCE, "--input", path, "--no-progress", "--workers", workers)
+    plain = cli_in_process("run", REFERENCE, "--input", path, "--no-progress", "--whole-events")
+    assert fast.returncode == plain.returncode == 0, fast.err + plain.err
+    assert fast.stdout == plain.stdout and fast.stdout.count(b"\n") > 10

@@ -256,19 +256,22 @@ class ProjectedMaps:
 
     `skips` is None where every row is an event as its line holds it. A decoder of raw records
     (io/windows_columns.py) gives per row None where the record was normalised to an event, else
-    the reason it is no event; io/formats.py counts them and keeps the events.
+    the reason it is no event; io/formats.py counts them and keeps the events. `kind` names the
+    shape of the lines the events were made of when that is not the events' own (io/formats.py's
+    line kinds: OCSF documents read as SSA events, io/ocsf_columns.py).
     """
 
-    __slots__ = ("values", "length", "deferred", "rows", "skips")
+    __slots__ = ("values", "length", "deferred", "rows", "skips", "kind")
     dtype = np.dtype(object)
 
     def __init__(self, values: dict[str, np.ndarray], length: int, deferred=None, rows: np.ndarray | None = None,
-                 skips: np.ndarray | None = None):
+                 skips: np.ndarray | None = None, kind: str | None = None):
         self.values = values
         self.length = length
         self.deferred = deferred  # the lines the deferred keys are decoded from
         self.rows = rows  # which of those lines these events are; None: all, in order
         self.skips = skips
+        self.kind = kind
 
     def __len__(self) -> int:
         return self.length
@@ -283,7 +286,7 @@ class ProjectedMaps:
     @staticmethod
     def concat(parts: list["ProjectedMaps"]) -> "ProjectedMaps":
         """The events of several decoded blocks as one (their keys alike, as one decoder made them;
-        all with `skips` or none)."""
+        all with `skips` or none, all of one `kind`)."""
         if len(parts) == 1:
             return parts[0]
         values = {}
@@ -295,7 +298,7 @@ class ProjectedMaps:
         if parts[0].skips is not None:
             return ProjectedMaps(values, length, skips=np.concatenate([part.skips for part in parts]))
         if parts[0].deferred is None:
-            return ProjectedMaps(values, length)
+            return ProjectedMaps(values, length, kind=parts[0].kind)
         lines = parts[0].deferred.concat([part.deferred for part in parts])
         rows, first = [], 0
         for part in parts:

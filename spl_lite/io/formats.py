@@ -96,9 +96,9 @@ class InputConverter:
         fmt = self.input_format
         if events.__class__ is ProjectedMaps:  # lines read in part (spl_lite/io/projection.py)
             skips = events.skips
-            if skips is None:  # flat SSA lines
+            if skips is None:  # flat SSA lines, or OCSF documents read as SSA events (`kind`)
                 if fmt == "auto":
-                    self.lines[SSA] += len(events)
+                    self.lines[events.kind or SSA] += len(events)
                 return Converted(events, SSA)
             # Raw Windows records normalised column by column (spl_lite/io/windows_columns.py).
             self.lines[RAW] += len(events)

@@ -9,7 +9,7 @@ producer would. Pre-1.0 BA draft keys that some old G3 texts read (`actor_proces
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 # OCSF 1.0: category 1 System Activity, class 1007 Process Activity, activity 1 Launch.
 _PROCESS_ACTIVITY = {"category_uid": 1, "class_uid": 1007, "activity_id": 1, "type_uid": 100701}
@@ -165,31 +165,61 @@ def to_enriched(document: dict) -> dict:
 
     The inverse of `from_enriched` on what that writes; `dest_*_id` prefer the entity `uuid` over names.
     """
-    time = document.get("time")
-    if type(time) is int:
-        time = str(time)
-    file_path = _get(document, "process", "file", "path")
-    user = _get(document, "process", "user") or _get(document, "actor", "user") or {}
+    return {key: made(*(_get(document, *path) for path in paths)) for key, (paths, made) in ENRICHED_FROM.items()}
+
+
+def _time_text(time: Any) -> Any:
+    return str(time) if type(time) is int else time
+
+
+def _event_code_text(code: Any) -> str | None:
+    return None if code is None else str(code)
+
+
+def _name_or_basename(name: Any, path: Any) -> Any:
+    return name or _basename(path)
+
+
+def _either(first: Any, second: Any) -> Any:
+    return first or second
+
+
+def unchanged(value: Any) -> Any:
+    return value
+
+
+def _hash_text(hashes: Any) -> str | None:
+    if type(hashes) is not list:
+        return None
+    return ",".join(f"{h.get('algorithm')}={h.get('value')}" for h in hashes if type(h) is dict)
+
+
+def _user_id(process_user: Any, actor_user: Any) -> Any:
+    user = process_user or actor_user or {}
     user_name = user.get("name") if type(user) is dict else None
-    hashes = _get(document, "process", "file", "hashes")
-    event_code = _get(document, "metadata", "event_code")
-    return {
-        "_time": time,
-        "event_id": None if event_code is None else str(event_code),
-        "process_name": _get(document, "process", "file", "name") or _basename(file_path),
-        "process": _get(document, "process", "cmd_line"),
-        "process_path": file_path,
-        "parent_process_name": _get(document, "actor", "process", "file", "path")
-        or _get(document, "actor", "process", "file", "name"),
-        "parent_process": _get(document, "actor", "process", "cmd_line"),
-        "process_guid": _get(document, "process", "uid"),
-        "parent_process_guid": _get(document, "actor", "process", "uid"),
-        "process_id": _get(document, "process", "pid"),
-        "parent_process_id": _get(document, "actor", "process", "pid"),
-        "process_hash": ",".join(f"{h.get('algorithm')}={h.get('value')}" for h in hashes if type(h) is dict)
-        if type(hashes) is list else None,
-        "dest_device_id": _get(document, "device", "uuid") or _get(document, "device", "hostname"),
-        "dest_user_id": (user.get("uuid") if type(user) is dict else None)
-        or (user_name.lower() if type(user_name) is str else None),
-        "_datamodels": ["Endpoint_Processes"] if document.get("class_uid") == 1007 else [],
-    }
+    return (user.get("uuid") if type(user) is dict else None) or (user_name.lower() if type(user_name) is str else None)
+
+
+def _datamodels(class_uid: Any) -> list[str]:
+    return ["Endpoint_Processes"] if class_uid == 1007 else []
+
+
+# Each key of the SSA enriched event: the document paths it is made of, and how. One table for
+# `to_enriched` and for the documents read in part (io/ocsf_columns.py).
+ENRICHED_FROM: dict[str, tuple[tuple[tuple[str, ...], ...], Callable]] = {
+    "_time": ((("time",),), _time_text),
+    "event_id": ((("metadata", "event_code"),), _event_code_text),
+    "process_name": ((("process", "file", "name"), ("process", "file", "path")), _name_or_basename),
+    "process": ((("process", "cmd_line"),), unchanged),
+    "process_path": ((("process", "file", "path"),), unchanged),
+    "parent_process_name": ((("actor", "process", "file", "path"), ("actor", "process", "file", "name")), _either),
+    "parent_process": ((("actor", "process", "cmd_line"),), unchanged),
+    "process_guid": ((("process", "uid"),), unchanged),
+    "parent_process_guid": ((("actor", "process", "uid"),), unchanged),
+    "process_id": ((("process", "pid"),), unchanged),
+    "parent_process_id": ((("actor", "process", "pid"),), unchanged),
+    "process_hash": ((("process", "file", "hashes"),), _hash_text),
+    "dest_device_id": ((("device", "uuid"), ("device", "hostname")), _either),
+    "dest_user_id": ((("process", "user"), ("actor", "user")), _user_id),
+    "_datamodels": ((("class_uid",),), _datamodels),
+}

@@ -14,10 +14,11 @@ record, an `input_event` that is not an object). SSA stream records, `{"id": ...
 {...}, ...}`, are decoded in part too: their event is `input_event` (spec 7.1), read with a nested
 schema of the same keys, the envelope's other keys skipped; a block may mix them with flat events,
 line by line, as the whole-event path does. With `--input-format auto`, a block of raw Windows JSON
-records (NXLog, EVTX as JSON, Sentinel, eqllib, Winlogbeat 6) is read in part too, by
-windows_columns.py, and one of XmlWinEventLog records by windows_xml_columns.py, into the same keys
-of the SSA events they normalise to. One difference remains, documented: a number beyond double
-range in a key that is not read makes orjson reject the line; msgspec skips the value unread and so
+records (NXLog, EVTX as JSON, Sentinel, eqllib, Winlogbeat 6 and 7+) is read in part too, by
+windows_columns.py, one of XmlWinEventLog or classic WinEventLog records by windows_xml_columns.py,
+and one of OCSF documents by ocsf_columns.py, into the same keys of the SSA events they make. One
+difference remains, documented: a number beyond double range in a key that is not read makes orjson
+reject the line; msgspec skips the value unread and so
 reads the line (telling it apart would cost a scan of every byte). A deferred key (deferred_keys)
 is such a key until its rows are decoded late; one holding that number then reads as infinity.
 
@@ -45,6 +46,7 @@ from .framing import Block
 from .json_blocks import object_lines, schema_decode
 from .windows_columns import WindowsJsonDecoder
 from .windows_xml_columns import WindowsXmlDecoder
+from .ocsf_columns import OcsfDecoder
 
 
 
@@ -103,7 +105,7 @@ class ProjectedDecoder:
         self._getters = [attrgetter(f"k{i}") for i in range(len(self._decoded))]
         self._late = _LateDecoder(tuple(sorted(self.deferred)), self._records_possible) if self.deferred else None
         # Raw records are recognised only by `auto` (formats.kind_of); their keys are all decoded at once.
-        raw = (WindowsJsonDecoder(frozenset(keys)), WindowsXmlDecoder(frozenset(keys))) \
+        raw = (WindowsJsonDecoder(frozenset(keys)), WindowsXmlDecoder(frozenset(keys)), OcsfDecoder(frozenset(keys))) \
             if input_format == "auto" else ()
         self._decoders = (self._decode_flat, *(decoder.decode_block for decoder in raw))
         self._last = 0  # the one of _decoders that served the last block
@@ -134,8 +136,9 @@ class ProjectedDecoder:
         With the `place` of the block, (path of a regular file, offset), the deferred keys are read
         back from the file for the rows that need them, and the block need not be kept. With `auto`,
         a block of raw Windows JSON records is read by the WindowsJsonDecoder (windows_columns.py),
-        one of XmlWinEventLog records by the WindowsXmlDecoder (windows_xml_columns.py); the decoder
-        that served the last block is tried first."""
+        one of XmlWinEventLog records by the WindowsXmlDecoder (windows_xml_columns.py), one of OCSF
+        documents by the OcsfDecoder (ocsf_columns.py); the decoder that served the last block is
+        tried first."""
         decoders, last = self._decoders, self._last
         for which in (last, *(i for i in range(len(decoders)) if i != last)):
             found = decoders[which](block, place)
@@ -218,9 +221,10 @@ class BlockGatherer:
 
     def add(self, events: ProjectedMaps) -> ProjectedMaps | None:
         """The gathered batch once it holds `rows` events, else None. Blocks of raw records (with
-        `skips`, every key decoded) and of flat lines (some keys deferred) are not gathered together:
-        the batch before the change of shape is handed over."""
-        if self._parts and (self._parts[0].skips is None) != (events.skips is None):
+        `skips`, every key decoded), of OCSF documents (their `kind`) and of flat lines (some keys
+        deferred) are not gathered together: the batch before the change of shape is handed over."""
+        if self._parts and ((self._parts[0].skips is None) != (events.skips is None)
+                            or self._parts[0].kind != events.kind):
             gathered = self.take()
             self._parts, self._count = [events], len(events)
             return gathered

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -338,6 +339,20 @@ def _parse_time(value: Any) -> int | None:
 
 
 _DIGITS = (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18)  # of `YYYY-MM-DDThh:mm:ss`
+_SEPARATORS, _SEPARATOR_CHARS = [4, 7, 13, 16], [45, 45, 58, 58]  # - - : :
+
+
+@functools.lru_cache(maxsize=1)
+def _weights():
+    """Per digit of `YYYY-MM-DDThh:mm:ss`, its weight in the year, month, day, hour, minute and
+    second (a matrix of 19 rows, 6 columns); and of the first three digits of a fraction, in ms."""
+    import numpy as np
+
+    fields = np.zeros((19, 6), dtype=np.int64)
+    for field, (first, count) in enumerate(((0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2))):
+        for i in range(count):
+            fields[first + i, field] = 10 ** (count - 1 - i)
+    return fields, np.array([100, 10, 1], dtype=np.int64)
 
 
 def iso_times_ms(values: list) -> list[int | None]:
@@ -347,36 +362,47 @@ def iso_times_ms(values: list) -> list[int | None]:
     it rejects)."""
     import numpy as np
 
+    field_weights, fraction_weights = _weights()
     found: list[int | None] = [None] * len(values)
-    texts = [value.__class__ is str for value in values]
-    lengths = np.fromiter((len(value) if text else 0 for value, text in zip(values, texts)), dtype=np.intp,
-                          count=len(values))
-    for length in np.unique(lengths[(lengths >= 19) & (lengths <= 40)]).tolist():
-        positions = np.flatnonzero(lengths == length)
+    try:
+        # The common case, every value text of one length: one group, no look at each value.
+        joined = "".join(values)
+        sizes = set(map(len, values))
+    except TypeError:  # a value that is not text
+        sizes = ()
+    if len(sizes) == 1:
+        length = sizes.pop()
+        groups = [(np.arange(len(values)), joined)] if 19 <= length <= 40 else []
+    else:
+        lengths = np.fromiter((len(value) if value.__class__ is str else 0 for value in values), dtype=np.intp,
+                              count=len(values))
+        groups = []
+        for length in np.unique(lengths[(lengths >= 19) & (lengths <= 40)]).tolist():
+            positions = np.flatnonzero(lengths == length)
+            groups.append((positions, "".join([values[p] for p in positions.tolist()])))
+    for positions, joined in groups:
+        length = len(joined) // len(positions)
         try:
-            text = "".join([values[p] for p in positions.tolist()]).encode("ascii")
+            text = joined.encode("ascii")
         except UnicodeEncodeError:
             continue
         chars = np.frombuffer(text, dtype=np.uint8).reshape(len(positions), length)
-        digits = chars.astype(np.int32) - 48
-        is_digit = (digits >= 0) & (digits <= 9)
+        # Wrapping below zero, anything but a digit comes out above 9.
+        digits = chars - np.uint8(48)
+        is_digit = digits <= 9
         zulu = chars[:, -1] == 90  # Z
         fraction_end = np.where(zulu, length - 1, length)
-        ok = is_digit[:, _DIGITS].all(axis=1) & (chars[:, 4] == 45) & (chars[:, 7] == 45) & (chars[:, 13] == 58) \
-            & (chars[:, 16] == 58) & ((chars[:, 10] == 84) | (chars[:, 10] == 32))
+        ok = is_digit[:, _DIGITS].all(axis=1) & (chars[:, _SEPARATORS] == _SEPARATOR_CHARS).all(axis=1) \
+            & ((chars[:, 10] == 84) | (chars[:, 10] == 32))
         if length > 19:
-            columns = np.arange(length)
             # After the seconds: nothing, `Z`, or `.`/`,` and at least one digit up to the end or a final `Z`.
-            in_fraction = (columns >= 20) & (columns < fraction_end[:, None])
+            in_fraction = np.arange(20, length) < fraction_end[:, None]
             has_fraction = (chars[:, 19] == 46) | (chars[:, 19] == 44)
             ok &= np.where(fraction_end == 19, True,
-                           has_fraction & (fraction_end > 20) & (is_digit | ~in_fraction).all(axis=1))
-        digits = digits.astype(np.int64)
-        year = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
-        month = digits[:, 5] * 10 + digits[:, 6]
+                           has_fraction & (fraction_end > 20) & (is_digit[:, 20:] | ~in_fraction).all(axis=1))
+        # Year, month, day, hour, minute, second: each a sum of its digits times their weights.
+        year, month, day, hour, minute, second = (digits[:, :19].astype(np.int64) @ field_weights).T
         ok &= (year >= 1) & (month >= 1) & (month <= 12)  # else calendar.timegm raises: _parse_time's answer
-        day, hour = digits[:, 8] * 10 + digits[:, 9], digits[:, 11] * 10 + digits[:, 12]
-        minute, second = digits[:, 14] * 10 + digits[:, 15], digits[:, 17] * 10 + digits[:, 18]
         # Days since 1970-01-01 of the month's first day (civil calendar), plus the day as timegm adds it.
         shifted = year - (month <= 2)
         era = shifted // 400
@@ -384,9 +410,12 @@ def iso_times_ms(values: list) -> list[int | None]:
         of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5
         days = era * 146097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719468 + day - 1
         millis = (((days * 24 + hour) * 60 + minute) * 60 + second) * 1000
-        for place, weight in ((20, 100), (21, 10), (22, 1)):  # the first three digits of the fraction, truncated
-            if place < length:
-                millis += np.where(place < fraction_end, digits[:, place], 0) * weight
+        if length > 20:  # the first three digits of the fraction, truncated
+            places = min(length, 23) - 20
+            fraction = np.where(np.arange(20, 20 + places) < fraction_end[:, None], digits[:, 20:20 + places], 0)
+            millis += fraction.astype(np.int64) @ fraction_weights[:places]
+        if len(positions) == len(values) and ok.all():
+            return millis.tolist()
         for position, value in zip(positions[ok].tolist(), millis[ok].tolist()):
             found[position] = value
     return found

@@ -1,7 +1,8 @@
 """Raw Windows JSON records read for the SSA keys a plan needs and normalised column by column.
 
 NXLog, EVTX converted to JSON, Sentinel SecurityEvent exports and eqllib are flat JSON objects
-whose System and EventData fields sit side by side. For a block of such lines this decoder reads,
+whose System and EventData fields sit side by side; Winlogbeat 6 keeps EventData in `event_data`,
+Winlogbeat 7+ (ECS) both in `winlog`. For a block of such lines this decoder reads,
 with one msgspec schema, only the raw fields that the needed SSA keys come from (plus those that
 say which shape a record is and whether it is a process creation), and builds each SSA key's
 column from the raw columns once per distinct value (an image path's base name, a host's short
@@ -12,19 +13,20 @@ What it cannot do exactly, record by record, it leaves to io/windows.py for that
 (its line parsed whole): a Log-Analytics `EventData` text, a rendered `Message` that would fill a
 needed field the record lacks, a value whose normalising raises. A block it cannot read at all
 is declined (None) and takes the whole-event path: a line that is not a raw record of these
-shapes (Winlogbeat, `_raw` text, OCSF, stream records, SSA events), a value of a type other than
+shapes (`_raw` text, OCSF, stream records, SSA events), a value of a type other than
 text, integer or null in a field it reads, anything the block checks of json_blocks.py reject.
 """
 from __future__ import annotations
 
-from itertools import compress, repeat
-from operator import attrgetter, is_, is_not, itemgetter
+from itertools import repeat
+from operator import is_not, itemgetter
 from typing import Annotated, Any, Callable, Sequence, Union
 
 import msgspec
 import numpy as np
 import orjson
 from msgspec import UNSET
+from msgspec.structs import astuple
 
 from ..core.batch import TEXT_KINDS, ProjectedMaps, known
 from . import formats, windows
@@ -34,7 +36,7 @@ _VALUE = Union[str, Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)], Non
 _PRESENCE = Union[msgspec.Raw, msgspec.UnsetType]  # only whether the key is there, or whether it holds text
 _ABSENT = Annotated[int, msgspec.Meta(ge=1, le=0)]  # no JSON value passes: a line with this key is declined
 # Lines with one of these keys are other shapes (formats.kind_of looks at them before the raw fields).
-_OTHER_SHAPE_KEYS = ("_raw", "winlog", "input_event", "class_uid")
+_OTHER_SHAPE_KEYS = ("_raw", "input_event", "class_uid")
 
 # Keys whose values decide the shape (windows.detect_format), the event id and the provider and
 # channel (windows._is_process_creation): one signature per record, decided once per distinct one.
@@ -45,7 +47,9 @@ _WINLOGBEAT_SYSTEM = {"EventID": "event_id", "Provider": "source_name", "Channel
 # Keys detect_format needs only the presence of.
 _PRESENT = ("TenantId", "TimeGenerated", "Computer", "Hostname", "Image")
 _HOST = ("Computer", "Hostname", "ComputerName", "computer_name")
-_FORMATS = ("evtx", "nxlog", "sentinel", "eqllib", "winlogbeat")
+_FORMATS = ("evtx", "nxlog", "sentinel", "eqllib", "winlogbeat", "winlogbeat-ecs")
+# Winlogbeat 7+ (ECS): the System fields windows.process_creation reads inside `winlog`.
+_ECS_SYSTEM = {"EventID": "event_id", "Provider": "provider_name", "Channel": "channel"}
 _TIMES = tuple(dict.fromkeys(key for fmt in _FORMATS for key in windows._TIME_KEYS[fmt]))
 
 SYSMON, SECURITY = windows.SYSMON_PROCESS_CREATE, windows.SECURITY_PROCESS_CREATE
@@ -111,19 +115,27 @@ class WindowsJsonDecoder:
         schema = [(f"f{i}", _VALUE, msgspec.field(default=UNSET, name=name)) for i, name in enumerate(self._fields)]
         inner = msgspec.defstruct("WinlogbeatEventData", [(f"d{i}", _VALUE, msgspec.field(default=UNSET, name=name))
                                                           for i, name in enumerate(data_fields)], gc=False)
-        self._data_names = tuple(data_fields)
-        self._inner_name = {name: f"d{i}" for i, name in enumerate(data_fields)}
         self._no_event_data = inner()
-        self._inner_row = attrgetter(*(f"d{i}" for i in range(len(data_fields))))
+        self._data_names = tuple(data_fields)
+        winlog = msgspec.defstruct("Winlog", [
+            *((key, _VALUE, msgspec.field(default=UNSET)) for key in (*_ECS_SYSTEM.values(), "computer_name")),
+            # `event_data or {}` (windows.process_creation): anything but an object or null is declined.
+            ("event_data", Union[inner, None, msgspec.UnsetType], msgspec.field(default=UNSET))], gc=False)
+        self._no_winlog = winlog()
         schema += [("message", _PRESENCE, msgspec.field(default=UNSET, name="Message")),
                    ("event_data_text", _PRESENCE, msgspec.field(default=UNSET, name="EventData")),
                    ("winlogbeat_message", _PRESENCE, msgspec.field(default=UNSET, name="message")),
                    # Anything but an object in `event_data` fails the schema: the block is declined.
-                   ("event_data", Union[inner, msgspec.UnsetType], msgspec.field(default=UNSET, name="event_data"))]
+                   ("event_data", Union[inner, msgspec.UnsetType], msgspec.field(default=UNSET, name="event_data")),
+                   # Anything but an object in `winlog` fails the schema too; `host` is read only if needed.
+                   ("winlog", Union[winlog, msgspec.UnsetType], msgspec.field(default=UNSET, name="winlog")),
+                   ("host", _PRESENCE, msgspec.field(default=UNSET, name="host"))]
         schema += [(f"g{i}", _ABSENT, msgspec.field(default=None, name=name)) for i, name in enumerate(_OTHER_SHAPE_KEYS)]
         self._decoder = msgspec.json.Decoder(msgspec.defstruct("RawWindowsRecord", schema, gc=False))
-        self._row = attrgetter(*(f"f{i}" for i in range(len(self._fields))), "message", "event_data_text",
-                               "winlogbeat_message", "event_data")
+        # The record's fields in schema order, as `_columns` names them.
+        self._names = (*self._fields, "message", "event_data_text", "winlogbeat_message", "event_data", "winlog",
+                       "host", *(f"g{i}" for i in range(len(_OTHER_SHAPE_KEYS))))
+        self._ecs_names = (*_ECS_SYSTEM.values(), "computer_name", "event_data")
         self._plans: dict[tuple, tuple | bool] = {}  # per distinct signature (see _plan)
 
     def decode_block(self, block: bytes, place: tuple[str, int] | None = None) -> ProjectedMaps | None:
@@ -132,66 +144,119 @@ class WindowsJsonDecoder:
         if decoded is None:
             return None
         records, bounds = decoded
-        *fields, messages, event_data_text, winlogbeat_messages, event_data = zip(*map(self._row, records))
-        columns = dict(zip(self._fields, fields))
-        plans = self._row_plans(columns, messages, event_data_text, winlogbeat_messages, event_data)
+        columns = _columns(records, self._names)
+        made: dict[str, dict] = {}  # the columns of the Winlogbeat shapes, made if a row is of one
+
+        def columns_of(fmt: str) -> dict[str, tuple]:
+            if fmt not in ("winlogbeat", "winlogbeat-ecs"):
+                return columns
+            if fmt not in made:
+                made[fmt] = self._winlogbeat_columns(columns) if fmt == "winlogbeat" else self._ecs_columns(columns)
+            return made[fmt]
+        plans = self._row_plans(columns, columns_of, len(records))
         if plans is None:
             return None
-        return events_of(self.keys, plans, lambda fmt: self._winlogbeat_columns(columns, event_data)
-                         if fmt == "winlogbeat" else columns, block, bounds)
+        return events_of(self.keys, plans, columns_of, block, bounds)
 
-    def _winlogbeat_columns(self, columns: dict[str, tuple], event_data: tuple) -> dict[str, tuple]:
+    def _winlogbeat_columns(self, columns: dict[str, tuple]) -> dict[str, tuple]:
         """The columns as Winlogbeat 6 records name them: EventData inside `event_data`, the host in
         `computer_name` (windows.process_creation)."""
         empty = self._no_event_data
-        inner = zip(*map(self._inner_row, [empty if data is UNSET else data for data in event_data]))
-        absent = (UNSET,) * len(event_data)
-        return {**columns, **dict(zip(self._data_names, inner)), "Computer": columns["computer_name"],
+        inner = [empty if data is UNSET else data for data in columns["event_data"]]
+        absent = (UNSET,) * len(inner)
+        return {**columns, **_columns(inner, self._data_names), "Computer": columns["computer_name"],
                 "Hostname": absent, "ComputerName": absent}
 
-    def _row_plans(self, columns: dict[str, tuple], messages: tuple, event_data_text: tuple,
-                   winlogbeat_messages: tuple, event_data: tuple) -> list[tuple] | None:
+    def _ecs_columns(self, columns: dict[str, tuple]) -> dict[str, tuple]:
+        """The columns as Winlogbeat 7+ records name them (windows.process_creation): System fields
+        and EventData inside `winlog`, the host `winlog.computer_name or host.name`; a row whose
+        `host` that reads as no object or null is normalised whole (its error or value decided there)."""
+        absent = (UNSET,) * len(columns["winlog"])
+        no_winlog = self._no_winlog
+        system = _columns([no_winlog if w is UNSET else w for w in columns["winlog"]], self._ecs_names)
+        empty = self._no_event_data
+        data = _columns([empty if d is UNSET or d is None else d for d in system["event_data"]], self._data_names)
+        computers = list(system["computer_name"])
+        for row, (computer, host) in enumerate(zip(computers, columns["host"])):
+            if computer is UNSET or not computer:
+                computers[row] = _host_name(host)
+        return {**columns, **data, **{key: system[name] for key, name in _ECS_SYSTEM.items()},
+                "Computer": computers, "Hostname": absent, "ComputerName": absent, "computer_name": absent}
+
+    def _row_plans(self, columns: dict[str, tuple], columns_of: Callable[[str], dict[str, tuple]],
+                   count: int) -> list[tuple] | None:
         """Per row: (None, fmt, event id) for a process creation made here, (reason,) for a record
         that is none, (WHOLE,) for one left to io/windows.py; None if a line is no raw record."""
-        present = [list(map(is_not, columns[name], repeat(UNSET))) for name in _PRESENT]
-        has_event_data = list(map(is_not, event_data, repeat(UNSET)))
-        event_data_images = [data is not UNSET and data.d0 is not UNSET for data in event_data] \
-            if any(has_event_data) else has_event_data
-        event_data_is_text = [d is not UNSET and memoryview(d)[0] == _QUOTE for d in event_data_text]
-        plans = []
-        plan_of = self._plans
-        for signature in zip(*(columns[name] for name in _DETECTION), *present, has_event_data, event_data_images,
-                             event_data_is_text):
-            plan = plan_of.get(signature)
+        event_data = columns["event_data"]
+        has_event_data = _presence(event_data)
+        event_data_text = columns["event_data_text"]
+        # Per row, what the plan depends on (see _plan); a part alike in every row of the block (most
+        # are) is left out of the rows' signatures and put back once per distinct one.
+        parts = [columns[name] for name in _DETECTION]
+        parts += [_presence(columns[name]) for name in _PRESENT]
+        parts += [has_event_data,
+                  [data is not UNSET and data.d0 is not UNSET for data in event_data]
+                  if has_event_data.count(True) else has_event_data,
+                  [d is not UNSET and memoryview(d)[0] == _QUOTE for d in event_data_text]
+                  if event_data_text.count(UNSET) != count else [False] * count]
+        has_winlog = _presence(columns["winlog"])
+        if has_winlog.count(True):
+            ecs = columns_of("winlogbeat-ecs")
+            parts += [has_winlog, *(ecs[key] for key in _ECS_SYSTEM), _presence(ecs["Image"]), ecs["Computer"]]
+        else:
+            parts += [has_winlog] * (len(_ECS_SYSTEM) + 3)
+        alike = [count and part.count(part[0]) == count for part in parts]
+        varying = [part for part, same in zip(parts, alike) if not same]
+        signature_of = [(i, part[0]) for i, (part, same) in enumerate(zip(parts, alike)) if same]
+        keys = [()] * count if not varying else list(zip(*varying))
+        plan_of, cached = {}, self._plans
+        for key in dict.fromkeys(keys):
+            signature = list(key)
+            for i, value in signature_of:
+                signature.insert(i, value)
+            signature = tuple(signature)
+            plan = cached.get(signature)
             if plan is None:
-                plan = plan_of[signature] = self._plan(signature)
+                plan = cached[signature] = self._plan(signature)
             if plan is False:
                 return None
-            plans.append(plan)
-        message_text = [m is not UNSET and memoryview(m)[0] == _QUOTE for m in messages]
-        if any(has_event_data):
-            message_text = [_is_text(w) if plan[1:2] == ("winlogbeat",) else m
-                            for m, w, plan in zip(message_text, winlogbeat_messages, plans)]
+            plan_of[key] = plan
+        plans = list(map(plan_of.__getitem__, keys))
         # The rendered message fills the fields the record lacks (windows.process_creation): such
-        # records are left whole. Checked per kind of record, field by field.
-        with_message: dict[tuple, list[int]] = {}
-        for row in compress(range(len(plans)), message_text):
-            if plans[row][0] is None:
-                with_message.setdefault(plans[row], []).append(row)
-        for (_, fmt, event_id), rows in with_message.items():
+        # records are left whole. Only rows lacking a field look at their message.
+        for plan in plan_of.values():
+            if plan[0] is not None:
+                continue
+            _, fmt, event_id = plan
+            found_in = columns_of(fmt)
+            messages = columns["winlogbeat_message" if fmt.startswith("winlogbeat") else "message"]
+            rows = None  # this plan's rows, found if a field lacks in some row
             for name in self._data_fields[event_id]:
-                if fmt == "winlogbeat":
-                    found = map(attrgetter(self._inner_name[name]), map(event_data.__getitem__, rows))
-                else:
-                    found = map(columns[name].__getitem__, rows)
-                for row in compress(rows, map(is_, found, repeat(UNSET))):
-                    plans[row] = (WHOLE,)
+                values = found_in[name]
+                if values.count(UNSET) == 0:
+                    continue
+                if rows is None:
+                    rows = [row for row, found in enumerate(plans) if found is plan] if len(plan_of) > 1 \
+                        else range(count)
+                if len(rows) > 1 and itemgetter(*rows)(values).count(UNSET) == 0:
+                    continue
+                for row in rows:
+                    if values[row] is UNSET and _is_text(messages[row]):
+                        plans[row] = (WHOLE,)
         return plans
 
     def _plan(self, signature: tuple) -> tuple | bool:
         detection = dict(zip(_DETECTION, signature))
         present = signature[len(_DETECTION):len(_DETECTION) + len(_PRESENT)]
-        has_event_data, event_data_image, event_data_is_text = signature[-3:]
+        # The signature's parts, as _row_plans lists them.
+        after = len(_DETECTION) + len(_PRESENT)
+        has_event_data, event_data_image, event_data_is_text = signature[after:after + 3]
+        has_winlog, *ecs_system, ecs_image, ecs_computer = signature[after + 3:]
+        if has_winlog:  # windows.detect_format: `winlog` an object is Winlogbeat 7+, whatever else is there
+            if ecs_computer is _RAISED:
+                return (WHOLE,)
+            system = {key: None if value is UNSET else value for key, value in zip(_ECS_SYSTEM, ecs_system)}
+            return self._process_creation("winlogbeat-ecs", system, ecs_image)
         system = {key: value for key, value in detection.items() if value is not UNSET}
         system.update((key, "") for key, there in zip(_PRESENT, present) if there and key not in system)
         if has_event_data:
@@ -206,11 +271,41 @@ class WindowsJsonDecoder:
             if event_data_is_text:
                 return (WHOLE,)  # Log-Analytics EventData text, merged into the fields (windows.process_creation)
             image = present[_PRESENT.index("Image")]
+        return self._process_creation(fmt, system, image)
+
+    @staticmethod
+    def _process_creation(fmt: str, system: dict, image: bool) -> tuple:
         event_id = windows._as_int(windows._first(system, "EventID", "EventId", "EventCode"))
         data = {"Image": ""} if image else {}
         if not windows._is_process_creation(event_id, system, data):
             return (formats.NOT_PROCESS_CREATION,)
         return (None, fmt, event_id)
+
+
+def _columns(records: list, names: tuple[str, ...]) -> dict[str, tuple]:
+    """Field name -> its value in each row (UNSET where absent) of decoded records (one tuple per
+    record, transposed: cheaper than reading the fields one by one)."""
+    if not records:
+        return dict.fromkeys(names, ())
+    return dict(zip(names, zip(*map(astuple, records))))
+
+
+def _host_name(host: Any) -> Any:
+    """`(record.get("host") or {}).get("name")` of a raw `host`, or _RAISED where that raises or
+    gives a value other than text, an integer or null (left to the whole-event path)."""
+    if host is UNSET:
+        return None
+    value = orjson.loads(memoryview(host))
+    if not value:
+        return None
+    if value.__class__ is not dict:
+        return _RAISED
+    name = value.get("name")
+    return name if name is None or name.__class__ in (str, int) else _RAISED
+
+
+def _presence(column: list) -> list[bool]:
+    return list(map(is_not, column, repeat(UNSET)))
 
 
 def data_fields_of(keys: tuple[str, ...]) -> dict[int, tuple[str, ...]]:
@@ -283,10 +378,16 @@ def _fill(keys: tuple[str, ...], values: dict[str, np.ndarray], fmt: str, event_
     pending = list(range(len(rows)))  # the rows whose times so far are all absent
     one_by_one: list[int] = []  # the rows with a time out of the common layout: parsed by _first_time
     for name in names:
+        if not pending:
+            break
         texts = _rows_of(columns[name], rows, every_row) if len(pending) == len(rows) else \
             [columns[name][rows[i]] for i in pending]
+        parsed = windows.iso_times_ms(texts)
+        if len(pending) == len(rows) and None not in parsed:  # the common case: every row's time at once
+            millis, pending = parsed, []
+            break
         still = []
-        for i, value, ms in zip(pending, texts, windows.iso_times_ms(texts)):
+        for i, value, ms in zip(pending, texts, parsed):
             if ms is not None:
                 millis[i] = ms
             elif value is UNSET or value is None:
@@ -301,11 +402,12 @@ def _fill(keys: tuple[str, ...], values: dict[str, np.ndarray], fmt: str, event_
             millis[i] = ms
     for key in keys:
         if key == "_time":
-            found = [None if ms is None else str(ms) for ms in millis]
+            found = list(map(str, millis)) if None not in millis else \
+                [None if ms is None else str(ms) for ms in millis]
         elif key == "event_id":
             found = [str(event_id)] * len(rows)
         elif key == "dest_device_id":
-            found = made(lambda *host: windows._host(dict(zip(_HOST, host))), _HOST, False)
+            found = made(_host_of, _HOST, False)
         elif key == _DATAMODELS:
             found = [["Endpoint_Processes"] for _ in rows]
         elif key in _FROM_DATA[event_id]:
@@ -318,7 +420,11 @@ def _fill(keys: tuple[str, ...], values: dict[str, np.ndarray], fmt: str, event_
     return sorted(failed)
 
 
-def _rows_of(column: tuple, rows: list[int], every_row: bool) -> list | tuple:
+def _host_of(*host: Any) -> str | None:
+    return windows._host(dict(zip(_HOST, host)))
+
+
+def _rows_of(column: Sequence, rows: list[int], every_row: bool) -> Sequence:
     if every_row:
         return column
     return [column[rows[0]]] if len(rows) == 1 else itemgetter(*rows)(column)
@@ -330,23 +436,49 @@ def _object_array(items: list) -> np.ndarray:
     return array
 
 
+# What each normalising function gave each distinct input so far (a run's hosts, users, images and
+# command lines repeat from block to block), forgotten when it grows beyond _MEMO_SIZE.
+_MEMOS: dict[tuple, dict] = {}
+_MEMO_SIZE = 1 << 16
+
+
 def _per_distinct(function: Callable, inputs: list) -> tuple[list, list[int]]:
     """function(*row) for each row of the input columns (absent values as null), called once per
-    distinct row; and the positions where it raised what makes the whole-event path skip a record."""
-    single = len(inputs) == 1
-    keys = inputs[0] if single else list(zip(*inputs))
-    done = dict.fromkeys(keys)
-    raised = False
-    for key in done:
-        try:
-            if single:
-                done[key] = function(None if key is UNSET else key)
+    distinct row; and the positions where it raised what makes the whole-event path skip a record.
+    An input column null in every row is left out of the rows compared."""
+    null = [i for i, column in enumerate(inputs) if len(inputs) > 1 and column.count(UNSET) + column.count(None) == len(column)]
+    varying = [column for i, column in enumerate(inputs) if i not in null]
+    memo = _MEMOS.get((function, len(inputs), *null))
+    if memo is None or len(memo) > _MEMO_SIZE:
+        memo = _MEMOS[function, len(inputs), *null] = {}
+    if len(varying) == 1:
+        keys = varying[0]
+        new = dict.fromkeys(keys).keys() - memo.keys()
+        if new:
+            if len(inputs) == 1:
+                _call_each(memo, new, lambda value: function(None if value is UNSET else value))
             else:
-                done[key] = function(*(None if value is UNSET else value for value in key))
-        except formats.UNREADABLE_ERRORS:
-            done[key], raised = _RAISED, True
-    result = list(map(done.__getitem__, keys))
-    if not raised:
+                slot = [i for i in range(len(inputs)) if i not in null][0]
+                args = [None] * len(inputs)
+
+                def one(value: Any) -> Any:
+                    args[slot] = None if value is UNSET else value
+                    return function(*args)
+                _call_each(memo, new, one)
+    else:
+        keys = list(zip(*varying)) if varying else [()] * len(inputs[0])
+        new = dict.fromkeys(keys).keys() - memo.keys()
+        if new:
+            slots = [i for i in range(len(inputs)) if i not in null]
+
+            def each(key: tuple) -> Any:
+                args = [None] * len(inputs)
+                for i, value in zip(slots, key):
+                    args[i] = None if value is UNSET else value
+                return function(*args)
+            _call_each(memo, new, each)
+    result = list(map(memo.__getitem__, keys))
+    if _RAISED not in memo:  # nothing raised (_call_each)
         return result, []
     positions = [i for i, value in enumerate(result) if value is _RAISED]
     for i in positions:
@@ -354,14 +486,30 @@ def _per_distinct(function: Callable, inputs: list) -> tuple[list, list[int]]:
     return result, positions
 
 
+def _call_each(memo: dict, inputs: set, function: Callable) -> None:
+    for key in inputs:
+        try:
+            memo[key] = function(key)
+        except formats.UNREADABLE_ERRORS:
+            memo[key] = memo[_RAISED] = _RAISED
+
+
+_UNESCAPING: dict[tuple, Callable] = {}
+
+
 def _unescaping(function: Callable, count: int) -> Callable:
-    """The function, its first `count` arguments XML-unescaped where they are text (NXLog's EventData)."""
+    """The function, its first `count` arguments XML-unescaped where they are text (NXLog's EventData);
+    one for each function, so that its memo (_per_distinct) lasts from block to block."""
+    found = _UNESCAPING.get((function, count))
+    if found is not None:
+        return found
     # Imported here: xml.sax pulls in urllib, a tenth of the start-up time of every run.
     from xml.sax.saxutils import unescape
 
     def unescaped(*values: Any) -> Any:
         return function(*(unescape(v, windows._XML_QUOTES) if isinstance(v, str) and "&" in v else v
                           for v in values[:count]), *values[count:])
+    _UNESCAPING[function, count] = unescaped
     return unescaped
 
 

@@ -14,8 +14,11 @@ another attribute order, quoting other than the record's own, namespace prefixes
 processing instructions, a DOCTYPE, elements inside Data, self-closing Data, UserData, RenderingInfo,
 whitespace before `<Event`, a carriage return anywhere or a tab or newline inside an attribute value
 (the parser rewrites those), an undefined or invalid reference, a character XML forbids, `]]>`.
-A block is declined (None) when a line is no such record: a `_raw` that is not event XML (classic
-WinEventLog text), a line with `input_event` or without `_raw` text, anything json_blocks.py rejects.
+Classic WinEventLog text in `_raw` (a date line, `Key=Value` header lines, the rendered Message) is
+read too: its header and, for a process creation, its Message parsed as io/windows.py parses them,
+without decoding the rest of the line. A block is declined (None) when a line is no such record: a
+`_raw` that is neither, a line with `input_event` or without `_raw` text, anything json_blocks.py
+rejects.
 """
 from __future__ import annotations
 
@@ -163,7 +166,10 @@ class WindowsXmlDecoder:
             quote = raw[len(_START):len(_START) + 1] if raw.startswith(_START) else None
             found = _LAYOUTS[quote].fullmatch(raw) if quote in _LAYOUTS else None
             if found is None and not raw.lstrip().startswith("<Event"):
-                return None  # not event XML (windows.detect_format): another shape of line
+                if "EventCode=" not in raw:
+                    return None  # no Windows event (windows.detect_format): another shape of line
+                rows.append(self._classic_row(raw))
+                continue
             references = "&" in raw
             if found is None or "]]>" in raw or (references and not _references_readable(raw)):
                 rows.append(left_whole)
@@ -183,9 +189,25 @@ class WindowsXmlDecoder:
             rows.append((row_plan, time, computer or None, *map(fields.get, names)))
         plans, times, computers, *data = zip(*rows)
         absent = (None,) * len(rows)
-        columns = {"TimeCreated": times, "Computer": computers, "Hostname": absent, "ComputerName": absent,
-                   "computer_name": absent, **dict(zip(names, data))}
+        columns = {"TimeCreated": times, "_header_time": times, "Computer": computers, "Hostname": absent,
+                   "ComputerName": absent, "computer_name": absent, **dict(zip(names, data))}
         return events_of(self.keys, plans, lambda fmt: columns, block, bounds)
+
+    def _classic_row(self, raw: str) -> tuple:
+        """The row of classic WinEventLog text (windows.process_creation): the header's fields, and
+        EventData as the rendered Message gives it, parsed only for a process creation."""
+        system = windows._parse_wineventlog_header(raw)
+        event_id = windows._as_int(windows._first(system, "EventID", "EventId", "EventCode"))
+        if not windows._is_process_creation(event_id, system, {}):
+            return (formats.NOT_PROCESS_CREATION,), None, None, *(None for _ in self._data_names)
+        message = system.get("Message")
+        parse = windows._parse_sysmon_message if event_id == windows.SYSMON_PROCESS_CREATE \
+            else windows._parse_4688_message
+        data = parse(message) if isinstance(message, str) else {}
+        # The host as io/windows.py finds it among the header's names, put where `_host` looks first.
+        computer = windows._first(system, "Computer", "Hostname", "ComputerName", "computer_name")
+        return ((None, "wineventlog", event_id), system["_header_time"], computer,
+                *map(data.get, self._data_names))
 
     @staticmethod
     def _plan(provider: str | None, event_id: str | None, channel: str | None, has_image: bool) -> tuple:
