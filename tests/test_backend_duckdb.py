@@ -104,7 +104,9 @@ TABLE = [
     ('$a = from source; $b = from source | union $a | into sink;', "`from source` pipelines"),
     ('$a = from source | select a; $b = from source | select b | union $a | into sink;', "different fields"),
     ('$m = from source | stats values(b) AS v BY a, span(t, 5m) | into sink;', "`values` over values of kind any"),
-    ('$m = from source | adaptive_threshold algorithm="quantile" | into sink;', 'algorithm="quantile"'),
+    ('$m = from source | adaptive_threshold algorithm="quantile" | into sink;', None),
+    ('$m = from source | adaptive_threshold value="a" timestamp="t" entity="b" window=2000 | into sink;', None),
+    ('$m = from source | eval y = log(b, 2) | into sink;', "of kind any"),
     ('$m = from source | eval y = replace(a, "b", "c") | into sink;', "function `replace`"),
     ('$m = from source | where match(a, /(?<=x)y/) | into sink;', "lookbehind"),
     ('$m = from source | rex field=a "(?<x>b)|(?<y>c)" | into sink;', "may not take part"),
@@ -199,6 +201,37 @@ def test_stats_union_and_strftime_over_generated_events(tmp_path):
     assert got.count(b"\n") > 100
 
 
+# adaptive_threshold over arrival orders that exercise the history rules (spec 8.3): times out of
+# order, rows expiring from a window, repeated values (ties rank below nothing equal), null and
+# non-numeric values and times, integer and fractional times, a null entity.
+ADAPTIVE = [
+    'adaptive_threshold algorithm="quantile" value="v" timestamp="t" entity="g" window=4000',
+    'adaptive_threshold algorithm="quantile" value="v" timestamp="t" threshold=0.25',
+    'adaptive_threshold algorithm="quantile" value="v" timestamp="t" entity="g" window=1500 threshold=0.3',
+    'adaptive_threshold value="v" timestamp="t" entity="g" window=3000',
+]
+
+
+def _model_events(path: Path, n: int = 300) -> Path:
+    rows, state = [], 777
+    for i in range(n):
+        state = (state * 1103515245 + 12345) % 2**31
+        t = 1_700_000_000_000 + i * 100 + state % 2_500 - 2_000
+        rows.append({"g": [None, "a", "b"][state % 3], "v": [1, 2.5, None, "x", state % 7, 3][state % 6],
+                     "t": t + 0.5 if state % 17 == 0 else None if state % 19 == 0 else t})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize("command", ADAPTIVE, ids=[str(i) for i in range(len(ADAPTIVE))])
+def test_adaptive_threshold_matches_python_engine(tmp_path, command):
+    events = _model_events(tmp_path / "e.jsonl")
+    text = f"$m = from source | {command} | into sink;"
+    got = duckdb_bytes(text, [events])
+    assert got == python_bytes(text, [events])
+    assert got.count(b'"label":true') > 5
+
+
 def test_cli_compile_and_run(tmp_path):
     result = cli_in_process("compile", REFERENCE, "--to", "duckdb")
     assert result.returncode == 0, result.err
@@ -211,7 +244,7 @@ def test_cli_compile_and_run(tmp_path):
 
 def test_cli_not_lowered_is_a_positioned_diagnostic(tmp_path):
     search = tmp_path / "q.spl"
-    search.write_text('$m = from source | adaptive_threshold algorithm="quantile" | into sink;\n')
+    search.write_text('$m = from source | eval y = log(a, 2) | into sink;\n')
     result = cli_in_process("run", "--engine", "duckdb", search, "--input", EXAMPLE)
     assert result.returncode == 1
     assert "error[E0405]" in result.err and "q.spl:1:" in result.err

@@ -31,6 +31,8 @@ from sqlglot import exp
 from ..core.errors import NOT_LOWERED, SplError
 from ..plan.logical import Node, Plan
 from ..syntax import ast
+from ..plan.commands.adaptive_threshold import DEFAULT_THRESHOLDS, outputs_of
+from .duckdb_functions import QUANTILES, PythonFunction, registry_call
 from .lowering import ExpressionLowering, function_support, not_lowered, re2_pattern, z_cutoffs
 
 ENGINE = "DuckDB"
@@ -139,9 +141,24 @@ class Lowered:
     inputs: int
     writes: bool
     ops: tuple | None = None  # `from source`: fields are the carried columns, the record built by these
+    # The Python functions the query calls (duckdb_functions), registered on the connection by `run`.
+    functions: tuple[PythonFunction, ...] = ()
 
     def sql(self, pretty: bool = True) -> str:
         return self.query.sql(dialect=DIALECT, pretty=pretty)
+
+    def script(self) -> str:
+        """The query as `compile --to duckdb` prints it: the Python functions it needs first, as comments."""
+        notes = ""
+        if self.functions:
+            notes = ("-- This query calls Python functions of spl-lite that must be registered on the connection\n"
+                     "-- (`spl-lite run --engine duckdb` registers them; from Python: Lowered.register(connection)):\n"
+                     + "".join(f"--   {f.signature()}: {f.description}\n" for f in self.functions))
+        return notes + self.sql() + ";"
+
+    def register(self, connection) -> None:
+        for function in self.functions:
+            function.register(connection)
 
     def run(self, paths: list[str], threads: int | None = None) -> Iterator[dict]:
         """The output records, in the order the Python engine writes them."""
@@ -159,6 +176,7 @@ class Lowered:
         try:
             if con.execute("SELECT count(*) FROM duckdb_settings() WHERE name = 'asof_loop_join_threshold'").fetchone()[0]:
                 con.execute("SET asof_loop_join_threshold = 0")
+            self.register(con)
             params = {f"path{i}": str(p) for i, p in enumerate(paths)}
             if len(paths) != self.inputs:
                 raise ValueError(f"compiled for {self.inputs} input(s), given {len(paths)}")
@@ -222,6 +240,7 @@ class Compiler:
 
         self.keys = sorted(keys_read(plan) or ())
         self.event_keys: dict[str, tuple[str, dict[str, int]]] = {}
+        self.functions: dict[str, PythonFunction] = {}
 
     # ---- helpers ----
     def new_cte(self, select: exp.Expression, hint: str) -> str:
@@ -282,14 +301,15 @@ class Compiler:
             for name, cte in self.ctes:
                 select = select.with_(name, as_=cte)
             fields = [("\0rest" if c == rel.rest else c, k) for c, k in carried]
-            return Lowered(select, fields, self.inputs, True, rel.ops)
+            return Lowered(select, fields, self.inputs, True, rel.ops, tuple(self.functions.values()))
         shown = [(f, c, k) for f, c, k in rel.columns if not f.startswith("\0")]
         select = exp.select(*[exp.alias_(_col(c), f, quoted=True) for f, c, _ in shown]) \
             if shown else exp.select(exp.Null())
         select = select.from_(exp.to_identifier(rel.cte)).order_by(*[_col(o) for o in rel.order])
         for name, cte in self.ctes:
             select = select.with_(name, as_=cte)
-        return Lowered(select, [(f, k) for f, _, k in shown], self.inputs, True)
+        return Lowered(select, [(f, k) for f, _, k in shown], self.inputs, True, None,
+                       tuple(self.functions.values()))
 
     # ---- commands ----
     def node_from(self, node: Node) -> Rel:
@@ -688,40 +708,37 @@ class Compiler:
 
     def node_adaptive_threshold(self, node: Node) -> Rel:
         rel = self._input(node)
-        if node.algorithm != "gaussian":
-            raise self.fail(f"adaptive_threshold algorithm=\"{node.algorithm}\"",
-                            "the rank in a sliding history is not lowered (only gaussian)", node.span)
+        outputs = outputs_of(node.algorithm)
         x = rel.value(node.value)
         ts = rel.value(node.timestamp)
         if x is None or ts is None or x.kind == "null" or ts.kind == "null":
             target = rel
             extra = []
-            for name, value in (("mean", exp.Null()), ("variance", exp.Null()), ("label", exp.false())):
+            for name in outputs:
                 column = self.new_column()
-                extra.append((column, value))
-                columns, ops = target.assign(name, column, "null" if name != "label" else "bool")
+                extra.append((column, exp.false() if name == "label" else exp.Null()))
+                columns, ops = target.assign(name, column, "bool" if name == "label" else "null")
                 target = target.with_(target.cte, columns, ops)
             return target.with_(self.project(rel, extra, target.columns, hint="at"))
-        if x.kind not in NUMBERS:
-            raise self.fail(f"adaptive_threshold value `{node.value}`", f"its kind is {_kind_name(x.kind)}; "
-                            "only integers and doubles lower", node.span)
-        if ts.kind != "int":
-            raise self.fail(f"adaptive_threshold timestamp `{node.timestamp}`",
-                            f"its kind is {_kind_name(ts.kind)}; only integer timestamps lower", node.span)
+        for name, value in ((node.value, x), (node.timestamp, ts)):
+            if value.kind not in NUMBERS + ("json",):
+                raise self.fail(f"adaptive_threshold field `{name}`", f"its kind is {_kind_name(value.kind)}; "
+                                "only numbers and event values lower", node.span)
+        x_sql, ts_sql = exp.cast(self._model_number(x), "DOUBLE"), self._model_number(ts)
         entity = exp.Null()
         if node.entity:
             entity = self._key(rel, node.entity, node.span, "adaptive_threshold entity")
-        threshold = node.threshold if node.threshold is not None else 0.01
-        z_low, z_high = z_cutoffs(threshold)
+        threshold = node.threshold if node.threshold is not None else DEFAULT_THRESHOLDS[node.algorithm]
         order = [_col(o) for o in rel.order]
         # 1. number the rows in arrival order, and mark the ones scored (number and timestamp present).
         pos, xv, tv, ent, kept = (self.new_column() for _ in range(5))
         numbered = self.project(rel, [
             (pos, exp.Window(this=exp.func("row_number"), order=exp.Order(expressions=[exp.Ordered(this=o) for o in order]))),
-            (xv, exp.cast(x.sql, "DOUBLE")),
-            (tv, ts.sql),
+            (xv, x_sql),
+            (tv, ts_sql),
             (ent, entity),
-            (kept, _tpl(":x IS NOT NULL AND NOT isnan(CAST(:x AS DOUBLE)) AND :t IS NOT NULL", x=x.sql, t=ts.sql)),
+            (kept, _tpl(":x IS NOT NULL AND NOT isnan(:x) AND :t IS NOT NULL AND NOT isnan(:t)", x=x_sql,
+                        t=exp.cast(ts_sql, "DOUBLE"))),
         ], hint="at_rows")
         names = dict(pos=exp.to_identifier(pos, quoted=True), x=exp.to_identifier(xv, quoted=True),
                      ts=exp.to_identifier(tv, quoted=True), ent=exp.to_identifier(ent, quoted=True),
@@ -738,11 +755,59 @@ class Compiler:
             names["steps"] = exp.to_identifier(steps)
             expiry = self.new_cte(_tpl(
                 "SELECT k.*, s.step_pos AS e FROM :kept_rows AS k ASOF LEFT JOIN :steps AS s "
-                "ON k.ts + :window <= s.step_wm", **names), "at_expiry")
+                "ON k.ts <= s.step_wm - :window", **names), "at_expiry")
         else:
             expiry = self.new_cte(_tpl("SELECT k.*, CAST(NULL AS BIGINT) AS e FROM :kept_rows AS k", **names),
                                   "at_expiry")
         names["expiry"] = exp.to_identifier(expiry)
+        if node.algorithm == "quantile":
+            scored, kinds = self._quantiles(names, threshold), {"quantile": "double"}
+        else:
+            scored, kinds = self._gaussian(names, threshold), {"mean": "double", "variance": "double"}
+        # 3. every row of the input with its scores (null, and label false, where not scored).
+        columns = {name: self.new_column() for name in outputs}
+        joined = exp.select(*[_col(o, "a") for o in rel.order])
+        for column in dict.fromkeys(c for _, c, _ in rel.columns):
+            joined = joined.select(_col(column, "a"), append=True)
+        for name in outputs:
+            value = exp.func("coalesce", _col(name, "b"), exp.false()) if name == "label" else _col(name, "b")
+            joined = joined.select(exp.alias_(value, columns[name], quoted=True), append=True)
+        joined = joined.from_(exp.alias_(exp.to_identifier(numbered), "a")).join(
+            exp.alias_(exp.to_identifier(scored), "b"), on=exp.EQ(this=_col(pos, "a"), expression=_col("pos", "b")),
+            join_type="LEFT")
+        cte = self.new_cte(joined, "at")
+        target = rel
+        for name in outputs:
+            new_columns, ops = target.assign(name, columns[name], kinds.get(name, "bool"))
+            target = target.with_(cte, new_columns, ops)
+        return target
+
+    @staticmethod
+    def _model_number(value: V) -> exp.Expression:
+        """A model input as the Python engine reads it: an integer as it is, a double or a number of the
+        event as DOUBLE (time arithmetic in doubles is exact for integers below 2**53), else null."""
+        if value.kind == "json":
+            return _tpl("CASE WHEN json_type(:v) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(:v AS DOUBLE) END",
+                        v=value.sql)
+        return value.sql if value.kind == "int" else exp.cast(value.sql, "DOUBLE")
+
+    def _quantiles(self, names: dict, threshold: float) -> str:
+        """2. quantile: each entity's rows as lists in arrival order, ranked by a Python function
+        (duckdb_functions.QUANTILES); no SQL aggregate gives the rank of a value among the rows of a
+        sliding, non-contiguous frame without visiting every pair."""
+        self.functions[QUANTILES.name] = QUANTILES
+        ranked = self.new_cte(_tpl(
+            "SELECT unnest(p) AS pos, unnest(q) AS quantile FROM (SELECT list(pos ORDER BY pos) AS p, "
+            f"{QUANTILES.name}(list(x ORDER BY pos), list(e ORDER BY pos), list(pos ORDER BY pos)) AS q "
+            "FROM :expiry GROUP BY ent)", **names), "at_quantiles")
+        return self.new_cte(_tpl(
+            "SELECT pos, quantile, quantile < :low OR quantile > :high AS label FROM :ranked",
+            ranked=exp.to_identifier(ranked), low=_lit(threshold), high=_lit(1.0 - threshold)), "at_label")
+
+    def _gaussian(self, names: dict, threshold: float) -> str:
+        """2. gaussian: the history's exact moments from running sums over a stream of join and leave
+        events per entity, then mean, variance and the tail rule as cut-offs on z."""
+        z_low, z_high = z_cutoffs(threshold)
         moments = self.new_cte(_tpl(
             "SELECT pos, x, ent, e, (e IS NULL OR e > pos) AS joins, "
             # Fixed point in base 2, exact where a value's last bit is worth 2**-64 or more: x * 2**64,
@@ -800,29 +865,11 @@ class Compiler:
             "UNION ALL SELECT pos, x, r, n, sr, false, NULL, NULL FROM :history WHERE n = 0", **names), "at_stats")
         names["stats"] = exp.to_identifier(stats)
         names.update(z_low=exp.Literal.number(repr(z_low)), z_high=exp.Literal.number(repr(z_high)))
-        labelled = self.new_cte(_tpl(
+        return self.new_cte(_tpl(
             "SELECT pos, mean, CASE WHEN constant THEN 0.0 ELSE variance END AS variance, "
             "CASE WHEN n = 0 THEN false WHEN constant THEN r * n <> sr WHEN variance = 0 THEN x <> mean "
             "ELSE (x - mean) / sqrt(variance) <= :z_low OR (x - mean) / sqrt(variance) >= :z_high END AS label "
             "FROM :stats", **names), "at_label")
-        mean, variance, label = self.new_column(), self.new_column(), self.new_column()
-        joined = exp.select(*[_col(o, "a") for o in rel.order])
-        for column in dict.fromkeys(c for _, c, _ in rel.columns):
-            joined = joined.select(_col(column, "a"), append=True)
-        joined = joined.select(
-            exp.alias_(_col("mean", "b"), mean, quoted=True),
-            exp.alias_(_col("variance", "b"), variance, quoted=True),
-            exp.alias_(exp.func("coalesce", _col("label", "b"), exp.false()), label, quoted=True),
-            append=True,
-        ).from_(exp.alias_(exp.to_identifier(numbered), "a")).join(
-            exp.alias_(exp.to_identifier(labelled), "b"), on=exp.EQ(this=_col(pos, "a"), expression=_col("pos", "b")),
-            join_type="LEFT")
-        cte = self.new_cte(joined, "at")
-        target = rel
-        for name, column, kind in (("mean", mean, "double"), ("variance", variance, "double"), ("label", label, "bool")):
-            columns, ops = target.assign(name, column, kind)
-            target = target.with_(cte, columns, ops)
-        return target
 
 
 # strftime's format variables (functions/time.py) in UTC: fixed texts, and DuckDB expressions of the

@@ -124,7 +124,7 @@ def compile_command(args) -> int:
     except SplError as error:
         print(error.render(text, args.search), file=sys.stderr)
         return exit_code_for(error)
-    print(lowered.sql() + ";")
+    print(lowered.script())
     return EXIT_OK
 
 

@@ -1,0 +1,123 @@
+"""The Python functions a lowered DuckDB query calls where SQL has no exact lowering.
+
+Two sorts, both exact by construction:
+- a registry function (spl_lite/functions) called on each row's values, e.g. `match_regex` with a
+  Java pattern RE2 cannot run, `replace`, `cidrmatch`, `parse_double`: the SQL arguments are turned
+  back into SPL values, the function's own null rule and record-error rule (the error makes the
+  value null) apply, and the result goes back as the lowering's kind;
+- the quantile of adaptive_threshold: the rank of each value in its entity's history, over the
+  entity's rows as lists in arrival order.
+
+A query names them `spl_...`; `PythonFunction.register` defines one on a DuckDB connection
+(`Lowered.run` registers every function its query calls; `compile --to duckdb` lists them).
+"""
+from __future__ import annotations
+
+import bisect
+import heapq
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import orjson
+
+from ..core.regex import compile_java
+from ..functions import FUNCTIONS
+
+# A lowering kind -> (DuckDB type, SQL value -> SPL value, SPL value -> SQL value). A regex is passed
+# as its Java pattern and flags (two VARCHAR arguments) and compiled here, as the engine compiles it.
+_TYPES: dict[str, tuple[str, Callable[[Any], Any], Callable[[Any], Any]]] = {
+    "string": ("VARCHAR", lambda v: v, lambda v: v if type(v) is str else None),
+    "int": ("BIGINT", lambda v: v, lambda v: v if type(v) is int and -(2**63) <= v < 2**63 else None),
+    "double": ("DOUBLE", lambda v: v, lambda v: v if type(v) is float else None),
+    "bool": ("BOOLEAN", lambda v: v, lambda v: v if type(v) is bool else None),
+    # An event value travels as its JSON text (DuckDB's JSON is VARCHAR underneath).
+    "json": ("JSON", lambda v: None if v is None else orjson.loads(v),
+             lambda v: None if v is None else orjson.dumps(v).decode()),
+}
+# The exceptions that make a function's value null in the Python engine (a record error there).
+_RECORD_ERRORS = (TypeError, ValueError, OverflowError, ZeroDivisionError, IndexError, KeyError)
+
+
+@dataclass(frozen=True)
+class PythonFunction:
+    """A function a query calls: its SQL name, its parameters' DuckDB types, its result type, and the
+    Python callable DuckDB runs per row."""
+
+    name: str
+    parameters: tuple[str, ...]
+    result: str
+    make: Callable[[], Callable[..., Any]]
+    description: str
+
+    def signature(self) -> str:
+        return f"{self.name}({', '.join(self.parameters)}) -> {self.result}"
+
+    def register(self, connection) -> None:
+        from duckdb import func
+
+        connection.create_function(self.name, self.make(), list(self.parameters), self.result,
+                                   null_handling=func.FunctionNullHandling.SPECIAL)
+
+
+def registry_call(function: str, kinds: tuple[str, ...], result: str) -> PythonFunction:
+    """Registry function `function` over arguments of the lowering's `kinds` ("regex": a Java pattern
+    and its flags), giving a value of kind `result`."""
+    spec = FUNCTIONS[function]
+    parameters = tuple(t for k in kinds for t in (("VARCHAR", "VARCHAR") if k == "regex" else (_TYPES[k][0],)))
+    result_type, _, to_sql = _TYPES[result]
+
+    def make():
+        impl, propagate = spec.impl, spec.propagate_nulls
+        readers = [_TYPES[k][1] if k != "regex" else None for k in kinds]
+
+        def call(*sql_args):
+            values, at = [], 0
+            for kind, read in zip(kinds, readers):
+                if read is None:
+                    pattern, flags = sql_args[at], sql_args[at + 1]
+                    at += 2
+                    try:
+                        values.append(compile_java(pattern, flags or ""))
+                    except ValueError:
+                        return None
+                else:
+                    values.append(read(sql_args[at]))
+                    at += 1
+            if propagate and any(v is None for v in values):
+                return None
+            try:
+                return to_sql(impl(*values))
+            except _RECORD_ERRORS:
+                return None
+
+        return call
+
+    name = f"spl_{function}_{'_'.join(k[0] if k != 'regex' else 'r' for k in kinds)}_{result[0]}"
+    return PythonFunction(name, parameters, result_type, make,
+                          f"spl-lite's `{function}` ({spec.signature()})")
+
+
+def _quantiles(values: list[float], expiries: list[int | None], positions: list[int]) -> list[float]:
+    """Each value's quantile in its entity's history (spec 8.3, as engine/streaming_ml.py scores it):
+    the fraction of the history strictly below it, 0.0 for an empty history. Row i of the entity
+    joins the history after it is scored when expiries[i] (the arrival number of the first record
+    whose watermark reaches its time + window; None: never) is after its own number, and leaves it
+    before the record at expiries[i] is scored."""
+    history: list[float] = []
+    leaving: list[tuple[int, float]] = []
+    out = []
+    for x, expiry, position in zip(values, expiries, positions):
+        while leaving and leaving[0][0] <= position:
+            del history[bisect.bisect_left(history, heapq.heappop(leaving)[1])]
+        n = len(history)
+        out.append(bisect.bisect_left(history, x) / n if n else 0.0)
+        if expiry is None or expiry > position:
+            bisect.insort(history, x)
+            if expiry is not None:
+                heapq.heappush(leaving, (expiry, x))
+    return out
+
+
+QUANTILES = PythonFunction("spl_adaptive_quantiles", ("DOUBLE[]", "BIGINT[]", "BIGINT[]"), "DOUBLE[]",
+                           lambda: _quantiles, "adaptive_threshold algorithm=\"quantile\": the rank of each "
+                           "value in its entity's history")
