@@ -32,7 +32,7 @@ from ..core.errors import NOT_LOWERED, SplError
 from ..plan.logical import Node, Plan
 from ..syntax import ast
 from ..plan.commands.adaptive_threshold import DEFAULT_THRESHOLDS, outputs_of
-from .duckdb_functions import QUANTILES, PythonFunction, registry_call
+from .duckdb_functions import QUANTILES, REX_GROUP, PythonFunction, registry_call
 from .lowering import ExpressionLowering, function_support, not_lowered, re2_pattern, z_cutoffs
 
 ENGINE = "DuckDB"
@@ -423,14 +423,22 @@ class Compiler:
 
     def node_rex(self, node: Node) -> Rel:
         rel = self._input(node)
-        pattern, why = re2_pattern(node.pattern, node.flags)
-        if pattern is None:
-            raise self.fail("rex pattern", f"RE2 has no {why}", node.span)
-        if _optional_groups(node.pattern):
-            raise self.fail("rex pattern", "a named group may not take part in a match; DuckDB's "
-                            "regexp_extract gives '' where the Python engine gives null", node.span)
         source = Expressions(self, rel).field_value(node.field, node.span)
         text = Expressions.as_string(source)
+        pattern, _ = re2_pattern(node.pattern, node.flags)
+        if pattern is None or _optional_groups(node.pattern):
+            # A Java construct RE2 has not, or a group that may take no part in a match (regexp_extract
+            # gives '' where the engine gives null): the engine's own matcher, in Python.
+            self.functions[REX_GROUP.name] = REX_GROUP
+            target, extra = rel, []
+            for group in node.groups:
+                column = self.new_column()
+                extra.append((column, exp.Anonymous(this=REX_GROUP.name, expressions=[
+                    text, exp.Literal.string(node.pattern), exp.Literal.string(node.flags),
+                    exp.Literal.string(group)])))
+                columns, ops = target.assign(group, column, "string")
+                target = target.with_(target.cte, columns, ops)
+            return target.with_(self.project(rel, extra, target.columns, hint="rex"))
         matched = self.new_column()
         base = self.project(rel, [(matched, _tpl("regexp_matches(:t, :p)", t=text, p=exp.Literal.string(pattern)))],
                             hint="rex")
@@ -979,25 +987,21 @@ def _kind_name(kind: Kind) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# The registry's functions DuckDB does not lower, and why; every other one has an `f_` method below.
-NOT_LOWERED_FUNCTIONS = {
-    "cast": "the text forms of lists, maps and doubles are the Python engine's, not DuckDB's (not lowered yet)",
-    "tostring": "Java's text of a double differs from DuckDB's (not lowered yet)",
-    "to_string": "Java's text of a double differs from DuckDB's (not lowered yet)",
-    "parse_double": "Java's Double.parseDouble grammar (blanks, suffixes, hex) is not lowered yet",
-    "cidrmatch": "IPv4 ranges with the Python engine's parsing rules are not lowered yet",
-    "replace": "Java replacement strings ($n, ${name}, \\x) over Java regexes are not lowered yet",
-    "substr": "not lowered yet",
-    "length": "the length of a list or text that is an event value is not lowered yet",
-    "mvrange": "not lowered yet",
-    "in": "the function form is not lowered yet (the `IN` operator is)",
-    "exp": "DuckDB raises on overflow where Java gives Infinity (not lowered yet)",
-    "pow": "Java's Math.pow edge cases are not lowered yet",
-    "from_json_object": "a map's keys are known only at run time, a STRUCT needs them at compile time",
-    "deserialize_json_object": "a map's keys are known only at run time, a STRUCT needs them at compile time",
-    "serialize_json": "the Python engine's JSON text (key order, numbers) is not DuckDB's to_json",
-    "to_json_string": "the Python engine's JSON text (key order, numbers) is not DuckDB's to_json",
+# The registry's functions DuckDB does not lower, and why; every other one has an `f_` method below
+# or is called in Python (PYTHON_CALLS).
+NOT_LOWERED_FUNCTIONS: dict[str, str] = {}
+
+# Registry functions SQL has no exact lowering for, called in Python on each row's values
+# (duckdb_functions.registry_call, exact by construction), with the kind of value each gives.
+PYTHON_CALLS = {
+    "replace": "string", "cidrmatch": "bool", "parse_double": "double", "exp": "double", "pow": "double",
+    "in": "bool", "length": "int", "substr": "string", "tostring": "string", "to_string": "string",
+    "serialize_json": "string", "to_json_string": "string", "from_json_object": "json",
+    "deserialize_json_object": "json", "mvrange": "json",
 }
+# cast's value by its target type (functions/cast.py parse_type); lists and maps are event-shaped values.
+_CAST_KINDS = {"string": "string", "integer": "int", "long": "int", "float": "double", "double": "double",
+               "boolean": "bool", "any": "json", "map": "json", "collection": "json"}
 
 
 class Expressions(ExpressionLowering):
@@ -1008,6 +1012,40 @@ class Expressions(ExpressionLowering):
 
     def __init__(self, compiler: Compiler, rel: Rel):
         self.compiler, self.rel = compiler, rel
+
+    def x_Call(self, node: ast.Call):
+        if node.name in PYTHON_CALLS and not hasattr(self, "f_" + node.name):
+            args = [a.value if isinstance(a, ast.NamedArgument) else a for a in node.args]
+            return self.python_call(node, args, PYTHON_CALLS[node.name])
+        return super().x_Call(node)
+
+    def python_call(self, node: ast.Call, args: list, result: Kind) -> V:
+        """Registry function `node.name` called in Python on each row's values (a DuckDB Python
+        function, registered when the query runs), giving a value of kind `result`."""
+        kinds, sql = [], []
+        for arg in args:
+            if isinstance(arg, ast.Regex):
+                kinds.append("regex")
+                sql += [exp.Literal.string(arg.pattern), exp.Literal.string(arg.flags)]
+                continue
+            value = self.lower(arg)
+            if value.kind in ("string", "int", "double", "bool", "json"):
+                kinds.append(value.kind)
+                sql.append(value.sql)
+            else:  # null, a list or a map: as an event value
+                kinds.append("json")
+                sql.append(self.as_json(value, arg.span))
+        function = registry_call(node.name, tuple(kinds), result)
+        self.compiler.functions[function.name] = function
+        return V(function.call(sql), result)
+
+    def f_cast(self, node, args) -> V:
+        from ..functions.cast import parse_type
+
+        target = parse_type(self._literal_arg(node, args, 1))
+        if target not in _CAST_KINDS:
+            raise self.fail(f"cast to \"{target}\"", "DuckDB has no value of that kind", args[1].span)
+        return self.python_call(node, args, _CAST_KINDS[target])
 
     # ---- values ----
     def field_value(self, name: str, span) -> V:
@@ -1302,28 +1340,18 @@ class Expressions(ExpressionLowering):
         return _tpl("CASE json_type(:v) WHEN 'NULL' THEN NULL WHEN 'VARCHAR' THEN :v ->> '$' "
                     "WHEN 'DOUBLE' THEN CAST(CAST(:v AS DOUBLE) AS VARCHAR) ELSE CAST(:v AS VARCHAR) END", v=v)
 
-    def text_piece(self, value: V, span) -> exp.Expression:
-        if value.kind == "string":
-            return value.sql
-        if value.kind in ("int", "bool"):
-            return exp.cast(value.sql, "VARCHAR")
-        if value.kind == "null":
-            return exp.cast(exp.Null(), "VARCHAR")
-        if value.kind == "json":
-            # A list contributes its items (null if one is null), anything else its text.
-            return _tpl("CASE WHEN json_type(:v) = 'ARRAY' THEN CASE WHEN list_bool_or(list_transform("
-                        "CAST(:v AS JSON[]), lambda i: i IS NULL OR json_type(i) = 'NULL')) THEN NULL ELSE array_to_string("
-                        "list_transform(CAST(:v AS JSON[]), lambda i: :item), '') END ELSE :whole END",
-                        v=value.sql, item=self._json_text(exp.column("i")), whole=self._json_text(value.sql))
-        raise self.fail(f"the text of a value of kind {_kind_name(value.kind)}", "DuckDB's text form differs",
-                        span)
-
     def f_concat(self, node, args) -> V:
-        pieces = []
-        for arg in args:
-            items = arg.items if isinstance(arg, ast.ListLiteral) else (arg,)
-            for item in items:
-                pieces.append(self.text_piece(self.lower(item), item.span))
+        items = [i for a in args for i in (a.items if isinstance(a, ast.ListLiteral) else (a,))]
+        values = [self.lower(i) for i in items]
+        if any(v.kind not in ("string", "int", "bool", "null") for v in values):
+            # Java's text of a double, and event values (a list among several arguments makes the
+            # whole null, a lone one is joined): the engine's own concat, in Python. The named form's
+            # items go as arguments; a lone item gets an empty text beside it, so that it is not
+            # taken for the list of values.
+            if len(items) == 1 and len(args) == 1 and isinstance(args[0], ast.ListLiteral):
+                items = items + [ast.Literal(value="", span=node.span)]
+            return self.python_call(node, items, "string")
+        pieces = [v.sql if v.kind == "string" else exp.cast(v.sql, "VARCHAR") for v in values]
         if not pieces:
             return V(exp.Literal.string(""), "string")
         result = pieces[0]
@@ -1408,15 +1436,9 @@ class Expressions(ExpressionLowering):
 
     def f_parse_long(self, node, args) -> V:
         value = self.lower(args[0])
-        if value.kind == "int":
-            return value
-        if value.kind not in ("string", "json", "null"):
-            return V(exp.Null(), "null")
-        text = self.as_string(value) if value.kind != "string" else value.sql
-        if value.kind == "json":  # an integer in the event passes as it is
-            return V(_tpl("CASE WHEN json_type(:v) IN ('BIGINT', 'UBIGINT') THEN CAST(:v AS BIGINT) "
-                          "WHEN regexp_full_match(:t, '[+-]?[0-9]+') THEN TRY_CAST(:t AS BIGINT) END",
-                          v=value.sql, t=text), "int")
+        if value.kind not in ("string", "json"):
+            return V(exp.Null(), "null")  # a number too: only parse_double is lenient (spec 6.1)
+        text = self.as_string(value)
         return V(_tpl("CASE WHEN regexp_full_match(:t, '[+-]?[0-9]+') THEN TRY_CAST(:t AS BIGINT) END", t=text), "int")
 
     def _string_function(self, node, args, sql_name: str, kind="string") -> V:
@@ -1573,14 +1595,14 @@ class Expressions(ExpressionLowering):
             pattern, flags = regex.pattern, regex.flags
         elif isinstance(regex, ast.Literal) and isinstance(regex.value, str):
             pattern, flags = regex.value, ""
-        else:
-            raise self.fail(f"`{node.name}` with a pattern that is not a literal", "no lowering", regex.span)
-        translated, why = re2_pattern(pattern, flags)
-        if translated is None:
-            raise self.fail(f"`{node.name}` pattern", f"RE2 has no {why}", regex.span)
+        else:  # a pattern known only at run time: compiled per value in Python, as the engine does
+            return self.python_call(node, args, "bool")
+        translated, _ = re2_pattern(pattern, flags)
         value = self.lower(args[0])
         if value.kind not in ("string", "json"):
             return V(exp.cast(exp.Null(), "BOOLEAN"), "bool")
+        if translated is None:  # a Java construct RE2 has not: the engine's own matcher, in Python
+            return self.python_call(node, args, "bool")
         return V(exp.func("regexp_matches", self.as_string(value), exp.Literal.string(translated)), "bool")
 
     f_match_regex = f_match
@@ -1607,8 +1629,8 @@ def function_lowering() -> dict[str, str | None]:
     """Every registry function: None when DuckDB lowers it, else why not."""
     from ..functions import FUNCTIONS
 
-    return function_support(FUNCTIONS, lambda name: hasattr(Expressions, "f_" + name), NOT_LOWERED_FUNCTIONS,
-                            ENGINE)
+    return function_support(FUNCTIONS, lambda name: hasattr(Expressions, "f_" + name) or name in PYTHON_CALLS,
+                            NOT_LOWERED_FUNCTIONS, ENGINE)
 
 
 def compile_plan(plan: Plan, inputs: int = 1) -> Lowered:

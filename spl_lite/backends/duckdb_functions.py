@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import orjson
 
-from ..core.regex import compile_java
+from ..core.regex import compile_java, search
 from ..functions import FUNCTIONS
 
 # A lowering kind -> (DuckDB type, SQL value -> SPL value, SPL value -> SQL value). A regex is passed
@@ -28,7 +29,9 @@ from ..functions import FUNCTIONS
 _TYPES: dict[str, tuple[str, Callable[[Any], Any], Callable[[Any], Any]]] = {
     "string": ("VARCHAR", lambda v: v, lambda v: v if type(v) is str else None),
     "int": ("BIGINT", lambda v: v, lambda v: v if type(v) is int and -(2**63) <= v < 2**63 else None),
-    "double": ("DOUBLE", lambda v: v, lambda v: v if type(v) is float else None),
+    # A double comes back as its shortest text (DuckDB reads a Python NaN as NULL; its cast of the
+    # text to DOUBLE is exact): see registry_call.
+    "double": ("DOUBLE", lambda v: v, lambda v: repr(v) if type(v) is float else None),
     "bool": ("BOOLEAN", lambda v: v, lambda v: v if type(v) is bool else None),
     # An event value travels as its JSON text (DuckDB's JSON is VARCHAR underneath).
     "json": ("JSON", lambda v: None if v is None else orjson.loads(v),
@@ -48,6 +51,15 @@ class PythonFunction:
     result: str
     make: Callable[[], Callable[..., Any]]
     description: str
+    # The SQL type the call's value is read as (a double travels as text), when not `result`.
+    read_as: str | None = None
+
+    def call(self, arguments: list) -> Any:
+        """The SQL call (sqlglot), read as its lowering's type."""
+        from sqlglot import exp
+
+        call = exp.Anonymous(this=self.name, expressions=arguments)
+        return exp.cast(call, self.read_as) if self.read_as else call
 
     def signature(self) -> str:
         return f"{self.name}({', '.join(self.parameters)}) -> {self.result}"
@@ -65,6 +77,8 @@ def registry_call(function: str, kinds: tuple[str, ...], result: str) -> PythonF
     spec = FUNCTIONS[function]
     parameters = tuple(t for k in kinds for t in (("VARCHAR", "VARCHAR") if k == "regex" else (_TYPES[k][0],)))
     result_type, _, to_sql = _TYPES[result]
+    if result == "double":
+        result_type = "VARCHAR"
 
     def make():
         impl, propagate = spec.impl, spec.propagate_nulls
@@ -90,11 +104,14 @@ def registry_call(function: str, kinds: tuple[str, ...], result: str) -> PythonF
             except _RECORD_ERRORS:
                 return None
 
+        # DuckDB reads the number of parameters from the signature.
+        call.__signature__ = inspect.Signature(
+            [inspect.Parameter(f"a{i}", inspect.Parameter.POSITIONAL_ONLY) for i in range(len(parameters))])
         return call
 
     name = f"spl_{function}_{'_'.join(k[0] if k != 'regex' else 'r' for k in kinds)}_{result[0]}"
-    return PythonFunction(name, parameters, result_type, make,
-                          f"spl-lite's `{function}` ({spec.signature()})")
+    return PythonFunction(name, parameters, result_type, make, f"spl-lite's `{function}` ({spec.signature()})",
+                          "DOUBLE" if result == "double" else None)
 
 
 def _quantiles(values: list[float], expiries: list[int | None], positions: list[int]) -> list[float]:
@@ -121,3 +138,27 @@ def _quantiles(values: list[float], expiries: list[int | None], positions: list[
 QUANTILES = PythonFunction("spl_adaptive_quantiles", ("DOUBLE[]", "BIGINT[]", "BIGINT[]"), "DOUBLE[]",
                            lambda: _quantiles, "adaptive_threshold algorithm=\"quantile\": the rank of each "
                            "value in its entity's history")
+
+
+def _rex_group():
+    """(text, pattern, flags, group) -> the group's text in the first match, None when it takes no
+    part or nothing matches (a match out of time too), as the engine's rex operator reads it."""
+    last: list = [None, None]  # the last (text, pattern, flags) and its match: rex asks once per group
+
+    def group(text, pattern, flags, name):
+        if text is None:
+            return None
+        key = (text, pattern, flags)
+        if last[0] != key:
+            try:
+                found = search(compile_java(pattern, flags or ""), text)
+            except ValueError:  # a match out of time (RegexTimeout)
+                found = None
+            last[0], last[1] = key, found
+        return last[1].group(name) if last[1] else None
+
+    return group
+
+
+REX_GROUP = PythonFunction("spl_rex_group", ("VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR"), "VARCHAR", _rex_group,
+                           "rex with a Java pattern RE2 cannot run: a named group of the first match")
