@@ -32,7 +32,7 @@ from ..core.errors import NOT_LOWERED, SplError
 from ..plan.logical import Node, Plan
 from ..syntax import ast
 from ..plan.commands.adaptive_threshold import DEFAULT_THRESHOLDS, outputs_of
-from .duckdb_functions import QUANTILES, REX_GROUP, PythonFunction, registry_call
+from .duckdb_functions import JSON_OF_DOUBLE, QUANTILES, REX_GROUP, PythonFunction, registry_call
 from .lowering import ExpressionLowering, function_support, not_lowered, re2_pattern, z_cutoffs
 
 ENGINE = "DuckDB"
@@ -980,6 +980,14 @@ def _optional_groups(pattern: str) -> bool:
     return "|" in pattern.replace("\\|", "") or bool(re.search(r"\)(\?|\*|\{0)", pattern))
 
 
+def _holds_double(kind: Kind) -> bool:
+    if kind == "double":
+        return True
+    if isinstance(kind, tuple):
+        return _holds_double(kind[1]) if kind[0] == "list" else any(_holds_double(k) for _, k in kind[1])
+    return False
+
+
 def _kind_name(kind: Kind) -> str:
     if isinstance(kind, tuple):
         return "list" if kind[0] == "list" else "map"
@@ -1086,13 +1094,35 @@ class Expressions(ExpressionLowering):
                 if k == key:
                     return V(exp.Anonymous(this="struct_extract", expressions=[value.sql, exp.Literal.string(k)]), kind)
             return V(exp.Null(), "null")
-        raise self.fail(f"reading key `{key}`", f"of a value of kind {_kind_name(value.kind)}", span)
+        return V(exp.Null(), "null")  # a key of anything but a map is null (an error there, in the engine)
+
+    def x_Index(self, node: ast.Index) -> V:
+        """`list[i]` (negative from the end, null out of range) and `map["key"]`; null for anything else."""
+        target = self.lower(node.target)
+        if not isinstance(node.index, ast.Literal) or not isinstance(node.index.value, (int, str)) \
+                or isinstance(node.index.value, bool):
+            raise self.fail("indexing with an index that is not an integer or string literal", "no lowering",
+                            node.index.span)
+        index = node.index.value
+        is_list = isinstance(target.kind, tuple) and target.kind[0] == "list"
+        is_map = isinstance(target.kind, tuple) and target.kind[0] == "map"
+        if isinstance(index, str):
+            return self._get(target, index, node.span) if is_map or target.kind == "json" else V(exp.Null(), "null")
+        if is_list:
+            # list_extract: 1-based, negative from the end, null out of range.
+            return V(exp.Anonymous(this="list_extract", expressions=[target.sql, exp.Literal.number(
+                index + 1 if index >= 0 else index)]), target.kind[1])
+        if target.kind == "json":
+            path = f"$[{index}]" if index >= 0 else f"$[#{index}]"
+            return V(_tpl("json_extract(:v, :p)", v=target.sql, p=exp.Literal.string(path)), "json")
+        return V(exp.Null(), "null")
 
     def x_ListLiteral(self, node: ast.ListLiteral) -> V:
         items = [self.lower(i) for i in node.items]
         kinds = {i.kind for i in items if i.kind != "null"}
         if len(kinds) > 1:
-            raise self.fail("list literal", "its items are of different kinds", node.span)
+            # Items of several kinds: a list of the event's shape (JSON), as a DuckDB LIST holds one kind.
+            return V(exp.func("json_array", *[self.as_json(i, s.span) for i, s in zip(items, node.items)]), "json")
         if not items:
             return V(exp.cast(exp.Literal.string("[]"), "JSON"), "json")
         kind = kinds.pop() if kinds else "null"
@@ -1307,6 +1337,9 @@ class Expressions(ExpressionLowering):
         if value.kind == "null":
             return exp.cast(exp.Null(), "JSON")
         if value.kind == "double":
+            self.compiler.functions[JSON_OF_DOUBLE.name] = JSON_OF_DOUBLE
+            return exp.cast(JSON_OF_DOUBLE.call([value.sql]), "JSON")
+        if _holds_double(value.kind):
             raise self.fail("a double inside an event-shaped value", "DuckDB's JSON text of doubles is not "
                             "the Python engine's", span)
         if isinstance(value.kind, tuple) and value.kind[1] == "null" and value.kind[0] == "list":
@@ -1489,11 +1522,11 @@ class Expressions(ExpressionLowering):
             elif value.kind in ("string", "int", "bool", "double"):
                 kinds.add(value.kind)
                 pieces.append(_tpl("CASE WHEN :v IS NULL THEN [] ELSE [:v] END", v=value.sql))
-            else:
-                raise self.fail(f"mvappend of a value of kind {_kind_name(value.kind)}", "no lowering", arg.span)
+            else:  # an event value (a list is flattened, a null skipped): the engine's own mvappend
+                return self.python_call(node, args, "json")
         kinds.discard("null")
-        if len(kinds) > 1:
-            raise self.fail("mvappend of values of different kinds", "a DuckDB list holds one kind", node.span)
+        if len(kinds) > 1:  # a DuckDB LIST holds one kind: the engine's own mvappend, as an event value
+            return self.python_call(node, args, "json")
         kind = kinds.pop() if kinds else "null"
         if not pieces:
             return V(exp.cast(exp.Array(expressions=[]), "VARCHAR[]"), ("list", "null"))
@@ -1508,7 +1541,7 @@ class Expressions(ExpressionLowering):
         else:
             items = list(args)
         if len(items) % 2:
-            raise self.fail("create_map with an odd number of items", "no lowering", node.span)
+            return V(exp.Null(), "null")  # not key/value pairs: an error, null, in the engine
         entries: dict[str, V] = {}
         for key, value in zip(items[::2], items[1::2]):
             if not isinstance(key, ast.Literal) or not (key.value is None or isinstance(key.value, str)):

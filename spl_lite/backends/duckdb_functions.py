@@ -162,3 +162,13 @@ def _rex_group():
 
 REX_GROUP = PythonFunction("spl_rex_group", ("VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR"), "VARCHAR", _rex_group,
                            "rex with a Java pattern RE2 cannot run: a named group of the first match")
+
+
+def _json_of_double():
+    """A double's JSON text as the engine writes it (orjson: shortest round trip; NaN and the
+    infinities as null), where DuckDB's own text of a double differs."""
+    return lambda x: None if x is None else orjson.dumps(x).decode()
+
+
+JSON_OF_DOUBLE = PythonFunction("spl_json_of_double", ("DOUBLE",), "VARCHAR", _json_of_double,
+                                "a double inside a list or map of the event's shape: its JSON text")
