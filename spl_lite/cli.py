@@ -139,6 +139,10 @@ def _parser() -> argparse.ArgumentParser:
         "needs the `duckdb` extra; see README: Running on DuckDB) or flink (the plan lowered to Flink SQL "
         "and run on a local PyFlink mini-cluster; needs the `flink` extra; see README: Running on Apache Flink)",
     )
+    run.add_argument(
+        "--threads", type=_positive, default=None, metavar="N",
+        help="with --engine duckdb: the threads DuckDB runs the query on (default: DuckDB's own, one per core)",
+    )
 
     compile_ = commands.add_parser(
         "compile", help="print a search as SQL for another engine",

@@ -758,12 +758,14 @@ class Compiler:
         names["kept_rows"] = exp.to_identifier(kept_rows)
         if node.window_ms:
             # e: the first row whose watermark reaches ts + W; the row is in the histories of the rows in (pos, e).
-            steps = self.new_cte(_tpl("SELECT wm AS step_wm, min(pos) AS step_pos FROM :kept_rows GROUP BY wm", **names),
-                                 "at_steps")
+            # The cut-off wm - W as the engine computes it (in doubles for a double watermark), a column of
+            # its own: an expression in the ASOF condition would make DuckDB join every pair.
+            steps = self.new_cte(_tpl("SELECT wm - :window AS step_cutoff, min(pos) AS step_pos FROM :kept_rows "
+                                      "GROUP BY wm", **names), "at_steps")
             names["steps"] = exp.to_identifier(steps)
             expiry = self.new_cte(_tpl(
                 "SELECT k.*, s.step_pos AS e FROM :kept_rows AS k ASOF LEFT JOIN :steps AS s "
-                "ON k.ts <= s.step_wm - :window", **names), "at_expiry")
+                "ON k.ts <= s.step_cutoff", **names), "at_expiry")
         else:
             expiry = self.new_cte(_tpl("SELECT k.*, CAST(NULL AS BIGINT) AS e FROM :kept_rows AS k", **names),
                                   "at_expiry")
