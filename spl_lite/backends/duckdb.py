@@ -29,10 +29,11 @@ import sqlglot
 from sqlglot import exp
 
 from ..core.errors import NOT_LOWERED, SplError
+from ..functions import FUNCTIONS
+from ..plan.commands.adaptive_threshold import DEFAULT_THRESHOLDS, outputs_of
 from ..plan.logical import Node, Plan
 from ..syntax import ast
-from ..plan.commands.adaptive_threshold import DEFAULT_THRESHOLDS, outputs_of
-from .duckdb_functions import JSON_OF_DOUBLE, QUANTILES, REX_GROUP, PythonFunction, registry_call
+from .duckdb_functions import COMPARE, JSON_OF_DOUBLE, QUANTILES, REX_GROUP, PythonFunction, registry_call
 from .lowering import ExpressionLowering, function_support, not_lowered, re2_pattern, z_cutoffs
 
 ENGINE = "DuckDB"
@@ -1024,10 +1025,22 @@ class Expressions(ExpressionLowering):
         self.compiler, self.rel = compiler, rel
 
     def x_Call(self, node: ast.Call):
+        args = [a.value if isinstance(a, ast.NamedArgument) else a for a in node.args]
         if node.name in PYTHON_CALLS and not hasattr(self, "f_" + node.name):
-            args = [a.value if isinstance(a, ast.NamedArgument) else a for a in node.args]
             return self.python_call(node, args, PYTHON_CALLS[node.name])
-        return super().x_Call(node)
+        try:
+            return super().x_Call(node)
+        except SplError as refused:
+            # A registry function SQL cannot give exactly for these arguments (their kinds are known
+            # only at run time, a pattern is not a literal, ...): the function itself, in Python, its
+            # value as an event value. Arguments that do not lower keep the first diagnostic.
+            # cast's refusal is its target (bytes), which has no SQL value in Python either.
+            if refused.code != NOT_LOWERED or node.name not in FUNCTIONS or node.name == "cast":
+                raise
+            try:
+                return self.python_call(node, args, "json")
+            except SplError:
+                raise refused from None
 
     def python_call(self, node: ast.Call, args: list, result: Kind) -> V:
         """Registry function `node.name` called in Python on each row's values (a DuckDB Python
@@ -1246,8 +1259,10 @@ class Expressions(ExpressionLowering):
         if left.kind == right.kind and left.kind in ("string", "bool"):
             return V(exp.paren(builder(this=left.sql, expression=right.sql)), "bool")
         if left.kind in ("json",) or right.kind in ("json",) or isinstance(left.kind, tuple) or isinstance(right.kind, tuple):
-            raise self.fail(f"`{op}` between kinds {_kind_name(left.kind)} and {_kind_name(right.kind)}",
-                            "no exact lowering", span)
+            # A side's kind is known only at run time: the engine's own ordering, in Python.
+            self.compiler.functions[COMPARE.name] = COMPARE
+            order = COMPARE.call([self.as_json(left, span), self.as_json(right, span)])
+            return V(exp.paren(builder(this=order, expression=exp.Literal.number(0))), "bool")
         return V(exp.cast(exp.Null(), "BOOLEAN"), "bool")  # kinds that do not order: null
 
     def arithmetic(self, op: str, left: V, right: V, span) -> V:
@@ -1662,8 +1677,6 @@ COMMAND_SUPPORT = {
 
 def function_lowering() -> dict[str, str | None]:
     """Every registry function: None when DuckDB lowers it, else why not."""
-    from ..functions import FUNCTIONS
-
     return function_support(FUNCTIONS, lambda name: hasattr(Expressions, "f_" + name) or name in PYTHON_CALLS,
                             NOT_LOWERED_FUNCTIONS, ENGINE)
 

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import orjson
 
 from ..core.regex import compile_java, search
+from ..core.values import compare
 from ..functions import FUNCTIONS
 
 # A lowering kind -> (DuckDB type, SQL value -> SPL value, SPL value -> SQL value). A regex is passed
@@ -172,3 +173,17 @@ def _json_of_double():
 
 JSON_OF_DOUBLE = PythonFunction("spl_json_of_double", ("DOUBLE",), "VARCHAR", _json_of_double,
                                 "a double inside a list or map of the event's shape: its JSON text")
+
+
+def _compare():
+    """(a, b) as event values -> -1, 0, 1, or None where they do not order (core.values.compare)."""
+    def ordered(a, b):
+        if a is None or b is None:
+            return None
+        return compare(orjson.loads(a), orjson.loads(b))
+
+    return ordered
+
+
+COMPARE = PythonFunction("spl_compare", ("JSON", "JSON"), "BIGINT", _compare,
+                         "`<`, `<=`, `>`, `>=` where a side's kind is known only at run time")
