@@ -144,19 +144,22 @@ QUANTILES = PythonFunction("spl_adaptive_quantiles", ("DOUBLE[]", "BIGINT[]", "B
 def _rex_group():
     """(text, pattern, flags, group) -> the group's text in the first match, None when it takes no
     part or nothing matches (a match out of time too), as the engine's rex operator reads it."""
-    last: list = [None, None]  # the last (text, pattern, flags) and its match: rex asks once per group
+    # The last (text, pattern, flags) and its match, as one tuple (one store: DuckDB may call from
+    # several threads): rex asks once per group.
+    last: list = [(None, None)]
 
     def group(text, pattern, flags, name):
         if text is None:
             return None
         key = (text, pattern, flags)
-        if last[0] != key:
+        seen, found = last[0]
+        if seen != key:
             try:
                 found = search(compile_java(pattern, flags or ""), text)
             except ValueError:  # a match out of time (RegexTimeout)
                 found = None
-            last[0], last[1] = key, found
-        return last[1].group(name) if last[1] else None
+            last[0] = (key, found)
+        return found.group(name) if found else None
 
     return group
 
