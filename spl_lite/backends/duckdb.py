@@ -33,7 +33,7 @@ from ..functions import FUNCTIONS
 from ..plan.commands.adaptive_threshold import DEFAULT_THRESHOLDS, outputs_of
 from ..plan.logical import Node, Plan
 from ..syntax import ast
-from .duckdb_functions import COMPARE, JSON_OF_DOUBLE, QUANTILES, REX_GROUP, PythonFunction, registry_call
+from .duckdb_functions import COMPARE, EQUALS, JSON_OF_DOUBLE, QUANTILES, REX_GROUP, PythonFunction, registry_call
 from .lowering import ExpressionLowering, function_support, not_lowered, re2_pattern, z_cutoffs
 
 ENGINE = "DuckDB"
@@ -1201,8 +1201,7 @@ class Expressions(ExpressionLowering):
             if other.kind == "double":
                 return _tpl("coalesce(json_type(:j) IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND CAST(:j AS DOUBLE) = :o "
                             "AND NOT isnan(:o), false)", j=json_side.sql, o=other.sql)
-            raise self.fail("`=` between an event value and a value of kind " + _kind_name(other.kind),
-                            "only strings, booleans and numbers compare with event values", span)
+            return self._python_equality(left, right, span)
         if left.kind in NUMBERS and right.kind in NUMBERS:
             if "double" in (left.kind, right.kind):
                 return _tpl("coalesce(CAST(:a AS DOUBLE) = CAST(:b AS DOUBLE) AND NOT isnan(CAST(:a AS DOUBLE)), "
@@ -1212,8 +1211,12 @@ class Expressions(ExpressionLowering):
             return exp.NullSafeEQ(this=left.sql, expression=right.sql)
         if left.kind != right.kind and not (isinstance(left.kind, tuple) or isinstance(right.kind, tuple)):
             return _tpl("(:a IS NULL AND :b IS NULL)", a=left.sql, b=right.sql)
-        raise self.fail("`=` between values of kinds " + _kind_name(left.kind) + " and " + _kind_name(right.kind),
-                        "no exact lowering", span)
+        return self._python_equality(left, right, span)
+
+    def _python_equality(self, left: V, right: V, span) -> exp.Expression:
+        """`=` of lists and maps: the engine's own equality, in Python, on their JSON forms."""
+        self.compiler.functions[EQUALS.name] = EQUALS
+        return EQUALS.call([self.as_json(left, span), self.as_json(right, span)])
 
     def x_In(self, node: ast.In) -> V:
         value = self.lower(node.value)

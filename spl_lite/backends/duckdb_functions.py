@@ -21,7 +21,7 @@ from typing import Any, Callable
 import orjson
 
 from ..core.regex import compile_java, search
-from ..core.values import compare
+from ..core.values import compare, equals
 from ..functions import FUNCTIONS
 
 # A lowering kind -> (DuckDB type, SQL value -> SPL value, SPL value -> SQL value). A regex is passed
@@ -204,5 +204,12 @@ def _compare():
     return ordered
 
 
+def _equals():
+    """(a, b) as event values -> whether `=` holds (core.values.equals; null = null)."""
+    return lambda a, b: equals(None if a is None else orjson.loads(a), None if b is None else orjson.loads(b))
+
+
 COMPARE = PythonFunction("spl_compare", ("JSON", "JSON"), "BIGINT", _compare,
                          "`<`, `<=`, `>`, `>=` where a side's kind is known only at run time")
+EQUALS = PythonFunction("spl_equals", ("JSON", "JSON"), "BOOLEAN", _equals,
+                        "`=` between lists, maps and values whose kind is known only at run time")
