@@ -147,7 +147,8 @@ def _parser() -> argparse.ArgumentParser:
     compile_ = commands.add_parser(
         "compile", help="print a search as SQL for another engine",
         description="Lower SEARCH's logical plan to SQL and print it. The query reads the input files as "
-        "parameters $path0, $path1, ...; what does not lower is an E0404 diagnostic.",
+        "parameters $path0, $path1, ...; the Python functions of spl-lite it calls, if any, are listed in comments "
+        "above it (they must be registered on the connection); what does not lower is an E0405 diagnostic.",
     )
     compile_.add_argument("search", metavar="SEARCH")
     compile_.add_argument("--to", choices=("duckdb", "flink"), default="duckdb",
