@@ -11,7 +11,8 @@ searches/rare_parent_child_process_relationship.spl over the same file, with one
 worker and `--whole-events` (projected reading off: what it gains), and with the `--workers` counts
 asked for (all of whose outputs must be identical); (c) when duckdb is installed
 (the `bench` extra), the same detection as DuckDB SQL (benchmarks/duckdb_reference.py) with 1 and 2
-threads, whose detections are checked against spl-lite's. It prints medians of wall time, events/s,
+threads, whose detections are checked against spl-lite's, and `spl-lite run --engine duckdb` (the
+search lowered by spl-lite) with `--threads` 1 and 2, whose output must be the Python engine's. It prints medians of wall time, events/s,
 the ratio to the floor, and peak RSS (from wait4 of each child, which on Linux is the largest of the
 child and the processes it reaped: for `--workers N`, of the main process and its workers). Then it
 runs once over all of ../shared/data/raw when that is present.
@@ -105,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
             sql = [sys.executable, str(ROOT / "benchmarks" / "duckdb_reference.py"), "--input", str(path), "--print"]
             for threads in (1, 2):
                 variants[f"duckdb SQL, {threads} thread{'s' if threads > 1 else ''}"] = sql + ["--threads", str(threads)]
+            # The search itself lowered by spl-lite (--engine duckdb): its output must be spl-lite's, byte for byte.
+            for threads in (1, 2):
+                variants[f"spl-lite run --engine duckdb --threads {threads}"] = spl + ["--engine", "duckdb", "--threads",
+                                                                                       str(threads)]
 
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
         outputs: dict[str, bytes] = {}

@@ -139,11 +139,16 @@ def _parser() -> argparse.ArgumentParser:
         "needs the `duckdb` extra; see README: Running on DuckDB) or flink (the plan lowered to Flink SQL "
         "and run on a local PyFlink mini-cluster; needs the `flink` extra; see README: Running on Apache Flink)",
     )
+    run.add_argument(
+        "--threads", type=_positive, default=None, metavar="N",
+        help="with --engine duckdb: the threads DuckDB runs the query on (default: DuckDB's own, one per core)",
+    )
 
     compile_ = commands.add_parser(
         "compile", help="print a search as SQL for another engine",
         description="Lower SEARCH's logical plan to SQL and print it. The query reads the input files as "
-        "parameters $path0, $path1, ...; what does not lower is an E0405 diagnostic.",
+        "parameters $path0, $path1, ...; the Python functions of spl-lite it calls, if any, are listed in comments "
+        "above it (they must be registered on the connection); what does not lower is an E0405 diagnostic.",
     )
     compile_.add_argument("search", metavar="SEARCH")
     compile_.add_argument("--to", choices=("duckdb", "flink"), default="duckdb",

@@ -29,8 +29,11 @@ import sqlglot
 from sqlglot import exp
 
 from ..core.errors import NOT_LOWERED, SplError
+from ..functions import FUNCTIONS
+from ..plan.commands.adaptive_threshold import DEFAULT_THRESHOLDS, outputs_of
 from ..plan.logical import Node, Plan
 from ..syntax import ast
+from .duckdb_functions import COMPARE, EQUALS, JSON_OF_DOUBLE, QUANTILES, REX_GROUP, PythonFunction, registry_call
 from .lowering import ExpressionLowering, function_support, not_lowered, re2_pattern, z_cutoffs
 
 ENGINE = "DuckDB"
@@ -139,9 +142,24 @@ class Lowered:
     inputs: int
     writes: bool
     ops: tuple | None = None  # `from source`: fields are the carried columns, the record built by these
+    # The Python functions the query calls (duckdb_functions), registered on the connection by `run`.
+    functions: tuple[PythonFunction, ...] = ()
 
     def sql(self, pretty: bool = True) -> str:
         return self.query.sql(dialect=DIALECT, pretty=pretty)
+
+    def script(self) -> str:
+        """The query as `compile --to duckdb` prints it: the Python functions it needs first, as comments."""
+        notes = ""
+        if self.functions:
+            notes = ("-- This query calls Python functions of spl-lite that must be registered on the connection\n"
+                     "-- (`spl-lite run --engine duckdb` registers them; from Python: Lowered.register(connection)):\n"
+                     + "".join(f"--   {f.signature()}: {f.description}\n" for f in self.functions))
+        return notes + self.sql() + ";"
+
+    def register(self, connection) -> None:
+        for function in self.functions:
+            function.register(connection)
 
     def run(self, paths: list[str], threads: int | None = None) -> Iterator[dict]:
         """The output records, in the order the Python engine writes them."""
@@ -159,6 +177,7 @@ class Lowered:
         try:
             if con.execute("SELECT count(*) FROM duckdb_settings() WHERE name = 'asof_loop_join_threshold'").fetchone()[0]:
                 con.execute("SET asof_loop_join_threshold = 0")
+            self.register(con)
             params = {f"path{i}": str(p) for i, p in enumerate(paths)}
             if len(paths) != self.inputs:
                 raise ValueError(f"compiled for {self.inputs} input(s), given {len(paths)}")
@@ -222,6 +241,7 @@ class Compiler:
 
         self.keys = sorted(keys_read(plan) or ())
         self.event_keys: dict[str, tuple[str, dict[str, int]]] = {}
+        self.functions: dict[str, PythonFunction] = {}
 
     # ---- helpers ----
     def new_cte(self, select: exp.Expression, hint: str) -> str:
@@ -282,14 +302,15 @@ class Compiler:
             for name, cte in self.ctes:
                 select = select.with_(name, as_=cte)
             fields = [("\0rest" if c == rel.rest else c, k) for c, k in carried]
-            return Lowered(select, fields, self.inputs, True, rel.ops)
+            return Lowered(select, fields, self.inputs, True, rel.ops, tuple(self.functions.values()))
         shown = [(f, c, k) for f, c, k in rel.columns if not f.startswith("\0")]
         select = exp.select(*[exp.alias_(_col(c), f, quoted=True) for f, c, _ in shown]) \
             if shown else exp.select(exp.Null())
         select = select.from_(exp.to_identifier(rel.cte)).order_by(*[_col(o) for o in rel.order])
         for name, cte in self.ctes:
             select = select.with_(name, as_=cte)
-        return Lowered(select, [(f, k) for f, _, k in shown], self.inputs, True)
+        return Lowered(select, [(f, k) for f, _, k in shown], self.inputs, True, None,
+                       tuple(self.functions.values()))
 
     # ---- commands ----
     def node_from(self, node: Node) -> Rel:
@@ -403,14 +424,22 @@ class Compiler:
 
     def node_rex(self, node: Node) -> Rel:
         rel = self._input(node)
-        pattern, why = re2_pattern(node.pattern, node.flags)
-        if pattern is None:
-            raise self.fail("rex pattern", f"RE2 has no {why}", node.span)
-        if _optional_groups(node.pattern):
-            raise self.fail("rex pattern", "a named group may not take part in a match; DuckDB's "
-                            "regexp_extract gives '' where the Python engine gives null", node.span)
         source = Expressions(self, rel).field_value(node.field, node.span)
         text = Expressions.as_string(source)
+        pattern, _ = re2_pattern(node.pattern, node.flags)
+        if pattern is None or _optional_groups(node.pattern):
+            # A Java construct RE2 has not, or a group that may take no part in a match (regexp_extract
+            # gives '' where the engine gives null): the engine's own matcher, in Python.
+            self.functions[REX_GROUP.name] = REX_GROUP
+            target, extra = rel, []
+            for group in node.groups:
+                column = self.new_column()
+                extra.append((column, exp.Anonymous(this=REX_GROUP.name, expressions=[
+                    text, exp.Literal.string(node.pattern), exp.Literal.string(node.flags),
+                    exp.Literal.string(group)])))
+                columns, ops = target.assign(group, column, "string")
+                target = target.with_(target.cte, columns, ops)
+            return target.with_(self.project(rel, extra, target.columns, hint="rex"))
         matched = self.new_column()
         base = self.project(rel, [(matched, _tpl("regexp_matches(:t, :p)", t=text, p=exp.Literal.string(pattern)))],
                             hint="rex")
@@ -688,40 +717,37 @@ class Compiler:
 
     def node_adaptive_threshold(self, node: Node) -> Rel:
         rel = self._input(node)
-        if node.algorithm != "gaussian":
-            raise self.fail(f"adaptive_threshold algorithm=\"{node.algorithm}\"",
-                            "the rank in a sliding history is not lowered (only gaussian)", node.span)
+        outputs = outputs_of(node.algorithm)
         x = rel.value(node.value)
         ts = rel.value(node.timestamp)
         if x is None or ts is None or x.kind == "null" or ts.kind == "null":
             target = rel
             extra = []
-            for name, value in (("mean", exp.Null()), ("variance", exp.Null()), ("label", exp.false())):
+            for name in outputs:
                 column = self.new_column()
-                extra.append((column, value))
-                columns, ops = target.assign(name, column, "null" if name != "label" else "bool")
+                extra.append((column, exp.false() if name == "label" else exp.Null()))
+                columns, ops = target.assign(name, column, "bool" if name == "label" else "null")
                 target = target.with_(target.cte, columns, ops)
             return target.with_(self.project(rel, extra, target.columns, hint="at"))
-        if x.kind not in NUMBERS:
-            raise self.fail(f"adaptive_threshold value `{node.value}`", f"its kind is {_kind_name(x.kind)}; "
-                            "only integers and doubles lower", node.span)
-        if ts.kind != "int":
-            raise self.fail(f"adaptive_threshold timestamp `{node.timestamp}`",
-                            f"its kind is {_kind_name(ts.kind)}; only integer timestamps lower", node.span)
+        for name, value in ((node.value, x), (node.timestamp, ts)):
+            if value.kind not in NUMBERS + ("json",):
+                raise self.fail(f"adaptive_threshold field `{name}`", f"its kind is {_kind_name(value.kind)}; "
+                                "only numbers and event values lower", node.span)
+        x_sql, ts_sql = exp.cast(self._model_number(x), "DOUBLE"), self._model_number(ts)
         entity = exp.Null()
         if node.entity:
             entity = self._key(rel, node.entity, node.span, "adaptive_threshold entity")
-        threshold = node.threshold if node.threshold is not None else 0.01
-        z_low, z_high = z_cutoffs(threshold)
+        threshold = node.threshold if node.threshold is not None else DEFAULT_THRESHOLDS[node.algorithm]
         order = [_col(o) for o in rel.order]
         # 1. number the rows in arrival order, and mark the ones scored (number and timestamp present).
         pos, xv, tv, ent, kept = (self.new_column() for _ in range(5))
         numbered = self.project(rel, [
             (pos, exp.Window(this=exp.func("row_number"), order=exp.Order(expressions=[exp.Ordered(this=o) for o in order]))),
-            (xv, exp.cast(x.sql, "DOUBLE")),
-            (tv, ts.sql),
+            (xv, x_sql),
+            (tv, ts_sql),
             (ent, entity),
-            (kept, _tpl(":x IS NOT NULL AND NOT isnan(CAST(:x AS DOUBLE)) AND :t IS NOT NULL", x=x.sql, t=ts.sql)),
+            (kept, _tpl(":x IS NOT NULL AND NOT isnan(:x) AND :t IS NOT NULL AND NOT isnan(:t)", x=x_sql,
+                        t=exp.cast(ts_sql, "DOUBLE"))),
         ], hint="at_rows")
         names = dict(pos=exp.to_identifier(pos, quoted=True), x=exp.to_identifier(xv, quoted=True),
                      ts=exp.to_identifier(tv, quoted=True), ent=exp.to_identifier(ent, quoted=True),
@@ -733,16 +759,66 @@ class Compiler:
         names["kept_rows"] = exp.to_identifier(kept_rows)
         if node.window_ms:
             # e: the first row whose watermark reaches ts + W; the row is in the histories of the rows in (pos, e).
-            steps = self.new_cte(_tpl("SELECT wm AS step_wm, min(pos) AS step_pos FROM :kept_rows GROUP BY wm", **names),
-                                 "at_steps")
+            # The cut-off wm - W as the engine computes it (in doubles for a double watermark), a column of
+            # its own: an expression in the ASOF condition would make DuckDB join every pair.
+            steps = self.new_cte(_tpl("SELECT wm - :window AS step_cutoff, min(pos) AS step_pos FROM :kept_rows "
+                                      "GROUP BY wm", **names), "at_steps")
             names["steps"] = exp.to_identifier(steps)
             expiry = self.new_cte(_tpl(
                 "SELECT k.*, s.step_pos AS e FROM :kept_rows AS k ASOF LEFT JOIN :steps AS s "
-                "ON k.ts + :window <= s.step_wm", **names), "at_expiry")
+                "ON k.ts <= s.step_cutoff", **names), "at_expiry")
         else:
             expiry = self.new_cte(_tpl("SELECT k.*, CAST(NULL AS BIGINT) AS e FROM :kept_rows AS k", **names),
                                   "at_expiry")
         names["expiry"] = exp.to_identifier(expiry)
+        if node.algorithm == "quantile":
+            scored, kinds = self._quantiles(names, threshold), {"quantile": "double"}
+        else:
+            scored, kinds = self._gaussian(names, threshold), {"mean": "double", "variance": "double"}
+        # 3. every row of the input with its scores (null, and label false, where not scored).
+        columns = {name: self.new_column() for name in outputs}
+        joined = exp.select(*[_col(o, "a") for o in rel.order])
+        for column in dict.fromkeys(c for _, c, _ in rel.columns):
+            joined = joined.select(_col(column, "a"), append=True)
+        for name in outputs:
+            value = exp.func("coalesce", _col(name, "b"), exp.false()) if name == "label" else _col(name, "b")
+            joined = joined.select(exp.alias_(value, columns[name], quoted=True), append=True)
+        joined = joined.from_(exp.alias_(exp.to_identifier(numbered), "a")).join(
+            exp.alias_(exp.to_identifier(scored), "b"), on=exp.EQ(this=_col(pos, "a"), expression=_col("pos", "b")),
+            join_type="LEFT")
+        cte = self.new_cte(joined, "at")
+        target = rel
+        for name in outputs:
+            new_columns, ops = target.assign(name, columns[name], kinds.get(name, "bool"))
+            target = target.with_(cte, new_columns, ops)
+        return target
+
+    @staticmethod
+    def _model_number(value: V) -> exp.Expression:
+        """A model input as the Python engine reads it: an integer as it is, a double or a number of the
+        event as DOUBLE (time arithmetic in doubles is exact for integers below 2**53), else null."""
+        if value.kind == "json":
+            return _tpl("CASE WHEN json_type(:v) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(:v AS DOUBLE) END",
+                        v=value.sql)
+        return value.sql if value.kind == "int" else exp.cast(value.sql, "DOUBLE")
+
+    def _quantiles(self, names: dict, threshold: float) -> str:
+        """2. quantile: each entity's rows as lists in arrival order, ranked by a Python function
+        (duckdb_functions.QUANTILES); no SQL aggregate gives the rank of a value among the rows of a
+        sliding, non-contiguous frame without visiting every pair."""
+        self.functions[QUANTILES.name] = QUANTILES
+        ranked = self.new_cte(_tpl(
+            "SELECT unnest(p) AS pos, unnest(q) AS quantile FROM (SELECT list(pos ORDER BY pos) AS p, "
+            f"{QUANTILES.name}(list(x ORDER BY pos), list(e ORDER BY pos), list(pos ORDER BY pos)) AS q "
+            "FROM :expiry GROUP BY ent)", **names), "at_quantiles")
+        return self.new_cte(_tpl(
+            "SELECT pos, quantile, quantile < :low OR quantile > :high AS label FROM :ranked",
+            ranked=exp.to_identifier(ranked), low=_lit(threshold), high=_lit(1.0 - threshold)), "at_label")
+
+    def _gaussian(self, names: dict, threshold: float) -> str:
+        """2. gaussian: the history's exact moments from running sums over a stream of join and leave
+        events per entity, then mean, variance and the tail rule as cut-offs on z."""
+        z_low, z_high = z_cutoffs(threshold)
         moments = self.new_cte(_tpl(
             "SELECT pos, x, ent, e, (e IS NULL OR e > pos) AS joins, "
             # Fixed point in base 2, exact where a value's last bit is worth 2**-64 or more: x * 2**64,
@@ -800,29 +876,11 @@ class Compiler:
             "UNION ALL SELECT pos, x, r, n, sr, false, NULL, NULL FROM :history WHERE n = 0", **names), "at_stats")
         names["stats"] = exp.to_identifier(stats)
         names.update(z_low=exp.Literal.number(repr(z_low)), z_high=exp.Literal.number(repr(z_high)))
-        labelled = self.new_cte(_tpl(
+        return self.new_cte(_tpl(
             "SELECT pos, mean, CASE WHEN constant THEN 0.0 ELSE variance END AS variance, "
             "CASE WHEN n = 0 THEN false WHEN constant THEN r * n <> sr WHEN variance = 0 THEN x <> mean "
             "ELSE (x - mean) / sqrt(variance) <= :z_low OR (x - mean) / sqrt(variance) >= :z_high END AS label "
             "FROM :stats", **names), "at_label")
-        mean, variance, label = self.new_column(), self.new_column(), self.new_column()
-        joined = exp.select(*[_col(o, "a") for o in rel.order])
-        for column in dict.fromkeys(c for _, c, _ in rel.columns):
-            joined = joined.select(_col(column, "a"), append=True)
-        joined = joined.select(
-            exp.alias_(_col("mean", "b"), mean, quoted=True),
-            exp.alias_(_col("variance", "b"), variance, quoted=True),
-            exp.alias_(exp.func("coalesce", _col("label", "b"), exp.false()), label, quoted=True),
-            append=True,
-        ).from_(exp.alias_(exp.to_identifier(numbered), "a")).join(
-            exp.alias_(exp.to_identifier(labelled), "b"), on=exp.EQ(this=_col(pos, "a"), expression=_col("pos", "b")),
-            join_type="LEFT")
-        cte = self.new_cte(joined, "at")
-        target = rel
-        for name, column, kind in (("mean", mean, "double"), ("variance", variance, "double"), ("label", label, "bool")):
-            columns, ops = target.assign(name, column, kind)
-            target = target.with_(cte, columns, ops)
-        return target
 
 
 # strftime's format variables (functions/time.py) in UTC: fixed texts, and DuckDB expressions of the
@@ -925,6 +983,14 @@ def _optional_groups(pattern: str) -> bool:
     return "|" in pattern.replace("\\|", "") or bool(re.search(r"\)(\?|\*|\{0)", pattern))
 
 
+def _holds_double(kind: Kind) -> bool:
+    if kind == "double":
+        return True
+    if isinstance(kind, tuple):
+        return _holds_double(kind[1]) if kind[0] == "list" else any(_holds_double(k) for _, k in kind[1])
+    return False
+
+
 def _kind_name(kind: Kind) -> str:
     if isinstance(kind, tuple):
         return "list" if kind[0] == "list" else "map"
@@ -932,25 +998,21 @@ def _kind_name(kind: Kind) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# The registry's functions DuckDB does not lower, and why; every other one has an `f_` method below.
-NOT_LOWERED_FUNCTIONS = {
-    "cast": "the text forms of lists, maps and doubles are the Python engine's, not DuckDB's (not lowered yet)",
-    "tostring": "Java's text of a double differs from DuckDB's (not lowered yet)",
-    "to_string": "Java's text of a double differs from DuckDB's (not lowered yet)",
-    "parse_double": "Java's Double.parseDouble grammar (blanks, suffixes, hex) is not lowered yet",
-    "cidrmatch": "IPv4 ranges with the Python engine's parsing rules are not lowered yet",
-    "replace": "Java replacement strings ($n, ${name}, \\x) over Java regexes are not lowered yet",
-    "substr": "not lowered yet",
-    "length": "the length of a list or text that is an event value is not lowered yet",
-    "mvrange": "not lowered yet",
-    "in": "the function form is not lowered yet (the `IN` operator is)",
-    "exp": "DuckDB raises on overflow where Java gives Infinity (not lowered yet)",
-    "pow": "Java's Math.pow edge cases are not lowered yet",
-    "from_json_object": "a map's keys are known only at run time, a STRUCT needs them at compile time",
-    "deserialize_json_object": "a map's keys are known only at run time, a STRUCT needs them at compile time",
-    "serialize_json": "the Python engine's JSON text (key order, numbers) is not DuckDB's to_json",
-    "to_json_string": "the Python engine's JSON text (key order, numbers) is not DuckDB's to_json",
+# The registry's functions DuckDB does not lower, and why; every other one has an `f_` method below
+# or is called in Python (PYTHON_CALLS).
+NOT_LOWERED_FUNCTIONS: dict[str, str] = {}
+
+# Registry functions SQL has no exact lowering for, called in Python on each row's values
+# (duckdb_functions.registry_call, exact by construction), with the kind of value each gives.
+PYTHON_CALLS = {
+    "replace": "string", "cidrmatch": "bool", "parse_double": "double", "exp": "double", "pow": "double",
+    "in": "bool", "length": "int", "substr": "string", "tostring": "string", "to_string": "string",
+    "serialize_json": "string", "to_json_string": "string", "from_json_object": "json",
+    "deserialize_json_object": "json", "mvrange": "json",
 }
+# cast's value by its target type (functions/cast.py parse_type); lists and maps are event-shaped values.
+_CAST_KINDS = {"string": "string", "integer": "int", "long": "int", "float": "double", "double": "double",
+               "boolean": "bool", "any": "json", "map": "json", "collection": "json"}
 
 
 class Expressions(ExpressionLowering):
@@ -961,6 +1023,52 @@ class Expressions(ExpressionLowering):
 
     def __init__(self, compiler: Compiler, rel: Rel):
         self.compiler, self.rel = compiler, rel
+
+    def x_Call(self, node: ast.Call):
+        args = [a.value if isinstance(a, ast.NamedArgument) else a for a in node.args]
+        if node.name in PYTHON_CALLS and not hasattr(self, "f_" + node.name):
+            return self.python_call(node, args, PYTHON_CALLS[node.name])
+        try:
+            return super().x_Call(node)
+        except SplError as refused:
+            # A registry function SQL cannot give exactly for these arguments (their kinds are known
+            # only at run time, a pattern is not a literal, ...): the function itself, in Python, its
+            # value as an event value. Arguments that do not lower keep the first diagnostic.
+            # cast's refusal is its target (bytes), which has no SQL value in Python either.
+            if refused.code != NOT_LOWERED or node.name not in FUNCTIONS or node.name == "cast":
+                raise
+            try:
+                return self.python_call(node, args, "json")
+            except SplError:
+                raise refused from None
+
+    def python_call(self, node: ast.Call, args: list, result: Kind) -> V:
+        """Registry function `node.name` called in Python on each row's values (a DuckDB Python
+        function, registered when the query runs), giving a value of kind `result`."""
+        kinds, sql = [], []
+        for arg in args:
+            if isinstance(arg, ast.Regex):
+                kinds.append("regex")
+                sql += [exp.Literal.string(arg.pattern), exp.Literal.string(arg.flags)]
+                continue
+            value = self.lower(arg)
+            if value.kind in ("string", "int", "double", "bool", "json"):
+                kinds.append(value.kind)
+                sql.append(value.sql)
+            else:  # null, a list or a map: as an event value
+                kinds.append("json")
+                sql.append(self.as_json(value, arg.span))
+        function = registry_call(node.name, tuple(kinds), result)
+        self.compiler.functions[function.name] = function
+        return V(function.call(sql), result)
+
+    def f_cast(self, node, args) -> V:
+        from ..functions.cast import parse_type
+
+        target = parse_type(self._literal_arg(node, args, 1))
+        if target not in _CAST_KINDS:
+            raise self.fail(f"cast to \"{target}\"", "DuckDB has no value of that kind", args[1].span)
+        return self.python_call(node, args, _CAST_KINDS[target])
 
     # ---- values ----
     def field_value(self, name: str, span) -> V:
@@ -1001,13 +1109,35 @@ class Expressions(ExpressionLowering):
                 if k == key:
                     return V(exp.Anonymous(this="struct_extract", expressions=[value.sql, exp.Literal.string(k)]), kind)
             return V(exp.Null(), "null")
-        raise self.fail(f"reading key `{key}`", f"of a value of kind {_kind_name(value.kind)}", span)
+        return V(exp.Null(), "null")  # a key of anything but a map is null (an error there, in the engine)
+
+    def x_Index(self, node: ast.Index) -> V:
+        """`list[i]` (negative from the end, null out of range) and `map["key"]`; null for anything else."""
+        target = self.lower(node.target)
+        if not isinstance(node.index, ast.Literal) or not isinstance(node.index.value, (int, str)) \
+                or isinstance(node.index.value, bool):
+            raise self.fail("indexing with an index that is not an integer or string literal", "no lowering",
+                            node.index.span)
+        index = node.index.value
+        is_list = isinstance(target.kind, tuple) and target.kind[0] == "list"
+        is_map = isinstance(target.kind, tuple) and target.kind[0] == "map"
+        if isinstance(index, str):
+            return self._get(target, index, node.span) if is_map or target.kind == "json" else V(exp.Null(), "null")
+        if is_list:
+            # list_extract: 1-based, negative from the end, null out of range.
+            return V(exp.Anonymous(this="list_extract", expressions=[target.sql, exp.Literal.number(
+                index + 1 if index >= 0 else index)]), target.kind[1])
+        if target.kind == "json":
+            path = f"$[{index}]" if index >= 0 else f"$[#{index}]"
+            return V(_tpl("json_extract(:v, :p)", v=target.sql, p=exp.Literal.string(path)), "json")
+        return V(exp.Null(), "null")
 
     def x_ListLiteral(self, node: ast.ListLiteral) -> V:
         items = [self.lower(i) for i in node.items]
         kinds = {i.kind for i in items if i.kind != "null"}
         if len(kinds) > 1:
-            raise self.fail("list literal", "its items are of different kinds", node.span)
+            # Items of several kinds: a list of the event's shape (JSON), as a DuckDB LIST holds one kind.
+            return V(exp.func("json_array", *[self.as_json(i, s.span) for i, s in zip(items, node.items)]), "json")
         if not items:
             return V(exp.cast(exp.Literal.string("[]"), "JSON"), "json")
         kind = kinds.pop() if kinds else "null"
@@ -1071,8 +1201,7 @@ class Expressions(ExpressionLowering):
             if other.kind == "double":
                 return _tpl("coalesce(json_type(:j) IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND CAST(:j AS DOUBLE) = :o "
                             "AND NOT isnan(:o), false)", j=json_side.sql, o=other.sql)
-            raise self.fail("`=` between an event value and a value of kind " + _kind_name(other.kind),
-                            "only strings, booleans and numbers compare with event values", span)
+            return self._python_equality(left, right, span)
         if left.kind in NUMBERS and right.kind in NUMBERS:
             if "double" in (left.kind, right.kind):
                 return _tpl("coalesce(CAST(:a AS DOUBLE) = CAST(:b AS DOUBLE) AND NOT isnan(CAST(:a AS DOUBLE)), "
@@ -1082,8 +1211,12 @@ class Expressions(ExpressionLowering):
             return exp.NullSafeEQ(this=left.sql, expression=right.sql)
         if left.kind != right.kind and not (isinstance(left.kind, tuple) or isinstance(right.kind, tuple)):
             return _tpl("(:a IS NULL AND :b IS NULL)", a=left.sql, b=right.sql)
-        raise self.fail("`=` between values of kinds " + _kind_name(left.kind) + " and " + _kind_name(right.kind),
-                        "no exact lowering", span)
+        return self._python_equality(left, right, span)
+
+    def _python_equality(self, left: V, right: V, span) -> exp.Expression:
+        """`=` of lists and maps: the engine's own equality, in Python, on their JSON forms."""
+        self.compiler.functions[EQUALS.name] = EQUALS
+        return EQUALS.call([self.as_json(left, span), self.as_json(right, span)])
 
     def x_In(self, node: ast.In) -> V:
         value = self.lower(node.value)
@@ -1129,8 +1262,10 @@ class Expressions(ExpressionLowering):
         if left.kind == right.kind and left.kind in ("string", "bool"):
             return V(exp.paren(builder(this=left.sql, expression=right.sql)), "bool")
         if left.kind in ("json",) or right.kind in ("json",) or isinstance(left.kind, tuple) or isinstance(right.kind, tuple):
-            raise self.fail(f"`{op}` between kinds {_kind_name(left.kind)} and {_kind_name(right.kind)}",
-                            "no exact lowering", span)
+            # A side's kind is known only at run time: the engine's own ordering, in Python.
+            self.compiler.functions[COMPARE.name] = COMPARE
+            order = COMPARE.call([self.as_json(left, span), self.as_json(right, span)])
+            return V(exp.paren(builder(this=order, expression=exp.Literal.number(0))), "bool")
         return V(exp.cast(exp.Null(), "BOOLEAN"), "bool")  # kinds that do not order: null
 
     def arithmetic(self, op: str, left: V, right: V, span) -> V:
@@ -1222,6 +1357,9 @@ class Expressions(ExpressionLowering):
         if value.kind == "null":
             return exp.cast(exp.Null(), "JSON")
         if value.kind == "double":
+            self.compiler.functions[JSON_OF_DOUBLE.name] = JSON_OF_DOUBLE
+            return exp.cast(JSON_OF_DOUBLE.call([value.sql]), "JSON")
+        if _holds_double(value.kind):
             raise self.fail("a double inside an event-shaped value", "DuckDB's JSON text of doubles is not "
                             "the Python engine's", span)
         if isinstance(value.kind, tuple) and value.kind[1] == "null" and value.kind[0] == "list":
@@ -1255,28 +1393,18 @@ class Expressions(ExpressionLowering):
         return _tpl("CASE json_type(:v) WHEN 'NULL' THEN NULL WHEN 'VARCHAR' THEN :v ->> '$' "
                     "WHEN 'DOUBLE' THEN CAST(CAST(:v AS DOUBLE) AS VARCHAR) ELSE CAST(:v AS VARCHAR) END", v=v)
 
-    def text_piece(self, value: V, span) -> exp.Expression:
-        if value.kind == "string":
-            return value.sql
-        if value.kind in ("int", "bool"):
-            return exp.cast(value.sql, "VARCHAR")
-        if value.kind == "null":
-            return exp.cast(exp.Null(), "VARCHAR")
-        if value.kind == "json":
-            # A list contributes its items (null if one is null), anything else its text.
-            return _tpl("CASE WHEN json_type(:v) = 'ARRAY' THEN CASE WHEN list_bool_or(list_transform("
-                        "CAST(:v AS JSON[]), lambda i: i IS NULL OR json_type(i) = 'NULL')) THEN NULL ELSE array_to_string("
-                        "list_transform(CAST(:v AS JSON[]), lambda i: :item), '') END ELSE :whole END",
-                        v=value.sql, item=self._json_text(exp.column("i")), whole=self._json_text(value.sql))
-        raise self.fail(f"the text of a value of kind {_kind_name(value.kind)}", "DuckDB's text form differs",
-                        span)
-
     def f_concat(self, node, args) -> V:
-        pieces = []
-        for arg in args:
-            items = arg.items if isinstance(arg, ast.ListLiteral) else (arg,)
-            for item in items:
-                pieces.append(self.text_piece(self.lower(item), item.span))
+        items = [i for a in args for i in (a.items if isinstance(a, ast.ListLiteral) else (a,))]
+        values = [self.lower(i) for i in items]
+        if any(v.kind not in ("string", "int", "bool", "null") for v in values):
+            # Java's text of a double, and event values (a list among several arguments makes the
+            # whole null, a lone one is joined): the engine's own concat, in Python. The named form's
+            # items go as arguments; a lone item gets an empty text beside it, so that it is not
+            # taken for the list of values.
+            if len(items) == 1 and len(args) == 1 and isinstance(args[0], ast.ListLiteral):
+                items = items + [ast.Literal(value="", span=node.span)]
+            return self.python_call(node, items, "string")
+        pieces = [v.sql if v.kind == "string" else exp.cast(v.sql, "VARCHAR") for v in values]
         if not pieces:
             return V(exp.Literal.string(""), "string")
         result = pieces[0]
@@ -1361,15 +1489,9 @@ class Expressions(ExpressionLowering):
 
     def f_parse_long(self, node, args) -> V:
         value = self.lower(args[0])
-        if value.kind == "int":
-            return value
-        if value.kind not in ("string", "json", "null"):
-            return V(exp.Null(), "null")
-        text = self.as_string(value) if value.kind != "string" else value.sql
-        if value.kind == "json":  # an integer in the event passes as it is
-            return V(_tpl("CASE WHEN json_type(:v) IN ('BIGINT', 'UBIGINT') THEN CAST(:v AS BIGINT) "
-                          "WHEN regexp_full_match(:t, '[+-]?[0-9]+') THEN TRY_CAST(:t AS BIGINT) END",
-                          v=value.sql, t=text), "int")
+        if value.kind not in ("string", "json"):
+            return V(exp.Null(), "null")  # a number too: only parse_double is lenient (spec 6.1)
+        text = self.as_string(value)
         return V(_tpl("CASE WHEN regexp_full_match(:t, '[+-]?[0-9]+') THEN TRY_CAST(:t AS BIGINT) END", t=text), "int")
 
     def _string_function(self, node, args, sql_name: str, kind="string") -> V:
@@ -1420,11 +1542,11 @@ class Expressions(ExpressionLowering):
             elif value.kind in ("string", "int", "bool", "double"):
                 kinds.add(value.kind)
                 pieces.append(_tpl("CASE WHEN :v IS NULL THEN [] ELSE [:v] END", v=value.sql))
-            else:
-                raise self.fail(f"mvappend of a value of kind {_kind_name(value.kind)}", "no lowering", arg.span)
+            else:  # an event value (a list is flattened, a null skipped): the engine's own mvappend
+                return self.python_call(node, args, "json")
         kinds.discard("null")
-        if len(kinds) > 1:
-            raise self.fail("mvappend of values of different kinds", "a DuckDB list holds one kind", node.span)
+        if len(kinds) > 1:  # a DuckDB LIST holds one kind: the engine's own mvappend, as an event value
+            return self.python_call(node, args, "json")
         kind = kinds.pop() if kinds else "null"
         if not pieces:
             return V(exp.cast(exp.Array(expressions=[]), "VARCHAR[]"), ("list", "null"))
@@ -1439,7 +1561,7 @@ class Expressions(ExpressionLowering):
         else:
             items = list(args)
         if len(items) % 2:
-            raise self.fail("create_map with an odd number of items", "no lowering", node.span)
+            return V(exp.Null(), "null")  # not key/value pairs: an error, null, in the engine
         entries: dict[str, V] = {}
         for key, value in zip(items[::2], items[1::2]):
             if not isinstance(key, ast.Literal) or not (key.value is None or isinstance(key.value, str)):
@@ -1526,14 +1648,14 @@ class Expressions(ExpressionLowering):
             pattern, flags = regex.pattern, regex.flags
         elif isinstance(regex, ast.Literal) and isinstance(regex.value, str):
             pattern, flags = regex.value, ""
-        else:
-            raise self.fail(f"`{node.name}` with a pattern that is not a literal", "no lowering", regex.span)
-        translated, why = re2_pattern(pattern, flags)
-        if translated is None:
-            raise self.fail(f"`{node.name}` pattern", f"RE2 has no {why}", regex.span)
+        else:  # a pattern known only at run time: compiled per value in Python, as the engine does
+            return self.python_call(node, args, "bool")
+        translated, _ = re2_pattern(pattern, flags)
         value = self.lower(args[0])
         if value.kind not in ("string", "json"):
             return V(exp.cast(exp.Null(), "BOOLEAN"), "bool")
+        if translated is None:  # a Java construct RE2 has not: the engine's own matcher, in Python
+            return self.python_call(node, args, "bool")
         return V(exp.func("regexp_matches", self.as_string(value), exp.Literal.string(translated)), "bool")
 
     f_match_regex = f_match
@@ -1558,10 +1680,8 @@ COMMAND_SUPPORT = {
 
 def function_lowering() -> dict[str, str | None]:
     """Every registry function: None when DuckDB lowers it, else why not."""
-    from ..functions import FUNCTIONS
-
-    return function_support(FUNCTIONS, lambda name: hasattr(Expressions, "f_" + name), NOT_LOWERED_FUNCTIONS,
-                            ENGINE)
+    return function_support(FUNCTIONS, lambda name: hasattr(Expressions, "f_" + name) or name in PYTHON_CALLS,
+                            NOT_LOWERED_FUNCTIONS, ENGINE)
 
 
 def compile_plan(plan: Plan, inputs: int = 1) -> Lowered:

@@ -100,7 +100,7 @@ def run_on_duckdb(args) -> int:
     except SplError as error:
         print(error.render(search.text, path), file=sys.stderr)
         return exit_code_for(error)
-    return _write_records(lowered.run(paths), search, path, args.output)
+    return _write_records(lowered.run(paths, getattr(args, "threads", None)), search, path, args.output)
 
 
 def compile_command(args) -> int:
@@ -124,7 +124,7 @@ def compile_command(args) -> int:
     except SplError as error:
         print(error.render(text, args.search), file=sys.stderr)
         return exit_code_for(error)
-    print(lowered.sql() + ";")
+    print(lowered.script())
     return EXIT_OK
 
 

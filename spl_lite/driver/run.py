@@ -37,6 +37,9 @@ def run_command(args) -> int:
         print(f"spl-lite: {' and '.join(without_state)} only work{'s' if len(without_state) == 1 else ''} with "
               "--state DIR (a run without --state always starts afresh and ends its windows)", file=sys.stderr)
         return EXIT_USAGE
+    if getattr(args, "threads", None) is not None and getattr(args, "engine", "python") != "duckdb":
+        print("spl-lite run: --threads is for --engine duckdb (the default engine takes --workers)", file=sys.stderr)
+        return EXIT_USAGE
     if getattr(args, "engine", "python") != "python":
         from .engines import run_on_engine
 

@@ -9,6 +9,8 @@ from . import Argument, Command, add_fields
 from .arguments import argument_span, keyword_arguments
 
 _ALGORITHMS = ("gaussian", "quantile")
+# The per-tail threshold when none is given (spec 8.3, PROPOSED).
+DEFAULT_THRESHOLDS = {"gaussian": 0.01, "quantile": 0.1}
 
 
 @dataclass(frozen=True, kw_only=True)
