@@ -122,24 +122,30 @@ def compile_expression(expr: ast.Expr) -> Evaluator:
     """An evaluator giving one object column: the values records hold."""
     predicate = _predicate_compiler(expr)
     if predicate is not None:
-        return _as_values(predicate(expr))
+        return _shared(expr, _as_values(predicate(expr)), "values")
     compiler = _COMPILERS.get(type(expr))
     if compiler is None:
         raise TypeError(f"cannot compile {type(expr).__name__}")
-    evaluate = compiler(expr)
-    shared = _SHARED_WORK.get()
-    if shared is not None:
-        column = shareable_column(expr)
-        if column is not None:
-            return shared.wrap(expr, column, evaluate, current_record_errors())
-    return evaluate
+    return _shared(expr, compiler(expr), "values")
 
 
 def compile_predicate(expr: ast.Expr) -> Evaluator:
     """An evaluator for a condition. It may return a numpy bool array where null cannot occur,
     which spares the Python-level truth tests of object columns; `keep_mask` accepts both."""
     predicate = _predicate_compiler(expr)
-    return predicate(expr) if predicate is not None else compile_expression(expr)
+    return _shared(expr, predicate(expr), "truth") if predicate is not None else compile_expression(expr)
+
+
+def _shared(expr: ast.Expr, evaluate: Evaluator, form: str) -> Evaluator:
+    """`evaluate`, computed once per batch for every search of the run that has `expr` over the
+    same column (engine/sharing.py); `form` tells a condition's truth array from its values."""
+    shared = _SHARED_WORK.get()
+    if shared is None or isinstance(evaluate, Constant):
+        return evaluate
+    column = shareable_column(expr)
+    if column is None:
+        return evaluate
+    return shared.wrap(expr, column, evaluate, current_record_errors(), form)
 
 
 def keep_mask(column: np.ndarray, errors: RecordErrors | None = None) -> np.ndarray:
@@ -853,6 +859,9 @@ def _call_function(name: str, *args: Evaluator) -> Evaluator:
 
 
 def _in(expr: ast.In) -> Evaluator:
+    if isinstance(expr.value, ast.Literal) and type(expr.value.value) is str:
+        found = _text_among(expr.value.value, [compile_expression(o) for o in expr.options])
+        return (lambda batch: ~found(batch)) if expr.negated else found
     if all(isinstance(o, ast.Literal) and type(o.value) is str for o in expr.options):
         # `process_name IN ("a.exe", ...)`: null-safe equality with strings is set membership.
         found = _text_membership(compile_expression(expr.value), frozenset(o.value for o in expr.options))
@@ -861,6 +870,27 @@ def _in(expr: ast.In) -> Evaluator:
     if not expr.negated:
         return found
     return lambda batch: _from_codes(_TRUE - _truth_codes(found(batch)))
+
+
+def _text_among(text: str, options: list[Evaluator]) -> Evaluator:
+    """`"Endpoint_Processes" IN (_datamodels)`: whether each row's options hold `text` (a list's
+    items one by one), never null. Python's `in` and `==` are exact here: no value but an equal
+    string equals a string (spec 3.4), and the items of a list are JSON values."""
+
+    def holds(value: Any) -> bool:
+        return text in value if value.__class__ is list else value == text
+
+    def evaluate(batch: Batch) -> np.ndarray:
+        found = np.zeros(batch.length, dtype=bool)
+        for option in options:
+            if isinstance(option, Constant):
+                if holds(option.value):
+                    found[:] = True
+                continue
+            found |= np.fromiter(map(holds, option(batch)), dtype=bool, count=batch.length)
+        return found
+
+    return evaluate
 
 
 def _predicate_compiler(expr: ast.Expr) -> Callable[[Any], Evaluator] | None:
