@@ -196,22 +196,35 @@ def _field(expr: ast.Field) -> Evaluator:
 
     if len(path) == 1:
         return lambda batch: batch.column(name)
+    walk = _walk(expr)
 
     def evaluate(batch: Batch) -> np.ndarray:
         # A field literally named "a.b" (set by eval or present in the input) wins over traversal.
         if name in batch.columns:
             return batch.columns[name]
-        return object_column([_traverse(v, path[1:]) for v in batch.column(path[0])])
+        return walk(batch)
 
     return evaluate
 
 
-def _traverse(value: Any, keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        if type(value) is not dict:
-            return None
-        value = value.get(key)
-    return value
+def _walk(expr: ast.Field) -> Evaluator:
+    """The values at the end of a dotted path, one key at a time from the values at the path
+    before it: `process.file.name` and `process.file.path` share the walk to `process.file`
+    (between searches too, engine/sharing.py)."""
+    path, key = expr.path, expr.path[-1]
+    if len(path) == 2:
+        head = path[0]
+        parent = lambda batch: batch.column(head)  # noqa: E731
+    else:
+        parent = _walk(replace(expr, path=path[:-1]))
+
+    def evaluate(batch: Batch) -> np.ndarray:
+        return object_column([v.get(key) if v.__class__ is dict else None for v in parent(batch)])
+
+    shared = _SHARED_WORK.get()
+    if shared is None:
+        return evaluate
+    return shared.wrap(expr, path[0], evaluate, current_record_errors(), "walk", overridden_by=frozenset())
 
 
 # ---- collections ----

@@ -115,10 +115,15 @@ class SharedWork:
             found = self._text_indexes[id(column)] = (column, TextIndex.of(column))
         return found[1]
 
-    def wrap(self, expr, column_name: str, evaluate: Callable[[Batch], np.ndarray], errors, form: str) -> Callable:
+    def wrap(self, expr, column_name: str, evaluate: Callable[[Batch], np.ndarray], errors, form: str,
+             overridden_by: frozenset[str] | None = None) -> Callable:
+        """`evaluate` of `expr` over the column `column_name`, computed once per batch and column;
+        `form` tells apart what differs for one expression (values, truth, a path's walk); the
+        fields of `overridden_by` (by default the dotted names it reads), when a batch has them,
+        are read instead of the column, and the expression is then computed for that batch alone."""
         key = (form, structure(expr, column_name))
         by_column = self._by_column
-        dotted = dotted_names(expr)
+        dotted = dotted_names(expr) if overridden_by is None else overridden_by
 
         def shared(batch: Batch) -> np.ndarray:
             columns = batch.columns
