@@ -15,9 +15,14 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# The plans the tests compile are cached here, never in the user's cache (driver/plan_cache.py);
+# processes the tests start inherit it.
+os.environ["SPL_LITE_CACHE_DIR"] = tempfile.mkdtemp(prefix="spl-lite-test-plans-")
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "process_creation.jsonl"
