@@ -331,13 +331,16 @@ def _searching_text(spec, per_value: Callable[[Any, Any], Any], text: str, ignor
             hits = unsure
         else:
             hits = hits | unsure
-        values = index.values
-        for position in np.flatnonzero(hits & ~index.nulls):
-            results[position] = test(values[position], constant)
-        results[index.nulls] = None
+        values, kinds = index.values, {bool}
+        for position in np.flatnonzero(hits & ~index.nulls if index.has_nulls else hits):
+            result = results[position] = test(values[position], constant)
+            kinds.add(result.__class__)
+        if index.has_nulls:
+            results[index.nulls] = None
+            kinds.add(type(None))
         if index.codes is None:
-            return known(results, frozenset(map(type, results)))
-        return coded(results, index.codes, frozenset(map(type, results)))
+            return known(results, frozenset(kinds))
+        return coded(results, index.codes, frozenset(kinds))
 
     return replace(spec, impl=per_value, column_kernel=kernel)
 

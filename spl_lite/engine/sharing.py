@@ -54,6 +54,7 @@ class TextIndex:
     def __init__(self, values: np.ndarray, codes: np.ndarray | None):
         self.values, self.codes = values, codes  # codes: each row's value, None when values are the rows
         self.nulls = np.asarray(values == None, dtype=bool)  # noqa: E711
+        self.has_nulls = bool(self.nulls.any())
         self._searchable: dict[bool, tuple[str, np.ndarray, np.ndarray]] = {}
 
     def containing(self, text: str, ignore_case: bool) -> tuple[np.ndarray, np.ndarray] | None:
