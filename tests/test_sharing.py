@@ -19,6 +19,12 @@ def test_structure_ignores_positions_only():
     assert structure(a) == structure(b) != structure(c)
 
 
+def test_structure_tells_apart_values_a_dict_takes_for_one_key():
+    shapes = {structure(plan_text(SSA + f'| eval x = coalesce(map_get(input_event, "n"), {v})' + SINK)
+                        .nodes[1].assignments[0][1]) for v in ("1", "1.0", "true", "0.0", "-0.0", "0")}
+    assert len(shapes) == 6
+
+
 def test_a_common_chain_is_computed_once_and_its_errors_counted_by_each_search():
     first = plan_text(SSA + '| eval x = lower(map_get(input_event, "n")) | select x' + SINK)
     second = plan_text(SSA + '| eval y = lower(map_get(input_event, "n")), z = 1 | select y, z' + SINK)

@@ -30,10 +30,18 @@ def structure(expr, column: str | None = None) -> tuple:
     def shape(node, values: list) -> tuple:
         if column is not None and type(node) is ast.Field and node.path[0] == column:
             return ("Field", node.path[1:])
-        kept = [v for f, v in zip(fields(node), values) if f.name not in _SPAN_FIELDS]
+        kept = [_value(v) for f, v in zip(fields(node), values) if f.name not in _SPAN_FIELDS]
         return (type(node).__name__, *kept)
 
     return ast.fold(expr, shape)
+
+
+def _value(value) -> object:
+    """A value of a node as a key: tagged with its type, as 1, 1.0 and True are one key of a dict
+    but three values (and 0.0 and -0.0 two: a float by its text)."""
+    if value.__class__ is tuple:
+        return value
+    return (value.__class__.__name__, repr(value) if value.__class__ is float else value)
 
 
 def shareable_column(expr) -> str | None:
