@@ -579,13 +579,21 @@ def _truth_codes(column: np.ndarray) -> np.ndarray:
         return column.view(np.int8) * 2
     encoded = encoding(column)
     if encoded is not None:
-        values, codes = values_in_use(*encoded)
+        values, codes = _values_to_test(encoded)
         return _truth_codes(values)[codes]
     count = len(column)
     codes = np.full(count, _NULL, dtype=np.int8)
     codes[np.fromiter(map(operator.is_, column, repeat(True)), dtype=bool, count=count)] = _TRUE
     codes[np.fromiter(map(operator.is_, column, repeat(False)), dtype=bool, count=count)] = _FALSE
     return codes
+
+
+def _values_to_test(encoded: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The values a test without side effects runs on once each, and each row's among them: every
+    distinct value when they are no more than the rows (finding those in use would cost as much),
+    else those in use."""
+    distinct, codes = encoded
+    return encoded if len(distinct) <= len(codes) else values_in_use(distinct, codes)
 
 
 def _from_codes(codes: np.ndarray) -> np.ndarray:
@@ -675,7 +683,7 @@ def _text_membership(value: Evaluator, frozen: frozenset[str]) -> Evaluator:
         encoded = encoding(column)
         if encoded is None:
             return members(column)
-        values, codes = values_in_use(*encoded)  # test each distinct value once
+        values, codes = _values_to_test(encoded)  # test each distinct value once
         return members(values)[codes]
 
     return evaluate
@@ -792,7 +800,7 @@ def _per_distinct(test: Callable[[np.ndarray, Any], np.ndarray]) -> Callable[[np
         encoded = encoding(column)
         if encoded is None:
             return test(column, constant)
-        values, codes = values_in_use(*encoded)
+        values, codes = _values_to_test(encoded)
         return test(values, constant)[codes]
 
     return run
