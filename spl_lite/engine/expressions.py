@@ -219,7 +219,11 @@ def _walk(expr: ast.Field) -> Evaluator:
         parent = _walk(replace(expr, path=path[:-1]))
 
     def evaluate(batch: Batch) -> np.ndarray:
-        return object_column([v.get(key) if v.__class__ is dict else None for v in parent(batch)])
+        maps = parent(batch)
+        try:  # where every value is a map (the usual case): dict.get mapped in C
+            return object_column(list(map(dict.get, maps, repeat(key))))
+        except TypeError:
+            return object_column([v.get(key) if v.__class__ is dict else None for v in maps])
 
     shared = _SHARED_WORK.get()
     if shared is None:

@@ -101,7 +101,8 @@ class SharedWork:
         self._by_column: dict[int, tuple[object, dict]] = {}
         self.computed = self.reused = 0
         # Expressions whose results did not repeat enough to be worth encoding: not tried again.
-        self._unencoded: set[tuple] = set()
+        self._unencoded: set[int] = set()
+        self._keys: dict[tuple, int] = {}
         self._text_indexes: dict[int, tuple[np.ndarray, TextIndex]] = {}
 
     def clear(self) -> None:
@@ -122,14 +123,15 @@ class SharedWork:
         `form` tells apart what differs for one expression (values, truth, a path's walk); the
         fields of `overridden_by` (by default the dotted names it reads), when a batch has them,
         are read instead of the column, and the expression is then computed for that batch alone."""
-        key = (form, structure(expr, column_name))
+        # A number per distinct key: looking up a nested tuple would hash all of it every time.
+        key = self._keys.setdefault((form, structure(expr, column_name)), len(self._keys))
         by_column = self._by_column
-        dotted = dotted_names(expr) if overridden_by is None else overridden_by
+        dotted = tuple(dotted_names(expr) if overridden_by is None else overridden_by)
 
         def shared(batch: Batch) -> np.ndarray:
             columns = batch.columns
             column = columns.get(column_name)
-            if column is None or dotted and not dotted.isdisjoint(columns):
+            if column is None or dotted and any(name in columns for name in dotted):
                 return evaluate(batch)
             entry = by_column.get(id(column))
             if entry is None:
