@@ -585,11 +585,23 @@ def _truth_codes(column: np.ndarray) -> np.ndarray:
     if encoded is not None:
         values, codes = _values_to_test(encoded)
         return _truth_codes(values)[codes]
+    if _only_booleans(column):
+        return column.astype(bool).view(np.int8) * 2
     count = len(column)
     codes = np.full(count, _NULL, dtype=np.int8)
     codes[np.fromiter(map(operator.is_, column, repeat(True)), dtype=bool, count=count)] = _TRUE
     codes[np.fromiter(map(operator.is_, column, repeat(False)), dtype=bool, count=count)] = _FALSE
     return codes
+
+
+_BOOLEAN = frozenset((bool,))
+
+
+def _only_booleans(column: np.ndarray) -> bool:
+    """Whether the column is known to hold Python booleans only (a match's results without nulls):
+    numpy's truth of each is then its value."""
+    kinds = kinds_of(column)
+    return kinds is not None and kinds <= _BOOLEAN
 
 
 def _values_to_test(encoded: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -815,6 +827,9 @@ def _equal_to_bool(column: np.ndarray, constant: bool) -> np.ndarray:
     """values.equals(v, constant) for every v: only that very bool (True and False are singletons)."""
     if column.dtype == bool:
         return column == constant
+    if _only_booleans(column):
+        truth = column.astype(bool)
+        return truth if constant else ~truth
     return np.fromiter(map(operator.is_, column, repeat(constant)), dtype=bool, count=len(column))
 
 
