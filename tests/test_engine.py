@@ -128,6 +128,23 @@ def test_a_text_in_a_field_of_lists_agrees_with_the_in_function():
             assert lookup == plain, options
 
 
+@pytest.mark.parametrize("batch_size", [1, 4096])
+def test_truth_of_match_results_over_known_text_agrees_with_the_values(batch_size):
+    """Over dictionary-encoded text (lower's result), a match's results are known to be booleans and
+    nulls, which `= true`, `= false`, NOT and where read with numpy; one event a batch is the plain path."""
+    texts = ["abc", "ABC", None, "xyz", "b", "", "Bb"] * 40
+    got = run('| from source | eval l = lower(x) | eval m = match_regex(l, /b/), t = match_regex(l, /b/) = true, '
+              'f = match_regex(l, /b/) = false, n = NOT match_regex(l, /b/) '
+              '| where match_regex(l, /b/) OR x = "xyz" | select x, m, t, f, n', [{"x": x} for x in texts],
+              batch_size=batch_size)
+    expected = []
+    for x in texts:
+        m = None if x is None else "b" in x.lower()
+        if m is True or x == "xyz":
+            expected.append({"x": x, "m": m, "t": m is True, "f": m is False, "n": None if m is None else not m})
+    assert got == expected
+
+
 def test_dotted_paths_walk_maps_and_a_field_of_the_dotted_name_wins():
     def walk(value, keys):
         for key in keys:

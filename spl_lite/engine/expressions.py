@@ -584,9 +584,12 @@ def _truth_codes(column: np.ndarray) -> np.ndarray:
     encoded = encoding(column)
     if encoded is not None:
         values, codes = _values_to_test(encoded)
-        return _truth_codes(values)[codes]
-    if _only_booleans(column):
-        return column.astype(bool).view(np.int8) * 2
+        return _truth_codes(known(values, column.kinds))[codes]
+    if _booleans_or_nulls(column):
+        codes = np.full(len(column), _NULL, dtype=np.int8)
+        codes[np.asarray(column == True, dtype=bool)] = _TRUE  # noqa: E712
+        codes[np.asarray(column == False, dtype=bool)] = _FALSE  # noqa: E712
+        return codes
     count = len(column)
     codes = np.full(count, _NULL, dtype=np.int8)
     codes[np.fromiter(map(operator.is_, column, repeat(True)), dtype=bool, count=count)] = _TRUE
@@ -594,14 +597,14 @@ def _truth_codes(column: np.ndarray) -> np.ndarray:
     return codes
 
 
-_BOOLEAN = frozenset((bool,))
+_BOOLEAN_OR_NULL = frozenset((bool, type(None)))
 
 
-def _only_booleans(column: np.ndarray) -> bool:
-    """Whether the column is known to hold Python booleans only (a match's results without nulls):
-    numpy's truth of each is then its value."""
+def _booleans_or_nulls(column: np.ndarray) -> bool:
+    """Whether the column is known to hold Python booleans and nulls only (a match's results):
+    numpy's `==` with a boolean, which no other value but 1, 0 and 1.0 would pass, is then exact."""
     kinds = kinds_of(column)
-    return kinds is not None and kinds <= _BOOLEAN
+    return kinds is not None and kinds <= _BOOLEAN_OR_NULL
 
 
 def _values_to_test(encoded: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -817,7 +820,7 @@ def _per_distinct(test: Callable[[np.ndarray, Any], np.ndarray]) -> Callable[[np
         if encoded is None:
             return test(column, constant)
         values, codes = _values_to_test(encoded)
-        return test(values, constant)[codes]
+        return test(known(values, column.kinds), constant)[codes]
 
     return run
 
@@ -827,9 +830,8 @@ def _equal_to_bool(column: np.ndarray, constant: bool) -> np.ndarray:
     """values.equals(v, constant) for every v: only that very bool (True and False are singletons)."""
     if column.dtype == bool:
         return column == constant
-    if _only_booleans(column):
-        truth = column.astype(bool)
-        return truth if constant else ~truth
+    if _booleans_or_nulls(column):
+        return np.asarray(column == constant, dtype=bool)
     return np.fromiter(map(operator.is_, column, repeat(constant)), dtype=bool, count=len(column))
 
 
