@@ -9,15 +9,23 @@ and registers this file as the module `conftest`, so the import gets this very m
 """
 from __future__ import annotations
 
+import atexit
 import gc
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# The plans the tests compile are cached here, never in the user's cache (driver/plan_cache.py);
+# processes the tests start inherit it.
+os.environ["SPL_LITE_CACHE_DIR"] = tempfile.mkdtemp(prefix="spl-lite-test-plans-")
+atexit.register(shutil.rmtree, os.environ["SPL_LITE_CACHE_DIR"], ignore_errors=True)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "process_creation.jsonl"

@@ -117,6 +117,48 @@ def test_in_a_list_of_strings_agrees_with_the_in_function():
         assert lookup == plain
 
 
+def test_a_text_in_a_field_of_lists_agrees_with_the_in_function():
+    """`"a" IN (f)` tests each row with Python's `in` and `==`; in() called as a function is the plain path."""
+    odd = ["a", "b", "A", 1, None, True, 1.5, {"a": 1}, "", ["a"], ["b", "a"], [["a"]], [1, True, None], [], ["A"]]
+    events = [{"f": v, "g": w} for v in odd for w in odd[:6]] + [{}]
+    for negated in ("", "NOT "):
+        for options in ("f", "f, g", '"b", f', 'f, "a"', "f, null"):
+            lookup = column(f'| from source | eval r = "a" {negated}IN ({options}) | select r', events, "r")
+            plain = column(f'| from source | eval r = {negated}in("a", {options}) | select r', events, "r")
+            assert lookup == plain, options
+
+
+@pytest.mark.parametrize("batch_size", [1, 4096])
+def test_truth_of_match_results_over_known_text_agrees_with_the_values(batch_size):
+    """Over dictionary-encoded text (lower's result), a match's results are known to be booleans and
+    nulls, which `= true`, `= false`, NOT and where read with numpy; one event a batch is the plain path."""
+    texts = ["abc", "ABC", None, "xyz", "b", "", "Bb"] * 40
+    got = run('| from source | eval l = lower(x) | eval m = match_regex(l, /b/), t = match_regex(l, /b/) = true, '
+              'f = match_regex(l, /b/) = false, n = NOT match_regex(l, /b/) '
+              '| where match_regex(l, /b/) OR x = "xyz" | select x, m, t, f, n', [{"x": x} for x in texts],
+              batch_size=batch_size)
+    expected = []
+    for x in texts:
+        m = None if x is None else "b" in x.lower()
+        if m is True or x == "xyz":
+            expected.append({"x": x, "m": m, "t": m is True, "f": m is False, "n": None if m is None else not m})
+    assert got == expected
+
+
+def test_dotted_paths_walk_maps_and_a_field_of_the_dotted_name_wins():
+    def walk(value, keys):
+        for key in keys:
+            value = value.get(key) if type(value) is dict else None
+        return value
+
+    odd = [None, 1, "a", [1], {}, {"b": None}, {"b": 1}, {"b": {"c": 2}}, {"b": {"c": {"d": 3}}}, {"b": [{"c": 1}]}]
+    events = [{"a": v} for v in odd] + [{}]
+    got = run("| from source | select a.b AS x, a.b.c AS y, a.b.c.d AS z", events)
+    assert got == [{"x": walk(e.get("a"), "b"), "y": walk(e.get("a"), "bc"), "z": walk(e.get("a"), "bcd")} for e in events]
+    (record,) = run("| from source | select a.b.c AS y, a.b AS x", [{"a": {"b": {"c": 1}}, "a.b": {"c": 5}}])
+    assert record == {"y": 1, "x": {"c": 5}}  # a.b.c walks from `a`; `a.b` is the field of that name
+
+
 def test_where_not_equal_null_keeps_present_values():
     events = [{"p": "a"}, {}, {"p": None}, {"p": ""}]
     assert column("| from source | where p != null", events, "p") == ["a", ""]

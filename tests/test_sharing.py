@@ -19,6 +19,12 @@ def test_structure_ignores_positions_only():
     assert structure(a) == structure(b) != structure(c)
 
 
+def test_structure_tells_apart_values_a_dict_takes_for_one_key():
+    shapes = {structure(plan_text(SSA + f'| eval x = coalesce(map_get(input_event, "n"), {v})' + SINK)
+                        .nodes[1].assignments[0][1]) for v in ("1", "1.0", "true", "0.0", "-0.0", "0")}
+    assert len(shapes) == 6
+
+
 def test_a_common_chain_is_computed_once_and_its_errors_counted_by_each_search():
     first = plan_text(SSA + '| eval x = lower(map_get(input_event, "n")) | select x' + SINK)
     second = plan_text(SSA + '| eval y = lower(map_get(input_event, "n")), z = 1 | select y, z' + SINK)
@@ -33,6 +39,34 @@ def test_a_common_chain_is_computed_once_and_its_errors_counted_by_each_search()
     assert (shared.computed, shared.reused) == (2, 1)
     assert got == {0: [{"x": "a"}, {"x": None}, {"x": "b"}], 1: [{"y": "a", "z": 1}, {"y": None, "z": 1}, {"y": "b", "z": 1}]}
     assert [run.record_errors.count for run in runs] == [1, 1]
+
+
+def test_what_is_computed_from_a_shared_result_is_shared_whatever_each_search_names_it():
+    first = plan_text('| from source | eval pf = process.file | eval n = lower(pf.name), p = pf.path | where n LIKE "%.exe" '
+                      '| select n, p' + SINK)
+    second = plan_text('| from source | eval f = process.file | where lower(f.name) LIKE "%.exe" | eval q = f.path '
+                       '| select q' + SINK)
+    # A third search with a field literally named `f.path`: its `f.path` is that field, not shared.
+    third = plan_text('| from source | eval f = process.file, `f.path` = "own" | eval q = f.path | select q' + SINK)
+    events = [{"process": {"file": {"name": n, "path": p}}} for n, p in
+              [("A.EXE", "c:\\a.exe"), ("b.dll", None), (None, "x"), ("A.EXE", "c:\\a.exe"), (1, 2)]] + [{"process": 3}, {}]
+
+    def outputs(shared):
+        got = {0: [], 1: [], 2: []}
+        runs = [Execution(plan, lambda sink, batch, i=i: got[i].extend(batch.records()), shared=shared)
+                for i, plan in enumerate((first, second, third))]
+        converted = runs[0].inputs.convert(events)
+        for run in runs:
+            run.push_converted(converted)
+        return got
+
+    shared = SharedWork()
+    together = outputs(shared)
+    assert together == outputs(None)
+    assert together[2] == [{"q": "own"}] * len(events)
+    # The first search's process.file read by the other two, its lower(pf.name) by the second (whose
+    # f.path comes after its filter, over rows of its own).
+    assert shared.reused == 3
 
 
 def test_searches_together_write_what_each_writes_alone(tmp_path):

@@ -1,6 +1,8 @@
 """Columnar batches: the unit in which records flow between operators."""
 from __future__ import annotations
 
+from itertools import chain, repeat
+from operator import contains
 from typing import Iterator
 
 import numpy as np
@@ -198,15 +200,14 @@ class Batch:
     def from_records(records: list[dict], first_row_id: int = 0) -> "Batch":
         """Columns are the union of the records' keys, in first-seen order; a key a record lacks
         is absent in that row."""
-        names: dict[str, None] = {}
-        for record in records:
-            names.update(dict.fromkeys(record))
-        columns = {name: object_column([r.get(name) for r in records]) for name in names}
+        names = dict.fromkeys(chain.from_iterable(records))
+        count = len(records)
+        columns = {name: object_column(list(map(dict.get, records, repeat(name)))) for name in names}
         absent = {}
         for name in names:
-            mask = np.fromiter((name not in r for r in records), dtype=bool, count=len(records))
-            if mask.any():
-                absent[name] = mask
+            present = np.fromiter(map(contains, records, repeat(name)), dtype=bool, count=count)
+            if not present.all():
+                absent[name] = ~present
         return Batch(columns, np.arange(first_row_id, first_row_id + len(records), dtype=np.int64), absent)
 
 

@@ -6,6 +6,7 @@ import sys
 
 from ..syntax.parse import MAX_SEARCH_BYTES
 from ..core.errors import BAD_INPUT, SplError
+from . import plan_cache
 from .api import Search
 from .exits import exit_code_for
 
@@ -28,11 +29,17 @@ def read_search(path: str) -> str:
 
 
 def compile_search(path: str) -> tuple[Search | None, int | None]:
-    """(Search, None) or (None, exit code) after printing the diagnostic."""
+    """(Search, None) or (None, exit code) after printing the diagnostic. A text compiled before
+    by this very code is read back from the plan cache (driver/plan_cache.py)."""
     text = None
     try:
         text = read_search(path)
-        search = Search.compile(text)
+        plan = plan_cache.load(text)
+        if plan is None:
+            search = Search.compile(text)
+            plan_cache.store(text, search.plan)
+        else:
+            search = Search(text, plan)
         for warning in search.plan.warnings:  # printed before any event is read; none stops the run
             print(dataclasses.replace(warning, severity="warning").render(text, path), file=sys.stderr)
         return search, None

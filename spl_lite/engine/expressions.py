@@ -122,24 +122,30 @@ def compile_expression(expr: ast.Expr) -> Evaluator:
     """An evaluator giving one object column: the values records hold."""
     predicate = _predicate_compiler(expr)
     if predicate is not None:
-        return _as_values(predicate(expr))
+        return _shared(expr, _as_values(predicate(expr)), "values")
     compiler = _COMPILERS.get(type(expr))
     if compiler is None:
         raise TypeError(f"cannot compile {type(expr).__name__}")
-    evaluate = compiler(expr)
-    shared = _SHARED_WORK.get()
-    if shared is not None:
-        column = shareable_column(expr)
-        if column is not None:
-            return shared.wrap(expr, column, evaluate, current_record_errors())
-    return evaluate
+    return _shared(expr, compiler(expr), "values")
 
 
 def compile_predicate(expr: ast.Expr) -> Evaluator:
     """An evaluator for a condition. It may return a numpy bool array where null cannot occur,
     which spares the Python-level truth tests of object columns; `keep_mask` accepts both."""
     predicate = _predicate_compiler(expr)
-    return predicate(expr) if predicate is not None else compile_expression(expr)
+    return _shared(expr, predicate(expr), "truth") if predicate is not None else compile_expression(expr)
+
+
+def _shared(expr: ast.Expr, evaluate: Evaluator, form: str) -> Evaluator:
+    """`evaluate`, computed once per batch for every search of the run that has `expr` over the
+    same column (engine/sharing.py); `form` tells a condition's truth array from its values."""
+    shared = _SHARED_WORK.get()
+    if shared is None or isinstance(evaluate, Constant):
+        return evaluate
+    column = shareable_column(expr)
+    if column is None:
+        return evaluate
+    return shared.wrap(expr, column, evaluate, current_record_errors(), form)
 
 
 def keep_mask(column: np.ndarray, errors: RecordErrors | None = None) -> np.ndarray:
@@ -190,22 +196,39 @@ def _field(expr: ast.Field) -> Evaluator:
 
     if len(path) == 1:
         return lambda batch: batch.column(name)
+    walk = _walk(expr)
 
     def evaluate(batch: Batch) -> np.ndarray:
         # A field literally named "a.b" (set by eval or present in the input) wins over traversal.
         if name in batch.columns:
             return batch.columns[name]
-        return object_column([_traverse(v, path[1:]) for v in batch.column(path[0])])
+        return walk(batch)
 
     return evaluate
 
 
-def _traverse(value: Any, keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        if type(value) is not dict:
-            return None
-        value = value.get(key)
-    return value
+def _walk(expr: ast.Field) -> Evaluator:
+    """The values at the end of a dotted path, one key at a time from the values at the path
+    before it: `process.file.name` and `process.file.path` share the walk to `process.file`
+    (between searches too, engine/sharing.py)."""
+    path, key = expr.path, expr.path[-1]
+    if len(path) == 2:
+        head = path[0]
+        parent = lambda batch: batch.column(head)  # noqa: E731
+    else:
+        parent = _walk(replace(expr, path=path[:-1]))
+
+    def evaluate(batch: Batch) -> np.ndarray:
+        maps = parent(batch)
+        try:  # where every value is a map (the usual case): dict.get mapped in C
+            return object_column(list(map(dict.get, maps, repeat(key))))
+        except TypeError:
+            return object_column([v.get(key) if v.__class__ is dict else None for v in maps])
+
+    shared = _SHARED_WORK.get()
+    if shared is None:
+        return evaluate
+    return shared.wrap(expr, path[0], evaluate, current_record_errors(), "walk", overridden_by=frozenset())
 
 
 # ---- collections ----
@@ -312,13 +335,16 @@ def _searching_text(spec, per_value: Callable[[Any, Any], Any], text: str, ignor
             hits = unsure
         else:
             hits = hits | unsure
-        values = index.values
-        for position in np.flatnonzero(hits & ~index.nulls):
-            results[position] = test(values[position], constant)
-        results[index.nulls] = None
+        values, kinds = index.values, {bool}
+        for position in np.flatnonzero(hits & ~index.nulls if index.has_nulls else hits):
+            result = results[position] = test(values[position], constant)
+            kinds.add(result.__class__)
+        if index.has_nulls:
+            results[index.nulls] = None
+            kinds.add(type(None))
         if index.codes is None:
-            return known(results, frozenset(map(type, results)))
-        return coded(results, index.codes, frozenset(map(type, results)))
+            return known(results, frozenset(kinds))
+        return coded(results, index.codes, frozenset(kinds))
 
     return replace(spec, impl=per_value, column_kernel=kernel)
 
@@ -557,13 +583,36 @@ def _truth_codes(column: np.ndarray) -> np.ndarray:
         return column.view(np.int8) * 2
     encoded = encoding(column)
     if encoded is not None:
-        values, codes = values_in_use(*encoded)
-        return _truth_codes(values)[codes]
+        values, codes = _values_to_test(encoded)
+        return _truth_codes(known(values, column.kinds))[codes]
+    if _booleans_or_nulls(column):
+        codes = np.full(len(column), _NULL, dtype=np.int8)
+        codes[np.asarray(column == True, dtype=bool)] = _TRUE  # noqa: E712
+        codes[np.asarray(column == False, dtype=bool)] = _FALSE  # noqa: E712
+        return codes
     count = len(column)
     codes = np.full(count, _NULL, dtype=np.int8)
     codes[np.fromiter(map(operator.is_, column, repeat(True)), dtype=bool, count=count)] = _TRUE
     codes[np.fromiter(map(operator.is_, column, repeat(False)), dtype=bool, count=count)] = _FALSE
     return codes
+
+
+_BOOLEAN_OR_NULL = frozenset((bool, type(None)))
+
+
+def _booleans_or_nulls(column: np.ndarray) -> bool:
+    """Whether the column is known to hold Python booleans and nulls only (a match's results):
+    numpy's `==` with a boolean, which no other value but 1, 0 and 1.0 would pass, is then exact."""
+    kinds = kinds_of(column)
+    return kinds is not None and kinds <= _BOOLEAN_OR_NULL
+
+
+def _values_to_test(encoded: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The values a test without side effects runs on once each, and each row's among them: every
+    distinct value when they are no more than the rows (finding those in use would cost as much),
+    else those in use."""
+    distinct, codes = encoded
+    return encoded if len(distinct) <= len(codes) else values_in_use(distinct, codes)
 
 
 def _from_codes(codes: np.ndarray) -> np.ndarray:
@@ -653,7 +702,7 @@ def _text_membership(value: Evaluator, frozen: frozenset[str]) -> Evaluator:
         encoded = encoding(column)
         if encoded is None:
             return members(column)
-        values, codes = values_in_use(*encoded)  # test each distinct value once
+        values, codes = _values_to_test(encoded)  # test each distinct value once
         return members(values)[codes]
 
     return evaluate
@@ -770,8 +819,8 @@ def _per_distinct(test: Callable[[np.ndarray, Any], np.ndarray]) -> Callable[[np
         encoded = encoding(column)
         if encoded is None:
             return test(column, constant)
-        values, codes = values_in_use(*encoded)
-        return test(values, constant)[codes]
+        values, codes = _values_to_test(encoded)
+        return test(known(values, column.kinds), constant)[codes]
 
     return run
 
@@ -781,6 +830,8 @@ def _equal_to_bool(column: np.ndarray, constant: bool) -> np.ndarray:
     """values.equals(v, constant) for every v: only that very bool (True and False are singletons)."""
     if column.dtype == bool:
         return column == constant
+    if _booleans_or_nulls(column):
+        return np.asarray(column == constant, dtype=bool)
     return np.fromiter(map(operator.is_, column, repeat(constant)), dtype=bool, count=len(column))
 
 
@@ -853,6 +904,9 @@ def _call_function(name: str, *args: Evaluator) -> Evaluator:
 
 
 def _in(expr: ast.In) -> Evaluator:
+    if isinstance(expr.value, ast.Literal) and type(expr.value.value) is str:
+        found = _text_among(expr.value.value, [compile_expression(o) for o in expr.options])
+        return (lambda batch: ~found(batch)) if expr.negated else found
     if all(isinstance(o, ast.Literal) and type(o.value) is str for o in expr.options):
         # `process_name IN ("a.exe", ...)`: null-safe equality with strings is set membership.
         found = _text_membership(compile_expression(expr.value), frozenset(o.value for o in expr.options))
@@ -861,6 +915,27 @@ def _in(expr: ast.In) -> Evaluator:
     if not expr.negated:
         return found
     return lambda batch: _from_codes(_TRUE - _truth_codes(found(batch)))
+
+
+def _text_among(text: str, options: list[Evaluator]) -> Evaluator:
+    """`"Endpoint_Processes" IN (_datamodels)`: whether each row's options hold `text` (a list's
+    items one by one), never null. Python's `in` and `==` are exact here: no value but an equal
+    string equals a string (spec 3.4), and the items of a list are JSON values."""
+
+    def holds(value: Any) -> bool:
+        return text in value if value.__class__ is list else value == text
+
+    def evaluate(batch: Batch) -> np.ndarray:
+        found = np.zeros(batch.length, dtype=bool)
+        for option in options:
+            if isinstance(option, Constant):
+                if holds(option.value):
+                    found[:] = True
+                continue
+            found |= np.fromiter(map(holds, option(batch)), dtype=bool, count=batch.length)
+        return found
+
+    return evaluate
 
 
 def _predicate_compiler(expr: ast.Expr) -> Callable[[Any], Evaluator] | None:

@@ -1,12 +1,13 @@
-"""Work shared between the searches of one run: an expression over the columns of the source's
-records (the same batch for every search: io/formats.py Converted.records) is computed once per
-batch and read by every search that has it.
+"""Work shared between the searches of one run: an expression over one column is computed once per
+batch and read by every search whose batch holds that very column object: a column of the source's
+records (the same batch for every search: io/formats.py Converted.records), or a shared result a
+search's `eval` named (so the chains after it are shared too).
 
-What is shared is decided in plan/rules/shared_work.py (calls that read nothing but `input_event`,
-dotted paths), and `explain` of several searches lists it. A result is kept until the
-batch is through every search (`clear`), keyed by the column it was computed from (held, so that its
-identity stays its own) and the expression's structure (spans left out), with the per-record errors
-its computation counted, which every search that reads it counts too.
+What can be shared is decided in plan/rules/shared_work.py (expressions reading one field), and
+`explain` of several searches lists what is shared over the sources' columns. A result is kept until
+the batch is through every search (`clear`), keyed by the column it was computed from (held, so that
+its identity stays its own) and the expression's structure (spans and the column's name left out),
+with the per-record errors its computation counted, which every search that reads it counts too.
 
 A shared result holding only text and null is dictionary-encoded once (`encode_text`) when its
 values repeat, so that every search's calls over it (`lower`, `like`, `match_regex`) run once per
@@ -19,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from ..core.batch import TEXT_KINDS, Batch, coded, encoding, kinds_of, values_in_use
-from ..plan.rules.shared_work import structure
+from ..plan.rules.shared_work import dotted_names, structure
 
 
 def encode_text(column: np.ndarray) -> np.ndarray | None:
@@ -27,6 +28,8 @@ def encode_text(column: np.ndarray) -> np.ndarray | None:
     holds only text and null and fewer distinct values than half its rows; else None."""
     if encoding(column) is not None:
         return column
+    if column.dtype != object:
+        return None
     kinds = kinds_of(column)
     if kinds is not None and not kinds <= TEXT_KINDS:
         return None
@@ -51,6 +54,7 @@ class TextIndex:
     def __init__(self, values: np.ndarray, codes: np.ndarray | None):
         self.values, self.codes = values, codes  # codes: each row's value, None when values are the rows
         self.nulls = np.asarray(values == None, dtype=bool)  # noqa: E711
+        self.has_nulls = bool(self.nulls.any())
         self._searchable: dict[bool, tuple[str, np.ndarray, np.ndarray]] = {}
 
     def containing(self, text: str, ignore_case: bool) -> tuple[np.ndarray, np.ndarray] | None:
@@ -97,7 +101,8 @@ class SharedWork:
         self._by_column: dict[int, tuple[object, dict]] = {}
         self.computed = self.reused = 0
         # Expressions whose results did not repeat enough to be worth encoding: not tried again.
-        self._unencoded: set[tuple] = set()
+        self._unencoded: set[int] = set()
+        self._keys: dict[tuple, int] = {}
         self._text_indexes: dict[int, tuple[np.ndarray, TextIndex]] = {}
 
     def clear(self) -> None:
@@ -112,13 +117,21 @@ class SharedWork:
             found = self._text_indexes[id(column)] = (column, TextIndex.of(column))
         return found[1]
 
-    def wrap(self, expr, column_name: str, evaluate: Callable[[Batch], np.ndarray], errors) -> Callable:
-        key = structure(expr)
+    def wrap(self, expr, column_name: str, evaluate: Callable[[Batch], np.ndarray], errors, form: str,
+             overridden_by: frozenset[str] | None = None) -> Callable:
+        """`evaluate` of `expr` over the column `column_name`, computed once per batch and column;
+        `form` tells apart what differs for one expression (values, truth, a path's walk); the
+        fields of `overridden_by` (by default the dotted names it reads), when a batch has them,
+        are read instead of the column, and the expression is then computed for that batch alone."""
+        # A number per distinct key: looking up a nested tuple would hash all of it every time.
+        key = self._keys.setdefault((form, structure(expr, column_name)), len(self._keys))
         by_column = self._by_column
+        dotted = tuple(dotted_names(expr) if overridden_by is None else overridden_by)
 
         def shared(batch: Batch) -> np.ndarray:
-            column = batch.columns.get(column_name)
-            if column is None:
+            columns = batch.columns
+            column = columns.get(column_name)
+            if column is None or dotted and any(name in columns for name in dotted):
                 return evaluate(batch)
             entry = by_column.get(id(column))
             if entry is None:

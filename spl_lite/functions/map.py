@@ -1,6 +1,8 @@
 """Map functions and JSON (de)serialisation (spec 6.2): map_get, create_map, from_json_object, serialize_json."""
 from __future__ import annotations
 
+from itertools import repeat
+
 import orjson
 
 from ..core.batch import ProjectedMaps
@@ -20,15 +22,15 @@ def map_get(mapping, key):
 
 @column_kernel("map_get")
 def map_get_column(maps, key):
-    # Events are maps: one C-level .get per record. Anything else (null included) raises
-    # AttributeError and takes the record-by-record path, which knows the null and error rules.
+    # Events are maps: dict.get mapped over them in C. Anything else (null included) raises
+    # TypeError and takes the record-by-record path, which knows the null and error rules.
     if type(key) is not str:
         return NotImplemented
     if maps.__class__ is ProjectedMaps:
         return maps.key(key)  # decoded for exactly the keys the plan reads (spl_lite/io/projection.py)
     try:
-        return [m.get(key) for m in maps]
-    except AttributeError:
+        return list(map(dict.get, maps, repeat(key)))
+    except TypeError:
         return NotImplemented
 
 

@@ -9,6 +9,7 @@ producer would. Pre-1.0 BA draft keys that some old G3 texts read (`actor_proces
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Callable
 
 # OCSF 1.0: category 1 System Activity, class 1007 Process Activity, activity 1 Launch.
@@ -89,6 +90,13 @@ def _hashes(text: Any) -> list | None:
     """Sysmon's `SHA1=...,MD5=...` as OCSF file hashes, in the written order (so `to_enriched` restores it)."""
     if type(text) is not str:
         return None
+    return _hashes_of(text)
+
+
+# A binary's hashes recur with every launch of it; one list serves them all (values are never
+# changed in place).
+@lru_cache(maxsize=4096)
+def _hashes_of(text: str) -> list | None:
     hashes = []
     for part in text.split(","):
         algorithm, sep, value = part.partition("=")

@@ -76,7 +76,8 @@ class PhysicalPlan:
         if self.shared:
             lines.append(f"shared: {len(self.shared)} expressions over the source computed once per batch for every "
                          "search that has them (text results dictionary-encoded; literal text of match_regex and "
-                         "like looked for once per distinct value):")
+                         "like looked for once per distinct value; an expression over one of their results, "
+                         "whatever a search named it, is shared too):")
             lines += [f"  {count:>3} searches: {text}" for text, count in self.shared[:_SHARED_SHOWN]]
             if len(self.shared) > _SHARED_SHOWN:
                 lines.append(f"  ... and {len(self.shared) - _SHARED_SHOWN} more (--json lists them all)")

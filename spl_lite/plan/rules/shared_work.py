@@ -1,9 +1,13 @@
-"""Work the searches of one run can share: expressions over their sources' columns.
+"""Work the searches of one run can share: expressions over one column.
 
-A call that reads nothing but `input_event` (the `lower(ucast(map_get(input_event, ...)))` chains
-every detection starts with) or a dotted path (`process.file.name`) depends only on the column it
-reads; engine/sharing.py computes it once per batch for every search that has it, keyed by that
-column and the expression's `structure`. `shared_expressions` says, before a run, which are shared.
+An expression that reads one field and nothing else (the `lower(ucast(map_get(input_event, ...)))`
+chains every detection starts with, a dotted path `process.file.name`, `x LIKE "7z%"`) depends only
+on that column; engine/sharing.py computes it once per batch for every search whose batch holds the
+very same column object, keyed by that column and the expression's `structure` with the field's
+name left out. So a result shared once is shared again downstream: `eval pf = process.file` gives
+every search the same column, and `pf.path`, `lower(pf.name)` over it are shared too, whatever each
+search named it. `shared_expressions` says, before a run, which expressions over the sources'
+own columns are shared (those further down depend on the run).
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from dataclasses import fields
 
 import orjson
 
+from ...functions import FUNCTIONS
 from ...syntax import ast
 from ..commands.source import Source
 from ..logical import Plan
@@ -18,38 +23,68 @@ from ..logical import Plan
 _SPAN_FIELDS = ("span", "name_span")
 
 
-def structure(expr) -> tuple:
-    """The expression as nested tuples of its class names and values, without positions."""
+def structure(expr, column: str | None = None) -> tuple:
+    """The expression as nested tuples of its class names and values, without positions; with
+    `column`, the fields reading it without its name (the column itself stands for it)."""
 
     def shape(node, values: list) -> tuple:
-        kept = [v for f, v in zip(fields(node), values) if f.name not in _SPAN_FIELDS]
+        if column is not None and type(node) is ast.Field and node.path[0] == column:
+            return ("Field", node.path[1:])
+        kept = [_value(v) for f, v in zip(fields(node), values) if f.name not in _SPAN_FIELDS]
         return (type(node).__name__, *kept)
 
     return ast.fold(expr, shape)
 
 
+def _value(value) -> object:
+    """A value of a node as a key: tagged with its type, as 1, 1.0 and True are one key of a dict
+    but three values (and 0.0 and -0.0 two: a float by its text)."""
+    if value.__class__ is tuple:
+        return value
+    return (value.__class__.__name__, repr(value) if value.__class__ is float else value)
+
+
 def shareable_column(expr) -> str | None:
-    """The column a shareable expression is computed from, else None."""
+    """The one column a shareable expression is computed from, else None: a dotted path, or any
+    other expression but a bare field or literal reading one field, calling nothing whose value
+    changes between calls (`time()`) and binding no variable (`for_each`)."""
     if isinstance(expr, ast.Field):
         return expr.path[0] if len(expr.path) > 1 else None
-    if isinstance(expr, ast.Call) and ast.field_names(expr) == {"input_event"}:
-        return "input_event"
-    return None
+    names = ast.field_names(expr)
+    if len(names) != 1:
+        return None
+    for part in ast.walk(expr):
+        if isinstance(part, ast.Call) and (part.name == "for_each" or not FUNCTIONS[part.name].params):
+            return None
+    return next(iter(names))
+
+
+def dotted_names(expr) -> frozenset[str]:
+    """The dotted paths an expression reads (`a.b`): a field literally of that name, where a batch
+    has one, is read instead (spec 2.6), so the expression is then not the column's alone."""
+    return frozenset(part.name for part in ast.walk(expr) if isinstance(part, ast.Field) and len(part.path) > 1)
 
 
 def shared_expressions(plans: list[Plan]) -> list[tuple[str, int]]:
-    """(expression, how many searches have it) for each shareable expression of at least two of
-    the plans over the same sources, most shared first."""
+    """(expression, how many searches have it) for each expression over the sources' columns that
+    at least two of the plans over the same sources have, most shared first."""
     found: dict[tuple, tuple[str, set[int]]] = {}
     for index, plan in enumerate(plans):
         sources = tuple(sorted(node.name for node in plan.nodes if isinstance(node, Source)))
         for node in plan.nodes:
             for expression in node.expressions():
                 for part in ast.walk(expression):
-                    if shareable_column(part) is not None:
+                    if _over_the_source(part):
                         found.setdefault((sources, structure(part)), (_text(part), set()))[1].add(index)
     shared = [(text, len(searches)) for text, searches in found.values() if len(searches) > 1]
     return sorted(shared, key=lambda item: (-item[1], item[0]))
+
+
+def _over_the_source(expr) -> bool:
+    """Shared whatever the searches do before it: a dotted path, or a call reading only the event."""
+    if isinstance(expr, ast.Field):
+        return len(expr.path) > 1
+    return isinstance(expr, ast.Call) and shareable_column(expr) == "input_event"
 
 
 def _text(expr) -> str:

@@ -1,0 +1,71 @@
+"""Plans kept between runs (driver/plan_cache.py): read back instead of parsed, never trusted when
+damaged, foreign or made by other code, and a run gives the same bytes with or without them."""
+from __future__ import annotations
+
+import pytest
+from conftest import EXAMPLE, REFERENCE, cli_in_process
+
+from spl_lite.driver import plan_cache
+from spl_lite.plan import program
+
+# A search with a warning, which a plan read back must still print.
+WARNS = ('| from read_ssa_enriched_events() | eval n = ucast(map_get(input_event, "process_name"), "string", null) '
+         '| select n | eval m = lower(gone) | into write_ssa_detected_events();')
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    directory = tmp_path / "plans"
+    monkeypatch.setenv(plan_cache.CACHE_ENV, str(directory))
+    return directory
+
+
+def run(search, out):
+    result = cli_in_process("run", search, "--input", EXAMPLE, "--output", out, "--no-progress")
+    assert result.returncode == 0, result.err
+    return out.read_bytes(), result.err
+
+
+def test_a_plan_read_back_runs_as_the_one_planned(cache, tmp_path, monkeypatch):
+    search = tmp_path / "warns.spl"
+    search.write_text(WARNS)
+    for path in (REFERENCE, search):
+        first = run(path, tmp_path / "first.jsonl")
+        assert len(list(cache.iterdir())) == 1 + (path == search)
+
+        def not_again(text):
+            raise AssertionError("parsed again")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(program, "parse", not_again)
+            assert run(path, tmp_path / "second.jsonl") == first
+    assert "warning[W0201]" in first[1]
+
+
+@pytest.mark.parametrize("damage", [b"", b"{not json", b'{"text": "x", "plan": [], "warnings": []}',
+                                    b'{"text": null}', b"[1, 2]"])
+def test_a_damaged_or_foreign_entry_is_a_miss_and_is_replaced(cache, tmp_path, damage):
+    planned = run(REFERENCE, tmp_path / "planned.jsonl")
+    (entry,) = cache.iterdir()
+    entry.write_bytes(damage)
+    assert run(REFERENCE, tmp_path / "again.jsonl") == planned
+    assert entry.read_bytes() not in (damage, b"")
+
+
+def test_another_planner_never_reads_the_plan(cache, tmp_path, monkeypatch):
+    run(REFERENCE, tmp_path / "one.jsonl")
+    monkeypatch.setattr(plan_cache, "code_digest", lambda: "other code")
+    assert plan_cache.load(REFERENCE.read_text()) is None
+    run(REFERENCE, tmp_path / "two.jsonl")
+    assert len(list(cache.iterdir())) == 2
+
+
+def test_off_or_unwritable_the_run_is_the_same(tmp_path, monkeypatch):
+    planned = None
+    for setting in ("", str(tmp_path / "a-file")):
+        (tmp_path / "a-file").write_text("not a directory")
+        monkeypatch.setenv(plan_cache.CACHE_ENV, setting)
+        got = run(REFERENCE, tmp_path / "out.jsonl")
+        planned = planned or got
+        assert got == planned
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "out.jsonl"]
