@@ -973,6 +973,16 @@ class Expressions(ExpressionLowering):
     def f_ln(self, node, args) -> V:
         return self._double_function(args, self.compiler.python_function("ln") + "({x})")
 
+    def f_strftime(self, node, args) -> V:
+        """The registry's own strftime as a Python function (engine/flink_functions.py): DSP's directives
+        are not DATE_FORMAT's Java patterns, and a Python function gives the same text by construction."""
+        moment, fmt = self.lower(args[0]), self.lower(args[1])
+        zone = self.lower(args[2]) if len(args) > 2 else V(_null("string"), "null")
+        if moment.kind not in ("int", "double") or fmt.kind != "string" or zone.kind not in ("string", "null"):
+            return V(_null("string"), "string")  # the Python engine's error or null: null
+        call = self.compiler.python_function("strftime")
+        return V(f"{call}({moment.sql}, {fmt.sql}, {self._as(zone, 'string')})", "string")
+
     def f_coalesce(self, node, args) -> V:
         values = [self.lower(a) for a in args]
         kinds = {v.kind for v in values if v.kind != "null"}
@@ -1072,25 +1082,51 @@ def compile_for_file(plan: Plan, path: str) -> Script:
 
 def run_script(script: Script, input_path: str, parallelism: int | None = None) -> Iterator[dict]:
     """Run the script on a local PyFlink mini-cluster; the records in arrival order."""
+    (records,) = run_scripts([(script, input_path)], parallelism)
+    return iter(records)
+
+
+def run_scripts(jobs: list[tuple[Script, str]], parallelism: int | None = None) -> list[list[dict]]:
+    """Run several scripts, each over its input file, as ONE job on a local PyFlink mini-cluster (one
+    INSERT per script in a statement set: the JVM, the cluster and the Python workers start once);
+    each script's records in arrival order. Each script's tables and views live in a database of their
+    own, so that their names do not meet. The job runs at parallelism 1 when any script is ordered."""
     try:
         from pyflink.table import EnvironmentSettings, TableEnvironment
     except ImportError:  # pragma: no cover - depends on the installation
         raise SplError(NOT_LOWERED, "--engine flink needs PyFlink", hint="pip install 'spl-lite[flink]'") from None
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     env.get_config().set("python.executable", sys.executable)  # the Python workers import spl_lite
-    parallelism = parallelism or (1 if script.ordered else None)
+    parallelism = parallelism or (1 if any(script.ordered for script, _ in jobs) else None)
     if parallelism:
         env.get_config().set("parallelism.default", str(parallelism))
-    with tempfile.TemporaryDirectory(prefix="spl-lite-flink-") as output:
-        *setup, insert = script.statements(os.path.abspath(input_path), output)
-        for statement in setup:
-            env.execute_sql(statement)
-        env.execute_sql(insert).wait()
-        rows = []
-        for part in glob.glob(os.path.join(output, "**", "part-*"), recursive=True):
-            with open(part, "rb") as stream:
-                rows.extend(orjson.loads(line) for line in stream if line.strip())
+    declared: set[str] = set()  # the Python functions are system-wide: declared once
+    with tempfile.TemporaryDirectory(prefix="spl-lite-flink-") as directory:
+        statement_set = env.create_statement_set()
+        outputs = []
+        for number, (script, input_path) in enumerate(jobs):
+            output = os.path.join(directory, str(number))
+            outputs.append(output)
+            env.execute_sql(f"CREATE DATABASE `search{number}`")
+            env.use_database(f"search{number}")
+            *setup, insert = script.statements(os.path.abspath(input_path), output)
+            for statement in setup:
+                if statement not in declared:
+                    env.execute_sql(statement)
+                if statement in script.functions:
+                    declared.add(statement)
+            statement_set.add_insert_sql(insert)
+        statement_set.execute().wait()
+        return [_records_in(output) for output in outputs]
+
+
+def _records_in(output: str) -> list[dict]:
+    """The records a script's sink wrote to the directory `output`, in arrival order (`__ord`)."""
+    rows = []
+    for part in glob.glob(os.path.join(output, "**", "part-*"), recursive=True):
+        with open(part, "rb") as stream:
+            rows.extend(orjson.loads(line) for line in stream if line.strip())
     rows.sort(key=lambda row: row["__ord"])
     for row in rows:
         del row["__ord"]
-        yield row
+    return rows
