@@ -355,7 +355,9 @@ class Compiler:
         # functions sort the keys of objects, where the Python engine keeps a map's and an event's order.
         sink_ddl = ("CREATE TEMPORARY TABLE `spl_output` (\n  `line` STRING\n) WITH (\n  'connector' = 'filesystem',"
                     f"\n  'path' = '{_OUTPUT_PATH}',\n  'format' = 'raw'\n)")
-        pieces = [_string('{"__ord":') + " || CAST(`__ord` AS STRING)"]
+        order = [_ident(c) for f, c, _ in reversed(rel.columns) if f.startswith("\0order")]
+        key = " || ',' || ".join(f"CAST({c} AS STRING)" for c in ["`__ord`", *order])
+        pieces = [_string('{"__ord":') + (f" || '[' || {key} || ']'" if order else f" || {key}")]
         pieces += [_string("," + orjson.dumps(f).decode() + ":") + " || " + json_text(_ident(c), k, writing[0].span)
                    for f, c, k in shown]
         insert = ("INSERT INTO `spl_output`\nSELECT " + "\n  || ".join(pieces) + " || '}'" +
@@ -563,8 +565,16 @@ class Compiler:
         view = self.project(rel, [(column, over)], hint=hint, extra_first=True)
         return Rel(view, rel.columns + [(f"\0{column}", column, "int")]), _ident(column)
 
-    def node_first_time_event(self, node: Node) -> Rel:
+    def _ordered_input(self, node: Node) -> Rel:
+        """The input of an order-sensitive command, which must reach it in arrival order."""
         rel = self._input(node)
+        if any(c[0].startswith("\0order") for c in rel.columns):
+            raise self.fail(f"command `{node.command}` after `union`", "the union's records reach it in no known "
+                            "order: processing time orders each branch alone", node.span)
+        return rel
+
+    def node_first_time_event(self, node: Node) -> Rel:
+        rel = self._ordered_input(node)
         keys = [self._key(rel, name, node.span, "first_time_event") for name in node.columns]
         keys = [k if k is not None else "CAST(NULL AS STRING)" for k in keys]
         counted, count = self._running_count(rel, keys, "first_time")
@@ -573,7 +583,7 @@ class Compiler:
         return Rel(self.project(counted, [(column, f"{count} = 1")], columns, hint="first_time"), columns)
 
     def node_conditional_anomaly(self, node: Node) -> Rel:
-        rel = self._input(node)
+        rel = self._ordered_input(node)
         c_key = self._key(rel, node.conditional, node.span, "conditional_anomaly")
         t_key = self._key(rel, node.target, node.span, "conditional_anomaly")
         column = self.new_column()
@@ -596,7 +606,7 @@ class Compiler:
         """The engine's own model as a Python function (engine/flink_functions.py), fed every record in
         arrival order: Flink's OVER aggregates sum doubles where the model's history is exact, and Python
         aggregate functions do not run in OVER windows."""
-        rel = self._input(node)
+        rel = self._ordered_input(node)
         lowering = Expressions(self, rel)
         value, timestamp = lowering.field_value(node.value), lowering.field_value(node.timestamp)
         entity = lowering.field_value(node.entity) if node.entity else V(_null("null"), "null")
@@ -626,8 +636,44 @@ class Compiler:
                         node.span)
 
     def node_union(self, node: Node) -> Rel:
-        raise self.fail("command `union`", "records of different branches carry different fields, and Flink's "
-                        "UNION ALL does not keep arrival order (not lowered yet)", node.span)
+        """UNION ALL of branches with the same fields. Arrival order is the engine's: by source record,
+        then branch in the order named (spec 5.8), which Flink's UNION ALL does not keep: each branch
+        adds its position as an order column (`\0order`), and the sink writes the order key
+        [`__ord`, last union's branch, ..., first union's branch] that `run` sorts by."""
+        rels = [self.rels[i] for i in node.inputs]
+        shown = [[c for c in rel.columns if not c[0].startswith("\0")] for rel in rels]
+        names = [f for f, _, _ in shown[0]]
+        for branch in shown[1:]:
+            if [f for f, _, _ in branch] != names:
+                raise self.fail("`union` of branches with different fields", "a field one branch lacks is absent "
+                                "from its records, and a UNION ALL row has every column", node.span)
+        orders = [[c for c in rel.columns if c[0].startswith("\0order")] for rel in rels]
+        depth = max(map(len, orders))
+        # The event's key columns, while every branch still carries them (they come from the one source).
+        keys = [c for c in rels[0].columns if c[0].startswith("\0key ") and all(c in rel.columns for rel in rels)]
+        columns = []
+        for position, name in enumerate(names):
+            branch_columns = [branch[position][1] for branch in shown]
+            kind = _common_kind([branch[position][2] for branch in shown])
+            if kind is None or (kind == "event" and len(set(branch_columns)) > 1):
+                raise self.fail(f"`union` of branches where field `{name}` is of different kinds",
+                                "a column holds one kind", node.span)
+            same = len(set(branch_columns)) == 1 and all(branch[position][2] == kind for branch in shown)
+            columns.append((name, branch_columns[0] if same else self.new_column(), kind))
+        order_columns = [self.new_column() for _ in range(depth + 1)]
+        selects = []
+        for index, (rel, branch, order) in enumerate(zip(rels, shown, orders)):
+            parts = ["`__ord`", "`pt`"]
+            parts += [f"{_ident(order[i][1]) if i < len(order) else 'CAST(0 AS BIGINT)'} AS {_ident(column)}"
+                      for i, column in enumerate(order_columns[:-1])]
+            parts.append(f"CAST({index} AS BIGINT) AS {_ident(order_columns[-1])}")
+            parts += [_ident(column) for _, column, _ in keys]
+            for (_, column, kind), (_, own, own_kind) in zip(columns, branch):
+                value = _null(kind) if own_kind == "null" else _ident(own)
+                parts.append(value if own == column else f"{value} AS {_ident(column)}")
+            selects.append("SELECT " + ", ".join(parts) + f"\nFROM {_ident(rel.view)}")
+        view = self.new_view("union", "\nUNION ALL\n".join(selects))
+        return Rel(view, [(f"\0order {column}", column, "int") for column in order_columns] + keys + columns)
 
 
 # ---------------------------------------------------------------------------------------------
