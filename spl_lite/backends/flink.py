@@ -32,6 +32,7 @@ each record, and `run` writes records in that order.
 """
 from __future__ import annotations
 
+import collections
 import glob
 import math
 import os
@@ -247,6 +248,8 @@ class Script:
     sink_ddl: str
     insert: str
     ordered: bool
+    # The sink writes a changelog (Debezium JSON: each record's line added or retracted), not lines.
+    changelog: bool = False
 
     def statements(self, input_path: str, output_path: str) -> list[str]:
         """The DDL, the views and the INSERT, with the input file and the output directory filled in."""
@@ -287,6 +290,8 @@ class Compiler:
     # as typed JSON columns.
     whole_lines: bool = False
     reads_datamodels: bool = False
+    # Whether the records are a GROUP BY's updates (stats), which the sink writes as a changelog.
+    changelog: bool = False
 
     def python_function(self, name: str) -> str:
         """The SQL name of one of flink_functions' Python functions, declared in the script."""
@@ -353,8 +358,9 @@ class Compiler:
         self.views[self.numbered_view] = (self.views[self.numbered_view][0], self.numbered_select())
         # The sink writes each record as one line built here, not by Flink's JSON format: Flink's JSON
         # functions sort the keys of objects, where the Python engine keeps a map's and an event's order.
+        sink_format = "debezium-json" if self.changelog else "raw"
         sink_ddl = ("CREATE TEMPORARY TABLE `spl_output` (\n  `line` STRING\n) WITH (\n  'connector' = 'filesystem',"
-                    f"\n  'path' = '{_OUTPUT_PATH}',\n  'format' = 'raw'\n)")
+                    f"\n  'path' = '{_OUTPUT_PATH}',\n  'format' = '{sink_format}'\n)")
         order = [_ident(c) for f, c, _ in reversed(rel.columns) if f.startswith("\0order")]
         key = " || ',' || ".join(f"CAST({c} AS STRING)" for c in ["`__ord`", *order])
         pieces = [_string('{"__ord":') + (f" || '[' || {key} || ']'" if order else f" || {key}")]
@@ -365,7 +371,8 @@ class Compiler:
         ordered = any(n.order_sensitive for n in self.plan.nodes)
         functions = [f"CREATE TEMPORARY SYSTEM FUNCTION spl_{name} AS 'spl_lite.engine.flink_functions.{name}' "
                      "LANGUAGE PYTHON" for name in self.functions]
-        return Script(self.source_ddl(), self.kafka_template(), functions, self.views, sink_ddl, insert, ordered)
+        return Script(self.source_ddl(), self.kafka_template(), functions, self.views, sink_ddl, insert, ordered,
+                      self.changelog)
 
     def _key_path(self, event: str, key: str) -> str:
         if "'" in key or "\\" in key:
@@ -568,6 +575,9 @@ class Compiler:
     def _ordered_input(self, node: Node) -> Rel:
         """The input of an order-sensitive command, which must reach it in arrival order."""
         rel = self._input(node)
+        if any(c[0] == "\0after stats" for c in rel.columns):
+            raise self.fail(f"command `{node.command}` after `stats`", "the windows' records have no arrival number "
+                            "(they are a GROUP BY's updates)", node.span)
         if any(c[0].startswith("\0order") for c in rel.columns):
             raise self.fail(f"command `{node.command}` after `union`", "the union's records reach it in no known "
                             "order: processing time orders each branch alone", node.span)
@@ -632,8 +642,107 @@ class Compiler:
         return Rel(self.project(with_model, extra, columns, hint="at"), columns)
 
     def node_stats(self, node: Node) -> Rel:
-        raise self.fail("command `stats`", "event-time windows with their closing order are not lowered yet",
-                        node.span)
+        """Event-time windows as the engine's (engine/windows.py) in plain SQL, no Flink window: the
+        watermark is the running max of event time in arrival order (an OVER aggregate over `pt`); a
+        record goes to each window [k*slide, k*slide + size) holding it whose end + grace is past that
+        watermark (the late rule); a GROUP BY window end and keys aggregates the panes. The GROUP BY
+        updates its rows as records come, so the sink writes a changelog (`Script.changelog`) that `run`
+        applies. The engine emits windows by end, then by the order their groups entered it (each
+        window's trigger record comes no earlier than an earlier-ending one's): the order key is
+        [window end, first record of the pane]. Order-sensitive commands and `union` after it are
+        refused: its records have no arrival number."""
+        rel = self._ordered_input(node)
+        lowering = Expressions(self, rel)
+        time_value = lowering.lower(node.timestamp)
+        if time_value.kind == "int":
+            event_time = time_value.sql
+        elif time_value.kind == "double":  # floored when finite, as _event_time does
+            event_time = (f"CASE WHEN ABS({time_value.sql}) <= 1.7976931348623157E308 "
+                          f"THEN CAST(FLOOR({time_value.sql}) AS BIGINT) END")
+        else:
+            event_time = "CAST(NULL AS BIGINT)"  # no record has a time: no window
+        keys = []
+        for field in node.group_by:
+            key = self._key(rel, field.path[0], field.span, "stats") if len(field.path) == 1 else None
+            if len(field.path) != 1:
+                raise self.fail("`stats` by a dotted path", "no lowering", field.span)
+            found = rel.lookup(field.path[0])
+            keys.append((key or "CAST(NULL AS STRING)", "null" if key is None else found[1]))
+        arguments = [V("CAST(1 AS BIGINT)", "int") if argument is None else lowering.lower(argument)
+                     for _, argument, _ in node.aggregations]
+        size, slide, grace = node.size_ms, node.slide_ms or node.size_ms, node.grace_ms or 0
+        # Per record: its keys, its aggregations' arguments, its event time and the watermark it sees.
+        t, wm = self.new_column(), self.new_column()
+        key_columns = [self.new_column() for _ in keys]
+        argument_columns = [self.new_column() for _ in arguments]
+        inputs = [f"{sql} AS {_ident(c)}" for (sql, _), c in zip(keys, key_columns)]
+        inputs += [f"{a.sql} AS {_ident(c)}" for a, c in zip(arguments, argument_columns)]
+        timed = self.new_view("stats_time", f"SELECT `__ord`, `pt`, {event_time} AS {_ident(t)}, " + ", ".join(inputs) +
+                              f"\nFROM {_ident(rel.view)}")
+        watermarked = self.new_view("stats_watermark", f"SELECT *, MAX({_ident(t)}) OVER (ORDER BY `pt` {_RUNNING}) "
+                                    f"AS {_ident(wm)}\nFROM {_ident(timed)}")
+        # The windows holding each record: starts base, base - slide, ... while start > t - size.
+        base = f"({_ident(t)} - MOD(MOD({_ident(t)}, {slide}) + {slide}, {slide}))"
+        count = -(-size // slide)
+        end = f"({base} - {_ident('k')} * {slide} + {size})" if count > 1 else f"({base} + {size})"
+        expanded = f"FROM {_ident(watermarked)}" + (
+            f" CROSS JOIN UNNEST(ARRAY[{', '.join(map(str, range(count)))}]) AS w({_ident('k')})" if count > 1 else "")
+        panes_end = self.new_column()
+        placed = self.new_view("stats_panes", f"SELECT `__ord`, {end} AS {_ident(panes_end)}, " +
+                               ", ".join(_ident(c) for c in key_columns + argument_columns) + f"\n{expanded}\n"
+                               f"WHERE {_ident(t)} IS NOT NULL AND {end} - {size} > {_ident(t)} - {size} "
+                               f"AND {end} + {grace} > {_ident(wm)}")
+        outputs, columns = [], []
+        names = iter(node.fields)
+        for (_, kind), column in zip(keys, key_columns):
+            name, out = next(names), self.new_column()
+            outputs.append(f"{_ident(column)} AS {_ident(out)}")
+            columns.append((name, out, kind))
+        for (function, argument, _), value, column in zip(node.aggregations, arguments, argument_columns):
+            sql, kind = self._aggregate(function, V(_ident(column), value.kind), argument, node)
+            name, out = next(names), self.new_column()
+            outputs.append(f"{sql} AS {_ident(out)}")
+            columns.append((name, out, kind))
+        for name, offset in zip(names, (-size, 0, -1)):
+            out = self.new_column()
+            outputs.append(f"{_ident(panes_end)} + ({offset}) AS {_ident(out)}")
+            columns.append((name, out, "int"))
+        first = self.new_column()
+        view = self.new_view("stats", f"SELECT {_ident(panes_end)} AS `__ord`, CAST(NULL AS TIMESTAMP(3)) AS `pt`, "
+                             f"MIN(`__ord`) AS {_ident(first)}, " + ", ".join(outputs) + f"\nFROM {_ident(placed)}\n"
+                             f"GROUP BY {', '.join(_ident(c) for c in [panes_end, *key_columns])}")
+        self.changelog = True
+        return Rel(view, [(f"\0order {first}", first, "int"), ("\0after stats", "\0", "null"), *columns])
+
+    def _aggregate(self, function: str, value: V, argument, node: Node) -> tuple[str, Kind]:
+        """One stats aggregation over a pane's records, as engine/windows.py's AGGREGATIONS compute it."""
+        x, kind = value.sql, value.kind
+        if function == "count":
+            return ("COUNT(*)" if argument is None else f"COUNT({x})"), "int"
+        if kind == "event" or (isinstance(kind, tuple) and function != "count"):
+            raise self.fail(f"`{function}` of values of kind {_kind_name(kind)}", "no lowering", node.span)
+        number = kind in ("int", "double")
+        if function in ("sum", "avg") and not number:
+            return _null("null"), "null"  # non-numbers are skipped
+        if function == "sum":
+            return f"SUM({x})", kind
+        if function == "avg":
+            return f"CAST(SUM({x}) AS DOUBLE) / CAST(COUNT({x}) AS DOUBLE)", "double"
+        if function in ("min", "max"):
+            if kind not in ("int", "double", "string"):
+                return _null("null"), "null"  # booleans and nulls take no part
+            # NaN takes no part; strings compare by code point, as UTF-8 bytes do.
+            return f"{function.upper()}({f'CASE WHEN {x} = {x} THEN {x} END' if kind == 'double' else x})", kind
+        if function == "dc":
+            if kind not in ("int", "string", "bool", "null"):
+                raise self.fail(f"`dc` of values of kind {_kind_name(kind)}", "no exact lowering", node.span)
+            return f"COUNT(DISTINCT {x})", "int"
+        if function in ("first", "last"):
+            if kind == "null":
+                return _null("null"), "null"
+            return f"{function.upper()}_VALUE({x})", kind  # the first / last non-null in arrival order
+        raise self.fail(f"`stats` aggregation `{function}`", "it keeps the distinct values in first-seen order: "
+                        "not lowered", node.span)
 
     def node_union(self, node: Node) -> Rel:
         """UNION ALL of branches with the same fields. Arrival order is the engine's: by source record,
@@ -641,6 +750,9 @@ class Compiler:
         adds its position as an order column (`\0order`), and the sink writes the order key
         [`__ord`, last union's branch, ..., first union's branch] that `run` sorts by."""
         rels = [self.rels[i] for i in node.inputs]
+        if any(c[0] == "\0after stats" for rel in rels for c in rel.columns):
+            raise self.fail("`union` after `stats`", "the windows' records have no arrival number to merge by",
+                            node.span)
         shown = [[c for c in rel.columns if not c[0].startswith("\0")] for rel in rels]
         names = [f for f, _, _ in shown[0]]
         for branch in shown[1:]:
@@ -1163,15 +1275,25 @@ def run_scripts(jobs: list[tuple[Script, str]], parallelism: int | None = None) 
                     declared.add(statement)
             statement_set.add_insert_sql(insert)
         statement_set.execute().wait()
-        return [_records_in(output) for output in outputs]
+        return [_records_in(output, script.changelog) for output, (script, _) in zip(outputs, jobs)]
 
 
-def _records_in(output: str) -> list[dict]:
-    """The records a script's sink wrote to the directory `output`, in arrival order (`__ord`)."""
-    rows = []
+def _records_in(output: str, changelog: bool) -> list[dict]:
+    """The records a script's sink wrote to the directory `output`, in arrival order (`__ord`, then the
+    order columns). A changelog's lines are added and retracted: what stays is the records."""
+    lines: collections.Counter = collections.Counter()
     for part in glob.glob(os.path.join(output, "**", "part-*"), recursive=True):
         with open(part, "rb") as stream:
-            rows.extend(orjson.loads(line) for line in stream if line.strip())
+            for line in filter(None, map(bytes.strip, stream)):
+                if not changelog:
+                    lines[line] += 1
+                    continue
+                change = orjson.loads(line)
+                if change["before"] is not None:
+                    lines[change["before"]["line"]] -= 1
+                if change["after"] is not None:
+                    lines[change["after"]["line"]] += 1
+    rows = [orjson.loads(line) for line, count in lines.items() for _ in range(count)]
     rows.sort(key=lambda row: row["__ord"])
     for row in rows:
         del row["__ord"]
