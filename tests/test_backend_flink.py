@@ -52,7 +52,8 @@ STATELESS = r"""
 | first_time_event input_columns="user,parent_exe" output_column="is_new"
 | eval swapped = replace(parent_exe, /(?<stem>\w+)\.(EXE)$/i, "-[.]"), band = if(pid > 4000, "high", if(pid > 2000, "mid", null)), odd = if(rem > 3, 1.5, null)
 | eval ms = parse_long(ucast(map_get(input_event, "_time"), "string", null)), at = strftime(ms, "%Y-%m-%dT%H:%M:%S.%3Q%:z %A %j"), at_ny = strftime(ms * 1.5, "%s %6N %Z", "America/New_York")
-| select user, parent_exe, tag, half, rem, shell, c, none, is_new, -pid * 3 + 1 AS d, swapped, band, odd, at, at_ny
+| eval pd = parse_double(concat([pid, ".5e1d"])), bad_pd = parse_double(user), pid_text = cast(pid, "string"), shell_text = cast(shell, "string"), pid_again = cast(pid_text, "long"), floored = cast(odd, "long"), flag = cast(band = "high", "boolean")
+| select user, parent_exe, tag, half, rem, shell, c, none, is_new, -pid * 3 + 1 AS d, swapped, band, odd, at, at_ny, pd, bad_pd, pid_text, shell_text, pid_again, floored, flag
 | into write_ssa_detected_events();
 """
 

@@ -793,9 +793,7 @@ NOT_LOWERED_FUNCTIONS = {
     "sqrt": "not lowered yet", "exp": "Java's Math.exp edge cases are not lowered yet",
     "pow": "Java's Math.pow edge cases are not lowered yet",
     "case": "not lowered yet", "in": "the function form is not lowered yet (the `IN` operator is)",
-    "cast": "the text forms of lists, maps and doubles are the Python engine's, not Flink's (not lowered yet)",
     "tostring": "Java's text of a double is not lowered yet", "to_string": "Java's text of a double is not lowered yet",
-    "parse_double": "Java's Double.parseDouble grammar (blanks, suffixes, hex) is not lowered yet",
     "cidrmatch": "IPv4 ranges with the Python engine's parsing rules are not lowered yet",
     "len": "not lowered yet", "length": "not lowered yet", "substr": "not lowered yet", "mvrange": "not lowered yet",
     "from_json_object": "a map whose keys are known only at run time has no Flink type (a ROW's are fixed)",
@@ -1062,6 +1060,8 @@ class Expressions(ExpressionLowering):
         from ..functions.cast import parse_type
 
         target = parse_type(self._literal_arg(node, args, 1))
+        if target == "collection":
+            return self._ucast_list(node, args)
         wanted = {"string": "string", "long": "int", "integer": "int", "double": "double", "float": "double",
                   "boolean": "bool"}.get(target)
         if wanted is None:
@@ -1076,6 +1076,75 @@ class Expressions(ExpressionLowering):
         if wanted == "double" and value.kind == "int":
             return V(f"COALESCE(CAST({value.sql} AS DOUBLE), {fallback})", wanted)
         return V(fallback, wanted)
+
+    def _ucast_list(self, node, args) -> V:
+        """ucast to collection<T>: a list passes as it is, anything else gives the default."""
+        value = self.lower(args[0])
+        is_list = isinstance(value.kind, tuple) and value.kind[0] == "list"
+        empty_default = isinstance(args[2], ast.ListLiteral) and not args[2].items
+        if empty_default:  # [] takes the type of the list it stands in for
+            item = value.kind[1] if is_list else "string"
+            default = V(f"ARRAY_REMOVE(ARRAY[{_null(item)}], {_null(item)})", ("list", item))
+        else:
+            default = self.lower(args[2])
+        if not is_list:
+            return default
+        kind = ("list", value.kind[1])
+        if default.kind == "null":
+            return V(value.sql, kind)
+        if _common_kind([kind, default.kind[:2] if isinstance(default.kind, tuple) else default.kind]) != kind:
+            raise self.fail("ucast with a default of another kind", "a column holds one kind", args[2].span)
+        return V(f"COALESCE({value.sql}, {default.sql})", kind)
+
+    def f_parse_double(self, node, args) -> V:
+        """Java's Double.parseDouble as the registry parses it, a Python function; a number is itself."""
+        value = self.lower(args[0])
+        if value.kind in ("int", "double"):
+            return V(f"CAST({value.sql} AS DOUBLE)", "double")
+        if value.kind != "string":
+            return V(_null("double"), "double")
+        return V(f"{self.compiler.python_function('parse_double')}({value.sql})", "double")
+
+    def f_cast(self, node, args) -> V:
+        """cast between the basic kinds where Flink gives the Python engine's value; the text of a double
+        (Java's) and parsing doubles are refused."""
+        from ..functions.cast import parse_type
+
+        target = parse_type(self._literal_arg(node, args, 1))
+        value = self.lower(args[0])
+        kind = value.kind
+        if kind == "null":
+            return value
+        if target == "string":
+            if kind == "string":
+                return value
+            if kind == "int":
+                return V(f"CAST({value.sql} AS STRING)", "string")
+            if kind == "bool":
+                return V(f"CASE WHEN {value.sql} THEN 'true' WHEN NOT {value.sql} THEN 'false' END", "string")
+            if isinstance(kind, tuple):
+                return V(_null("string"), "string")  # a list or map is no basic type: null
+        elif target == "long":
+            if kind == "int":
+                return value
+            if kind == "double":
+                return V(f"CASE WHEN ABS({value.sql}) <= 1.7976931348623157E308 THEN CAST(FLOOR({value.sql}) AS BIGINT) "
+                         "END", "int")
+            if kind == "string":
+                return self.f_parse_long(node, args[:1])
+            return V(_null("int"), "int")
+        elif target in ("double", "float"):
+            if kind in ("int", "double"):
+                return V(f"CAST({value.sql} AS DOUBLE)", "double")
+            if kind != "string":
+                return V(_null("double"), "double")
+        elif target == "boolean":
+            if kind == "bool":
+                return value
+            if kind == "string":
+                return V(f"CASE WHEN LOWER({value.sql}) IN ('true', 'false') THEN LOWER({value.sql}) = 'true' END", "bool")
+            return V(_null("bool"), "bool")
+        raise self.fail(f"cast of a value of kind {_kind_name(kind)} to \"{target}\"", "no exact lowering", node.span)
 
     def f_parse_long(self, node, args) -> V:
         value = self.lower(args[0])

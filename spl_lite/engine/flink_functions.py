@@ -7,6 +7,8 @@ SYSTEM FUNCTION ... LANGUAGE PYTHON), where Flink's own SQL cannot give the Pyth
   (`%Y`, `%3Q`, `%:z`, zone names, ...) has directives of its own: the registry's strftime itself,
   given the time as Flink holds it (BIGINT or DOUBLE), so the text is exact. An error gives null,
   as it does in the Python engine (spec 5.2).
+- `parse_double`: Java's Double.parseDouble grammar (blanks, `d`/`f` suffixes, hex, "NaN") as the
+  registry's function parses it.
 - `adaptive_gaussian`, `adaptive_quantile`: the streaming model of this engine (streaming_ml.py),
   fed one record at a time in arrival order. Its history is exact (integer sums, a sorted list),
   which Flink's OVER aggregates over doubles are not, and Python aggregate functions do not run in
@@ -22,6 +24,7 @@ from pyflink.common import Row
 from pyflink.table import DataTypes
 from pyflink.table.udf import ScalarFunction, udf
 
+from ..functions.cast import parse_double as _parse_double
 from ..functions.math import ln as _ln
 from ..functions.math import log as _log
 from ..functions.time import strftime as _strftime
@@ -46,6 +49,7 @@ def _strftime_or_null(epoch_ms, fmt, time_zone=None):
         return None
 
 
+parse_double = udf(_safely(_parse_double), result_type=DataTypes.DOUBLE())
 strftime = udf(_strftime_or_null, result_type=DataTypes.STRING())
 
 
