@@ -663,11 +663,10 @@ class Compiler:
             event_time = "CAST(NULL AS BIGINT)"  # no record has a time: no window
         keys = []
         for field in node.group_by:
-            key = self._key(rel, field.path[0], field.span, "stats") if len(field.path) == 1 else None
             if len(field.path) != 1:
                 raise self.fail("`stats` by a dotted path", "no lowering", field.span)
-            found = rel.lookup(field.path[0])
-            keys.append((key or "CAST(NULL AS STRING)", "null" if key is None else found[1]))
+            key = self._key(rel, field.path[0], field.span, "stats")  # None: absent, one null group
+            keys.append(("CAST(NULL AS STRING)", "null") if key is None else (key, rel.lookup(field.path[0])[1]))
         arguments = [V("CAST(1 AS BIGINT)", "int") if argument is None else lowering.lower(argument)
                      for _, argument, _ in node.aggregations]
         size, slide, grace = node.size_ms, node.slide_ms or node.size_ms, node.grace_ms or 0
