@@ -90,8 +90,8 @@ def flink_outcome(text: str, events_file: Path, expected: bytes | None) -> tuple
 
 class FlinkBatches:
     """Texts lowered to Flink, run `size` to a job (one INSERT each in one statement set: the mini-cluster
-    and its Python workers start once a job, not once a text). A job that fails is run again one text a
-    job, so that the failure is pinned on its text."""
+    and its Python workers start once a job, not once a text). A job that fails is halved, and its halves
+    run, until the failure is pinned on its text."""
 
     def __init__(self, size: int):
         self.size = size
@@ -130,6 +130,14 @@ def _last_cause(error: Exception) -> str:
     """The innermost cause of a Flink job's failure (its Java stack names them `Caused by:`)."""
     causes = [line for line in str(error).splitlines() if line.startswith("Caused by:")]
     return (causes[-1] if causes else str(error).splitlines()[0] if str(error) else "")[:200]
+
+
+def _compared(records, expected: bytes) -> tuple[str, str]:
+    try:
+        got = b"".join(encode_record(r) for r in records())
+    except Exception as error:  # an error at run time is a lowering bug
+        return "differs", f"{type(error).__name__}: {str(error)[:120]}"
+    return ("parity", "") if got == expected else ("differs", "other records")
 
 
 _NOW = re.compile(r"\btime\(\s*\)")
