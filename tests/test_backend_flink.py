@@ -179,6 +179,9 @@ def test_stateless_search_may_run_wide():
     ("$a = | from read_ssa_enriched_events() | eval x = 1; $b = | from $a | eval x = 2;\n"
      "| from $a | union $b | first_time_event input_columns=\"x\" output_column=\"new\" "
      "| into write_ssa_detected_events();", "command `first_time_event` after `union`"),
+    ("| from read_ssa_enriched_events() | eval t = parse_long(ucast(map_get(input_event, \"_time\"), \"string\", "
+     "null)), s = strftime(t, \"%Y\") | eval body = create_map(\"at\", s, \"m\", create_map(\"x\", 1)) "
+     "| into write_ssa_detected_events();", "a map holding both a map and a value a Python function computes"),
     ("| from read_ssa_enriched_events() | eval t = 1, v = 1 | stats values(v) AS vs BY span(t, 1m) "
      "| into write_ssa_detected_events();", "`stats` aggregation `values`"),
     ("| from source() | where x = 1 | into write_ssa_detected_events();", "source `source`"),

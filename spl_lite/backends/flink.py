@@ -292,6 +292,8 @@ class Compiler:
     reads_datamodels: bool = False
     # Whether the records are a GROUP BY's updates (stats), which the sink writes as a changelog.
     changelog: bool = False
+    # The columns whose values a Python function computes (directly or from such a column).
+    python_columns: set[str] = field(default_factory=set)
 
     def python_function(self, name: str) -> str:
         """The SQL name of one of flink_functions' Python functions, declared in the script."""
@@ -302,6 +304,12 @@ class Compiler:
     @staticmethod
     def fail(what: str, reason: str, span) -> SplError:
         return not_lowered(ENGINE, what, reason, span)
+
+    def uses_python(self, sql: str) -> bool:
+        """Whether `sql` calls a Python function or reads a column one computes (the planner merges
+        the views' projections, so a column stands for its expression)."""
+        return any(f"spl_{name}(" in sql for name in self.functions) or \
+            any(_ident(column) in sql for column in self.python_columns)
 
     def new_column(self) -> str:
         self.counter += 1
@@ -322,6 +330,7 @@ class Compiler:
             if column not in seen and not column.startswith("\0"):
                 names.append(_ident(column))
                 seen.add(column)
+        self.python_columns.update(column for column, sql in extra if self.uses_python(sql))
         computed = [f"{sql} AS {_ident(column)}" for column, sql in extra]
         names = computed + names if extra_first else names + computed
         select = "SELECT " + ", ".join(names) + f"\nFROM {_ident(rel.view)}"
@@ -782,6 +791,8 @@ class Compiler:
             for (_, column, kind), (_, own, own_kind) in zip(columns, branch):
                 value = _null(kind) if own_kind == "null" else _ident(own)
                 parts.append(value if own == column else f"{value} AS {_ident(column)}")
+                if own in self.python_columns:
+                    self.python_columns.add(column)
             selects.append("SELECT " + ", ".join(parts) + f"\nFROM {_ident(rel.view)}")
         view = self.new_view("union", "\nUNION ALL\n".join(selects))
         return Rel(view, [(f"\0order {column}", column, "int") for column in order_columns] + keys + columns)
@@ -1223,6 +1234,10 @@ class Expressions(ExpressionLowering):
             raise self.fail("create_map of no pairs", "Flink has no empty ROW", node.span)
         kind = ("map", tuple((k, v.kind) for k, v in entries.items()))
         row = "ROW(" + ", ".join(self._as(v, v.kind) for v in entries.values()) + ")"
+        if any(_kind_name(v.kind) == "map" for v in entries.values()) and self.compiler.uses_python(row):
+            raise self.fail("a map holding both a map and a value a Python function computes", "Flink's planner "
+                            "fails to split the Python function out of the nested ROW (a ClassCastException in "
+                            "its Python calc split)", node.span)
         return V(f"CAST({row} AS {sql_type(kind)})", kind)
 
     def x_MapLiteral(self, node: ast.MapLiteral) -> V:
