@@ -3,9 +3,13 @@
     python benchmarks/bench_flink.py [--events 100000] [--runs 3]
 
 Generates the events (benchmarks/generate_events.py), then times, alternating, median of --runs:
-- the Python engine on the reference detection (the yardstick);
+- the Python engine on each search (the yardstick);
 - the reference detection lowered to Flink at parallelism 1 (its order-sensitive commands need it);
+- the reference without its Python functions (up to the `where` after conditional_anomaly: the
+  running counts, no log or adaptive_threshold), at parallelism 1;
 - its stateless head (from .. where .. select: no order-sensitive command) at parallelism 1 and 2.
+The three Flink figures split the reference's time by subtraction: reading and numbering the
+events, the running counts, the Python functions.
 Each Flink figure is one job on a mini-cluster already started (the JVM start, ~10 s, once, is not
 counted); the job's own start-up is. Every Flink run's records are checked against the Python engine's.
 Needs the `flink` extra and Java 17.
@@ -31,6 +35,13 @@ def _head(text: str) -> str:
     return "\n".join(lines[: end + 1]) + "\n| into write_ssa_detected_events();\n"
 
 
+def _without_python(text: str) -> str:
+    """The reference up to the `where` after conditional_anomaly: no Python function runs."""
+    lines = text.splitlines()
+    end = next(i for i, line in enumerate(lines) if line.startswith("| eval input"))
+    return "\n".join(lines[:end]) + "\n| into write_ssa_detected_events();\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000)
@@ -47,18 +58,23 @@ def main() -> int:
         subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate_events.py"), "--events",
                         str(args.events), "--output", str(events)], check=True)
         reference = REFERENCE.read_text(encoding="utf-8")
-        searches = {"reference": reference, "stateless head": _head(reference)}
+        searches = {"reference": reference, "no Python": _without_python(reference),
+                    "stateless head": _head(reference)}
 
         def python(text):
             return b"".join(encode_record(r) for r in Search.compile(text).run_files([str(events)]))
 
-        def flink(text, parallelism):
-            script = compile_for_file(plan_text(text), str(events))
-            return b"".join(encode_record(r) for r in run_script(script, str(events), parallelism))
+        def flink(text, parallelism, path=events):
+            script = compile_for_file(plan_text(text), str(path))
+            return b"".join(encode_record(r) for r in run_script(script, str(path), parallelism))
 
         expected = {name: python(text) for name, text in searches.items()}
-        flink(searches["stateless head"], 1)  # starts the mini-cluster's JVM: not counted
+        few = Path(directory) / "few.jsonl"
+        with open(events, "rb") as stream:
+            few.write_bytes(b"".join(line for line, _ in zip(stream, range(100))))
+        flink(searches["stateless head"], 1, few)  # starts the mini-cluster's JVM: not counted
         ways = [("python engine", "reference", None), ("flink p1", "reference", 1),
+                ("python engine", "no Python", None), ("flink p1", "no Python", 1),
                 ("python engine", "stateless head", None), ("flink p1", "stateless head", 1),
                 ("flink p2", "stateless head", 2)]
         times: dict[tuple, list[float]] = {(way, name): [] for way, name, _ in ways}

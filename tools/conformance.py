@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import re
 import sys
 import time
@@ -76,16 +77,59 @@ def duckdb_outcome(text: str, events_file: Path, expected: bytes | None) -> tupl
 
 
 def flink_outcome(text: str, events_file: Path, expected: bytes | None) -> tuple[str, str]:
-    """The same for Flink: the script for `events_file`, run on PyFlink's mini-cluster (seconds a text)."""
-    from spl_lite.backends.flink import compile_for_file, run_script
+    """The same for Flink, lowering only: ("diagnosed", reason) or ("lowered", ""); the texts to run are
+    gathered and run many to a job by `FlinkBatches`."""
+    from spl_lite.backends.flink import compile_for_file
 
     try:
-        script = compile_for_file(Search.compile(text).plan, str(events_file))
+        compile_for_file(Search.compile(text).plan, str(events_file))
     except SplError as error:
         return "diagnosed", f"{error.code} {error.message}"
-    if expected is None:
-        return "lowered", ""
-    return _compared(lambda: run_script(script, str(events_file)), expected)
+    return "lowered", ""
+
+
+class FlinkBatches:
+    """Texts lowered to Flink, run `size` to a job (one INSERT each in one statement set: the mini-cluster
+    and its Python workers start once a job, not once a text). A job that fails is halved, and its halves
+    run, until the failure is pinned on its text."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.pending: list[tuple[object, Path, bytes, object]] = []
+
+    def add(self, text: str, events_file: Path, expected: bytes, report) -> None:
+        """Queue `text`; `report(outcome, detail)` is called once it has run."""
+        from spl_lite.backends.flink import compile_for_file
+
+        script = compile_for_file(Search.compile(text).plan, str(events_file))
+        self.pending.append((script, events_file, expected, report))
+        if len(self.pending) >= self.size:
+            self.run()
+
+    def run(self) -> None:
+        from spl_lite.backends.flink import run_scripts
+
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        try:
+            results = run_scripts([(script, str(path)) for script, path, _, _ in batch])
+        except Exception as error:  # one text's error fails the job: halve it until the text is found
+            if len(batch) == 1:
+                batch[0][3]("differs", f"{type(error).__name__}: {_last_cause(error)}")
+                return
+            for half in (batch[: len(batch) // 2], batch[len(batch) // 2:]):
+                self.pending = half
+                self.run()
+            return
+        for (_, _, expected, report), records in zip(batch, results):
+            report(*_compared(lambda: records, expected))
+
+
+def _last_cause(error: Exception) -> str:
+    """The innermost cause of a Flink job's failure (its Java stack names them `Caused by:`)."""
+    causes = [line for line in str(error).splitlines() if line.startswith("Caused by:")]
+    return (causes[-1] if causes else str(error).splitlines()[0] if str(error) else "")[:200]
 
 
 def _compared(records, expected: bytes) -> tuple[str, str]:
@@ -106,10 +150,10 @@ ENGINES = {"duckdb": duckdb_outcome, "flink": flink_outcome}
 
 
 def engine_table(corpus: Path, events: dict[str, list[dict]], engine: str, tmp: Path, run: bool = True,
-                 every: int = 1):
+                 every: int = 1, batch: int = 40, generations: set[str] | None = None):
     """Per generation: planned, lowered, run, parity (and how many of those wrote records), diagnosed,
     differs; and the texts that differ. Without `run` texts are only lowered; with `every` N, only every
-    N-th planned text of a generation is also run (a Flink job takes seconds)."""
+    N-th planned text of a generation is also run. Flink runs `batch` texts to a job."""
     files = {}
     for generation, sample in events.items():
         files[generation] = tmp / f"{generation}.jsonl"
@@ -117,23 +161,10 @@ def engine_table(corpus: Path, events: dict[str, list[dict]], engine: str, tmp: 
     table: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     reasons: collections.Counter = collections.Counter()
     differing = []
-    for line in corpus.read_bytes().splitlines():
-        entry = orjson.loads(line)
-        text, generation = entry["search"], entry["generation"]
-        # time() is the processing time, which two engines read at different moments: both read one instant.
-        text = _NOW.sub(FIXED_NOW, text)
-        try:
-            search = Search.compile(text)
-        except (SplError, RecursionError):
-            continue
+    flink = FlinkBatches(batch) if engine == "flink" else None
+
+    def report(generation, slug, expected, outcome, detail):
         row = table[generation]
-        row["planned"] += 1
-        sampled = run and row["planned"] % every == 0
-        try:
-            expected = b"".join(encode_record(r) for r in search.run(events[generation])) if sampled else None
-        except Exception:
-            continue  # an internal error of the default engine: the first table reports it
-        outcome, detail = ENGINES[engine](text, files[generation], expected)
         row["lowered"] += outcome != "diagnosed"
         row["run"] += outcome in ("parity", "differs")
         row["with records"] += outcome == "parity" and expected != b""
@@ -142,7 +173,33 @@ def engine_table(corpus: Path, events: dict[str, list[dict]], engine: str, tmp: 
         if outcome == "diagnosed":
             reasons[detail.split(":")[0]] += 1
         elif outcome == "differs":
-            differing.append((generation, entry["slug"], detail))
+            differing.append((generation, slug, detail))
+
+    for line in corpus.read_bytes().splitlines():
+        entry = orjson.loads(line)
+        text, generation = entry["search"], entry["generation"]
+        if generations and generation not in generations:
+            continue
+        # time() is the processing time, which two engines read at different moments: both read one instant.
+        text = _NOW.sub(FIXED_NOW, text)
+        try:
+            search = Search.compile(text)
+        except (SplError, RecursionError):
+            continue
+        table[generation]["planned"] += 1
+        sampled = run and table[generation]["planned"] % every == 0
+        try:
+            expected = b"".join(encode_record(r) for r in search.run(events[generation])) if sampled else None
+        except Exception:
+            continue  # an internal error of the default engine: the first table reports it
+        outcome, detail = ENGINES[engine](text, files[generation], expected)
+        done = functools.partial(report, generation, entry["slug"], expected)
+        if flink is not None and outcome == "lowered" and expected is not None:
+            flink.add(text, files[generation], expected, done)
+        else:
+            done(outcome, detail)
+    if flink is not None:
+        flink.run()
     return table, reasons, differing
 
 
@@ -158,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --engine: only lower the texts, without running them (Flink runs take seconds each)")
     parser.add_argument("--every", type=int, default=1, metavar="N",
                         help="with --engine: run only every N-th planned text of a generation (the others are lowered)")
+    parser.add_argument("--batch", type=int, default=40, metavar="N",
+                        help="with --engine flink: texts run in one Flink job (default 40)")
+    parser.add_argument("--generations", metavar="G1,G2", help="with --engine: only the texts of these generations")
     args = parser.parse_args(argv)
     if not args.corpus.exists():
         print(f"corpus not found: {args.corpus}", file=sys.stderr)
@@ -199,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
 
         with tempfile.TemporaryDirectory() as tmp:
             engine_rows, engine_reasons, differing = engine_table(args.corpus, events, args.engine, Path(tmp),
-                                                                        not args.lower_only, args.every)
+                                                                        not args.lower_only, args.every, args.batch,
+                                                                  set(filter(None, (args.generations or '').split(','))))
         columns = ("planned", "lowered", "diagnosed") if args.lower_only else \
             ("planned", "lowered", "run", "parity", "with records", "diagnosed", "differs")
         header = ["generation", *(f"lowered to {args.engine}" if c == "lowered" else c for c in columns)]

@@ -21,9 +21,15 @@ def _duckdb() -> tuple[dict[str, str], dict[str, str | None]]:
     return duckdb.COMMAND_SUPPORT, duckdb.function_lowering()
 
 
+def _flink() -> tuple[dict[str, str], dict[str, str | None]]:
+    from spl_lite.backends import flink
+
+    return flink.COMMAND_SUPPORT, flink.function_lowering()
+
+
 # One column per other engine: (its name, () -> (command -> how or why not, function -> None when it
 # lowers, else why not)). A new backend adds its entry here.
-ENGINES = [("DuckDB", _duckdb)]
+ENGINES = [("DuckDB", _duckdb), ("Flink", _flink)]
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 START, END = "<!-- support-table:start -->", "<!-- support-table:end -->"

@@ -1667,13 +1667,15 @@ COMMAND_SUPPORT = {
     "from": "read_json WITH ORDINALITY: the file and line number give each record its arrival number; "
             "read_ssa/ba_enriched_events, enriched_source, source (not pulsar, read_text)",
     "eval": "yes", "where": "yes", "select": "yes", "fields": "yes", "rename": "yes",
-    "rex": "RE2 regexp_extract; not when a named group may not take part in a match",
+    "rex": "RE2 regexp_extract; the engine's own matcher as a Python function when RE2 lacks a construct or "
+           "a named group may not take part in a match",
     "union": "UNION ALL ordered by source record, then branch; branches with the same fields",
     "stats": "tumbling, sliding, grace and late records: the watermark is a running max, each window's "
              "emitting record an ASOF join; count, sum, avg, min, max, dc, first, last, values",
     "first_time_event": "row_number() over arrival order",
     "conditional_anomaly": "running counts over arrival order",
-    "adaptive_threshold": "gaussian only (exact moments); quantile's rank in a sliding history is not lowered",
+    "adaptive_threshold": "gaussian: exact moments in window functions; quantile: each entity's rows as lists "
+                          "in arrival order, ranked by a Python function",
     "into": "one writing sink per search",
 }
 

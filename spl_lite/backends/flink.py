@@ -32,6 +32,7 @@ each record, and `run` writes records in that order.
 """
 from __future__ import annotations
 
+import collections
 import glob
 import math
 import os
@@ -46,7 +47,7 @@ from ..core.errors import BAD_INPUT, NOT_LOWERED, SplError
 from ..core.regex import compile_java
 from ..plan.logical import Node, Plan
 from ..syntax import ast
-from .lowering import ExpressionLowering, not_lowered
+from .lowering import ExpressionLowering, function_support, not_lowered
 
 ENGINE = "Flink"
 EVENT_SOURCES = ("read_ssa_enriched_events", "read_ba_enriched_events", "enriched_source")
@@ -247,6 +248,8 @@ class Script:
     sink_ddl: str
     insert: str
     ordered: bool
+    # The sink writes a changelog (Debezium JSON: each record's line added or retracted), not lines.
+    changelog: bool = False
 
     def statements(self, input_path: str, output_path: str) -> list[str]:
         """The DDL, the views and the INSERT, with the input file and the output directory filled in."""
@@ -287,6 +290,10 @@ class Compiler:
     # as typed JSON columns.
     whole_lines: bool = False
     reads_datamodels: bool = False
+    # Whether the records are a GROUP BY's updates (stats), which the sink writes as a changelog.
+    changelog: bool = False
+    # The columns whose values a Python function computes (directly or from such a column).
+    python_columns: set[str] = field(default_factory=set)
 
     def python_function(self, name: str) -> str:
         """The SQL name of one of flink_functions' Python functions, declared in the script."""
@@ -297,6 +304,12 @@ class Compiler:
     @staticmethod
     def fail(what: str, reason: str, span) -> SplError:
         return not_lowered(ENGINE, what, reason, span)
+
+    def uses_python(self, sql: str) -> bool:
+        """Whether `sql` calls a Python function or reads a column one computes (the planner merges
+        the views' projections, so a column stands for its expression)."""
+        return any(f"spl_{name}(" in sql for name in self.functions) or \
+            any(_ident(column) in sql for column in self.python_columns)
 
     def new_column(self) -> str:
         self.counter += 1
@@ -317,6 +330,7 @@ class Compiler:
             if column not in seen and not column.startswith("\0"):
                 names.append(_ident(column))
                 seen.add(column)
+        self.python_columns.update(column for column, sql in extra if self.uses_python(sql))
         computed = [f"{sql} AS {_ident(column)}" for column, sql in extra]
         names = computed + names if extra_first else names + computed
         select = "SELECT " + ", ".join(names) + f"\nFROM {_ident(rel.view)}"
@@ -353,9 +367,12 @@ class Compiler:
         self.views[self.numbered_view] = (self.views[self.numbered_view][0], self.numbered_select())
         # The sink writes each record as one line built here, not by Flink's JSON format: Flink's JSON
         # functions sort the keys of objects, where the Python engine keeps a map's and an event's order.
+        sink_format = "debezium-json" if self.changelog else "raw"
         sink_ddl = ("CREATE TEMPORARY TABLE `spl_output` (\n  `line` STRING\n) WITH (\n  'connector' = 'filesystem',"
-                    f"\n  'path' = '{_OUTPUT_PATH}',\n  'format' = 'raw'\n)")
-        pieces = [_string('{"__ord":') + " || CAST(`__ord` AS STRING)"]
+                    f"\n  'path' = '{_OUTPUT_PATH}',\n  'format' = '{sink_format}'\n)")
+        order = [_ident(c) for f, c, _ in reversed(rel.columns) if f.startswith("\0order")]
+        key = " || ',' || ".join(f"CAST({c} AS STRING)" for c in ["`__ord`", *order])
+        pieces = [_string('{"__ord":') + (f" || '[' || {key} || ']'" if order else f" || {key}")]
         pieces += [_string("," + orjson.dumps(f).decode() + ":") + " || " + json_text(_ident(c), k, writing[0].span)
                    for f, c, k in shown]
         insert = ("INSERT INTO `spl_output`\nSELECT " + "\n  || ".join(pieces) + " || '}'" +
@@ -363,7 +380,8 @@ class Compiler:
         ordered = any(n.order_sensitive for n in self.plan.nodes)
         functions = [f"CREATE TEMPORARY SYSTEM FUNCTION spl_{name} AS 'spl_lite.engine.flink_functions.{name}' "
                      "LANGUAGE PYTHON" for name in self.functions]
-        return Script(self.source_ddl(), self.kafka_template(), functions, self.views, sink_ddl, insert, ordered)
+        return Script(self.source_ddl(), self.kafka_template(), functions, self.views, sink_ddl, insert, ordered,
+                      self.changelog)
 
     def _key_path(self, event: str, key: str) -> str:
         if "'" in key or "\\" in key:
@@ -563,8 +581,19 @@ class Compiler:
         view = self.project(rel, [(column, over)], hint=hint, extra_first=True)
         return Rel(view, rel.columns + [(f"\0{column}", column, "int")]), _ident(column)
 
-    def node_first_time_event(self, node: Node) -> Rel:
+    def _ordered_input(self, node: Node) -> Rel:
+        """The input of an order-sensitive command, which must reach it in arrival order."""
         rel = self._input(node)
+        if any(c[0] == "\0after stats" for c in rel.columns):
+            raise self.fail(f"command `{node.command}` after `stats`", "the windows' records have no arrival number "
+                            "(they are a GROUP BY's updates)", node.span)
+        if any(c[0].startswith("\0order") for c in rel.columns):
+            raise self.fail(f"command `{node.command}` after `union`", "the union's records reach it in no known "
+                            "order: processing time orders each branch alone", node.span)
+        return rel
+
+    def node_first_time_event(self, node: Node) -> Rel:
+        rel = self._ordered_input(node)
         keys = [self._key(rel, name, node.span, "first_time_event") for name in node.columns]
         keys = [k if k is not None else "CAST(NULL AS STRING)" for k in keys]
         counted, count = self._running_count(rel, keys, "first_time")
@@ -573,7 +602,7 @@ class Compiler:
         return Rel(self.project(counted, [(column, f"{count} = 1")], columns, hint="first_time"), columns)
 
     def node_conditional_anomaly(self, node: Node) -> Rel:
-        rel = self._input(node)
+        rel = self._ordered_input(node)
         c_key = self._key(rel, node.conditional, node.span, "conditional_anomaly")
         t_key = self._key(rel, node.target, node.span, "conditional_anomaly")
         column = self.new_column()
@@ -596,7 +625,7 @@ class Compiler:
         """The engine's own model as a Python function (engine/flink_functions.py), fed every record in
         arrival order: Flink's OVER aggregates sum doubles where the model's history is exact, and Python
         aggregate functions do not run in OVER windows."""
-        rel = self._input(node)
+        rel = self._ordered_input(node)
         lowering = Expressions(self, rel)
         value, timestamp = lowering.field_value(node.value), lowering.field_value(node.timestamp)
         entity = lowering.field_value(node.entity) if node.entity else V(_null("null"), "null")
@@ -622,12 +651,191 @@ class Compiler:
         return Rel(self.project(with_model, extra, columns, hint="at"), columns)
 
     def node_stats(self, node: Node) -> Rel:
-        raise self.fail("command `stats`", "event-time windows with their closing order are not lowered yet",
-                        node.span)
+        """Event-time windows as the engine's (engine/windows.py) in plain SQL, no Flink window: the
+        watermark is the running max of event time in arrival order (an OVER aggregate over `pt`); a
+        record goes to each window [k*slide, k*slide + size) holding it whose end + grace is past that
+        watermark (the late rule); a GROUP BY window end and keys aggregates the panes. The GROUP BY
+        updates its rows as records come, so the sink writes a changelog (`Script.changelog`) that `run`
+        applies. The engine emits windows by end, then by the order their groups entered it (each
+        window's trigger record comes no earlier than an earlier-ending one's): the order key is
+        [window end, first record of the pane]. Order-sensitive commands and `union` after it are
+        refused: its records have no arrival number."""
+        rel = self._ordered_input(node)
+        lowering = Expressions(self, rel)
+        time_value = lowering.lower(node.timestamp)
+        if time_value.kind == "int":
+            event_time = time_value.sql
+        elif time_value.kind == "double":  # floored when finite, as _event_time does
+            event_time = (f"CASE WHEN ABS({time_value.sql}) <= 1.7976931348623157E308 "
+                          f"THEN CAST(FLOOR({time_value.sql}) AS BIGINT) END")
+        else:
+            event_time = "CAST(NULL AS BIGINT)"  # no record has a time: no window
+        keys = []
+        for field in node.group_by:
+            if len(field.path) != 1:
+                raise self.fail("`stats` by a dotted path", "no lowering", field.span)
+            key = self._key(rel, field.path[0], field.span, "stats")  # None: absent, one null group
+            keys.append(("CAST(NULL AS STRING)", "null") if key is None else (key, rel.lookup(field.path[0])[1]))
+        arguments = [V("CAST(1 AS BIGINT)", "int") if argument is None else lowering.lower(argument)
+                     for _, argument, _ in node.aggregations]
+        size, slide, grace = node.size_ms, node.slide_ms or node.size_ms, node.grace_ms or 0
+        # Per record: its keys, its aggregations' arguments, its event time and the watermark it sees.
+        t, wm = self.new_column(), self.new_column()
+        key_columns = [self.new_column() for _ in keys]
+        argument_columns = [self.new_column() for _ in arguments]
+        inputs = [f"{sql} AS {_ident(c)}" for (sql, _), c in zip(keys, key_columns)]
+        inputs += [f"{a.sql} AS {_ident(c)}" for a, c in zip(arguments, argument_columns)]
+        timed = self.new_view("stats_time", f"SELECT `__ord`, `pt`, {event_time} AS {_ident(t)}, " + ", ".join(inputs) +
+                              f"\nFROM {_ident(rel.view)}")
+        watermarked = self.new_view("stats_watermark", f"SELECT *, MAX({_ident(t)}) OVER (ORDER BY `pt` {_RUNNING}) "
+                                    f"AS {_ident(wm)}\nFROM {_ident(timed)}")
+        # The windows holding each record: starts base, base - slide, ... while start > t - size.
+        base = f"({_ident(t)} - MOD(MOD({_ident(t)}, {slide}) + {slide}, {slide}))"
+        count = -(-size // slide)
+        end = f"({base} - {_ident('k')} * {slide} + {size})" if count > 1 else f"({base} + {size})"
+        expanded = f"FROM {_ident(watermarked)}" + (
+            f" CROSS JOIN UNNEST(ARRAY[{', '.join(map(str, range(count)))}]) AS w({_ident('k')})" if count > 1 else "")
+        panes_end = self.new_column()
+        placed = self.new_view("stats_panes", f"SELECT `__ord`, {end} AS {_ident(panes_end)}, " +
+                               ", ".join(_ident(c) for c in key_columns + argument_columns) + f"\n{expanded}\n"
+                               f"WHERE {_ident(t)} IS NOT NULL AND {end} - {size} > {_ident(t)} - {size} "
+                               f"AND {end} + {grace} > {_ident(wm)}")
+        outputs, columns = [], []
+        names = iter(node.fields)
+        for (_, kind), column in zip(keys, key_columns):
+            name, out = next(names), self.new_column()
+            outputs.append(f"{_ident(column)} AS {_ident(out)}")
+            columns.append((name, out, kind))
+        for (function, argument, _), value, column in zip(node.aggregations, arguments, argument_columns):
+            sql, kind = self._aggregate(function, V(_ident(column), value.kind), argument, node)
+            name, out = next(names), self.new_column()
+            outputs.append(f"{sql} AS {_ident(out)}")
+            columns.append((name, out, kind))
+        for name, offset in zip(names, (-size, 0, -1)):
+            out = self.new_column()
+            outputs.append(f"{_ident(panes_end)} + ({offset}) AS {_ident(out)}")
+            columns.append((name, out, "int"))
+        first = self.new_column()
+        view = self.new_view("stats", f"SELECT {_ident(panes_end)} AS `__ord`, CAST(NULL AS TIMESTAMP(3)) AS `pt`, "
+                             f"MIN(`__ord`) AS {_ident(first)}, " + ", ".join(outputs) + f"\nFROM {_ident(placed)}\n"
+                             f"GROUP BY {', '.join(_ident(c) for c in [panes_end, *key_columns])}")
+        self.changelog = True
+        return Rel(view, [(f"\0order {first}", first, "int"), ("\0after stats", "\0", "null"), *columns])
+
+    def _aggregate(self, function: str, value: V, argument, node: Node) -> tuple[str, Kind]:
+        """One stats aggregation over a pane's records, as engine/windows.py's AGGREGATIONS compute it."""
+        x, kind = value.sql, value.kind
+        if function == "count":
+            return ("COUNT(*)" if argument is None else f"COUNT({x})"), "int"
+        if kind == "event" or (isinstance(kind, tuple) and function != "count"):
+            raise self.fail(f"`{function}` of values of kind {_kind_name(kind)}", "no lowering", node.span)
+        number = kind in ("int", "double")
+        if function in ("sum", "avg") and not number:
+            return _null("null"), "null"  # non-numbers are skipped
+        if function == "sum":
+            return f"SUM({x})", kind
+        if function == "avg":
+            return f"CAST(SUM({x}) AS DOUBLE) / CAST(COUNT({x}) AS DOUBLE)", "double"
+        if function in ("min", "max"):
+            if kind not in ("int", "double", "string"):
+                return _null("null"), "null"  # booleans and nulls take no part
+            # NaN takes no part; strings compare by code point, as UTF-8 bytes do.
+            return f"{function.upper()}({f'CASE WHEN {x} = {x} THEN {x} END' if kind == 'double' else x})", kind
+        if function == "dc":
+            if kind not in ("int", "string", "bool", "null"):
+                raise self.fail(f"`dc` of values of kind {_kind_name(kind)}", "no exact lowering", node.span)
+            return f"COUNT(DISTINCT {x})", "int"
+        if function in ("first", "last"):
+            if kind == "null":
+                return _null("null"), "null"
+            return f"{function.upper()}_VALUE({x})", kind  # the first / last non-null in arrival order
+        raise self.fail(f"`stats` aggregation `{function}`", "it keeps the distinct values in first-seen order: "
+                        "not lowered", node.span)
 
     def node_union(self, node: Node) -> Rel:
-        raise self.fail("command `union`", "records of different branches carry different fields, and Flink's "
-                        "UNION ALL does not keep arrival order (not lowered yet)", node.span)
+        """UNION ALL of branches with the same fields. Arrival order is the engine's: by source record,
+        then branch in the order named (spec 5.8), which Flink's UNION ALL does not keep: each branch
+        adds its position as an order column (`\0order`), and the sink writes the order key
+        [`__ord`, last union's branch, ..., first union's branch] that `run` sorts by."""
+        rels = [self.rels[i] for i in node.inputs]
+        if any(c[0] == "\0after stats" for rel in rels for c in rel.columns):
+            raise self.fail("`union` after `stats`", "the windows' records have no arrival number to merge by",
+                            node.span)
+        shown = [[c for c in rel.columns if not c[0].startswith("\0")] for rel in rels]
+        names = [f for f, _, _ in shown[0]]
+        for branch in shown[1:]:
+            if [f for f, _, _ in branch] != names:
+                raise self.fail("`union` of branches with different fields", "a field one branch lacks is absent "
+                                "from its records, and a UNION ALL row has every column", node.span)
+        orders = [[c for c in rel.columns if c[0].startswith("\0order")] for rel in rels]
+        depth = max(map(len, orders))
+        # The event's key columns, while every branch still carries them (they come from the one source).
+        keys = [c for c in rels[0].columns if c[0].startswith("\0key ") and all(c in rel.columns for rel in rels)]
+        columns = []
+        for position, name in enumerate(names):
+            branch_columns = [branch[position][1] for branch in shown]
+            kind = _common_kind([branch[position][2] for branch in shown])
+            if kind is None or (kind == "event" and len(set(branch_columns)) > 1):
+                raise self.fail(f"`union` of branches where field `{name}` is of different kinds",
+                                "a column holds one kind", node.span)
+            same = len(set(branch_columns)) == 1 and all(branch[position][2] == kind for branch in shown)
+            columns.append((name, branch_columns[0] if same else self.new_column(), kind))
+        order_columns = [self.new_column() for _ in range(depth + 1)]
+        selects = []
+        for index, (rel, branch, order) in enumerate(zip(rels, shown, orders)):
+            parts = ["`__ord`", "`pt`"]
+            parts += [f"{_ident(order[i][1]) if i < len(order) else 'CAST(0 AS BIGINT)'} AS {_ident(column)}"
+                      for i, column in enumerate(order_columns[:-1])]
+            parts.append(f"CAST({index} AS BIGINT) AS {_ident(order_columns[-1])}")
+            parts += [_ident(column) for _, column, _ in keys]
+            for (_, column, kind), (_, own, own_kind) in zip(columns, branch):
+                value = _null(kind) if own_kind == "null" else _ident(own)
+                parts.append(value if own == column else f"{value} AS {_ident(column)}")
+                if own in self.python_columns:
+                    self.python_columns.add(column)
+            selects.append("SELECT " + ", ".join(parts) + f"\nFROM {_ident(rel.view)}")
+        view = self.new_view("union", "\nUNION ALL\n".join(selects))
+        return Rel(view, [(f"\0order {column}", column, "int") for column in order_columns] + keys + columns)
+
+
+NOT_LOWERED_FUNCTIONS = {
+    "abs": "not lowered yet", "ceil": "not lowered yet", "ceiling": "not lowered yet", "floor": "not lowered yet",
+    "sqrt": "not lowered yet", "exp": "Java's Math.exp edge cases are not lowered yet",
+    "pow": "Java's Math.pow edge cases are not lowered yet",
+    "case": "not lowered yet", "in": "the function form is not lowered yet (the `IN` operator is)",
+    "tostring": "Java's text of a double is not lowered yet", "to_string": "Java's text of a double is not lowered yet",
+    "cidrmatch": "IPv4 ranges with the Python engine's parsing rules are not lowered yet",
+    "len": "not lowered yet", "length": "not lowered yet", "substr": "not lowered yet", "mvrange": "not lowered yet",
+    "from_json_object": "a map whose keys are known only at run time has no Flink type (a ROW's are fixed)",
+    "deserialize_json_object": "a map whose keys are known only at run time has no Flink type (a ROW's are fixed)",
+    "serialize_json": "Flink's JSON functions sort the keys of objects (not lowered yet)",
+    "to_json_string": "Flink's JSON functions sort the keys of objects (not lowered yet)",
+    "time": "the processing time, read by each engine at its own moment (not lowered yet)",
+}
+
+COMMAND_SUPPORT = {
+    "from": "read_ssa/ba_enriched_events, enriched_source: typed JSON columns, or each line whole when the event "
+            "is written; a running count over processing time numbers the records (not `source`: its fields are "
+            "not known when the script is written)",
+    "eval": "yes", "where": "yes", "select": "yes", "fields": "yes", "rename": "yes",
+    "rex": "REGEXP_EXTRACT (Java's regex)",
+    "union": "UNION ALL with an order key (source record, then branch) the sink writes; branches with the same "
+             "fields; no order-sensitive command after it",
+    "stats": "tumbling, sliding, grace, late records: a running-max watermark, GROUP BY window end written as a "
+             "changelog; count, sum, avg, min, max, dc, first, last (not values); no order-sensitive command after it",
+    "first_time_event": "a running count over processing time (parallelism 1)",
+    "conditional_anomaly": "running counts over processing time (parallelism 1)",
+    "adaptive_threshold": "the engine's model as a Python function fed every record in arrival order (parallelism 1)",
+    "into": "one writing sink per search",
+}
+
+
+def function_lowering() -> dict[str, str | None]:
+    """Every registry function: None when Flink lowers it, else why not."""
+    from ..functions import FUNCTIONS
+
+    return function_support(FUNCTIONS, lambda name: hasattr(Expressions, "f_" + name), NOT_LOWERED_FUNCTIONS,
+                            ENGINE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -635,6 +843,7 @@ class Expressions(ExpressionLowering):
     """Lowering of expressions (AST, names bound) over one relation's columns."""
 
     engine = ENGINE
+    not_lowered_functions = NOT_LOWERED_FUNCTIONS
 
     def __init__(self, compiler: Compiler, rel: Rel):
         self.compiler, self.rel = compiler, rel
@@ -861,6 +1070,8 @@ class Expressions(ExpressionLowering):
         from ..functions.cast import parse_type
 
         target = parse_type(self._literal_arg(node, args, 1))
+        if target == "collection":
+            return self._ucast_list(node, args)
         wanted = {"string": "string", "long": "int", "integer": "int", "double": "double", "float": "double",
                   "boolean": "bool"}.get(target)
         if wanted is None:
@@ -875,6 +1086,75 @@ class Expressions(ExpressionLowering):
         if wanted == "double" and value.kind == "int":
             return V(f"COALESCE(CAST({value.sql} AS DOUBLE), {fallback})", wanted)
         return V(fallback, wanted)
+
+    def _ucast_list(self, node, args) -> V:
+        """ucast to collection<T>: a list passes as it is, anything else gives the default."""
+        value = self.lower(args[0])
+        is_list = isinstance(value.kind, tuple) and value.kind[0] == "list"
+        empty_default = isinstance(args[2], ast.ListLiteral) and not args[2].items
+        if empty_default:  # [] takes the type of the list it stands in for
+            item = value.kind[1] if is_list else "string"
+            default = V(f"ARRAY_REMOVE(ARRAY[{_null(item)}], {_null(item)})", ("list", item))
+        else:
+            default = self.lower(args[2])
+        if not is_list:
+            return default
+        kind = ("list", value.kind[1])
+        if default.kind == "null":
+            return V(value.sql, kind)
+        if _common_kind([kind, default.kind[:2] if isinstance(default.kind, tuple) else default.kind]) != kind:
+            raise self.fail("ucast with a default of another kind", "a column holds one kind", args[2].span)
+        return V(f"COALESCE({value.sql}, {default.sql})", kind)
+
+    def f_parse_double(self, node, args) -> V:
+        """Java's Double.parseDouble as the registry parses it, a Python function; a number is itself."""
+        value = self.lower(args[0])
+        if value.kind in ("int", "double"):
+            return V(f"CAST({value.sql} AS DOUBLE)", "double")
+        if value.kind != "string":
+            return V(_null("double"), "double")
+        return V(f"{self.compiler.python_function('parse_double')}({value.sql})", "double")
+
+    def f_cast(self, node, args) -> V:
+        """cast between the basic kinds where Flink gives the Python engine's value; the text of a double
+        (Java's) and parsing doubles are refused."""
+        from ..functions.cast import parse_type
+
+        target = parse_type(self._literal_arg(node, args, 1))
+        value = self.lower(args[0])
+        kind = value.kind
+        if kind == "null":
+            return value
+        if target == "string":
+            if kind == "string":
+                return value
+            if kind == "int":
+                return V(f"CAST({value.sql} AS STRING)", "string")
+            if kind == "bool":
+                return V(f"CASE WHEN {value.sql} THEN 'true' WHEN NOT {value.sql} THEN 'false' END", "string")
+            if isinstance(kind, tuple):
+                return V(_null("string"), "string")  # a list or map is no basic type: null
+        elif target == "long":
+            if kind == "int":
+                return value
+            if kind == "double":
+                return V(f"CASE WHEN ABS({value.sql}) <= 1.7976931348623157E308 THEN CAST(FLOOR({value.sql}) AS BIGINT) "
+                         "END", "int")
+            if kind == "string":
+                return self.f_parse_long(node, args[:1])
+            return V(_null("int"), "int")
+        elif target in ("double", "float"):
+            if kind in ("int", "double"):
+                return V(f"CAST({value.sql} AS DOUBLE)", "double")
+            if kind != "string":
+                return V(_null("double"), "double")
+        elif target == "boolean":
+            if kind == "bool":
+                return value
+            if kind == "string":
+                return V(f"CASE WHEN LOWER({value.sql}) IN ('true', 'false') THEN LOWER({value.sql}) = 'true' END", "bool")
+            return V(_null("bool"), "bool")
+        raise self.fail(f"cast of a value of kind {_kind_name(kind)} to \"{target}\"", "no exact lowering", node.span)
 
     def f_parse_long(self, node, args) -> V:
         value = self.lower(args[0])
@@ -954,6 +1234,10 @@ class Expressions(ExpressionLowering):
             raise self.fail("create_map of no pairs", "Flink has no empty ROW", node.span)
         kind = ("map", tuple((k, v.kind) for k, v in entries.items()))
         row = "ROW(" + ", ".join(self._as(v, v.kind) for v in entries.values()) + ")"
+        if any(_kind_name(v.kind) == "map" for v in entries.values()) and self.compiler.uses_python(row):
+            raise self.fail("a map holding both a map and a value a Python function computes", "Flink's planner "
+                            "fails to split the Python function out of the nested ROW (a ClassCastException in "
+                            "its Python calc split)", node.span)
         return V(f"CAST({row} AS {sql_type(kind)})", kind)
 
     def x_MapLiteral(self, node: ast.MapLiteral) -> V:
@@ -972,6 +1256,16 @@ class Expressions(ExpressionLowering):
 
     def f_ln(self, node, args) -> V:
         return self._double_function(args, self.compiler.python_function("ln") + "({x})")
+
+    def f_strftime(self, node, args) -> V:
+        """The registry's own strftime as a Python function (engine/flink_functions.py): DSP's directives
+        are not DATE_FORMAT's Java patterns, and a Python function gives the same text by construction."""
+        moment, fmt = self.lower(args[0]), self.lower(args[1])
+        zone = self.lower(args[2]) if len(args) > 2 else V(_null("string"), "null")
+        if moment.kind not in ("int", "double") or fmt.kind != "string" or zone.kind not in ("string", "null"):
+            return V(_null("string"), "string")  # the Python engine's error or null: null
+        call = self.compiler.python_function("strftime")
+        return V(f"{call}({moment.sql}, {fmt.sql}, {self._as(zone, 'string')})", "string")
 
     def f_coalesce(self, node, args) -> V:
         values = [self.lower(a) for a in args]
@@ -1072,25 +1366,61 @@ def compile_for_file(plan: Plan, path: str) -> Script:
 
 def run_script(script: Script, input_path: str, parallelism: int | None = None) -> Iterator[dict]:
     """Run the script on a local PyFlink mini-cluster; the records in arrival order."""
+    (records,) = run_scripts([(script, input_path)], parallelism)
+    return iter(records)
+
+
+def run_scripts(jobs: list[tuple[Script, str]], parallelism: int | None = None) -> list[list[dict]]:
+    """Run several scripts, each over its input file, as ONE job on a local PyFlink mini-cluster (one
+    INSERT per script in a statement set: the JVM, the cluster and the Python workers start once);
+    each script's records in arrival order. Each script's tables and views live in a database of their
+    own, so that their names do not meet. The job runs at parallelism 1 when any script is ordered."""
     try:
         from pyflink.table import EnvironmentSettings, TableEnvironment
     except ImportError:  # pragma: no cover - depends on the installation
         raise SplError(NOT_LOWERED, "--engine flink needs PyFlink", hint="pip install 'spl-lite[flink]'") from None
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     env.get_config().set("python.executable", sys.executable)  # the Python workers import spl_lite
-    parallelism = parallelism or (1 if script.ordered else None)
+    parallelism = parallelism or (1 if any(script.ordered for script, _ in jobs) else None)
     if parallelism:
         env.get_config().set("parallelism.default", str(parallelism))
-    with tempfile.TemporaryDirectory(prefix="spl-lite-flink-") as output:
-        *setup, insert = script.statements(os.path.abspath(input_path), output)
-        for statement in setup:
-            env.execute_sql(statement)
-        env.execute_sql(insert).wait()
-        rows = []
-        for part in glob.glob(os.path.join(output, "**", "part-*"), recursive=True):
-            with open(part, "rb") as stream:
-                rows.extend(orjson.loads(line) for line in stream if line.strip())
+    declared: set[str] = set()  # the Python functions are system-wide: declared once
+    with tempfile.TemporaryDirectory(prefix="spl-lite-flink-") as directory:
+        statement_set = env.create_statement_set()
+        outputs = []
+        for number, (script, input_path) in enumerate(jobs):
+            output = os.path.join(directory, str(number))
+            outputs.append(output)
+            env.execute_sql(f"CREATE DATABASE `search{number}`")
+            env.use_database(f"search{number}")
+            *setup, insert = script.statements(os.path.abspath(input_path), output)
+            for statement in setup:
+                if statement not in declared:
+                    env.execute_sql(statement)
+                if statement in script.functions:
+                    declared.add(statement)
+            statement_set.add_insert_sql(insert)
+        statement_set.execute().wait()
+        return [_records_in(output, script.changelog) for output, (script, _) in zip(outputs, jobs)]
+
+
+def _records_in(output: str, changelog: bool) -> list[dict]:
+    """The records a script's sink wrote to the directory `output`, in arrival order (`__ord`, then the
+    order columns). A changelog's lines are added and retracted: what stays is the records."""
+    lines: collections.Counter = collections.Counter()
+    for part in glob.glob(os.path.join(output, "**", "part-*"), recursive=True):
+        with open(part, "rb") as stream:
+            for line in filter(None, map(bytes.strip, stream)):
+                if not changelog:
+                    lines[line] += 1
+                    continue
+                change = orjson.loads(line)
+                if change["before"] is not None:
+                    lines[change["before"]["line"]] -= 1
+                if change["after"] is not None:
+                    lines[change["after"]["line"]] += 1
+    rows = [orjson.loads(line) for line, count in lines.items() for _ in range(count)]
     rows.sort(key=lambda row: row["__ord"])
     for row in rows:
         del row["__ord"]
-        yield row
+    return rows

@@ -3,6 +3,12 @@ SYSTEM FUNCTION ... LANGUAGE PYTHON), where Flink's own SQL cannot give the Pyth
 
 - `log10`, `ln`: Java's Math.log10 / Math.log may be one ulp away from the C library's, which the
   Python engine uses; these call the registry's `log` and `ln` themselves.
+- `strftime`: Flink's DATE_FORMAT takes Java's SimpleDateFormat patterns, where DSP's strftime
+  (`%Y`, `%3Q`, `%:z`, zone names, ...) has directives of its own: the registry's strftime itself,
+  given the time as Flink holds it (BIGINT or DOUBLE), so the text is exact. An error gives null,
+  as it does in the Python engine (spec 5.2).
+- `parse_double`: Java's Double.parseDouble grammar (blanks, `d`/`f` suffixes, hex, "NaN") as the
+  registry's function parses it.
 - `adaptive_gaussian`, `adaptive_quantile`: the streaming model of this engine (streaming_ml.py),
   fed one record at a time in arrival order. Its history is exact (integer sums, a sorted list),
   which Flink's OVER aggregates over doubles are not, and Python aggregate functions do not run in
@@ -18,8 +24,10 @@ from pyflink.common import Row
 from pyflink.table import DataTypes
 from pyflink.table.udf import ScalarFunction, udf
 
+from ..functions.cast import parse_double as _parse_double
 from ..functions.math import ln as _ln
 from ..functions.math import log as _log
+from ..functions.time import strftime as _strftime
 from .streaming_ml import AdaptiveThreshold
 
 
@@ -32,6 +40,17 @@ def _safely(function):
 
 log10 = udf(_safely(_log), result_type=DataTypes.DOUBLE())
 ln = udf(_safely(_ln), result_type=DataTypes.DOUBLE())
+
+
+def _strftime_or_null(epoch_ms, fmt, time_zone=None):
+    try:
+        return _strftime(epoch_ms, fmt, time_zone)
+    except (TypeError, ValueError):
+        return None
+
+
+parse_double = udf(_safely(_parse_double), result_type=DataTypes.DOUBLE())
+strftime = udf(_strftime_or_null, result_type=DataTypes.STRING())
 
 
 class _Adaptive(ScalarFunction):
