@@ -19,11 +19,10 @@ from operator import attrgetter
 from typing import Annotated, Callable, Union
 
 import msgspec
-import numpy as np
 import orjson
 from msgspec import UNSET
 
-from ..core.batch import ProjectedMaps, known
+from ..core.batch import ProjectedMaps, known, null_column, object_column
 from .formats import OCSF
 from .json_blocks import schema_records
 from .ocsf import ENRICHED_FROM, unchanged
@@ -71,7 +70,7 @@ class OcsfDecoder:
         values = {}
         for key in self.keys:
             if key not in ENRICHED_FROM:
-                values[key] = np.full(count, None, dtype=object)
+                values[key] = null_column(count)
                 continue
             paths, made = ENRICHED_FROM[key]
             if made is unchanged:  # the value itself, absent as null
@@ -84,7 +83,7 @@ class OcsfDecoder:
                     return None
                 if key == _DATAMODELS:  # a list a row, never one shared
                     column = [list(value) for value in column]
-            values[key] = known(_object_array(column))
+            values[key] = known(object_column(column))
         return ProjectedMaps(values, count, kind=OCSF)
 
 
@@ -160,9 +159,3 @@ def _per_distinct(made: Callable, inputs: list[list], memo: dict, shared_list: b
 
 
 _MEMO_SIZE = 1 << 16
-
-
-def _object_array(items: list) -> np.ndarray:
-    array = np.empty(len(items), dtype=object)
-    array[:] = items
-    return array

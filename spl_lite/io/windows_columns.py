@@ -28,7 +28,7 @@ import orjson
 from msgspec import UNSET
 from msgspec.structs import astuple
 
-from ..core.batch import TEXT_KINDS, ProjectedMaps, known
+from ..core.batch import TEXT_KINDS, ProjectedMaps, known, null_column, object_column
 from . import formats, windows
 from .json_blocks import schema_records
 
@@ -323,8 +323,8 @@ def events_of(keys: tuple[str, ...], plans: Sequence[tuple], columns_of: Callabl
     where absent), (reason,) skipped, (WHOLE,) read by io/windows.py alone; None if such a row is
     no raw record on the whole-event path after all."""
     count = len(plans)
-    values = {key: np.full(count, None, dtype=object) for key in keys}
-    skips = np.full(count, None, dtype=object)
+    values = {key: null_column(count) for key in keys}
+    skips = null_column(count)
     whole: list[int] = []
     distinct = dict.fromkeys(plans)
     codes = np.fromiter(map(list(distinct).index, plans), dtype=np.intp, count=count) if len(distinct) > 1 else None
@@ -414,9 +414,9 @@ def _fill(keys: tuple[str, ...], values: dict[str, np.ndarray], fmt: str, event_
             names, function = _FROM_DATA[event_id][key]
             found = made(function, names, True)
         else:
-            continue  # null (np.full above): not made for this event id, or no key of an enriched event
+            continue  # null (null_column above): not made for this event id, or no key of an enriched event
         target = values[key]
-        target[index] = _object_array(found)
+        target[index] = object_column(found)
     return sorted(failed)
 
 
@@ -428,12 +428,6 @@ def _rows_of(column: Sequence, rows: list[int], every_row: bool) -> Sequence:
     if every_row:
         return column
     return [column[rows[0]]] if len(rows) == 1 else itemgetter(*rows)(column)
-
-
-def _object_array(items: list) -> np.ndarray:
-    array = np.empty(len(items), dtype=object)
-    array[:] = items
-    return array
 
 
 # What each normalising function gave each distinct input so far (a run's hosts, users, images and
