@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import gc
 import re
+import threading
 from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 
 import lark
-from lark import Token, v_args
-from lark.visitors import Transformer_NonRecursive
+from lark import Token
 
 from . import ast
 from ..core.errors import SYNTAX, TEMPLATE_PLACEHOLDER, TOO_LARGE, Span, SplError
@@ -22,15 +22,21 @@ MAX_SEARCH_BYTES = 4 << 20
 @lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
     grammar = resources.files(__package__).joinpath("grammar.lark").read_text()
-    # cache=True stores the built LALR tables in the temp directory, keyed by the grammar's hash.
+    # The transformer runs as each rule is reduced: AST nodes are built directly, without a parse
+    # tree or a second walk over it, and spans come from the children (tokens and nodes), which
+    # is less than half the work of lark's propagate_positions. cache=True stores the built LALR
+    # tables in the temp directory, keyed by the grammar's hash.
     return lark.Lark(
         grammar,
         parser="lalr",
         lexer="contextual",
-        propagate_positions=True,
         maybe_placeholders=True,
+        transformer=_BUILDER,
         cache=True,
     )
+
+
+_PARSING = threading.Lock()  # the builder's record of parenthesized nodes belongs to one parse
 
 
 def parse(text: str) -> ast.Program:
@@ -39,13 +45,14 @@ def parse(text: str) -> ast.Program:
         # A UTF-8 byte-order mark (Windows editors write one): read as a space, so that every
         # offset and column stays that of the text as given.
         text = " " + text[1:]
-    with paused_gc():
+    with paused_gc(), _PARSING:
         try:
-            tree = _parser().parse(text)
+            return _parser().parse(text)
         except lark.exceptions.UnexpectedInput as error:
             _reject_placeholders(text)
             raise _syntax_error(error, text) from None
-        return _ToAst().transform(tree)
+        finally:
+            _BUILDER.in_parentheses.clear()
 
 
 def check_size(text: str) -> None:
@@ -74,10 +81,6 @@ def paused_gc():
 
 def _span_of_token(token: Token) -> Span:
     return Span(token.line, token.column, token.start_pos, token.end_pos)
-
-
-def _span_of_meta(meta) -> Span:
-    return Span(meta.line, meta.column, meta.start_pos, meta.end_pos)
 
 
 _ESCAPES = {"\\": "\\", '"': '"', "t": "\t", "n": "\n", "r": "\r"}
@@ -111,20 +114,59 @@ def _number(text: str) -> int | float:
     return int(text)
 
 
-@v_args(meta=True)
-class _ToAst(Transformer_NonRecursive):
-    """Builds AST nodes; method names are the grammar's rule names."""
+class _AstBuilder:
+    """Builds AST nodes as the parser reduces each rule; method names are the grammar's rule names
+    and each gets the rule's children: tokens, nodes built before, tuples, None for an omitted
+    optional part. A node's span runs from its first child to its last; a parenthesized child
+    counts with its parentheses (the parenthesized node's own span stays inside them)."""
+
+    def __init__(self):
+        # id(node) -> (node, span with the parentheses); the node is held so its id stays unique.
+        self.in_parentheses: dict[int, tuple[object, Span]] = {}
+
+    def _outer(self, child) -> Span | None:
+        if isinstance(child, Token):
+            return Span(child.line, child.column, child.start_pos, child.end_pos)
+        if child is None:
+            return None
+        if isinstance(child, tuple):  # arguments, a map entry
+            first, last = self._first(child), self._last(child)
+            return None if first is None else Span(first.line, first.column, first.start, last.end)
+        found = self.in_parentheses.get(id(child))
+        if found is not None and found[0] is child:
+            return found[1]
+        return child.span
+
+    def _first(self, children) -> Span | None:
+        for child in children:
+            span = self._outer(child)
+            if span is not None:
+                return span
+        return None
+
+    def _last(self, children) -> Span | None:
+        for child in reversed(children):
+            span = self._outer(child)
+            if span is not None:
+                return span
+        return None
+
+    def _span(self, children) -> Span:
+        first, last = self._first(children), self._last(children)
+        return Span(first.line, first.column, first.start, last.end)
 
     # ---- program structure ----
-    def start(self, meta, children):
-        return ast.Program(tuple(children), _span_of_meta(meta))
+    def start(self, children):
+        statements = tuple(c for c in children if not isinstance(c, Token))
+        return ast.Program(statements, self._span(children))
 
-    def binding(self, meta, children):
+    def binding(self, children):
         variable, pipeline = children
-        return ast.Binding(self._variable(variable), pipeline, _span_of_meta(meta))
+        return ast.Binding(self._variable(variable), pipeline, self._span(children))
 
-    def pipeline(self, meta, commands):
-        return ast.Pipeline(tuple(commands), _span_of_meta(meta))
+    def pipeline(self, children):
+        commands = tuple(c for c in children if not isinstance(c, Token))
+        return ast.Pipeline(commands, self._span(children))
 
     @staticmethod
     def _variable(token: Token) -> ast.Variable:
@@ -138,44 +180,45 @@ class _ToAst(Transformer_NonRecursive):
         return item
 
     # ---- commands ----
-    def from_cmd(self, meta, children):
-        return ast.From(self._source_or_sink(children[1]), _span_of_meta(meta))
+    def from_cmd(self, children):
+        return ast.From(self._source_or_sink(children[1]), self._span(children))
 
-    def into_cmd(self, meta, children):
-        return ast.Into(self._source_or_sink(children[1]), _span_of_meta(meta))
+    def into_cmd(self, children):
+        return ast.Into(self._source_or_sink(children[1]), self._span(children))
 
-    def eval_cmd(self, meta, children):
-        return ast.Eval(tuple(c for c in children[1:] if isinstance(c, ast.Assignment)), _span_of_meta(meta))
+    def eval_cmd(self, children):
+        assignments = tuple(c for c in children[1:] if isinstance(c, ast.Assignment))
+        return ast.Eval(assignments, self._span(children))
 
-    def assignment(self, meta, children):
+    def assignment(self, children):
         target, value = children
-        return ast.Assignment(target, value, _span_of_meta(meta))
+        return ast.Assignment(target, value, self._span(children))
 
-    def where_cmd(self, meta, children):
-        return ast.Where(children[1], _span_of_meta(meta))
+    def where_cmd(self, children):
+        return ast.Where(children[1], self._span(children))
 
-    def select_cmd(self, meta, children):
-        return ast.Select(tuple(children[1:]), _span_of_meta(meta))
+    def select_cmd(self, children):
+        return ast.Select(tuple(children[1:]), self._span(children))
 
-    def select_item(self, meta, children):
+    def select_item(self, children):
         alias = children[2] if len(children) == 3 else None
-        return ast.SelectItem(children[0], alias, _span_of_meta(meta))
+        return ast.SelectItem(children[0], alias, self._span(children))
 
-    def fields_cmd(self, meta, children):
+    def fields_cmd(self, children):
         drop = any(isinstance(c, Token) and c.type == "FIELDS_MODE" and c.value == "-" for c in children)
         names = tuple(c for c in children if isinstance(c, ast.Field))
-        return ast.Fields(drop, names, _span_of_meta(meta))
+        return ast.Fields(drop, names, self._span(children))
 
-    def rename_cmd(self, meta, children):
-        return ast.Rename(tuple(children[1:]), _span_of_meta(meta))
+    def rename_cmd(self, children):
+        return ast.Rename(tuple(children[1:]), self._span(children))
 
-    def rename_item(self, meta, children):
-        return ast.RenameItem(children[0], children[2], _span_of_meta(meta))
+    def rename_item(self, children):
+        return ast.RenameItem(children[0], children[2], self._span(children))
 
-    def union_cmd(self, meta, children):
-        return ast.Union_(tuple(self._variable(t) for t in children[1:]), _span_of_meta(meta))
+    def union_cmd(self, children):
+        return ast.Union_(tuple(self._variable(t) for t in children[1:]), self._span(children))
 
-    def stats_cmd(self, meta, children):
+    def stats_cmd(self, children):
         aggregations, group_by, seen_by = [], [], False
         for child in children[1:]:
             if isinstance(child, Token):
@@ -184,117 +227,123 @@ class _ToAst(Transformer_NonRecursive):
                 group_by.append(child)
             else:
                 aggregations.append(child)
-        return ast.Stats(tuple(aggregations), tuple(group_by), _span_of_meta(meta))
+        return ast.Stats(tuple(aggregations), tuple(group_by), self._span(children))
 
-    def aggregation(self, meta, children):
+    def aggregation(self, children):
         alias = children[2] if len(children) == 3 else None
-        return ast.Aggregation(children[0], alias, _span_of_meta(meta))
+        return ast.Aggregation(children[0], alias, self._span(children))
 
-    def generic_cmd(self, meta, children):
+    def generic_cmd(self, children):
         name, *args = children
-        return ast.GenericCommand(name.value.lower(), tuple(args), _span_of_meta(meta), _span_of_token(name))
+        return ast.GenericCommand(name.value.lower(), tuple(args), self._span(children), _span_of_token(name))
 
-    def negative_number(self, meta, children):
-        token = children[0]
-        return ast.Literal(-_number(token.value), _span_of_meta(meta))
+    def negative_number(self, children):
+        return ast.Literal(-_number(children[1].value), self._span(children))
 
-    def arg_name(self, meta, children):
+    def arg_name(self, children):
         token = children[0]
         return ast.Field((token.value,), _span_of_token(token))
 
-    def keyword_arg(self, meta, children):
+    def keyword_arg(self, children):
         name, value = children
-        return ast.KeywordArgument(name.value, value, _span_of_meta(meta))
+        return ast.KeywordArgument(name.value, value, self._span(children))
 
     # ---- expressions ----
-    def _binary(self, meta, op, left, right):
-        return ast.Binary(op, left, right, _span_of_meta(meta))
+    def parenthesized(self, children):
+        inner = children[1]
+        self.in_parentheses[id(inner)] = (inner, self._span(children))
+        return inner
 
-    def _logical(self, meta, op, children):
+    def _binary(self, children, op, left, right):
+        return ast.Binary(op, left, right, self._span(children))
+
+    def _logical(self, op, children):
         operands = children[0::2]  # the operator tokens sit between the operands
         first = operands[0]
         if isinstance(first, ast.Logical) and first.op == op:  # `(a OR b) OR c` is one chain too
             operands[0:1] = first.operands
-        return ast.Logical(op, tuple(operands), _span_of_meta(meta))
+        return ast.Logical(op, tuple(operands), self._span(children))
 
-    def xor_(self, meta, children):
-        return self._logical(meta, "xor", children)
+    def xor_(self, children):
+        return self._logical("xor", children)
 
-    def or_(self, meta, children):
-        return self._logical(meta, "or", children)
+    def or_(self, children):
+        return self._logical("or", children)
 
-    def and_(self, meta, children):
-        return self._logical(meta, "and", children)
+    def and_(self, children):
+        return self._logical("and", children)
 
-    def not_(self, meta, children):
-        return ast.Unary("not", children[1], _span_of_meta(meta))
+    def not_(self, children):
+        return ast.Unary("not", children[1], self._span(children))
 
-    def compare(self, meta, children):
+    def compare(self, children):
         left, op, right = children
-        return self._binary(meta, "=" if op.value == "==" else op.value, left, right)
+        return self._binary(children, "=" if op.value == "==" else op.value, left, right)
 
-    def equal(self, meta, children):
-        return self._binary(meta, "=", children[0], children[1])
+    def equal(self, children):
+        return self._binary(children, "=", children[0], children[1])
 
-    def like(self, meta, children):
-        return self._binary(meta, "like", children[0], children[2])
+    def like(self, children):
+        return self._binary(children, "like", children[0], children[2])
 
-    def not_like(self, meta, children):
-        return ast.Unary("not", self._binary(meta, "like", children[0], children[3]), _span_of_meta(meta))
+    def not_like(self, children):
+        return ast.Unary("not", self._binary(children, "like", children[0], children[3]), self._span(children))
 
-    def in_(self, meta, children):
-        return ast.In(children[0], children[2], False, _span_of_meta(meta))
+    def in_(self, children):
+        return ast.In(children[0], children[2], False, self._span(children))
 
-    def not_in(self, meta, children):
-        return ast.In(children[0], children[3], True, _span_of_meta(meta))
+    def not_in(self, children):
+        return ast.In(children[0], children[3], True, self._span(children))
 
-    def is_null(self, meta, children):
-        return ast.IsNull(children[0], False, _span_of_meta(meta))
+    def is_null(self, children):
+        return ast.IsNull(children[0], False, self._span(children))
 
-    def is_not_null(self, meta, children):
-        return ast.IsNull(children[0], True, _span_of_meta(meta))
+    def is_not_null(self, children):
+        return ast.IsNull(children[0], True, self._span(children))
 
-    def binary(self, meta, children):
+    def binary(self, children):
         left, op, right = children
-        return self._binary(meta, op.value, left, right)
+        return self._binary(children, op.value, left, right)
 
-    def negate(self, meta, children):
-        (operand,) = children
-        span = _span_of_meta(meta)
+    def negate(self, children):
+        operand = children[1]
+        span = self._span(children)
         if isinstance(operand, ast.Literal) and type(operand.value) in (int, float):
             return ast.Literal(-operand.value, span)
         return ast.Unary("-", operand, span)
 
-    def index(self, meta, children):
-        return ast.Index(children[0], children[1], _span_of_meta(meta))
+    def index(self, children):
+        return ast.Index(children[0], children[1], self._span(children))
 
-    def list_(self, meta, children):
-        return ast.ListLiteral(tuple(c for c in children if c is not None), _span_of_meta(meta))
+    def list_(self, children):
+        items = tuple(c for c in children if c is not None and not isinstance(c, Token))
+        return ast.ListLiteral(items, self._span(children))
 
-    def map_(self, meta, children):
-        return ast.MapLiteral(tuple(c for c in children if c is not None), _span_of_meta(meta))
+    def map_(self, children):
+        entries = tuple(c for c in children if c is not None and not isinstance(c, Token))
+        return ast.MapLiteral(entries, self._span(children))
 
-    def map_entry(self, meta, children):
+    def map_entry(self, children):
         return (children[0], children[1])
 
-    def call(self, meta, children):
-        name, args = children
-        return ast.Call(name.value.lower(), args, _span_of_meta(meta), _span_of_token(name))
+    def call(self, children):
+        name, args = children[0], children[1]
+        return ast.Call(name.value.lower(), args, self._span(children), _span_of_token(name))
 
-    def like_call(self, meta, children):
-        return ast.Call("like", children[1], _span_of_meta(meta), _span_of_token(children[0]))
+    def like_call(self, children):
+        return ast.Call("like", children[1], self._span(children), _span_of_token(children[0]))
 
-    def in_call(self, meta, children):
-        return ast.Call("in", children[1], _span_of_meta(meta), _span_of_token(children[0]))
+    def in_call(self, children):
+        return ast.Call("in", children[1], self._span(children), _span_of_token(children[0]))
 
-    def arguments(self, meta, children):
+    def arguments(self, children):
         return tuple(c for c in children if c is not None)
 
-    def named_argument(self, meta, children):
+    def named_argument(self, children):
         name, value = children
-        return ast.NamedArgument(name.value, value, _span_of_meta(meta))
+        return ast.NamedArgument(name.value, value, self._span(children))
 
-    def field(self, meta, children):
+    def field(self, children):
         (token,) = children
         span = _span_of_token(token)
         if token.type == "QUOTED_NAME":
@@ -302,31 +351,34 @@ class _ToAst(Transformer_NonRecursive):
         return ast.Field(tuple(token.value.split(".")), span)
 
     # ---- literals ----
-    def string(self, meta, children):
+    def string(self, children):
         token = children[0]
         return ast.Literal(unescape_string(token.value[1:-1]), _span_of_token(token))
 
-    def regex(self, meta, children):
+    def regex(self, children):
         token = children[0]
         closing = token.value.rindex("/")
         return ast.Regex(token.value[1:closing], token.value[closing + 1 :], _span_of_token(token))
 
-    def number(self, meta, children):
+    def number(self, children):
         token = children[0]
         return ast.Literal(_number(token.value), _span_of_token(token))
 
-    def duration(self, meta, children):
+    def duration(self, children):
         token = children[0]
         return ast.Duration(duration_millis(token.value), token.value, _span_of_token(token))
 
-    def true(self, meta, children):
+    def true(self, children):
         return ast.Literal(True, _span_of_token(children[0]))
 
-    def false(self, meta, children):
+    def false(self, children):
         return ast.Literal(False, _span_of_token(children[0]))
 
-    def null(self, meta, children):
+    def null(self, children):
         return ast.Literal(None, _span_of_token(children[0]))
+
+
+_BUILDER = _AstBuilder()
 
 
 # ---- diagnostics ----
@@ -356,7 +408,7 @@ _COMMENTS = re.compile(r"/\*.*?\*/", re.S)
 
 _TOKEN_NAMES = {
     "RPAR": "`)`", "LPAR": "`(`", "RSQB": "`]`", "LSQB": "`[`", "RBRACE": "`}`", "LBRACE": "`{`",
-    "COMMA": "`,`", "VBAR": "`|`", "_SEP": "`;`", "EQUAL": "`=`", "COLON": "`:`", "MINUS": "`-`",
+    "COMMA": "`,`", "VBAR": "`|`", "SEP": "`;`", "EQUAL": "`=`", "COLON": "`:`", "MINUS": "`-`",
     "NAME": "a name", "DOTTED_NAME": "a dotted name", "QUOTED_NAME": "a quoted name",
     "VARIABLE": "a `$variable`", "STRING": "a string", "REGEX": "a regex", "NUMBER": "a number",
     "DURATION": "a duration", "COMPARE": "a comparison", "ADD_OP": "`+` or `-`",
