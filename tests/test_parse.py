@@ -576,6 +576,25 @@ def test_folded_negative_literal_span_covers_the_sign():
     assert text[node.span.start:node.span.end] == "-42"
 
 
+def test_spans_cover_brackets_and_a_parenthesized_operand_counts_with_its_parentheses():
+    text = "|| from source | where (a OR b) AND f(x)[0] IN (1, 2) AND [c] = {\"k\": (d)} | eval y = 1, ;"
+    program = parse(text)
+    pipeline = program.statements[0]
+    where, evaluation = pipeline.commands[1:]
+    conjunction = where.predicate
+    grouped, membership, equality = conjunction.operands
+
+    def written(node):
+        return text[node.span.start:node.span.end]
+
+    assert written(program) == text and written(pipeline) == text[:-2]  # the `|`s and `;` at the edges
+    assert written(grouped) == "a OR b"  # the node itself stays inside its parentheses
+    assert written(conjunction).startswith("(a OR b) AND")  # its parent starts at the `(`
+    assert written(membership) == "f(x)[0] IN (1, 2)" and written(membership.value) == "f(x)[0]"
+    assert written(equality) == '[c] = {"k": (d)}' and written(equality.right.entries[0][1]) == "d"
+    assert written(evaluation) == "eval y = 1,"  # the trailing comma a published search has
+
+
 def test_generic_command_name_span():
     text = "| from source\n|   conditional_anomaly conditional=\"p\" target=\"c\""
     node = parse(text).statements[0].commands[1]
