@@ -41,22 +41,22 @@ def _search(tmp_path, body: str):
     return path
 
 
-def test_a_regex_bomb_over_a_few_records_finishes_in_seconds_with_a_warning(tmp_path):
+def test_a_regex_bomb_over_two_records_finishes_in_seconds_with_a_warning(tmp_path):
     search = _search(
         tmp_path,
         f"| eval hit = match_regex(cmd, /{BOMB}/), short = match_regex(name, /{BOMB}/), "
         f'cleaned = replace(cmd, /{BOMB}/, "x")\n| rex field=cmd "(?<tail>(a|aa)+$)"',
     )
     before = _children_cpu()
-    result = cli("run", search, "--input", "-", stdin=_events(3))
+    result = cli("run", search, "--input", "-", stdin=_events(2))
     assert _children_cpu() - before < 20  # work done: a loaded machine stretches wall time, not this
     assert result.returncode == 0, result.err
     records = [orjson.loads(line) for line in result.out.splitlines()]
-    assert len(records) == 3
+    assert len(records) == 2
     for record in records:
         assert record["hit"] is None and record["cleaned"] is None and record["tail"] is None
         assert record["short"] is True  # the same pattern on a value it can decide
-    assert "9 values could not be computed" in result.err
+    assert "6 values could not be computed" in result.err
     assert "regex /(a|aa)+$/ gave up after 0.5 s" in result.err
 
 
