@@ -69,3 +69,29 @@ def test_off_or_unwritable_the_run_is_the_same(tmp_path, monkeypatch):
         planned = planned or got
         assert got == planned
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "out.jsonl"]
+
+
+def test_entries_unread_for_a_month_and_stale_temporary_files_are_removed(cache, tmp_path, monkeypatch):
+    import os
+    import time
+
+    run(REFERENCE, tmp_path / "one.jsonl")
+    (in_use,) = cache.iterdir()
+    month = plan_cache.UNUSED_DAYS * 86400
+    old_code = cache / ("0" * 64 + ".json")  # an entry an older spl-lite wrote: never read again
+    killed = cache / "tmpkilled.tmp"
+    writing = cache / "tmpwriting.tmp"
+    for path in (old_code, killed, writing):
+        path.write_bytes(b"{}")
+    long_ago = time.time() - month - 60
+    for path in (in_use, old_code):
+        os.utime(path, (long_ago, long_ago))
+    os.utime(killed, (time.time() - 7200,) * 2)
+
+    assert plan_cache.load(REFERENCE.read_text()) is not None  # a read keeps the entry young
+    monkeypatch.setattr(plan_cache, "code_digest", lambda: "other code")
+    plan_cache._sweep.cache_clear()  # as in a new process: its first write sweeps the directory
+    run(REFERENCE, tmp_path / "two.jsonl")
+    left = {p.name for p in cache.iterdir()}
+    assert in_use.name in left and writing.name in left
+    assert old_code.name not in left and killed.name not in left and len(left) == 3

@@ -8,6 +8,10 @@ reads a plan another planner made. Entries are written to a temporary file and r
 place; one that cannot be read back as a plan of that very text is ignored and replaced: the cache
 can only make a run faster, never change what it does.
 
+Each code change names every entry anew, so entries of older code are never read again: an entry
+not read for UNUSED_DAYS is removed (a read touches its modification time), as is a temporary file
+a killed run left, when a run first writes to the directory.
+
 The directory is `$SPL_LITE_CACHE_DIR`, else `$XDG_CACHE_HOME/spl-lite/plans` or
 `~/.cache/spl-lite/plans`; `SPL_LITE_CACHE_DIR=` (empty) turns the cache off.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,6 +32,8 @@ from ..plan.logical import Plan, from_data, to_data
 
 CACHE_ENV = "SPL_LITE_CACHE_DIR"
 _FORMAT = 1  # of an entry; a change makes every older entry a miss
+UNUSED_DAYS = 30
+_TEMPORARY_SECONDS = 3600  # a write takes milliseconds; a temporary file this old is a killed run's
 
 
 def cache_dir() -> Path | None:
@@ -69,6 +76,7 @@ def load(text: str) -> Plan | None:
         plan = Plan.from_json(data["plan"])
         warnings = tuple(SplError(w["code"], w["message"], from_data(w["span"]), w["hint"], list(w["notes"]),
                                   w["severity"]) for w in data["warnings"])
+        _touch(path)
         return Plan(plan.nodes, warnings)
     except Exception:  # noqa: BLE001 - a missing, damaged or foreign entry is only a miss
         return None
@@ -85,6 +93,7 @@ def store(text: str, plan: Plan) -> None:
                      "notes": list(w.notes), "severity": w.severity} for w in plan.warnings]
         data = orjson.dumps({"text": text_digest, "plan": plan.to_json(), "warnings": warnings})
         directory.mkdir(parents=True, exist_ok=True)
+        _sweep(directory)
         handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
         try:
             with os.fdopen(handle, "wb") as out:
@@ -95,3 +104,26 @@ def store(text: str, plan: Plan) -> None:
             raise
     except (OSError, TypeError, ValueError):  # read-only, full, or a value JSON cannot hold
         return
+
+
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path)
+    except OSError:  # a read-only cache still serves its plans
+        pass
+
+
+@lru_cache(maxsize=None)
+def _sweep(directory: Path) -> None:
+    """Removes the entries not read for UNUSED_DAYS and stale temporary files, once per process."""
+    now = time.time()
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            try:
+                age = now - entry.stat().st_mtime
+                if (entry.name.endswith(".json") and age > UNUSED_DAYS * 86400) or (
+                    entry.name.endswith(".tmp") and age > _TEMPORARY_SECONDS
+                ):
+                    os.unlink(entry.path)
+            except OSError:  # gone meanwhile, or another user's
+                continue
