@@ -97,6 +97,33 @@ WHOLE_EXAMPLE = r"""
 """
 
 
+# The functions and values lowered since the first G1 run: len over characters beyond the BMP, cidrmatch (a
+# Python function), x[i] of lists, mixed lists and maps, input_event.key, {}, [] and mixed lists written,
+# mvappend of a list and of nulls only, the source's body, from_json_object of null.
+VALUES_EVENTS = "\n".join([
+    r'{"process_name":"cmd.exe","parent_process_name":"C:\\x\\explorer.exe","dest_device_ips":["10.1.2.3","8.8.8.8"]}',
+    r'{"process_name":"\ud83d\ude00a\ud83d\ude00","dest_device_ips":["192.168.1.1"]}',
+    r'{"process_name":null,"parent_process_name":"p","dest_device_ips":[]}',
+    r'{"process_name":"\u00e9t\u00e9","parent_process_name":"p2","dest_device_ips":["not an ip","10.0.0.1"]}',
+    r'{"process_name":"x"}',
+]) + "\n"
+VALUES = r"""
+| from read_ssa_enriched_events()
+| eval name = ucast(map_get(input_event, "process_name"), "string", null), ips = ucast(map_get(input_event, "dest_device_ips"), "collection<string>", []), parent = input_event.parent_process_name
+| eval n = len(name), first_ip = ips[0], last_ip = ips[-1], beyond = ips[5], private = cidrmatch("10.0.0.0/8", first_ip), last_private = cidrmatch(ip: last_ip, cidr_range: "10.0.0.0/8"), bad_block = cidrmatch("10.0.0.0/33", first_ip)
+| eval mixed = ["count", n, create_map("a", 1)], second = mixed[1], last = mixed[-1], gone = mixed[7], picked = create_map("k", name)["k"], none = {}, nothing = [], both = mvappend([name, parent], null), nulls = mvappend(null, null), body_text = cast(body, "string"), parsed = from_json_object(null)
+| select name, parent, n, first_ip, last_ip, beyond, private, last_private, bad_block, mixed, second, last, gone, picked, none, nothing, both, nulls, body_text, parsed, body
+| into write_ssa_detected_events();
+"""
+# Records reaching write_null are computed and discarded: nothing is written.
+DISCARDED = r"""
+| from read_ssa_enriched_events()
+| eval name = ucast(map_get(input_event, "process_name"), "string", null)
+| first_time_event input_columns="name"
+| into write_null();
+"""
+
+
 # Every aggregation that lowers, sliding windows with grace, over events out of order (late records), with
 # fractional and missing times.
 WINDOWS = r"""
@@ -189,8 +216,12 @@ def test_stateless_search_may_run_wide():
      "the source's field `input_event` as a value"),
     ("| from read_ssa_enriched_events() | eval n = replace(ucast(map_get(input_event, \"a\"), \"string\", null), "
      "/(a)/, \"$1\") | select n | into write_ssa_detected_events();", "`replace` with `$`"),
-    ("| from read_ssa_enriched_events() | eval n = len(ucast(map_get(input_event, \"a\"), \"string\", null)) "
-     "| select n | into write_ssa_detected_events();", "function `len`"),
+    ("| from read_ssa_enriched_events() | eval n = substr(ucast(map_get(input_event, \"a\"), \"string\", null), 1) "
+     "| select n | into write_ssa_detected_events();", "function `substr`"),
+    ("| from read_ssa_enriched_events() | eval m = from_json_object(ucast(map_get(input_event, \"a\"), \"string\", "
+     "null)) | select m | into write_ssa_detected_events();", "from_json_object of a value of kind string"),
+    ("| from read_ssa_enriched_events() | eval m = [\"a\", 1], l = ucast(m, \"collection<string>\", null) "
+     "| select l | into write_ssa_detected_events();", "ucast of a list of items of different kinds"),
 ])
 def test_what_does_not_lower_is_a_positioned_diagnostic(text, problem):
     try:
@@ -202,6 +233,12 @@ def test_what_does_not_lower_is_a_positioned_diagnostic(text, problem):
     assert caught.value.code == NOT_LOWERED
     assert problem in caught.value.message and "does not lower to Flink" in caught.value.message
     assert caught.value.span is not None
+
+
+def test_write_null_is_a_blackhole_sink():
+    script = compile_plan(plan_text(DISCARDED), {})
+    assert "'connector' = 'blackhole'" in script.sink_ddl and "{output}" not in script.text()
+    assert script.insert.startswith("INSERT INTO `spl_output`")
 
 
 def test_the_whole_event_is_read_as_lines_only_when_written():
@@ -251,6 +288,20 @@ def test_command_kinds_same_bytes(text):
     expected = python_bytes(text, EXAMPLE)
     assert expected.count(b"\n") > 100  # the search keeps records: a real comparison
     assert flink_bytes(text, EXAMPLE) == expected
+
+
+@on_flink
+def test_values_and_write_null_same_bytes(tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_text(VALUES_EVENTS, encoding="utf-8")
+    expected = python_bytes(VALUES, events)
+    assert expected.count(b"\n") == 5 and b'"n":3' in expected and b'"private":true' in expected
+    assert b'"mixed":["count",7,{"a":1}]' in expected and b'"none":{}' in expected and b'"nothing":[]' in expected
+    jobs = [(compile_for_file(plan_text(text), str(path)), str(path)) for text, path in
+            ((VALUES, events), (DISCARDED, EXAMPLE))]
+    values, discarded = run_scripts(jobs)
+    assert b"".join(map(encode_record, values)) == expected
+    assert discarded == [] and python_bytes(DISCARDED, EXAMPLE) == b""
 
 
 @on_flink
