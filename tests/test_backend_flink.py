@@ -136,6 +136,19 @@ WINDOWS = r"""
 """
 
 
+# adaptive_threshold after tumbling windows (with grace, late records): the windows in the engine's order.
+WINDOWS_IN_ORDER = r"""
+| from read_ssa_enriched_events()
+| eval ts = parse_long(ucast(map_get(input_event, "_time"), "string", null)), pid = ucast(map_get(input_event, "process_id"), "long", null), user = ucast(map_get(input_event, "dest_user_id"), "string", null)
+| stats count() AS n, sum(pid) AS s BY user, span(ts, 1h, 1h, 20m)
+| eval v = n * 1.0
+| adaptive_threshold algorithm="gaussian" entity="user" value="v" timestamp="window_end" window=86400000L threshold=0.2
+| rename label AS gaussian_label
+| adaptive_threshold algorithm="quantile" value="s" timestamp="window_start" window=36000000L
+| into write_ssa_detected_events();
+"""
+
+
 def shuffled_events(path: Path, count: int = 600) -> Path:
     """`count` generated events, each moved up to 40 places from its own (records late by up to hours)."""
     import random
@@ -199,7 +212,9 @@ def test_stateless_search_may_run_wide():
 
 
 @pytest.mark.parametrize("text, problem", [
-    (case_text(CASES_DIR / "stats_into_adaptive_threshold_quantile"), "command `adaptive_threshold` after `stats`"),
+    ("| from read_ssa_enriched_events() | eval t = 1, d = \"x\" | stats count() AS n BY d, span(t, 10m, 5m) "
+     "| eval v = n * 1.0 | adaptive_threshold algorithm=\"quantile\" value=\"v\" timestamp=\"window_end\" "
+     "window=1000L | into write_ssa_detected_events();", "command `adaptive_threshold` after `stats`"),
     (case_text(CASES_DIR / "stats_windows_close_as_event_time_passes"), "`union` after `stats`"),
     ("$a = | from read_ssa_enriched_events() | eval x = 1; $b = | from $a | eval y = 2;\n"
      "| from $a | union $b | into write_ssa_detected_events();", "`union` of branches with different fields"),
@@ -209,6 +224,9 @@ def test_stateless_search_may_run_wide():
     ("| from read_ssa_enriched_events() | eval t = parse_long(ucast(map_get(input_event, \"_time\"), \"string\", "
      "null)), s = strftime(t, \"%Y\") | eval body = create_map(\"at\", s, \"m\", create_map(\"x\", 1)) "
      "| into write_ssa_detected_events();", "a map holding both a map and a value a Python function computes"),
+    ("| from read_ssa_enriched_events() | eval t = 1, d = \"x\" | stats count() AS n BY d, span(t, 10m) "
+     "| first_time_event input_columns=\"d\" output_column=\"new\" | into write_ssa_detected_events();",
+     "command `first_time_event` after `stats`"),
     ("| from read_ssa_enriched_events() | eval t = 1, v = 1 | stats values(v) AS vs BY span(t, 1m) "
      "| into write_ssa_detected_events();", "`stats` aggregation `values`"),
     ("| from source() | where x = 1 | into write_ssa_detected_events();", "source `source`"),
@@ -307,9 +325,10 @@ def test_values_and_write_null_same_bytes(tmp_path):
 @on_flink
 def test_windows_same_bytes_on_shuffled_events(tmp_path):
     events = shuffled_events(tmp_path / "events.jsonl")
-    expected = python_bytes(WINDOWS, events)
-    assert expected.count(b"\n") > 20
-    assert flink_bytes(WINDOWS, events) == expected
+    expected = [python_bytes(text, events) for text in (WINDOWS, WINDOWS_IN_ORDER)]
+    assert expected[0].count(b"\n") > 20 and expected[1].count(b"\n") > 20 and b'"label":true' in expected[1]
+    jobs = [(compile_for_file(plan_text(text), str(events)), str(events)) for text in (WINDOWS, WINDOWS_IN_ORDER)]
+    assert [b"".join(map(encode_record, records)) for records in run_scripts(jobs)] == expected
 
 
 @on_flink

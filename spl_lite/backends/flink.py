@@ -58,6 +58,7 @@ SCHEMA_KINDS = {"string": "string", "long": "int", "double": "double", "boolean"
 _SQL_TYPES = {"string": "STRING", "int": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN", "null": "STRING",
               "event": "STRING"}  # "event": the JSON text of a source field, written as it is
 _RUNNING = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+_ROWTIME = "`rt`"  # the source's event time when windows close at the end of the input (Compiler.rowtime_at_end)
 # The source's fields and the columns that hold them (the event's text when it is written).
 EVENT_COLUMNS = {"input_event": "__input_event", "_datamodels": "__datamodels", "body": "__body"}
 _INPUT_PATH = "{input}"
@@ -318,6 +319,10 @@ class Compiler:
     changelog: bool = False
     # The columns whose values a Python function computes (directly or from such a column).
     python_columns: set[str] = field(default_factory=set)
+    # Whether the source declares `rt`, one event time for every record whose watermark passes it only at the
+    # end of the input: tumbling stats windows then close there, in one sorted batch an order-sensitive
+    # command after them can read (see node_stats).
+    rowtime_at_end: bool = False
 
     def python_function(self, name: str) -> str:
         """The SQL name of one of flink_functions' Python functions, declared in the script."""
@@ -448,6 +453,8 @@ class Compiler:
             extra += [f"{_null(kind)} AS {_ident(column)}" for column, kind in self.event_columns()[:2]]
         extra.append(f"{EMPTY_MAP_SQL} AS `__body`")  # spec 7.1: the source's body is an empty map
         where = "\nWHERE `line` IS JSON OBJECT" if self.whole_lines else ""
+        if self.rowtime_at_end:
+            extra.append(_ROWTIME)
         return (f"SELECT COUNT(*) OVER (ORDER BY `pt` {_RUNNING}) AS `__ord`, `pt`" +
                 "".join(", " + e for e in extra) + "\nFROM `spl_events`" + where)
 
@@ -472,6 +479,9 @@ class Compiler:
 
     def source_ddl(self) -> str:
         columns = self._event_columns() + ["`pt` AS PROCTIME()"]
+        if self.rowtime_at_end:
+            columns += [f"{_ROWTIME} AS TO_TIMESTAMP_LTZ(0, 3)", f"WATERMARK FOR {_ROWTIME} AS {_ROWTIME} - INTERVAL "
+                        "'0.001' SECOND"]
         return ("CREATE TEMPORARY TABLE `spl_events` (\n  " + ",\n  ".join(columns) +
                 f"\n) WITH (\n  'connector' = 'filesystem',\n  'path' = '{_INPUT_PATH}',\n{self._format()}\n)")
 
@@ -506,6 +516,11 @@ class Compiler:
             self.key_kinds[key] = self.schema.get(key, "string")
             self.key_columns.append((f"k{i}", key))
             columns.append((f"\0key {key}", f"k{i}", self.key_kinds[key]))
+        stats = [n.id for n in self.plan.nodes if n.command == "stats"]
+        self.rowtime_at_end = bool(stats) and any(n.order_sensitive and n.command not in ("stats", "union") and
+                                                  n.id > min(stats) for n in self.plan.nodes)
+        if self.rowtime_at_end:
+            columns.append(("\0rowtime", _ROWTIME.strip("`"), "int"))
         # Filled in by compile(): whether the event lines are read whole depends on what the search writes.
         self.numbered_view = len(self.views)
         whole = [(name, column, kind) for name, (column, kind) in zip(EVENT_COLUMNS, self.event_columns())]
@@ -614,10 +629,17 @@ class Compiler:
     def _ordered_input(self, node: Node) -> Rel:
         """The input of an order-sensitive command, which must reach it in arrival order."""
         rel = self._input(node)
-        if any(c[0] == "\0after stats" for c in rel.columns):
+        if any(c[0] == "\0windows unordered" for c in rel.columns):
             raise self.fail(f"command `{node.command}` after `stats`", "the windows' records have no arrival number "
-                            "(they are a GROUP BY's updates)", node.span)
-        if any(c[0].startswith("\0order") for c in rel.columns):
+                            "(they are a GROUP BY's updates; only tumbling windows are read in order)", node.span)
+        after_stats = any(c[0] == "\0after stats" for c in rel.columns)  # its order column is the windows' own
+        if node.command == "stats" and after_stats:
+            raise self.fail("command `stats` after `stats`", "the windows' records have no arrival number", node.span)
+        if node.command in ("first_time_event", "conditional_anomaly") and after_stats:
+            raise self.fail(f"command `{node.command}` after `stats`", "its running counts are partitioned: over the "
+                            "windows' event time Flink hands the records on partition by partition, out of order",
+                            node.span)
+        if any(c[0].startswith("\0order") for c in rel.columns) and not after_stats:
             raise self.fail(f"command `{node.command}` after `union`", "the union's records reach it in no known "
                             "order: processing time orders each branch alone", node.span)
         return rel
@@ -688,9 +710,23 @@ class Compiler:
         updates its rows as records come, so the sink writes a changelog (`Script.changelog`) that `run`
         applies. The engine emits windows by end, then by the order their groups entered it (each
         window's trigger record comes no earlier than an earlier-ending one's): the order key is
-        [window end, first record of the pane]. Order-sensitive commands and `union` after it are
-        refused: its records have no arrival number."""
+        [window end, first record of the pane]. `union` after it is refused: its records have no arrival
+        number.
+
+        An order-sensitive command after tumbling windows reads them in that order: the source then declares
+        `rt`, one event time for all records whose watermark passes it only when the input ends, and a
+        window TVF over `rt` (one window holding every record; a GROUP BY of it gives final rows, not
+        updates) closes there; a temporal sort by [window end, first record] hands them on with `rt`'s
+        window time as `pt`, an event-time attribute adaptive_threshold's running count orders by (ties in
+        arrival order). On an input that never ends (Kafka), such a search writes nothing. Sliding windows
+        stay refused there (Flink's CROSS JOIN UNNEST drops the event-time attribute), and so do
+        first_time_event and conditional_anomaly (see _ordered_input)."""
         rel = self._ordered_input(node)
+        size, slide, grace = node.size_ms, node.slide_ms or node.size_ms, node.grace_ms or 0
+        count = -(-size // slide)
+        # Whether the windows close at the end of the input, in order (the source's `rt` reaches this node).
+        in_order = rel.lookup("\0rowtime") is not None and count == 1
+        rowtime = f", {_ROWTIME}" if in_order else ""
         lowering = Expressions(self, rel)
         time_value = lowering.lower(node.timestamp)
         if time_value.kind == "int":
@@ -708,25 +744,24 @@ class Compiler:
             keys.append(("CAST(NULL AS STRING)", "null") if key is None else (key, rel.lookup(field.path[0])[1]))
         arguments = [V("CAST(1 AS BIGINT)", "int") if argument is None else lowering.lower(argument)
                      for _, argument, _ in node.aggregations]
-        size, slide, grace = node.size_ms, node.slide_ms or node.size_ms, node.grace_ms or 0
         # Per record: its keys, its aggregations' arguments, its event time and the watermark it sees.
         t, wm = self.new_column(), self.new_column()
         key_columns = [self.new_column() for _ in keys]
         argument_columns = [self.new_column() for _ in arguments]
         inputs = [f"{sql} AS {_ident(c)}" for (sql, _), c in zip(keys, key_columns)]
         inputs += [f"{a.sql} AS {_ident(c)}" for a, c in zip(arguments, argument_columns)]
-        timed = self.new_view("stats_time", f"SELECT `__ord`, `pt`, {event_time} AS {_ident(t)}, " + ", ".join(inputs) +
+        timed = self.new_view("stats_time", f"SELECT `__ord`, `pt`{rowtime}, {event_time} AS {_ident(t)}, " +
+                              ", ".join(inputs) +
                               f"\nFROM {_ident(rel.view)}")
         watermarked = self.new_view("stats_watermark", f"SELECT *, MAX({_ident(t)}) OVER (ORDER BY `pt` {_RUNNING}) "
                                     f"AS {_ident(wm)}\nFROM {_ident(timed)}")
         # The windows holding each record: starts base, base - slide, ... while start > t - size.
         base = f"({_ident(t)} - MOD(MOD({_ident(t)}, {slide}) + {slide}, {slide}))"
-        count = -(-size // slide)
         end = f"({base} - {_ident('k')} * {slide} + {size})" if count > 1 else f"({base} + {size})"
         expanded = f"FROM {_ident(watermarked)}" + (
             f" CROSS JOIN UNNEST(ARRAY[{', '.join(map(str, range(count)))}]) AS w({_ident('k')})" if count > 1 else "")
         panes_end = self.new_column()
-        placed = self.new_view("stats_panes", f"SELECT `__ord`, {end} AS {_ident(panes_end)}, " +
+        placed = self.new_view("stats_panes", f"SELECT `__ord`{rowtime}, {end} AS {_ident(panes_end)}, " +
                                ", ".join(_ident(c) for c in key_columns + argument_columns) + f"\n{expanded}\n"
                                f"WHERE {_ident(t)} IS NOT NULL AND {end} - {size} > {_ident(t)} - {size} "
                                f"AND {end} + {grace} > {_ident(wm)}")
@@ -746,11 +781,21 @@ class Compiler:
             outputs.append(f"{_ident(panes_end)} + ({offset}) AS {_ident(out)}")
             columns.append((name, out, "int"))
         first = self.new_column()
+        group_by = ", ".join(_ident(c) for c in [panes_end, *key_columns])
+        if in_order:
+            view = self.new_view("stats", f"SELECT {_ident(panes_end)} AS `__ord`, `window_time` AS `pt`, "
+                                 f"MIN(`__ord`) AS {_ident(first)}, " + ", ".join(outputs) +
+                                 f"\nFROM TABLE(TUMBLE(TABLE {_ident(placed)}, DESCRIPTOR({_ROWTIME}), INTERVAL '1' "
+                                 f"SECOND))\nGROUP BY `window_start`, `window_end`, `window_time`, {group_by}")
+            view = self.new_view("stats_sorted", f"SELECT *\nFROM {_ident(view)}\nORDER BY `pt`, `__ord`, "
+                                 f"{_ident(first)}")
+            return Rel(view, [(f"\0order {first}", first, "int"), ("\0after stats", "\0", "null"), *columns])
         view = self.new_view("stats", f"SELECT {_ident(panes_end)} AS `__ord`, CAST(NULL AS TIMESTAMP(3)) AS `pt`, "
                              f"MIN(`__ord`) AS {_ident(first)}, " + ", ".join(outputs) + f"\nFROM {_ident(placed)}\n"
-                             f"GROUP BY {', '.join(_ident(c) for c in [panes_end, *key_columns])}")
+                             f"GROUP BY {group_by}")
         self.changelog = True
-        return Rel(view, [(f"\0order {first}", first, "int"), ("\0after stats", "\0", "null"), *columns])
+        return Rel(view, [(f"\0order {first}", first, "int"), ("\0after stats", "\0", "null"),
+                          ("\0windows unordered", "\0", "null"), *columns])
 
     def _aggregate(self, function: str, value: V, argument, node: Node) -> tuple[str, Kind]:
         """One stats aggregation over a pane's records, as engine/windows.py's AGGREGATIONS compute it."""
