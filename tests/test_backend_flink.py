@@ -253,6 +253,15 @@ def test_what_does_not_lower_is_a_positioned_diagnostic(text, problem):
     assert caught.value.span is not None
 
 
+def test_windows_before_adaptive_threshold_close_at_the_end_of_the_input():
+    script = compile_plan(plan_text(WINDOWS_IN_ORDER), parse_schema("process_id:long"))
+    assert "WATERMARK FOR `rt` AS `rt` - INTERVAL '0.001' SECOND" in script.source_ddl
+    assert "FROM TABLE(TUMBLE(TABLE" in script.text() and "ORDER BY `pt`, `__ord`, " in script.text()
+    assert not script.changelog  # the windows' rows are final: no updates to apply
+    plain = compile_plan(plan_text(WINDOWS), parse_schema("process_id:long"))  # nothing order-sensitive after
+    assert "`rt`" not in plain.text() and plain.changelog
+
+
 def test_write_null_is_a_blackhole_sink():
     script = compile_plan(plan_text(DISCARDED), {})
     assert "'connector' = 'blackhole'" in script.sink_ddl and "{output}" not in script.text()

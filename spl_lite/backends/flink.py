@@ -494,6 +494,8 @@ class Compiler:
         ]
         lines = ["The same source read from Kafka (one partition keeps arrival order):",
                  "CREATE TEMPORARY TABLE `spl_events` ("]
+        if self.rowtime_at_end:
+            lines[0:0] = ["Not for this search: its windows close when the input ends (`rt`), which a topic never does."]
         lines += [f"  {c}," for c in columns[:-1]] + [f"  {columns[-1]}", ") WITH ("]
         lines += ["  'connector' = 'kafka',", "  'topic' = 'events',",
                   "  'properties.bootstrap.servers' = 'localhost:9092',",
@@ -899,11 +901,13 @@ COMMAND_SUPPORT = {
     "union": "UNION ALL with an order key (source record, then branch) the sink writes; branches with the same "
              "fields; no order-sensitive command after it",
     "stats": "tumbling, sliding, grace, late records: a running-max watermark, GROUP BY window end written as a "
-             "changelog; count, sum, avg, min, max, dc, first, last (not values); no order-sensitive command after it",
+             "changelog; count, sum, avg, min, max, dc, first, last (not values); adaptive_threshold after tumbling "
+             "windows, which then close at the end of the input (a window TVF over a constant event time), no other "
+             "order-sensitive command after it",
     "first_time_event": "a running count over processing time (parallelism 1)",
     "conditional_anomaly": "running counts over processing time (parallelism 1)",
     "adaptive_threshold": "the engine's model as a Python function fed every record in arrival order (parallelism 1)",
-    "into": "one writing sink per search",
+    "into": "one writing sink per search; write_null: Flink's blackhole connector",
 }
 
 
