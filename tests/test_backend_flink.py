@@ -97,6 +97,33 @@ WHOLE_EXAMPLE = r"""
 """
 
 
+# The functions and values lowered since the first G1 run: len over characters beyond the BMP, cidrmatch (a
+# Python function), x[i] of lists, mixed lists and maps, input_event.key, {}, [] and mixed lists written,
+# mvappend of a list and of nulls only, the source's body, from_json_object of null.
+VALUES_EVENTS = "\n".join([
+    r'{"process_name":"cmd.exe","parent_process_name":"C:\\x\\explorer.exe","dest_device_ips":["10.1.2.3","8.8.8.8"]}',
+    r'{"process_name":"\ud83d\ude00a\ud83d\ude00","dest_device_ips":["192.168.1.1"]}',
+    r'{"process_name":null,"parent_process_name":"p","dest_device_ips":[]}',
+    r'{"process_name":"\u00e9t\u00e9","parent_process_name":"p2","dest_device_ips":["not an ip","10.0.0.1"]}',
+    r'{"process_name":"x"}',
+]) + "\n"
+VALUES = r"""
+| from read_ssa_enriched_events()
+| eval name = ucast(map_get(input_event, "process_name"), "string", null), ips = ucast(map_get(input_event, "dest_device_ips"), "collection<string>", []), parent = input_event.parent_process_name
+| eval n = len(name), first_ip = ips[0], last_ip = ips[-1], beyond = ips[5], private = cidrmatch("10.0.0.0/8", first_ip), last_private = cidrmatch(ip: last_ip, cidr_range: "10.0.0.0/8"), bad_block = cidrmatch("10.0.0.0/33", first_ip)
+| eval mixed = ["count", n, create_map("a", 1)], second = mixed[1], last = mixed[-1], gone = mixed[7], picked = create_map("k", name)["k"], none = {}, nothing = [], both = mvappend([name, parent], null), nulls = mvappend(null, null), body_text = cast(body, "string"), parsed = from_json_object(null)
+| select name, parent, n, first_ip, last_ip, beyond, private, last_private, bad_block, mixed, second, last, gone, picked, none, nothing, both, nulls, body_text, parsed, body
+| into write_ssa_detected_events();
+"""
+# Records reaching write_null are computed and discarded: nothing is written.
+DISCARDED = r"""
+| from read_ssa_enriched_events()
+| eval name = ucast(map_get(input_event, "process_name"), "string", null)
+| first_time_event input_columns="name"
+| into write_null();
+"""
+
+
 # Every aggregation that lowers, sliding windows with grace, over events out of order (late records), with
 # fractional and missing times.
 WINDOWS = r"""
@@ -105,6 +132,19 @@ WINDOWS = r"""
 | eval t = if(pid % 5 = 0, ts + 0.75, if(pid % 11 = 0, null, ts * 1.0)), x = pid / 7.0
 | stats count() AS n, count(user) AS users, sum(pid) AS s, sum(x) AS sx, avg(pid) AS a, min(user) AS lo, max(x) AS hi, dc(user) AS d, first(pid) AS f, last(user) AS l BY user, span(t, 2h, 30m, 10m)
 | where n > 1
+| into write_ssa_detected_events();
+"""
+
+
+# adaptive_threshold after tumbling windows (with grace, late records): the windows in the engine's order.
+WINDOWS_IN_ORDER = r"""
+| from read_ssa_enriched_events()
+| eval ts = parse_long(ucast(map_get(input_event, "_time"), "string", null)), pid = ucast(map_get(input_event, "process_id"), "long", null), user = ucast(map_get(input_event, "dest_user_id"), "string", null)
+| stats count() AS n, sum(pid) AS s BY user, span(ts, 1h, 1h, 20m)
+| eval v = n * 1.0
+| adaptive_threshold algorithm="gaussian" entity="user" value="v" timestamp="window_end" window=86400000L threshold=0.2
+| rename label AS gaussian_label
+| adaptive_threshold algorithm="quantile" value="s" timestamp="window_start" window=36000000L
 | into write_ssa_detected_events();
 """
 
@@ -172,7 +212,9 @@ def test_stateless_search_may_run_wide():
 
 
 @pytest.mark.parametrize("text, problem", [
-    (case_text(CASES_DIR / "stats_into_adaptive_threshold_quantile"), "command `adaptive_threshold` after `stats`"),
+    ("| from read_ssa_enriched_events() | eval t = 1, d = \"x\" | stats count() AS n BY d, span(t, 10m, 5m) "
+     "| eval v = n * 1.0 | adaptive_threshold algorithm=\"quantile\" value=\"v\" timestamp=\"window_end\" "
+     "window=1000L | into write_ssa_detected_events();", "command `adaptive_threshold` after `stats`"),
     (case_text(CASES_DIR / "stats_windows_close_as_event_time_passes"), "`union` after `stats`"),
     ("$a = | from read_ssa_enriched_events() | eval x = 1; $b = | from $a | eval y = 2;\n"
      "| from $a | union $b | into write_ssa_detected_events();", "`union` of branches with different fields"),
@@ -182,6 +224,9 @@ def test_stateless_search_may_run_wide():
     ("| from read_ssa_enriched_events() | eval t = parse_long(ucast(map_get(input_event, \"_time\"), \"string\", "
      "null)), s = strftime(t, \"%Y\") | eval body = create_map(\"at\", s, \"m\", create_map(\"x\", 1)) "
      "| into write_ssa_detected_events();", "a map holding both a map and a value a Python function computes"),
+    ("| from read_ssa_enriched_events() | eval t = 1, d = \"x\" | stats count() AS n BY d, span(t, 10m) "
+     "| first_time_event input_columns=\"d\" output_column=\"new\" | into write_ssa_detected_events();",
+     "command `first_time_event` after `stats`"),
     ("| from read_ssa_enriched_events() | eval t = 1, v = 1 | stats values(v) AS vs BY span(t, 1m) "
      "| into write_ssa_detected_events();", "`stats` aggregation `values`"),
     ("| from source() | where x = 1 | into write_ssa_detected_events();", "source `source`"),
@@ -189,8 +234,12 @@ def test_stateless_search_may_run_wide():
      "the source's field `input_event` as a value"),
     ("| from read_ssa_enriched_events() | eval n = replace(ucast(map_get(input_event, \"a\"), \"string\", null), "
      "/(a)/, \"$1\") | select n | into write_ssa_detected_events();", "`replace` with `$`"),
-    ("| from read_ssa_enriched_events() | eval n = len(ucast(map_get(input_event, \"a\"), \"string\", null)) "
-     "| select n | into write_ssa_detected_events();", "function `len`"),
+    ("| from read_ssa_enriched_events() | eval n = substr(ucast(map_get(input_event, \"a\"), \"string\", null), 1) "
+     "| select n | into write_ssa_detected_events();", "function `substr`"),
+    ("| from read_ssa_enriched_events() | eval m = from_json_object(ucast(map_get(input_event, \"a\"), \"string\", "
+     "null)) | select m | into write_ssa_detected_events();", "from_json_object of a value of kind string"),
+    ("| from read_ssa_enriched_events() | eval m = [\"a\", 1], l = ucast(m, \"collection<string>\", null) "
+     "| select l | into write_ssa_detected_events();", "ucast of a list of items of different kinds"),
 ])
 def test_what_does_not_lower_is_a_positioned_diagnostic(text, problem):
     try:
@@ -202,6 +251,21 @@ def test_what_does_not_lower_is_a_positioned_diagnostic(text, problem):
     assert caught.value.code == NOT_LOWERED
     assert problem in caught.value.message and "does not lower to Flink" in caught.value.message
     assert caught.value.span is not None
+
+
+def test_windows_before_adaptive_threshold_close_at_the_end_of_the_input():
+    script = compile_plan(plan_text(WINDOWS_IN_ORDER), parse_schema("process_id:long"))
+    assert "WATERMARK FOR `rt` AS `rt` - INTERVAL '0.001' SECOND" in script.source_ddl
+    assert "FROM TABLE(TUMBLE(TABLE" in script.text() and "ORDER BY `pt`, `__ord`, " in script.text()
+    assert not script.changelog  # the windows' rows are final: no updates to apply
+    plain = compile_plan(plan_text(WINDOWS), parse_schema("process_id:long"))  # nothing order-sensitive after
+    assert "`rt`" not in plain.text() and plain.changelog
+
+
+def test_write_null_is_a_blackhole_sink():
+    script = compile_plan(plan_text(DISCARDED), {})
+    assert "'connector' = 'blackhole'" in script.sink_ddl and "{output}" not in script.text()
+    assert script.insert.startswith("INSERT INTO `spl_output`")
 
 
 def test_the_whole_event_is_read_as_lines_only_when_written():
@@ -254,11 +318,26 @@ def test_command_kinds_same_bytes(text):
 
 
 @on_flink
+def test_values_and_write_null_same_bytes(tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_text(VALUES_EVENTS, encoding="utf-8")
+    expected = python_bytes(VALUES, events)
+    assert expected.count(b"\n") == 5 and b'"n":3' in expected and b'"private":true' in expected
+    assert b'"mixed":["count",7,{"a":1}]' in expected and b'"none":{}' in expected and b'"nothing":[]' in expected
+    jobs = [(compile_for_file(plan_text(text), str(path)), str(path)) for text, path in
+            ((VALUES, events), (DISCARDED, EXAMPLE))]
+    values, discarded = run_scripts(jobs)
+    assert b"".join(map(encode_record, values)) == expected
+    assert discarded == [] and python_bytes(DISCARDED, EXAMPLE) == b""
+
+
+@on_flink
 def test_windows_same_bytes_on_shuffled_events(tmp_path):
     events = shuffled_events(tmp_path / "events.jsonl")
-    expected = python_bytes(WINDOWS, events)
-    assert expected.count(b"\n") > 20
-    assert flink_bytes(WINDOWS, events) == expected
+    expected = [python_bytes(text, events) for text in (WINDOWS, WINDOWS_IN_ORDER)]
+    assert expected[0].count(b"\n") > 20 and expected[1].count(b"\n") > 20 and b'"label":true' in expected[1]
+    jobs = [(compile_for_file(plan_text(text), str(events)), str(events)) for text in (WINDOWS, WINDOWS_IN_ORDER)]
+    assert [b"".join(map(encode_record, records)) for records in run_scripts(jobs)] == expected
 
 
 @on_flink

@@ -11,8 +11,10 @@ Values: the keys a plan reads of `input_event` are declared with one kind each (
 compile time, as in the DuckDB lowering:
 
     null, bool (BOOLEAN), int (BIGINT), double (DOUBLE), string (STRING), ("list", kind) (ARRAY;
-    ("list", kind, n) for a list literal of n items), ("map", ((key, kind), ...)) (a named ROW:
-    create_map with literal keys), "event" (the JSON text of a source field, only written)
+    ("list", kind, n) for a list literal of n items), ("items", (kind, ...)) (a list literal whose
+    items are of different kinds: a ROW of its positions), ("map", ((key, kind), ...)) (a named ROW:
+    create_map with literal keys; the empty map `{}`, which a ROW cannot be, is a BOOLEAN that is
+    TRUE when it is not null), "event" (the JSON text of a source field, only written)
 
 The source is Flink's JSON format with a typed column per key read, or, for a plan that writes the
 event or reads `_datamodels`, one STRING per line (the `raw` format) with JSON_VALUE per key read,
@@ -56,6 +58,7 @@ SCHEMA_KINDS = {"string": "string", "long": "int", "double": "double", "boolean"
 _SQL_TYPES = {"string": "STRING", "int": "BIGINT", "double": "DOUBLE", "bool": "BOOLEAN", "null": "STRING",
               "event": "STRING"}  # "event": the JSON text of a source field, written as it is
 _RUNNING = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+_ROWTIME = "`rt`"  # the source's event time when windows close at the end of the input (Compiler.rowtime_at_end)
 # The source's fields and the columns that hold them (the event's text when it is written).
 EVENT_COLUMNS = {"input_event": "__input_event", "_datamodels": "__datamodels", "body": "__body"}
 _INPUT_PATH = "{input}"
@@ -72,9 +75,22 @@ def _string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+EMPTY_MAP: Kind = ("map", ())
+EMPTY_MAP_SQL = "TRUE"  # the empty map's one value: a ROW has at least one field
+
+
+def _item(position: int) -> str:
+    """The ROW field holding item `position` of an "items" list."""
+    return _ident(f"i{position}")
+
+
 def sql_type(kind: Kind) -> str:
+    if kind == EMPTY_MAP:
+        return "BOOLEAN"
     if isinstance(kind, tuple) and kind[0] == "list":
         return f"ARRAY<{sql_type(kind[1])}>"
+    if isinstance(kind, tuple) and kind[0] == "items":
+        return "ROW<" + ", ".join(f"{_item(i)} {sql_type(k)}" for i, k in enumerate(kind[1])) + ">"
     if isinstance(kind, tuple) and kind[0] == "map":
         return "ROW<" + ", ".join(f"{_ident(k)} {sql_type(v)}" for k, v in kind[1]) + ">"
     return _SQL_TYPES[kind]
@@ -132,6 +148,11 @@ def json_text(sql: str, kind: Kind, span=None) -> str:
         # + 0.0 turns -0.0 into 0.0 (spec 6.6).
         return (f"CASE WHEN ABS({sql}) <= 1.7976931348623157E308 THEN JSON_STRING({sql} + CAST(0 AS DOUBLE)) "
                 "ELSE 'null' END")
+    if kind == EMPTY_MAP:
+        return f"CASE WHEN {sql} IS NULL THEN 'null' ELSE '{{}}' END"
+    if isinstance(kind, tuple) and kind[0] == "items":
+        items = " || ',' || ".join(json_text(f"({sql}).{_item(i)}", k, span) for i, k in enumerate(kind[1]))
+        return f"CASE WHEN {sql} IS NULL THEN 'null' ELSE '[' || {items} || ']' END"
     if isinstance(kind, tuple) and kind[0] == "map":
         entries = " || ',' || ".join(_string(orjson.dumps(key).decode() + ":") + " || " +
                                      json_text(f"({sql}).{_ident(key)}", value, span) for key, value in kind[1])
@@ -261,6 +282,10 @@ class Script:
         """The script for the SQL client (paths as the placeholders {input} and {output})."""
         lines = ["-- spl-lite: a search lowered to Flink SQL. Replace {input} (a JSON-lines file) and",
                  "-- {output} (a directory), then run it with the Flink SQL client (sql-client.sh -f).", ""]
+        if _OUTPUT_PATH not in self.sink_ddl:
+            lines[0:2] = ["-- spl-lite: a search lowered to Flink SQL. Replace {input} (a JSON-lines file), then run",
+                          "-- it with the Flink SQL client (sql-client.sh -f). It writes to write_null: records are "
+                          "discarded.", ""][0:2]
         if self.ordered:
             lines += ["-- Order-sensitive commands order by processing time: arrival order at parallelism 1.",
                       "SET 'parallelism.default' = '1';", ""]
@@ -294,6 +319,10 @@ class Compiler:
     changelog: bool = False
     # The columns whose values a Python function computes (directly or from such a column).
     python_columns: set[str] = field(default_factory=set)
+    # Whether the source declares `rt`, one event time for every record whose watermark passes it only at the
+    # end of the input: tumbling stats windows then close there, in one sorted batch an order-sensitive
+    # command after them can read (see node_stats).
+    rowtime_at_end: bool = False
 
     def python_function(self, name: str) -> str:
         """The SQL name of one of flink_functions' Python functions, declared in the script."""
@@ -342,38 +371,43 @@ class Compiler:
     def compile(self) -> Script:
         from ..io.sinks import SINKS
 
-        writing = [n for n in self.plan.nodes if n.command == "into" and SINKS[n.name].writes]
+        sinks = [n for n in self.plan.nodes if n.command == "into"]
+        writing = [n for n in sinks if SINKS[n.name].writes]
         if len(writing) > 1:
             raise self.fail("a search with several writing `into`", "the job writes one stream of records; "
                             "run each statement as its own search", writing[1].span)
-        if not writing:
-            raise self.fail("a search without a writing `into`", "a Flink job needs a sink", None)
+        if not sinks:
+            raise self.fail("a search without `into`", "a Flink job needs a sink", None)
+        # Without a writing sink (write_null), the records reaching the last `into` are computed and
+        # discarded by Flink's blackhole connector, as the Python engine counts and drops them.
+        sink = writing[0] if writing else sinks[-1]
         for node in self.plan.nodes:
-            if node.id > writing[0].id:
+            if node.id > sink.id:
                 break
             handler = getattr(self, "node_" + node.command, None)
             if handler is None:
                 raise self.fail(f"command `{node.command}`", "no lowering", node.span)
             if node.command != "into":
                 self.rels[node.id] = handler(node)
-        rel = self.rels[writing[0].inputs[0]]
+        rel = self.rels[sink.inputs[0]]
         shown = [(f, c, k) for f, c, k in rel.columns if not f.startswith("\0")]
         self.whole_lines = self.reads_datamodels or any(c in EVENT_COLUMNS.values() for _, c, _ in shown)
         if self.wrapped and any(c == EVENT_COLUMNS["input_event"] for _, c, _ in shown):
             name = next(f for f, c, _ in shown if c == EVENT_COLUMNS["input_event"])
             raise self.fail(f"writing the source's field `{name}` of events wrapped in `input_event`",
                             "Flink's JSON functions rewrite an object with its keys sorted, so only an unwrapped "
-                            "event line is written as it is", writing[0].span)
+                            "event line is written as it is", sink.span)
         self.views[self.numbered_view] = (self.views[self.numbered_view][0], self.numbered_select())
         # The sink writes each record as one line built here, not by Flink's JSON format: Flink's JSON
         # functions sort the keys of objects, where the Python engine keeps a map's and an event's order.
         sink_format = "debezium-json" if self.changelog else "raw"
-        sink_ddl = ("CREATE TEMPORARY TABLE `spl_output` (\n  `line` STRING\n) WITH (\n  'connector' = 'filesystem',"
-                    f"\n  'path' = '{_OUTPUT_PATH}',\n  'format' = '{sink_format}'\n)")
+        connector = (f"'connector' = 'filesystem',\n  'path' = '{_OUTPUT_PATH}',\n  'format' = '{sink_format}'"
+                     if writing else "'connector' = 'blackhole'")
+        sink_ddl = f"CREATE TEMPORARY TABLE `spl_output` (\n  `line` STRING\n) WITH (\n  {connector}\n)"
         order = [_ident(c) for f, c, _ in reversed(rel.columns) if f.startswith("\0order")]
         key = " || ',' || ".join(f"CAST({c} AS STRING)" for c in ["`__ord`", *order])
         pieces = [_string('{"__ord":') + (f" || '[' || {key} || ']'" if order else f" || {key}")]
-        pieces += [_string("," + orjson.dumps(f).decode() + ":") + " || " + json_text(_ident(c), k, writing[0].span)
+        pieces += [_string("," + orjson.dumps(f).decode() + ":") + " || " + json_text(_ident(c), k, sink.span)
                    for f, c, k in shown]
         insert = ("INSERT INTO `spl_output`\nSELECT " + "\n  || ".join(pieces) + " || '}'" +
                   f"\nFROM {_ident(rel.view)}")
@@ -414,10 +448,13 @@ class Compiler:
                 datamodels = f"CASE WHEN {datamodels} IS JSON ARRAY THEN {datamodels} ELSE '[]' END"
             # Wrapped, the event would come out of JSON_QUERY with its keys sorted: compile() refuses to write it.
             extra += [f"{'CAST(NULL AS STRING)' if self.wrapped else '`line`'} AS `__input_event`",
-                      f"{datamodels} AS `__datamodels`", "'{}' AS `__body`"]
+                      f"{datamodels} AS `__datamodels`"]
         else:  # neither written nor read (else the lines are read whole): only the views' column lists name them
-            extra += [f"{_null(kind)} AS {_ident(column)}" for column, kind in self.event_columns()]
+            extra += [f"{_null(kind)} AS {_ident(column)}" for column, kind in self.event_columns()[:2]]
+        extra.append(f"{EMPTY_MAP_SQL} AS `__body`")  # spec 7.1: the source's body is an empty map
         where = "\nWHERE `line` IS JSON OBJECT" if self.whole_lines else ""
+        if self.rowtime_at_end:
+            extra.append(_ROWTIME)
         return (f"SELECT COUNT(*) OVER (ORDER BY `pt` {_RUNNING}) AS `__ord`, `pt`" +
                 "".join(", " + e for e in extra) + "\nFROM `spl_events`" + where)
 
@@ -425,7 +462,7 @@ class Compiler:
         """The columns of the source's fields input_event, _datamodels and body, with their kinds."""
         datamodels = ("list", "string") if self.datamodels_strings else "event"
         return [(EVENT_COLUMNS["input_event"], "event"), (EVENT_COLUMNS["_datamodels"], datamodels),
-                (EVENT_COLUMNS["body"], "event")]
+                (EVENT_COLUMNS["body"], EMPTY_MAP)]
 
     def _event_columns(self) -> list[str]:
         if self.whole_lines:
@@ -442,6 +479,9 @@ class Compiler:
 
     def source_ddl(self) -> str:
         columns = self._event_columns() + ["`pt` AS PROCTIME()"]
+        if self.rowtime_at_end:
+            columns += [f"{_ROWTIME} AS TO_TIMESTAMP_LTZ(0, 3)", f"WATERMARK FOR {_ROWTIME} AS {_ROWTIME} - INTERVAL "
+                        "'0.001' SECOND"]
         return ("CREATE TEMPORARY TABLE `spl_events` (\n  " + ",\n  ".join(columns) +
                 f"\n) WITH (\n  'connector' = 'filesystem',\n  'path' = '{_INPUT_PATH}',\n{self._format()}\n)")
 
@@ -454,6 +494,8 @@ class Compiler:
         ]
         lines = ["The same source read from Kafka (one partition keeps arrival order):",
                  "CREATE TEMPORARY TABLE `spl_events` ("]
+        if self.rowtime_at_end:
+            lines[0:0] = ["Not for this search: its windows close when the input ends (`rt`), which a topic never does."]
         lines += [f"  {c}," for c in columns[:-1]] + [f"  {columns[-1]}", ") WITH ("]
         lines += ["  'connector' = 'kafka',", "  'topic' = 'events',",
                   "  'properties.bootstrap.servers' = 'localhost:9092',",
@@ -476,6 +518,11 @@ class Compiler:
             self.key_kinds[key] = self.schema.get(key, "string")
             self.key_columns.append((f"k{i}", key))
             columns.append((f"\0key {key}", f"k{i}", self.key_kinds[key]))
+        stats = [n.id for n in self.plan.nodes if n.command == "stats"]
+        self.rowtime_at_end = bool(stats) and any(n.order_sensitive and n.command not in ("stats", "union") and
+                                                  n.id > min(stats) for n in self.plan.nodes)
+        if self.rowtime_at_end:
+            columns.append(("\0rowtime", _ROWTIME.strip("`"), "int"))
         # Filled in by compile(): whether the event lines are read whole depends on what the search writes.
         self.numbered_view = len(self.views)
         whole = [(name, column, kind) for name, (column, kind) in zip(EVENT_COLUMNS, self.event_columns())]
@@ -584,10 +631,17 @@ class Compiler:
     def _ordered_input(self, node: Node) -> Rel:
         """The input of an order-sensitive command, which must reach it in arrival order."""
         rel = self._input(node)
-        if any(c[0] == "\0after stats" for c in rel.columns):
+        if any(c[0] == "\0windows unordered" for c in rel.columns):
             raise self.fail(f"command `{node.command}` after `stats`", "the windows' records have no arrival number "
-                            "(they are a GROUP BY's updates)", node.span)
-        if any(c[0].startswith("\0order") for c in rel.columns):
+                            "(they are a GROUP BY's updates; only tumbling windows are read in order)", node.span)
+        after_stats = any(c[0] == "\0after stats" for c in rel.columns)  # its order column is the windows' own
+        if node.command == "stats" and after_stats:
+            raise self.fail("command `stats` after `stats`", "the windows' records have no arrival number", node.span)
+        if node.command in ("first_time_event", "conditional_anomaly") and after_stats:
+            raise self.fail(f"command `{node.command}` after `stats`", "its running counts are partitioned: over the "
+                            "windows' event time Flink hands the records on partition by partition, out of order",
+                            node.span)
+        if any(c[0].startswith("\0order") for c in rel.columns) and not after_stats:
             raise self.fail(f"command `{node.command}` after `union`", "the union's records reach it in no known "
                             "order: processing time orders each branch alone", node.span)
         return rel
@@ -658,9 +712,23 @@ class Compiler:
         updates its rows as records come, so the sink writes a changelog (`Script.changelog`) that `run`
         applies. The engine emits windows by end, then by the order their groups entered it (each
         window's trigger record comes no earlier than an earlier-ending one's): the order key is
-        [window end, first record of the pane]. Order-sensitive commands and `union` after it are
-        refused: its records have no arrival number."""
+        [window end, first record of the pane]. `union` after it is refused: its records have no arrival
+        number.
+
+        An order-sensitive command after tumbling windows reads them in that order: the source then declares
+        `rt`, one event time for all records whose watermark passes it only when the input ends, and a
+        window TVF over `rt` (one window holding every record; a GROUP BY of it gives final rows, not
+        updates) closes there; a temporal sort by [window end, first record] hands them on with `rt`'s
+        window time as `pt`, an event-time attribute adaptive_threshold's running count orders by (ties in
+        arrival order). On an input that never ends (Kafka), such a search writes nothing. Sliding windows
+        stay refused there (Flink's CROSS JOIN UNNEST drops the event-time attribute), and so do
+        first_time_event and conditional_anomaly (see _ordered_input)."""
         rel = self._ordered_input(node)
+        size, slide, grace = node.size_ms, node.slide_ms or node.size_ms, node.grace_ms or 0
+        count = -(-size // slide)
+        # Whether the windows close at the end of the input, in order (the source's `rt` reaches this node).
+        in_order = rel.lookup("\0rowtime") is not None and count == 1
+        rowtime = f", {_ROWTIME}" if in_order else ""
         lowering = Expressions(self, rel)
         time_value = lowering.lower(node.timestamp)
         if time_value.kind == "int":
@@ -678,25 +746,24 @@ class Compiler:
             keys.append(("CAST(NULL AS STRING)", "null") if key is None else (key, rel.lookup(field.path[0])[1]))
         arguments = [V("CAST(1 AS BIGINT)", "int") if argument is None else lowering.lower(argument)
                      for _, argument, _ in node.aggregations]
-        size, slide, grace = node.size_ms, node.slide_ms or node.size_ms, node.grace_ms or 0
         # Per record: its keys, its aggregations' arguments, its event time and the watermark it sees.
         t, wm = self.new_column(), self.new_column()
         key_columns = [self.new_column() for _ in keys]
         argument_columns = [self.new_column() for _ in arguments]
         inputs = [f"{sql} AS {_ident(c)}" for (sql, _), c in zip(keys, key_columns)]
         inputs += [f"{a.sql} AS {_ident(c)}" for a, c in zip(arguments, argument_columns)]
-        timed = self.new_view("stats_time", f"SELECT `__ord`, `pt`, {event_time} AS {_ident(t)}, " + ", ".join(inputs) +
+        timed = self.new_view("stats_time", f"SELECT `__ord`, `pt`{rowtime}, {event_time} AS {_ident(t)}, " +
+                              ", ".join(inputs) +
                               f"\nFROM {_ident(rel.view)}")
         watermarked = self.new_view("stats_watermark", f"SELECT *, MAX({_ident(t)}) OVER (ORDER BY `pt` {_RUNNING}) "
                                     f"AS {_ident(wm)}\nFROM {_ident(timed)}")
         # The windows holding each record: starts base, base - slide, ... while start > t - size.
         base = f"({_ident(t)} - MOD(MOD({_ident(t)}, {slide}) + {slide}, {slide}))"
-        count = -(-size // slide)
         end = f"({base} - {_ident('k')} * {slide} + {size})" if count > 1 else f"({base} + {size})"
         expanded = f"FROM {_ident(watermarked)}" + (
             f" CROSS JOIN UNNEST(ARRAY[{', '.join(map(str, range(count)))}]) AS w({_ident('k')})" if count > 1 else "")
         panes_end = self.new_column()
-        placed = self.new_view("stats_panes", f"SELECT `__ord`, {end} AS {_ident(panes_end)}, " +
+        placed = self.new_view("stats_panes", f"SELECT `__ord`{rowtime}, {end} AS {_ident(panes_end)}, " +
                                ", ".join(_ident(c) for c in key_columns + argument_columns) + f"\n{expanded}\n"
                                f"WHERE {_ident(t)} IS NOT NULL AND {end} - {size} > {_ident(t)} - {size} "
                                f"AND {end} + {grace} > {_ident(wm)}")
@@ -716,11 +783,21 @@ class Compiler:
             outputs.append(f"{_ident(panes_end)} + ({offset}) AS {_ident(out)}")
             columns.append((name, out, "int"))
         first = self.new_column()
+        group_by = ", ".join(_ident(c) for c in [panes_end, *key_columns])
+        if in_order:
+            view = self.new_view("stats", f"SELECT {_ident(panes_end)} AS `__ord`, `window_time` AS `pt`, "
+                                 f"MIN(`__ord`) AS {_ident(first)}, " + ", ".join(outputs) +
+                                 f"\nFROM TABLE(TUMBLE(TABLE {_ident(placed)}, DESCRIPTOR({_ROWTIME}), INTERVAL '1' "
+                                 f"SECOND))\nGROUP BY `window_start`, `window_end`, `window_time`, {group_by}")
+            view = self.new_view("stats_sorted", f"SELECT *\nFROM {_ident(view)}\nORDER BY `pt`, `__ord`, "
+                                 f"{_ident(first)}")
+            return Rel(view, [(f"\0order {first}", first, "int"), ("\0after stats", "\0", "null"), *columns])
         view = self.new_view("stats", f"SELECT {_ident(panes_end)} AS `__ord`, CAST(NULL AS TIMESTAMP(3)) AS `pt`, "
                              f"MIN(`__ord`) AS {_ident(first)}, " + ", ".join(outputs) + f"\nFROM {_ident(placed)}\n"
-                             f"GROUP BY {', '.join(_ident(c) for c in [panes_end, *key_columns])}")
+                             f"GROUP BY {group_by}")
         self.changelog = True
-        return Rel(view, [(f"\0order {first}", first, "int"), ("\0after stats", "\0", "null"), *columns])
+        return Rel(view, [(f"\0order {first}", first, "int"), ("\0after stats", "\0", "null"),
+                          ("\0windows unordered", "\0", "null"), *columns])
 
     def _aggregate(self, function: str, value: V, argument, node: Node) -> tuple[str, Kind]:
         """One stats aggregation over a pane's records, as engine/windows.py's AGGREGATIONS compute it."""
@@ -804,10 +881,12 @@ NOT_LOWERED_FUNCTIONS = {
     "pow": "Java's Math.pow edge cases are not lowered yet",
     "case": "not lowered yet", "in": "the function form is not lowered yet (the `IN` operator is)",
     "tostring": "Java's text of a double is not lowered yet", "to_string": "Java's text of a double is not lowered yet",
-    "cidrmatch": "IPv4 ranges with the Python engine's parsing rules are not lowered yet",
-    "len": "not lowered yet", "length": "not lowered yet", "substr": "not lowered yet", "mvrange": "not lowered yet",
-    "from_json_object": "a map whose keys are known only at run time has no Flink type (a ROW's are fixed)",
-    "deserialize_json_object": "a map whose keys are known only at run time has no Flink type (a ROW's are fixed)",
+    "length": "not lowered yet", "substr": "not lowered yet", "mvrange": "not lowered yet",
+    # These two lower for a null argument only (to null): listed here all the same, as they lower no JSON.
+    "from_json_object": "a map whose keys are known only at run time has no Flink type (a ROW's are fixed); "
+                        "only a null argument lowers (to null)",
+    "deserialize_json_object": "a map whose keys are known only at run time has no Flink type (a ROW's are "
+                               "fixed); only a null argument lowers (to null)",
     "serialize_json": "Flink's JSON functions sort the keys of objects (not lowered yet)",
     "to_json_string": "Flink's JSON functions sort the keys of objects (not lowered yet)",
     "time": "the processing time, read by each engine at its own moment (not lowered yet)",
@@ -822,11 +901,13 @@ COMMAND_SUPPORT = {
     "union": "UNION ALL with an order key (source record, then branch) the sink writes; branches with the same "
              "fields; no order-sensitive command after it",
     "stats": "tumbling, sliding, grace, late records: a running-max watermark, GROUP BY window end written as a "
-             "changelog; count, sum, avg, min, max, dc, first, last (not values); no order-sensitive command after it",
+             "changelog; count, sum, avg, min, max, dc, first, last (not values); adaptive_threshold after tumbling "
+             "windows, which then close at the end of the input (a window TVF over a constant event time), no other "
+             "order-sensitive command after it",
     "first_time_event": "a running count over processing time (parallelism 1)",
     "conditional_anomaly": "running counts over processing time (parallelism 1)",
     "adaptive_threshold": "the engine's model as a Python function fed every record in arrival order (parallelism 1)",
-    "into": "one writing sink per search",
+    "into": "one writing sink per search; write_null: Flink's blackhole connector",
 }
 
 
@@ -834,8 +915,8 @@ def function_lowering() -> dict[str, str | None]:
     """Every registry function: None when Flink lowers it, else why not."""
     from ..functions import FUNCTIONS
 
-    return function_support(FUNCTIONS, lambda name: hasattr(Expressions, "f_" + name), NOT_LOWERED_FUNCTIONS,
-                            ENGINE)
+    return function_support(FUNCTIONS, lambda name: hasattr(Expressions, "f_" + name) and
+                            name not in NOT_LOWERED_FUNCTIONS, NOT_LOWERED_FUNCTIONS, ENGINE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -886,10 +967,50 @@ class Expressions(ExpressionLowering):
         return V(f"CAST({node.millis} AS BIGINT)", "int")
 
     def x_Field(self, node: ast.Field) -> V:
-        value = self.field_value(node.path[0])
-        for key in node.path[1:]:
+        if len(node.path) > 1 and self.is_event(node.path[0]):  # input_event.key is map_get(input_event, "key")
+            value, rest = self.event_key(node.path[1]), node.path[2:]
+        else:
+            value, rest = self.field_value(node.path[0]), node.path[1:]
+        for key in rest:
             value = self._get(value, key, node.span)
         return value
+
+    def is_event(self, name: str) -> bool:
+        """Whether field `name` is the source's event (not a field a command has set since)."""
+        found = self.rel.lookup(name)
+        return found is not None and found[0] == EVENT_COLUMNS["input_event"]
+
+    def event_key(self, key: str) -> V:
+        """Key `key` of the source's event: its column (see event_keys)."""
+        found = self.rel.lookup(f"\0key {key}")
+        return V(_null("null"), "null") if found is None else V(_ident(found[0]), found[1])
+
+    def x_Index(self, node: ast.Index) -> V:
+        """`list[i]` (negative from the end, null out of range) and `map["key"]`; null for anything else."""
+        index = node.index.value if isinstance(node.index, ast.Literal) else None
+        if not isinstance(index, (int, str)) or isinstance(index, bool):
+            raise self.fail("indexing with an index that is not an integer or string literal", "no lowering",
+                            node.index.span)
+        target = self.lower(node.target)
+        kind = target.kind
+        if isinstance(index, str):
+            return self._get(target, index, node.span) if isinstance(kind, tuple) and kind[0] == "map" else \
+                V(_null("null"), "null")
+        if isinstance(kind, tuple) and kind[0] == "list":
+            return self.list_item(target, index)
+        if isinstance(kind, tuple) and kind[0] == "items":
+            position = index if index >= 0 else len(kind[1]) + index
+            if 0 <= position < len(kind[1]):
+                return V(f"({target.sql}).{_item(position)}", kind[1][position])
+        return V(_null("null"), "null")
+
+    @staticmethod
+    def list_item(values: V, index: int) -> V:
+        """Item `index` of a list (0-based, negative from the end), null out of range."""
+        size = f"CARDINALITY({values.sql})"
+        if index >= 0:
+            return V(f"CASE WHEN {size} > {index} THEN ({values.sql})[{index + 1}] END", values.kind[1])
+        return V(f"CASE WHEN {size} >= {-index} THEN ({values.sql})[{size} + {index + 1}] END", values.kind[1])
 
     def _get(self, value: V, key: str, span) -> V:
         if value.kind == "null":
@@ -903,15 +1024,23 @@ class Expressions(ExpressionLowering):
 
     def x_ListLiteral(self, node: ast.ListLiteral) -> V:
         items = [self.lower(i) for i in node.items]
-        kind = _common_kind([i.kind for i in items]) if items else None
-        if kind is None:
-            raise self.fail("list literal", "its items are of different kinds" if items else "an empty list has no "
-                            "type", node.span)
+        if not items:
+            return self.empty_list("null")
+        kind = _common_kind([i.kind for i in items])
+        if kind is None:  # a ROW of its positions: written item by item, read by a literal index only
+            kinds = tuple(i.kind for i in items)
+            row = "ROW(" + ", ".join(self._as(i, i.kind) for i in items) + ")"
+            return V(f"CAST({row} AS {sql_type(('items', kinds))})", ("items", kinds))
         # Maps whose null fields are typed in another item are cast to the one ROW type.
         lowered = [self._as(i, kind) if i.kind in ("null", kind) else f"CAST({i.sql} AS {sql_type(kind)})"
                    for i in items]
         # The length is part of the kind: the sink writes such a list item by item (see json_text).
         return V("ARRAY[" + ", ".join(lowered) + "]", ("list", kind, len(items)))
+
+    @staticmethod
+    def empty_list(item: Kind) -> V:
+        """An empty ARRAY of `item` (ARRAY[] has no type: one null item, removed)."""
+        return V(f"ARRAY_REMOVE(ARRAY[{_null(item)}], {_null(item)})", ("list", item))
 
     @staticmethod
     def _as(value: V, kind: Kind) -> str:
@@ -1058,12 +1187,8 @@ class Expressions(ExpressionLowering):
     def f_map_get(self, node, args) -> V:
         key = self._literal_arg(node, args, 1)
         target = args[0]
-        if isinstance(target, ast.Field) and len(target.path) == 1 and \
-                self.field_value(target.path[0]).sql == _ident(EVENT_COLUMNS["input_event"]):
-            found = self.rel.lookup(f"\0key {key}")
-            if found is None:
-                return V(_null("null"), "null")
-            return V(_ident(found[0]), found[1])
+        if isinstance(target, ast.Field) and len(target.path) == 1 and self.is_event(target.path[0]):
+            return self.event_key(key)
         return self._get(self.lower(target), key, node.span)
 
     def f_ucast(self, node, args) -> V:
@@ -1092,9 +1217,11 @@ class Expressions(ExpressionLowering):
         value = self.lower(args[0])
         is_list = isinstance(value.kind, tuple) and value.kind[0] == "list"
         empty_default = isinstance(args[2], ast.ListLiteral) and not args[2].items
+        if isinstance(value.kind, tuple) and value.kind[0] == "items":
+            raise self.fail("ucast of a list of items of different kinds to a collection", "a Flink ARRAY holds "
+                            "one kind", node.span)
         if empty_default:  # [] takes the type of the list it stands in for
-            item = value.kind[1] if is_list else "string"
-            default = V(f"ARRAY_REMOVE(ARRAY[{_null(item)}], {_null(item)})", ("list", item))
+            default = self.empty_list(value.kind[1] if is_list else "string")
         else:
             default = self.lower(args[2])
         if not is_list:
@@ -1133,7 +1260,7 @@ class Expressions(ExpressionLowering):
             if kind == "bool":
                 return V(f"CASE WHEN {value.sql} THEN 'true' WHEN NOT {value.sql} THEN 'false' END", "string")
             if isinstance(kind, tuple):
-                return V(_null("string"), "string")  # a list or map is no basic type: null
+                return V(_null("null"), "null")  # a list or map is no basic type: null
         elif target == "long":
             if kind == "int":
                 return value
@@ -1179,6 +1306,32 @@ class Expressions(ExpressionLowering):
     def f_upper(self, node, args) -> V:
         return self._string_function(node, args, "UPPER")
 
+    def f_len(self, node, args) -> V:
+        """Characters as the registry counts them, code points: CHAR_LENGTH counts UTF-16 units, so each
+        character beyond the BMP (two units) is first replaced by one."""
+        value = self.lower(args[0])
+        if value.kind != "string":
+            return V(_null("null"), "null")  # the Python engine's error: not a string
+        return V(f"CAST(CHAR_LENGTH(REGEXP_REPLACE({value.sql}, '[\\x{{10000}}-\\x{{10FFFF}}]', '_')) AS BIGINT)",
+                 "int")
+
+    def f_cidrmatch(self, node, args) -> V:
+        """The registry's cidrmatch as a Python function: its parsing of addresses and blocks is Python's
+        ipaddress module's."""
+        cidr_range, ip = self.lower(args[0]), self.lower(args[1])
+        if cidr_range.kind != "string" or ip.kind != "string":
+            return V(_null("bool"), "bool")  # null, or the Python engine's error: not a string
+        return V(f"{self.compiler.python_function('cidrmatch')}({cidr_range.sql}, {ip.sql})", "bool")
+
+    def f_from_json_object(self, node, args) -> V:
+        value = self.lower(args[0])
+        if value.kind == "null":
+            return value
+        raise self.fail(f"from_json_object of a value of kind {_kind_name(value.kind)}", NOT_LOWERED_FUNCTIONS[
+            node.name], node.span)
+
+    f_deserialize_json_object = f_from_json_object
+
     def f_split(self, node, args) -> V:
         delimiter = self._literal_arg(node, args, 1)
         if not delimiter:
@@ -1197,14 +1350,12 @@ class Expressions(ExpressionLowering):
             return values
         if not (isinstance(values.kind, tuple) and values.kind[0] == "list"):
             raise self.fail(f"mvindex of a value of kind {_kind_name(values.kind)}", "no lowering", node.span)
-        size = f"CARDINALITY({values.sql})"
-        if index >= 0:
-            return V(f"CASE WHEN {size} > {index} THEN ({values.sql})[{index + 1}] END", values.kind[1])
-        return V(f"CASE WHEN {size} >= {-index} THEN ({values.sql})[{size} + {index + 1}] END", values.kind[1])
+        return self.list_item(values, index)
 
     def f_mvappend(self, node, args) -> V:
         items, kinds = [], set()
-        for arg in args:
+        # A list literal's items are appended one by one, as the registry's mvappend flattens a list.
+        for arg in (item for a in args for item in (a.items if isinstance(a, ast.ListLiteral) else (a,))):
             value = self.lower(arg)
             if value.kind == "null":
                 continue
@@ -1212,9 +1363,10 @@ class Expressions(ExpressionLowering):
                 raise self.fail(f"mvappend of a value of kind {_kind_name(value.kind)}", "no lowering", arg.span)
             kinds.add(value.kind)
             items.append(value.sql)
-        if len(kinds) != 1:
-            raise self.fail("mvappend of values of different kinds" if kinds else "mvappend of nulls only",
-                            "a Flink ARRAY holds one kind", node.span)
+        if not kinds:
+            return self.empty_list("null")  # every value null: []
+        if len(kinds) > 1:
+            raise self.fail("mvappend of values of different kinds", "a Flink ARRAY holds one kind", node.span)
         kind = kinds.pop()
         # Null items are skipped (ARRAY_REMOVE with a null needle removes the nulls).
         return V(f"ARRAY_REMOVE(ARRAY[{', '.join(items)}], {_null(kind)})", ("list", kind))
@@ -1231,7 +1383,7 @@ class Expressions(ExpressionLowering):
             if key.value is not None:
                 entries[key.value] = self.lower(value)
         if not entries:
-            raise self.fail("create_map of no pairs", "Flink has no empty ROW", node.span)
+            return V(EMPTY_MAP_SQL, EMPTY_MAP)
         kind = ("map", tuple((k, v.kind) for k, v in entries.items()))
         row = "ROW(" + ", ".join(self._as(v, v.kind) for v in entries.values()) + ")"
         if any(_kind_name(v.kind) == "map" for v in entries.values()) and self.compiler.uses_python(row):
@@ -1345,17 +1497,19 @@ def compile_plan(plan: Plan, schema: dict[str, Kind] | None = None, wrapped: boo
 
 
 def event_keys(plan: Plan) -> list[str]:
-    """The keys the plan reads of the event: every map_get(input_event, "literal"). Any other use of
-    input_event is refused when its expression is lowered."""
+    """The keys the plan reads of the event: every map_get(input_event, "literal") and input_event.key.
+    Any other use of input_event is refused when its expression is lowered."""
     keys = set()
     for node in plan.nodes:
         for expression in node.expressions():
-            for call in ast.walk(expression):
-                if isinstance(call, ast.Call) and call.name == "map_get" and len(call.args) == 2:
-                    target, key = call.args
+            for part in ast.walk(expression):
+                if isinstance(part, ast.Call) and part.name == "map_get" and len(part.args) == 2:
+                    target, key = part.args
                     if isinstance(target, ast.Field) and target.path == ("input_event",) and \
                             isinstance(key, ast.Literal) and isinstance(key.value, str):
                         keys.add(key.value)
+                elif isinstance(part, ast.Field) and len(part.path) > 1 and part.path[0] == "input_event":
+                    keys.add(part.path[1])
     return sorted(keys)
 
 

@@ -9,6 +9,8 @@ SYSTEM FUNCTION ... LANGUAGE PYTHON), where Flink's own SQL cannot give the Pyth
   as it does in the Python engine (spec 5.2).
 - `parse_double`: Java's Double.parseDouble grammar (blanks, `d`/`f` suffixes, hex, "NaN") as the
   registry's function parses it.
+- `cidrmatch`: blocks and addresses parsed by Python's ipaddress, as the registry's function does; an
+  error (a block that does not parse) gives null, as in the Python engine.
 - `adaptive_gaussian`, `adaptive_quantile`: the streaming model of this engine (streaming_ml.py),
   fed one record at a time in arrival order. Its history is exact (integer sums, a sorted list),
   which Flink's OVER aggregates over doubles are not, and Python aggregate functions do not run in
@@ -26,6 +28,7 @@ from pyflink.table.udf import ScalarFunction, udf
 
 from ..functions.cast import parse_double as _parse_double
 from ..functions.math import ln as _ln
+from ..functions.network import cidrmatch as _cidrmatch
 from ..functions.math import log as _log
 from ..functions.time import strftime as _strftime
 from .streaming_ml import AdaptiveThreshold
@@ -49,7 +52,17 @@ def _strftime_or_null(epoch_ms, fmt, time_zone=None):
         return None
 
 
+def _cidrmatch_or_null(cidr_range, ip):
+    if cidr_range is None or ip is None:
+        return None
+    try:
+        return _cidrmatch(cidr_range, ip)
+    except ValueError:
+        return None
+
+
 parse_double = udf(_safely(_parse_double), result_type=DataTypes.DOUBLE())
+cidrmatch = udf(_cidrmatch_or_null, result_type=DataTypes.BOOLEAN())
 strftime = udf(_strftime_or_null, result_type=DataTypes.STRING())
 
 
