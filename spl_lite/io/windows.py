@@ -5,10 +5,12 @@ from __future__ import annotations
 import calendar
 import functools
 import re
-import xml.etree.ElementTree as ET
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 _EVT_NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
 _XML_QUOTES = {"&quot;": '"', "&apos;": "'"}
@@ -438,6 +440,9 @@ def _parse_xml_event(raw: str) -> tuple[dict, dict]:
 
 
 def _parse_xml(text: str) -> ET.Element:
+    # Imported here: of the raw shapes, only XML records parsed whole need it.
+    import xml.etree.ElementTree as ET
+
     try:
         return ET.fromstring(text)
     except ET.ParseError as exc:
