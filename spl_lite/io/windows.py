@@ -375,7 +375,8 @@ def iso_times_ms(values: list) -> list[int | None]:
         lengths = np.fromiter((len(value) if value.__class__ is str else 0 for value in values), dtype=np.intp,
                               count=len(values))
         groups = []
-        for length in np.unique(lengths[(lengths >= 19) & (lengths <= 40)]).tolist():
+        # Not np.unique, whose first call imports numpy.ma (a twentieth of a run's start-up).
+        for length in sorted(set(lengths[(lengths >= 19) & (lengths <= 40)].tolist())):
             positions = np.flatnonzero(lengths == length)
             groups.append((positions, "".join([values[p] for p in positions.tolist()])))
     for positions, joined in groups:
