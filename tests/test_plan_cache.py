@@ -53,7 +53,8 @@ def test_a_run_from_a_cached_plan_imports_no_parser_nor_process_pool(cache, tmp_
     show = ("import sys, runpy; sys.argv = ['spl-lite'] + sys.argv[1:]\n"
             "try:\n    runpy.run_module('spl_lite.cli', run_name='__main__')\n"
             "except SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('lark', 'multiprocessing', 'concurrent.futures') if m in sys.modules), file=sys.stderr)")
+            "print(sorted(m for m in ('lark', 'multiprocessing', 'concurrent.futures') if m in sys.modules),"
+            " file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", show, "run", str(REFERENCE), "--input", str(EXAMPLE), "--output",
                              str(tmp_path / "again.jsonl"), "--no-progress", "--workers", "1"],
                             capture_output=True, text=True, env={**os.environ, plan_cache.CACHE_ENV: str(cache)})
