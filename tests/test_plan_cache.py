@@ -2,11 +2,15 @@
 damaged, foreign or made by other code, and a run gives the same bytes with or without them."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from conftest import EXAMPLE, REFERENCE, cli_in_process
 
 from spl_lite.driver import plan_cache
-from spl_lite.plan import program
+from spl_lite.syntax import parse
 
 # A search with a warning, which a plan read back must still print.
 WARNS = ('| from read_ssa_enriched_events() | eval n = ucast(map_get(input_event, "process_name"), "string", null) '
@@ -37,9 +41,24 @@ def test_a_plan_read_back_runs_as_the_one_planned(cache, tmp_path, monkeypatch):
             raise AssertionError("parsed again")
 
         with monkeypatch.context() as patched:
-            patched.setattr(program, "parse", not_again)
+            patched.setattr(parse, "parse", not_again)
             assert run(path, tmp_path / "second.jsonl") == first
     assert "warning[W0201]" in first[1]
+
+
+def test_a_run_from_a_cached_plan_imports_no_parser_nor_process_pool(cache, tmp_path):
+    """What a run reads back needs neither Lark nor multiprocessing, which are a tenth of every
+    start-up: a real interpreter, as each run starts one."""
+    run(REFERENCE, tmp_path / "planned.jsonl")
+    show = ("import sys, runpy; sys.argv = ['spl-lite'] + sys.argv[1:]\n"
+            "try:\n    runpy.run_module('spl_lite.cli', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('lark', 'multiprocessing', 'concurrent.futures') if m in sys.modules),"
+            " file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", show, "run", str(REFERENCE), "--input", str(EXAMPLE), "--output",
+                             str(tmp_path / "again.jsonl"), "--no-progress", "--workers", "1"],
+                            capture_output=True, text=True, env={**os.environ, plan_cache.CACHE_ENV: str(cache)})
+    assert result.stderr.strip().splitlines()[-1] == "[]", result.stderr
 
 
 @pytest.mark.parametrize("damage", [b"", b"{not json", b'{"text": "x", "plan": [], "warnings": []}',

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from spl_lite import Search, SplError
-from spl_lite.syntax.parse import MAX_SEARCH_BYTES
+from spl_lite.syntax.text import MAX_SEARCH_BYTES
 
 
 def test_a_text_over_the_limit_is_refused_at_once():

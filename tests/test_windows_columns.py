@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from conftest import RAW, REFERENCE, cli_in_process, needs_raw
+from spl_lite.io import windows
 from spl_lite.io.formats import InputConverter
 from spl_lite.io.projection import ProjectedDecoder
 from spl_lite.io.windows_columns import _ENRICHED_KEYS, WindowsJsonDecoder
@@ -96,6 +97,15 @@ def test_missing_null_and_odd_values_are_normalised_as_record_by_record():
         {"EventId": 1, "UtcTime": "2018-12-04 00:31:24"},  # eqllib without Image: no Sysmon
         {**EVTX_4688, "TimeGenerated": "2019-01-15 04:15:26.5", "EventID": "4688", "ProviderName": None},
     ))
+
+
+@pytest.mark.parametrize("text", ["plain", "1 &gt; out.txt", "&amp;lt;", "&lt;&gt;&quot;&apos;&amp;", "&&amp;amp;;",
+                                  "&quot", "a & b", "&#60;", "&AMP;"])
+def test_nxlog_event_data_is_unescaped_as_xml_sax_unescapes_it(text):
+    from xml.sax.saxutils import unescape
+
+    assert windows.xml_unescaped(text) == unescape(text, {"&quot;": '"', "&apos;": "'"})
+    assert_same(lines_of({**NXLOG_SYSMON, "CommandLine": text, "Image": f"C:\\{text}.exe", "User": f"D\\{text}"}))
 
 
 def test_a_rendered_message_fills_what_the_record_lacks():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from ..syntax.parse import MAX_SEARCH_BYTES
+from ..syntax.text import MAX_SEARCH_BYTES
 from ..core.errors import BAD_INPUT, SplError
 from . import plan_cache
 from .api import Search

@@ -19,11 +19,8 @@ column is used.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Iterator
@@ -241,6 +238,10 @@ class ParallelHead:
         tasks = [(path, start, end) for path in self.paths for start, end in byte_ranges(path, size)]
         setup = (self.plan, self.head_last, self.batch_size, self.inputs.input_format, self.projected_keys,
                  self.deferred_keys, self.pushed)
+        # Imported here: a run in one process needs none of it.
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         # A process pool that notices a worker dying (BrokenProcessPool) instead of waiting forever.
         with ProcessPoolExecutor(self.workers, multiprocessing.get_context("fork"), _start_worker, setup) as pool:
             line_base: dict[str, int] = {}
@@ -278,6 +279,8 @@ class ParallelHead:
 def _in_order(pool, tasks: list, ahead: int) -> Iterator[tuple[tuple, ChunkResult]]:
     """(task, result) in task order, with at most `ahead` tasks submitted and not yet yielded
     (mapping over all tasks at once would run them as fast as the workers can and keep every result)."""
+    from concurrent.futures.process import BrokenProcessPool
+
     remaining = iter(tasks)
     running = deque((task, pool.submit(_run_range, task)) for task in islice(remaining, ahead))
     workers = _worker_processes(pool, {})

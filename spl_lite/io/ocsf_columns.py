@@ -145,7 +145,8 @@ def _per_distinct(made: Callable, inputs: list[list], memo: dict, shared_list: b
     single = len(inputs) == 1
     if len(memo) > _MEMO_SIZE:
         memo.clear()
-    for key in dict.fromkeys(keys).keys() - memo.keys():
+    # Not `dict.fromkeys(keys).keys() - memo.keys()`, which walks every key of the memo.
+    for key in [key for key in dict.fromkeys(keys) if key not in memo]:
         try:
             args = [None if value is UNSET else orjson.loads(value) if value.__class__ is bytes else value
                     for value in ((key,) if single else key)]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import calendar
 import functools
 import re
-import xml.etree.ElementTree as ET
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
 _EVT_NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
-_XML_QUOTES = {"&quot;": '"', "&apos;": "'"}
 SYSMON_PROCESS_CREATE = 1
 SECURITY_PROCESS_CREATE = 4688
 
@@ -120,12 +121,9 @@ def process_creation(record: dict, fmt: str | None = None) -> dict | None:
         }
         data = record["event_data"]
     elif fmt == "nxlog":
-        # Imported here: xml.sax pulls in urllib, a tenth of the start-up time of every run.
-        from xml.sax.saxutils import unescape
-
         system = record
         # NXLog copies EventData values still XML-escaped (`1&gt; out.txt`); its own Message shows them plain.
-        data = {k: unescape(v, _XML_QUOTES) if isinstance(v, str) else v for k, v in record.items()}
+        data = {k: xml_unescaped(v) if isinstance(v, str) else v for k, v in record.items()}
     else:
         system = record
         data = record
@@ -377,7 +375,8 @@ def iso_times_ms(values: list) -> list[int | None]:
         lengths = np.fromiter((len(value) if value.__class__ is str else 0 for value in values), dtype=np.intp,
                               count=len(values))
         groups = []
-        for length in np.unique(lengths[(lengths >= 19) & (lengths <= 40)]).tolist():
+        # Not np.unique, whose first call imports numpy.ma (a twentieth of a run's start-up).
+        for length in sorted(set(lengths[(lengths >= 19) & (lengths <= 40)].tolist())):
             positions = np.flatnonzero(lengths == length)
             groups.append((positions, "".join([values[p] for p in positions.tolist()])))
     for positions, joined in groups:
@@ -437,7 +436,20 @@ def _parse_xml_event(raw: str) -> tuple[dict, dict]:
     return system, _xml_data(root)
 
 
+def xml_unescaped(text: str) -> str:
+    """Text with XML's five predefined entities read back, `&amp;` last (`&amp;lt;` is `&lt;`), as
+    xml.sax.saxutils.unescape does with the quotes added; not imported from there, as it pulls in
+    urllib and http.client, a tenth of a run's start-up."""
+    if "&" not in text:
+        return text
+    return (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'")
+            .replace("&amp;", "&"))
+
+
 def _parse_xml(text: str) -> ET.Element:
+    # Imported here: of the raw shapes, only XML records parsed whole need it.
+    import xml.etree.ElementTree as ET
+
     try:
         return ET.fromstring(text)
     except ET.ParseError as exc:

@@ -447,7 +447,7 @@ def _per_distinct(function: Callable, inputs: list) -> tuple[list, list[int]]:
         memo = _MEMOS[function, len(inputs), *null] = {}
     if len(varying) == 1:
         keys = varying[0]
-        new = dict.fromkeys(keys).keys() - memo.keys()
+        new = _unseen(keys, memo)
         if new:
             if len(inputs) == 1:
                 _call_each(memo, new, lambda value: function(None if value is UNSET else value))
@@ -461,7 +461,7 @@ def _per_distinct(function: Callable, inputs: list) -> tuple[list, list[int]]:
                 _call_each(memo, new, one)
     else:
         keys = list(zip(*varying)) if varying else [()] * len(inputs[0])
-        new = dict.fromkeys(keys).keys() - memo.keys()
+        new = _unseen(keys, memo)
         if new:
             slots = [i for i in range(len(inputs)) if i not in null]
 
@@ -480,7 +480,13 @@ def _per_distinct(function: Callable, inputs: list) -> tuple[list, list[int]]:
     return result, positions
 
 
-def _call_each(memo: dict, inputs: set, function: Callable) -> None:
+def _unseen(keys: Sequence, memo: dict) -> list:
+    """The distinct keys not in the memo. Not `dict.fromkeys(keys).keys() - memo.keys()`: a set
+    difference with a view walks every key of the memo, up to _MEMO_SIZE of them, for each column."""
+    return [key for key in dict.fromkeys(keys) if key not in memo]
+
+
+def _call_each(memo: dict, inputs: list, function: Callable) -> None:
     for key in inputs:
         try:
             memo[key] = function(key)
@@ -497,12 +503,10 @@ def _unescaping(function: Callable, count: int) -> Callable:
     found = _UNESCAPING.get((function, count))
     if found is not None:
         return found
-    # Imported here: xml.sax pulls in urllib, a tenth of the start-up time of every run.
-    from xml.sax.saxutils import unescape
+    unescape = windows.xml_unescaped
 
     def unescaped(*values: Any) -> Any:
-        return function(*(unescape(v, windows._XML_QUOTES) if isinstance(v, str) and "&" in v else v
-                          for v in values[:count]), *values[count:])
+        return function(*(unescape(v) if isinstance(v, str) else v for v in values[:count]), *values[count:])
     _UNESCAPING[function, count] = unescaped
     return unescaped
 

@@ -23,6 +23,7 @@ rejects.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from operator import attrgetter
 from typing import Annotated
 
@@ -77,8 +78,10 @@ def _value(quote: str) -> str:
     return f"[^{quote}<\t\n{_UNLIKE_ITSELF}]*"
 
 
+@lru_cache(maxsize=None)
 def _layout(quote: str) -> re.Pattern:
-    """The whole record, with attribute values in these quotes."""
+    """The whole record, with attribute values in these quotes (compiled at first use: a run of
+    other shapes spares the time)."""
     value = _value(quote)
 
     def attribute(name: str, group: str | None) -> str:
@@ -104,8 +107,7 @@ def _data(quote: str, names: tuple[str, ...]) -> re.Pattern:
     return re.compile(f"<Data Name={quote}({'|'.join(map(re.escape, names))}){quote}>([^<]*)")
 
 
-_QUOTES = "'\""
-_LAYOUTS = {quote: _layout(quote) for quote in _QUOTES}
+_QUOTES = ("'", '"')
 # A Data name spelled with a reference, which the names looked for would miss: the record goes whole.
 _NAME_REFERENCE = re.compile("<Data Name=(?:'[^'&]*|\"[^\"&]*)&")
 _START = "<Event xmlns="
@@ -164,7 +166,7 @@ class WindowsXmlDecoder:
         plan_of, plan, needed = self._plans, self._plan, self._needed_data
         for raw in map(_RAW, records):
             quote = raw[len(_START):len(_START) + 1] if raw.startswith(_START) else None
-            found = _LAYOUTS[quote].fullmatch(raw) if quote in _LAYOUTS else None
+            found = _layout(quote).fullmatch(raw) if quote in _QUOTES else None
             if found is None and not raw.lstrip().startswith("<Event"):
                 if "EventCode=" not in raw:
                     return None  # no Windows event (windows.detect_format): another shape of line

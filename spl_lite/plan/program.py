@@ -9,7 +9,7 @@ import re
 
 from ..core.errors import BAD_ARGUMENT, SYNTAX, TEMPLATE_PLACEHOLDER, UNKNOWN_COMMAND, UNKNOWN_VARIABLE, SplError
 from ..syntax import ast
-from ..syntax.parse import parse, paused_gc, regions, tokens
+from ..syntax.text import paused_gc, regions, span_at, tokens
 from .commands import COMMANDS, command_for
 from .commands.sink import Sink
 from .logical import Plan
@@ -26,6 +26,8 @@ _RESYNC_BUDGET = 2_000_000
 
 def plan_text(text: str) -> Plan:
     """Parse and plan search text; raises SplError on the first problem found."""
+    from ..syntax.parse import parse  # Lark: imported only to parse, which a cached plan spares
+
     with paused_gc():
         try:
             program = parse(text)
@@ -106,9 +108,7 @@ def _named_cause(error: SplError, text: str) -> SplError:
 
 
 def _not_a_command(text: str, name: str, word: str, begin: int, finish: int) -> SplError:
-    from ..syntax.parse import _span_at
-
-    span = _span_at(text, begin, finish)
+    span = span_at(text, begin, finish)
     after = text[finish:].lstrip()
     if re.match(r"=\s*\|", after):  # `name = | from ...`: a binding without its `$`
         return SplError(
@@ -127,6 +127,8 @@ def diagnose(text: str) -> tuple[list[SplError], list[SplError]]:
     """(errors, warnings) of a text, all of them: after a syntax error the command holding it is
     blanked out and the rest parsed again; each statement is planned on its own (one that parsed
     only after blanking is not planned, nor are those reading a `$variable` that failed)."""
+    from ..syntax.parse import parse
+
     errors: list[SplError] = []
     blanked: list[tuple[int, int]] = []
     current = text

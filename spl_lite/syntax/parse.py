@@ -1,10 +1,8 @@
 """Search text -> AST, through the Lark grammar; syntax errors become positioned SplErrors."""
 from __future__ import annotations
 
-import gc
 import re
 import threading
-from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 
@@ -12,11 +10,8 @@ import lark
 from lark import Token
 
 from . import ast
-from ..core.errors import SYNTAX, TEMPLATE_PLACEHOLDER, TOO_LARGE, Span, SplError
-
-# The longest search text accepted, in UTF-8 bytes: the same bound as a search file's (driver/searches.py).
-# Parsing and planning are linear in the text, about 1 s per 150 kB; 4 MiB takes a minute or so.
-MAX_SEARCH_BYTES = 4 << 20
+from ..core.errors import SYNTAX, TEMPLATE_PLACEHOLDER, Span, SplError
+from .text import check_size, paused_gc, span_at, tokens
 
 
 @lru_cache(maxsize=1)
@@ -53,30 +48,6 @@ def parse(text: str) -> ast.Program:
             raise _syntax_error(error, text) from None
         finally:
             _BUILDER.in_parentheses.clear()
-
-
-def check_size(text: str) -> None:
-    size = len(text) if len(text) * 4 <= MAX_SEARCH_BYTES else len(text.encode("utf-8", "surrogatepass"))
-    if size > MAX_SEARCH_BYTES:
-        raise SplError(
-            TOO_LARGE,
-            f"the search is {size:,} bytes long, over the limit of {MAX_SEARCH_BYTES:,} bytes",
-            hint="split it into several searches; is this really a search?",
-        )
-
-
-@contextmanager
-def paused_gc():
-    """No cyclic garbage collection while a tree is built: every object made survives, so each
-    collection would walk all of them again, and a long search took time growing faster than
-    its length (issue 14 item 7). Parsing and planning make no cycles worth collecting."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _span_of_token(token: Token) -> Span:
@@ -472,11 +443,6 @@ def _syntax_error(error: lark.exceptions.UnexpectedInput, text: str) -> SplError
     return SplError(SYNTAX, "unexpected end of input", Span(text.count("\n") + 1, 1, offset, offset))
 
 
-def _span_at(text: str, start: int, end: int) -> Span:
-    line = text.count("\n", 0, start) + 1
-    return Span(line, start - (text.rfind("\n", 0, start) + 1) + 1, start, end)
-
-
 # ---- named causes of syntax errors: mistakes whose plain "unexpected token" would mislead ----
 _SPL1_START = re.compile(
     r"\s*(?:(search)\s+)?(?:(index|sourcetype|source|host|eventtype|tag)\s*!?=|([A-Za-z_][\w.]*)\s*!?=\s*[\w\"*])",
@@ -496,7 +462,7 @@ def _spl1(text: str) -> SplError | None:
     return SplError(
         SYNTAX,
         "this is SPL1 (Splunk's search-head language); spl-lite reads SPL2 pipelines",
-        _span_at(text, start, start + len(word)),
+        span_at(text, start, start + len(word)),
         hint="start with `| from read_ssa_enriched_events()` and write the conditions after `| where`",
         notes=[
             'SPL1 `index=main sourcetype=S process_name=cmd.exe` is SPL2 `| from read_ssa_enriched_events() '
@@ -532,7 +498,7 @@ def _duration_words(error, text: str) -> SplError | None:
     return SplError(
         SYNTAX,
         f"`{written}` is not a duration",
-        _span_at(text, number.start(1), token.end_pos),
+        span_at(text, number.start(1), token.end_pos),
         hint=f"write `{number.group(1)}{unit}`: a number and a unit (ms, s, m, h, d, w), no space between",
     )
 
@@ -559,51 +525,6 @@ def _runaway_string(error, text: str) -> SplError | None:
     return SplError(
         SYNTAX,
         "this string runs over several lines: is its closing `\"` missing?",
-        _span_at(text, opening, opening + 1),
+        span_at(text, opening, opening + 1),
         hint="close it with `\"` on the line where it starts",
     )
-
-
-# ---- splitting text into statements and commands without parsing it (error recovery) ----
-_SCAN = re.compile(
-    r"""(?P<string>"(?:\\.|[^"\\])*"?)|(?P<quoted>`[^`\n]*`?|'[^'\n]*'?)|(?P<comment>/\*.*?(?:\*/|\Z))"""
-    r"""|(?P<sep>[|;])|(?P<word>[\w.$]+)|(?P<space>\s+)|(?P<other>.)""",
-    re.S,
-)
-_REGEX_LITERAL = re.compile(r"/(\\.|\[(\\.|[^\]\\])*\]|[^/\\\[])+/[a-z]*", re.S)
-
-
-def tokens(text: str):
-    """(kind, start, end) of the text's strings, quoted names, comments, regexes, `|` and `;`
-    separators, words and other characters; a `/` after a number, `)` or `]` is division."""
-    position, previous = 0, ""
-    while position < len(text):
-        if text[position] == "/" and text[position + 1 : position + 2] != "*" and not (
-            previous[:1].isdigit() or previous in (")", "]")
-        ):
-            found = _REGEX_LITERAL.match(text, position)
-            if found:
-                yield "regex", position, found.end()
-                position, previous = found.end(), "/"
-                continue
-        found = _SCAN.match(text, position)
-        kind = found.lastgroup
-        yield kind, position, found.end()
-        if kind not in ("space", "comment"):
-            previous = found.group()
-        position = found.end()
-
-
-def regions(text: str, offset: int, separators: str) -> tuple[int, int]:
-    """[start, end) of the command (separators "|;") or statement (";") holding `offset`: from
-    just after the separator before it to the next separator at or after it."""
-    start, end = 0, len(text)
-    for kind, begin, finish in tokens(text):
-        if kind != "sep" or text[begin] not in separators:
-            continue
-        if begin < offset:
-            start = finish
-        else:
-            end = begin
-            break
-    return start, end
