@@ -18,6 +18,7 @@ the rows by their codes.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Callable
 
 import numpy as np
@@ -58,7 +59,7 @@ class TextIndex:
         self.values, self.codes = values, codes  # codes: each row's value, None when values are the rows
         self.nulls = np.asarray(values == None, dtype=bool)  # noqa: E711
         self.has_nulls = bool(self.nulls.any())
-        self._searchable: dict[bool, tuple[str, np.ndarray, np.ndarray]] = {}
+        self._searchable: dict[bool, tuple[str, list[int], np.ndarray]] = {}
 
     def containing(self, text: str, ignore_case: bool) -> tuple[np.ndarray, np.ndarray] | None:
         """(the values holding `text`, the values this cannot tell: not ASCII when ignoring case);
@@ -72,12 +73,12 @@ class TextIndex:
             return hits, unsure
         find, position = joined.find, joined.find(text)
         while position >= 0:
-            value = int(np.searchsorted(ends, position, side="right"))
+            value = bisect_right(ends, position)
             hits[value] = True
             position = find(text, ends[value])
         return hits, unsure
 
-    def _joined(self, ignore_case: bool) -> tuple[str, np.ndarray, np.ndarray]:
+    def _joined(self, ignore_case: bool) -> tuple[str, list[int], np.ndarray]:
         found = self._searchable.get(ignore_case)
         if found is None:
             texts = ["" if v is None else v for v in self.values]
@@ -87,7 +88,8 @@ class TextIndex:
                 unsure = ~ascii
                 texts = [t.lower() if a else "" for t, a in zip(texts, ascii)]
             # A text without a line break found in the joined string lies within one value.
-            ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.intp, count=len(texts)) + 1)
+            # (a list: bisect finds a position's value in it without numpy's per-call cost)
+            ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.intp, count=len(texts)) + 1).tolist()
             found = self._searchable[ignore_case] = ("\n".join(texts), ends, unsure)
         return found
 
