@@ -162,11 +162,13 @@ class Batch:
 
     def decoded(self, names: frozenset[str] | None) -> "Batch":
         """This batch with its deferred columns among `names` (all when None) decoded."""
-        late = [name for name, column in self.columns.items()
-                if column.__class__ is DeferredColumn and (names is None or name in names)]
+        columns = self.columns
+        # Looked up by the names (a node uses a few) rather than over every column, once per node.
+        late = [name for name in (columns if names is None else names)
+                if columns.get(name).__class__ is DeferredColumn]
         if not late:
             return self
-        columns = dict(self.columns)
+        columns = dict(columns)
         for name in late:
             columns[name] = columns[name].values()
         return Batch(columns, self.row_ids, self.absent)
