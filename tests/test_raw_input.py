@@ -454,3 +454,25 @@ def test_workers_convert_raw_lines_too(tmp_path):
     assert runs[0].stdout == runs[1].stdout and runs[0].stdout.count(b"\n") == 38
     for result in runs:
         assert "149 raw Windows records normalised, 149 skipped: not process creation" in result.err
+
+
+def test_a_batch_of_enriched_events_becomes_the_documents_each_becomes_alone():
+    """ocsf.from_enriched_events (flat batches, shared parts) writes the bytes from_enriched writes,
+    key order included, for generated events and for odd values: nulls, missing keys, numbers and
+    booleans where text is usual (1, 1.0 and True are one dict key), lists, maps (cleaned)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from generate_events import generate
+
+    events = [orjson.loads(line) for line in generate(400, seed=5, rare_rate=0.05)]
+    odd = [
+        {},
+        {"_time": "12a", "event_id": 1, "dest_device_id": 1, "dest_user_id": True, "process_name": 1.0},
+        {"_time": None, "event_id": "4688", "dest_device_id": True, "dest_user_id": 1, "process_name": True},
+        {"dest_device_id": 1.0, "dest_user_id": 1.0, "process_name": 1, "parent_process_name": 1},
+        {"dest_device_id": None, "process_hash": "MD5=AB,bad", "parent_process_name": "C:/x/y.exe"},
+        {"process": {"a": None, "b": {}}, "dest_user_id": "u", "parent_process_name": ["a"]},
+        {"process_path": {"x": 1}, "process_name": "n.exe"},
+        {"dest_device_id": "", "dest_user_id": "", "parent_process_name": "", "process_hash": ""},
+    ]
+    every = events + odd + events[:50]
+    assert orjson.dumps(ocsf.from_enriched_events(every)) == orjson.dumps([ocsf.from_enriched(e) for e in every])

@@ -148,3 +148,52 @@ def test_explain_lists_the_expressions_several_searches_share():
     text = physical.choose([first, second]).explain()
     assert 'shared: 2 expressions' in text and '2 searches: lower(map_get(input_event, "n"))' in text
     assert "shared" not in physical.choose([first]).explain()
+
+
+def test_a_condition_over_an_encoded_column_is_evaluated_per_distinct_value():
+    """A `where` of comparisons on one dictionary-encoded field runs over its distinct values, and
+    gives what it gives alone; other calls (cidrmatch, whose "bad" is a record error) do not."""
+    searches = [
+        SSA + '| eval n = lower(map_get(input_event, "n")) | where n = "10.0.0.0/8" OR n LIKE "192.%" | select n' + SINK,
+        SSA + '| eval m = lower(map_get(input_event, "n")) | where m LIKE "192.%" OR m = "10.0.0.0/8" | select m' + SINK,
+        SSA + '| eval n = lower(map_get(input_event, "n")) | where cidrmatch(n, "10.1.2.3") | select n' + SINK,
+        SSA + '| eval k = lower(map_get(input_event, "n")) | where cidrmatch(k, "10.1.2.3") | select k' + SINK,
+    ]
+    plans = [plan_text(text) for text in searches]
+    values = ["10.0.0.0/8", "BAD", "192.168.0.0/16", "10.0.0.0/8", "bad", "8.8.8.8"] * 3
+    events = [{"n": v} for v in values]
+
+    def outputs(shared):
+        got = [[] for _ in plans]
+        runs = [Execution(plan, lambda sink, batch, out=out: out.extend(batch.records()), shared=shared)
+                for plan, out in zip(plans, got)]
+        converted = runs[0].inputs.convert(events)
+        for run in runs:
+            run.push_converted(converted)
+        return got, [(run.record_errors.count, run.record_errors.examples) for run in runs]
+
+    shared = SharedWork()
+    together = outputs(shared)
+    assert together == outputs(None)
+    assert together[1][2][0] == together[1][3][0] == 1  # "bad", counted once as its memoised call counts it
+    assert [len(out) for out in together[0]] == [9, 9, 6, 6]
+    # The first search's condition (and the second's: the same ORs in another order are another
+    # expression) went over the 4 distinct values; cidrmatch went over the rows.
+    assert shared.by_distinct_value == 2
+
+
+def test_a_memo_over_distinct_values_judges_its_worth_by_the_rows_they_stand_for():
+    import numpy as np
+
+    from spl_lite.core.batch import Batch, distinct_values
+    from spl_lite.engine.expressions import _Mapped
+
+    # 600 values of 6,000 rows: most rows repeat a value, so the memo is worth keeping.
+    values = np.array([f"v{i}" for i in range(600)], dtype=object)
+    column = distinct_values(values, frozenset((str,)), 6000)
+    mapped = _Mapped(lambda batch: batch.columns["x"], str.upper)
+    assert list(mapped(Batch({"x": column}, np.arange(600)))) == [v.upper() for v in values]
+    assert mapped.memo is not None
+    alone = _Mapped(lambda batch: batch.columns["x"], str.upper)
+    alone(Batch({"x": values}, np.arange(600)))
+    assert alone.memo is None  # as many new values as rows

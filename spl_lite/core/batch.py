@@ -28,15 +28,18 @@ class KnownColumn(np.ndarray):
     counters and string membership tests work per distinct value, the workers send the encoding
     as it is. Only `known()`, `coded()` and `take_rows()` vouch for facts: any array numpy derives
     from a KnownColumn (a slice, a comparison) has none. `distinct` may hold equal values twice,
-    never unequal values under one code; `kinds` may name types that do not occur.
+    never unequal values under one code; `kinds` may name types that do not occur. `stands_for`,
+    when set, is the number of rows of a longer column whose distinct values these are (a memo
+    judges its worth by rows, not by values).
     """
 
     kinds: frozenset[type] | None
     distinct: np.ndarray | None
     codes: np.ndarray | None
+    stands_for: int | None
 
     def __array_finalize__(self, obj) -> None:
-        self.kinds = self.distinct = self.codes = None
+        self.kinds = self.distinct = self.codes = self.stands_for = None
 
     def __iter__(self):
         # numpy iterates a subclass element by element through the generic sequence protocol,
@@ -69,6 +72,19 @@ def encoding(column: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 def kinds_of(column: np.ndarray) -> frozenset[type] | None:
     return column.kinds if column.__class__ is KnownColumn else None
+
+
+def distinct_values(values: np.ndarray, kinds: frozenset[type] | None, rows: int) -> KnownColumn:
+    """The distinct values of a column of `rows` rows, as a column of their own."""
+    column = known(values, kinds)
+    column.stands_for = rows
+    return column
+
+
+def rows_represented(column: np.ndarray) -> int:
+    """The rows a column's values stand for: its length, or more for distinct_values."""
+    found = column.stands_for if column.__class__ is KnownColumn else None
+    return len(column) if found is None else found
 
 
 def null_mask(column: np.ndarray) -> np.ndarray:
@@ -146,11 +162,13 @@ class Batch:
 
     def decoded(self, names: frozenset[str] | None) -> "Batch":
         """This batch with its deferred columns among `names` (all when None) decoded."""
-        late = [name for name, column in self.columns.items()
-                if column.__class__ is DeferredColumn and (names is None or name in names)]
+        columns = self.columns
+        # Looked up by the names (a node uses a few) rather than over every column, once per node.
+        late = [name for name in (columns if names is None else names)
+                if columns.get(name).__class__ is DeferredColumn]
         if not late:
             return self
-        columns = dict(self.columns)
+        columns = dict(columns)
         for name in late:
             columns[name] = columns[name].values()
         return Batch(columns, self.row_ids, self.absent)

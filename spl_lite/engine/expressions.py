@@ -22,7 +22,8 @@ from ..core.values import compare, equals, is_number, to_text, type_name
 from . import checkpoint as _checkpoint
 from ..plan.rules.shared_work import shareable_column
 from .sharing import SharedWork, TextIndex
-from ..core.batch import TEXT_KINDS, Batch, coded, encoding, known, kinds_of, null_mask, object_column, take_rows, values_in_use
+from ..core.batch import (TEXT_KINDS, Batch, coded, encoding, known, kinds_of, null_mask, object_column,
+                          rows_represented, take_rows, values_in_use)
 
 
 class Constant:
@@ -467,7 +468,7 @@ class _Mapped:
             values, codes = values_in_use(*encoded)
             if len(values) * 2 < len(codes):
                 return take_rows(self._map_values(values, len(codes)), codes)
-        return self._map_values(column, len(column))
+        return self._map_values(column, rows_represented(column))
 
     def _map_values(self, column: np.ndarray, rows: int) -> np.ndarray:
         """The results for `column`, which stands for `rows` rows (for judging the memo's worth)."""

@@ -11,16 +11,20 @@ with the per-record errors its computation counted, which every search that read
 
 A shared result holding only text and null is dictionary-encoded once (`encode_text`) when its
 values repeat, so that every search's calls over it (`lower`, `like`, `match_regex`) run once per
-distinct value of the batch rather than once per record.
+distinct value of the batch rather than once per record. A condition over such a column (a whole
+`where` on one field: its comparisons and the ANDs and ORs joining them; plan/rules/shared_work.py
+condition_per_value) is evaluated once over the column's distinct values, and its result spread to
+the rows by their codes.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Callable
 
 import numpy as np
 
-from ..core.batch import TEXT_KINDS, Batch, coded, encoding, kinds_of, values_in_use
-from ..plan.rules.shared_work import dotted_names, structure
+from ..core.batch import TEXT_KINDS, Batch, coded, distinct_values, encoding, kinds_of, values_in_use
+from ..plan.rules.shared_work import condition_per_value, dotted_names, structure
 
 
 def encode_text(column: np.ndarray) -> np.ndarray | None:
@@ -55,7 +59,7 @@ class TextIndex:
         self.values, self.codes = values, codes  # codes: each row's value, None when values are the rows
         self.nulls = np.asarray(values == None, dtype=bool)  # noqa: E711
         self.has_nulls = bool(self.nulls.any())
-        self._searchable: dict[bool, tuple[str, np.ndarray, np.ndarray]] = {}
+        self._searchable: dict[bool, tuple[str, list[int], np.ndarray]] = {}
 
     def containing(self, text: str, ignore_case: bool) -> tuple[np.ndarray, np.ndarray] | None:
         """(the values holding `text`, the values this cannot tell: not ASCII when ignoring case);
@@ -69,12 +73,12 @@ class TextIndex:
             return hits, unsure
         find, position = joined.find, joined.find(text)
         while position >= 0:
-            value = int(np.searchsorted(ends, position, side="right"))
+            value = bisect_right(ends, position)
             hits[value] = True
             position = find(text, ends[value])
         return hits, unsure
 
-    def _joined(self, ignore_case: bool) -> tuple[str, np.ndarray, np.ndarray]:
+    def _joined(self, ignore_case: bool) -> tuple[str, list[int], np.ndarray]:
         found = self._searchable.get(ignore_case)
         if found is None:
             texts = ["" if v is None else v for v in self.values]
@@ -84,7 +88,8 @@ class TextIndex:
                 unsure = ~ascii
                 texts = [t.lower() if a else "" for t, a in zip(texts, ascii)]
             # A text without a line break found in the joined string lies within one value.
-            ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.intp, count=len(texts)) + 1)
+            # (a list: bisect finds a position's value in it without numpy's per-call cost)
+            ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.intp, count=len(texts)) + 1).tolist()
             found = self._searchable[ignore_case] = ("\n".join(texts), ends, unsure)
         return found
 
@@ -100,15 +105,18 @@ class SharedWork:
     def __init__(self) -> None:
         self._by_column: dict[int, tuple[object, dict]] = {}
         self.computed = self.reused = 0
+        self.by_distinct_value = 0  # of the computed: evaluated over a column's distinct values
         # Expressions whose results did not repeat enough to be worth encoding: not tried again.
         self._unencoded: set[int] = set()
         self._keys: dict[tuple, int] = {}
         self._text_indexes: dict[int, tuple[np.ndarray, TextIndex]] = {}
+        self._distinct: dict[int, tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]] = {}
 
     def clear(self) -> None:
         """The batch is through every search: its columns and results can go."""
         self._by_column.clear()
         self._text_indexes.clear()
+        self._distinct.clear()
 
     def text_index(self, column: np.ndarray) -> TextIndex:
         """The TextIndex of a column, made once for every search that looks for text in it."""
@@ -127,6 +135,7 @@ class SharedWork:
         key = self._keys.setdefault((form, structure(expr, column_name)), len(self._keys))
         by_column = self._by_column
         dotted = tuple(dotted_names(expr) if overridden_by is None else overridden_by)
+        per_value = condition_per_value(expr)
 
         def shared(batch: Batch) -> np.ndarray:
             columns = batch.columns
@@ -145,7 +154,9 @@ class SharedWork:
                 self.reused += 1
                 return values
             count_before, examples_before = errors.count, dict(errors.examples)
-            values = evaluate(batch)
+            values = self._per_distinct_value(evaluate, column_name, column) if per_value else None
+            if values is None:
+                values = evaluate(batch)
             if key not in self._unencoded:
                 encoded = encode_text(values)
                 if encoded is None:
@@ -160,3 +171,31 @@ class SharedWork:
             return values
 
         return shared
+
+    def _per_distinct_value(self, evaluate: Callable[[Batch], np.ndarray], column_name: str,
+                            column: np.ndarray) -> np.ndarray | None:
+        """`evaluate` over the distinct values of `column` (dictionary-encoded text), spread to its
+        rows; None where the column is not such."""
+        distinct = self._distinct_values(column)
+        if distinct is None:
+            return None
+        values, codes = distinct
+        results = evaluate(Batch({column_name: values}, np.arange(len(values))))
+        self.by_distinct_value += 1
+        if results.dtype != object:
+            return results[codes]
+        return coded(np.asarray(results), codes, frozenset(map(type, results)))
+
+    def _distinct_values(self, column: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(the values in use of a dictionary-encoded text column, each row's code among them), made
+        once per column, so that what is computed over them is shared too; None for any other
+        column, or one whose values repeat too little to gain."""
+        found = self._distinct.get(id(column))
+        if found is None or found[0] is not column:
+            encoded, kinds, in_use = encoding(column), kinds_of(column), None
+            if encoded is not None and kinds is not None and kinds <= TEXT_KINDS:
+                values, codes = values_in_use(*encoded)
+                if len(values) * 2 < len(codes):
+                    in_use = distinct_values(values, kinds, len(codes)), codes
+            found = self._distinct[id(column)] = (column, in_use)
+        return found[1]

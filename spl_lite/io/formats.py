@@ -204,8 +204,17 @@ class Converted:
                 done = self._shapes.get("ocsf" if name == "ba" else "ba")
                 if done is not None:
                     return done
-            return [_convert(_event_kind(e) if uniform == SSA else OCSF, e, name) for e in self._items]
+                return _documents_of_flat(self._items)
+            return [_convert(OCSF, e, name) for e in self._items]
         return [_convert(kind, e, name) for kind, e in self._items]
+
+
+def _documents_of_flat(events: list[dict]) -> list[dict]:
+    """The OCSF documents of a batch of flat lines (SSA or plain), as `_convert` makes them one by one:
+    SSA events converted together (ocsf.from_enriched_events), plain ones as they are."""
+    is_ssa = [_event_kind(e) == SSA for e in events]
+    converted = iter(ocsf.from_enriched_events([e for e, ssa in zip(events, is_ssa) if ssa]))
+    return [next(converted) if ssa else e for e, ssa in zip(events, is_ssa)]
 
 
 def _convert(kind: str, value: dict, shape: str) -> dict:

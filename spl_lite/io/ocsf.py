@@ -86,6 +86,105 @@ def from_enriched(event: dict) -> dict:
     return _clean(document)
 
 
+def from_enriched_events(events: list[dict]) -> list[dict]:
+    """`[from_enriched(e) for e in events]`, made faster for a batch: the documents are built without
+    null leaves rather than cleaned after, and their parts that depend only on text values (device,
+    users, process and parent files) are made once per distinct value in the batch and shared by
+    the documents (values are never changed in place). An event holding a map where a document
+    takes a value (which `_clean` would clean) is converted by from_enriched itself."""
+    devices: dict = {}
+    users: dict = {}
+    files: dict = {}
+    parent_files: dict = {}
+    documents = []
+    append = documents.append
+    for event in events:
+        values = list(map(event.get, _FROM_ENRICHED_KEYS))
+        if dict in map(type, values):
+            append(from_enriched(event))
+            continue
+        (time_text, event_id, guid, source_type, device, user, pid, cmd_line, name, path, hashes,
+         parent_pid, parent_guid, parent_cmd_line, parent_name) = values
+        time = int(time_text) if type(time_text) is str and time_text.isdigit() else time_text
+        document = {"time": time} if time is not None else {}
+        document.update(_PROCESS_ACTIVITY)
+        document["disposition_id"] = 1
+        metadata = {"uid": guid} if guid is not None else {}
+        metadata["product"] = dict(_PRODUCTS[1] if str(event_id) == "1" else _PRODUCTS[4688])
+        if source_type is not None:
+            metadata["source_type"] = source_type
+        if event_id is not None:
+            metadata["event_code"] = event_id
+        metadata["version"] = OCSF_VERSION
+        document["metadata"] = metadata
+        if device is not None:
+            found = devices.get(device) if device.__class__ is str else None
+            if found is None:
+                found = {"hostname": device, "uuid": device}
+                if device.__class__ is str:
+                    devices[device] = found
+            document["device"] = found
+        process = {}
+        if pid is not None:
+            process["pid"] = pid
+        if guid is not None:
+            process["uid"] = guid
+        if cmd_line is not None:
+            process["cmd_line"] = cmd_line
+        key = (name, path, hashes)
+        texts = _TEXT_OR_NULL.issuperset(map(type, key))
+        file = files.get(key) if texts else None
+        if file is None:
+            file = _present(("name", name), ("path", path), ("hashes", _hashes(hashes)))
+            if texts:
+                files[key] = file
+        if file:
+            process["file"] = file
+        users_of = users.get(user) if user.__class__ is str else None
+        if users_of is None and user is not None:
+            users_of = ({"name": user, "uuid": user}, {"name": user, "uid": user, "uuid": user})
+            if user.__class__ is str:
+                users[user] = users_of
+        if user is not None:
+            process["user"] = users_of[0]
+        if process:
+            document["process"] = process
+        actor_process = {}
+        if parent_pid is not None:
+            actor_process["pid"] = parent_pid
+        if parent_guid is not None:
+            actor_process["uid"] = parent_guid
+        if parent_cmd_line is not None:
+            actor_process["cmd_line"] = parent_cmd_line
+        texts = parent_name is None or parent_name.__class__ is str
+        parent_file = parent_files.get(parent_name) if texts else None
+        if parent_file is None:
+            parent_file = _present(("name", _basename(parent_name)), ("path", parent_name))
+            if texts:
+                parent_files[parent_name] = parent_file
+        if parent_file:
+            actor_process["file"] = parent_file
+        actor = {"process": actor_process} if actor_process else {}
+        if user is not None:
+            actor["user"] = users_of[1]
+        if actor:
+            document["actor"] = actor
+        append(document)
+    return documents
+
+
+# The keys of an enriched event from_enriched reads, in the order from_enriched_events unpacks them.
+_FROM_ENRICHED_KEYS = ("_time", "event_id", "process_guid", "source_type", "dest_device_id", "dest_user_id",
+                       "process_id", "process", "process_name", "process_path", "process_hash",
+                       "parent_process_id", "parent_process_guid", "parent_process", "parent_process_name")
+# Values that are one key of a dict only when equal as SPL values (1, 1.0 and True are one key).
+_TEXT_OR_NULL = frozenset((str, type(None)))
+
+
+def _present(*pairs: tuple[str, Any]) -> dict:
+    return {key: value for key, value in pairs if value is not None}
+
+
 def _hashes(text: Any) -> list | None:
     """Sysmon's `SHA1=...,MD5=...` as OCSF file hashes, in the written order (so `to_enriched` restores it)."""
     if type(text) is not str:

@@ -75,7 +75,8 @@ class PhysicalPlan:
                 lines.append(f"{prefix}filter #{filter_id} is applied before #{node_id} (it reads nothing #{node_id} sets)")
         if self.shared:
             lines.append(f"shared: {len(self.shared)} expressions over the source computed once per batch for every "
-                         "search that has them (text results dictionary-encoded; literal text of match_regex and "
+                         "search that has them (text results dictionary-encoded; a condition on one such result "
+                         "evaluated once per distinct value; literal text of match_regex and "
                          "like looked for once per distinct value; an expression over one of their results, "
                          "whatever a search named it, is shared too):")
             lines += [f"  {count:>3} searches: {text}" for text, count in self.shared[:_SHARED_SHOWN]]

@@ -59,6 +59,33 @@ def shareable_column(expr) -> str | None:
     return next(iter(names))
 
 
+# The calls a condition evaluated per distinct value may hold: over a dictionary-encoded column,
+# the plain path runs them once per distinct value too (memoised, or the text searched for in
+# every distinct value at once), so both make the same results and count the same record errors.
+_PER_VALUE_CALLS = frozenset(("match_regex", "match", "like"))
+_PER_VALUE_NODES = (ast.Logical, ast.In, ast.IsNull, ast.Field, ast.Literal, ast.Regex)
+
+
+def condition_per_value(expr) -> bool:
+    """Whether a shareable expression is a condition (comparisons with `=`, `!=`, `like`, `in`,
+    `is null`, match_regex and like, joined by and, or, xor, not) that gives one field's rows what it
+    gives that field's distinct values: it can be evaluated per distinct value (engine/sharing.py)."""
+    for part in ast.walk(expr):
+        kind = type(part)
+        if kind is ast.Binary:
+            if part.op not in ("=", "!=", "like"):
+                return False
+        elif kind is ast.Unary:
+            if part.op != "not":
+                return False
+        elif kind is ast.Call:
+            if part.name not in _PER_VALUE_CALLS:
+                return False
+        elif kind not in _PER_VALUE_NODES:
+            return False
+    return True
+
+
 def dotted_names(expr) -> frozenset[str]:
     """The dotted paths an expression reads (`a.b`): a field literally of that name, where a batch
     has one, is read instead (spec 2.6), so the expression is then not the column's alone."""
