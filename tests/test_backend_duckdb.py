@@ -61,6 +61,55 @@ def test_reference_detection_over_two_files_keeps_file_order(tmp_path):
     assert duckdb_bytes(text, [first, second]) == python_bytes(text, [EXAMPLE])
 
 
+def _keyed_and_plain(text: str, path: Path) -> tuple[bytes, bytes]:
+    lowered = compile_text(text)
+    assert lowered.keyed_query is not None
+    return tuple(b"".join(encode_record(r) for r in lowered.run([str(path)], keyed=keyed)) for keyed in (True, False))
+
+
+def test_keyed_read_gives_the_plain_reads_bytes(tmp_path):
+    """The keyed read (a STRUCT of the keys read per line) gives the plain read's bytes over
+    well-formed events, flat or in the SSA wrapper, and with lines that are no events (broken,
+    null) among them."""
+    text = Path(REFERENCE).read_text(encoding="utf-8")
+    lines = EXAMPLE.read_bytes().splitlines(keepends=True)
+    wrapped = tmp_path / "wrapped.jsonl"
+    wrapped.write_bytes(b"".join(b'{"input_event":' + line.rstrip(b"\n") + b', "process_name": 1}\n'
+                                 if i % 2 else line for i, line in enumerate(lines)))
+    broken = tmp_path / "broken.jsonl"
+    broken.write_bytes(b"".join(lines[:300]) + b'null\nnot json\n{"process_name": "x\n\n[1]\n' + b"".join(lines[300:]))
+    for path in (EXAMPLE, wrapped, broken):
+        keyed, plain = _keyed_and_plain(text, path)
+        assert keyed == plain == python_bytes(text, [path])
+        assert keyed.count(b"\n") == 14
+
+
+KEYS_ONLY = 'from read_ssa_enriched_events() | eval p = map_get(input_event, "process_name") | select p'
+
+
+@pytest.mark.parametrize("line", [b"[1]", b"7", b'"text"', b'{"other": 1}', b'{"process_name": null}',
+                                  b'{"input_event": null}', b' \t {"other": 1}', b' [1]'])
+def test_a_line_without_the_keys_read_is_decided_on_its_own(tmp_path, line):
+    """An array, a scalar or an object without the keys read all read as a struct of NULLs; the
+    second pass tells the objects (events with null keys) from the rest (no events), with the plain
+    query's bytes. A blank line and an array just before it check that the two passes number lines
+    alike."""
+    text = f"| {KEYS_ONLY} | into write_ssa_detected_events();"
+    events = [b'{"process_name": "p%d"}\n' % i for i in range(6)]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(events[:3]) + b"\n[2]\n" + line + b"\n" + b"".join(events[3:]))
+    keyed, plain = _keyed_and_plain(text, path)
+    assert keyed == plain == python_bytes(text, [path])
+    assert keyed.count(b"\n") == 6 + line.strip().startswith(b"{")
+
+
+def test_keyed_read_only_where_the_whole_event_is_not_needed():
+    assert compile_text("| from read_ssa_enriched_events() | eval x = input_event | select x "
+                        "| into write_ssa_detected_events();").keyed_query is None
+    assert compile_text("| from read_ssa_enriched_events() | eval x = map_get(input_event, \"a\") | select x "
+                        "| into write_ssa_detected_events();").keyed_query is not None
+
+
 def _outcome(case: Path) -> str:
     try:
         lowered = compile_text(case_text(case))
