@@ -25,7 +25,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-import orjson
 import sqlglot
 from sqlglot import exp
 
@@ -34,7 +33,8 @@ from ..functions import FUNCTIONS
 from ..plan.commands.adaptive_threshold import DEFAULT_THRESHOLDS, outputs_of
 from ..plan.logical import Node, Plan
 from ..syntax import ast
-from .duckdb_functions import COMPARE, EQUALS, JSON_OF_DOUBLE, QUANTILES, REX_GROUP, PythonFunction, registry_call
+from .duckdb_functions import (COMPARE, EQUALS, JSON_OF_DOUBLE, NEGATE, QUANTILES, REX_GROUP, PythonFunction,
+                               arithmetic_call, json_value, registry_call)
 from .lowering import ExpressionLowering, function_support, not_lowered, re2_pattern, z_cutoffs
 
 ENGINE = "DuckDB"
@@ -224,7 +224,7 @@ def _built(columns: dict, ops: tuple) -> dict:
 def _converter(kind: Kind):
     """DuckDB's Python value of a column of `kind` -> the SPL value the Python engine would hold."""
     if kind == "json":
-        return lambda v: None if v is None else orjson.loads(v)
+        return json_value
     if isinstance(kind, tuple) and kind[0] == "list":
         inner = _converter(kind[1])
         return lambda v: None if v is None else [inner(x) for x in v]
@@ -1253,6 +1253,9 @@ class Expressions(ExpressionLowering):
         value = self.lower(node.operand)
         if value.kind == "null":
             return value
+        if value.kind == "json":
+            self.compiler.functions[NEGATE.name] = NEGATE
+            return V(NEGATE.call([value.sql]), "json")
         if value.kind not in NUMBERS:
             return V(exp.Null(), "null")
         return V(exp.paren(exp.Neg(this=value.sql)), value.kind)
@@ -1365,11 +1368,13 @@ class Expressions(ExpressionLowering):
         if op == "+" and {left.kind, right.kind} == {"string", "json"}:
             # string + event value: concatenated when the event value is a string, else null.
             return V(exp.paren(exp.DPipe(this=self.as_string(left), expression=self.as_string(right))), "string")
+        if "json" in (left.kind, right.kind) and {left.kind, right.kind} <= {"json", *NUMBERS}:
+            # A side's kind is known only at run time: the engine's own arithmetic, in Python.
+            function = arithmetic_call(op, (left.kind, right.kind))
+            self.compiler.functions[function.name] = function
+            return V(function.call([left.sql, right.sql]), "json")
         if left.kind not in NUMBERS or right.kind not in NUMBERS:
-            if "json" in (left.kind, right.kind) or isinstance(left.kind, tuple) or isinstance(right.kind, tuple):
-                raise self.fail(f"`{op}` on kinds {_kind_name(left.kind)} and {_kind_name(right.kind)}",
-                                "no exact lowering", span)
-            return V(exp.Null(), "null")
+            return V(exp.Null(), "null")  # a string, boolean, list or map with a number or event value
         if left.kind == right.kind == "int":
             a, b = left.sql, right.sql
             if op == "/":

@@ -101,6 +101,11 @@ def _modulo(a, b):
     return remainder if a >= 0 else -remainder
 
 
+def negate(value: Any) -> Any:
+    """Unary `-`: a number's negation, null for any other value."""
+    return -value if is_number(value) else None
+
+
 # The arithmetic operators (spec 3.3, 4) with Java's rules: a null or non-number operand gives null
 # (`+` of two strings concatenates), int op int is an int, integer division truncates and /0 is
 # null, any double makes a double. The one definition: the engine and the SQL backends' Python

@@ -18,7 +18,7 @@ import numpy as np
 from ..syntax import ast
 from ..functions import FUNCTIONS
 from ..core.regex import compile_java, like_matcher, required_text, set_stop_probe
-from ..core.values import ARITHMETIC, NUMBER_ARITHMETIC, compare, equals, is_number, to_text, type_name
+from ..core.values import ARITHMETIC, NUMBER_ARITHMETIC, compare, equals, is_number, negate, to_text, type_name
 from . import checkpoint as _checkpoint
 from ..plan.rules.shared_work import shareable_column
 from .sharing import SharedWork, TextIndex
@@ -561,10 +561,6 @@ def _for_each(expr: ast.Call) -> Evaluator:
 # ---- operators ----
 def _unary(expr: ast.Unary) -> Evaluator:
     operand = compile_expression(expr.operand)
-
-    def negate(v: Any) -> Any:
-        return -v if is_number(v) else None
-
     if isinstance(operand, Constant):
         return Constant(negate(operand.value))
     return lambda batch: object_column([negate(v) for v in operand(batch)])
