@@ -15,14 +15,40 @@ from __future__ import annotations
 
 import heapq
 import inspect
+import json
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import orjson
 
 from ..core.regex import compile_java, search
-from ..core.values import compare, equals
+from ..core.values import ARITHMETIC, compare, equals, negate
 from ..functions import FUNCTIONS
+
+def json_value(text: str | None) -> Any:
+    """An event value's JSON text (DuckDB JSON, null: SQL NULL) -> the SPL value. DuckDB's JSON reads
+    NaN and +-Infinity as doubles, which arithmetic on event values can give (json_text) and orjson
+    refuses; Python's json module reads them (and integers beyond 64 bits) as the engine holds them."""
+    if text is None:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def json_text(value: Any) -> str | None:
+    """An SPL value -> its JSON text for DuckDB, keeping what orjson cannot write: a double that is
+    not finite (NaN, Infinity, -Infinity, which DuckDB's JSON reads) and any integer."""
+    if value is None:
+        return None
+    if type(value) is float and not math.isfinite(value):
+        return "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
+    if type(value) is int:
+        return str(value)
+    return orjson.dumps(value).decode()
+
 
 # A lowering kind -> (DuckDB type, SQL value -> SPL value, SPL value -> SQL value). A regex is passed
 # as its Java pattern and flags (two VARCHAR arguments) and compiled here, as the engine compiles it.
@@ -34,8 +60,7 @@ _TYPES: dict[str, tuple[str, Callable[[Any], Any], Callable[[Any], Any]]] = {
     "double": ("DOUBLE", lambda v: v, lambda v: repr(v) if type(v) is float else None),
     "bool": ("BOOLEAN", lambda v: v, lambda v: v if type(v) is bool else None),
     # An event value travels as its JSON text (DuckDB's JSON is VARCHAR underneath).
-    "json": ("JSON", lambda v: None if v is None else orjson.loads(v),
-             lambda v: None if v is None else orjson.dumps(v).decode()),
+    "json": ("JSON", json_value, json_text),
 }
 # The exceptions that make a function's value null in the Python engine (a record error there).
 _RECORD_ERRORS = (TypeError, ValueError, OverflowError, ZeroDivisionError, IndexError, KeyError)
@@ -199,17 +224,37 @@ def _compare():
     def ordered(a, b):
         if a is None or b is None:
             return None
-        return compare(orjson.loads(a), orjson.loads(b))
+        return compare(json_value(a), json_value(b))
 
     return ordered
 
 
 def _equals():
     """(a, b) as event values -> whether `=` holds (core.values.equals; null = null)."""
-    return lambda a, b: equals(None if a is None else orjson.loads(a), None if b is None else orjson.loads(b))
+    return lambda a, b: equals(json_value(a), json_value(b))
 
 
 COMPARE = PythonFunction("spl_compare", ("JSON", "JSON"), "BIGINT", _compare,
                          "`<`, `<=`, `>`, `>=` where a side's kind is known only at run time")
 EQUALS = PythonFunction("spl_equals", ("JSON", "JSON"), "BOOLEAN", _equals,
                         "`=` between lists, maps and values whose kind is known only at run time")
+
+
+NEGATE = PythonFunction("spl_negate", ("JSON",), "JSON", lambda: lambda a: json_text(negate(json_value(a))),
+                        "unary `-` of an event value (core.values.negate)")
+_OPERATOR_NAMES = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "%": "modulo"}
+
+
+def arithmetic_call(op: str, kinds: tuple[str, str]) -> PythonFunction:
+    """`op` (core.values.ARITHMETIC, the engine's own) on operands of these lowering kinds ("json",
+    "int", "double"), one at least "json": whose kind, and so the result's, is known only at run time.
+    The result is JSON (json_text: a NaN or an infinity stays a double)."""
+    apply = ARITHMETIC[op]
+    readers = [_TYPES[k][1] for k in kinds]
+
+    def make():
+        read_left, read_right = readers
+        return lambda a, b: json_text(apply(read_left(a), read_right(b)))
+
+    return PythonFunction(f"spl_{_OPERATOR_NAMES[op]}_{kinds[0][0]}_{kinds[1][0]}", tuple(_TYPES[k][0] for k in kinds),
+                          "JSON", make, f"`{op}` where a side's kind is known only at run time")

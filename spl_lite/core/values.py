@@ -7,8 +7,9 @@ double), str, list (collection) and dict (map, insertion-ordered).
 from __future__ import annotations
 
 import math
+import operator
 import re
-from typing import Any
+from typing import Any, Callable
 
 import regex as _regex
 
@@ -65,6 +66,65 @@ def compare(left: Any, right: Any) -> int | None:
     elif not (type(left) is type(right) and type(left) in (str, bool)):
         return None
     return (left > right) - (left < right)
+
+
+def _add(a: Any, b: Any) -> Any:
+    if is_number(a) and is_number(b):
+        return a + b
+    if type(a) is str and type(b) is str:
+        return a + b
+    return None
+
+
+def _numeric(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def apply(a: Any, b: Any) -> Any:
+        return fn(a, b) if is_number(a) and is_number(b) else None
+
+    return apply
+
+
+def _divide(a, b):
+    if type(a) is int and type(b) is int:
+        if b == 0:
+            return None
+        quotient = abs(a) // abs(b)  # Java integer division truncates toward zero
+        return quotient if (a >= 0) == (b >= 0) else -quotient
+    if b == 0:
+        return float("nan") if a == 0 or a != a else float("inf") if a > 0 else float("-inf")
+    return a / b
+
+
+def _modulo(a, b):
+    if b == 0:
+        return None if type(a) is int and type(b) is int else float("nan")
+    remainder = abs(a) % abs(b)  # Java's % takes the sign of the dividend
+    return remainder if a >= 0 else -remainder
+
+
+def negate(value: Any) -> Any:
+    """Unary `-`: a number's negation, null for any other value."""
+    return -value if is_number(value) else None
+
+
+# The arithmetic operators (spec 3.3, 4) with Java's rules: a null or non-number operand gives null
+# (`+` of two strings concatenates), int op int is an int, integer division truncates and /0 is
+# null, any double makes a double. The one definition: the engine and the SQL backends' Python
+# functions call these.
+ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "+": _add,
+    "-": _numeric(operator.sub),
+    "*": _numeric(operator.mul),
+    "/": _numeric(_divide),
+    "%": _numeric(_modulo),
+}
+# The same operations for two numbers, without the checks (where a whole column is numbers).
+NUMBER_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": _divide,
+    "%": _modulo,
+}
 
 
 def truth(value: Any) -> bool | None:

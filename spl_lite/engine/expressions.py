@@ -18,7 +18,7 @@ import numpy as np
 from ..syntax import ast
 from ..functions import FUNCTIONS
 from ..core.regex import compile_java, like_matcher, required_text, set_stop_probe
-from ..core.values import compare, equals, is_number, to_text, type_name
+from ..core.values import ARITHMETIC, NUMBER_ARITHMETIC, compare, equals, is_number, negate, to_text, type_name
 from . import checkpoint as _checkpoint
 from ..plan.rules.shared_work import shareable_column
 from .sharing import SharedWork, TextIndex
@@ -562,10 +562,6 @@ def _for_each(expr: ast.Call) -> Evaluator:
 # ---- operators ----
 def _unary(expr: ast.Unary) -> Evaluator:
     operand = compile_expression(expr.operand)
-
-    def negate(v: Any) -> Any:
-        return -v if is_number(v) else None
-
     if isinstance(operand, Constant):
         return Constant(negate(operand.value))
     return lambda batch: object_column([negate(v) for v in operand(batch)])
@@ -732,7 +728,7 @@ def _binary(expr: ast.Binary) -> Evaluator:
             return None if result is None else test(result, 0)
 
         return _pairwise(left, right, ordered, _FLOAT_ORDERINGS[expr.op])
-    return _pairwise(left, right, _ARITHMETIC[expr.op], _PLAIN_ARITHMETIC[expr.op])
+    return _pairwise(left, right, ARITHMETIC[expr.op], NUMBER_ARITHMETIC[expr.op])
 
 
 _ORDERINGS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
@@ -847,57 +843,6 @@ def _equal_to_number(column: np.ndarray, constant: int | float) -> np.ndarray:
         if column[row].__class__ is bool:
             found[row] = False
     return found
-
-
-def _add(a: Any, b: Any) -> Any:
-    if is_number(a) and is_number(b):
-        return a + b
-    if type(a) is str and type(b) is str:
-        return a + b
-    return None
-
-
-def _numeric(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    def apply(a: Any, b: Any) -> Any:
-        return fn(a, b) if is_number(a) and is_number(b) else None
-
-    return apply
-
-
-def _divide(a, b):
-    if type(a) is int and type(b) is int:
-        if b == 0:
-            return None
-        quotient = abs(a) // abs(b)  # Java integer division truncates toward zero
-        return quotient if (a >= 0) == (b >= 0) else -quotient
-    if b == 0:
-        return float("nan") if a == 0 or a != a else float("inf") if a > 0 else float("-inf")
-    return a / b
-
-
-def _modulo(a, b):
-    if b == 0:
-        return None if type(a) is int and type(b) is int else float("nan")
-    remainder = abs(a) % abs(b)  # Java's % takes the sign of the dividend
-    return remainder if a >= 0 else -remainder
-
-
-# The same operations for two numbers, without the checks (where a whole column is numbers).
-_PLAIN_ARITHMETIC = {
-    "+": operator.add,
-    "-": operator.sub,
-    "*": operator.mul,
-    "/": _divide,
-    "%": _modulo,
-}
-
-_ARITHMETIC = {
-    "+": _add,
-    "-": _numeric(operator.sub),
-    "*": _numeric(operator.mul),
-    "/": _numeric(_divide),
-    "%": _numeric(_modulo),
-}
 
 
 def _call_function(name: str, *args: Evaluator) -> Evaluator:
