@@ -702,7 +702,13 @@ class Compiler:
             column = self.new_column()
             extra.append((column, f"{_ident(scored)}.{_ident(name)}"))
             columns = _set(columns, name, column, "bool" if name == "label" else "double")
-        return Rel(self.project(with_model, extra, columns, hint="at"), columns)
+        view = self.project(with_model, extra, columns, hint="at")
+        if len(extra) > 1:
+            # The model's function is not deterministic and is read once per output, so Flink's planner
+            # never merges its call into a later projection (it merges only where such a call is read
+            # once): a map built over the outputs holds no Python call, and its ROW plans.
+            self.python_columns.difference_update([scored, *(column for column, _ in extra)])
+        return Rel(view, columns)
 
     def node_stats(self, node: Node) -> Rel:
         """Event-time windows as the engine's (engine/windows.py) in plain SQL, no Flink window: the
@@ -889,7 +895,6 @@ NOT_LOWERED_FUNCTIONS = {
                                "fixed); only a null argument lowers (to null)",
     "serialize_json": "Flink's JSON functions sort the keys of objects (not lowered yet)",
     "to_json_string": "Flink's JSON functions sort the keys of objects (not lowered yet)",
-    "time": "the processing time, read by each engine at its own moment (not lowered yet)",
 }
 
 COMMAND_SUPPORT = {
@@ -1408,6 +1413,11 @@ class Expressions(ExpressionLowering):
 
     def f_ln(self, node, args) -> V:
         return self._double_function(args, self.compiler.python_function("ln") + "({x})")
+
+    def f_time(self, node, args) -> V:
+        """The processing time as the registry's `time` reads it, in a Python function Flink does not
+        fold to a constant (engine/flink_functions.py)."""
+        return V(f"{self.compiler.python_function('time')}()", "int")
 
     def f_strftime(self, node, args) -> V:
         """The registry's own strftime as a Python function (engine/flink_functions.py): DSP's directives

@@ -11,6 +11,8 @@ SYSTEM FUNCTION ... LANGUAGE PYTHON), where Flink's own SQL cannot give the Pyth
   registry's function parses it.
 - `cidrmatch`: blocks and addresses parsed by Python's ipaddress, as the registry's function does; an
   error (a block that does not parse) gives null, as in the Python engine.
+- `time`: the processing time in epoch milliseconds, read by the registry's `time` for each record
+  (declared not deterministic, so Flink neither folds it to a constant nor reuses one reading).
 - `adaptive_gaussian`, `adaptive_quantile`: the streaming model of this engine (streaming_ml.py),
   fed one record at a time in arrival order. Its history is exact (integer sums, a sorted list),
   which Flink's OVER aggregates over doubles are not, and Python aggregate functions do not run in
@@ -31,6 +33,7 @@ from ..functions.math import ln as _ln
 from ..functions.network import cidrmatch as _cidrmatch
 from ..functions.math import log as _log
 from ..functions.time import strftime as _strftime
+from ..functions.time import time_ as _time
 from .streaming_ml import AdaptiveThreshold
 
 
@@ -64,6 +67,7 @@ def _cidrmatch_or_null(cidr_range, ip):
 parse_double = udf(_safely(_parse_double), result_type=DataTypes.DOUBLE())
 cidrmatch = udf(_cidrmatch_or_null, result_type=DataTypes.BOOLEAN())
 strftime = udf(_strftime_or_null, result_type=DataTypes.STRING())
+time = udf(_time, result_type=DataTypes.BIGINT(), deterministic=False)
 
 
 class _Adaptive(ScalarFunction):
