@@ -745,11 +745,11 @@ class Compiler:
         else:
             event_time = "CAST(NULL AS BIGINT)"  # no record has a time: no window
         keys = []
-        for field in node.group_by:
-            if len(field.path) != 1:
-                raise self.fail("`stats` by a dotted path", "no lowering", field.span)
-            key = self._key(rel, field.path[0], field.span, "stats")  # None: absent, one null group
-            keys.append(("CAST(NULL AS STRING)", "null") if key is None else (key, rel.lookup(field.path[0])[1]))
+        for group in node.group_by:
+            if len(group.path) != 1:
+                raise self.fail("`stats` by a dotted path", "no lowering", group.span)
+            key = self._key(rel, group.path[0], group.span, "stats")  # None: absent, one null group
+            keys.append(("CAST(NULL AS STRING)", "null") if key is None else (key, rel.lookup(group.path[0])[1]))
         arguments = [V("CAST(1 AS BIGINT)", "int") if argument is None else lowering.lower(argument)
                      for _, argument, _ in node.aggregations]
         # Per record: its keys, its aggregations' arguments, its event time and the watermark it sees.
