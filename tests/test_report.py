@@ -73,10 +73,7 @@ def test_report_of_the_reference_detection_over_shared_data(tmp_path):
     result = cli_in_process("report", REFERENCE, "--input", *inputs, "-o", path)
     assert result.returncode == 0, result.err
     dom = _chromium("--virtual-time-budget=10000", "--dump-dom", path.as_uri(), cwd=tmp_path)
-    assert 'class="js-fill"' in dom.stdout and "label true" in dom.stdout
-    shot = tmp_path / "shared.png"
-    _chromium("--window-size=1200,1600", f"--screenshot={shot}", path.as_uri(), cwd=tmp_path)
-    assert shot.exists() and shot.stat().st_size > 20_000
+    assert 'class="js-fill"' in dom.stdout and "label true" in dom.stdout  # drawn (the screenshot: test above)
 
 
 def test_report_without_plotly_says_how_to_get_it(monkeypatch, tmp_path):
