@@ -124,13 +124,7 @@ def from_enriched_events(events: list[dict]) -> list[dict]:
                 if device.__class__ is str:
                     devices[device] = found
             document["device"] = found
-        process = {}
-        if pid is not None:
-            process["pid"] = pid
-        if guid is not None:
-            process["uid"] = guid
-        if cmd_line is not None:
-            process["cmd_line"] = cmd_line
+        process = _process_part(pid, guid, cmd_line)
         key = (name, path, hashes)
         texts = _TEXT_OR_NULL.issuperset(map(type, key))
         file = files.get(key) if texts else None
@@ -149,13 +143,7 @@ def from_enriched_events(events: list[dict]) -> list[dict]:
             process["user"] = users_of[0]
         if process:
             document["process"] = process
-        actor_process = {}
-        if parent_pid is not None:
-            actor_process["pid"] = parent_pid
-        if parent_guid is not None:
-            actor_process["uid"] = parent_guid
-        if parent_cmd_line is not None:
-            actor_process["cmd_line"] = parent_cmd_line
+        actor_process = _process_part(parent_pid, parent_guid, parent_cmd_line)
         texts = parent_name is None or parent_name.__class__ is str
         parent_file = parent_files.get(parent_name) if texts else None
         if parent_file is None:
@@ -179,6 +167,19 @@ _FROM_ENRICHED_KEYS = ("_time", "event_id", "process_guid", "source_type", "dest
                        "parent_process_id", "parent_process_guid", "parent_process", "parent_process_name")
 # Values that are one key of a dict only when equal as SPL values (1, 1.0 and True are one key).
 _TEXT_OR_NULL = frozenset((str, type(None)))
+
+
+def _process_part(pid: Any, uid: Any, cmd_line: Any) -> dict:
+    """A document's `process` or `actor.process` without its file and user, null keys left out
+    (written out, not through _present: it runs twice for every event of a batch)."""
+    part = {}
+    if pid is not None:
+        part["pid"] = pid
+    if uid is not None:
+        part["uid"] = uid
+    if cmd_line is not None:
+        part["cmd_line"] = cmd_line
+    return part
 
 
 def _present(*pairs: tuple[str, Any]) -> dict:
