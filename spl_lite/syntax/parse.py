@@ -97,7 +97,7 @@ class _AstBuilder:
 
     def _outer(self, child) -> Span | None:
         if isinstance(child, Token):
-            return Span(child.line, child.column, child.start_pos, child.end_pos)
+            return _span_of_token(child)
         if child is None:
             return None
         if isinstance(child, tuple):  # arguments, a map entry
