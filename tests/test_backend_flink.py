@@ -187,9 +187,13 @@ def python_bytes(text: str, path: Path) -> bytes:
     return b"".join(encode_record(r) for r in Search.compile(text).run_files([str(path)]))
 
 
+def flink_job(text: str, path: Path) -> tuple:
+    """(the script of `text` over `path`, the path): one entry of a job for run_scripts."""
+    return compile_for_file(plan_text(text), str(path)), str(path)
+
+
 def flink_bytes(text: str, path: Path) -> bytes:
-    script = compile_for_file(plan_text(text), str(path))
-    return b"".join(encode_record(r) for r in run_script(script, str(path)))
+    return b"".join(encode_record(r) for r in run_script(*flink_job(text, path)))
 
 
 # ---- compile time (no Flink needed) ----
@@ -330,8 +334,7 @@ def test_values_and_write_null_same_bytes(tmp_path):
     expected = python_bytes(VALUES, events)
     assert expected.count(b"\n") == 5 and b'"n":3' in expected and b'"private":true' in expected
     assert b'"mixed":["count",7,{"a":1}]' in expected and b'"none":{}' in expected and b'"nothing":[]' in expected
-    jobs = [(compile_for_file(plan_text(text), str(path)), str(path)) for text, path in
-            ((VALUES, events), (DISCARDED, EXAMPLE), (NOW, events))]
+    jobs = [flink_job(VALUES, events), flink_job(DISCARDED, EXAMPLE), flink_job(NOW, events)]
     before = time.time() * 1000
     values, discarded, now = run_scripts(jobs)
     after = time.time() * 1000
@@ -346,7 +349,7 @@ def test_windows_same_bytes_on_shuffled_events(tmp_path):
     events = shuffled_events(tmp_path / "events.jsonl")
     expected = [python_bytes(text, events) for text in (WINDOWS, WINDOWS_IN_ORDER)]
     assert expected[0].count(b"\n") > 20 and expected[1].count(b"\n") > 20 and b'"label":true' in expected[1]
-    jobs = [(compile_for_file(plan_text(text), str(events)), str(events)) for text in (WINDOWS, WINDOWS_IN_ORDER)]
+    jobs = [flink_job(text, events) for text in (WINDOWS, WINDOWS_IN_ORDER)]
     assert [b"".join(map(encode_record, records)) for records in run_scripts(jobs)] == expected
 
 
@@ -368,7 +371,7 @@ def cases_on_flink() -> dict[str, bytes]:
     jobs = []
     for case in LOWERED_CASES:
         events = CASES_DIR / case / "events.jsonl"
-        jobs.append((compile_for_file(plan_text(case_text(CASES_DIR / case)), str(events)), str(events)))
+        jobs.append(flink_job(case_text(CASES_DIR / case), events))
     results = run_scripts(jobs)
     return {case: b"".join(map(encode_record, records)) for case, records in zip(LOWERED_CASES, results)}
 

@@ -285,7 +285,7 @@ class Script:
         if _OUTPUT_PATH not in self.sink_ddl:
             lines[0:2] = ["-- spl-lite: a search lowered to Flink SQL. Replace {input} (a JSON-lines file), then run",
                           "-- it with the Flink SQL client (sql-client.sh -f). It writes to write_null: records are "
-                          "discarded.", ""][0:2]
+                          "discarded."]
         if self.ordered:
             lines += ["-- Order-sensitive commands order by processing time: arrival order at parallelism 1.",
                       "SET 'parallelism.default' = '1';", ""]
