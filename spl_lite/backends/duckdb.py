@@ -320,17 +320,13 @@ class Compiler:
         if rel.rest is not None:
             carried = list(dict((c, k) for _, c, k in rel.columns).items())
             select = exp.select(*[_col(c) for c, _ in carried]).from_(exp.to_identifier(rel.cte))
-            select = select.order_by(*[_col(o) for o in rel.order])
-            for name, cte in ctes:
-                select = select.with_(name, as_=cte, copy=False)  # no copy of the query so far per CTE
+            select = _with_ctes(select.order_by(*[_col(o) for o in rel.order]), ctes)
             fields = [("\0rest" if c == rel.rest else c, k) for c, k in carried]
             return Lowered(select, fields, self.inputs, True, rel.ops, tuple(self.functions.values()))
         shown = [(f, c, k) for f, c, k in rel.columns if not f.startswith("\0")]
         select = exp.select(*[exp.alias_(_col(c), f, quoted=True) for f, c, _ in shown]) \
             if shown else exp.select(exp.Null())
-        select = select.from_(exp.to_identifier(rel.cte)).order_by(*[_col(o) for o in rel.order])
-        for name, cte in ctes:
-            select = select.with_(name, as_=cte, copy=False)  # no copy of the query so far per CTE
+        select = _with_ctes(select.from_(exp.to_identifier(rel.cte)).order_by(*[_col(o) for o in rel.order]), ctes)
         return Lowered(select, [(f, k) for f, _, k in shown], self.inputs, True, None,
                        tuple(self.functions.values()))
 
@@ -995,6 +991,12 @@ def _strftime_parts(fmt: str) -> list[tuple[str, str, str, str, str]]:
     if at < len(fmt):
         parts.append((fmt[at:], "", "", "", ""))
     return parts
+
+
+def _with_ctes(select: exp.Select, ctes: list[tuple[str, exp.Expression]]) -> exp.Select:
+    for name, cte in ctes:
+        select = select.with_(name, as_=cte, copy=False)  # no copy of the query so far per CTE
+    return select
 
 
 def _only_carried(ctes: list[tuple[str, exp.Expression]], columns: set[str], query: exp.Expression) -> bool:
