@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--batch-size", type=_positive, metavar="N",
                      help="events per batch (default: 16384 where only the keys the searches read are decoded, "
-                          "2048 for whole events)")
+                          "2048 for whole events, 8192 when several searches share them)")
     run.add_argument(
         "--input-format", default="auto", choices=list(_input_formats()), metavar="FORMAT",
         help="what the input lines are: " + "; ".join(f"{k}: {v}" for k, v in _input_formats().items())

@@ -197,3 +197,22 @@ def test_a_memo_over_distinct_values_judges_its_worth_by_the_rows_they_stand_for
     alone = _Mapped(lambda batch: batch.columns["x"], str.upper)
     alone(Batch({"x": values}, np.arange(600)))
     assert alone.memo is None  # as many new values as rows
+
+
+def test_several_searches_read_whole_events_in_larger_batches(tmp_path):
+    """Each search pays a fixed cost per batch: a shared pass of whole events takes larger batches,
+    which the reader honours unless --batch-size says otherwise."""
+    from spl_lite.io.jsonl import BATCH_SIZE, EventReader
+    from spl_lite.plan import physical
+
+    whole = plan_text('| from source | eval n = process.pid | select n' + SINK)
+    other = plan_text(SSA + '| eval y = map_get(input_event, "n") | select y' + SINK)
+    alone, together = physical.choose([whole]).reading, physical.choose([whole, other]).reading
+    assert alone.keys is None is together.keys
+    assert alone.whole_batch_size is None and together.whole_batch_size > BATCH_SIZE
+    assert f"{together.whole_batch_size} a batch" in physical.choose([whole, other]).explain()
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"n": 1}\n' * 7)
+    sizes = [len(b) for b in EventReader([str(events)], None, whole_batch_size=3).batches()]
+    assert sizes == [3, 3, 1]
+    assert [len(b) for b in EventReader([str(events)], 2, whole_batch_size=3).batches()] == [2, 2, 2, 1]

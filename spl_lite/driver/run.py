@@ -123,6 +123,7 @@ class Run:
             resume=saved and saved.get("inputs"),
             on_notice=reporter.notice,
             decoder=chosen.reading.decoder(args.input_format),
+            whole_batch_size=chosen.reading.whole_batch_size,
         )
         if args.follow:
             from ..io.follow import FollowReader

@@ -242,9 +242,11 @@ class EventReader:
         resume: list[dict] | None = None,
         on_notice: Callable[[str], None] | None = None,
         decoder: Decoder | None = None,
+        whole_batch_size: int | None = None,
     ):
         self.paths = paths
-        self.batch_size = BATCH_SIZE if batch_size is None else batch_size  # of whole events
+        # of whole events: `batch_size` if given, else what the physical plan chose, else BATCH_SIZE
+        self.batch_size = batch_size or whole_batch_size or BATCH_SIZE
         self.projected_batch_size = PROJECTED_BATCH_SIZE if batch_size is None else batch_size
         self.on_bad_line = on_bad_line
         self.counters = ReadCounters()

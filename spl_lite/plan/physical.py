@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..io.framing import can_split
 from ..io.decoding import Decoder
@@ -27,6 +27,10 @@ from .rules.stateless_head import PushedFilter, pushed_filter, stateless_head
 _UNNAMEABLE = re.compile(r'["\\\x00-\x1f]')
 _PARALLEL_MIN_BYTES = 64 << 20  # below this, starting worker processes costs more than it saves
 _SHARED_SHOWN = 12  # shared expressions `explain` lists
+# Whole events per batch when several searches share the pass (one search: the reader's 2048). Each
+# search pays a fixed cost per batch in every operator, which larger batches spread; memory grows
+# with the batch (benchmarks/bench_library.py: README, Performance).
+_SHARED_PASS_BATCH_SIZE = 8192
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class Reading:
     keys: frozenset[str] | None
     deferred: frozenset[str]
     reason: str = ""
+    whole_batch_size: int | None = None  # whole events per batch; None: the reader's default
 
     def decoder(self, input_format: str) -> Decoder:
         """The decoder this reading needs (io/decoding.py)."""
@@ -43,7 +48,8 @@ class Reading:
 
     def describe(self) -> str:
         if self.keys is None:
-            return f"whole events ({self.reason})"
+            per_batch = f", {self.whole_batch_size} a batch" if self.whole_batch_size else ""
+            return f"whole events ({self.reason}){per_batch}"
         text = f"only the keys {', '.join(sorted(self.keys))} of each event (projected)"
         if self.deferred:
             text += f"; deferred: {', '.join(sorted(self.deferred))} (decoded only for the records still there when they are read)"
@@ -104,7 +110,15 @@ class PhysicalPlan:
 
 def choose_reading(plans: list[Plan], input_format: str = "auto", whole_events: bool = False) -> Reading:
     """Projected where every plan allows it: only SSA-shaped lines can be read in part (`auto` and
-    `ssa`); the others convert whole records. A key is deferred only if every plan can wait for it."""
+    `ssa`); the others convert whole records. A key is deferred only if every plan can wait for it.
+    Whole events come in larger batches when several searches share them."""
+    reading = _projection(plans, input_format, whole_events)
+    if reading.keys is None and len(plans) > 1:
+        return replace(reading, whole_batch_size=_SHARED_PASS_BATCH_SIZE)
+    return reading
+
+
+def _projection(plans: list[Plan], input_format: str, whole_events: bool) -> Reading:
     if whole_events:
         return Reading(None, frozenset(), "--whole-events")
     if input_format not in ("auto", "ssa") or not plans:
