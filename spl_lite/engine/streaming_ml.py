@@ -391,6 +391,8 @@ class _SortedValues:
 
     def count_below(self, x: float) -> int:
         """How many values are strictly less than x."""
+        if len(self.blocks) == 1:  # most histories: one block, no tree to walk
+            return bisect_left(self.blocks[0], x)
         i = bisect_left(self.maxes, x)
         if i == len(self.maxes):
             return self.n
@@ -440,23 +442,6 @@ def _scaled_ratio(num: int, den: int, exp: int) -> float:
         return (num << exp) / den if exp >= 0 else num / (den << -exp)
     except OverflowError:
         return _INF if num > 0 else -_INF
-
-
-def _number(value: Any) -> float | None:
-    """A value usable as a model input: int or non-NaN float, never bool; else None."""
-    kind = type(value)
-    if kind is float:
-        return value if value == value else None
-    if kind is int:
-        return float(value)
-    return None
-
-
-def _timestamp(value: Any) -> int | float | None:
-    kind = type(value)
-    if kind is int or (kind is float and value == value):
-        return value
-    return None
 
 
 class AdaptiveThreshold:
@@ -633,7 +618,8 @@ class AdaptiveThreshold:
         labels: list[bool] = []
         history, erfc, sqrt = self._history, math.erfc, math.sqrt
         for entity, x, ts in rows:
-            # _number and _timestamp, inlined: this loop runs once per record.
+            # A model input is an int or a non-NaN float, never a bool; a timestamp an int or a
+            # non-NaN float; anything else scores null. Inlined: this loop runs once per record.
             kind = x.__class__
             if kind is int:
                 x = float(x)
@@ -677,14 +663,23 @@ class AdaptiveThreshold:
         upper = 1.0 - t
         quantiles: list[float | None] = []
         labels: list[bool] = []
+        history_of = self._history
         for entity, x, ts in rows:
-            x = _number(x)
-            ts = _timestamp(ts)
+            # The inputs' rules of _score_gaussian, and hashable() for any entity but text or null.
+            kind = x.__class__
+            if kind is int:
+                x = float(x)
+            elif kind is not float or x != x:
+                x = None
+            kind = ts.__class__
+            if not (kind is int or (kind is float and ts == ts)):
+                ts = None
             if x is None or ts is None:
                 quantiles.append(None)
                 labels.append(False)
                 continue
-            history, heap, keep = self._history(hashable(entity), ts, _SortedValues)
+            key = entity if entity is None or entity.__class__ is str else hashable(entity)
+            history, heap, keep = history_of(key, ts, _SortedValues)
             n = history.n
             # Fraction of earlier values strictly below x; an empty history gives 0.
             q = history.count_below(x) / n if n else 0.0
