@@ -751,6 +751,10 @@ def _pairwise(left: Evaluator, right: Evaluator, fn: Callable[[Any, Any], Any], 
             if arithmetic and is_number(constant) and set(map(type, values)) <= _NUMBER_KINDS:
                 pairs = (repeat(constant), values) if constant_first else (values, repeat(constant))
                 return object_column(list(map(fast, *pairs)))
+            if fast is not None and not arithmetic:
+                found = _ordering_with_number(fast, values, constant, constant_first)
+                if found is not None:
+                    return found
             if constant_first:
                 return object_column([fn(constant, b) for b in values])
             return object_column([fn(a, constant) for a in values])
@@ -770,8 +774,32 @@ def _pairwise(left: Evaluator, right: Evaluator, fn: Callable[[Any, Any], Any], 
     return evaluate
 
 
-def _float_ordering(test: np.ufunc, a: list[float], b: list[float]) -> np.ndarray:
-    """An ordering of two columns of doubles; null where either side is NaN (values.compare)."""
+def _ordering_with_number(test: np.ufunc, values: list, constant: Any, constant_first: bool) -> np.ndarray | None:
+    """An ordering of a column against a number, by numpy where that is exact (doubles against a
+    double or an integer a double holds exactly, integers within int64 against such an integer);
+    None for the row-by-row path."""
+    kind = type(constant)
+    if kind is not float and not (kind is int and -_EXACT_IN_DOUBLE <= constant <= _EXACT_IN_DOUBLE):
+        return None
+    kinds = set(map(type, values))
+    if kinds == {float}:
+        pair = (float(constant), values) if constant_first else (values, float(constant))
+        return _float_ordering(test, *pair)
+    if kinds == {int} and kind is int:
+        try:
+            column = np.array(values, dtype=np.int64)
+        except OverflowError:
+            return None
+        return _BOOL_VALUES[(test(constant, column) if constant_first else test(column, constant)).view(np.int8)]
+    return None
+
+
+_EXACT_IN_DOUBLE = 2**53
+
+
+def _float_ordering(test: np.ufunc, a: list[float] | float, b: list[float] | float) -> np.ndarray:
+    """An ordering of two columns of doubles (or of one and a double); null where either side is
+    NaN (values.compare)."""
     left, right = np.array(a, dtype=np.float64), np.array(b, dtype=np.float64)
     out = _BOOL_VALUES[test(left, right).view(np.int8)]
     unordered = np.isnan(left) | np.isnan(right)
