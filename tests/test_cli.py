@@ -176,8 +176,12 @@ def test_explain_prints_the_physical_plan_after_the_logical_one(tmp_path):
     parallel = cli_in_process("explain", reference, "--input", events, "--workers", "2").out.splitlines()
     assert "running: 2 worker processes run nodes #0-#4, and the filter #6 after #5; " \
            "the main process runs the rest in input order" in parallel
+    written = tmp_path / "written.spl"
+    written.write_text('| from read_ssa_enriched_events() | eval n = map_get(input_event, "n") | into write_ssa_detected_events();')
+    assert cli_in_process("explain", written).out.split("\n\n")[-1].startswith(
+        "reading: only the keys n of each event (projected); whole events decoded only for the records that reach")
     whole = tmp_path / "whole.spl"
-    whole.write_text('| from read_ssa_enriched_events() | eval n = map_get(input_event, "n") | into write_ssa_detected_events();')
+    whole.write_text('| from read_ssa_enriched_events() | eval n = input_event.n | into write_ssa_detected_events();')
     assert cli_in_process("explain", whole).out.split("\n\n")[-1].startswith("reading: whole events")
 
 

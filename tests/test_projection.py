@@ -22,7 +22,7 @@ from spl_lite.io import jsonl
 from spl_lite.io.jsonl import EventReader
 from spl_lite.io.projection import BlockGatherer, ProjectedDecoder
 from spl_lite.plan.physical import choose_reading
-from spl_lite.plan.rules.projection import deferred_keys, keys_read
+from spl_lite.plan.rules.projection import deferred_keys, events_written, keys_read
 
 
 def decoder_for(plans, input_format):
@@ -64,9 +64,6 @@ def test_reference_detection_reads_exactly_its_seven_keys():
 # (search needing whole events, the same search changed just enough to be projected, its keys):
 # the control shows that it is the construct named by the id that turns projection off.
 WHOLE_AND_CONTROL = {
-    "no select before into": (
-        SOURCE + '| eval a = map_get(input_event, "a")' + SINK,
-        SOURCE + '| eval a = map_get(input_event, "a") | select a' + SINK, {"a"}),
     "select input_event": (
         SOURCE + '| eval a = map_get(input_event, "a") | select a, input_event' + SINK,
         SOURCE + '| eval a = map_get(input_event, "a") | select a' + SINK, {"a"}),
@@ -79,10 +76,6 @@ WHOLE_AND_CONTROL = {
     "input_event.path": (
         SOURCE + "| eval v = input_event.process_name | select v" + SINK,
         SOURCE + '| eval v = map_get(input_event, "process_name") | select v' + SINK, {"process_name"}),
-    "where on _datamodels": (
-        SOURCE + '| where "Endpoint_Processes" IN(_datamodels) | eval v = map_get(input_event, "a") | select v' + SINK,
-        SOURCE + '| where "Endpoint_Processes" IN("x") | eval v = map_get(input_event, "a") | select v' + SINK,
-        {"a"}),
     "where on input_event itself": (
         SOURCE + '| where input_event != null | eval v = map_get(input_event, "a") | select v' + SINK,
         SOURCE + '| where map_get(input_event, "b") != null | eval v = map_get(input_event, "a") | select v' + SINK,
@@ -91,18 +84,6 @@ WHOLE_AND_CONTROL = {
         SOURCE + '| eval m = ucast(input_event, "map<string, any>", null), v = map_get(m, "a") | select v' + SINK,
         SOURCE + '| eval m = ucast(map_get(input_event, "m"), "map<string, any>", null), v = map_get(m, "a") '
                  "| select v" + SINK, {"m"}),
-    "conditional_anomaly before select": (
-        SOURCE + '| eval p = map_get(input_event, "p"), c = map_get(input_event, "c") '
-                 '| conditional_anomaly conditional="p" target="c" | select p, c, output' + SINK,
-        SOURCE + '| eval p = map_get(input_event, "p"), c = map_get(input_event, "c") | select p, c '
-                 '| conditional_anomaly conditional="p" target="c" | select p, c, output' + SINK, {"p", "c"}),
-    "stats before select": (
-        SOURCE + '| eval a = ucast(map_get(input_event, "a"), "string", null), '
-                 'timestamp = parse_long(ucast(map_get(input_event, "_time"), "string", null)) '
-                 "| stats count() AS c BY a, span(timestamp, 5m) | select a, c" + SINK,
-        SOURCE + '| eval a = ucast(map_get(input_event, "a"), "string", null), '
-                 'timestamp = parse_long(ucast(map_get(input_event, "_time"), "string", null)) | select a, timestamp '
-                 "| stats count() AS c BY a, span(timestamp, 5m) | select a, c" + SINK, {"a", "_time"}),
     "read_ba_enriched_events": (
         '| from read_ba_enriched_events() | eval v = map_get(input_event, "a") | select v '
         "| into write_ba_finding_events();",
@@ -111,20 +92,77 @@ WHOLE_AND_CONTROL = {
         '$main = from source | eval v = map_get(input_event, "a") | fields v | into sink;',
         '$main = | from read_ssa_enriched_events() | eval v = map_get(input_event, "a") | fields v '
         "| into write_ssa_detected_events();", {"a"}),
-    "eval assigns body before select": (
-        SOURCE + '| eval v = map_get(input_event, "a"), body = create_map(["v", v]) | select v' + SINK,
-        SOURCE + '| eval v = map_get(input_event, "a"), b = create_map(["v", v]) | select v' + SINK, {"a"}),
-    "eval assigns body from the event": (
-        SOURCE + '| eval body = map_get(input_event, "a") | select body' + SINK,
-        SOURCE + '| eval b = map_get(input_event, "a") | select b' + SINK, {"a"}),
+}
+
+
+# Searches whose records need the source's other fields (a sink writes the events whole, `_datamodels`
+# is read, `body` set, a stateful node keeps no records): projected with the events decoded late
+# (events_written), and the keys they read.
+EVENTS_LATE = {
+    "no select before into": (SOURCE + '| eval a = map_get(input_event, "a")' + SINK, {"a"}),
+    "where, then into": (SOURCE + '| eval a = map_get(input_event, "a") | where a = "x" | eval n = 1' + SINK, {"a"}),
+    "where on _datamodels": (
+        SOURCE + '| where "Endpoint_Processes" IN(_datamodels) | eval v = map_get(input_event, "a") | select v' + SINK,
+        {"a", "_datamodels"}),
+    "select keeps _datamodels and body": (
+        SOURCE + '| eval v = map_get(input_event, "a") | select v, _datamodels, body' + SINK, {"a", "_datamodels"}),
+    "conditional_anomaly before select": (
+        SOURCE + '| eval p = map_get(input_event, "p"), c = map_get(input_event, "c") '
+                 '| conditional_anomaly conditional="p" target="c" | select p, c, output' + SINK, {"p", "c"}),
+    "first_time_event before into": (
+        SOURCE + '| eval p = ucast(map_get(input_event, "p"), "string", null) '
+                 '| first_time_event input_columns=["p"] | where first_time_p' + SINK, {"p"}),
+    "stats before select": (
+        SOURCE + '| eval a = ucast(map_get(input_event, "a"), "string", null), '
+                 'timestamp = parse_long(ucast(map_get(input_event, "_time"), "string", null)) '
+                 "| stats count() AS c BY a, span(timestamp, 5m) | select a, c" + SINK, {"a", "_time"}),
+    "eval assigns body, then into": (
+        SOURCE + '| eval v = map_get(input_event, "a"), body = create_map(["v", v])' + SINK, {"a"}),
+    "eval assigns body from the event": (SOURCE + '| eval body = map_get(input_event, "a") | select body' + SINK, {"a"}),
     "one branch keeps the event": (
         '$e = | from read_ssa_enriched_events() | eval a = map_get(input_event, "a");\n'
         '| from $e | where a = "x" | select a | into write_ssa_detected_events();\n'
-        "| from $e | into write_ssa_finding_events();",
-        '$e = | from read_ssa_enriched_events() | eval a = map_get(input_event, "a");\n'
-        '| from $e | where a = "x" | select a | into write_ssa_detected_events();\n'
-        '| from $e | eval b = map_get(input_event, "b") | fields b | into write_ssa_finding_events();', {"a", "b"}),
+        "| from $e | into write_ssa_finding_events();", {"a"}),
 }
+
+
+@pytest.mark.parametrize("case", EVENTS_LATE, ids=list(EVENTS_LATE))
+def test_plans_needing_the_records_fields_are_projected_with_their_events_decoded_late(case):
+    text, keys = EVENTS_LATE[case]
+    plan = Search.compile(text).plan
+    assert keys_read(plan) is None and events_written(plan) == keys
+    decoder = decoder_for([plan], "auto")
+    assert set(decoder.keys) == keys and decoder.events_late
+
+
+def test_events_decoded_late_give_the_bytes_of_whole_events(awkward, tmp_path):
+    """Every EVENTS_LATE search over the awkward lines, stream records and odd `_datamodels`: one run
+    projected, one on whole events; each search's output and the warnings alike."""
+    odd = [b'{"_time": "10", "a": "x", "p": "p1", "c": "c1", "_datamodels": ["Endpoint_Processes"]}\n',
+           b'{"_time": "11", "a": "x", "p": "p1", "c": "c2", "_datamodels": "Endpoint_Processes"}\n',
+           b'{"id": 1, "_datamodels": ["Endpoint_Processes"], "input_event": {"_time": "12", "a": "x", "p": "p2"}}\n',
+           b'{"id": 2, "input_event": {"_time": "13", "a": ["x"], "c": "c1", "_datamodels": ["Endpoint_Processes"]}}\n',
+           b'{"_time": "14", "a": {"k": [1, 2.5, null]}, "p": 3, "body": {"kept": "no"}}\n',
+           b'{"_time": "15", "a": "x", "p": "p1", "c": "c1", "_datamodels": []}\n']
+    lines = awkward.read_bytes().splitlines(keepends=True)
+    data = tmp_path / "events.jsonl"
+    data.write_bytes(b"".join(line for i, line in enumerate(lines) for line in ([line] + odd if i % 500 == 7 else [line])))
+    searches = []
+    for n, (text, _) in enumerate(EVENTS_LATE.values()):
+        searches.append(tmp_path / f"s{n}.spl")
+        searches[-1].write_text(text)
+    explained = cli_in_process("explain", *searches).stdout
+    assert b"whole events decoded only for the records that reach a sink" in explained
+    runs = {}
+    for mode, flags in {"projected": [], "whole": ["--whole-events"]}.items():
+        result = cli_in_process("run", *searches, "--input", data, "--batch-size", "256", "--output-dir",
+                                tmp_path / mode, *flags)
+        assert result.returncode == 0, result.stderr
+        runs[mode] = ({path.name: path.read_bytes() for path in (tmp_path / mode).iterdir()},
+                      without_timing(result.stderr))
+    assert runs["projected"] == runs["whole"]
+    written = runs["projected"][0]
+    assert written["s0.jsonl"].count(b"\n") > 4000 and b"Endpoint_Processes" in written["s3.jsonl"]
 
 
 @pytest.mark.parametrize("case", WHOLE_AND_CONTROL, ids=list(WHOLE_AND_CONTROL))
@@ -305,6 +343,34 @@ def test_awkward_lines_give_the_same_output_warnings_and_dead_letters(five_keys,
 
 
 # ---- 5: corpus searches through the API ----
+
+@needs_corpus
+def test_corpus_searches_with_their_events_decoded_late_write_what_whole_events_give(tmp_path):
+    """A sample (every 8th, in corpus order; compiling them all is slow) of the corpus texts that
+    read the SSA source, those of them projected only with their events decoded late, all in one
+    run over the example, then on whole events: the same bytes."""
+    texts = list(dict.fromkeys(text for line in CORPUS.read_bytes().splitlines()
+                               if "read_ssa_enriched_events" in (text := orjson.loads(line)["search"])
+                               and "time()" not in text))
+    searches = []
+    for text in texts[::8]:
+        try:
+            plan = compile_cached(text).plan
+        except Exception:
+            continue
+        if keys_read(plan) is None and events_written(plan) is not None:
+            searches.append(tmp_path / f"s{len(searches)}.spl")
+            searches[-1].write_text(text)
+    assert len(searches) >= 50
+    outputs = []
+    for flags in ([], ["--whole-events"]):
+        out = tmp_path / f"out{len(outputs)}"
+        result = cli_in_process("run", *searches, "--input", EXAMPLE, "--output-dir", out, *flags)
+        assert result.returncode == 0, result.stderr
+        outputs.append({path.name: path.read_bytes() for path in out.iterdir()})
+    assert outputs[0] == outputs[1]
+    assert sum(map(bool, outputs[0].values())) >= 5, "too few searches wrote anything to compare"
+
 
 @needs_corpus
 def test_corpus_searches_projected_by_run_files_match_run_on_whole_events():

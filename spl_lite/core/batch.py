@@ -161,16 +161,21 @@ class Batch:
         return Batch(columns, self.row_ids, absent)
 
     def decoded(self, names: frozenset[str] | None) -> "Batch":
-        """This batch with its deferred columns among `names` (all when None) decoded."""
+        """This batch with its deferred columns among `names` decoded; with every field (None), also
+        the events a projection left in their lines for the sink that writes them (events_late)."""
         columns = self.columns
         # Looked up by the names (a node uses a few) rather than over every column, once per node.
-        late = [name for name in (columns if names is None else names)
-                if columns.get(name).__class__ is DeferredColumn]
+        if names is None:
+            late = [name for name, column in columns.items() if column.__class__ is DeferredColumn
+                    or column.__class__ is ProjectedMaps and column.events_late]
+        else:
+            late = [name for name in names if columns.get(name).__class__ is DeferredColumn]
         if not late:
             return self
         columns = dict(columns)
         for name in late:
-            columns[name] = columns[name].values()
+            column = columns[name]
+            columns[name] = (column.late_events() if column.__class__ is ProjectedMaps else column).values()
         return Batch(columns, self.row_ids, self.absent)
 
     def filter(self, keep: np.ndarray) -> "Batch":
@@ -231,7 +236,8 @@ class Batch:
 
 class DeferredColumn:
     """A column whose values are not decoded yet: key `key` of the events on lines `rows` of
-    `lines` (spl_lite/io/projection.py decides which keys may wait), then each of `steps`.
+    `lines` (the events themselves for key None; spl_lite/io/projection.py decides which keys may
+    wait), then each of `steps`.
 
     Choosing rows with an index array (as Batch.filter does) stays deferred, so a field that is
     only carried to the output is decoded for the few records that reach it. Nothing decodes it
@@ -244,7 +250,7 @@ class DeferredColumn:
     __slots__ = ("lines", "rows", "key", "steps", "_values")
     dtype = np.dtype(object)
 
-    def __init__(self, lines, rows: np.ndarray, key: str, steps: tuple = ()):
+    def __init__(self, lines, rows: np.ndarray, key: str | None, steps: tuple = ()):
         self.lines, self.rows, self.key, self.steps = lines, rows, key, steps
         self._values: np.ndarray | None = None
 
@@ -280,17 +286,20 @@ class ProjectedMaps:
     line kinds: OCSF documents read as SSA events, io/ocsf_columns.py).
     """
 
-    __slots__ = ("values", "length", "deferred", "rows", "skips", "kind")
+    __slots__ = ("values", "length", "deferred", "rows", "skips", "kind", "events_late")
     dtype = np.dtype(object)
 
     def __init__(self, values: dict[str, np.ndarray], length: int, deferred=None, rows: np.ndarray | None = None,
-                 skips: np.ndarray | None = None, kind: str | None = None):
+                 skips: np.ndarray | None = None, kind: str | None = None, events_late: bool = False):
         self.values = values
         self.length = length
         self.deferred = deferred  # the lines the deferred keys are decoded from
         self.rows = rows  # which of those lines these events are; None: all, in order
         self.skips = skips
         self.kind = kind
+        # A sink writes these events whole: they are decoded from `deferred` for the rows that get
+        # there (Batch.decoded with every field), as the whole-event path reads them.
+        self.events_late = events_late
 
     def __len__(self) -> int:
         return self.length
@@ -300,7 +309,7 @@ class ProjectedMaps:
         count = int(np.count_nonzero(rows)) if rows.dtype == bool else len(rows)
         lines = None if self.deferred is None else self._rows()[rows]
         return ProjectedMaps({key: take_rows(column, rows) for key, column in self.values.items()}, count,
-                             self.deferred, lines)
+                             self.deferred, lines, events_late=self.events_late)
 
     @staticmethod
     def concat(parts: list["ProjectedMaps"]) -> "ProjectedMaps":
@@ -323,7 +332,8 @@ class ProjectedMaps:
         for part in parts:
             rows.append(part._rows() + first)
             first += len(part.deferred)
-        return ProjectedMaps(values, length, lines, None if all(p.rows is None for p in parts) else np.concatenate(rows))
+        return ProjectedMaps(values, length, lines, None if all(p.rows is None for p in parts) else np.concatenate(rows),
+                             events_late=parts[0].events_late)
 
     def key(self, name: str) -> np.ndarray:
         found = self.values.get(name)
@@ -332,6 +342,10 @@ class ProjectedMaps:
         if self.deferred is None:
             raise KeyError(name)
         return DeferredColumn(self.deferred, self._rows(), name)
+
+    def late_events(self) -> DeferredColumn:
+        """The events themselves, decoded when read (only `events_late`)."""
+        return DeferredColumn(self.deferred, self._rows(), None)
 
     def _rows(self) -> np.ndarray:
         return np.arange(self.length) if self.rows is None else self.rows

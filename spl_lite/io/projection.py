@@ -80,9 +80,11 @@ class ProjectedDecoder:
     The `deferred` keys (see deferred_keys) are left in the lines, which the ProjectedMaps keeps.
     """
 
-    def __init__(self, keys: frozenset[str], input_format: str = "auto", deferred: frozenset[str] = frozenset()):
+    def __init__(self, keys: frozenset[str], input_format: str = "auto", deferred: frozenset[str] = frozenset(),
+                 events_late: bool = False):
         self.keys = tuple(sorted(keys))
         self.deferred = frozenset(deferred) & frozenset(keys)
+        self.events_late = events_late
         self._decoded = tuple(key for key in self.keys if key not in self.deferred)
         guards = guard_keys(input_format)
         # A line with `input_event` as an object is a stream record, whose event that is (spec 7.1);
@@ -103,10 +105,13 @@ class ProjectedDecoder:
         self._inner_text_keys = set(self._decoded)
         self._decoder = self._build()
         self._getters = [attrgetter(f"k{i}") for i in range(len(self._decoded))]
-        self._late = _LateDecoder(tuple(sorted(self.deferred)), self._records_possible) if self.deferred else None
-        # Raw records are recognised only by `auto` (formats.kind_of); their keys are all decoded at once.
+        self._late = _LateDecoder(tuple(sorted(self.deferred)), self._records_possible, events_late) \
+            if self.deferred or events_late else None
+        # Raw records are recognised only by `auto` (formats.kind_of); their keys are all decoded at
+        # once. Events a sink writes whole are decoded again from the lines, which only flat events
+        # and stream records give as they are: a block of other records takes the whole-event path.
         raw = (WindowsJsonDecoder(frozenset(keys)), WindowsXmlDecoder(frozenset(keys)), OcsfDecoder(frozenset(keys))) \
-            if input_format == "auto" else ()
+            if input_format == "auto" and not events_late else ()
         self._decoders = (self._decode_flat, *(decoder.decode_block for decoder in raw))
         self._last = 0  # the one of _decoders that served the last block
 
@@ -185,7 +190,7 @@ class ProjectedDecoder:
         else:
             path, offset = place
             lines = self.file_lines(path, bounds[0] + offset, bounds[1] + offset)
-        return ProjectedMaps(values, count, lines)
+        return ProjectedMaps(values, count, lines, events_late=self.events_late)
 
     def file_lines(self, path: str, starts: np.ndarray, ends: np.ndarray) -> "_FileLines":
         """The lines at these spans of a file, read when the deferred keys are."""
@@ -242,9 +247,10 @@ class BlockGatherer:
 
 
 def decoder_for(keys: "frozenset[str] | None", input_format: str = "auto",
-                deferred: frozenset[str] = frozenset()) -> Decoder:
-    """Whole events (`keys` None), or the projection of `keys` with `deferred` decoded late."""
-    return WholeDecoder() if keys is None else ProjectedDecoder(keys, input_format, deferred)
+                deferred: frozenset[str] = frozenset(), events_late: bool = False) -> Decoder:
+    """Whole events (`keys` None), or the projection of `keys` with `deferred` (and with
+    `events_late`, the events themselves) decoded late."""
+    return WholeDecoder() if keys is None else ProjectedDecoder(keys, input_format, deferred, events_late)
 
 
 def guard_keys(input_format: str) -> tuple[str, ...]:
@@ -257,10 +263,13 @@ def guard_keys(input_format: str) -> tuple[str, ...]:
 
 class _LateDecoder:
     """Decodes the deferred keys of chosen lines, with the values the whole-event path would give:
-    of the line, or with `records`, of its `input_event` where that is an object (a stream record)."""
+    of the line, or with `records`, of its `input_event` where that is an object (a stream record).
+    With `events`, the events themselves too (key None), as orjson reads them; the deferred keys
+    are then read from those."""
 
-    def __init__(self, keys: tuple[str, ...], records: bool = False):
+    def __init__(self, keys: tuple[str, ...], records: bool = False, events: bool = False):
         self.keys = keys
+        self.events = events
         fields = [(f"k{i}", _TEXT, msgspec.field(default=None, name=key)) for i, key in enumerate(keys)]
         self._records = records
         if records:
@@ -269,17 +278,21 @@ class _LateDecoder:
         self._text = msgspec.json.Decoder(msgspec.defstruct("DeferredKeys", fields, gc=False))
         self._getters = [attrgetter(f"k{i}") for i in range(len(keys))]
 
-    def decode(self, lines: list[bytes]) -> dict[str, list]:
-        try:
-            events = self._text.decode_lines(b"\n".join(lines))
-            if self._records:
-                events = [event if (record := event.record) is None else record for event in events]
-            return {key: list(map(getter, events)) for key, getter in zip(self.keys, self._getters)}
-        except msgspec.ValidationError:  # a value that is not text: read the lines as orjson does
-            events = [_whole_event(line) for line in lines]
-            if self._records:
-                events = [inner if (inner := event.get(_EVENT)).__class__ is dict else event for event in events]
-            return {key: [event.get(key) for event in events] for key in self.keys}
+    def decode(self, lines: list[bytes]) -> dict[str | None, list]:
+        if not self.events:
+            try:
+                events = self._text.decode_lines(b"\n".join(lines))
+                if self._records:
+                    events = [event if (record := event.record) is None else record for event in events]
+                return {key: list(map(getter, events)) for key, getter in zip(self.keys, self._getters)}
+            except msgspec.ValidationError:  # a value that is not text: read the lines as orjson does
+                pass
+        events = [_whole_event(line) for line in lines]
+        if self._records:
+            events = [inner if (inner := event.get(_EVENT)).__class__ is dict else event for event in events]
+        found: dict[str | None, list] = {key: [event.get(key) for event in events] for key in self.keys}
+        found[None] = events
+        return found
 
 
 def _whole_event(line: bytes) -> dict:
@@ -301,14 +314,17 @@ class _LateLines:
     def __init__(self, late: _LateDecoder):
         self.late = late
         self._rows: np.ndarray | None = None
-        self._decoded: dict[str, list] = {}
+        self._decoded: dict[str | None, list] = {}
 
-    def values(self, key: str, rows: np.ndarray) -> list:
+    def values(self, key: str | None, rows: np.ndarray) -> list:
+        """Key `key` of the events on these rows; the events themselves for None (`events` decoders)."""
         if self._rows is None or not np.array_equal(self._rows, rows):
-            lines = self._lines(rows)
-            self._decoded = self.late.decode(lines) if lines else {k: [] for k in self.late.keys}
+            self._decoded = self.late.decode(self._lines(rows))
             self._rows = rows
-        return self._decoded[key]
+        decoded = self._decoded
+        if key not in decoded and None in decoded:  # any key of the events decoded whole
+            decoded[key] = [event.get(key) for event in decoded[None]]
+        return decoded[key]
 
     def _lines(self, rows: np.ndarray) -> list[bytes]:
         raise NotImplementedError

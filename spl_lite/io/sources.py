@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 import orjson
 
-from ..core.batch import Batch, ProjectedMaps, object_column
+from ..core.batch import Batch, DeferredColumn, ProjectedMaps, object_column
 
 # Shared between records: no operator mutates a value in place.
 _EMPTY_BODY: dict = {}
@@ -21,21 +21,32 @@ def _enriched_records(events: list[dict] | ProjectedMaps, first_row_id: int) -> 
     record (the production source selects `input_event` only, then adds `_datamodels` from it and an
     empty `body`), so a search reading `timestamp` before setting it sees null whatever the envelope
     carried."""
+    row_ids = np.arange(first_row_id, first_row_id + len(events), dtype=np.int64)
     if events.__class__ is ProjectedMaps:
         # Decoded for a plan that reads only these keys of `input_event` and drops the record's
-        # fields unread (spl_lite/io/projection.py): `_datamodels` and `body` are never asked for.
-        return Batch({"input_event": events}, np.arange(first_row_id, first_row_id + len(events), dtype=np.int64))
+        # fields unread (spl_lite/io/projection.py): `_datamodels` and `body` are never asked for,
+        # unless a sink writes the records whole, which decodes the events (and so `_datamodels`)
+        # late, for the records that reach it.
+        if not events.events_late:
+            return Batch({"input_event": events}, row_ids)
+        datamodels = events.key("_datamodels")  # decoded with the keys if the plan reads it, else late
+        datamodels = datamodels.then(_as_datamodels) if datamodels.__class__ is DeferredColumn \
+            else object_column(list(map(_as_datamodels, datamodels)))
+        return Batch({"input_event": events, "_datamodels": datamodels,
+                      "body": object_column([_EMPTY_BODY] * len(events))}, row_ids)
     if [e for e in events if "input_event" in e] and any(type(e.get("input_event")) is dict for e in events):
         events = [inner if type(inner := e.get("input_event")) is dict else e for e in events]
-    n = len(events)
     columns = {
         "input_event": object_column(events),
-        "_datamodels": object_column(
-            [d if (d := e.get("_datamodels")).__class__ is list else _NO_DATAMODELS for e in events]
-        ),
-        "body": object_column([_EMPTY_BODY] * n),
+        "_datamodels": object_column([_as_datamodels(e.get("_datamodels")) for e in events]),
+        "body": object_column([_EMPTY_BODY] * len(events)),
     }
-    return Batch(columns, np.arange(first_row_id, first_row_id + n, dtype=np.int64))
+    return Batch(columns, row_ids)
+
+
+def _as_datamodels(value) -> list:
+    """A record's `_datamodels`: its event's, where that is a list."""
+    return value if value.__class__ is list else _NO_DATAMODELS
 
 
 def _events_as_records(events: list[dict], first_row_id: int) -> Batch:

@@ -19,7 +19,7 @@ from ..io.decoding import Decoder
 from ..io.projection import decoder_for, guard_keys
 from .logical import Plan
 from .rules.early_filters import filters_known_early
-from .rules.projection import deferred_keys, keys_read
+from .rules.projection import deferred_keys, events_written, keys_read
 from .rules.shared_work import shared_expressions
 from .rules.stateless_head import PushedFilter, pushed_filter, stateless_head
 
@@ -41,10 +41,12 @@ class Reading:
     deferred: frozenset[str]
     reason: str = ""
     whole_batch_size: int | None = None  # whole events per batch; None: the reader's default
+    # Projected, and a sink writes the events whole: they are decoded late, for the records it gets.
+    events_late: bool = False
 
     def decoder(self, input_format: str) -> Decoder:
         """The decoder this reading needs (io/decoding.py)."""
-        return decoder_for(self.keys, input_format, self.deferred)
+        return decoder_for(self.keys, input_format, self.deferred, self.events_late)
 
     def describe(self) -> str:
         if self.keys is None:
@@ -53,6 +55,8 @@ class Reading:
         text = f"only the keys {', '.join(sorted(self.keys))} of each event (projected)"
         if self.deferred:
             text += f"; deferred: {', '.join(sorted(self.deferred))} (decoded only for the records still there when they are read)"
+        if self.events_late:
+            text += "; whole events decoded only for the records that reach a sink writing them"
         return text
 
 
@@ -96,6 +100,7 @@ class PhysicalPlan:
                 "mode": "whole" if self.reading.keys is None else "projected",
                 "keys": sorted(self.reading.keys or ()),
                 "deferred": sorted(self.reading.deferred),
+                "events_late": self.reading.events_late,
                 "reason": self.reading.reason,
             },
             "workers": self.workers,
@@ -126,10 +131,14 @@ def _projection(plans: list[Plan], input_format: str, whole_events: bool) -> Rea
     keys: set[str] = set()
     late: set[str] = set()
     now: set[str] = set()
+    events_late = False
     for plan in plans:
         found = keys_read(plan)
         if found is None:
-            return Reading(None, frozenset(), "a search uses its events other than through map_get of named keys")
+            found = events_written(plan)
+            if found is None:
+                return Reading(None, frozenset(), "a search uses its events other than through map_get of named keys")
+            events_late = True
         keys |= found
         deferred = deferred_keys(plan)
         late |= deferred
@@ -137,7 +146,7 @@ def _projection(plans: list[Plan], input_format: str, whole_events: bool) -> Rea
     if any(_UNNAMEABLE.search(key) for key in keys) or keys & set(guard_keys(input_format)):
         # a search reading `_raw` or `EventID` reads raw records, which are converted whole
         return Reading(None, frozenset(), "a search reads keys of raw records")
-    return Reading(frozenset(keys), frozenset(late - now))
+    return Reading(frozenset(keys), frozenset(late - now), events_late=events_late)
 
 
 def choose(plans: list[Plan], input_format: str = "auto", whole_events: bool = False,
@@ -147,6 +156,9 @@ def choose(plans: list[Plan], input_format: str = "auto", whole_events: bool = F
     reading = choose_reading(plans, input_format, whole_events)
     early = tuple(filters_known_early(plan) for plan in plans)
     count, head_last, reason = _parallelism(plans, workers, list(paths), one_process_because)
+    if count > 1 and reading.events_late:
+        # Workers hand on batches, not the lines to decode a sink's events from: they decode whole events.
+        reading = Reading(None, frozenset(), "a sink writes the events whole, and worker processes read them")
     pushed = pushed_filter(plans[0], head_last) if count > 1 else None
     shared = tuple(shared_expressions(plans)) if len(plans) > 1 else ()
     return PhysicalPlan(reading, count, head_last if count > 1 else None, pushed, early, reason, shared)

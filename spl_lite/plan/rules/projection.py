@@ -3,7 +3,10 @@
 Most detections read a handful of keys of each event, always as `map_get(input_event, "key")`,
 and drop the event before anything else sees it. For such a plan the input can be decoded for
 just those keys (spl_lite/io/projection.py). Keys that are only carried to the output past a
-filter are deferred: decoded for the rows that are left when something reads them.
+filter are deferred: decoded for the rows that are left when something reads them. A plan whose
+records reach a sink with their event in them (most G1 detections: filter, then write every field)
+can be served too, the events then decoded whole for the records that reach the sink
+(events_written).
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from ..commands.source import Source
 from ..logical import Node, Plan
 
 _EVENT = "input_event"
+_DATAMODELS = "_datamodels"  # a record's field and, the same value, its event's key (io/sources.py)
 
 
 def keys_read(plan: Plan) -> frozenset[str] | None:
@@ -33,8 +37,19 @@ def keys_read(plan: Plan) -> frozenset[str] | None:
     return None if head is None else head[0]
 
 
-def _head(plan: Plan) -> tuple[frozenset[str], list[Node]] | None:
-    """(keys read, the nodes from the sources up to and including the cuts) for keys_read."""
+def events_written(plan: Plan) -> frozenset[str] | None:
+    """The keys as keys_read finds them, also for a plan that needs its records' other fields: whose
+    records reach a sink before any node cuts those off (the sink writes each event whole, decoded
+    late for the records that reach it), that reads `_datamodels` (decoded as the event's key) or
+    sets `body`, or that keeps state without holding the records. None where even that cannot
+    serve the plan."""
+    head = _head(plan, to_sinks=True)
+    return None if head is None else head[0]
+
+
+def _head(plan: Plan, to_sinks: bool = False) -> tuple[frozenset[str], list[Node]] | None:
+    """(keys read, the nodes from the sources up to and including the cuts) for keys_read and,
+    `to_sinks`, events_written."""
     keys: set[str] = set()
     nodes: dict[int, Node] = {}
     consumers = plan.consumers()
@@ -50,7 +65,9 @@ def _head(plan: Plan) -> tuple[frozenset[str], list[Node]] | None:
             return None
         while pending:
             node = plan.nodes[pending.pop()]
-            found = _keys_of_node(node)
+            if to_sinks and isinstance(node, Sink):
+                continue  # it writes the events whole (decoded late); nothing reads them after
+            found = _keys_of_node(node, to_sinks)
             if found is None:
                 return None
             node_keys, cuts = found
@@ -64,22 +81,36 @@ def _head(plan: Plan) -> tuple[frozenset[str], list[Node]] | None:
     return frozenset(keys), list(nodes.values())
 
 
-def _keys_of_node(node: Node) -> tuple[set[str], bool] | None:
-    """(keys read, whether the node drops the source's fields), or None if it needs whole events."""
+def _keys_of_node(node: Node, to_sinks: bool = False) -> tuple[set[str], bool] | None:
+    """(keys read, whether the node drops the source's fields), or None if it needs whole events.
+
+    `to_sinks`, the records carry all the source's fields (io/sources.py): `_datamodels` may be
+    read (decoded as the event's key of that name), `_datamodels` and `body` set or kept, and a
+    node may keep state if it does not hold records that still carry the event past their batch.
+    Only `input_event` is still read by key alone."""
     reads = node.reads()
-    if not node.stateless or reads is None or isinstance(node, Sink):
+    if reads is None or isinstance(node, Sink):
+        return None
+    cuts = not node.passes_through
+    if not node.stateless and not (to_sinks and (cuts or not node.holds_records)):
         return None
     expressions = node.expressions()
     read_directly = reads - set().union(*map(ast.field_names, expressions))
-    if read_directly & set(ENRICHED_FIELDS):
-        return None
-    cuts = not node.passes_through
-    made = node.fields if cuts else node.writes()
-    if made is None or any(name.split(".")[0] in ENRICHED_FIELDS for name in made):
-        return None
     keys: set[str] = set()
+    if to_sinks:
+        keys |= read_directly & {_DATAMODELS}
+        if _EVENT in read_directly:
+            return None
+    elif read_directly & set(ENRICHED_FIELDS):
+        return None
+    made = node.fields if cuts else node.writes()
+    if made is None:
+        return None
+    set_fields = {name.split(".")[0] for name in made} & set(ENRICHED_FIELDS)
+    if set_fields - ({"_datamodels", "body"} if to_sinks else set()):
+        return None
     for expression in expressions:
-        found = _keys_of_expression(expression)
+        found = _keys_of_expression(expression, to_sinks)
         if found is None:
             return None
         keys |= found
@@ -170,8 +201,10 @@ def _carried_key(expression: ast.Expr) -> str | None:
     return _event_key(expression)
 
 
-def _keys_of_expression(expression: ast.Expr) -> set[str] | None:
-    """Keys read as `map_get(input_event, "key")`; None if a source field is used any other way."""
+def _keys_of_expression(expression: ast.Expr, source_fields: bool = False) -> set[str] | None:
+    """Keys read as `map_get(input_event, "key")`; None if a source field is used any other way,
+    but with `source_fields` (the records carry them, io/sources.py) only `input_event` is:
+    `_datamodels` is read as its event's key of that name, and `body` as it is."""
     keys: set[str] = set()
     sanctioned: set[int] = set()
     nodes = list(ast.walk(expression))
@@ -182,7 +215,10 @@ def _keys_of_expression(expression: ast.Expr) -> set[str] | None:
             sanctioned.add(id(node.args[0]))
     for node in nodes:
         if isinstance(node, ast.Field) and node.path[0] in ENRICHED_FIELDS and id(node) not in sanctioned:
-            return None
+            if not source_fields or node.path[0] == _EVENT:
+                return None
+            if node.path[0] == _DATAMODELS:
+                keys.add(_DATAMODELS)
     return keys
 
 
