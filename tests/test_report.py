@@ -59,10 +59,6 @@ def test_report_draws_in_chromium(report, tmp_path):
     # the funnels and the window bars drew their shapes
     assert len(re.findall(r'<g class="point"><path d="M', html)) == 12 + 8 + 10  # funnel stages, window bars
     assert "Uncaught" not in dom.stderr, dom.stderr[-2000:]
-    shot = tmp_path / "report.png"
-    _chromium("--window-size=1200,2400", f"--screenshot={shot}", url, cwd=tmp_path)
-    assert shot.exists() and shot.stat().st_size > 20_000
-    print(f"screenshot: {shot}")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does)")
@@ -73,7 +69,7 @@ def test_report_of_the_reference_detection_over_shared_data(tmp_path):
     result = cli_in_process("report", REFERENCE, "--input", *inputs, "-o", path)
     assert result.returncode == 0, result.err
     dom = _chromium("--virtual-time-budget=10000", "--dump-dom", path.as_uri(), cwd=tmp_path)
-    assert 'class="js-fill"' in dom.stdout and "label true" in dom.stdout  # drawn (the screenshot: test above)
+    assert 'class="js-fill"' in dom.stdout and "label true" in dom.stdout  # drawn
 
 
 def test_report_without_plotly_says_how_to_get_it(monkeypatch, tmp_path):

@@ -203,7 +203,7 @@ _ENVELOPES = st.builds(
     st.booleans())
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 @given(st.lists(st.one_of(_EVENTS, _ENVELOPES, _ENVELOPES), min_size=1, max_size=8), st.sampled_from(["auto", "ssa"]),
        st.sampled_from([frozenset(), frozenset(["a", "_time"])]), st.randoms(use_true_random=False))
 def test_any_mix_of_events_and_stream_records_decodes_as_the_whole_event_path(objects, input_format, deferred, random):
