@@ -109,6 +109,8 @@ def _through(node: Node, held: dict[str, tuple[str, ...]]) -> dict[str, tuple[st
 def _value_of(expression: ast.Expr, held: dict[str, tuple[str, ...]]) -> _Map | None:
     """The map of the documents `expression` is, None for a value that is not one of them; raises
     _Whole where a map is used other than by key."""
+    if not ast.field_names(expression) & held.keys():
+        return None
 
     def combine(node, parts: list) -> _Map | None:
         if isinstance(node, ast.Field):
