@@ -516,7 +516,8 @@ def _explain(args) -> int:
 
     paths = expand_inputs(args.input) if args.input else []
     chosen = physical.choose(plans, args.input_format, args.whole_events, args.workers,
-                             paths=paths, one_process_because="" if paths else "no --input given")
+                             paths=paths, one_process_because="" if paths else "no --input given",
+                             documents_by_key=not args.whole_events)
     if args.json:
         document = {"searches": [{"path": p, "logical": s.plan.to_json()} for p, s in zip(args.search, searches)],
                     "physical": chosen.to_json()}

@@ -14,7 +14,8 @@ def null_column(length: int) -> np.ndarray:
 
 def object_column(values) -> np.ndarray:
     """A column from a sequence of Python values; lists stay values (numpy would make them a 2-D array)."""
-    if isinstance(values, np.ndarray) and values.dtype == object or values.__class__ is DeferredColumn:
+    if isinstance(values, np.ndarray) and values.dtype == object or values.__class__ is DeferredColumn \
+            or isinstance(values, MapsView):
         return values
     return np.fromiter(values, dtype=object, count=len(values))
 
@@ -184,8 +185,12 @@ class Batch:
         return Batch({name: take_rows(col, keep) for name, col in self.columns.items()}, self.row_ids[keep], absent)
 
     def records(self) -> Iterator[dict]:
-        """Each row as a dict of its values (deferred columns decoded: records are the end of the line)."""
+        """Each row as a dict of its values (deferred columns decoded and maps read by key built:
+        records are the end of the line)."""
         columns = self.decoded(None).columns
+        if any(isinstance(column, MapsView) for column in columns.values()):
+            columns = {name: column.maps() if isinstance(column, MapsView) else column
+                       for name, column in columns.items()}
         names = list(columns)
         rows = zip(*(columns[n] for n in names))
         if not self.absent:
@@ -352,6 +357,41 @@ class ProjectedMaps:
 
     def __iter__(self):
         raise RuntimeError("an event decoded for some keys only was read whole (projection check missed a use)")
+
+
+class MapsView:
+    """A column of maps (or nulls) that is read only by key, the maps never built: `key(name)` is
+    the column of the values under `name` in each map (null where the map is null or lacks it), a
+    MapsView again where those are maps. io/ocsf.py's DocumentsView is one: the OCSF documents of
+    flat events, each value computed columnwise from the events' own columns. The planner's check
+    (plan/rules/documents_by_key.py) proves that a search asks nothing else of it: map_get with a
+    literal key, a dotted path, a ucast to a map with a null default, rows chosen by a filter, and
+    the maps themselves (`maps`) for the records a sink writes.
+    """
+
+    __slots__ = ()
+    dtype = np.dtype(object)
+
+    def key(self, name: str) -> "np.ndarray | MapsView":
+        raise NotImplementedError
+
+    def maps(self) -> np.ndarray:
+        """The maps themselves (null where a map is null), built for these rows only: a sink writes them."""
+        raise NotImplementedError
+
+    def entries(self) -> list[tuple[str, "np.ndarray | MapsView", np.ndarray]]:
+        """(key, its column, where the map has it) for each key the maps may have, in the order
+        `Batch.from_records` of the maps would give them."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def __getitem__(self, rows: np.ndarray) -> "MapsView":
+        raise NotImplementedError
+
+    def __iter__(self):
+        raise RuntimeError("a column of maps read by key only was read whole (the documents_by_key check missed a use)")
 
 
 def _absent_mask(batch: Batch, name: str) -> np.ndarray | None:

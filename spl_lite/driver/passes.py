@@ -38,8 +38,9 @@ class Pass:
         the early filters the physical plan found; several searches share their common work."""
         shared = SharedWork() if len(plans) > 1 else None
         traces = traces or [None] * len(plans)
-        executions = [Execution(plan, emit, input_format, early, lateness, trace, shared)
-                      for plan, emit, early, trace in zip(plans, emits, chosen.early_filters, traces)]
+        by_key = chosen.by_key or [frozenset()] * len(plans)
+        executions = [Execution(plan, emit, input_format, early, lateness, trace, shared, viewed)
+                      for plan, emit, early, trace, viewed in zip(plans, emits, chosen.early_filters, traces, by_key)]
         return cls(executions, reader, chosen, paths, batch_size, input_format, shared)
 
     def batches(self, on_bad_line: Callable[[str], None] | None, critical=nullcontext) -> Iterator[int]:

@@ -115,7 +115,7 @@ class Run:
             reporter.notice(f"--workers is not used with {', '.join(one_process)}: one process reads the input")
         whole_events = args.whole_events or bool(triage and triage.needs_lineage)
         chosen = physical.choose(plans, args.input_format, whole_events, args.workers, paths,
-                                 ", ".join(one_process))
+                                 ", ".join(one_process), documents_by_key=not whole_events)
         reader_options = dict(
             on_reject=dead_letter.write if dead_letter else None,
             max_bad=args.max_bad,

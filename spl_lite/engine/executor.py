@@ -27,7 +27,7 @@ class Execution:
 
     def __init__(self, plan: Plan, emit: Callable[[str, Batch], None], input_format: str = "auto",
                  early_filters: dict[int, int] | None = None, lateness_ms: int = 0, trace=None,
-                 shared: SharedWork | None = None):
+                 shared: SharedWork | None = None, by_key: frozenset[int] = frozenset()):
         self.plan = plan
         self.lateness_ms = lateness_ms  # the run's bound on out-of-orderness, added to every window's grace
         self._emit = emit
@@ -39,6 +39,7 @@ class Execution:
         with counting_errors_in(self.record_errors, shared):
             self.operators = [build(node, self) for node in plan.nodes]
         self._filtered_by = filters_known_early(plan) if early_filters is None else early_filters
+        self._by_key = by_key  # sources reading OCSF documents by key (plan/rules/documents_by_key.py)
         self._uses = [node.uses() for node in plan.nodes]  # deferred columns are decoded before these
         self.trace = trace  # engine/trace.py: counters per stage (--trace, --why); None: plain operators
         if trace is not None:
@@ -83,7 +84,7 @@ class Execution:
         self.next_row_id += converted.length
 
         def read(node: Source) -> Batch:
-            return converted.records(SOURCES[node.name], first_row_id)
+            return converted.records(SOURCES[node.name], first_row_id, node.id in self._by_key)
 
         self._run_nodes(0, [], read)
 

@@ -22,7 +22,7 @@ from ..core.values import ARITHMETIC, NUMBER_ARITHMETIC, compare, equals, is_num
 from . import checkpoint as _checkpoint
 from ..plan.rules.shared_work import shareable_column
 from .sharing import SharedWork, TextIndex
-from ..core.batch import (TEXT_KINDS, Batch, coded, encoding, known, kinds_of, null_mask, object_column,
+from ..core.batch import (TEXT_KINDS, Batch, MapsView, coded, encoding, known, kinds_of, null_mask, object_column,
                           rows_represented, take_rows, values_in_use)
 
 
@@ -221,6 +221,8 @@ def _walk(expr: ast.Field) -> Evaluator:
 
     def evaluate(batch: Batch) -> np.ndarray:
         maps = parent(batch)
+        if isinstance(maps, MapsView):  # maps read only by key (io/ocsf.py DocumentsView)
+            return maps.key(key)
         try:  # where every value is a map (the usual case): dict.get mapped in C
             return object_column(list(map(dict.get, maps, repeat(key))))
         except TypeError:

@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..core.batch import TEXT_KINDS, Batch, coded, distinct_values, encoding, kinds_of, values_in_use
+from ..core.batch import TEXT_KINDS, Batch, MapsView, coded, distinct_values, encoding, kinds_of, values_in_use
 from ..plan.rules.shared_work import condition_per_value, dotted_names, structure
 
 
@@ -32,6 +32,8 @@ def encode_text(column: np.ndarray) -> np.ndarray | None:
     holds only text and null and fewer distinct values than half its rows; else None."""
     if encoding(column) is not None:
         return column
+    if isinstance(column, MapsView):
+        return None
     if column.dtype != object:
         return None
     kinds = kinds_of(column)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.batch import TEXT_KINDS, DeferredColumn, kinds_of
+from ..core.batch import TEXT_KINDS, DeferredColumn, MapsView, kinds_of
 from ..core.values import is_number, to_text, type_name
 from .registry import column_kernel, function
 
@@ -92,6 +92,8 @@ def ucast_column(values, target_type, default_value):
     wanted = _checked_type(target_type)
     if wanted is None:
         return NotImplemented
+    if isinstance(values, MapsView):  # maps or nulls only: the check to a map with a null default passes them all
+        return values if wanted is dict and default_value is None else NotImplemented
     if values.__class__ is DeferredColumn:
         # A check cannot fail, so it may wait; a partial, not a lambda, so that workers can send it.
         return values.then(functools.partial(ucast, target_type=target_type, default_value=default_value))

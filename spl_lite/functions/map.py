@@ -5,7 +5,7 @@ from itertools import repeat
 
 import orjson
 
-from ..core.batch import ProjectedMaps
+from ..core.batch import MapsView, ProjectedMaps
 from ..core.values import to_json_ready, to_text, type_name
 from .registry import column_kernel, function
 
@@ -26,8 +26,10 @@ def map_get_column(maps, key):
     # TypeError and takes the record-by-record path, which knows the null and error rules.
     if type(key) is not str:
         return NotImplemented
-    if maps.__class__ is ProjectedMaps:
-        return maps.key(key)  # decoded for exactly the keys the plan reads (spl_lite/io/projection.py)
+    if maps.__class__ is ProjectedMaps or isinstance(maps, MapsView):
+        # decoded for exactly the keys the plan reads (spl_lite/io/projection.py), or maps read
+        # only by key (io/ocsf.py DocumentsView): null where the map is null or lacks the key
+        return maps.key(key)
     try:
         return list(map(dict.get, maps, repeat(key)))
     except TypeError:

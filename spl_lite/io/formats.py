@@ -172,22 +172,35 @@ def read_process_creation(record: dict) -> tuple[dict | None, str | None]:
 class Converted:
     """One batch of lines; `shape(name)` gives the list a source of that shape reads, computed once."""
 
-    __slots__ = ("_items", "_uniform", "_mixed", "_shapes", "_records", "length")
+    __slots__ = ("_items", "_uniform", "_mixed", "_shapes", "_records", "_view", "length")
 
     def __init__(self, items: list, uniform: str | None, mixed: bool = False):
         self._items, self._uniform, self._mixed = items, uniform, mixed
         self._shapes: dict[str, list[dict]] = {}
-        self._records: dict[tuple[str, int], object] = {}
+        self._records: dict[tuple[str, int, bool], object] = {}
+        self._view: ocsf.DocumentsView | None | bool = False  # False: not looked at yet
         self.length = len(items)
 
-    def records(self, source, first_row_id: int):
+    def records(self, source, first_row_id: int, by_key: bool = False):
         """The Batch a source (io/sources.py SourceSpec) makes of these lines, made once: every search
-        of a run reads the same batch, so work keyed by its columns is shared (engine/sharing.py)."""
-        key = (source.name, first_row_id)
+        of a run reads the same batch, so work keyed by its columns is shared (engine/sharing.py).
+        `by_key`: the search reads the source's OCSF documents only by key (the planner proved it), so
+        flat events may be handed over as their DocumentsView instead of the documents."""
+        key = (source.name, first_row_id, by_key)
         found = self._records.get(key)
         if found is None:
-            found = self._records[key] = source.to_batch(self.shape(source.shape), first_row_id)
+            view = self.documents_view() if by_key and source.shape != "ssa" else None
+            events = self.shape(source.shape) if view is None else view
+            found = self._records[key] = source.to_batch(events, first_row_id)
         return found
+
+    def documents_view(self) -> "ocsf.DocumentsView | None":
+        """The OCSF documents of these lines as columns, when they are all flat SSA events."""
+        if self._view is False:
+            items = self._items
+            flat = not self._mixed and self._uniform == SSA and items.__class__ is list
+            self._view = ocsf.DocumentsView.of(items) if flat and _all_ssa(items) else None
+        return self._view
 
     def shape(self, name: str) -> list[dict]:
         found = self._shapes.get(name)
@@ -215,6 +228,14 @@ def _documents_of_flat(events: list[dict]) -> list[dict]:
     is_ssa = [_event_kind(e) == SSA for e in events]
     converted = iter(ocsf.from_enriched_events([e for e, ssa in zip(events, is_ssa) if ssa]))
     return [next(converted) if ssa else e for e, ssa in zip(events, is_ssa)]
+
+
+def _all_ssa(events: list[dict]) -> bool:
+    """Whether every one of these flat lines is an SSA event (no plain one), key by key at C speed."""
+    ssa = np.zeros(len(events), dtype=bool)
+    for key in _SSA_KEYS:
+        ssa |= np.fromiter(map(dict.__contains__, events, repeat(key)), dtype=bool, count=len(events))
+    return bool(ssa.all())
 
 
 def _convert(kind: str, value: dict, shape: str) -> dict:

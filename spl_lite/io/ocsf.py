@@ -10,7 +10,12 @@ producer would. Pre-1.0 BA draft keys that some old G3 texts read (`actor_proces
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import repeat
 from typing import Any, Callable
+
+import numpy as np
+
+from ..core.batch import TEXT_KINDS, MapsView, known, null_mask, object_column, take_rows
 
 # OCSF 1.0: category 1 System Activity, class 1007 Process Activity, activity 1 Launch.
 _PROCESS_ACTIVITY = {"category_uid": 1, "class_uid": 1007, "activity_id": 1, "type_uid": 100701}
@@ -29,6 +34,14 @@ def _basename(path: Any) -> Any:
     return path.replace("/", "\\").rsplit("\\", 1)[-1] or None
 
 
+def _epoch_time(text: Any) -> Any:
+    return int(text) if type(text) is str and text.isdigit() else text
+
+
+def _product(event_id: Any) -> dict:
+    return _PRODUCTS[1] if str(event_id) == "1" else _PRODUCTS[4688]
+
+
 def _clean(mapping: dict) -> dict:
     """Drop null leaves and the maps they leave empty."""
     result = {}
@@ -44,16 +57,14 @@ def _clean(mapping: dict) -> dict:
 
 def from_enriched(event: dict) -> dict:
     """The OCSF document for one SSA enriched event (epoch-ms `time`, as the BA searches expect)."""
-    time_text = event.get("_time")
-    time = int(time_text) if type(time_text) is str and time_text.isdigit() else time_text
     user = event.get("dest_user_id")
     document = {
-        "time": time,
+        "time": _epoch_time(event.get("_time")),
         **_PROCESS_ACTIVITY,
         "disposition_id": 1,  # allowed: process creation events record launches that happened
         "metadata": {
             "uid": event.get("process_guid"),
-            "product": _PRODUCTS[1] if str(event.get("event_id")) == "1" else _PRODUCTS[4688],
+            "product": _product(event.get("event_id")),
             "source_type": event.get("source_type"),
             "event_code": event.get("event_id"),
             "version": OCSF_VERSION,
@@ -105,12 +116,12 @@ def from_enriched_events(events: list[dict]) -> list[dict]:
             continue
         (time_text, event_id, guid, source_type, device, user, pid, cmd_line, name, path, hashes,
          parent_pid, parent_guid, parent_cmd_line, parent_name) = values
-        time = int(time_text) if type(time_text) is str and time_text.isdigit() else time_text
+        time = _epoch_time(time_text)
         document = {"time": time} if time is not None else {}
         document.update(_PROCESS_ACTIVITY)
         document["disposition_id"] = 1
         metadata = {"uid": guid} if guid is not None else {}
-        metadata["product"] = dict(_PRODUCTS[1] if str(event_id) == "1" else _PRODUCTS[4688])
+        metadata["product"] = dict(_product(event_id))
         if source_type is not None:
             metadata["source_type"] = source_type
         if event_id is not None:
@@ -203,6 +214,174 @@ def _hashes_of(text: str) -> list | None:
         if sep:
             hashes.append({"algorithm": algorithm, "algorithm_id": _HASH_IDS.get(algorithm.upper(), 99), "value": value})
     return hashes or None
+
+
+# Each leaf of the document from_enriched makes of a flat event, in the document's order: the one
+# key of the event it is made of and how (None: its value as it is), or no key and the constant.
+_LEAVES: dict[tuple[str, ...], tuple[tuple[str, ...], Any]] = {
+    ("time",): (("_time",), _epoch_time),
+    **{(key,): ((), value) for key, value in _PROCESS_ACTIVITY.items()},
+    ("disposition_id",): ((), 1),
+    ("metadata", "uid"): (("process_guid",), None),
+    ("metadata", "product", "name"): (("event_id",), lambda event_id: _product(event_id)["name"]),
+    ("metadata", "product", "vendor_name"): (("event_id",), lambda event_id: _product(event_id)["vendor_name"]),
+    ("metadata", "source_type"): (("source_type",), None),
+    ("metadata", "event_code"): (("event_id",), None),
+    ("metadata", "version"): ((), OCSF_VERSION),
+    ("device", "hostname"): (("dest_device_id",), None),
+    ("device", "uuid"): (("dest_device_id",), None),
+    ("process", "pid"): (("process_id",), None),
+    ("process", "uid"): (("process_guid",), None),
+    ("process", "cmd_line"): (("process",), None),
+    ("process", "file", "name"): (("process_name",), None),
+    ("process", "file", "path"): (("process_path",), None),
+    ("process", "file", "hashes"): (("process_hash",), _hashes),
+    ("process", "user", "name"): (("dest_user_id",), None),
+    ("process", "user", "uuid"): (("dest_user_id",), None),
+    ("actor", "process", "pid"): (("parent_process_id",), None),
+    ("actor", "process", "uid"): (("parent_process_guid",), None),
+    ("actor", "process", "cmd_line"): (("parent_process",), None),
+    ("actor", "process", "file", "name"): (("parent_process_name",), _basename),
+    ("actor", "process", "file", "path"): (("parent_process_name",), None),
+    ("actor", "user", "name"): (("dest_user_id",), None),
+    ("actor", "user", "uid"): (("dest_user_id",), None),
+    ("actor", "user", "uuid"): (("dest_user_id",), None),
+}
+# The keys of each map of such a document (the document itself is ()), in the document's order.
+_MAP_KEYS: dict[tuple[str, ...], dict[str, None]] = {}
+for _leaf in _LEAVES:
+    for _depth in range(len(_leaf)):
+        _MAP_KEYS.setdefault(_leaf[:_depth], {})[_leaf[_depth]] = None
+# The paths that hold a map in every document that has them (the planner's check reads it).
+MAP_PATHS = frozenset(_MAP_KEYS)
+
+
+class DocumentsView(MapsView):
+    """The documents of a batch of flat SSA events (every one of them SSA, io/formats.py) as
+    from_enriched makes them, read by key without building them: each leaf is a column computed
+    from the events' one column (per distinct value for text), once per batch for every search and
+    every view of the batch (`_DocumentColumns`), and a map is null where none of its leaves has a
+    value, as from_enriched leaves it out. A value that is a map is cleaned as from_enriched cleans
+    it (`_clean`), so null, error and type rules are those of the documents."""
+
+    __slots__ = ("_columns", "_path", "_rows", "_children")
+
+    def __init__(self, columns: "_DocumentColumns", path: tuple[str, ...] = (), rows: np.ndarray | None = None):
+        self._columns, self._path, self._rows = columns, path, rows  # rows: of the batch; None: all
+        self._children: dict[str, np.ndarray | DocumentsView] = {}
+
+    @staticmethod
+    def of(events: list[dict]) -> "DocumentsView":
+        return DocumentsView(_DocumentColumns(events))
+
+    def __len__(self) -> int:
+        return self._columns.length if self._rows is None else len(self._rows)
+
+    def key(self, name: str) -> "np.ndarray | DocumentsView":
+        found = self._children.get(name)
+        if found is None:
+            path = self._path + (name,)
+            if path in MAP_PATHS:
+                found = DocumentsView(self._columns, path, self._rows)
+            else:
+                found = self._columns.leaf(path)
+                if self._rows is not None:
+                    found = take_rows(found, self._rows)
+            self._children[name] = found
+        return found
+
+    def maps(self) -> np.ndarray:
+        documents = from_enriched_events(self._columns.rows_of_events(self._rows))
+        for key in self._path:
+            documents = [None if document is None else document.get(key) for document in documents]
+        return object_column(documents)
+
+    def present(self) -> np.ndarray:
+        """Where each row's map is not null."""
+        found = self._columns.present(self._path)
+        return found if self._rows is None else found[self._rows]
+
+    def entries(self) -> list[tuple[str, "np.ndarray | DocumentsView", np.ndarray]]:
+        found = []
+        for order, name in enumerate(_MAP_KEYS.get(self._path, ())):
+            column = self.key(name)
+            present = column.present() if column.__class__ is DocumentsView else ~null_mask(column)
+            if present.any():
+                found.append((int(np.argmax(present)), order, name, column, present))
+        return [(name, column, present) for _, _, name, column, present in sorted(found, key=lambda f: f[:2])]
+
+    def __getitem__(self, rows: np.ndarray) -> "DocumentsView":
+        """The rows where a boolean mask is true, or at the given indices (as Batch.filter asks)."""
+        chosen = np.flatnonzero(rows) if rows.dtype == bool else rows
+        return DocumentsView(self._columns, self._path, chosen if self._rows is None else self._rows[chosen])
+
+
+class _DocumentColumns:
+    """The columns of a DocumentsView's batch, each made once: the events' values of one key,
+    the leaves, and where each map is present."""
+
+    __slots__ = ("events", "length", "_values", "_leaves", "_present")
+
+    def __init__(self, events: list[dict]):
+        self.events, self.length = events, len(events)
+        self._values: dict[str, np.ndarray] = {}
+        self._leaves: dict[tuple[str, ...], np.ndarray] = {}
+        self._present: dict[tuple[str, ...], np.ndarray] = {}
+
+    def rows_of_events(self, rows: np.ndarray | None) -> list[dict]:
+        return self.events if rows is None else [self.events[row] for row in rows.tolist()]
+
+    def values(self, key: str) -> np.ndarray:
+        """Each event's value of `key` as its document holds it (a map cleaned, null if empty), with their types."""
+        found = self._values.get(key)
+        if found is None:
+            values = list(map(dict.get, self.events, repeat(key)))
+            kinds = frozenset(map(type, values))
+            if dict in kinds:
+                values = [(_clean(v) or None) if v.__class__ is dict else v for v in values]
+                kinds = frozenset(map(type, values))
+            found = self._values[key] = known(object_column(values), kinds)
+        return found
+
+    def leaf(self, path: tuple[str, ...]) -> np.ndarray:
+        found = self._leaves.get(path)
+        if found is None:
+            keys, made = _LEAVES.get(path, ((), None))  # a key no document has: null
+            if not keys:
+                found = known(np.full(self.length, made, dtype=object), frozenset((type(made),)))
+            elif made is None:
+                found = self.values(keys[0])  # one column for every leaf that is the value itself
+            else:
+                values = self.values(keys[0])
+                if values.kinds <= TEXT_KINDS:  # one call per distinct text
+                    results = {value: made(value) for value in dict.fromkeys(values)}
+                    made_values = list(map(results.__getitem__, values))
+                else:
+                    made_values = [made(value) for value in values]
+                found = known(object_column(made_values), frozenset(map(type, made_values)))
+            self._leaves[path] = found
+        return found
+
+    def present(self, path: tuple[str, ...]) -> np.ndarray:
+        """Where the map at `path` is in the document: where any leaf under it has a value (a leaf
+        that is its key's value itself stands for the others of that key, which are null with it)."""
+        found = self._present.get(path)
+        if found is None:
+            under = [leaf for leaf in _LEAVES if leaf[:len(path)] == path]
+            as_is = {_LEAVES[leaf][0][0] for leaf in under if _LEAVES[leaf][0] and _LEAVES[leaf][1] is None}
+            found = np.zeros(self.length, dtype=bool)
+            for leaf in under:
+                keys, made = _LEAVES[leaf]
+                if not keys:
+                    found[:] = True  # a constant
+                    break
+                if made is not None and keys[0] not in as_is:
+                    found |= ~null_mask(self.leaf(leaf))
+            else:
+                for key in as_is:
+                    found |= ~null_mask(self.values(key))
+            self._present[path] = found
+        return found
 
 
 def _user(account: tuple | None, entity: str | None) -> dict | None:

@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 import orjson
 
-from ..core.batch import Batch, DeferredColumn, ProjectedMaps, object_column
+from ..core.batch import Batch, DeferredColumn, MapsView, ProjectedMaps, object_column
 
 # Shared between records: no operator mutates a value in place.
 _EMPTY_BODY: dict = {}
@@ -22,6 +22,11 @@ def _enriched_records(events: list[dict] | ProjectedMaps, first_row_id: int) -> 
     empty `body`), so a search reading `timestamp` before setting it sees null whatever the envelope
     carried."""
     row_ids = np.arange(first_row_id, first_row_id + len(events), dtype=np.int64)
+    if isinstance(events, MapsView):  # OCSF documents read only by key (io/ocsf.py DocumentsView)
+        n = len(events)
+        columns = {"input_event": events, "_datamodels": object_column([_NO_DATAMODELS] * n),
+                   "body": object_column([_EMPTY_BODY] * n)}
+        return Batch(columns, row_ids)
     if events.__class__ is ProjectedMaps:
         # Decoded for a plan that reads only these keys of `input_event` and drops the record's
         # fields unread (spl_lite/io/projection.py): `_datamodels` and `body` are never asked for,
@@ -51,6 +56,11 @@ def _as_datamodels(value) -> list:
 
 def _events_as_records(events: list[dict], first_row_id: int) -> Batch:
     """G4 `from source`: the event's own top-level keys are the record's fields."""
+    if isinstance(events, MapsView):  # OCSF documents read only by key (io/ocsf.py DocumentsView)
+        rows = np.arange(first_row_id, first_row_id + len(events), dtype=np.int64)
+        entries = events.entries()
+        absent = {name: ~present for name, _, present in entries if not present.all()}
+        return Batch({name: column for name, column, _ in entries}, rows, absent)
     return Batch.from_records(events, first_row_id)
 
 

@@ -5,7 +5,9 @@ From the searches' logical plans and the run's options it decides
   keys decoded late for the rows a filter leaves (deferred);
 - workers: one process, or N processes running the stateless head of a one-chain search over byte
   ranges of plain files, with the filter after its first stateful node pushed into them;
-- per search, the filters known early (rules/early_filters.py).
+- per search, the filters known early (rules/early_filters.py);
+- per search, the OCSF sources that read their documents only by key (rules/documents_by_key.py),
+  which read flat events as columns (io/ocsf.py DocumentsView) rather than documents.
 `explain` prints it; every choice has the plain way beside it, which gives the same bytes.
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..io.framing import can_split
 from ..io.decoding import Decoder
 from ..io.projection import decoder_for, guard_keys
 from .logical import Plan
+from .rules.documents_by_key import sources_read_by_key
 from .rules.early_filters import filters_known_early
 from .rules.projection import deferred_keys, events_written, keys_read
 from .rules.shared_work import shared_expressions
@@ -69,6 +72,7 @@ class PhysicalPlan:
     early_filters: tuple[dict[int, int], ...]  # per search: {node: the filter applied before it}
     workers_reason: str = ""
     shared: tuple[tuple[str, int], ...] = ()  # (expression, searches having it) computed once per batch
+    by_key: tuple[frozenset[int], ...] = ()  # per search: its OCSF sources read only by key (none: plain)
 
     def explain(self) -> str:
         lines = [f"reading: {self.reading.describe()}"]
@@ -83,6 +87,7 @@ class PhysicalPlan:
             for node_id, filter_id in sorted(found.items()):
                 prefix = f"search {index + 1}: " if len(self.early_filters) > 1 else ""
                 lines.append(f"{prefix}filter #{filter_id} is applied before #{node_id} (it reads nothing #{node_id} sets)")
+        lines += self._explain_by_key()
         if self.shared:
             lines.append(f"shared: {len(self.shared)} expressions over the source computed once per batch for every "
                          "search that has them (text results dictionary-encoded; a condition on one such result "
@@ -93,6 +98,20 @@ class PhysicalPlan:
             if len(self.shared) > _SHARED_SHOWN:
                 lines.append(f"  ... and {len(self.shared) - _SHARED_SHOWN} more (--json lists them all)")
         return "\n".join(lines)
+
+    def _explain_by_key(self) -> list[str]:
+        viewed = [i + 1 for i, found in enumerate(self.by_key) if found]
+        if not viewed:
+            return []
+        several = len(self.by_key) > 1
+        whom = f"search{'es' if len(viewed) > 1 else ''} {', '.join(map(str, viewed))}" if several else "the search"
+        line = (f"documents: {whom} read{'s' if whom == 'the search' else ''} the OCSF documents of flat SSA events "
+                "only by key: each value a column computed from the events' own, once per batch"
+                f"{' for all of them' if len(viewed) > 1 else ''}, no document built")
+        whole = len(self.by_key) - len(viewed)
+        if several and whole:
+            line += f"; the other {whole} read whole documents where they read OCSF sources"
+        return [line]
 
     def to_json(self) -> dict:
         return {
@@ -110,6 +129,7 @@ class PhysicalPlan:
             },
             "early_filters": [{str(k): v for k, v in found.items()} for found in self.early_filters],
             "shared": [{"expression": text, "searches": count} for text, count in self.shared],
+            "documents_by_key": [sorted(found) for found in self.by_key],
         }
 
 
@@ -150,9 +170,11 @@ def _projection(plans: list[Plan], input_format: str, whole_events: bool) -> Rea
 
 
 def choose(plans: list[Plan], input_format: str = "auto", whole_events: bool = False,
-           workers: int | None = 1, paths: list[str] = (), one_process_because: str = "") -> PhysicalPlan:
+           workers: int | None = 1, paths: list[str] = (), one_process_because: str = "",
+           documents_by_key: bool = True) -> PhysicalPlan:
     """The physical plan of a run. `workers` None picks one per core for plain files over 64 MiB;
-    `one_process_because` names options that need one process (several searches, --state, ...)."""
+    `one_process_because` names options that need one process (several searches, --state, ...);
+    `documents_by_key` False gives every search whole OCSF documents (the plain path)."""
     reading = choose_reading(plans, input_format, whole_events)
     early = tuple(filters_known_early(plan) for plan in plans)
     count, head_last, reason = _parallelism(plans, workers, list(paths), one_process_because)
@@ -161,7 +183,8 @@ def choose(plans: list[Plan], input_format: str = "auto", whole_events: bool = F
         reading = Reading(None, frozenset(), "a sink writes the events whole, and worker processes read them")
     pushed = pushed_filter(plans[0], head_last) if count > 1 else None
     shared = tuple(shared_expressions(plans)) if len(plans) > 1 else ()
-    return PhysicalPlan(reading, count, head_last if count > 1 else None, pushed, early, reason, shared)
+    by_key = tuple(sources_read_by_key(plan) if documents_by_key and count == 1 else frozenset() for plan in plans)
+    return PhysicalPlan(reading, count, head_last if count > 1 else None, pushed, early, reason, shared, by_key)
 
 
 def _parallelism(plans: list[Plan], requested: int | None, paths: list[str], because: str) -> tuple[int, int | None, str]:
