@@ -265,7 +265,7 @@ class Program:
 _PARTS: dict[type, tuple[str, ...] | None] = {}
 
 
-def _parts(node_type: type) -> tuple[str, ...] | None:
+def node_fields(node_type: type) -> tuple[str, ...] | None:
     """The field names of an AST node class, None for any other type; looked up once per class
     (dataclasses.fields() per visit was a third of the planner's time over the corpus)."""
     try:
@@ -284,7 +284,7 @@ def walk(node: Any) -> Iterator[Any]:
         if isinstance(current, tuple):
             stack.extend(reversed(current))
             continue
-        names = _parts(type(current))
+        names = node_fields(type(current))
         if names is None:
             continue
         yield current
@@ -299,7 +299,7 @@ def fold(node: Any, combine: Callable[[Any, list[Any]], Any]) -> Any:
     stack: list[tuple[Any, bool]] = [(node, False)]
     while stack:
         current, children_done = stack.pop()
-        names = None if isinstance(current, tuple) else _parts(type(current))
+        names = None if isinstance(current, tuple) else node_fields(type(current))
         if names is None and not isinstance(current, tuple):
             results.append(current)
             continue
@@ -318,7 +318,7 @@ def transform(node: Any, change: Callable[[Any], Any]) -> Any:
     """`node` rebuilt bottom-up with `change` applied to every AST node under it, without recursion."""
 
     def rebuild(current: Any, values: list[Any]) -> Any:
-        parts = [getattr(current, name) for name in _parts(type(current))]
+        parts = [getattr(current, name) for name in node_fields(type(current))]
         return change(type(current)(*values) if any(v is not p for v, p in zip(values, parts)) else current)
 
     return fold(node, rebuild)

@@ -11,8 +11,6 @@ own columns are shared (those further down depend on the run).
 """
 from __future__ import annotations
 
-from dataclasses import fields
-
 import orjson
 
 from ...functions import FUNCTIONS
@@ -30,7 +28,7 @@ def structure(expr, column: str | None = None) -> tuple:
     def shape(node, values: list) -> tuple:
         if column is not None and type(node) is ast.Field and node.path[0] == column:
             return ("Field", node.path[1:])
-        kept = [_value(v) for f, v in zip(fields(node), values) if f.name not in _SPAN_FIELDS]
+        kept = [_value(v) for name, v in zip(ast.node_fields(type(node)), values) if name not in _SPAN_FIELDS]
         return (type(node).__name__, *kept)
 
     return ast.fold(expr, shape)
