@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gzip
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import orjson
 import pytest
-from conftest import RAW, ROOT, SHARED, cli_in_process
+from conftest import RAW, ROOT, SHARED, cli_in_process, compile_cached
 
 from spl_lite.core.batch import Batch
 from spl_lite.driver.api import Search
@@ -126,7 +127,7 @@ def _ocsf_corpus_plans() -> list:
     plans = []
     for path in sorted(CORPUS.glob("*.spl")):
         try:
-            plan = Search.compile(path.read_text()).plan
+            plan = compile_cached(path.read_text()).plan
         except SplError:
             continue
         if any(isinstance(node, Source) and node.name in ("source", "read_ba_enriched_events") for node in plan.nodes):
@@ -138,6 +139,11 @@ def _real_events() -> list[dict]:
     """The process creations of the raw Windows logs in ../shared/data as flat SSA events."""
     if not RAW.is_dir():
         pytest.skip(f"raw Windows logs not found at {RAW}")
+    return list(_read_real_events())
+
+
+@lru_cache(maxsize=1)
+def _read_real_events() -> tuple[dict, ...]:
     events = []
     for path in sorted(RAW.rglob("*.jsonl.gz")):
         with gzip.open(path) as lines:
@@ -146,7 +152,7 @@ def _real_events() -> list[dict]:
                 found = read_process_creation(record)[0] if type(record) is dict else None
                 if found is not None:
                     events.append(windows.enriched(found))
-    return events
+    return tuple(events)
 
 
 def test_the_corpus_searches_reading_ocsf_write_the_same_bytes_with_the_view(monkeypatch):
@@ -209,3 +215,51 @@ def test_the_view_and_whole_events_write_the_same_bytes(tmp_path):
     assert "documents: searches 1, 2 read the OCSF documents of flat SSA events only by key" in explained
     assert "the other 1 read whole documents" in explained
     assert "documents:" not in cli_in_process("explain", *searches, "--input", flat, "--whole-events").out
+
+
+def test_corpus_searches_reading_documents_by_key_are_projected_and_write_what_whole_events_give(tmp_path, monkeypatch):
+    """The corpus detections reading OCSF sources, with two SSA-source ones, in one run over real
+    events (every fourth), some as stream records, with plain lines, lines whose SSA keys are null, OCSF
+    documents and raw records among them: read projected for the keys the documents are made of, the
+    same bytes and warnings as on whole events."""
+    from conftest import REFERENCE
+
+    if not CORPUS.is_dir():
+        pytest.skip(f"the corpus of SSA detections is not at {CORPUS}")
+    monkeypatch.setattr(time_functions, "_clock", lambda: 1_700_000_000_000)  # time() alike in both runs
+    searches = [path for path in sorted(CORPUS.glob("*.spl")) if _reads_documents_by_key(path.read_text())]
+    assert len(searches) > 70
+    searches += [REFERENCE, CORPUS / "ssa___applying_stolen_credentials_via_mimikatz_modules.spl"]
+    raw_lines = sorted(RAW.rglob("*.jsonl.gz"))[0].read_bytes()
+    lines = []
+    for n, event in enumerate(_real_events()[::4] + ODD):
+        line = orjson.dumps(event)
+        lines.append(b'{"id": %d, "input_event": %s}' % (n, line) if n % 5 == 2 else line)
+        if n % 400 == 7:
+            lines += [b'{"plain": 1, "process": "plain.exe"}', b'{"process_name": null, "parent_process_name": null}',
+                      orjson.dumps(ocsf.from_enriched(event))]
+    lines[1000:1000] = gzip.decompress(raw_lines).splitlines()[:20]
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(lines) + b"\n")
+    from spl_lite.plan import physical
+
+    assert physical.choose([compile_cached(path.read_text()).plan for path in searches]).reading.documents
+    outputs = []
+    for options in ((), ("--whole-events",)):
+        out = tmp_path / f"out{len(outputs)}"
+        result = cli_in_process("run", *searches, "--input", events, "--output-dir", out, *options)
+        assert result.returncode == 0, result.err
+        outputs.append(({path.name: path.read_bytes() for path in out.iterdir()}, result.err.splitlines()[-1]))
+    assert outputs[0] == outputs[1]
+    assert sum(map(bool, outputs[0][0].values())) >= 25  # detections found, not only empty outputs
+
+
+def _reads_documents_by_key(text: str) -> bool:
+    from spl_lite.core.errors import SplError
+
+    if "from source" not in text and "read_ba_enriched_events" not in text:
+        return False
+    try:
+        return bool(sources_read_by_key(compile_cached(text).plan))
+    except SplError:
+        return False

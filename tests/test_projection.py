@@ -21,6 +21,8 @@ from spl_lite.io import ocsf
 from spl_lite.io import jsonl
 from spl_lite.io.jsonl import EventReader
 from spl_lite.io.projection import BlockGatherer, ProjectedDecoder
+from spl_lite.io.formats import DOCUMENT_KEYS
+from spl_lite.plan import physical
 from spl_lite.plan.physical import choose_reading
 from spl_lite.plan.rules.projection import deferred_keys, events_written, keys_read
 
@@ -84,14 +86,15 @@ WHOLE_AND_CONTROL = {
         SOURCE + '| eval m = ucast(input_event, "map<string, any>", null), v = map_get(m, "a") | select v' + SINK,
         SOURCE + '| eval m = ucast(map_get(input_event, "m"), "map<string, any>", null), v = map_get(m, "a") '
                  "| select v" + SINK, {"m"}),
-    "read_ba_enriched_events": (
-        '| from read_ba_enriched_events() | eval v = map_get(input_event, "a") | select v '
+    "read_ba_enriched_events, the document given to a function": (
+        '| from read_ba_enriched_events() | eval v = serialize_json(input_event) | select v '
         "| into write_ba_finding_events();",
-        SOURCE + '| eval v = map_get(input_event, "a") | select v | into write_ba_finding_events();', {"a"}),
-    "G4 from source": (
-        '$main = from source | eval v = map_get(input_event, "a") | fields v | into sink;',
-        '$main = | from read_ssa_enriched_events() | eval v = map_get(input_event, "a") | fields v '
-        "| into write_ssa_detected_events();", {"a"}),
+        SOURCE + '| eval v = serialize_json(map_get(input_event, "a")) | select v | into write_ba_finding_events();',
+        {"a"}),
+    "G4 from source, a document's map given to a function": (
+        '$main = from source | eval s = serialize_json(process) | fields s | into sink;',
+        '$main = | from read_ssa_enriched_events() | eval s = serialize_json(map_get(input_event, "process")) '
+        "| fields s | into write_ssa_detected_events();", {"process"}),
 }
 
 
@@ -163,6 +166,25 @@ def test_events_decoded_late_give_the_bytes_of_whole_events(awkward, tmp_path):
     assert runs["projected"] == runs["whole"]
     written = runs["projected"][0]
     assert written["s0.jsonl"].count(b"\n") > 4000 and b"Endpoint_Processes" in written["s3.jsonl"]
+
+
+# Searches reading OCSF documents (of flat events) only by key: projected for the keys the documents
+# are made of (io/formats.py DOCUMENT_KEYS), the documents read through io/ocsf.py DocumentsView.
+DOCUMENTS_BY_KEY = {
+    "G4 from source": '$main = from source | eval v = map_get(input_event, "a"), p = process.pid | fields v, p | into sink;',
+    "read_ba_enriched_events": ('| from read_ba_enriched_events() | eval v = map_get(input_event, "a") | select v '
+                                "| into write_ba_finding_events();"),
+}
+
+
+@pytest.mark.parametrize("case", DOCUMENTS_BY_KEY, ids=list(DOCUMENTS_BY_KEY))
+def test_plans_reading_ocsf_documents_by_key_are_projected_for_the_keys_documents_are_made_of(case):
+    plan = Search.compile(DOCUMENTS_BY_KEY[case]).plan
+    assert keys_read(plan) is None and events_written(plan) is None
+    decoder = decoder_for([plan], "auto")
+    assert set(decoder.keys) == DOCUMENT_KEYS and decoder.documents
+    assert decoder_for([plan], "ssa") is None  # `ssa` hands the lines over as they are, no documents made
+    assert physical.choose([plan], "auto", documents_by_key=False).reading.keys is None  # the plain path
 
 
 @pytest.mark.parametrize("case", WHOLE_AND_CONTROL, ids=list(WHOLE_AND_CONTROL))

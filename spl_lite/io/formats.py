@@ -41,7 +41,10 @@ _CHANNEL_EVENT_ID = {"sysmon": windows.SYSMON_PROCESS_CREATE, "winsec": windows.
 
 # Line kinds.
 SSA, ENVELOPE, OCSF, RAW, PLAIN = "ssa", "envelope", "ocsf", "raw", "plain"
-_SSA_KEYS = ("process_name", "parent_process_name", "process_path")
+SSA_KEYS = ("process_name", "parent_process_name", "process_path")
+# The keys a flat line's OCSF document and its kind (SSA or plain) are made of: a search reading the
+# documents only by key (plan/rules/documents_by_key.py) is served by a projection of these.
+DOCUMENT_KEYS = frozenset(ocsf.FROM_ENRICHED_KEYS) | frozenset(SSA_KEYS)
 # Keys by which a line may be anything but a flat SSA/plain event: if no line of a batch has any of
 # them, the whole batch is flat and needs no look at each line (checked at C speed, key by key).
 NOT_FLAT_KEYS = ("input_event", "class_uid", "_raw", "winlog", "event_data", "EventID", "EventId")
@@ -65,7 +68,7 @@ def _event_kind(event: dict) -> str:
     """OCSF, SSA or plain: the kinds an event inside an envelope, or on the flat fast path, can be."""
     if "class_uid" in event:
         return OCSF
-    for key in _SSA_KEYS:
+    for key in SSA_KEYS:
         if key in event:
             return SSA
     return PLAIN
@@ -195,11 +198,16 @@ class Converted:
         return found
 
     def documents_view(self) -> "ocsf.DocumentsView | None":
-        """The OCSF documents of these lines as columns, when they are all flat SSA events."""
+        """The OCSF documents of these lines as columns, when they are all flat SSA events. Events
+        decoded for the keys their documents are made of (DOCUMENT_KEYS) are SSA events each: the
+        projected decoder hands over no others then (io/projection.py)."""
         if self._view is False:
             items = self._items
-            flat = not self._mixed and self._uniform == SSA and items.__class__ is list
-            self._view = ocsf.DocumentsView.of(items) if flat and _all_ssa(items) else None
+            if items.__class__ is ProjectedMaps:
+                self._view = ocsf.DocumentsView.of(items) if items.kind is None and items.skips is None else None
+            else:
+                flat = not self._mixed and self._uniform == SSA and items.__class__ is list
+                self._view = ocsf.DocumentsView.of(items) if flat and _all_ssa(items) else None
         return self._view
 
     def shape(self, name: str) -> list[dict]:
@@ -233,7 +241,7 @@ def _documents_of_flat(events: list[dict]) -> list[dict]:
 def _all_ssa(events: list[dict]) -> bool:
     """Whether every one of these flat lines is an SSA event (no plain one), key by key at C speed."""
     ssa = np.zeros(len(events), dtype=bool)
-    for key in _SSA_KEYS:
+    for key in SSA_KEYS:
         ssa |= np.fromiter(map(dict.__contains__, events, repeat(key)), dtype=bool, count=len(events))
     return bool(ssa.all())
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..core.batch import TEXT_KINDS, MapsView, known, null_mask, object_column, take_rows
+from ..core.batch import TEXT_KINDS, DeferredColumn, MapsView, ProjectedMaps, known, null_mask, object_column, take_rows
 
 # OCSF 1.0: category 1 System Activity, class 1007 Process Activity, activity 1 Launch.
 _PROCESS_ACTIVITY = {"category_uid": 1, "class_uid": 1007, "activity_id": 1, "type_uid": 100701}
@@ -110,7 +110,7 @@ def from_enriched_events(events: list[dict]) -> list[dict]:
     documents = []
     append = documents.append
     for event in events:
-        values = list(map(event.get, _FROM_ENRICHED_KEYS))
+        values = list(map(event.get, FROM_ENRICHED_KEYS))
         if dict in map(type, values):
             append(from_enriched(event))
             continue
@@ -173,7 +173,7 @@ def from_enriched_events(events: list[dict]) -> list[dict]:
 
 
 # The keys of an enriched event from_enriched reads, in the order from_enriched_events unpacks them.
-_FROM_ENRICHED_KEYS = ("_time", "event_id", "process_guid", "source_type", "dest_device_id", "dest_user_id",
+FROM_ENRICHED_KEYS = ("_time", "event_id", "process_guid", "source_type", "dest_device_id", "dest_user_id",
                        "process_id", "process", "process_name", "process_path", "process_hash",
                        "parent_process_id", "parent_process_guid", "parent_process", "parent_process_name")
 # Values that are one key of a dict only when equal as SPL values (1, 1.0 and True are one key).
@@ -271,7 +271,9 @@ class DocumentsView(MapsView):
         self._children: dict[str, np.ndarray | DocumentsView] = {}
 
     @staticmethod
-    def of(events: list[dict]) -> "DocumentsView":
+    def of(events: "list[dict] | ProjectedMaps") -> "DocumentsView":
+        """The view of these events' documents: whole events, or decoded for the keys the
+        documents are made of (FROM_ENRICHED_KEYS), every one of them an SSA event."""
         return DocumentsView(_DocumentColumns(events))
 
     def __len__(self) -> int:
@@ -322,20 +324,31 @@ class _DocumentColumns:
 
     __slots__ = ("events", "length", "_values", "_leaves", "_present")
 
-    def __init__(self, events: list[dict]):
-        self.events, self.length = events, len(events)
+    def __init__(self, events: "list[dict] | ProjectedMaps"):
+        self.events, self.length = events, len(events)  # whole events, or decoded for their keys
         self._values: dict[str, np.ndarray] = {}
         self._leaves: dict[tuple[str, ...], np.ndarray] = {}
         self._present: dict[tuple[str, ...], np.ndarray] = {}
 
     def rows_of_events(self, rows: np.ndarray | None) -> list[dict]:
-        return self.events if rows is None else [self.events[row] for row in rows.tolist()]
+        """The events of these rows (all: None), or as much of them as their documents are made of."""
+        events = self.events
+        if events.__class__ is ProjectedMaps:
+            columns = [self._raw(key) if rows is None else self._raw(key)[rows] for key in FROM_ENRICHED_KEYS]
+            return [dict(zip(FROM_ENRICHED_KEYS, row)) for row in zip(*columns)]
+        return events if rows is None else [events[row] for row in rows.tolist()]
+
+    def _raw(self, key: str) -> np.ndarray:
+        """Each event's value of `key` as the event holds it."""
+        column = self.events.key(key)
+        return column.values() if column.__class__ is DeferredColumn else column
 
     def values(self, key: str) -> np.ndarray:
         """Each event's value of `key` as its document holds it (a map cleaned, null if empty), with their types."""
         found = self._values.get(key)
         if found is None:
-            values = list(map(dict.get, self.events, repeat(key)))
+            events = self.events
+            values = self._raw(key).tolist() if events.__class__ is ProjectedMaps else list(map(dict.get, events, repeat(key)))
             kinds = frozenset(map(type, values))
             if dict in kinds:
                 values = [(_clean(v) or None) if v.__class__ is dict else v for v in values]

@@ -41,7 +41,7 @@ import orjson
 from ..core.errors import BAD_INPUT, SplError
 from ..core.batch import TEXT_KINDS, ProjectedMaps, known
 from .decoding import Decoded, Decoder, WholeDecoder
-from .formats import NOT_FLAT_KEYS
+from .formats import NOT_FLAT_KEYS, SSA_KEYS
 from .framing import Block
 from .json_blocks import object_lines, schema_decode
 from .windows_columns import WindowsJsonDecoder
@@ -81,10 +81,15 @@ class ProjectedDecoder:
     """
 
     def __init__(self, keys: frozenset[str], input_format: str = "auto", deferred: frozenset[str] = frozenset(),
-                 events_late: bool = False):
+                 events_late: bool = False, documents: bool = False):
         self.keys = tuple(sorted(keys))
-        self.deferred = frozenset(deferred) & frozenset(keys)
+        # Searches read OCSF documents made of these events (formats.DOCUMENT_KEYS): a block with a
+        # line that may not be an SSA event (none of its SSA keys holds a value: absent and null
+        # look alike here) takes the whole-event path, which tells them apart.
+        self._ssa_keys = tuple(key for key in SSA_KEYS if key in keys) if documents else ()
+        self.deferred = frozenset(deferred) & frozenset(keys) - frozenset(self._ssa_keys)
         self.events_late = events_late
+        self.documents = documents
         self._decoded = tuple(key for key in self.keys if key not in self.deferred)
         guards = guard_keys(input_format)
         # A line with `input_event` as an object is a stream record, whose event that is (spec 7.1);
@@ -111,7 +116,7 @@ class ProjectedDecoder:
         # once. Events a sink writes whole are decoded again from the lines, which only flat events
         # and stream records give as they are: a block of other records takes the whole-event path.
         raw = (WindowsJsonDecoder(frozenset(keys)), WindowsXmlDecoder(frozenset(keys)), OcsfDecoder(frozenset(keys))) \
-            if input_format == "auto" and not events_late else ()
+            if input_format == "auto" and not events_late and not documents else ()
         self._decoders = (self._decode_flat, *(decoder.decode_block for decoder in raw))
         self._last = 0  # the one of _decoders that served the last block
 
@@ -183,6 +188,12 @@ class ProjectedDecoder:
             if key not in text_keys and _holds_wide_integer(column):
                 return None
             values[key] = known(column, TEXT_KINDS if key in text_keys else None)
+        if self._ssa_keys:
+            unknown = np.ones(count, dtype=bool)
+            for key in self._ssa_keys:
+                unknown &= values[key] == None  # noqa: E711 (numpy compares element by element)
+            if unknown.any():
+                return None
         if self._late is None:
             lines = None
         elif place is None:
@@ -247,10 +258,10 @@ class BlockGatherer:
 
 
 def decoder_for(keys: "frozenset[str] | None", input_format: str = "auto",
-                deferred: frozenset[str] = frozenset(), events_late: bool = False) -> Decoder:
+                deferred: frozenset[str] = frozenset(), events_late: bool = False, documents: bool = False) -> Decoder:
     """Whole events (`keys` None), or the projection of `keys` with `deferred` (and with
-    `events_late`, the events themselves) decoded late."""
-    return WholeDecoder() if keys is None else ProjectedDecoder(keys, input_format, deferred, events_late)
+    `events_late`, the events themselves) decoded late; `documents`: for OCSF documents made of them."""
+    return WholeDecoder() if keys is None else ProjectedDecoder(keys, input_format, deferred, events_late, documents)
 
 
 def guard_keys(input_format: str) -> tuple[str, ...]:

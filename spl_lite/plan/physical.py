@@ -16,11 +16,12 @@ import os
 import re
 from dataclasses import dataclass, replace
 
+from ..io.formats import DOCUMENT_KEYS
 from ..io.framing import can_split
 from ..io.decoding import Decoder
 from ..io.projection import decoder_for, guard_keys
 from .logical import Plan
-from .rules.documents_by_key import sources_read_by_key
+from .rules.documents_by_key import document_keys, sources_read_by_key
 from .rules.early_filters import filters_known_early
 from .rules.projection import deferred_keys, events_written, keys_read
 from .rules.shared_work import shared_expressions
@@ -46,10 +47,12 @@ class Reading:
     whole_batch_size: int | None = None  # whole events per batch; None: the reader's default
     # Projected, and a sink writes the events whole: they are decoded late, for the records it gets.
     events_late: bool = False
+    # Projected, and searches read OCSF documents made of the events by key (io/ocsf.py DocumentsView).
+    documents: bool = False
 
     def decoder(self, input_format: str) -> Decoder:
         """The decoder this reading needs (io/decoding.py)."""
-        return decoder_for(self.keys, input_format, self.deferred, self.events_late)
+        return decoder_for(self.keys, input_format, self.deferred, self.events_late, self.documents)
 
     def describe(self) -> str:
         if self.keys is None:
@@ -60,6 +63,8 @@ class Reading:
             text += f"; deferred: {', '.join(sorted(self.deferred))} (decoded only for the records still there when they are read)"
         if self.events_late:
             text += "; whole events decoded only for the records that reach a sink writing them"
+        if self.documents:
+            text += "; OCSF documents read by key from these keys (a block with a line that may not be an SSA event is read whole)"
         return text
 
 
@@ -120,6 +125,7 @@ class PhysicalPlan:
                 "keys": sorted(self.reading.keys or ()),
                 "deferred": sorted(self.reading.deferred),
                 "events_late": self.reading.events_late,
+                "documents": self.reading.documents,
                 "reason": self.reading.reason,
             },
             "workers": self.workers,
@@ -133,17 +139,20 @@ class PhysicalPlan:
         }
 
 
-def choose_reading(plans: list[Plan], input_format: str = "auto", whole_events: bool = False) -> Reading:
+def choose_reading(plans: list[Plan], input_format: str = "auto", whole_events: bool = False,
+                   documents_by_key: bool = True) -> Reading:
     """Projected where every plan allows it: only SSA-shaped lines can be read in part (`auto` and
     `ssa`); the others convert whole records. A key is deferred only if every plan can wait for it.
-    Whole events come in larger batches when several searches share them."""
-    reading = _projection(plans, input_format, whole_events)
+    With `documents_by_key`, a plan reading OCSF documents only by key (of flat events, `auto`) is
+    served by the keys they are made of. Whole events come in larger batches when several searches
+    share them."""
+    reading = _projection(plans, input_format, whole_events, documents_by_key)
     if reading.keys is None and len(plans) > 1:
         return replace(reading, whole_batch_size=_SHARED_PASS_BATCH_SIZE)
     return reading
 
 
-def _projection(plans: list[Plan], input_format: str, whole_events: bool) -> Reading:
+def _projection(plans: list[Plan], input_format: str, whole_events: bool, documents_by_key: bool) -> Reading:
     if whole_events:
         return Reading(None, frozenset(), "--whole-events")
     if input_format not in ("auto", "ssa") or not plans:
@@ -151,14 +160,17 @@ def _projection(plans: list[Plan], input_format: str, whole_events: bool) -> Rea
     keys: set[str] = set()
     late: set[str] = set()
     now: set[str] = set()
-    events_late = False
+    events_late = documents = False
     for plan in plans:
         found = keys_read(plan)
         if found is None:
             found = events_written(plan)
-            if found is None:
-                return Reading(None, frozenset(), "a search uses its events other than through map_get of named keys")
-            events_late = True
+            events_late |= found is not None
+        if found is None and documents_by_key and input_format == "auto":
+            found = document_keys(plan)
+            documents |= found is not None
+        if found is None:
+            return Reading(None, frozenset(), "a search uses its events other than through map_get of named keys")
         keys |= found
         deferred = deferred_keys(plan)
         late |= deferred
@@ -166,7 +178,9 @@ def _projection(plans: list[Plan], input_format: str, whole_events: bool) -> Rea
     if any(_UNNAMEABLE.search(key) for key in keys) or keys & set(guard_keys(input_format)):
         # a search reading `_raw` or `EventID` reads raw records, which are converted whole
         return Reading(None, frozenset(), "a search reads keys of raw records")
-    return Reading(frozenset(keys), frozenset(late - now), events_late=events_late)
+    if documents:  # decoded with their blocks: every document is made of them, and the decoder checks some
+        late -= DOCUMENT_KEYS
+    return Reading(frozenset(keys), frozenset(late - now), events_late=events_late, documents=documents)
 
 
 def choose(plans: list[Plan], input_format: str = "auto", whole_events: bool = False,
@@ -175,12 +189,13 @@ def choose(plans: list[Plan], input_format: str = "auto", whole_events: bool = F
     """The physical plan of a run. `workers` None picks one per core for plain files over 64 MiB;
     `one_process_because` names options that need one process (several searches, --state, ...);
     `documents_by_key` False gives every search whole OCSF documents (the plain path)."""
-    reading = choose_reading(plans, input_format, whole_events)
+    reading = choose_reading(plans, input_format, whole_events, documents_by_key)
     early = tuple(filters_known_early(plan) for plan in plans)
     count, head_last, reason = _parallelism(plans, workers, list(paths), one_process_because)
-    if count > 1 and reading.events_late:
-        # Workers hand on batches, not the lines to decode a sink's events from: they decode whole events.
-        reading = Reading(None, frozenset(), "a sink writes the events whole, and worker processes read them")
+    if count > 1 and (reading.events_late or reading.documents):
+        # Workers hand on batches, not the lines to decode a sink's events from, and run without
+        # the documents' view: they decode whole events.
+        reading = Reading(None, frozenset(), "worker processes read whole events for this search")
     pushed = pushed_filter(plans[0], head_last) if count > 1 else None
     shared = tuple(shared_expressions(plans)) if len(plans) > 1 else ()
     by_key = tuple(sources_read_by_key(plan) if documents_by_key and count == 1 else frozenset() for plan in plans)

@@ -19,6 +19,7 @@ documents.
 from __future__ import annotations
 
 from ...functions.cast import parse_type
+from ...io.formats import DOCUMENT_KEYS
 from ...io.ocsf import MAP_PATHS
 from ...io.sources import SOURCES
 from ...syntax import ast
@@ -42,6 +43,18 @@ class _Map:
 
     def __init__(self, path: tuple[str, ...]):
         self.path = path
+
+
+def document_keys(plan: Plan) -> frozenset[str] | None:
+    """The keys of the flat events a plan reads, when it reads only OCSF-shaped sources and each
+    of them only by key: those its documents are made of (formats.DOCUMENT_KEYS), so that a
+    projection of them serves it (plan/physical.py). None for any other plan."""
+    sources = [node for node in plan.nodes if isinstance(node, Source)]
+    if not sources or any(SOURCES[node.name].shape == "ssa" for node in sources):
+        return None
+    if sources_read_by_key(plan) != {node.id for node in sources}:
+        return None
+    return DOCUMENT_KEYS
 
 
 def sources_read_by_key(plan: Plan) -> frozenset[int]:
