@@ -205,6 +205,10 @@ def test_the_view_and_whole_events_write_the_same_bytes(tmp_path):
             view, whole = (tmp_path / name / f"{search.stem}.jsonl" for name in (f"{path.stem}_view", f"{path.stem}_whole"))
             assert view.read_bytes() == whole.read_bytes(), search.stem
         assert (tmp_path / f"{path.stem}_view" / "g3.jsonl").read_bytes().count(b"\n") > 20
+    alone = [cli_in_process("run", searches[0], "--input", flat, "--batch-size", 64, *options).stdout
+             for options in (("--workers", 2), ("--whole-events",))]
+    assert alone[0] == alone[1] == (tmp_path / "flat_view" / "g4.jsonl").read_bytes()
+    assert "by key (in the worker processes)" in cli_in_process("explain", searches[0], "--input", flat, "--workers", 2).out
     explained = cli_in_process("explain", *searches, "--input", flat).out
     assert "documents: searches 1, 2 read the OCSF documents of flat SSA events only by key" in explained
     assert "the other 1 read whole documents" in explained

@@ -95,8 +95,9 @@ class PhysicalPlan:
             return []
         several = len(self.by_key) > 1
         whom = f"search{'es' if len(viewed) > 1 else ''} {', '.join(map(str, viewed))}" if several else "the search"
+        workers = " (in the worker processes)" if self.workers > 1 else ""
         line = (f"documents: {whom} read{'s' if whom == 'the search' else ''} the OCSF documents of flat SSA events "
-                "only by key: each value a column computed from the events' own, once per batch"
+                f"only by key{workers}: each value a column computed from the events' own, once per batch"
                 f"{' for all of them' if len(viewed) > 1 else ''}, no document built")
         whole = len(self.by_key) - len(viewed)
         if several and whole:
@@ -157,7 +158,9 @@ def choose(plans: list[Plan], input_format: str = "auto", whole_events: bool = F
     count, head_last, reason = _parallelism(plans, workers, list(paths), one_process_because)
     pushed = pushed_filter(plans[0], head_last) if count > 1 else None
     shared = tuple(shared_expressions(plans)) if len(plans) > 1 else ()
-    by_key = tuple(sources_read_by_key(plan) if documents_by_key and count == 1 else frozenset() for plan in plans)
+    # With workers, the head's output crosses processes: no map of the documents may reach its end.
+    by_key = tuple(sources_read_by_key(plan, head_last if count > 1 else None) if documents_by_key else frozenset()
+                   for plan in plans)
     return PhysicalPlan(reading, count, head_last if count > 1 else None, pushed, early, reason, shared, by_key)
 
 
