@@ -213,3 +213,21 @@ def test_the_view_and_whole_events_write_the_same_bytes(tmp_path):
     assert "documents: searches 1, 2 read the OCSF documents of flat SSA events only by key" in explained
     assert "the other 1 read whole documents" in explained
     assert "documents:" not in cli_in_process("explain", *searches, "--input", flat, "--whole-events").out
+
+
+def test_a_view_left_in_an_empty_batch_is_an_empty_column(tmp_path):
+    """Operators hand an empty batch on as it is, so a map that `eval` replaces after a filter that
+    keeps nothing reaches `fields`, the workers' output and stats as a view: an empty column there."""
+    events = jsonl(tmp_path / "flat.jsonl", _events(300))
+    search = tmp_path / "none.spl"
+    search.write_text('$m = from source | eval n = lower(process.file.name) | where n = "no such.exe"'
+                      ' | eval process = 1 | fields process, n, time | eval timestamp = time'
+                      ' | stats count() AS c by process, span(timestamp, 1d) | into sink;')
+    runs = [cli_in_process("run", search, "--input", events, "--batch-size", 32, *options)
+            for options in (("--workers", 2), ("--workers", 1), ("--whole-events",))]
+    assert [r.returncode for r in runs] == [0, 0, 0], runs[0].err
+    assert runs[0].stdout == runs[1].stdout == runs[2].stdout == b""
+    view = ocsf.DocumentsView.of(_events(3))[np.zeros(3, dtype=bool)]
+    assert view.tolist() == [] and np.asarray(view).shape == (0,)
+    with pytest.raises(RuntimeError):
+        list(ocsf.DocumentsView.of(_events(3)))
