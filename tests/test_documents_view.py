@@ -58,11 +58,15 @@ def _walk(document, path):
 def test_every_value_and_map_of_the_view_is_the_documents_own():
     events = _events(300) + ODD + _events(40, seed=6)
     documents = [ocsf.from_enriched(event) for event in events]
-    chosen = np.flatnonzero(np.arange(len(events)) % 3 != 1)
+    every = np.arange(len(events))
+    chosen = np.flatnonzero(every % 3 != 1)
     whole = ocsf.DocumentsView.of(events)
-    for view, rows in ((whole, np.arange(len(events))), (whole[chosen], chosen), (whole[np.arange(len(events)) % 2 == 0][np.array([0, 5, 150])], np.arange(len(events))[::2][[0, 5, 150]])):
+    picked = np.array([0, 5, 150])  # a filter's rows of a filter's rows
+    views = ((whole, every), (whole[chosen], chosen), (whole[every % 2 == 0][picked], every[::2][picked]))
+    paths = [*ocsf.MAP_PATHS - {()}, *ocsf._LEAVES, ("process", "nope"), ("metadata", "customer_uid")]
+    for view, rows in views:
         kept = [documents[row] for row in rows]
-        for path in [*ocsf.MAP_PATHS - {()}, *(leaf for leaf in ocsf._LEAVES), ("process", "nope"), ("metadata", "customer_uid")]:
+        for path in paths:
             column = view
             for key in path:
                 column = column.key(key)
