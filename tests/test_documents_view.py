@@ -215,7 +215,7 @@ def test_the_view_and_whole_events_write_the_same_bytes(tmp_path):
     assert "by key (in the worker processes)" in cli_in_process("explain", searches[0], "--input", flat, "--workers", 2).out
     explained = cli_in_process("explain", *searches, "--input", flat).out
     assert "documents: searches 1, 2 read the OCSF documents of flat SSA events only by key" in explained
-    assert "the other 1 read whole documents" in explained
+    assert "; search 3 read whole documents" in explained
     assert "documents:" not in cli_in_process("explain", *searches, "--input", flat, "--whole-events").out
 
 

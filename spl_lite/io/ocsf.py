@@ -291,7 +291,7 @@ class DocumentsView(MapsView):
         return found
 
     def maps(self) -> np.ndarray:
-        documents = from_enriched_events(self._columns.rows_of_events(self._rows))
+        documents = self._columns.documents(self._rows)
         for key in self._path:
             documents = [None if document is None else document.get(key) for document in documents]
         return object_column(documents)
@@ -320,16 +320,23 @@ class _DocumentColumns:
     """The columns of a DocumentsView's batch, each made once: the events' values of one key,
     the leaves, and where each map is present."""
 
-    __slots__ = ("events", "length", "_values", "_leaves", "_present")
+    __slots__ = ("events", "length", "_values", "_leaves", "_present", "_documents")
 
     def __init__(self, events: list[dict]):
         self.events, self.length = events, len(events)
         self._values: dict[str, np.ndarray] = {}
         self._leaves: dict[tuple[str, ...], np.ndarray] = {}
         self._present: dict[tuple[str, ...], np.ndarray] = {}
+        self._documents: dict[bytes | None, list[dict]] = {}
 
-    def rows_of_events(self, rows: np.ndarray | None) -> list[dict]:
-        return self.events if rows is None else [self.events[row] for row in rows.tolist()]
+    def documents(self, rows: np.ndarray | None) -> list[dict]:
+        """The documents of these rows (all: None), built once for every map of them a sink writes."""
+        key = None if rows is None else rows.tobytes()
+        found = self._documents.get(key)
+        if found is None:
+            events = self.events if rows is None else [self.events[row] for row in rows.tolist()]
+            found = self._documents[key] = from_enriched_events(events)
+        return found
 
     def values(self, key: str) -> np.ndarray:
         """Each event's value of `key` as its document holds it (a map cleaned, null if empty), with their types."""

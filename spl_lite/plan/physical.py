@@ -20,7 +20,7 @@ from ..io.framing import can_split
 from ..io.decoding import Decoder
 from ..io.projection import decoder_for, guard_keys
 from .logical import Plan
-from .rules.documents_by_key import sources_read_by_key
+from .rules.documents_by_key import ocsf_sources, sources_read_by_key
 from .rules.early_filters import filters_known_early
 from .rules.projection import deferred_keys, keys_read
 from .rules.shared_work import shared_expressions
@@ -63,6 +63,7 @@ class PhysicalPlan:
     workers_reason: str = ""
     shared: tuple[tuple[str, int], ...] = ()  # (expression, searches having it) computed once per batch
     by_key: tuple[frozenset[int], ...] = ()  # per search: its OCSF sources read only by key (none: plain)
+    whole_documents: tuple[int, ...] = ()  # the searches (from 1) reading OCSF sources, none of them by key
 
     def explain(self) -> str:
         lines = [f"reading: {self.reading.describe()}"]
@@ -98,10 +99,11 @@ class PhysicalPlan:
         workers = " (in the worker processes)" if self.workers > 1 else ""
         line = (f"documents: {whom} read{'s' if whom == 'the search' else ''} the OCSF documents of flat SSA events "
                 f"only by key{workers}: each value a column computed from the events' own, once per batch"
-                f"{' for all of them' if len(viewed) > 1 else ''}, no document built")
-        whole = len(self.by_key) - len(viewed)
-        if several and whole:
-            line += f"; the other {whole} read whole documents where they read OCSF sources"
+                f"{' for all of them' if len(viewed) > 1 else ''}; documents built only for records a sink "
+                "writes with a map of them")
+        if self.whole_documents:
+            line += f"; search{'es' if len(self.whole_documents) > 1 else ''} "
+            line += f"{', '.join(map(str, self.whole_documents))} read whole documents"
         return [line]
 
     def to_json(self) -> dict:
@@ -120,6 +122,7 @@ class PhysicalPlan:
             "early_filters": [{str(k): v for k, v in found.items()} for found in self.early_filters],
             "shared": [{"expression": text, "searches": count} for text, count in self.shared],
             "documents_by_key": [sorted(found) for found in self.by_key],
+            "whole_documents": list(self.whole_documents),
         }
 
 
@@ -161,7 +164,9 @@ def choose(plans: list[Plan], input_format: str = "auto", whole_events: bool = F
     # With workers, the head's output crosses processes: no map of the documents may reach its end.
     by_key = tuple(sources_read_by_key(plan, head_last if count > 1 else None) if documents_by_key else frozenset()
                    for plan in plans)
-    return PhysicalPlan(reading, count, head_last if count > 1 else None, pushed, early, reason, shared, by_key)
+    whole = tuple(i + 1 for i, (plan, found) in enumerate(zip(plans, by_key)) if ocsf_sources(plan) and not found)
+    return PhysicalPlan(reading, count, head_last if count > 1 else None, pushed, early, reason, shared, by_key,
+                        whole if any(by_key) else ())
 
 
 def _parallelism(plans: list[Plan], requested: int | None, paths: list[str], because: str) -> tuple[int, int | None, str]:

@@ -49,15 +49,19 @@ def sources_read_by_key(plan: Plan, through: int | None = None) -> frozenset[int
     by key; with `through`, only those of which no map is held after that node (the last of a head
     that worker processes run, whose output is sent to the main process)."""
     found = set()
-    for node in plan.nodes:
-        if isinstance(node, Source) and SOURCES[node.name].shape != "ssa":
-            try:
-                held = _follow(plan, node)
-            except _Whole:
-                continue
-            if through is None or not held.get(through):
-                found.add(node.id)
+    for node in ocsf_sources(plan):
+        try:
+            held = _follow(plan, node)
+        except _Whole:
+            continue
+        if through is None or not held.get(through):
+            found.add(node.id)
     return frozenset(found)
+
+
+def ocsf_sources(plan: Plan) -> list[Source]:
+    """The plan's sources of OCSF documents (flat events are converted for them)."""
+    return [node for node in plan.nodes if isinstance(node, Source) and SOURCES[node.name].shape != "ssa"]
 
 
 def _follow(plan: Plan, source: Source) -> dict[int, dict[str, tuple[str, ...]]]:
