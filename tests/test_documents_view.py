@@ -59,11 +59,15 @@ def _walk(document, path):
 def test_every_value_and_map_of_the_view_is_the_documents_own():
     events = _events(300) + ODD + _events(40, seed=6)
     documents = [ocsf.from_enriched(event) for event in events]
-    chosen = np.flatnonzero(np.arange(len(events)) % 3 != 1)
+    every = np.arange(len(events))
+    chosen = np.flatnonzero(every % 3 != 1)
     whole = ocsf.DocumentsView.of(events)
-    for view, rows in ((whole, np.arange(len(events))), (whole[chosen], chosen), (whole[np.arange(len(events)) % 2 == 0][np.array([0, 5, 150])], np.arange(len(events))[::2][[0, 5, 150]])):
+    picked = np.array([0, 5, 150])  # a filter's rows of a filter's rows
+    views = ((whole, every), (whole[chosen], chosen), (whole[every % 2 == 0][picked], every[::2][picked]))
+    paths = [*ocsf.MAP_PATHS - {()}, *ocsf._LEAVES, ("process", "nope"), ("metadata", "customer_uid")]
+    for view, rows in views:
         kept = [documents[row] for row in rows]
-        for path in [*ocsf.MAP_PATHS - {()}, *(leaf for leaf in ocsf._LEAVES), ("process", "nope"), ("metadata", "customer_uid")]:
+        for path in paths:
             column = view
             for key in path:
                 column = column.key(key)
@@ -211,10 +215,32 @@ def test_the_view_and_whole_events_write_the_same_bytes(tmp_path):
             view, whole = (tmp_path / name / f"{search.stem}.jsonl" for name in (f"{path.stem}_view", f"{path.stem}_whole"))
             assert view.read_bytes() == whole.read_bytes(), search.stem
         assert (tmp_path / f"{path.stem}_view" / "g3.jsonl").read_bytes().count(b"\n") > 20
+    alone = [cli_in_process("run", searches[0], "--input", flat, "--batch-size", 64, *options).stdout
+             for options in (("--workers", 2), ("--whole-events",))]
+    assert alone[0] == alone[1] == (tmp_path / "flat_view" / "g4.jsonl").read_bytes()
+    assert "by key (in the worker processes)" in cli_in_process("explain", searches[0], "--input", flat, "--workers", 2).out
     explained = cli_in_process("explain", *searches, "--input", flat).out
     assert "documents: searches 1, 2 read the OCSF documents of flat SSA events only by key" in explained
-    assert "the other 1 read whole documents" in explained
+    assert "; search 3 read whole documents" in explained
     assert "documents:" not in cli_in_process("explain", *searches, "--input", flat, "--whole-events").out
+
+
+def test_a_view_left_in_an_empty_batch_is_an_empty_column(tmp_path):
+    """Operators hand an empty batch on as it is, so a map that `eval` replaces after a filter that
+    keeps nothing reaches `fields`, the workers' output and stats as a view: an empty column there."""
+    events = jsonl(tmp_path / "flat.jsonl", _events(300))
+    search = tmp_path / "none.spl"
+    search.write_text('$m = from source | eval n = lower(process.file.name) | where n = "no such.exe"'
+                      ' | eval process = 1 | fields process, n, time | eval timestamp = time'
+                      ' | stats count() AS c by process, span(timestamp, 1d) | into sink;')
+    runs = [cli_in_process("run", search, "--input", events, "--batch-size", 32, *options)
+            for options in (("--workers", 2), ("--workers", 1), ("--whole-events",))]
+    assert [r.returncode for r in runs] == [0, 0, 0], runs[0].err
+    assert runs[0].stdout == runs[1].stdout == runs[2].stdout == b""
+    view = ocsf.DocumentsView.of(_events(3))[np.zeros(3, dtype=bool)]
+    assert view.tolist() == [] and np.asarray(view).shape == (0,)
+    with pytest.raises(RuntimeError):
+        list(ocsf.DocumentsView.of(_events(3)))
 
 
 def test_corpus_searches_reading_documents_by_key_are_projected_and_write_what_whole_events_give(tmp_path, monkeypatch):

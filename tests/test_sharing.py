@@ -205,7 +205,7 @@ def test_several_searches_read_whole_events_in_larger_batches(tmp_path):
     from spl_lite.io.jsonl import BATCH_SIZE, EventReader
     from spl_lite.plan import physical
 
-    whole = plan_text('| from source | eval n = process.pid | select n' + SINK)
+    whole = plan_text('| from source | eval n = serialize_json(process) | select n' + SINK)
     other = plan_text(SSA + '| eval y = map_get(input_event, "n") | select y' + SINK)
     alone, together = physical.choose([whole]).reading, physical.choose([whole, other]).reading
     assert alone.keys is None is together.keys

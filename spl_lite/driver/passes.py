@@ -50,7 +50,8 @@ class Pass:
         if self.physical.workers > 1:
             execution = executions[0]
             head = ParallelHead(execution.plan, self.physical.head_last, self.paths, self.physical.workers,
-                                self.batch_size, execution.inputs, self.reader.decoder, self.physical.pushed)
+                                self.batch_size, execution.inputs, self.reader.decoder, self.physical.pushed,
+                                bool(self.physical.by_key and self.physical.by_key[0]))
             for output in head.batches(self.reader.counters, on_bad_line, execution.record_errors):
                 with critical():
                     head.push(execution, output)

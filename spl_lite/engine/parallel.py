@@ -73,7 +73,7 @@ _worker: dict = {}
 
 
 def _start_worker(plan: Plan, head_last: int, batch_size: int | None, input_format: str, projected_keys,
-                  deferred_keys, pushed: PushedFilter | None) -> None:
+                  deferred_keys, pushed: PushedFilter | None, by_key: bool = False) -> None:
     errors = RecordErrors()
     _worker["errors"] = errors
     _worker["input_format"] = input_format
@@ -85,6 +85,7 @@ def _start_worker(plan: Plan, head_last: int, batch_size: int | None, input_form
     _worker["decoder"] = decoder_for(projected_keys, input_format, deferred_keys)
     _worker["source"] = SOURCES[nodes[0].name]
     _worker["batch_size"] = batch_size
+    _worker["by_key"] = by_key
 
 
 def _run_range(task: tuple[str, int, int]) -> ChunkResult:
@@ -99,7 +100,7 @@ def _run_range(task: tuple[str, int, int]) -> ChunkResult:
             result.lines += lines
             # Lines become the source's shape; skipped raw records leave gaps in the row ids, which is harmless.
             converted = result.inputs.convert(events)
-            batch = source.to_batch(converted.shape(source.shape), result.events)
+            batch = converted.records(source, result.events, _worker["by_key"])
             result.events += len(events)
             for operator, uses in operators[1:]:
                 batch = operator.process(batch.decoded(uses))
@@ -220,7 +221,7 @@ class ParallelHead:
     def __init__(
         self, plan: Plan, head_last: int, paths: list[str], workers: int, batch_size: int | None,
         inputs: InputConverter | None = None, decoder: Decoder | None = None,
-        pushed: PushedFilter | None = None,
+        pushed: PushedFilter | None = None, by_key: bool = False,
     ):
         self.inputs = inputs or InputConverter()  # takes the workers' conversion counts
         # Workers build their own decoder from the keys (msgspec schemas are made at run time).
@@ -229,6 +230,7 @@ class ParallelHead:
         self.plan, self.head_last, self.paths = plan, head_last, paths
         self.workers, self.batch_size = workers, batch_size
         self.pushed = pushed
+        self.by_key = by_key  # the head reads its source's OCSF documents by key (plan/rules/documents_by_key.py)
 
     def batches(self, counters, on_bad_line, record_errors: RecordErrors) -> Iterator[HeadOutput]:
         """Head output with global row ids; `counters` (ReadCounters), bad-line reports and
@@ -237,7 +239,7 @@ class ParallelHead:
         size = min(CHUNK_BYTES, max(_MIN_CHUNK_BYTES, total // (_TASKS_PER_WORKER * self.workers)))
         tasks = [(path, start, end) for path in self.paths for start, end in byte_ranges(path, size)]
         setup = (self.plan, self.head_last, self.batch_size, self.inputs.input_format, self.projected_keys,
-                 self.deferred_keys, self.pushed)
+                 self.deferred_keys, self.pushed, self.by_key)
         # Imported here: a run in one process needs none of it.
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor

@@ -293,7 +293,7 @@ class DocumentsView(MapsView):
         return found
 
     def maps(self) -> np.ndarray:
-        documents = from_enriched_events(self._columns.rows_of_events(self._rows))
+        documents = self._columns.documents(self._rows)
         for key in self._path:
             documents = [None if document is None else document.get(key) for document in documents]
         return object_column(documents)
@@ -322,16 +322,25 @@ class _DocumentColumns:
     """The columns of a DocumentsView's batch, each made once: the events' values of one key,
     the leaves, and where each map is present."""
 
-    __slots__ = ("events", "length", "_values", "_leaves", "_present")
+    __slots__ = ("events", "length", "_values", "_leaves", "_present", "_documents")
 
     def __init__(self, events: "list[dict] | ProjectedMaps"):
         self.events, self.length = events, len(events)  # whole events, or decoded for their keys
         self._values: dict[str, np.ndarray] = {}
         self._leaves: dict[tuple[str, ...], np.ndarray] = {}
         self._present: dict[tuple[str, ...], np.ndarray] = {}
+        self._documents: dict[bytes | None, list[dict]] = {}
 
-    def rows_of_events(self, rows: np.ndarray | None) -> list[dict]:
-        """The events of these rows (all: None), or as much of them as their documents are made of."""
+    def documents(self, rows: np.ndarray | None) -> list[dict]:
+        """The documents of these rows (all: None), built once for every map of them a sink writes."""
+        key = None if rows is None else rows.tobytes()
+        found = self._documents.get(key)
+        if found is None:
+            found = self._documents[key] = from_enriched_events(self._events_of(rows))
+        return found
+
+    def _events_of(self, rows: np.ndarray | None) -> list[dict]:
+        """The events of these rows (all: None), or as much of each as its document is made of."""
         events = self.events
         if events.__class__ is ProjectedMaps:
             columns = [self._raw(key) if rows is None else self._raw(key)[rows] for key in FROM_ENRICHED_KEYS]

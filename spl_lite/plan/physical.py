@@ -21,7 +21,7 @@ from ..io.framing import can_split
 from ..io.decoding import Decoder
 from ..io.projection import decoder_for, guard_keys
 from .logical import Plan
-from .rules.documents_by_key import document_keys, sources_read_by_key
+from .rules.documents_by_key import document_keys, ocsf_sources, sources_read_by_key
 from .rules.early_filters import filters_known_early
 from .rules.projection import deferred_keys, events_written, keys_read
 from .rules.shared_work import shared_expressions
@@ -78,6 +78,7 @@ class PhysicalPlan:
     workers_reason: str = ""
     shared: tuple[tuple[str, int], ...] = ()  # (expression, searches having it) computed once per batch
     by_key: tuple[frozenset[int], ...] = ()  # per search: its OCSF sources read only by key (none: plain)
+    whole_documents: tuple[int, ...] = ()  # the searches (from 1) reading OCSF sources, none of them by key
 
     def explain(self) -> str:
         lines = [f"reading: {self.reading.describe()}"]
@@ -110,12 +111,14 @@ class PhysicalPlan:
             return []
         several = len(self.by_key) > 1
         whom = f"search{'es' if len(viewed) > 1 else ''} {', '.join(map(str, viewed))}" if several else "the search"
+        workers = " (in the worker processes)" if self.workers > 1 else ""
         line = (f"documents: {whom} read{'s' if whom == 'the search' else ''} the OCSF documents of flat SSA events "
-                "only by key: each value a column computed from the events' own, once per batch"
-                f"{' for all of them' if len(viewed) > 1 else ''}, no document built")
-        whole = len(self.by_key) - len(viewed)
-        if several and whole:
-            line += f"; the other {whole} read whole documents where they read OCSF sources"
+                f"only by key{workers}: each value a column computed from the events' own, once per batch"
+                f"{' for all of them' if len(viewed) > 1 else ''}; documents built only for records a sink "
+                "writes with a map of them")
+        if self.whole_documents:
+            line += f"; search{'es' if len(self.whole_documents) > 1 else ''} "
+            line += f"{', '.join(map(str, self.whole_documents))} read whole documents"
         return [line]
 
     def to_json(self) -> dict:
@@ -136,6 +139,7 @@ class PhysicalPlan:
             "early_filters": [{str(k): v for k, v in found.items()} for found in self.early_filters],
             "shared": [{"expression": text, "searches": count} for text, count in self.shared],
             "documents_by_key": [sorted(found) for found in self.by_key],
+            "whole_documents": list(self.whole_documents),
         }
 
 
@@ -198,8 +202,12 @@ def choose(plans: list[Plan], input_format: str = "auto", whole_events: bool = F
         reading = Reading(None, frozenset(), "worker processes read whole events for this search")
     pushed = pushed_filter(plans[0], head_last) if count > 1 else None
     shared = tuple(shared_expressions(plans)) if len(plans) > 1 else ()
-    by_key = tuple(sources_read_by_key(plan) if documents_by_key and count == 1 else frozenset() for plan in plans)
-    return PhysicalPlan(reading, count, head_last if count > 1 else None, pushed, early, reason, shared, by_key)
+    # With workers, the head's output crosses processes: no map of the documents may reach its end.
+    by_key = tuple(sources_read_by_key(plan, head_last if count > 1 else None) if documents_by_key else frozenset()
+                   for plan in plans)
+    whole = tuple(i + 1 for i, (plan, found) in enumerate(zip(plans, by_key)) if ocsf_sources(plan) and not found)
+    return PhysicalPlan(reading, count, head_last if count > 1 else None, pushed, early, reason, shared, by_key,
+                        whole if any(by_key) else ())
 
 
 def _parallelism(plans: list[Plan], requested: int | None, paths: list[str], because: str) -> tuple[int, int | None, str]:

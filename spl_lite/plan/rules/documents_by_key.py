@@ -57,21 +57,29 @@ def document_keys(plan: Plan) -> frozenset[str] | None:
     return DOCUMENT_KEYS
 
 
-def sources_read_by_key(plan: Plan) -> frozenset[int]:
-    """The ids of the plan's OCSF-shaped sources whose documents every path of the plan reads only by key."""
+def sources_read_by_key(plan: Plan, through: int | None = None) -> frozenset[int]:
+    """The ids of the plan's OCSF-shaped sources whose documents every path of the plan reads only
+    by key; with `through`, only those of which no map is held after that node (the last of a head
+    that worker processes run, whose output is sent to the main process)."""
     found = set()
-    for node in plan.nodes:
-        if isinstance(node, Source) and SOURCES[node.name].shape != "ssa":
-            try:
-                _follow(plan, node)
-            except _Whole:
-                continue
+    for node in ocsf_sources(plan):
+        try:
+            held = _follow(plan, node)
+        except _Whole:
+            continue
+        if through is None or not held.get(through):
             found.add(node.id)
     return frozenset(found)
 
 
-def _follow(plan: Plan, source: Source) -> None:
-    """Raises _Whole unless every use of the source's maps is by key."""
+def ocsf_sources(plan: Plan) -> list[Source]:
+    """The plan's sources of OCSF documents (flat events are converted for them)."""
+    return [node for node in plan.nodes if isinstance(node, Source) and SOURCES[node.name].shape != "ssa"]
+
+
+def _follow(plan: Plan, source: Source) -> dict[int, dict[str, tuple[str, ...]]]:
+    """The fields holding maps of the source's documents after each node; raises _Whole unless
+    every use of them is by key."""
     if SOURCES[source.name].shape == "ocsf":  # `from source`: the document's top-level keys are the fields
         held = {path[0]: path for path in MAP_PATHS if len(path) == 1}
     else:
@@ -86,6 +94,7 @@ def _follow(plan: Plan, source: Source) -> None:
         if len(node.inputs) > 1:
             raise _Whole
         maps_of[node.id] = _through(node, dict(inputs[0]))
+    return maps_of
 
 
 def _through(node: Node, held: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
