@@ -430,3 +430,27 @@ def test_sorted_values_matches_a_flat_sorted_list(monkeypatch):
 def test_unknown_algorithm():
     with pytest.raises(ValueError, match="algorithm"):
         AdaptiveThreshold("median")
+
+
+def test_first_time_event_packed_text_keys_stay_exact():
+    # Pairs and triples of texts are held as one packed text: rows that join to the same characters,
+    # or hold ':' and digits where the lengths go, must stay apart, as tuples kept them.
+    rows = [("ab", "c"), ("a", "bc"), ("1:a", "b"), ("1", ":ab"), ("", "ab"), ("ab", ""), ("a", None),
+            ("a", "None"), ("2,1", ":x")]
+    for width in (2, 3):
+        columns = [list(column) for column in zip(*[row + ("z",) * (width - 2) for row in rows])]
+        fte = FirstTimeEvent()
+        assert fte.score(columns) == [True] * len(rows)
+        assert fte.score(columns) == [False] * len(rows)
+        again = restored(fte)
+        assert again.score(columns) == [False] * len(rows)
+        assert again.state_dict() == {"seen": [list(row) + ["z"] * (width - 2) for row in rows]}
+
+
+def test_first_time_event_pair_keys_are_the_general_packing():
+    from spl_lite.engine.streaming_ml import _packed
+
+    texts = [("dev1", "cmd /c a:b"), ("", ""), ("é", "ü:1")]
+    fte = FirstTimeEvent()
+    fte.score([[a for a, _ in texts], [b for _, b in texts]])
+    assert list(fte._seen) == [_packed(row) for row in texts]
