@@ -273,8 +273,7 @@ def test_gaussian_in_order_batches_match_the_record_by_record_loop(records, wind
         assert repr(got) == repr(expected), (start, end)
         if restore:  # the state saved and loaded between batches
             fast = AdaptiveThreshold.from_state_dict(orjson.loads(orjson.dumps(fast.state_dict())))
-        heap = fast._heaps.get(None, [])
-        assert all(heap[(i - 1) // 2] <= heap[i] for i in range(1, len(heap)))  # still a heap
+        assert _expiry_is_ordered(fast)
         start, batch = end, batch + 1
     assert _history_of(fast) == _history_of(loop)
 
@@ -284,7 +283,20 @@ def _history_of(at: AdaptiveThreshold) -> tuple:
     model = at._models.get(None)
     sums = None if model is None else (model.n, Fraction(model.s) * Fraction(2) ** model.exp,
                                        Fraction(model.q) * Fraction(2) ** (2 * model.exp), model.pos_inf, model.neg_inf)
-    return sums, sorted(at._heaps.get(None, [])), at._watermark
+    expiry = at._expiries.get(None)
+    return sums, [] if expiry is None else expiry.pairs(), at._watermark
+
+
+def _expiry_is_ordered(at: AdaptiveThreshold) -> bool:
+    """Time-ordered arrays, or a valid heap where a record came late."""
+    expiry = at._expiries.get(None)
+    if expiry is None:
+        return True
+    if expiry.heap is None:
+        stamps = expiry.stamps[expiry.start:]
+        return len(expiry.values) - expiry.start == len(stamps) and all(a <= b for a, b in zip(stamps, stamps[1:]))
+    heap = expiry.heap
+    return all(heap[(i - 1) // 2] <= heap[i] for i in range(1, len(heap)))
 
 
 def test_gaussian_in_order_path_takes_the_reference_shape_of_batch():
@@ -294,7 +306,7 @@ def test_gaussian_in_order_path_takes_the_reference_shape_of_batch():
     at._score_gaussian_in_order = lambda *args: results.append(original(*args)) or results[-1]
     at.score(None, [0.5, 2.5, 1.5], [10, 20, 20])
     assert results[0] == {"mean": [None, 0.5, 1.5], "variance": [None, 0.0, 1.0], "label": [False, True, False]}
-    assert at._heaps[None] == [(10, 0.5), (20, 1.5), (20, 2.5)]  # sorted: ties by value
+    assert at._expiries[None].pairs() == [(10, 0.5), (20, 1.5), (20, 2.5)]  # sorted: ties by value
 
 
 def test_gaussian_entities_are_independent_models():
@@ -454,3 +466,41 @@ def test_first_time_event_pair_keys_are_the_general_packing():
     fte = FirstTimeEvent()
     fte.score([[a for a, _ in texts], [b for _, b in texts]])
     assert list(fte._seen) == [_packed(row) for row in texts]
+
+
+@pytest.mark.parametrize("algorithm", ["quantile", "gaussian"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_time_ordered_history_gives_the_heap_bytes(algorithm, seed, monkeypatch):
+    """A windowed history kept as time-ordered arrays (the usual, in-order stream) labels, expires and
+    saves exactly as the plain heap of (ts, x) tuples does, including across late records, float and
+    beyond-int64 timestamps (which turn an entity's arrays into a heap) and a restore midway."""
+    import random
+
+    from spl_lite.engine import streaming_ml
+
+    rng = random.Random(seed)
+    stamps, now = [], 10**12
+    for _ in range(600):
+        now += rng.choice([0, 0, 1, 5, 40])
+        late = rng.random() < 0.05
+        stamps.append(now - rng.randrange(1, 120) if late else now)
+    stamps[rng.randrange(600)] = float(stamps[0] + 300)
+    stamps[rng.randrange(600)] = 2**70
+    entities = [rng.choice(["a", "b", "c", None]) for _ in stamps]
+    values = [rng.choice([1, 2, 2.5, 3, 1e300, -7]) for _ in stamps]
+
+    def run() -> tuple:
+        at = AdaptiveThreshold(algorithm, window_ms=100, threshold=0.2)
+        out = [at.score(entities[:250], values[:250], stamps[:250])]
+        at = restored(at)
+        out.append(at.score(entities[250:], values[250:], stamps[250:]))
+        return repr(out), orjson.dumps(at.state_dict())
+
+    ordered = run()
+    with monkeypatch.context() as patch:
+        def heap_only_push(self, ts, x):
+            heappush(self.heap if self.heap is not None else self._to_heap(), (ts, x))
+
+        from heapq import heappush
+        patch.setattr(streaming_ml._Expiry, "push", heap_only_push)
+        assert run() == ordered

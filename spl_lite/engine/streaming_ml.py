@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right, insort
+from array import array
 from heapq import heappop, heappush
 from itertools import accumulate, repeat
 from typing import Any, Sequence
@@ -19,6 +20,7 @@ _SQRT2 = math.sqrt(2.0)
 _JSON_INT_MIN = -(2**63)
 _JSON_INT_MAX = 2**64 - 1
 _INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
 
 
 def encode_key(key: Any) -> Any:
@@ -477,6 +479,96 @@ class _SortedValues:
         return [x for block in self.blocks for x in block]
 
 
+class _Expiry:
+    """An entity's windowed history as (event time, value) pairs, the oldest leaving first.
+
+    Records usually arrive in time order, so the pairs are kept as two arrays in arrival order
+    (16 bytes a pair, where a heap of tuples took ~100) from `start` on. The first record that
+    would break the order, or whose time is not an int64, turns them into a min-heap of
+    (time, value) tuples for good; both expire exactly the pairs at or before a cutoff.
+    """
+
+    __slots__ = ("stamps", "values", "start", "heap")
+
+    def __init__(self) -> None:
+        self.stamps = array("q")
+        self.values = array("d")
+        self.start = 0
+        self.heap: list | None = None
+
+    def push(self, ts: int | float, x: float) -> None:
+        heap = self.heap
+        if heap is None:
+            stamps = self.stamps
+            if ts.__class__ is int and (len(stamps) == self.start or ts >= stamps[-1]):
+                try:
+                    stamps.append(ts)
+                except OverflowError:
+                    pass
+                else:
+                    self.values.append(x)
+                    return
+            heap = self._to_heap()
+        heappush(heap, (ts, x))
+
+    def _to_heap(self) -> list:
+        heap = self.heap = self.pairs()
+        self.stamps, self.values, self.start = array("q"), array("d"), 0
+        return heap
+
+    def expire(self, cutoff: int | float, model) -> None:
+        """Remove from `model` and from here every pair whose time is at or before cutoff."""
+        heap = self.heap
+        if heap is not None:
+            while heap and heap[0][0] <= cutoff:
+                model.remove(heappop(heap)[1])
+            return
+        stamps, start = self.stamps, self.start
+        end = len(stamps)
+        if start < end and stamps[start] <= cutoff:
+            values = self.values
+            while start < end and stamps[start] <= cutoff:
+                model.remove(values[start])
+                start += 1
+            self.drop(start - self.start)
+
+    def drop(self, count: int) -> None:
+        """Forget the `count` oldest pairs (in order only); the arrays shrink once half is gone."""
+        start = self.start = self.start + count
+        if start * 2 >= len(self.stamps):
+            del self.stamps[:start]
+            del self.values[:start]
+            self.start = 0
+
+    def in_order(self) -> bool:
+        """Whether the pairs are in arrays in time order, turning a heap back into them if its times
+        are all int64."""
+        heap = self.heap
+        if heap is None:
+            return True
+        heap.sort()
+        try:
+            stamps = array("q", [ts for ts, _ in heap])
+        except (OverflowError, TypeError):
+            return False
+        self.stamps, self.values, self.start, self.heap = stamps, array("d", [x for _, x in heap]), 0, None
+        return True
+
+    def pairs(self) -> list[tuple]:
+        """The (time, value) pairs sorted, which makes a valid heap for any reader of the state."""
+        if self.heap is not None:
+            return sorted(self.heap)
+        start = self.start
+        return sorted(zip(self.stamps[start:], self.values[start:]))
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple]) -> _Expiry:
+        self = cls()
+        for ts, x in pairs:
+            self.push(ts, x)
+        return self
+
+
 def _scaled_ratio(num: int, den: int, exp: int) -> float:
     """num·2**exp / den rounded once (Python's int / int is correctly rounded)."""
     try:
@@ -506,12 +598,8 @@ class AdaptiveThreshold:
         self._watermark: int | float | None = None
         # gaussian: key -> _Moments; quantile: key -> _SortedValues of the history.
         self._models: dict[Any, Any] = {}
-        # Only with a window: key -> min-heap of (ts, x), so expiry pops oldest event time first
-        # even when records arrive out of order.
-        self._heaps: dict[Any, list] = {}
-        # Whether every heap is a sorted list (which is a heap too): _score_gaussian_in_order keeps
-        # them so, the record-by-record loops do not.
-        self._heaps_sorted = True
+        # Only with a window: key -> the entity's (ts, x) pairs, oldest event time leaving first.
+        self._expiries: dict[Any, _Expiry] = {}
 
     def score(self, entities: Sequence | None, values: Sequence,
               timestamps: Sequence) -> dict[str, list]:
@@ -519,7 +607,6 @@ class AdaptiveThreshold:
             scored = self._score_gaussian_in_order(as_list(values), as_list(timestamps))
             if scored is not None:
                 return scored
-        self._heaps_sorted = False
         entities = repeat(None) if entities is None else as_list(entities)
         rows = zip(entities, as_list(values), as_list(timestamps))
         if self.algorithm == "gaussian":
@@ -552,21 +639,21 @@ class AdaptiveThreshold:
                 or (window is not None and int(times[0]) - window < _INT64_MIN)
                 or not np.isfinite(xs).all() or model.pos_inf or model.neg_inf):
             return None
-        if not self._heaps_sorted:
-            for entries in self._heaps.values():
-                entries.sort()
-            self._heaps_sorted = True
-        heap = self._heaps.setdefault(None, []) if window is not None else []
+        history = self._expiries.setdefault(None, _Expiry()) if window is not None else _Expiry()
+        if not history.in_order():
+            return None
+        start = history.start
         if window is None:
             leaving, expired = 0, np.zeros(len(rows), dtype=np.int64)
         else:
             cutoffs = times - window
-            leaving = bisect_right(heap, (int(cutoffs[-1]), _INF))  # the entries that expire in this batch
-            stamps_left = [ts for ts, _ in heap[:leaving]]
-            exact = np.int64 if all(ts.__class__ is int for ts in stamps_left) else object
-            expired = np.searchsorted(np.concatenate((np.array(stamps_left, dtype=exact), times)), cutoffs, side="right")
+            # the entries that expire in this batch
+            leaving = bisect_right(history.stamps, int(cutoffs[-1]), start) - start
+            stamps_left = np.array(history.stamps[start:start + leaving], dtype=np.int64)
+            expired = np.searchsorted(np.concatenate((stamps_left, times)), cutoffs, side="right")
         # Each x as m * 2**e with an integer m (frexp is exact), summed at the smallest e.
-        mantissas, exponents = np.frexp(np.concatenate((np.array([x for _, x in heap[:leaving]], dtype=np.float64), xs)))
+        values_left = np.array(history.values[start:start + leaving], dtype=np.float64)
+        mantissas, exponents = np.frexp(np.concatenate((values_left, xs)))
         integers = (mantissas * 2.0**53).astype(np.int64)
         exponents = exponents.astype(np.int64) - 53
         used = exponents[integers != 0]
@@ -600,13 +687,10 @@ class AdaptiveThreshold:
         self._models[None] = model
         self._watermark = int(times[-1])
         if window is not None:
-            del heap[:leaving]
-            added = sorted(zip(times[gone - leaving:].tolist(), xs[gone - leaving:].tolist()))
-            if heap and added and heap[-1] > added[0]:  # equal timestamps, x out of order
-                heap += added
-                heap.sort()
-            else:
-                heap += added
+            history.drop(leaving)
+            # In time order and never before the history's last (checked above against the watermark).
+            history.stamps.extend(times[gone - leaving:].tolist())
+            history.values.extend(xs[gone - leaving:].tolist())
         out_means: list[float | None] = [None] * count
         out_variances: list[float | None] = [None] * count
         labels = [False] * count
@@ -625,10 +709,10 @@ class AdaptiveThreshold:
                 out_means[row], out_variances[row], labels[row] = mean, variance, p < t or p > upper
         return {"mean": out_means, "variance": out_variances, "label": labels}
 
-    def _history(self, key: Any, ts: int | float, new_model) -> tuple[Any, list | None, bool]:
+    def _history(self, key: Any, ts: int | float, new_model) -> tuple[Any, _Expiry | None, bool]:
         """Advance the watermark and expire the entity's history.
 
-        Returns the entity's model (_Moments or _SortedValues), its heap (None without a
+        Returns the entity's model (_Moments or _SortedValues), its _Expiry (None without a
         window) and whether the record joins the history after being scored.
         """
         wm = self._watermark
@@ -641,15 +725,15 @@ class AdaptiveThreshold:
                 model = self._models[key] = new_model()
             return model, None, True
         cutoff = wm - window
-        heap = self._heaps.get(key)
-        if heap is None:
+        expiry = self._expiries.get(key)
+        if expiry is None:
             if ts <= cutoff:
                 return new_model(), None, False
             model = self._models[key] = new_model()
-            heap = self._heaps[key] = []
-        while heap and heap[0][0] <= cutoff:
-            model.remove(heappop(heap)[1])
-        return model, heap, ts > cutoff
+            expiry = self._expiries[key] = _Expiry()
+        else:
+            expiry.expire(cutoff, model)
+        return model, expiry, ts > cutoff
 
     def _score_gaussian(self, rows) -> dict[str, list]:
         t = self.threshold
@@ -675,7 +759,7 @@ class AdaptiveThreshold:
                 labels.append(False)
                 continue
             key = entity if entity is None or entity.__class__ is str else hashable(entity)
-            model, heap, keep = history(key, ts, _Moments)
+            model, expiry, keep = history(key, ts, _Moments)
             if model.n == 0:
                 means.append(None)
                 variances.append(None)
@@ -695,8 +779,8 @@ class AdaptiveThreshold:
                 labels.append(p < t or p > upper)
             if keep:
                 model.add(x)
-                if heap is not None:
-                    heappush(heap, (ts, x))
+                if expiry is not None:
+                    expiry.push(ts, x)
         return {"mean": means, "variance": variances, "label": labels}
 
     def _score_quantile(self, rows) -> dict[str, list]:
@@ -720,7 +804,7 @@ class AdaptiveThreshold:
                 labels.append(False)
                 continue
             key = entity if entity is None or entity.__class__ is str else hashable(entity)
-            history, heap, keep = history_of(key, ts, _SortedValues)
+            history, expiry, keep = history_of(key, ts, _SortedValues)
             n = history.n
             # Fraction of earlier values strictly below x; an empty history gives 0.
             q = history.count_below(x) / n if n else 0.0
@@ -728,19 +812,19 @@ class AdaptiveThreshold:
             labels.append(q < t or q > upper)
             if keep:
                 history.add(x)
-                if heap is not None:
-                    heappush(heap, (ts, x))
+                if expiry is not None:
+                    expiry.push(ts, x)
         return {"quantile": quantiles, "label": labels}
 
     def state_dict(self) -> dict:
         gaussian = self.algorithm == "gaussian"
         models = []
         for key, model in self._models.items():
-            heap = self._heaps.get(key)
+            expiry = self._expiries.get(key)
             models.append([
                 encode_key(key),
                 model.to_state() if gaussian else [encode_key(x) for x in model.values()],
-                None if heap is None else [[encode_key(ts), encode_key(x)] for ts, x in heap],
+                None if expiry is None else [[encode_key(ts), encode_key(x)] for ts, x in expiry.pairs()],
             ])
         return {
             "algorithm": self.algorithm,
@@ -760,7 +844,5 @@ class AdaptiveThreshold:
             self._models[key] = (_Moments.from_state(model) if gaussian
                                  else _SortedValues([decode_key(x) for x in model]))
             if heap is not None:
-                # A heap stored in list order is still a valid heap, if not a sorted one.
-                self._heaps[key] = [(decode_key(ts), decode_key(x)) for ts, x in heap]
-                self._heaps_sorted = False
+                self._expiries[key] = _Expiry.from_pairs([(decode_key(ts), decode_key(x)) for ts, x in heap])
         return self
