@@ -115,6 +115,30 @@ def test_lift_nulls_give_null_and_leave_state_alone():
     assert ca.score(["a"], ["x"]) == [1.0]
 
 
+def test_lift_matches_plain_counts_over_many_pairs_and_batches():
+    """Pairs found by binary search over their sorted codes, numbered as first seen: the lifts and
+    the saved state agree with counting every record in Python dictionaries, across batches and a
+    restore, with more distinct pairs than fit one batch."""
+    import random
+    from collections import Counter
+
+    rng = random.Random(5)
+    parents = [f"p{rng.randrange(400)}" for _ in range(6000)]
+    children = [f"c{rng.randrange(60)}" for _ in range(6000)]
+    n_c, n_t, n_ct, expected = Counter(), Counter(), Counter(), []
+    for total, (c, t) in enumerate(zip(parents, children), 1):
+        n_c[c] += 1
+        n_t[t] += 1
+        n_ct[c, t] += 1
+        expected.append(n_ct[c, t] * total / (n_c[c] * n_t[t]))
+    ca, got = ConditionalAnomaly(), []
+    for start, end in [(0, 7), (7, 2000), (2000, 2001), (2001, 6000)]:
+        got += ca.score(parents[start:end], children[start:end])
+        ca = restored(ca)
+    assert got == expected
+    assert ca.state_dict()["pair"] == [[list(pair), n] for pair, n in n_ct.items()]
+
+
 def test_lift_keys_follow_value_identity():
     ca = ConditionalAnomaly()
     out = ca.score([1, 1.0, [1, 2], [1, 2], True], ["t", "t", "t", "t", "t"])

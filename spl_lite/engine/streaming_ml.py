@@ -138,10 +138,7 @@ class ConditionalAnomaly:
         self._total = 0
         self._cond = _Counter()
         self._target = _Counter()
-        self._pair = _Counter()
-        # (conditional number, target number) -> pair number, -1 where not yet looked up: a cache
-        # of the pair counter's dictionary, kept while it stays small (_PAIR_TABLE_LIMIT).
-        self._pair_table = np.full((0, 0), -1, dtype=np.int64)
+        self._pair = _PairCounter()
 
     def score(self, conditional: Sequence, target: Sequence, keep: np.ndarray | None = None) -> list[float | None]:
         """Each record's lift; with `keep` (row indices), only those records' (every record counts)."""
@@ -156,7 +153,7 @@ class ConditionalAnomaly:
             conditional, target = take_rows(conditional, rows), take_rows(target, rows)
         c_slots = self._cond.slots(conditional)
         t_slots = self._target.slots(target)
-        p_slots = self._pair_slots(c_slots, t_slots)
+        p_slots = self._pair.slots((c_slots << 32) + t_slots)
         n_c = self._cond.running(c_slots)
         n_t = self._target.running(t_slots)
         n_ct = self._pair.running(p_slots)
@@ -181,36 +178,8 @@ class ConditionalAnomaly:
         out[scored] = scores[chosen[scored]]
         return out.tolist()
 
-    def _pair_slots(self, c_slots: np.ndarray, t_slots: np.ndarray) -> np.ndarray:
-        """Each row's pair number. While the table of (conditional, target) numbers stays small,
-        it finds them in one numpy step; pairs new to the counter are numbered in order of first
-        row, as the counter's dictionary would."""
-        rows_of = len(self._cond.keys)
-        columns_of = len(self._target.keys)
-        if rows_of * columns_of > _PAIR_TABLE_LIMIT:
-            unique_pairs, inverse = np.unique(c_slots * (1 << 32) + t_slots, return_inverse=True)
-            return self._pair.slots_of(unique_pairs.tolist(), hashed=True)[inverse]
-        table = self._pair_table
-        if table.shape[0] < rows_of or table.shape[1] < columns_of:
-            # Only the side that is short grows (doubling both made a 2,048 x 2,048 table, 32 MiB,
-            # for 995 parents and 266 processes).
-            shape = tuple(size if size >= needed else max(needed, 2 * size)
-                          for size, needed in zip(table.shape, (rows_of, columns_of)))
-            grown = np.full(shape, -1, dtype=np.int64)
-            grown[: table.shape[0], : table.shape[1]] = table
-            table = self._pair_table = grown
-        slots = table[c_slots, t_slots]
-        new = slots < 0
-        if new.any():
-            keys = c_slots[new] * (1 << 32) + t_slots[new]
-            unique_keys, first_row = np.unique(keys, return_index=True)
-            unique_keys = unique_keys[np.argsort(first_row)]
-            table[unique_keys >> 32, unique_keys & 0xFFFFFFFF] = self._pair.slots_of(unique_keys.tolist(), hashed=True)
-            slots = table[c_slots, t_slots]
-        return slots
-
     def state_dict(self) -> dict:
-        pairs = self._pair.counts_by_key()
+        pairs = self._pair.counts_by_code()
         conditions = self._cond.keys
         targets = self._target.keys
         return {
@@ -237,7 +206,6 @@ class ConditionalAnomaly:
 
 
 _EXACT_PRODUCTS = 1 << 26  # total**2 < 2**52: all lift products are exact in float64
-_PAIR_TABLE_LIMIT = 1 << 22  # entries: 32 MiB of int64
 
 
 class _Counter:
@@ -276,9 +244,9 @@ class _Counter:
         found = list(map(self.index.get, values))
         return None if None in found else found
 
-    def slots_of(self, values: list, hashed: bool = False) -> np.ndarray:
+    def slots_of(self, values: list) -> np.ndarray:
         index = self.index
-        if hashed or set(map(type, values)) == {str}:
+        if set(map(type, values)) == {str}:
             keys = values  # a str is its own key
         else:
             keys = [v if v.__class__ is str else hashable(v) for v in values]
@@ -299,19 +267,7 @@ class _Counter:
         return np.array(found, dtype=np.int64)
 
     def running(self, slots: np.ndarray) -> np.ndarray:
-        """Each row's count including itself and the rows before it; the totals are updated."""
-        # Radix sort (numpy's stable sort of 16-bit keys) is several times faster than sorting int64.
-        keys = slots.astype(np.uint16) if len(self.keys) <= 1 << 16 else slots
-        order = np.argsort(keys, kind="stable")
-        ordered = slots[order]
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-        lengths = np.diff(np.r_[starts, len(ordered)])
-        rank = np.arange(len(ordered), dtype=np.int64) - np.repeat(starts, lengths)
-        occurrence = np.empty(len(slots), dtype=np.int64)
-        occurrence[order] = rank + 1
-        result = self.counts[slots] + occurrence
-        np.add.at(self.counts, ordered[starts], lengths)
-        return result
+        return _running(self.counts, slots, len(self.keys))
 
     def counts_by_key(self) -> list[tuple[Any, int]]:
         return [(key, int(n)) for key, n in zip(self.keys, self.counts[: len(self.keys)])]
@@ -320,6 +276,73 @@ class _Counter:
         self.keys = [key for key, _ in items]
         self.index = {key: slot for slot, key in enumerate(self.keys)}
         self.counts = np.zeros(max(64, len(items)), dtype=np.int64)
+        self.counts[: len(items)] = [n for _, n in items]
+
+
+def _running(counts: np.ndarray, slots: np.ndarray, distinct: int) -> np.ndarray:
+    """Each row's count including itself and the rows before it; `counts` (by slot) is updated."""
+    # Radix sort (numpy's stable sort of 16-bit keys) is several times faster than sorting int64.
+    keys = slots.astype(np.uint16) if distinct <= 1 << 16 else slots
+    order = np.argsort(keys, kind="stable")
+    ordered = slots[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    lengths = np.diff(np.r_[starts, len(ordered)])
+    rank = np.arange(len(ordered), dtype=np.int64) - np.repeat(starts, lengths)
+    occurrence = np.empty(len(slots), dtype=np.int64)
+    occurrence[order] = rank + 1
+    result = counts[slots] + occurrence
+    np.add.at(counts, ordered[starts], lengths)
+    return result
+
+
+class _PairCounter:
+    """(conditional number, target number) pairs, each as one code c << 32 | t, numbered in
+    first-seen order and counted, all in numpy arrays: a batch finds its pairs by one binary search
+    over the sorted codes (32 bytes a pair, where a dense table of every conditional by every
+    target took 16 MiB for 19,450 pairs)."""
+
+    def __init__(self) -> None:
+        self.codes = np.empty(0, dtype=np.int64)  # by pair number
+        self.sorted_codes = np.empty(0, dtype=np.int64)
+        self.sorted_slots = np.empty(0, dtype=np.int64)  # the pair number of each sorted code
+        self.counts = np.zeros(64, dtype=np.int64)
+
+    def slots(self, codes: np.ndarray) -> np.ndarray:
+        """Each code's pair number; codes new here are numbered in the order of their first rows."""
+        position = self._find(codes)
+        new = position < 0
+        if new.any():
+            unique_codes, first_row = np.unique(codes[new], return_index=True)
+            self._number(unique_codes[np.argsort(first_row)])
+            position = self._find(codes)
+        return self.sorted_slots[position]
+
+    def _find(self, codes: np.ndarray) -> np.ndarray:
+        """Each code's place among the sorted codes, -1 where it is not there."""
+        sorted_codes = self.sorted_codes
+        position = np.searchsorted(sorted_codes, codes)
+        inside = position < len(sorted_codes)
+        found = np.zeros(len(codes), dtype=bool)
+        found[inside] = sorted_codes[position[inside]] == codes[inside]
+        return np.where(found, position, -1)
+
+    def _number(self, new_codes: np.ndarray) -> None:
+        codes = self.codes = np.concatenate((self.codes, new_codes))
+        self.sorted_slots = np.argsort(codes, kind="stable")
+        self.sorted_codes = codes[self.sorted_slots]
+        if len(codes) > len(self.counts):
+            grown = np.zeros(max(len(codes), 2 * len(self.counts)), dtype=np.int64)
+            grown[: len(self.counts)] = self.counts
+            self.counts = grown
+
+    def running(self, slots: np.ndarray) -> np.ndarray:
+        return _running(self.counts, slots, len(self.codes))
+
+    def counts_by_code(self) -> list[tuple[int, int]]:
+        return list(zip(self.codes.tolist(), self.counts[: len(self.codes)].tolist()))
+
+    def restore(self, items: list[tuple[int, int]]) -> None:
+        self._number(np.array([code for code, _ in items], dtype=np.int64))
         self.counts[: len(items)] = [n for _, n in items]
 
 
