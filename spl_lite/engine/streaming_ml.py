@@ -20,7 +20,6 @@ _SQRT2 = math.sqrt(2.0)
 _JSON_INT_MIN = -(2**63)
 _JSON_INT_MAX = 2**64 - 1
 _INT64_MIN = -(2**63)
-_INT64_MAX = 2**63 - 1
 
 
 def encode_key(key: Any) -> Any:
@@ -60,7 +59,7 @@ class FirstTimeEvent:
 
     Keys are held compactly but exactly: one column's key is its value itself, and a row of several
     texts is packed into one text (`_packed`), so an entry costs one string instead of a tuple and
-    a string per column (314 -> ~190 bytes for a (device, command line) key; README "Soak").
+    a string per column (314 -> 198 bytes for a (device, command line) key; README "Soak").
     """
 
     def __init__(self) -> None:
