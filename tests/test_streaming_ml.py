@@ -531,11 +531,11 @@ def test_time_ordered_history_gives_the_heap_bytes(algorithm, seed, monkeypatch)
 
 
 def test_history_saved_in_heap_order_by_an_older_version_loads():
-    """Older versions saved a windowed history in heap order, not time order; it loads (as a heap)
-    and expires the same pairs."""
+    """State files of version 1 kept a windowed history as [time, value] pairs in heap order, not
+    time order; it loads (as a heap) and expires the same pairs."""
     saved = {"algorithm": "quantile", "window_ms": 10, "threshold": 0.1, "watermark": 9,
              "models": [["a", [1.0, 2.0, 3.0], [[5, 1.0], [9, 2.0], [7, 3.0]]]]}
     at = AdaptiveThreshold.from_state_dict(saved)
     # at 16 the cutoff is 6: the pair of time 5 leaves, 2.0 and 3.0 stay; 2.5 is above one of two
     assert at.score(["a"], [2.5], [16])["quantile"] == [0.5]
-    assert at.state_dict()["models"][0][2] == [[7, 3.0], [9, 2.0], [16, 2.5]]
+    assert at.state_dict()["models"][0][2] == {"times": [7, 9, 16], "values": [3.0, 2.0, 2.5]}

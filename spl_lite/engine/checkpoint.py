@@ -2,7 +2,7 @@
 
 The state directory holds `state.json` and a `lock` file. `state.json` is two parts:
 
-    {"format": "spl-lite-state", "version": 1, "length": N, "sha256": "<hex>"}\\n
+    {"format": "spl-lite-state", "version": 2, "length": N, "sha256": "<hex>"}\\n
     <N bytes: the payload, one JSON object>\\n
 
 The header's length and checksum cover the payload, so a truncated or damaged file is detected
@@ -33,7 +33,10 @@ from ..core import VERSION as PACKAGE_VERSION
 from ..core.errors import StateError
 
 FORMAT = "spl-lite-state"
-VERSION = 1
+VERSION = 2
+# Version 1 kept a windowed adaptive_threshold history as [time, value] pairs; this version reads
+# those too (streaming_ml._Expiry.from_state).
+READABLE_VERSIONS = (1, 2)
 STATE_FILE = "state.json"
 LOCK_FILE = "lock"
 _RESET_HINT = "`--reset-state` discards the saved state and starts over"
@@ -71,9 +74,10 @@ def decode_state(data: bytes, where: str) -> dict:
     if not isinstance(header, dict) or header.get("format") != FORMAT or not newline:
         raise StateError(f"{where} is not an spl-lite state file, or its header is damaged; {_RESET_HINT}")
     version = header.get("version")
-    if version != VERSION:
+    if version not in READABLE_VERSIONS:
         raise StateError(
-            f"{where} has state format version {version!r}; this spl-lite reads version {VERSION} only; {_RESET_HINT}"
+            f"{where} has state format version {version!r}; this spl-lite reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}; {_RESET_HINT}"
         )
     length = header.get("length")
     body = rest[:-1]

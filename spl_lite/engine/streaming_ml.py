@@ -577,17 +577,31 @@ class _Expiry:
         return True
 
     def pairs(self) -> list[tuple]:
-        """The (time, value) pairs sorted, which makes a valid heap for any reader of the state."""
+        """The (time, value) pairs, sorted."""
         if self.heap is not None:
             return sorted(self.heap)
         start = self.start
         return sorted(zip(self.stamps[start:], self.values[start:]))
 
+    def state(self) -> dict:
+        """{"times": [...], "values": [...]} in time order: two flat lists, not a list per pair, so a
+        checkpoint of a long history builds two objects per pair, not five."""
+        if self.heap is not None:
+            heap = sorted(self.heap)
+            return {"times": [encode_key(ts) for ts, _ in heap], "values": [encode_key(x) for _, x in heap]}
+        start = self.start
+        values = self.values[start:].tolist()
+        if not all(map(math.isfinite, values)):
+            values = [encode_key(x) for x in values]
+        return {"times": self.stamps[start:].tolist(), "values": values}
+
     @classmethod
-    def from_pairs(cls, pairs: list[tuple]) -> _Expiry:
+    def from_state(cls, data: dict | list) -> _Expiry:
+        """From state(), or from a list of [time, value] pairs (state files of version 1)."""
+        pairs = zip(data["times"], data["values"]) if isinstance(data, dict) else data
         self = cls()
         for ts, x in pairs:
-            self.push(ts, x)
+            self.push(decode_key(ts), decode_key(x))
         return self
 
 
@@ -846,7 +860,7 @@ class AdaptiveThreshold:
             models.append([
                 encode_key(key),
                 model.to_state() if gaussian else [encode_key(x) for x in model.values()],
-                None if expiry is None else [[encode_key(ts), encode_key(x)] for ts, x in expiry.pairs()],
+                None if expiry is None else expiry.state(),
             ])
         return {
             "algorithm": self.algorithm,
@@ -861,10 +875,10 @@ class AdaptiveThreshold:
         self = cls(d["algorithm"], d["window_ms"], decode_key(d["threshold"]))
         self._watermark = decode_key(d["watermark"])
         gaussian = self.algorithm == "gaussian"
-        for key, model, heap in d["models"]:
+        for key, model, history in d["models"]:
             key = decode_key(key)
             self._models[key] = (_Moments.from_state(model) if gaussian
                                  else _SortedValues([decode_key(x) for x in model]))
-            if heap is not None:
-                self._expiries[key] = _Expiry.from_pairs([(decode_key(ts), decode_key(x)) for ts, x in heap])
+            if history is not None:
+                self._expiries[key] = _Expiry.from_state(history)
         return self
