@@ -47,7 +47,7 @@ def test_state_file_round_trip_and_damage_is_detected(tmp_path):
     data = encode_state(payload)
     assert decode_state(data, "x") == payload
     header = orjson.loads(data.split(b"\n", 1)[0])
-    assert header["format"] == "spl-lite-state" and header["version"] == 1
+    assert header["format"] == "spl-lite-state" and header["version"] == 2
     for cut in range(0, len(data) - 1, 7):  # every truncation is refused, none half-loaded
         with pytest.raises(StateError):
             decode_state(data[:cut], "x")
@@ -55,8 +55,9 @@ def test_state_file_round_trip_and_damage_is_detected(tmp_path):
     flipped[-5] ^= 1
     with pytest.raises(StateError, match="checksum"):
         decode_state(bytes(flipped), "x")
-    with pytest.raises(StateError, match="version 2"):
-        decode_state(data.replace(b'"version":1', b'"version":2', 1), "x")
+    assert decode_state(data.replace(b'"version":2', b'"version":1', 1), "x") == payload  # read as before
+    with pytest.raises(StateError, match="version 3; this spl-lite reads versions 1, 2"):
+        decode_state(data.replace(b'"version":2', b'"version":3', 1), "x")
     with pytest.raises(StateError, match="not an spl-lite state file"):
         decode_state(b'{"something": "else"}\n', "x")
 
@@ -301,7 +302,7 @@ def test_changed_search_unknown_version_and_damaged_state_are_refused(tmp_path, 
     (state / "state.json").write_bytes(good[: len(good) // 2])
     damaged = cli_in_process("run", REFERENCE, "--input", events, "--state", state)
     assert damaged.returncode == 6 and "truncated or damaged" in damaged.stderr.decode() and damaged.stdout == b""
-    (state / "state.json").write_bytes(good.replace(b'"version":1', b'"version":7', 1))
+    (state / "state.json").write_bytes(good.replace(b'"version":2', b'"version":7', 1))
     future = cli_in_process("run", REFERENCE, "--input", events, "--state", state)
     assert future.returncode == 6 and "version 7" in future.stderr.decode()
     restart = cli_in_process("run", changed, "--input", events, "--state", state, "--reset-state")

@@ -115,6 +115,30 @@ def test_lift_nulls_give_null_and_leave_state_alone():
     assert ca.score(["a"], ["x"]) == [1.0]
 
 
+def test_lift_matches_plain_counts_over_many_pairs_and_batches():
+    """Pairs found by binary search over their sorted codes, numbered as first seen: the lifts and
+    the saved state agree with counting every record in Python dictionaries, across batches and a
+    restore, with more distinct pairs than fit one batch."""
+    import random
+    from collections import Counter
+
+    rng = random.Random(5)
+    parents = [f"p{rng.randrange(400)}" for _ in range(6000)]
+    children = [f"c{rng.randrange(60)}" for _ in range(6000)]
+    n_c, n_t, n_ct, expected = Counter(), Counter(), Counter(), []
+    for total, (c, t) in enumerate(zip(parents, children), 1):
+        n_c[c] += 1
+        n_t[t] += 1
+        n_ct[c, t] += 1
+        expected.append(n_ct[c, t] * total / (n_c[c] * n_t[t]))
+    ca, got = ConditionalAnomaly(), []
+    for start, end in [(0, 7), (7, 2000), (2000, 2001), (2001, 6000)]:
+        got += ca.score(parents[start:end], children[start:end])
+        ca = restored(ca)
+    assert got == expected
+    assert ca.state_dict()["pair"] == [[list(pair), n] for pair, n in n_ct.items()]
+
+
 def test_lift_keys_follow_value_identity():
     ca = ConditionalAnomaly()
     out = ca.score([1, 1.0, [1, 2], [1, 2], True], ["t", "t", "t", "t", "t"])
@@ -273,8 +297,7 @@ def test_gaussian_in_order_batches_match_the_record_by_record_loop(records, wind
         assert repr(got) == repr(expected), (start, end)
         if restore:  # the state saved and loaded between batches
             fast = AdaptiveThreshold.from_state_dict(orjson.loads(orjson.dumps(fast.state_dict())))
-        heap = fast._heaps.get(None, [])
-        assert all(heap[(i - 1) // 2] <= heap[i] for i in range(1, len(heap)))  # still a heap
+        assert _expiry_is_ordered(fast)
         start, batch = end, batch + 1
     assert _history_of(fast) == _history_of(loop)
 
@@ -284,7 +307,20 @@ def _history_of(at: AdaptiveThreshold) -> tuple:
     model = at._models.get(None)
     sums = None if model is None else (model.n, Fraction(model.s) * Fraction(2) ** model.exp,
                                        Fraction(model.q) * Fraction(2) ** (2 * model.exp), model.pos_inf, model.neg_inf)
-    return sums, sorted(at._heaps.get(None, [])), at._watermark
+    expiry = at._expiries.get(None)
+    return sums, [] if expiry is None else expiry.pairs(), at._watermark
+
+
+def _expiry_is_ordered(at: AdaptiveThreshold) -> bool:
+    """Time-ordered arrays, or a valid heap where a record came late."""
+    expiry = at._expiries.get(None)
+    if expiry is None:
+        return True
+    if expiry.heap is None:
+        stamps = expiry.stamps[expiry.start:]
+        return len(expiry.values) - expiry.start == len(stamps) and all(a <= b for a, b in zip(stamps, stamps[1:]))
+    heap = expiry.heap
+    return all(heap[(i - 1) // 2] <= heap[i] for i in range(1, len(heap)))
 
 
 def test_gaussian_in_order_path_takes_the_reference_shape_of_batch():
@@ -294,7 +330,7 @@ def test_gaussian_in_order_path_takes_the_reference_shape_of_batch():
     at._score_gaussian_in_order = lambda *args: results.append(original(*args)) or results[-1]
     at.score(None, [0.5, 2.5, 1.5], [10, 20, 20])
     assert results[0] == {"mean": [None, 0.5, 1.5], "variance": [None, 0.0, 1.0], "label": [False, True, False]}
-    assert at._heaps[None] == [(10, 0.5), (20, 1.5), (20, 2.5)]  # sorted: ties by value
+    assert at._expiries[None].pairs() == [(10, 0.5), (20, 1.5), (20, 2.5)]  # sorted: ties by value
 
 
 def test_gaussian_entities_are_independent_models():
@@ -430,3 +466,76 @@ def test_sorted_values_matches_a_flat_sorted_list(monkeypatch):
 def test_unknown_algorithm():
     with pytest.raises(ValueError, match="algorithm"):
         AdaptiveThreshold("median")
+
+
+def test_first_time_event_packed_text_keys_stay_exact():
+    # Pairs and triples of texts are held as one packed text: rows that join to the same characters,
+    # or hold ':' and digits where the lengths go, must stay apart, as tuples kept them.
+    rows = [("ab", "c"), ("a", "bc"), ("1:a", "b"), ("1", ":ab"), ("", "ab"), ("ab", ""), ("a", None),
+            ("a", "None"), ("2,1", ":x")]
+    for width in (2, 3):
+        columns = [list(column) for column in zip(*[row + ("z",) * (width - 2) for row in rows])]
+        fte = FirstTimeEvent()
+        assert fte.score(columns) == [True] * len(rows)
+        assert fte.score(columns) == [False] * len(rows)
+        again = restored(fte)
+        assert again.score(columns) == [False] * len(rows)
+        assert again.state_dict() == {"seen": [list(row) + ["z"] * (width - 2) for row in rows]}
+
+
+def test_first_time_event_pair_keys_are_the_general_packing():
+    from spl_lite.engine.streaming_ml import _packed
+
+    texts = [("dev1", "cmd /c a:b"), ("", ""), ("é", "ü:1")]
+    fte = FirstTimeEvent()
+    fte.score([[a for a, _ in texts], [b for _, b in texts]])
+    assert list(fte._seen) == [_packed(row) for row in texts]
+
+
+@pytest.mark.parametrize("algorithm", ["quantile", "gaussian"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_time_ordered_history_gives_the_heap_bytes(algorithm, seed, monkeypatch):
+    """A windowed history kept as time-ordered arrays (the usual, in-order stream) labels, expires and
+    saves exactly as the plain heap of (ts, x) tuples does, including across late records, float and
+    beyond-int64 timestamps (which turn an entity's arrays into a heap) and a restore midway."""
+    import random
+
+    from spl_lite.engine import streaming_ml
+
+    rng = random.Random(seed)
+    stamps, now = [], 10**12
+    for _ in range(600):
+        now += rng.choice([0, 0, 1, 5, 40])
+        late = rng.random() < 0.05
+        stamps.append(now - rng.randrange(1, 120) if late else now)
+    stamps[rng.randrange(600)] = float(stamps[0] + 300)
+    stamps[rng.randrange(600)] = 2**70
+    entities = [rng.choice(["a", "b", "c", None]) for _ in stamps]
+    values = [rng.choice([1, 2, 2.5, 3, 1e300, -7]) for _ in stamps]
+
+    def run() -> tuple:
+        at = AdaptiveThreshold(algorithm, window_ms=100, threshold=0.2)
+        out = [at.score(entities[:250], values[:250], stamps[:250])]
+        at = restored(at)
+        out.append(at.score(entities[250:], values[250:], stamps[250:]))
+        return repr(out), orjson.dumps(at.state_dict())
+
+    ordered = run()
+    with monkeypatch.context() as patch:
+        def heap_only_push(self, ts, x):
+            heappush(self.heap if self.heap is not None else self._to_heap(), (ts, x))
+
+        from heapq import heappush
+        patch.setattr(streaming_ml._Expiry, "push", heap_only_push)
+        assert run() == ordered
+
+
+def test_history_saved_in_heap_order_by_an_older_version_loads():
+    """State files of version 1 kept a windowed history as [time, value] pairs in heap order, not
+    time order; it loads (as a heap) and expires the same pairs."""
+    saved = {"algorithm": "quantile", "window_ms": 10, "threshold": 0.1, "watermark": 9,
+             "models": [["a", [1.0, 2.0, 3.0], [[5, 1.0], [9, 2.0], [7, 3.0]]]]}
+    at = AdaptiveThreshold.from_state_dict(saved)
+    # at 16 the cutoff is 6: the pair of time 5 leaves, 2.0 and 3.0 stay; 2.5 is above one of two
+    assert at.score(["a"], [2.5], [16])["quantile"] == [0.5]
+    assert at.state_dict()["models"][0][2] == {"times": [7, 9, 16], "values": [3.0, 2.0, 2.5]}

@@ -294,7 +294,7 @@ class Checkpointer:
     def save(self) -> None:
         if self.state_dir is None or not self.dirty:
             return
-        self.state_dir.save(self.payload())
+        self.state_dir.save(self.payload)
         self.unsaved = 0
         self.dirty = False
         self.saved_at = time.monotonic()

@@ -2,7 +2,7 @@
 
 The state directory holds `state.json` and a `lock` file. `state.json` is two parts:
 
-    {"format": "spl-lite-state", "version": 1, "length": N, "sha256": "<hex>"}\\n
+    {"format": "spl-lite-state", "version": 2, "length": N, "sha256": "<hex>"}\\n
     <N bytes: the payload, one JSON object>\\n
 
 The header's length and checksum cover the payload, so a truncated or damaged file is detected
@@ -25,7 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -33,7 +33,10 @@ from ..core import VERSION as PACKAGE_VERSION
 from ..core.errors import StateError
 
 FORMAT = "spl-lite-state"
-VERSION = 1
+VERSION = 2
+# Version 1 kept a windowed adaptive_threshold history as [time, value] pairs; this version reads
+# those too (streaming_ml._Expiry.from_state).
+READABLE_VERSIONS = (1, 2)
 STATE_FILE = "state.json"
 LOCK_FILE = "lock"
 _RESET_HINT = "`--reset-state` discards the saved state and starts over"
@@ -45,6 +48,12 @@ def text_digest(text: str) -> str:
 
 def encode_state(payload: dict) -> bytes:
     """The bytes of a state file for `payload`."""
+    return b"".join(state_file_parts(payload))
+
+
+def state_file_parts(payload: dict) -> tuple[bytes, bytes, bytes]:
+    """A state file for `payload` as header line, payload and final newline: written one after the
+    other, the payload (hundreds of MiB for a long run) is never copied to join them."""
     try:
         body = orjson.dumps(payload)
     except (TypeError, orjson.JSONEncodeError):
@@ -52,7 +61,7 @@ def encode_state(payload: dict) -> bytes:
         # Python's recursion limit, raised by the executor for such values).
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
     header = {"format": FORMAT, "version": VERSION, "length": len(body), "sha256": hashlib.sha256(body).hexdigest()}
-    return orjson.dumps(header) + b"\n" + body + b"\n"
+    return orjson.dumps(header) + b"\n", body, b"\n"
 
 
 def decode_state(data: bytes, where: str) -> dict:
@@ -65,9 +74,10 @@ def decode_state(data: bytes, where: str) -> dict:
     if not isinstance(header, dict) or header.get("format") != FORMAT or not newline:
         raise StateError(f"{where} is not an spl-lite state file, or its header is damaged; {_RESET_HINT}")
     version = header.get("version")
-    if version != VERSION:
+    if version not in READABLE_VERSIONS:
         raise StateError(
-            f"{where} has state format version {version!r}; this spl-lite reads version {VERSION} only; {_RESET_HINT}"
+            f"{where} has state format version {version!r}; this spl-lite reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}; {_RESET_HINT}"
         )
     length = header.get("length")
     body = rest[:-1]
@@ -85,8 +95,9 @@ def decode_state(data: bytes, where: str) -> dict:
     return payload
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a crash at any moment leaves the old or the new file.
+def write_atomically(path: Path, *parts: bytes) -> None:
+    """Replace `path` with the `parts`, one after the other, so that a crash at any moment leaves the
+    old or the new file.
 
     The temporary file is made by mkstemp in the same directory: a name nobody can predict, opened
     with O_CREAT|O_EXCL|O_NOFOLLOW (a symlink planted there is never followed); when anything fails
@@ -94,7 +105,8 @@ def write_atomically(path: Path, data: bytes) -> None:
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with open(fd, "wb") as handle:
-            handle.write(data)
+            for data in parts:
+                handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
@@ -205,9 +217,12 @@ class StateDir:
         check_shape(payload, f"`{self.file}`")
         return payload
 
-    def save(self, payload: dict) -> None:
+    def save(self, build_payload: Callable[[], dict]) -> None:
+        """Save the payload `build_payload` gives; it is let go once encoded, before the file is
+        written, so the objects and their bytes are not held at once longer than needed."""
+        parts = state_file_parts(build_payload())
         try:
-            write_atomically(self.file, encode_state(payload))
+            write_atomically(self.file, *parts)
         except OSError as error:
             raise StateError(f"cannot save state to `{self.file}`: {error.strerror}") from None
 

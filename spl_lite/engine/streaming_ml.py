@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right, insort
+from array import array
 from heapq import heappop, heappush
 from itertools import accumulate, repeat
 from typing import Any, Sequence
@@ -54,19 +55,26 @@ def as_list(column: Sequence) -> Sequence:
 
 
 class FirstTimeEvent:
-    """True exactly when the tuple of column values has not been seen earlier (spec 8.1)."""
+    """True exactly when the tuple of column values has not been seen earlier (spec 8.1).
+
+    Keys are held compactly but exactly: one column's key is its value itself, and a row of several
+    texts is packed into one text (`_packed`), so an entry costs one string instead of a tuple and
+    a string per column (314 -> 198 bytes for a (device, command line) key; README "Soak").
+    """
 
     def __init__(self) -> None:
         # A dict, not a set: insertion order makes state_dict the same bytes on every run.
-        self._seen: dict[tuple, None] = {}
+        self._seen: dict[Any, None] = {}
+        self._width: int | None = None
 
     def score(self, columns: Sequence[Sequence]) -> list[bool]:
         if not columns:
             raise ValueError("first_time_event needs at least one input column")
+        if self._width is None:
+            self._width = len(columns)
         seen = self._seen
         out = []
-        for row in zip(*map(as_list, columns)):
-            key = tuple(map(hashable, row))
+        for key in self._keys(list(map(as_list, columns))):
             if key in seen:
                 out.append(False)
             else:
@@ -74,14 +82,48 @@ class FirstTimeEvent:
                 out.append(True)
         return out
 
+    def _keys(self, columns: list[Sequence]) -> list:
+        if len(columns) == 1:
+            return [value if value.__class__ is str else hashable(value) for value in columns[0]]
+        if len(columns) == 2:  # the usual pair, _packed inlined: a third of the time of a call per row
+            return [f"{len(a)}:{a}{b}" if a.__class__ is str and b.__class__ is str else (hashable(a), hashable(b))
+                    for a, b in zip(*columns)]
+        return [_packed(row) if all(v.__class__ is str for v in row) else tuple(map(hashable, row))
+                for row in zip(*columns)]
+
+    def _key_tuple(self, key: Any) -> tuple:
+        if self._width == 1:
+            return (key,)
+        return _unpacked(key, self._width) if key.__class__ is str else key
+
     def state_dict(self) -> dict:
-        return {"seen": [encode_key(k) for k in self._seen]}
+        return {"seen": [encode_key(self._key_tuple(k)) for k in self._seen]}
 
     @classmethod
     def from_state_dict(cls, d: dict) -> FirstTimeEvent:
         self = cls()
-        self._seen = dict.fromkeys(map(decode_key, d["seen"]))
+        keys = list(map(decode_key, d["seen"]))
+        if keys:
+            self._width = len(keys[0])
+            self._seen = dict.fromkeys(self._keys([list(column) for column in zip(*keys)]))
         return self
+
+
+def _packed(texts: Sequence[str]) -> str:
+    """Several texts as one, exactly: the lengths of all but the last, then ':', then the texts.
+    The lengths say where each text ends, so two different rows never give the same key."""
+    return ",".join([str(len(t)) for t in texts[:-1]]) + ":" + "".join(texts)
+
+
+def _unpacked(key: str, width: int) -> tuple[str, ...]:
+    """Inverse of _packed."""
+    lengths, _, joined = key.partition(":")
+    texts, start = [], 0
+    for length in map(int, lengths.split(",")):
+        texts.append(joined[start:start + length])
+        start += length
+    texts.append(joined[start:])
+    return tuple(texts)
 
 
 class ConditionalAnomaly:
@@ -95,10 +137,7 @@ class ConditionalAnomaly:
         self._total = 0
         self._cond = _Counter()
         self._target = _Counter()
-        self._pair = _Counter()
-        # (conditional number, target number) -> pair number, -1 where not yet looked up: a cache
-        # of the pair counter's dictionary, kept while it stays small (_PAIR_TABLE_LIMIT).
-        self._pair_table = np.full((0, 0), -1, dtype=np.int64)
+        self._pair = _PairCounter()
 
     def score(self, conditional: Sequence, target: Sequence, keep: np.ndarray | None = None) -> list[float | None]:
         """Each record's lift; with `keep` (row indices), only those records' (every record counts)."""
@@ -113,7 +152,7 @@ class ConditionalAnomaly:
             conditional, target = take_rows(conditional, rows), take_rows(target, rows)
         c_slots = self._cond.slots(conditional)
         t_slots = self._target.slots(target)
-        p_slots = self._pair_slots(c_slots, t_slots)
+        p_slots = self._pair.slots((c_slots << 32) + t_slots)
         n_c = self._cond.running(c_slots)
         n_t = self._target.running(t_slots)
         n_ct = self._pair.running(p_slots)
@@ -138,36 +177,8 @@ class ConditionalAnomaly:
         out[scored] = scores[chosen[scored]]
         return out.tolist()
 
-    def _pair_slots(self, c_slots: np.ndarray, t_slots: np.ndarray) -> np.ndarray:
-        """Each row's pair number. While the table of (conditional, target) numbers stays small,
-        it finds them in one numpy step; pairs new to the counter are numbered in order of first
-        row, as the counter's dictionary would."""
-        rows_of = len(self._cond.keys)
-        columns_of = len(self._target.keys)
-        if rows_of * columns_of > _PAIR_TABLE_LIMIT:
-            unique_pairs, inverse = np.unique(c_slots * (1 << 32) + t_slots, return_inverse=True)
-            return self._pair.slots_of(unique_pairs.tolist(), hashed=True)[inverse]
-        table = self._pair_table
-        if table.shape[0] < rows_of or table.shape[1] < columns_of:
-            # Only the side that is short grows (doubling both made a 2,048 x 2,048 table, 32 MiB,
-            # for 995 parents and 266 processes).
-            shape = tuple(size if size >= needed else max(needed, 2 * size)
-                          for size, needed in zip(table.shape, (rows_of, columns_of)))
-            grown = np.full(shape, -1, dtype=np.int64)
-            grown[: table.shape[0], : table.shape[1]] = table
-            table = self._pair_table = grown
-        slots = table[c_slots, t_slots]
-        new = slots < 0
-        if new.any():
-            keys = c_slots[new] * (1 << 32) + t_slots[new]
-            unique_keys, first_row = np.unique(keys, return_index=True)
-            unique_keys = unique_keys[np.argsort(first_row)]
-            table[unique_keys >> 32, unique_keys & 0xFFFFFFFF] = self._pair.slots_of(unique_keys.tolist(), hashed=True)
-            slots = table[c_slots, t_slots]
-        return slots
-
     def state_dict(self) -> dict:
-        pairs = self._pair.counts_by_key()
+        pairs = self._pair.counts_by_code()
         conditions = self._cond.keys
         targets = self._target.keys
         return {
@@ -194,7 +205,6 @@ class ConditionalAnomaly:
 
 
 _EXACT_PRODUCTS = 1 << 26  # total**2 < 2**52: all lift products are exact in float64
-_PAIR_TABLE_LIMIT = 1 << 22  # entries: 32 MiB of int64
 
 
 class _Counter:
@@ -233,9 +243,9 @@ class _Counter:
         found = list(map(self.index.get, values))
         return None if None in found else found
 
-    def slots_of(self, values: list, hashed: bool = False) -> np.ndarray:
+    def slots_of(self, values: list) -> np.ndarray:
         index = self.index
-        if hashed or set(map(type, values)) == {str}:
+        if set(map(type, values)) == {str}:
             keys = values  # a str is its own key
         else:
             keys = [v if v.__class__ is str else hashable(v) for v in values]
@@ -256,19 +266,7 @@ class _Counter:
         return np.array(found, dtype=np.int64)
 
     def running(self, slots: np.ndarray) -> np.ndarray:
-        """Each row's count including itself and the rows before it; the totals are updated."""
-        # Radix sort (numpy's stable sort of 16-bit keys) is several times faster than sorting int64.
-        keys = slots.astype(np.uint16) if len(self.keys) <= 1 << 16 else slots
-        order = np.argsort(keys, kind="stable")
-        ordered = slots[order]
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-        lengths = np.diff(np.r_[starts, len(ordered)])
-        rank = np.arange(len(ordered), dtype=np.int64) - np.repeat(starts, lengths)
-        occurrence = np.empty(len(slots), dtype=np.int64)
-        occurrence[order] = rank + 1
-        result = self.counts[slots] + occurrence
-        np.add.at(self.counts, ordered[starts], lengths)
-        return result
+        return _running(self.counts, slots, len(self.keys))
 
     def counts_by_key(self) -> list[tuple[Any, int]]:
         return [(key, int(n)) for key, n in zip(self.keys, self.counts[: len(self.keys)])]
@@ -277,6 +275,73 @@ class _Counter:
         self.keys = [key for key, _ in items]
         self.index = {key: slot for slot, key in enumerate(self.keys)}
         self.counts = np.zeros(max(64, len(items)), dtype=np.int64)
+        self.counts[: len(items)] = [n for _, n in items]
+
+
+def _running(counts: np.ndarray, slots: np.ndarray, distinct: int) -> np.ndarray:
+    """Each row's count including itself and the rows before it; `counts` (by slot) is updated."""
+    # Radix sort (numpy's stable sort of 16-bit keys) is several times faster than sorting int64.
+    keys = slots.astype(np.uint16) if distinct <= 1 << 16 else slots
+    order = np.argsort(keys, kind="stable")
+    ordered = slots[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    lengths = np.diff(np.r_[starts, len(ordered)])
+    rank = np.arange(len(ordered), dtype=np.int64) - np.repeat(starts, lengths)
+    occurrence = np.empty(len(slots), dtype=np.int64)
+    occurrence[order] = rank + 1
+    result = counts[slots] + occurrence
+    np.add.at(counts, ordered[starts], lengths)
+    return result
+
+
+class _PairCounter:
+    """(conditional number, target number) pairs, each as one code c << 32 | t, numbered in
+    first-seen order and counted, all in numpy arrays: a batch finds its pairs by one binary search
+    over the sorted codes (32 bytes a pair, where a dense table of every conditional by every
+    target took 16 MiB for 19,450 pairs)."""
+
+    def __init__(self) -> None:
+        self.codes = np.empty(0, dtype=np.int64)  # by pair number
+        self.sorted_codes = np.empty(0, dtype=np.int64)
+        self.sorted_slots = np.empty(0, dtype=np.int64)  # the pair number of each sorted code
+        self.counts = np.zeros(64, dtype=np.int64)
+
+    def slots(self, codes: np.ndarray) -> np.ndarray:
+        """Each code's pair number; codes new here are numbered in the order of their first rows."""
+        position = self._find(codes)
+        new = position < 0
+        if new.any():
+            unique_codes, first_row = np.unique(codes[new], return_index=True)
+            self._number(unique_codes[np.argsort(first_row)])
+            position = self._find(codes)
+        return self.sorted_slots[position]
+
+    def _find(self, codes: np.ndarray) -> np.ndarray:
+        """Each code's place among the sorted codes, -1 where it is not there."""
+        sorted_codes = self.sorted_codes
+        position = np.searchsorted(sorted_codes, codes)
+        inside = position < len(sorted_codes)
+        found = np.zeros(len(codes), dtype=bool)
+        found[inside] = sorted_codes[position[inside]] == codes[inside]
+        return np.where(found, position, -1)
+
+    def _number(self, new_codes: np.ndarray) -> None:
+        codes = self.codes = np.concatenate((self.codes, new_codes))
+        self.sorted_slots = np.argsort(codes, kind="stable")
+        self.sorted_codes = codes[self.sorted_slots]
+        if len(codes) > len(self.counts):
+            grown = np.zeros(max(len(codes), 2 * len(self.counts)), dtype=np.int64)
+            grown[: len(self.counts)] = self.counts
+            self.counts = grown
+
+    def running(self, slots: np.ndarray) -> np.ndarray:
+        return _running(self.counts, slots, len(self.codes))
+
+    def counts_by_code(self) -> list[tuple[int, int]]:
+        return list(zip(self.codes.tolist(), self.counts[: len(self.codes)].tolist()))
+
+    def restore(self, items: list[tuple[int, int]]) -> None:
+        self._number(np.array([code for code, _ in items], dtype=np.int64))
         self.counts[: len(items)] = [n for _, n in items]
 
 
@@ -436,6 +501,110 @@ class _SortedValues:
         return [x for block in self.blocks for x in block]
 
 
+class _Expiry:
+    """An entity's windowed history as (event time, value) pairs, the oldest leaving first.
+
+    Records usually arrive in time order, so the pairs are kept as two arrays in arrival order
+    (16 bytes a pair, where a heap of tuples took ~100) from `start` on. The first record that
+    would break the order, or whose time is not an int64, turns them into a min-heap of
+    (time, value) tuples for good; both expire exactly the pairs at or before a cutoff.
+    """
+
+    __slots__ = ("stamps", "values", "start", "heap")
+
+    def __init__(self) -> None:
+        self.stamps = array("q")
+        self.values = array("d")
+        self.start = 0
+        self.heap: list | None = None
+
+    def push(self, ts: int | float, x: float) -> None:
+        heap = self.heap
+        if heap is None:
+            stamps = self.stamps
+            if ts.__class__ is int and (len(stamps) == self.start or ts >= stamps[-1]):
+                try:
+                    stamps.append(ts)
+                except OverflowError:
+                    pass
+                else:
+                    self.values.append(x)
+                    return
+            heap = self._to_heap()
+        heappush(heap, (ts, x))
+
+    def _to_heap(self) -> list:
+        heap = self.heap = self.pairs()
+        self.stamps, self.values, self.start = array("q"), array("d"), 0
+        return heap
+
+    def expire(self, cutoff: int | float, model) -> None:
+        """Remove from `model` and from here every pair whose time is at or before cutoff."""
+        heap = self.heap
+        if heap is not None:
+            while heap and heap[0][0] <= cutoff:
+                model.remove(heappop(heap)[1])
+            return
+        stamps, start = self.stamps, self.start
+        end = len(stamps)
+        if start < end and stamps[start] <= cutoff:
+            values = self.values
+            while start < end and stamps[start] <= cutoff:
+                model.remove(values[start])
+                start += 1
+            self.drop(start - self.start)
+
+    def drop(self, count: int) -> None:
+        """Forget the `count` oldest pairs (in order only); the arrays shrink once half is gone."""
+        start = self.start = self.start + count
+        if start * 2 >= len(self.stamps):
+            del self.stamps[:start]
+            del self.values[:start]
+            self.start = 0
+
+    def in_order(self) -> bool:
+        """Whether the pairs are in arrays in time order, turning a heap back into them if its times
+        are all int64."""
+        heap = self.heap
+        if heap is None:
+            return True
+        heap.sort()
+        try:
+            stamps = array("q", [ts for ts, _ in heap])
+        except (OverflowError, TypeError):
+            return False
+        self.stamps, self.values, self.start, self.heap = stamps, array("d", [x for _, x in heap]), 0, None
+        return True
+
+    def pairs(self) -> list[tuple]:
+        """The (time, value) pairs, sorted."""
+        if self.heap is not None:
+            return sorted(self.heap)
+        start = self.start
+        return sorted(zip(self.stamps[start:], self.values[start:]))
+
+    def state(self) -> dict:
+        """{"times": [...], "values": [...]} in time order: two flat lists, not a list per pair, so a
+        checkpoint of a long history builds two objects per pair, not five."""
+        if self.heap is not None:
+            heap = sorted(self.heap)
+            return {"times": [encode_key(ts) for ts, _ in heap], "values": [encode_key(x) for _, x in heap]}
+        start = self.start
+        values = self.values[start:].tolist()
+        if not all(map(math.isfinite, values)):
+            values = [encode_key(x) for x in values]
+        return {"times": self.stamps[start:].tolist(), "values": values}
+
+    @classmethod
+    def from_state(cls, data: dict | list) -> _Expiry:
+        """From state(), or from a list of [time, value] pairs (state files of version 1)."""
+        pairs = zip(data["times"], data["values"]) if isinstance(data, dict) else data
+        self = cls()
+        for ts, x in pairs:
+            self.push(decode_key(ts), decode_key(x))
+        return self
+
+
 def _scaled_ratio(num: int, den: int, exp: int) -> float:
     """num·2**exp / den rounded once (Python's int / int is correctly rounded)."""
     try:
@@ -465,12 +634,8 @@ class AdaptiveThreshold:
         self._watermark: int | float | None = None
         # gaussian: key -> _Moments; quantile: key -> _SortedValues of the history.
         self._models: dict[Any, Any] = {}
-        # Only with a window: key -> min-heap of (ts, x), so expiry pops oldest event time first
-        # even when records arrive out of order.
-        self._heaps: dict[Any, list] = {}
-        # Whether every heap is a sorted list (which is a heap too): _score_gaussian_in_order keeps
-        # them so, the record-by-record loops do not.
-        self._heaps_sorted = True
+        # Only with a window: key -> the entity's (ts, x) pairs, oldest event time leaving first.
+        self._expiries: dict[Any, _Expiry] = {}
 
     def score(self, entities: Sequence | None, values: Sequence,
               timestamps: Sequence) -> dict[str, list]:
@@ -478,7 +643,6 @@ class AdaptiveThreshold:
             scored = self._score_gaussian_in_order(as_list(values), as_list(timestamps))
             if scored is not None:
                 return scored
-        self._heaps_sorted = False
         entities = repeat(None) if entities is None else as_list(entities)
         rows = zip(entities, as_list(values), as_list(timestamps))
         if self.algorithm == "gaussian":
@@ -511,21 +675,21 @@ class AdaptiveThreshold:
                 or (window is not None and int(times[0]) - window < _INT64_MIN)
                 or not np.isfinite(xs).all() or model.pos_inf or model.neg_inf):
             return None
-        if not self._heaps_sorted:
-            for entries in self._heaps.values():
-                entries.sort()
-            self._heaps_sorted = True
-        heap = self._heaps.setdefault(None, []) if window is not None else []
+        history = self._expiries.setdefault(None, _Expiry()) if window is not None else _Expiry()
+        if not history.in_order():
+            return None
+        start = history.start
         if window is None:
             leaving, expired = 0, np.zeros(len(rows), dtype=np.int64)
         else:
             cutoffs = times - window
-            leaving = bisect_right(heap, (int(cutoffs[-1]), _INF))  # the entries that expire in this batch
-            stamps_left = [ts for ts, _ in heap[:leaving]]
-            exact = np.int64 if all(ts.__class__ is int for ts in stamps_left) else object
-            expired = np.searchsorted(np.concatenate((np.array(stamps_left, dtype=exact), times)), cutoffs, side="right")
+            # the entries that expire in this batch
+            leaving = bisect_right(history.stamps, int(cutoffs[-1]), start) - start
+            stamps_left = np.array(history.stamps[start:start + leaving], dtype=np.int64)
+            expired = np.searchsorted(np.concatenate((stamps_left, times)), cutoffs, side="right")
         # Each x as m * 2**e with an integer m (frexp is exact), summed at the smallest e.
-        mantissas, exponents = np.frexp(np.concatenate((np.array([x for _, x in heap[:leaving]], dtype=np.float64), xs)))
+        values_left = np.array(history.values[start:start + leaving], dtype=np.float64)
+        mantissas, exponents = np.frexp(np.concatenate((values_left, xs)))
         integers = (mantissas * 2.0**53).astype(np.int64)
         exponents = exponents.astype(np.int64) - 53
         used = exponents[integers != 0]
@@ -559,13 +723,10 @@ class AdaptiveThreshold:
         self._models[None] = model
         self._watermark = int(times[-1])
         if window is not None:
-            del heap[:leaving]
-            added = sorted(zip(times[gone - leaving:].tolist(), xs[gone - leaving:].tolist()))
-            if heap and added and heap[-1] > added[0]:  # equal timestamps, x out of order
-                heap += added
-                heap.sort()
-            else:
-                heap += added
+            history.drop(leaving)
+            # In time order and never before the history's last (checked above against the watermark).
+            history.stamps.extend(times[gone - leaving:].tolist())
+            history.values.extend(xs[gone - leaving:].tolist())
         out_means: list[float | None] = [None] * count
         out_variances: list[float | None] = [None] * count
         labels = [False] * count
@@ -584,10 +745,10 @@ class AdaptiveThreshold:
                 out_means[row], out_variances[row], labels[row] = mean, variance, p < t or p > upper
         return {"mean": out_means, "variance": out_variances, "label": labels}
 
-    def _history(self, key: Any, ts: int | float, new_model) -> tuple[Any, list | None, bool]:
+    def _history(self, key: Any, ts: int | float, new_model) -> tuple[Any, _Expiry | None, bool]:
         """Advance the watermark and expire the entity's history.
 
-        Returns the entity's model (_Moments or _SortedValues), its heap (None without a
+        Returns the entity's model (_Moments or _SortedValues), its _Expiry (None without a
         window) and whether the record joins the history after being scored.
         """
         wm = self._watermark
@@ -600,15 +761,15 @@ class AdaptiveThreshold:
                 model = self._models[key] = new_model()
             return model, None, True
         cutoff = wm - window
-        heap = self._heaps.get(key)
-        if heap is None:
+        expiry = self._expiries.get(key)
+        if expiry is None:
             if ts <= cutoff:
                 return new_model(), None, False
             model = self._models[key] = new_model()
-            heap = self._heaps[key] = []
-        while heap and heap[0][0] <= cutoff:
-            model.remove(heappop(heap)[1])
-        return model, heap, ts > cutoff
+            expiry = self._expiries[key] = _Expiry()
+        else:
+            expiry.expire(cutoff, model)
+        return model, expiry, ts > cutoff
 
     def _score_gaussian(self, rows) -> dict[str, list]:
         t = self.threshold
@@ -634,7 +795,7 @@ class AdaptiveThreshold:
                 labels.append(False)
                 continue
             key = entity if entity is None or entity.__class__ is str else hashable(entity)
-            model, heap, keep = history(key, ts, _Moments)
+            model, expiry, keep = history(key, ts, _Moments)
             if model.n == 0:
                 means.append(None)
                 variances.append(None)
@@ -654,8 +815,8 @@ class AdaptiveThreshold:
                 labels.append(p < t or p > upper)
             if keep:
                 model.add(x)
-                if heap is not None:
-                    heappush(heap, (ts, x))
+                if expiry is not None:
+                    expiry.push(ts, x)
         return {"mean": means, "variance": variances, "label": labels}
 
     def _score_quantile(self, rows) -> dict[str, list]:
@@ -679,7 +840,7 @@ class AdaptiveThreshold:
                 labels.append(False)
                 continue
             key = entity if entity is None or entity.__class__ is str else hashable(entity)
-            history, heap, keep = history_of(key, ts, _SortedValues)
+            history, expiry, keep = history_of(key, ts, _SortedValues)
             n = history.n
             # Fraction of earlier values strictly below x; an empty history gives 0.
             q = history.count_below(x) / n if n else 0.0
@@ -687,19 +848,19 @@ class AdaptiveThreshold:
             labels.append(q < t or q > upper)
             if keep:
                 history.add(x)
-                if heap is not None:
-                    heappush(heap, (ts, x))
+                if expiry is not None:
+                    expiry.push(ts, x)
         return {"quantile": quantiles, "label": labels}
 
     def state_dict(self) -> dict:
         gaussian = self.algorithm == "gaussian"
         models = []
         for key, model in self._models.items():
-            heap = self._heaps.get(key)
+            expiry = self._expiries.get(key)
             models.append([
                 encode_key(key),
                 model.to_state() if gaussian else [encode_key(x) for x in model.values()],
-                None if heap is None else [[encode_key(ts), encode_key(x)] for ts, x in heap],
+                None if expiry is None else expiry.state(),
             ])
         return {
             "algorithm": self.algorithm,
@@ -714,12 +875,10 @@ class AdaptiveThreshold:
         self = cls(d["algorithm"], d["window_ms"], decode_key(d["threshold"]))
         self._watermark = decode_key(d["watermark"])
         gaussian = self.algorithm == "gaussian"
-        for key, model, heap in d["models"]:
+        for key, model, history in d["models"]:
             key = decode_key(key)
             self._models[key] = (_Moments.from_state(model) if gaussian
                                  else _SortedValues([decode_key(x) for x in model]))
-            if heap is not None:
-                # A heap stored in list order is still a valid heap, if not a sorted one.
-                self._heaps[key] = [(decode_key(ts), decode_key(x)) for ts, x in heap]
-                self._heaps_sorted = False
+            if history is not None:
+                self._expiries[key] = _Expiry.from_state(history)
         return self
