@@ -6,7 +6,7 @@ from bisect import bisect_left, bisect_right, insort
 from array import array
 from heapq import heappop, heappush
 from itertools import accumulate, repeat
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -613,6 +613,25 @@ def _scaled_ratio(num: int, den: int, exp: int) -> float:
         return _INF if num > 0 else -_INF
 
 
+def _model_inputs(rows: Iterable[tuple[Any, Any, Any]]) -> Iterator[tuple[Any, float | None, Any]]:
+    """(entity key, value, timestamp) of each (entity, value, timestamp) row; the value None where the
+    record scores null: a value that is not an int or a non-NaN float (a bool is neither), or a
+    timestamp that is not one. The key is hashable(entity) for anything but text or null. The checks
+    are written out here rather than called: both scoring loops run this once per record."""
+    for entity, x, ts in rows:
+        kind = x.__class__
+        if kind is int:
+            x = float(x)
+        elif kind is not float or x != x:
+            yield None, None, None
+            continue
+        kind = ts.__class__
+        if not (kind is int or (kind is float and ts == ts)):
+            yield None, None, None
+            continue
+        yield (entity if entity is None or entity.__class__ is str else hashable(entity)), x, ts
+
+
 class AdaptiveThreshold:
     """Per-entity outlier labels against the history in an event-time window (spec 8.3).
 
@@ -778,23 +797,12 @@ class AdaptiveThreshold:
         variances: list[float | None] = []
         labels: list[bool] = []
         history, erfc, sqrt = self._history, math.erfc, math.sqrt
-        for entity, x, ts in rows:
-            # A model input is an int or a non-NaN float, never a bool; a timestamp an int or a
-            # non-NaN float; anything else scores null. Inlined: this loop runs once per record.
-            kind = x.__class__
-            if kind is int:
-                x = float(x)
-            elif kind is not float or x != x:
-                x = None
-            kind = ts.__class__
-            if not (kind is int or (kind is float and ts == ts)):
-                ts = None
-            if x is None or ts is None:
+        for key, x, ts in _model_inputs(rows):
+            if x is None:
                 means.append(None)
                 variances.append(None)
                 labels.append(False)
                 continue
-            key = entity if entity is None or entity.__class__ is str else hashable(entity)
             model, expiry, keep = history(key, ts, _Moments)
             if model.n == 0:
                 means.append(None)
@@ -825,21 +833,11 @@ class AdaptiveThreshold:
         quantiles: list[float | None] = []
         labels: list[bool] = []
         history_of = self._history
-        for entity, x, ts in rows:
-            # The inputs' rules of _score_gaussian, and hashable() for any entity but text or null.
-            kind = x.__class__
-            if kind is int:
-                x = float(x)
-            elif kind is not float or x != x:
-                x = None
-            kind = ts.__class__
-            if not (kind is int or (kind is float and ts == ts)):
-                ts = None
-            if x is None or ts is None:
+        for key, x, ts in _model_inputs(rows):
+            if x is None:
                 quantiles.append(None)
                 labels.append(False)
                 continue
-            key = entity if entity is None or entity.__class__ is str else hashable(entity)
             history, expiry, keep = history_of(key, ts, _SortedValues)
             n = history.n
             # Fraction of earlier values strictly below x; an empty history gives 0.
