@@ -188,21 +188,21 @@ class WindowsJsonDecoder:
         """Per row: (None, fmt, event id) for a process creation made here, (reason,) for a record
         that is none, (WHOLE,) for one left to io/windows.py; None if a line is no raw record."""
         event_data = columns["event_data"]
-        has_event_data = _presence(event_data)
+        has_event_data = _presence(event_data, count)
         event_data_text = columns["event_data_text"]
         # Per row, what the plan depends on (see _plan); a part alike in every row of the block (most
         # are) is left out of the rows' signatures and put back once per distinct one.
         parts = [columns[name] for name in _DETECTION]
-        parts += [_presence(columns[name]) for name in _PRESENT]
+        parts += [_presence(columns[name], count) for name in _PRESENT]
         parts += [has_event_data,
                   [data is not UNSET and data.d0 is not UNSET for data in event_data]
                   if has_event_data.count(True) else has_event_data,
                   [d is not UNSET and memoryview(d)[0] == _QUOTE for d in event_data_text]
                   if event_data_text.count(UNSET) != count else [False] * count]
-        has_winlog = _presence(columns["winlog"])
+        has_winlog = _presence(columns["winlog"], count)
         if has_winlog.count(True):
             ecs = columns_of("winlogbeat-ecs")
-            parts += [has_winlog, *(ecs[key] for key in _ECS_SYSTEM), _presence(ecs["Image"]), ecs["Computer"]]
+            parts += [has_winlog, *(ecs[key] for key in _ECS_SYSTEM), _presence(ecs["Image"], count), ecs["Computer"]]
         else:
             parts += [has_winlog] * (len(_ECS_SYSTEM) + 3)
         alike = [count and part.count(part[0]) == count for part in parts]
@@ -224,20 +224,28 @@ class WindowsJsonDecoder:
         plans = list(map(plan_of.__getitem__, keys))
         # The rendered message fills the fields the record lacks (windows.process_creation): such
         # records are left whole. Only rows lacking a field look at their message.
+        rows_of: dict[int, list[int]] | None = None  # id of a plan -> its rows, made once if needed
         for plan in plan_of.values():
             if plan[0] is not None:
                 continue
             _, fmt, event_id = plan
             found_in = columns_of(fmt)
             messages = columns["winlogbeat_message" if fmt.startswith("winlogbeat") else "message"]
+            if messages.count(UNSET) == count:
+                continue  # no row has a message (EVTX, Sentinel): none is made whole for one
             rows = None  # this plan's rows, found if a field lacks in some row
             for name in self._data_fields[event_id]:
                 values = found_in[name]
                 if values.count(UNSET) == 0:
                     continue
-                if rows is None:
-                    rows = [row for row, found in enumerate(plans) if found is plan] if len(plan_of) > 1 \
-                        else range(count)
+                if rows is None and len(plan_of) == 1:
+                    rows = range(count)
+                elif rows is None:
+                    if rows_of is None:
+                        rows_of = {}
+                        for row, found in enumerate(plans):
+                            rows_of.setdefault(id(found), []).append(row)
+                    rows = rows_of[id(plan)]
                 if len(rows) > 1 and itemgetter(*rows)(values).count(UNSET) == 0:
                     continue
                 for row in rows:
@@ -304,7 +312,12 @@ def _host_name(host: Any) -> Any:
     return name if name is None or name.__class__ in (str, int) else _RAISED
 
 
-def _presence(column: list) -> list[bool]:
+def _presence(column: Sequence, count: int) -> list[bool]:
+    """Whether each of the `count` rows has the field; a field every row has or none has (most) is
+    told by one count instead of a look at each row."""
+    absent = column.count(UNSET)
+    if absent == 0 or absent == count:
+        return [absent == 0] * count
     return list(map(is_not, column, repeat(UNSET)))
 
 
