@@ -224,8 +224,8 @@ class WindowsJsonDecoder:
         plans = list(map(plan_of.__getitem__, keys))
         # The rendered message fills the fields the record lacks (windows.process_creation): such
         # records are left whole. Only rows lacking a field look at their message.
-        rows_of: dict[int, list[int]] | None = None  # id of a plan -> its rows, made once if needed
-        for plan in plan_of.values():
+        codes = None  # per row, the number of its key in plan_of; made if some plan's rows are needed
+        for code, plan in enumerate(plan_of.values()):
             if plan[0] is not None:
                 continue
             _, fmt, event_id = plan
@@ -241,11 +241,10 @@ class WindowsJsonDecoder:
                 if rows is None and len(plan_of) == 1:
                     rows = range(count)
                 elif rows is None:
-                    if rows_of is None:
-                        rows_of = {}
-                        for row, found in enumerate(plans):
-                            rows_of.setdefault(id(found), []).append(row)
-                    rows = rows_of[id(plan)]
+                    if codes is None:
+                        code_of = dict(zip(plan_of, range(len(plan_of))))
+                        codes = np.fromiter(map(code_of.__getitem__, keys), dtype=np.intp, count=count)
+                    rows = np.flatnonzero(codes == code).tolist()
                 if len(rows) > 1 and itemgetter(*rows)(values).count(UNSET) == 0:
                     continue
                 for row in rows:
@@ -340,7 +339,8 @@ def events_of(keys: tuple[str, ...], plans: Sequence[tuple], columns_of: Callabl
     skips = null_column(count)
     whole: list[int] = []
     distinct = dict.fromkeys(plans)
-    codes = np.fromiter(map(list(distinct).index, plans), dtype=np.intp, count=count) if len(distinct) > 1 else None
+    code_of = dict(zip(distinct, range(len(distinct))))
+    codes = np.fromiter(map(code_of.__getitem__, plans), dtype=np.intp, count=count) if len(distinct) > 1 else None
     for code, plan in enumerate(distinct):
         rows = list(range(count)) if codes is None else np.flatnonzero(codes == code).tolist()
         if plan[0] is None:
