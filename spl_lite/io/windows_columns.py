@@ -458,33 +458,12 @@ def _per_distinct(function: Callable, inputs: list) -> tuple[list, list[int]]:
     memo = _MEMOS.get((function, len(inputs), *null))
     if memo is None or len(memo) > _MEMO_SIZE:
         memo = _MEMOS[function, len(inputs), *null] = {}
-    if len(varying) == 1:
-        keys = varying[0]
-        new = _unseen(keys, memo)
-        if new:
-            if len(inputs) == 1:
-                _call_each(memo, new, lambda value: function(None if value is UNSET else value))
-            else:
-                slot = [i for i in range(len(inputs)) if i not in null][0]
-                args = [None] * len(inputs)
-
-                def one(value: Any) -> Any:
-                    args[slot] = None if value is UNSET else value
-                    return function(*args)
-                _call_each(memo, new, one)
-    else:
-        keys = list(zip(*varying)) if varying else [()] * len(inputs[0])
-        new = _unseen(keys, memo)
-        if new:
-            slots = [i for i in range(len(inputs)) if i not in null]
-
-            def each(key: tuple) -> Any:
-                args = [None] * len(inputs)
-                for i, value in zip(slots, key):
-                    args[i] = None if value is UNSET else value
-                return function(*args)
-            _call_each(memo, new, each)
-    result = list(map(memo.__getitem__, keys))
+    keys = varying[0] if len(varying) == 1 else list(zip(*varying)) if varying else [()] * len(inputs[0])
+    try:  # most blocks bring no value the memo lacks (hosts, users and images repeat)
+        result = list(map(memo.__getitem__, keys))
+    except KeyError:
+        _call_each(memo, _unseen(keys, memo), _caller(function, len(inputs), null, len(varying) == 1))
+        result = list(map(memo.__getitem__, keys))
     if _RAISED not in memo:  # nothing raised (_call_each)
         return result, []
     positions = [i for i, value in enumerate(result) if value is _RAISED]
@@ -497,6 +476,29 @@ def _unseen(keys: Sequence, memo: dict) -> list:
     """The distinct keys not in the memo. Not `dict.fromkeys(keys).keys() - memo.keys()`: a set
     difference with a view walks every key of the memo, up to _MEMO_SIZE of them, for each column."""
     return [key for key in dict.fromkeys(keys) if key not in memo]
+
+
+def _caller(function: Callable, count: int, null: list[int], single: bool) -> Callable:
+    """function called with one memo key: the value of the one varying input (`single`) or a tuple
+    of the varying ones, the inputs null in every row (`null`) and absent values passed as None."""
+    if single and count == 1:
+        return lambda value: function(None if value is UNSET else value)
+    slots = [i for i in range(count) if i not in null]
+    if single:
+        slot = slots[0]
+
+        def one(value: Any) -> Any:
+            args = [None] * count
+            args[slot] = None if value is UNSET else value
+            return function(*args)
+        return one
+
+    def each(key: tuple) -> Any:
+        args = [None] * count
+        for i, value in zip(slots, key):
+            args[i] = None if value is UNSET else value
+        return function(*args)
+    return each
 
 
 def _call_each(memo: dict, inputs: list, function: Callable) -> None:
