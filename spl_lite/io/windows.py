@@ -355,11 +355,24 @@ def _weights():
     return fields, np.array([100, 10, 1], dtype=np.float64)
 
 
+_PARSED_EACH_BELOW = 64
+
+
+def _parse_time_or_none(value: Any) -> int | None:
+    try:
+        return _parse_time(value)
+    except Exception:  # noqa: BLE001 - left undecided: the caller parses it alone again, as before, and decides
+        return None
+
+
 def iso_times_ms(values: list) -> list[int | None]:
     """What _parse_time gives each value, for the texts in the layouts raw logs mostly use
     (`YYYY-MM-DD[T ]hh:mm:ss`, then `.digits` and/or `Z`), computed for all of one length at once;
     None for every other value, which _parse_time decides (zones, other layouts, years or months
-    it rejects)."""
+    it rejects). Fewer than _PARSED_EACH_BELOW values are parsed one by one (_parse_time), a value
+    where that raises left None: numpy's set-up costs as much as about a hundred of them."""
+    if len(values) < _PARSED_EACH_BELOW:
+        return list(map(_parse_time_or_none, values))
     import numpy as np
 
     field_weights, fraction_weights = _weights()
