@@ -242,8 +242,7 @@ class WindowsJsonDecoder:
                     rows = range(count)
                 elif rows is None:
                     if codes is None:
-                        code_of = dict(zip(plan_of, range(len(plan_of))))
-                        codes = np.fromiter(map(code_of.__getitem__, keys), dtype=np.intp, count=count)
+                        codes = _codes(keys, plan_of)
                     rows = np.flatnonzero(codes == code).tolist()
                 if len(rows) > 1 and itemgetter(*rows)(values).count(UNSET) == 0:
                     continue
@@ -311,6 +310,12 @@ def _host_name(host: Any) -> Any:
     return name if name is None or name.__class__ in (str, int) else _RAISED
 
 
+def _codes(values: Sequence, distinct: dict) -> np.ndarray:
+    """Per value, the position among the keys of `distinct` of the one equal to it."""
+    position = dict(zip(distinct, range(len(distinct))))
+    return np.fromiter(map(position.__getitem__, values), dtype=np.intp, count=len(values))
+
+
 def _presence(column: Sequence, count: int) -> list[bool]:
     """Whether each of the `count` rows has the field; a field every row has or none has (most) is
     told by one count instead of a look at each row."""
@@ -339,8 +344,7 @@ def events_of(keys: tuple[str, ...], plans: Sequence[tuple], columns_of: Callabl
     skips = null_column(count)
     whole: list[int] = []
     distinct = dict.fromkeys(plans)
-    code_of = dict(zip(distinct, range(len(distinct))))
-    codes = np.fromiter(map(code_of.__getitem__, plans), dtype=np.intp, count=count) if len(distinct) > 1 else None
+    codes = _codes(plans, distinct) if len(distinct) > 1 else None
     for code, plan in enumerate(distinct):
         rows = list(range(count)) if codes is None else np.flatnonzero(codes == code).tolist()
         if plan[0] is None:
