@@ -21,13 +21,15 @@ Each round runs, as separate processes and alternating so that machine noise hit
 every shape: the floor, a loop of `orjson.loads` over each line (for xml also
 `xml.etree.ElementTree.fromstring` of each `_raw`, the least a stdlib reader of the XML does), and
 `spl-lite run` of the reference detection with `--workers 1` and `--workers 2`. It prints medians of
-wall time and their ratio to the shape's floor, and checks that both worker counts give the same
-output (and that stream records give the same detections as the flat events they wrap).
+wall time and their ratio to the shape's floor, the same ratio for CPU time (user + system, which
+other work on the machine moves less), and checks that both worker counts give the same output (and
+that stream records give the same detections as the flat events they wrap).
 """
 from __future__ import annotations
 
 import argparse
 import gzip
+import resource
 import statistics
 import subprocess
 import sys
@@ -164,24 +166,32 @@ def main(argv: list[str] | None = None) -> int:
                 variants[name, f"w{workers}"] = [sys.executable, "-m", "spl_lite.cli", "run", str(SEARCH), "--input",
                                                  str(path), "--no-progress", "--workers", str(workers)]
         walls: dict[tuple[str, str], list[float]] = {key: [] for key in variants}
+        cpus: dict[tuple[str, str], list[float]] = {key: [] for key in variants}
         outputs: dict[tuple[str, str], bytes] = {}
         for round_no in range(args.rounds):
             for key, command in variants.items():
+                before = _children_cpu()
                 wall, _, stdout = run_measured(command)
                 walls[key].append(wall)
+                cpus[key].append(_children_cpu() - before)
                 outputs.setdefault(key, stdout)
                 print(f"  round {round_no + 1}: {key[0]} {key[1]}: {wall:.2f} s", file=sys.stderr)
 
         status = 0
-        print(f"\nmedians of {args.rounds} rounds; x = ratio to the shape's floor in the same run")
-        print(f"{'input':52} {'lines':>9} {'floor s':>8} {'1 worker':>9} {'x':>6} {'2 workers':>10} {'x':>6} {'out':>5}")
+        print(f"\nmedians of {args.rounds} rounds; x = ratio to the shape's floor in the same run; cpu x = the same"
+              " for user + system CPU seconds (steadier than wall time when other work shares the cores)")
+        print(f"{'input':52} {'lines':>9} {'floor s':>8} {'1 worker':>9} {'x':>6} {'2 workers':>10} {'x':>6} "
+              f"{'cpu x 1':>8} {'cpu x 2':>8} {'out':>5}")
         for name, path in files.items():
             floor = statistics.median(walls[name, "floor"])
             one = statistics.median(walls[name, "w1"])
             two = statistics.median(walls[name, "w2"])
+            floor_cpu = statistics.median(cpus[name, "floor"])
+            one_cpu = statistics.median(cpus[name, "w1"]) / floor_cpu
+            two_cpu = statistics.median(cpus[name, "w2"]) / floor_cpu
             out = outputs[name, "w1"].count(b"\n")
             print(f"{LABELS[name]:52} {count_lines(path):9,} {floor:8.2f} {one:9.2f} {one / floor:6.2f} "
-                  f"{two:10.2f} {two / floor:6.2f} {out:5}")
+                  f"{two:10.2f} {two / floor:6.2f} {one_cpu:8.2f} {two_cpu:8.2f} {out:5}")
             if outputs[name, "w2"] != outputs[name, "w1"]:
                 print(f"MISMATCH: {name}: --workers 2 output differs from --workers 1", file=sys.stderr)
                 status = 1
@@ -189,6 +199,12 @@ def main(argv: list[str] | None = None) -> int:
             print("MISMATCH: stream records give other detections than the flat events they wrap", file=sys.stderr)
             status = 1
         return status
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of the children reaped so far (with their own reaped children)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":

@@ -236,6 +236,16 @@ def test_times_parsed_a_block_at_once_are_those_parsed_one_by_one():
     for value, found in zip(values, fast):
         if found is not None:
             assert found == _parse_time(value), value
+    # A few values at a time are parsed one by one: what _parse_time gives, None where it raises.
+    few = [found for start in range(0, len(values), 50) for found in iso_times_ms(values[start:start + 50])]
+    for value, found, at_once in zip(values, few, fast):
+        try:
+            expected = _parse_time(value)
+        except ValueError:
+            expected = None
+        assert found == expected, value
+        assert at_once is None or found == at_once, value
+    assert any(found is not None and at_once is None for found, at_once in zip(few, fast))  # other layouts too
 
 
 def as_winlogbeat_ecs(record: dict) -> dict:

@@ -188,21 +188,21 @@ class WindowsJsonDecoder:
         """Per row: (None, fmt, event id) for a process creation made here, (reason,) for a record
         that is none, (WHOLE,) for one left to io/windows.py; None if a line is no raw record."""
         event_data = columns["event_data"]
-        has_event_data = _presence(event_data)
+        has_event_data = _presence(event_data, count)
         event_data_text = columns["event_data_text"]
         # Per row, what the plan depends on (see _plan); a part alike in every row of the block (most
         # are) is left out of the rows' signatures and put back once per distinct one.
         parts = [columns[name] for name in _DETECTION]
-        parts += [_presence(columns[name]) for name in _PRESENT]
+        parts += [_presence(columns[name], count) for name in _PRESENT]
         parts += [has_event_data,
                   [data is not UNSET and data.d0 is not UNSET for data in event_data]
                   if has_event_data.count(True) else has_event_data,
                   [d is not UNSET and memoryview(d)[0] == _QUOTE for d in event_data_text]
                   if event_data_text.count(UNSET) != count else [False] * count]
-        has_winlog = _presence(columns["winlog"])
+        has_winlog = _presence(columns["winlog"], count)
         if has_winlog.count(True):
             ecs = columns_of("winlogbeat-ecs")
-            parts += [has_winlog, *(ecs[key] for key in _ECS_SYSTEM), _presence(ecs["Image"]), ecs["Computer"]]
+            parts += [has_winlog, *(ecs[key] for key in _ECS_SYSTEM), _presence(ecs["Image"], count), ecs["Computer"]]
         else:
             parts += [has_winlog] * (len(_ECS_SYSTEM) + 3)
         alike = [count and part.count(part[0]) == count for part in parts]
@@ -224,20 +224,26 @@ class WindowsJsonDecoder:
         plans = list(map(plan_of.__getitem__, keys))
         # The rendered message fills the fields the record lacks (windows.process_creation): such
         # records are left whole. Only rows lacking a field look at their message.
-        for plan in plan_of.values():
+        codes = None  # per row, the number of its key in plan_of; made if some plan's rows are needed
+        for code, plan in enumerate(plan_of.values()):
             if plan[0] is not None:
                 continue
             _, fmt, event_id = plan
             found_in = columns_of(fmt)
             messages = columns["winlogbeat_message" if fmt.startswith("winlogbeat") else "message"]
+            if messages.count(UNSET) == count:
+                continue  # no row has a message (EVTX, Sentinel): none is made whole for one
             rows = None  # this plan's rows, found if a field lacks in some row
             for name in self._data_fields[event_id]:
                 values = found_in[name]
                 if values.count(UNSET) == 0:
                     continue
-                if rows is None:
-                    rows = [row for row, found in enumerate(plans) if found is plan] if len(plan_of) > 1 \
-                        else range(count)
+                if rows is None and len(plan_of) == 1:
+                    rows = range(count)
+                elif rows is None:
+                    if codes is None:
+                        codes = _codes(keys, plan_of)
+                    rows = np.flatnonzero(codes == code).tolist()
                 if len(rows) > 1 and itemgetter(*rows)(values).count(UNSET) == 0:
                     continue
                 for row in rows:
@@ -304,7 +310,18 @@ def _host_name(host: Any) -> Any:
     return name if name is None or name.__class__ in (str, int) else _RAISED
 
 
-def _presence(column: list) -> list[bool]:
+def _codes(values: Sequence, distinct: dict) -> np.ndarray:
+    """Per value, the position among the keys of `distinct` of the one equal to it."""
+    position = dict(zip(distinct, range(len(distinct))))
+    return np.fromiter(map(position.__getitem__, values), dtype=np.intp, count=len(values))
+
+
+def _presence(column: Sequence, count: int) -> list[bool]:
+    """Whether each of the `count` rows has the field; a field every row has or none has (most) is
+    told by one count instead of a look at each row."""
+    absent = column.count(UNSET)
+    if absent == 0 or absent == count:
+        return [absent == 0] * count
     return list(map(is_not, column, repeat(UNSET)))
 
 
@@ -327,7 +344,7 @@ def events_of(keys: tuple[str, ...], plans: Sequence[tuple], columns_of: Callabl
     skips = null_column(count)
     whole: list[int] = []
     distinct = dict.fromkeys(plans)
-    codes = np.fromiter(map(list(distinct).index, plans), dtype=np.intp, count=count) if len(distinct) > 1 else None
+    codes = _codes(plans, distinct) if len(distinct) > 1 else None
     for code, plan in enumerate(distinct):
         rows = list(range(count)) if codes is None else np.flatnonzero(codes == code).tolist()
         if plan[0] is None:
@@ -445,33 +462,12 @@ def _per_distinct(function: Callable, inputs: list) -> tuple[list, list[int]]:
     memo = _MEMOS.get((function, len(inputs), *null))
     if memo is None or len(memo) > _MEMO_SIZE:
         memo = _MEMOS[function, len(inputs), *null] = {}
-    if len(varying) == 1:
-        keys = varying[0]
-        new = _unseen(keys, memo)
-        if new:
-            if len(inputs) == 1:
-                _call_each(memo, new, lambda value: function(None if value is UNSET else value))
-            else:
-                slot = [i for i in range(len(inputs)) if i not in null][0]
-                args = [None] * len(inputs)
-
-                def one(value: Any) -> Any:
-                    args[slot] = None if value is UNSET else value
-                    return function(*args)
-                _call_each(memo, new, one)
-    else:
-        keys = list(zip(*varying)) if varying else [()] * len(inputs[0])
-        new = _unseen(keys, memo)
-        if new:
-            slots = [i for i in range(len(inputs)) if i not in null]
-
-            def each(key: tuple) -> Any:
-                args = [None] * len(inputs)
-                for i, value in zip(slots, key):
-                    args[i] = None if value is UNSET else value
-                return function(*args)
-            _call_each(memo, new, each)
-    result = list(map(memo.__getitem__, keys))
+    keys = varying[0] if len(varying) == 1 else list(zip(*varying)) if varying else [()] * len(inputs[0])
+    try:  # most blocks bring no value the memo lacks (hosts, users and images repeat)
+        result = list(map(memo.__getitem__, keys))
+    except KeyError:
+        _call_each(memo, _unseen(keys, memo), _caller(function, len(inputs), null, len(varying) == 1))
+        result = list(map(memo.__getitem__, keys))
     if _RAISED not in memo:  # nothing raised (_call_each)
         return result, []
     positions = [i for i, value in enumerate(result) if value is _RAISED]
@@ -484,6 +480,29 @@ def _unseen(keys: Sequence, memo: dict) -> list:
     """The distinct keys not in the memo. Not `dict.fromkeys(keys).keys() - memo.keys()`: a set
     difference with a view walks every key of the memo, up to _MEMO_SIZE of them, for each column."""
     return [key for key in dict.fromkeys(keys) if key not in memo]
+
+
+def _caller(function: Callable, count: int, null: list[int], single: bool) -> Callable:
+    """function called with one memo key: the value of the one varying input (`single`) or a tuple
+    of the varying ones, the inputs null in every row (`null`) and absent values passed as None."""
+    if single and count == 1:
+        return lambda value: function(None if value is UNSET else value)
+    slots = [i for i in range(count) if i not in null]
+    if single:
+        slot = slots[0]
+
+        def one(value: Any) -> Any:
+            args = [None] * count
+            args[slot] = None if value is UNSET else value
+            return function(*args)
+        return one
+
+    def each(key: tuple) -> Any:
+        args = [None] * count
+        for i, value in zip(slots, key):
+            args[i] = None if value is UNSET else value
+        return function(*args)
+    return each
 
 
 def _call_each(memo: dict, inputs: list, function: Callable) -> None:
