@@ -144,9 +144,9 @@ def test_dev_zero_and_a_gzip_of_zeros_stay_within_memory(search, tmp_path):
     assert result.returncode == 0 and numbers(result.stdout) == [0, 1, 2, 4], result.err
     with open("/dev/zero", "rb") as zero:  # endless: reading goes on at a bounded size until killed
         with pytest.raises(subprocess.TimeoutExpired):
-            capped("run", search, "--input", "-", "--max-line-bytes", "100000", stdin=zero, timeout=2.5)
+            capped("run", search, "--input", "-", "--max-line-bytes", "100000", stdin=zero, timeout=1.5)
     with pytest.raises(subprocess.TimeoutExpired):
-        capped("run", search, "--input", "/dev/zero", timeout=2.5)
+        capped("run", search, "--input", "/dev/zero", timeout=1.5)
 
 
 def test_a_search_file_has_a_size_limit(tmp_path):
