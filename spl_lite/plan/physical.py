@@ -2,7 +2,9 @@
 
 From the searches' logical plans and the run's options it decides
 - reading: whole events, or only the `input_event` keys the searches read (projected), with the
-  keys decoded late for the rows a filter leaves (deferred);
+  keys decoded late for the rows a filter leaves (deferred), the events themselves decoded late for
+  a sink that writes them (events late), and for OCSF documents read by key, the keys they are made
+  of (documents);
 - workers: one process, or N processes running the stateless head of a one-chain search over byte
   ranges of plain files, with the filter after its first stateful node pushed into them;
 - per search, the filters known early (rules/early_filters.py);
