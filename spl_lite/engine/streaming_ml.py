@@ -470,11 +470,18 @@ class _SortedValues:
 
     def add(self, x: float) -> None:
         self.n += 1
-        if not self.blocks:
-            self.blocks.append([x])
+        blocks = self.blocks
+        if not blocks:
+            blocks.append([x])
             self._reindex()
             return
-        i = min(bisect_left(self.maxes, x), len(self.blocks) - 1)
+        if len(blocks) == 1 and len(blocks[0]) < 2 * self.LOAD:  # one block that stays one: no search, no tree walk
+            block = blocks[0]
+            insort(block, x)
+            self.maxes[0] = block[-1]
+            self.tree[1] += 1
+            return
+        i = min(bisect_left(self.maxes, x), len(blocks) - 1)
         block = self.blocks[i]
         insort(block, x)
         self.maxes[i] = block[-1]
@@ -487,7 +494,7 @@ class _SortedValues:
     def remove(self, x: float) -> None:
         """Remove one value equal to x, which must be present."""
         self.n -= 1
-        i = bisect_left(self.maxes, x)
+        i = bisect_left(self.maxes, x) if len(self.blocks) > 1 else 0
         block = self.blocks[i]
         del block[bisect_left(block, x)]
         if block:
