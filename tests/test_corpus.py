@@ -21,7 +21,7 @@ KNOWN_BROKEN = {
     "ssa___executable_file_written_in_administrative_smb_share": "E0101",  # `{, ...}`
 }
 
-pytestmark = [needs_corpus, pytest.mark.corpus]  # its own step in CI (pyproject addopts, .ci/run)
+pytestmark = [needs_corpus, pytest.mark.corpus]  # CI's corpus step (pyproject addopts, .ci/run)
 
 
 @pytest.fixture(scope="module")

@@ -159,6 +159,7 @@ def _read_real_events() -> tuple[dict, ...]:
     return tuple(events)
 
 
+@pytest.mark.corpus  # a corpus-wide comparison: CI's corpus step (pyproject addopts)
 def test_the_corpus_searches_reading_ocsf_write_the_same_bytes_with_the_view(monkeypatch):
     """Every corpus detection reading `from source` (G4) or read_ba_enriched_events (G3), in one pass
     with shared work over every second real process creation of ../shared/data, generated and odd events:
@@ -243,6 +244,7 @@ def test_a_view_left_in_an_empty_batch_is_an_empty_column(tmp_path):
         list(ocsf.DocumentsView.of(_events(3)))
 
 
+@pytest.mark.corpus  # a corpus-wide comparison: CI's corpus step (pyproject addopts)
 def test_corpus_searches_reading_documents_by_key_are_projected_and_write_what_whole_events_give(tmp_path, monkeypatch):
     """The corpus detections reading OCSF sources, with two SSA-source ones, in one run over real
     events (every eighth), some as stream records, with plain lines, lines whose SSA keys are null, OCSF

@@ -57,6 +57,7 @@ def _corpus_sample(rows: list[dict]) -> list[dict]:
 
 
 @pytest.mark.skipif(not CORPUS.exists(), reason=f"the corpus is not there ({CORPUS}): the clone has no ../shared")
+@pytest.mark.corpus  # a corpus-wide comparison: CI's corpus step (pyproject addopts)
 def test_corpus_round_trips_and_is_stable():
     rows = [orjson.loads(line) for line in CORPUS.read_bytes().splitlines()]
     sample = _corpus_sample(rows)

@@ -367,6 +367,7 @@ def test_awkward_lines_give_the_same_output_warnings_and_dead_letters(five_keys,
 # ---- 5: corpus searches through the API ----
 
 @needs_corpus
+@pytest.mark.corpus  # a corpus-wide comparison: CI's corpus step (pyproject addopts)
 def test_corpus_searches_with_their_events_decoded_late_write_what_whole_events_give(tmp_path):
     """A sample (every 12th, in corpus order; compiling them all is slow) of the corpus texts that
     read the SSA source, those of them projected only with their events decoded late, all in one

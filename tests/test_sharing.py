@@ -1,6 +1,8 @@
 """Searches run together share the work they have in common, and each gives what it gives alone."""
 from __future__ import annotations
 
+import pytest
+
 from conftest import EXAMPLE, cli_in_process
 
 from spl_lite.engine.executor import Execution
@@ -83,6 +85,7 @@ def test_searches_together_write_what_each_writes_alone(tmp_path):
         assert (tmp_path / "all" / f"{name}.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes(), name
 
 
+@pytest.mark.corpus  # a corpus-wide comparison: CI's corpus step (pyproject addopts)
 def test_the_corpus_detections_together_give_what_each_gives_alone(monkeypatch):
     """Every corpus SSA detection that plans, run in one pass with shared work (encoded columns,
     text searched once per batch) over generated events, writes the bytes it writes alone."""
@@ -90,7 +93,6 @@ def test_the_corpus_detections_together_give_what_each_gives_alone(monkeypatch):
     from pathlib import Path
 
     import orjson
-    import pytest
 
     from spl_lite.core.errors import SplError
     from spl_lite.driver.api import Search

@@ -128,6 +128,7 @@ def _run(plan, events: list[dict], cut: int | None) -> bytes:
 
 
 @needs_corpus
+@pytest.mark.corpus  # a corpus-wide comparison: CI's corpus step (pyproject addopts)
 def test_corpus_searches_give_the_same_bytes_resumed_as_at_once():
     full = os.environ.get("SPL_LITE_FULL_STATE") == "1"
     enriched = [orjson.loads(line) for line in EXAMPLE.read_bytes().splitlines()]
