@@ -122,21 +122,22 @@ def test_the_check_accepts_lookups_by_key_only():
         assert sources_read_by_key(_plan(text)) == set(), text
 
 
-def _ocsf_corpus_plans() -> list:
+def _ocsf_corpus_searches() -> list[tuple[Path, object]]:
+    """(file, plan) of each corpus detection that plans and reads an OCSF source (G3/G4)."""
     from spl_lite.core.errors import SplError
     from spl_lite.plan.commands.source import Source
 
     if not CORPUS.is_dir():
         pytest.skip(f"the corpus of SSA detections is not at {CORPUS}")
-    plans = []
+    found = []
     for path in sorted(CORPUS.glob("*.spl")):
         try:
             plan = compile_cached(path.read_text()).plan
         except SplError:
             continue
         if any(isinstance(node, Source) and node.name in ("source", "read_ba_enriched_events") for node in plan.nodes):
-            plans.append(plan)
-    return plans
+            found.append((path, plan))
+    return found
 
 
 def _real_events() -> list[dict]:
@@ -164,7 +165,7 @@ def test_the_corpus_searches_reading_ocsf_write_the_same_bytes_with_the_view(mon
     """Every corpus detection reading `from source` (G4) or read_ba_enriched_events (G3), in one pass
     with shared work over every second real process creation of ../shared/data, generated and odd events:
     the same bytes and errors with the documents read by key as with the documents built."""
-    plans = _ocsf_corpus_plans()
+    plans = [plan for _, plan in _ocsf_corpus_searches()]
     assert len(plans) > 70
     assert sum(map(bool, map(sources_read_by_key, plans))) > 70
     monkeypatch.setattr(time_functions, "_clock", lambda: 1_700_000_000_000)  # time() alike in both runs
@@ -252,10 +253,8 @@ def test_corpus_searches_reading_documents_by_key_are_projected_and_write_what_w
     same bytes and warnings as on whole events."""
     from conftest import REFERENCE
 
-    if not CORPUS.is_dir():
-        pytest.skip(f"the corpus of SSA detections is not at {CORPUS}")
     monkeypatch.setattr(time_functions, "_clock", lambda: 1_700_000_000_000)  # time() alike in both runs
-    searches = [path for path in sorted(CORPUS.glob("*.spl")) if _reads_documents_by_key(path.read_text())]
+    searches = [path for path, plan in _ocsf_corpus_searches() if sources_read_by_key(plan)]
     assert len(searches) > 70
     searches += [REFERENCE, CORPUS / "ssa___applying_stolen_credentials_via_mimikatz_modules.spl"]
     raw_lines = sorted(RAW.rglob("*.jsonl.gz"))[0].read_bytes()
@@ -280,14 +279,3 @@ def test_corpus_searches_reading_documents_by_key_are_projected_and_write_what_w
         outputs.append(({path.name: path.read_bytes() for path in out.iterdir()}, result.err.splitlines()[-1]))
     assert outputs[0] == outputs[1]
     assert sum(map(bool, outputs[0][0].values())) >= 15  # detections found, not only empty outputs
-
-
-def _reads_documents_by_key(text: str) -> bool:
-    from spl_lite.core.errors import SplError
-
-    if "from source" not in text and "read_ba_enriched_events" not in text:
-        return False
-    try:
-        return bool(sources_read_by_key(compile_cached(text).plan))
-    except SplError:
-        return False
