@@ -201,6 +201,46 @@ def test_a_memo_over_distinct_values_judges_its_worth_by_the_rows_they_stand_for
     assert alone.memo is None  # as many new values as rows
 
 
+def test_a_call_over_an_encoded_column_of_lists_runs_once_per_distinct_list():
+    """`mvindex(split(p, "\\"), -1)` in two searches: split's result is shared (one column of lists,
+    encoded as its text input was), so mvindex cannot join split's memo; it runs over the distinct
+    lists instead of every row, and each search gives what it gives alone, errors included."""
+    import numpy as np
+
+    from spl_lite.core.batch import Batch, coded, encoding
+    from spl_lite.engine.expressions import _Mapped
+
+    searches = [
+        SSA + '| eval p = lower(map_get(input_event, "p")), n = mvindex(split(p, "\\\\"), -1) | select n' + SINK,
+        SSA + '| eval q = lower(map_get(input_event, "p")) | eval m = mvindex(split(q, "\\\\"), 1) | select m' + SINK,
+    ]
+    plans = [plan_text(text) for text in searches]
+    paths = ["C:\\Windows\\cmd.exe", "c:\\windows\\CMD.exe", None, "x", 7, "C:\\a\\b.exe"] * 4
+
+    def outputs(shared):
+        got = [[] for _ in plans]
+        runs = [Execution(plan, lambda sink, batch, out=out: out.extend(batch.records()), shared=shared)
+                for plan, out in zip(plans, got)]
+        converted = runs[0].inputs.convert([{"p": p} for p in paths])
+        for run in runs:
+            run.push_converted(converted)
+        return got, [run.record_errors.count for run in runs]
+
+    together = outputs(SharedWork())
+    assert together == outputs(None)
+    assert [r["n"] for r in together[0][0][:6]] == ["cmd.exe", "cmd.exe", None, "x", None, "b.exe"]
+    assert [r["m"] for r in together[0][1][:6]] == ["windows", "windows", None, None, None, "a"]
+
+    calls = []
+    lists = np.empty(3, dtype=object)
+    lists[:] = [["a", "b"], ["c"], None]
+    column = coded(lists, np.array([0, 1, 0, 0, 2, 1, 0, 1]), frozenset((list, type(None))))
+    last = _Mapped(lambda batch: batch.columns["x"], lambda v: calls.append(v) or (None if v is None else v[-1]))
+    result = last(Batch({"x": column}, np.arange(8)))
+    assert list(result) == ["b", "c", "b", "b", None, "c", "b", "c"] and len(calls) == 3
+    assert encoding(result) is not None  # still encoded for what reads it next
+
+
 def test_several_searches_read_whole_events_in_larger_batches(tmp_path):
     """Each search pays a fixed cost per batch: a shared pass of whole events takes larger batches,
     which the reader honours unless --batch-size says otherwise."""

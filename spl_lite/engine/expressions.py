@@ -464,12 +464,17 @@ class _Mapped:
 
     def map(self, column: np.ndarray) -> np.ndarray:
         encoded = encoding(column)
-        kinds = kinds_of(column)
-        if encoded is not None and self.memo is not None and kinds is not None and kinds <= TEXT_KINDS:
-            # Dictionary-encoded text (an earlier chain's result): one pass over its distinct values.
+        if encoded is not None:
+            # Dictionary-encoded (an earlier chain's result): one pass over its distinct values.
             values, codes = values_in_use(*encoded)
             if len(values) * 2 < len(codes):
-                return take_rows(self._map_values(values, len(codes)), codes)
+                kinds = kinds_of(column)
+                if self.memo is not None and kinds is not None and kinds <= TEXT_KINDS:
+                    return take_rows(self._map_values(values, len(codes)), codes)
+                # Values no memo can hold (the lists of `split`): each distinct one is still one call.
+                step = self.step
+                results = object_column([step(v) for v in values])
+                return coded(results, codes, frozenset(map(type, results)))
         return self._map_values(column, rows_represented(column))
 
     def _map_values(self, column: np.ndarray, rows: int) -> np.ndarray:
