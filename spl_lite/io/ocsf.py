@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..core.batch import TEXT_KINDS, DeferredColumn, MapsView, ProjectedMaps, known, null_mask, object_column, take_rows
+from ..core.batch import (TEXT_KINDS, DeferredColumn, MapsView, ProjectedMaps, coded, kinds_of, known, null_mask,
+                          object_column, take_rows)
 
 # OCSF 1.0: category 1 System Activity, class 1007 Process Activity, activity 1 Launch.
 _PROCESS_ACTIVITY = {"category_uid": 1, "class_uid": 1007, "activity_id": 1, "type_uid": 100701}
@@ -357,7 +358,15 @@ class _DocumentColumns:
         found = self._values.get(key)
         if found is None:
             events = self.events
-            values = self._raw(key).tolist() if events.__class__ is ProjectedMaps else list(map(dict.get, events, repeat(key)))
+            if events.__class__ is ProjectedMaps:
+                raw = self._raw(key)
+                raw_kinds = kinds_of(raw)
+                if raw_kinds is not None and raw_kinds <= TEXT_KINDS:  # decoded as text: no map to clean
+                    found = self._values[key] = raw
+                    return found
+                values = raw.tolist()
+            else:
+                values = list(map(dict.get, events, repeat(key)))
             kinds = frozenset(map(type, values))
             if dict in kinds:
                 values = [(_clean(v) or None) if v.__class__ is dict else v for v in values]
@@ -375,12 +384,19 @@ class _DocumentColumns:
                 found = self.values(keys[0])  # one column for every leaf that is the value itself
             else:
                 values = self.values(keys[0])
-                if values.kinds <= TEXT_KINDS:  # one call per distinct text
-                    results = {value: made(value) for value in dict.fromkeys(values)}
-                    made_values = list(map(results.__getitem__, values))
+                if values.kinds <= TEXT_KINDS:
+                    # One call per distinct text, and the leaf dictionary-encoded: what reads it
+                    # next (every search's calls over it) runs per distinct value too.
+                    first_row: dict = {}
+                    codes = np.fromiter(map(first_row.setdefault, values, range(self.length)), dtype=np.intp,
+                                        count=self.length)
+                    made_values = object_column([made(value) for value in first_row])
+                    by_first_row = np.empty(self.length, dtype=object)
+                    by_first_row[np.fromiter(first_row.values(), dtype=np.intp, count=len(first_row))] = made_values
+                    found = coded(by_first_row, codes, frozenset(map(type, made_values)))
                 else:
                     made_values = [made(value) for value in values]
-                found = known(object_column(made_values), frozenset(map(type, made_values)))
+                    found = known(object_column(made_values), frozenset(map(type, made_values)))
             self._leaves[path] = found
         return found
 
