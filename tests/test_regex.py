@@ -240,12 +240,19 @@ REQUIRED_TEXT_PATTERNS = [
     (r"(?i)\\windows\\system32", ""), (r"^(?i)ntkd\.exe", ""), (r"(?i)cachedump\d{0,2}.exe", ""),
     (r"(?i)all\s+\-oA\s+\-output", ""), ("ab?c", ""), ("abc+d", ""), ("x{2}yz", ""), ("abc*?de", ""),
     ("(a|b)c", ""), ("[ab]cd", ""), (r"\Qa.b\E", ""), ("a b", "x"), ("", ""), ("(?i)k", ""),
+    (r"(?i)rundll32.exe[^\\]+\.dll", ""), (r"(?i)\\windows\\(syswow64|system32)\\", ""),
+    (r"\-dbpath[\s;:\.\|]+", "i"), (r"(?i)C:\\Windows\\[a-zA-Z]{1,8}\.bat", ""), ("(?:ab|cd)ef", ""),
+    ("x[]a]yz", ""), ("ab(?=cd)cd", ""), ("ab(?i)cd", ""), ("(?i:ab)cd", ""), ("(a(?i)b)cd", ""), ("[a[b]]cd", ""),
+    ("ab(c", ""), ("ab[c", ""), ("ab|cd", ""),
 ]
 REQUIRED_TEXT_VALUES = [
     "cmd /c KERBEROS::PTT x", "kerberos::pt", "C:\\Windows\\System32\\wscript.exe", "WSCRIPTxEXE", "ntkd.exe",
     "x ntkd.exe", "cachedump12.exe", "CACHEDUMP.EXE", "all  -oA -output", "ac abc abbc", "abcccd abd",
     "xxyz", "abde abcde", "bc", "bcd", "a.b", "a b", "", "\u212a", "\u0130nvoke", "K\u212aerberos::ptt",
     "invoke-mimikatz", "Invoke-Mimikatz \u00e9", "mimi\u212aatz",
+    "rundll32.exe x.dll", "RUNDLL32xEXE\\foo.DLL", "rundll32.exe\\x.dll", "C:\\WINDOWS\\SysWow64\\x",
+    "\\windows\\system32", "-DBPATH ;", "-dbpath", "c:\\windows\\abc.bat", "C:\\Windows\\abcdefghij.bat",
+    "abef cdef", "ef", "x]yz", "xayz", "abcd", "abCD", "ABcd", "cd", "AbCD",
 ]
 
 
@@ -277,7 +284,11 @@ def test_required_text_of_plain_and_other_patterns():
     assert required_text(r"(?i)\\windows\\system32") == ("\\windows\\system32", True, True)
     assert required_text("(?i)wscript.exe") == ("wscript", True, False)
     assert required_text("ab?cdef") == ("cdef", False, False)
-    assert [required_text(p) for p in ("(a|b)c", "[ab]cd", r"\Qab\E", "a.b", "é")] == [None] * 5
+    assert [required_text(p) for p in ("(a|b)c", "[ab]c", r"\Qab\E", "a.b", "é")] == [None] * 5
+    assert required_text(r"(?i)rundll32.exe[^\\]+\.dll") == ("rundll32", True, False)
+    assert required_text(r"(?i)\\windows\\(syswow64|system32)\\") == ("\\windows\\", True, False)
+    assert required_text("[ab]cd") == ("cd", False, False)
+    assert [required_text(p) for p in ("ab(?i)cd", "[a[b]]cd", "ab|cd", "ab(c", "ab[c")] == [None] * 5
     assert required_text("abc", "x") is None
 
 

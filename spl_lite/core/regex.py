@@ -208,8 +208,9 @@ def as_pattern(value) -> Pattern:
 def required_text(pattern: str, flags: str = "") -> tuple[str, bool, bool] | None:
     """(text, ignore_case, whole): the longest run of literal characters that every match of the
     Java `pattern` contains, compared ignoring ASCII case when `ignore_case`; `whole` when that run
-    is all the pattern is. None when the pattern is not a plain sequence of atoms (groups other than
-    a leading `(?i)`, alternation, classes, non-ASCII text) or has no run of two characters.
+    is all the pattern is. A class or a group is an atom whose text is not taken. None when the
+    pattern has alternation outside a group, sets flags other than by a leading `(?i)`, holds
+    non-ASCII text or a nested class, or has no run of two characters.
 
     A value without the text cannot match, so the regex need only be run on the others (none at all
     when `whole`): most detections match command lines against `(?i)some-tool` or `(?i)kerberos::ptt`.
@@ -242,7 +243,15 @@ def required_text(pattern: str, flags: str = "") -> tuple[str, bool, bool] | Non
             current, whole, last_literal = [], False, False
             i += 2
             continue
-        if c in "|()[]}" or not c.isascii():
+        if c in "[(":  # a class or a group: one atom, not literal (whatever text is inside)
+            end = _class_end(body, i) if c == "[" else _group_end(body, i)
+            if end is None:
+                return None
+            runs.append("".join(current))
+            current, whole, last_literal = [], False, False
+            i = end
+            continue
+        if c in "|)]}" or not c.isascii():
             return None
         if c in "?*+{":  # a quantifier: the atom before it may be absent or repeated
             if last_literal:
@@ -269,6 +278,62 @@ def required_text(pattern: str, flags: str = "") -> tuple[str, bool, bool] | Non
         return runs[0], ignore_case, True
     longest = max(runs, key=len)
     return (longest, ignore_case, False) if len(longest) >= 2 else None
+
+
+def _class_end(body: str, start: int) -> int | None:
+    """The index after the character class opening at `start`; None for a nested class (Java's
+    unions and intersections) or one left open."""
+    i = start + 1
+    if body[i:i + 1] == "^":
+        i += 1
+    if body[i:i + 1] == "]":  # a `]` first is itself
+        i += 1
+    while i < len(body):
+        c = body[i]
+        if c == "\\":
+            i += 2
+        elif c == "[":
+            return None
+        elif c == "]":
+            return i + 1
+        else:
+            i += 1
+    return None
+
+
+def _group_end(body: str, start: int) -> int | None:
+    """The index after the group opening at `start`; None for a group that changes the flags of what
+    follows it (`(?i)` within the pattern: the text after it would compare otherwise), or one left open."""
+    if body.startswith("(?", start):
+        kind = body[start + 2:start + 3]
+        if kind not in (":", "=", "!", ">", "<"):
+            flags_end = start + 2
+            while flags_end < len(body) and (body[flags_end].isalpha() or body[flags_end] == "-"):
+                flags_end += 1
+            if body[flags_end:flags_end + 1] != ":":  # (?i) and the like, or something unknown
+                return None
+    depth, i = 0, start
+    while i < len(body):
+        c = body[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            end = _class_end(body, i)
+            if end is None:
+                return None
+            i = end
+            continue
+        if c == "(":
+            if i > start and body.startswith("(?", i) and _group_end(body, i) is None:
+                return None  # flags set in an inner group: refused too, which keeps the rule simple
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return None
 
 
 def like_matcher(pattern: str) -> Callable[[str], bool] | None:
