@@ -44,10 +44,16 @@ def run_command(args) -> int:
         from .engines import run_on_engine
 
         return run_on_engine(args)
-    searches, code = compile_searches(args.search)
-    if code is not None:
-        return code
-    return Run(searches, args).execute()
+    # Setting up builds many objects (plans, compiled searches) and no garbage cycles worth a
+    # collection: left to the run's own schedule (Run.execute), not run every few hundred objects.
+    gc.disable()
+    try:
+        searches, code = compile_searches(args.search)
+        if code is not None:
+            return code
+        return Run(searches, args).execute()
+    finally:
+        gc.enable()
 
 
 def _arguments_problem(args) -> str | None:
