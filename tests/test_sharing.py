@@ -258,3 +258,27 @@ def test_several_searches_read_whole_events_in_larger_batches(tmp_path):
     sizes = [len(b) for b in EventReader([str(events)], None, whole_batch_size=3).batches()]
     assert sizes == [3, 3, 1]
     assert [len(b) for b in EventReader([str(events)], 2, whole_batch_size=3).batches()] == [2, 2, 2, 1]
+
+
+def test_several_searches_read_projected_events_in_larger_batches(tmp_path):
+    from spl_lite.io.jsonl import PROJECTED_BATCH_SIZE, EventReader
+    from spl_lite.plan import physical
+
+    first = plan_text(SSA + '| eval y = map_get(input_event, "n") | select y' + SINK)
+    second = plan_text(SSA + '| eval z = map_get(input_event, "m") | select z' + SINK)
+    alone, together = physical.choose([first]).reading, physical.choose([first, second]).reading
+    assert alone.keys == {"n"} and together.keys == {"n", "m"}
+    assert alone.projected_batch_size is None and together.projected_batch_size > PROJECTED_BATCH_SIZE
+    assert f"(projected), {together.projected_batch_size} a batch" in physical.choose([first, second]).explain()
+    events = tmp_path / "events.jsonl"
+    events.write_text(('{"n": 1, "m": "%s"}\n' % ("a" * 300)) * 10_000)  # 3 MB: read in several blocks
+
+    def batch_sizes(batch_size, projected_batch_size):
+        reader = EventReader([str(events)], batch_size, decoder=together.decoder("auto"),
+                             projected_batch_size=projected_batch_size)
+        return [len(batch) for batch in reader.batches()]
+
+    assert batch_sizes(None, None) == [10_000]  # fewer lines than the default batch
+    chosen = batch_sizes(None, 1000)  # blocks are gathered into batches of at least 1000 events
+    assert sum(chosen) == 10_000 and len(chosen) > 5 and min(chosen[:-1]) >= 1000
+    assert batch_sizes(500, 1000) == batch_sizes(500, None)  # --batch-size wins

@@ -130,6 +130,7 @@ class Run:
             on_notice=reporter.notice,
             decoder=chosen.reading.decoder(args.input_format),
             whole_batch_size=chosen.reading.whole_batch_size,
+            projected_batch_size=chosen.reading.projected_batch_size,
         )
         if args.follow:
             from ..io.follow import FollowReader

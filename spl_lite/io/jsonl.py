@@ -243,11 +243,12 @@ class EventReader:
         on_notice: Callable[[str], None] | None = None,
         decoder: Decoder | None = None,
         whole_batch_size: int | None = None,
+        projected_batch_size: int | None = None,
     ):
         self.paths = paths
-        # of whole events: `batch_size` if given, else what the physical plan chose, else BATCH_SIZE
+        # `batch_size` if given, else what the physical plan chose, else the default of each kind
         self.batch_size = batch_size or whole_batch_size or BATCH_SIZE
-        self.projected_batch_size = PROJECTED_BATCH_SIZE if batch_size is None else batch_size
+        self.projected_batch_size = batch_size or projected_batch_size or PROJECTED_BATCH_SIZE
         self.on_bad_line = on_bad_line
         self.counters = ReadCounters()
         self.on_reject = on_reject  # gets every rejected line with its bytes (--dead-letter)

@@ -33,10 +33,11 @@ from .rules.stateless_head import PushedFilter, pushed_filter, stateless_head
 _UNNAMEABLE = re.compile(r'["\\\x00-\x1f]')
 _PARALLEL_MIN_BYTES = 64 << 20  # below this, starting worker processes costs more than it saves
 _SHARED_SHOWN = 12  # shared expressions `explain` lists
-# Whole events per batch when several searches share the pass (one search: the reader's 2048). Each
-# search pays a fixed cost per batch in every operator, which larger batches spread; memory grows
-# with the batch (benchmarks/bench_library.py: README, Performance).
+# Events per batch when several searches share the pass (one search: the reader's 2048 whole or
+# 16384 projected). Each search pays a fixed cost per batch in every operator, which larger batches
+# spread; memory grows with the batch (benchmarks/bench_library.py: README, Performance).
 _SHARED_PASS_BATCH_SIZE = 8192
+_SHARED_PASS_PROJECTED_BATCH_SIZE = 32768
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Reading:
     deferred: frozenset[str]
     reason: str = ""
     whole_batch_size: int | None = None  # whole events per batch; None: the reader's default
+    projected_batch_size: int | None = None  # projected events per batch; None: the reader's default
     # Projected, and a sink writes the events whole: they are decoded late, for the records it gets.
     events_late: bool = False
     # Projected, and searches read OCSF documents made of the events by key (io/ocsf.py DocumentsView).
@@ -61,6 +63,8 @@ class Reading:
             per_batch = f", {self.whole_batch_size} a batch" if self.whole_batch_size else ""
             return f"whole events ({self.reason}){per_batch}"
         text = f"only the keys {', '.join(sorted(self.keys))} of each event (projected)"
+        if self.projected_batch_size:
+            text += f", {self.projected_batch_size} a batch"
         if self.deferred:
             text += f"; deferred: {', '.join(sorted(self.deferred))} (decoded only for the records still there when they are read)"
         if self.events_late:
@@ -150,11 +154,13 @@ def choose_reading(plans: list[Plan], input_format: str = "auto", whole_events: 
     """Projected where every plan allows it: only SSA-shaped lines can be read in part (`auto` and
     `ssa`); the others convert whole records. A key is deferred only if every plan can wait for it.
     With `documents_by_key`, a plan reading OCSF documents only by key (of flat events, `auto`) is
-    served by the keys they are made of. Whole events come in larger batches when several searches
+    served by the keys they are made of. Events come in larger batches when several searches
     share them."""
     reading = _projection(plans, input_format, whole_events, documents_by_key)
-    if reading.keys is None and len(plans) > 1:
-        return replace(reading, whole_batch_size=_SHARED_PASS_BATCH_SIZE)
+    if len(plans) > 1:
+        if reading.keys is None:
+            return replace(reading, whole_batch_size=_SHARED_PASS_BATCH_SIZE)
+        return replace(reading, projected_batch_size=_SHARED_PASS_PROJECTED_BATCH_SIZE)
     return reading
 
 
