@@ -126,6 +126,10 @@ def test_a_text_in_a_field_of_lists_agrees_with_the_in_function():
             lookup = column(f'| from source | eval r = "a" {negated}IN ({options}) | select r', events, "r")
             plain = column(f'| from source | eval r = {negated}in("a", {options}) | select r', events, "r")
             assert lookup == plain, options
+    # Only lists in the column (as `_datamodels`): each is searched at once, with the same results.
+    lists = [{"f": v} for v in odd if type(v) is list]
+    got = column('| from source | eval r = "a" IN (f) | select r', lists, "r")
+    assert got == column('| from source | eval r = in("a", f) | select r', lists, "r") == [True, True, False, False, False, False]
 
 
 @pytest.mark.parametrize("batch_size", [1, 4096])

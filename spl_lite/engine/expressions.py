@@ -913,7 +913,11 @@ def _text_among(text: str, options: list[Evaluator]) -> Evaluator:
                 if holds(option.value):
                     found[:] = True
                 continue
-            found |= np.fromiter(map(holds, option(batch)), dtype=bool, count=batch.length)
+            values = option(batch)
+            try:  # a column of lists only (`_datamodels` of every event): each one searched in C
+                found |= np.fromiter(map(list.__contains__, values, repeat(text)), dtype=bool, count=batch.length)
+            except TypeError:  # a value that is no list
+                found |= np.fromiter(map(holds, values), dtype=bool, count=batch.length)
         return found
 
     return evaluate
