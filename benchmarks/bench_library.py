@@ -32,7 +32,7 @@ ROOT = HERE.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "ssa"
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
-from bench_reference import FLOOR, count_lines, run_measured  # noqa: E402
+from bench_reference import FLOOR, count_lines, run_measured_with_cpu  # noqa: E402
 
 SETS = {
     "all": "every corpus SSA detection that plans",
@@ -98,13 +98,13 @@ def main(argv: list[str] | None = None) -> int:
                        "--output-dir", str(out), "--no-progress"]
             variants[f"{len(searches[name])} searches ({name}), one pass"] = (command, out)
 
-        results: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
         written: dict[str, int] = {}
         for round_no in range(args.rounds):
             for name, (command, out) in variants.items():
-                wall, rss, _ = run_measured(command)
-                results[name].append((wall, rss))
-                print(f"  round {round_no + 1}: {name}: {wall:.2f} s, {rss:.0f} MiB", file=sys.stderr)
+                wall, rss, _, cpu = run_measured_with_cpu(command)
+                results[name].append((wall, rss, cpu))
+                print(f"  round {round_no + 1}: {name}: {wall:.2f} s, {cpu:.2f} s CPU, {rss:.0f} MiB", file=sys.stderr)
                 if out is not None:
                     records = records_written(out)
                     if written.setdefault(name, records) != records:
@@ -112,15 +112,20 @@ def main(argv: list[str] | None = None) -> int:
                               f"{written[name]:,}", file=sys.stderr)
                         return 1
 
-        floor = statistics.median(w for w, _ in results[floor_name])
+        floor = statistics.median(w for w, _, _ in results[floor_name])
+        floor_cpu = statistics.median(c for _, _, c in results[floor_name])
         print(f"\n{events:,} events, {path.stat().st_size / events:.0f} bytes/line, median of {args.rounds} rounds; "
-              f"plans {'made in every round' if args.no_plan_cache else 'made in round 1, read back after'}")
-        print(f"{'variant':36} {'wall s':>8} {'events/s':>12} {'x floor':>8} {'peak RSS MiB':>13} {'records':>9}")
+              f"plans {'made in every round' if args.no_plan_cache else 'made in round 1, read back after'}; "
+              f"CPU: the process's user + system time, less swayed by other work on the machine than wall time")
+        print(f"{'variant':36} {'wall s':>8} {'events/s':>12} {'x floor':>8} {'CPU s':>7} {'x floor CPU':>12} "
+              f"{'peak RSS MiB':>13} {'records':>9}")
         for name, runs in results.items():
-            wall = statistics.median(w for w, _ in runs)
-            rss = statistics.median(r for _, r in runs)
+            wall = statistics.median(w for w, _, _ in runs)
+            rss = statistics.median(r for _, r, _ in runs)
+            cpu = statistics.median(c for _, _, c in runs)
             records = f"{written[name]:9,}" if name in written else ""
-            print(f"{name:36} {wall:8.2f} {events / wall:12,.0f} {wall / floor:8.2f} {rss:13.0f} {records}")
+            print(f"{name:36} {wall:8.2f} {events / wall:12,.0f} {wall / floor:8.2f} {cpu:7.2f} {cpu / floor_cpu:12.2f} "
+                  f"{rss:13.0f} {records}")
     return 0
 
 

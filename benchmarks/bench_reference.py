@@ -47,8 +47,14 @@ print(n)
 
 
 def run_measured(argv: list[str]) -> tuple[float, float, bytes]:
-    """(wall seconds, peak RSS MiB, stdout) of one child, reaped with wait4 for its rusage (whose
-    peak RSS covers the processes the child reaped too)."""
+    """(wall seconds, peak RSS MiB, stdout) of one child (run_measured_with_cpu)."""
+    wall, rss, stdout, _ = run_measured_with_cpu(argv)
+    return wall, rss, stdout
+
+
+def run_measured_with_cpu(argv: list[str]) -> tuple[float, float, bytes, float]:
+    """(wall seconds, peak RSS MiB, stdout, CPU seconds) of one child, reaped with wait4 for its
+    rusage (whose peak RSS and CPU cover the processes the child reaped too)."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         pid = os.posix_spawn(argv[0], argv, dict(os.environ), file_actions=[
@@ -59,7 +65,7 @@ def run_measured(argv: list[str]) -> tuple[float, float, bytes]:
         err.seek(0)
         if os.waitstatus_to_exitcode(status):
             raise SystemExit(f"{' '.join(argv[:5])} failed:\n{err.read().decode()[-2000:]}")
-        return wall, usage.ru_maxrss / 1024, out.read()
+        return wall, usage.ru_maxrss / 1024, out.read(), usage.ru_utime + usage.ru_stime
 
 
 def count_lines(path: Path) -> int:
