@@ -5,7 +5,7 @@ import math
 from bisect import bisect_left, bisect_right, insort
 from array import array
 from heapq import heappop, heappush
-from itertools import accumulate, repeat
+from itertools import accumulate, chain, repeat
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -620,6 +620,88 @@ def _scaled_ratio(num: int, den: int, exp: int) -> float:
         return _INF if num > 0 else -_INF
 
 
+# An entity's rows go through `_score_quantile_in_order` together when there are at least this many
+# in the batch (fewer cost more to set up than the loop takes) and its history holds at most this many
+# values per row (a longer one costs more to copy into arrays than the loop's binary searches).
+_VECTOR_MIN_ROWS = 16
+_VECTOR_MAX_HISTORY_PER_ROW = 32
+
+_NO_VALUES = np.empty(0, dtype=np.float64)
+_NO_ROWS = np.empty(0, dtype=np.int64)
+
+
+def _scored_rows(values: list, stamps: list) -> tuple[Sequence[int], np.ndarray, np.ndarray] | None:
+    """The rows a model scores (an int or non-NaN float value, an int timestamp) with their values
+    as doubles and times as int64; None if a row has a float timestamp (only the loop takes those),
+    a number is beyond double or int64 range, or no row is scored."""
+    value_kinds, stamp_kinds = set(map(type, values)), set(map(type, stamps))
+    try:
+        if value_kinds <= {float, int} and stamp_kinds == {int}:  # the usual batch: no per-row test
+            xs, times = np.array(values, dtype=np.float64), np.array(stamps, dtype=np.int64)
+            if not np.isnan(xs).any():
+                return range(len(values)), xs, times
+            rows = np.flatnonzero(~np.isnan(xs))
+            return (rows.tolist(), xs[rows], times[rows]) if len(rows) else None
+        if float in stamp_kinds and any(ts.__class__ is float and ts == ts for ts in stamps):
+            return None
+        rows = [row for row, (x, ts) in enumerate(zip(values, stamps))
+                if ts.__class__ is int and (x.__class__ is float and x == x or x.__class__ is int)]
+        if not rows:
+            return None
+        return (rows, np.array([values[row] for row in rows], dtype=np.float64),
+                np.array([stamps[row] for row in rows], dtype=np.int64))
+    except OverflowError:  # an int beyond double or int64 range: as the loop treats it
+        return None
+
+
+def _entity_numbers(entities: list) -> tuple[np.ndarray, dict]:
+    """Each row's entity as a number, and the entity keys (as `_model_inputs` makes them) in order of
+    first appearance, each with its number."""
+    if not set(map(type, entities)) <= {str, type(None)}:
+        entities = [e if e is None or e.__class__ is str else hashable(e) for e in entities]
+    keys = dict.fromkeys(entities)
+    for number, key in enumerate(keys):
+        keys[key] = number
+    return np.fromiter(map(keys.__getitem__, entities), dtype=np.int64, count=len(entities)), keys
+
+
+def _count_below(ranks: np.ndarray, starts: np.ndarray, ends: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """For each query i, how many of ranks[starts[i]:ends[i]] are below bounds[i] (ranks and bounds
+    non-negative integers).
+
+    A wavelet matrix: bit by bit from the highest, the ranks are stably split into those with the
+    bit clear and those with it set, and each query's range follows its bound's bit into one part,
+    counting the other part's members when they are below. Every query moves at once, so the cost
+    is a few array passes over ranks and queries per bit.
+    """
+    below = np.zeros(len(starts), dtype=np.int64)
+    level = ranks
+    clear_before = np.zeros(len(ranks) + 1, dtype=np.int64)
+    for bit in reversed(range(int(ranks.max(initial=0)).bit_length())):
+        is_set = ((level >> bit) & 1).astype(bool)
+        np.cumsum(~is_set, out=clear_before[1:])
+        clear = clear_before[-1]
+        clear_start, clear_end = clear_before[starts], clear_before[ends]
+        up = ((bounds >> bit) & 1).astype(bool)
+        below += np.where(up, clear_end - clear_start, 0)
+        starts = np.where(up, clear + starts - clear_start, clear_start)
+        ends = np.where(up, clear + ends - clear_end, clear_end)
+        level = np.concatenate((level[~is_set], level[is_set]))
+    return below
+
+
+def _without(ordered: np.ndarray, removed: np.ndarray) -> np.ndarray:
+    """The sorted `ordered` less one occurrence of each of `removed` (all of them in it)."""
+    removed = np.sort(removed)
+    # the k-th of several equal values removed takes the k-th occurrence
+    nth = np.arange(len(removed)) - np.searchsorted(removed, removed, side="left")
+    return np.delete(ordered, np.searchsorted(ordered, removed, side="left") + nth)
+
+
+def _negative_zero_in(values: Iterable) -> bool:
+    return any(x.__class__ is float and x == 0.0 and math.copysign(1.0, x) < 0.0 for x in values)
+
+
 def _model_inputs(rows: Iterable[tuple[Any, Any, Any]]) -> Iterator[tuple[Any, float | None, Any]]:
     """(entity key, value, timestamp) of each (entity, value, timestamp) row; the value None where the
     record scores null: a value that is not an int or a non-NaN float (a bool is neither), or a
@@ -662,6 +744,10 @@ class AdaptiveThreshold:
         self._models: dict[Any, Any] = {}
         # Only with a window: key -> the entity's (ts, x) pairs, oldest event time leaving first.
         self._expiries: dict[Any, _Expiry] = {}
+        # Whether a -0.0 may be in a quantile history. A sorted list keeps 0.0 and -0.0 in the order
+        # its inserts and removals left them, which only the record-by-record loop reproduces, so
+        # from then on every batch takes that loop (`_score_quantile_in_order` rebuilds histories).
+        self._signed_zero = False
 
     def score(self, entities: Sequence | None, values: Sequence,
               timestamps: Sequence) -> dict[str, list]:
@@ -669,11 +755,17 @@ class AdaptiveThreshold:
             scored = self._score_gaussian_in_order(as_list(values), as_list(timestamps))
             if scored is not None:
                 return scored
-        entities = repeat(None) if entities is None else as_list(entities)
-        rows = zip(entities, as_list(values), as_list(timestamps))
         if self.algorithm == "gaussian":
-            return self._score_gaussian(rows)
-        return self._score_quantile(rows)
+            entities = repeat(None) if entities is None else as_list(entities)
+            return self._score_gaussian(zip(entities, as_list(values), as_list(timestamps)))
+        entities = None if entities is None else as_list(entities)
+        values, timestamps = as_list(values), as_list(timestamps)
+        if not self._signed_zero:
+            scored = self._score_quantile_in_order(entities, values, timestamps)
+            if scored is not None:
+                return scored
+            self._signed_zero = _negative_zero_in(values)
+        return self._score_quantile(zip(repeat(None) if entities is None else entities, values, timestamps))
 
     def _score_gaussian_in_order(self, values: list, stamps: list) -> dict[str, list] | None:
         """_score_gaussian for one model over records whose integer timestamps never go back (the
@@ -686,15 +778,10 @@ class AdaptiveThreshold:
         same correctly rounded quotients of the same exact sums that _Moments gives, and the label
         follows from them by the same floating-point steps.
         """
-        rows = [row for row, (x, ts) in enumerate(zip(values, stamps))
-                if ts.__class__ is int and (x.__class__ is float and x == x or x.__class__ is int)]
-        if not rows or any(ts.__class__ is float and ts == ts for ts in stamps):
+        scored_rows = _scored_rows(values, stamps)
+        if scored_rows is None:
             return None
-        try:
-            xs = np.array([values[row] for row in rows], dtype=np.float64)
-            times = np.array([stamps[row] for row in rows], dtype=np.int64)
-        except OverflowError:  # an int beyond double or int64 range: as the loop treats it
-            return None
+        rows, xs, times = scored_rows
         model = self._models.get(None) or _Moments()
         window, watermark = self.window_ms, self._watermark
         if ((watermark is not None and times[0] < watermark) or (times[1:] < times[:-1]).any()
@@ -770,6 +857,123 @@ class AdaptiveThreshold:
                 row = rows[i]
                 out_means[row], out_variances[row], labels[row] = mean, variance, p < t or p > upper
         return {"mean": out_means, "variance": out_variances, "label": labels}
+
+    def _score_quantile_in_order(self, entities: list | None, values: list,
+                                 stamps: list) -> dict[str, list] | None:
+        """_score_quantile over records whose integer timestamps never go back (the usual stream), all
+        of an entity's rows at once; None if the batch does not qualify.
+
+        In order, record p's history is a run of its entity's sequence (the history's pairs, then
+        the batch's rows): from the first pair still inside p's window up to p. A binary search over
+        the times finds where each run starts, and one `_count_below` over all entities' sequences
+        counts the values of each run strictly below its record's. Only the pairs that leave during
+        the batch join the sequence: those that stay are in every run, and the sorted history counts
+        them. An entity with few rows in the batch, or a history much longer than them, takes the loop
+        (its set-up here, or copying its history, would cost more than the loop).
+        """
+        window, watermark = self.window_ms, self._watermark
+        if (len(values) < _VECTOR_MIN_ROWS or not (window is None or window.__class__ is int)
+                or not (watermark is None or watermark.__class__ is int)):
+            return None
+        scored_rows = _scored_rows(values, stamps)
+        if scored_rows is None:
+            return None
+        rows, xs, times = scored_rows
+        zeros = xs == 0.0
+        if ((watermark is not None and times[0] < watermark) or (times[1:] < times[:-1]).any()
+                or (window is not None and int(times[0]) - window < _INT64_MIN)
+                or (zeros.any() and np.signbit(xs[zeros]).any())):
+            return None
+        if entities is None:
+            codes, keys = np.zeros(len(rows), dtype=np.int64), {None: 0}
+        else:
+            codes, keys = _entity_numbers(entities if len(rows) == len(entities) else [entities[row] for row in rows])
+        by_entity = np.argsort(codes, kind="stable")
+        bounds = np.cumsum(np.bincount(codes)).tolist()
+        models, expiries = self._models, self._expiries
+        looped = []  # the rows (positions in `rows`) of the entities the loop scores
+        runs = []  # per entity scored here: (key, rows, expiry, sorted history, pairs leaving, window starts)
+        sequence, run_starts, run_ends, leaving_starts, leaving_ends, leaving_rows = [], [], [], [], [], []
+        offset = scored = 0
+        for key, first, last in zip(keys, [0, *bounds], bounds):
+            members = by_entity[first:last]
+            model = models.get(key)
+            if model is None:  # new entities join the state in order of first appearance, as in the loop
+                model = models[key] = _SortedValues()
+                if window is not None:
+                    expiries[key] = _Expiry()
+            expiry = expiries.get(key) if window is not None else None
+            held, count = model.n, last - first
+            if (count < _VECTOR_MIN_ROWS or held > _VECTOR_MAX_HISTORY_PER_ROW * count
+                    or (window is not None and (expiry is None or not expiry.in_order()))):
+                looped.append(members)
+                continue
+            if expiry is None:
+                window_starts = np.zeros(count, dtype=np.int64)
+                leaving = _NO_VALUES
+            else:
+                ts = times[members]
+                start = expiry.start
+                held_stamps = np.frombuffer(expiry.stamps[start:], dtype=np.int64)
+                window_starts = np.searchsorted(np.concatenate((held_stamps, ts)), ts - window, side="right")
+                gone = min(int(window_starts[-1]), held)
+                leaving = np.frombuffer(expiry.values[start:start + gone], dtype=np.float64)
+            # Each row's run, in the entity's sequence of leaving pairs then rows: from its window's
+            # start (among the pairs, or among the rows once every pair has left) up to the row.
+            sequence += (leaving, xs[members])
+            run_starts.append(offset + window_starts)
+            run_ends.append(np.arange(offset + len(leaving), offset + len(leaving) + count))
+            if len(leaving):  # the leaving pairs are also in the history: counted once, taken off once
+                leaving_starts.append(np.full(count, offset))
+                leaving_ends.append(np.full(count, offset + len(leaving)))
+                leaving_rows.append(np.arange(scored, scored + count))
+            runs.append((key, members, expiry, model, leaving, window_starts))
+            offset += len(leaving) + count
+            scored += count
+        quantiles = np.full(len(values), None, dtype=object)
+        labels = np.zeros(len(values), dtype=bool)
+        rows = np.asarray(rows)
+        if runs:
+            ranks = np.unique(np.concatenate(sequence), return_inverse=True)[1].reshape(-1)
+            ends = np.concatenate(run_ends)
+            leaving_rows = np.concatenate(leaving_rows) if leaving_rows else _NO_ROWS
+            below = _count_below(ranks, np.concatenate([*run_starts, *leaving_starts]),
+                                 np.concatenate([ends, *leaving_ends]), ranks[np.concatenate((ends, ends[leaving_rows]))])
+            in_runs, in_leaving = below[:scored], below[scored:]
+            in_runs[leaving_rows] -= in_leaving
+            run_lengths = np.empty(scored, dtype=np.int64)
+            position = 0
+            for key, members, expiry, model, leaving, window_starts in runs:
+                count = len(members)
+                share = slice(position, position + count)
+                position += count
+                x = xs[members]
+                history = np.fromiter(chain.from_iterable(model.blocks), dtype=np.float64, count=model.n)
+                in_runs[share] += np.searchsorted(history, x, side="left")
+                run_lengths[share] = np.arange(model.n, model.n + count) - window_starts
+                if expiry is not None:
+                    expiry.stamps.frombytes(times[members].tobytes())
+                    expiry.values.frombytes(x.tobytes())
+                    last_start = int(window_starts[-1])
+                    expiry.drop(last_start)
+                    history = _without(history, leaving)
+                    x = x[max(last_start - model.n, 0):]
+                models[key] = _SortedValues(np.sort(np.concatenate((history, x)), kind="stable").tolist())
+            numbers = rows[np.concatenate([members for _, members, *_ in runs])]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                q = np.where(run_lengths > 0, in_runs / run_lengths, 0.0)  # an empty history gives 0
+            quantiles[numbers] = q
+            labels[numbers] = (q < self.threshold) | (q > 1.0 - self.threshold)
+        if looped:
+            # in row order, so that the watermark the loop advances is each record's time, as in the loop
+            numbers = rows[np.sort(np.concatenate(looped))]
+            scored_here = self._score_quantile(
+                ((None if entities is None else entities[row], values[row], stamps[row]) for row in numbers.tolist()))
+            quantiles[numbers] = scored_here["quantile"]
+            labels[numbers] = scored_here["label"]
+        if watermark is None or times[-1] > watermark:
+            self._watermark = int(times[-1])
+        return {"quantile": quantiles.tolist(), "label": labels.tolist()}
 
     def _history(self, key: Any, ts: int | float, new_model) -> tuple[Any, _Expiry | None, bool]:
         """Advance the watermark and expire the entity's history.
@@ -882,8 +1086,12 @@ class AdaptiveThreshold:
         gaussian = self.algorithm == "gaussian"
         for key, model, history in d["models"]:
             key = decode_key(key)
-            self._models[key] = (_Moments.from_state(model) if gaussian
-                                 else _SortedValues([decode_key(x) for x in model]))
+            if gaussian:
+                self._models[key] = _Moments.from_state(model)
+            else:
+                values = [decode_key(x) for x in model]
+                self._models[key] = _SortedValues(values)
+                self._signed_zero = self._signed_zero or _negative_zero_in(values)
             if history is not None:
                 self._expiries[key] = _Expiry.from_state(history)
         return self
