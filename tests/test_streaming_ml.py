@@ -617,7 +617,7 @@ def test_quantile_in_order_batch_takes_each_entity_at_once():
     # record 20 (value 0, at time 40) sees the records of times 31..39: values 1, 2, 3, 4, 0: one of
     # them is 0, none below it; record 24 (value 4, time 48) sees values 0..3 and 0..3 below it.
     assert out["quantile"][20] == 0.0 and out["quantile"][24] == 1.0
-    assert at._models["e"].values() == sorted(values[35:])
+    assert at.state_dict()["models"][0][1] == sorted(values[35:])
     assert at._expiries["e"].pairs() == sorted(zip(range(70, 80, 2), values[35:]))
 
 

@@ -431,9 +431,9 @@ class _SortedValues:
     __slots__ = ("blocks", "maxes", "tree", "n")
     LOAD = 512
 
-    def __init__(self, values: Sequence[float] = ()) -> None:
+    def __init__(self, values: list[float] = ()) -> None:
         load = self.LOAD
-        self.blocks = [list(values[i:i + load]) for i in range(0, len(values), load)]
+        self.blocks = [values[i:i + load] for i in range(0, len(values), load)]
         self.n = len(values)
         self._reindex()
 
@@ -623,14 +623,14 @@ def _scaled_ratio(num: int, den: int, exp: int) -> float:
 # An entity's rows go through `_score_quantile_in_order` together when there are at least this many
 # in the batch (fewer cost more to set up than the loop takes) and its history holds at most this many
 # values per row (a longer one costs more to copy into arrays than the loop's binary searches).
-_VECTOR_MIN_ROWS = 16
+_VECTOR_MIN_ROWS = 8
 _VECTOR_MAX_HISTORY_PER_ROW = 32
 
 _NO_VALUES = np.empty(0, dtype=np.float64)
 _NO_ROWS = np.empty(0, dtype=np.int64)
 
 
-def _scored_rows(values: list, stamps: list) -> tuple[Sequence[int], np.ndarray, np.ndarray] | None:
+def _scored_rows(values: list, stamps: list) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """The rows a model scores (an int or non-NaN float value, an int timestamp) with their values
     as doubles and times as int64; None if a row has a float timestamp (only the loop takes those),
     a number is beyond double or int64 range, or no row is scored."""
@@ -638,17 +638,15 @@ def _scored_rows(values: list, stamps: list) -> tuple[Sequence[int], np.ndarray,
     try:
         if value_kinds <= {float, int} and stamp_kinds == {int}:  # the usual batch: no per-row test
             xs, times = np.array(values, dtype=np.float64), np.array(stamps, dtype=np.int64)
-            if not np.isnan(xs).any():
-                return range(len(values)), xs, times
             rows = np.flatnonzero(~np.isnan(xs))
-            return (rows.tolist(), xs[rows], times[rows]) if len(rows) else None
+            return (rows, xs[rows], times[rows]) if len(rows) else None
         if float in stamp_kinds and any(ts.__class__ is float and ts == ts for ts in stamps):
             return None
         rows = [row for row, (x, ts) in enumerate(zip(values, stamps))
                 if ts.__class__ is int and (x.__class__ is float and x == x or x.__class__ is int)]
         if not rows:
             return None
-        return (rows, np.array([values[row] for row in rows], dtype=np.float64),
+        return (np.array(rows, dtype=np.int64), np.array([values[row] for row in rows], dtype=np.float64),
                 np.array([stamps[row] for row in rows], dtype=np.int64))
     except OverflowError:  # an int beyond double or int64 range: as the loop treats it
         return None
@@ -690,12 +688,13 @@ def _count_below(ranks: np.ndarray, starts: np.ndarray, ends: np.ndarray, bounds
     return below
 
 
-def _without(ordered: np.ndarray, removed: np.ndarray) -> np.ndarray:
-    """The sorted `ordered` less one occurrence of each of `removed` (all of them in it)."""
-    removed = np.sort(removed)
-    # the k-th of several equal values removed takes the k-th occurrence
-    nth = np.arange(len(removed)) - np.searchsorted(removed, removed, side="left")
-    return np.delete(ordered, np.searchsorted(ordered, removed, side="left") + nth)
+def _sorted_array(history: _SortedValues | np.ndarray) -> np.ndarray:
+    return history if history.__class__ is np.ndarray else np.fromiter(
+        chain.from_iterable(history.blocks), dtype=np.float64, count=history.n)
+
+
+def _sorted_list(history: _SortedValues | np.ndarray) -> list[float]:
+    return history.tolist() if history.__class__ is np.ndarray else history.values()
 
 
 def _negative_zero_in(values: Iterable) -> bool:
@@ -740,7 +739,8 @@ class AdaptiveThreshold:
             threshold = self.ALGORITHMS[algorithm]
         self.threshold = threshold
         self._watermark: int | float | None = None
-        # gaussian: key -> _Moments; quantile: key -> _SortedValues of the history.
+        # gaussian: key -> _Moments; quantile: key -> the sorted history, as a _SortedValues, or as a
+        # float64 array where `_score_quantile_in_order` left it (`_history` makes that a _SortedValues).
         self._models: dict[Any, Any] = {}
         # Only with a window: key -> the entity's (ts, x) pairs, oldest event time leaving first.
         self._expiries: dict[Any, _Expiry] = {}
@@ -782,6 +782,7 @@ class AdaptiveThreshold:
         if scored_rows is None:
             return None
         rows, xs, times = scored_rows
+        rows = rows.tolist()
         model = self._models.get(None) or _Moments()
         window, watermark = self.window_ms, self._watermark
         if ((watermark is not None and times[0] < watermark) or (times[1:] < times[:-1]).any()
@@ -887,23 +888,23 @@ class AdaptiveThreshold:
         if entities is None:
             codes, keys = np.zeros(len(rows), dtype=np.int64), {None: 0}
         else:
-            codes, keys = _entity_numbers(entities if len(rows) == len(entities) else [entities[row] for row in rows])
+            codes, keys = _entity_numbers(entities if len(rows) == len(entities) else list(map(entities.__getitem__, rows.tolist())))
         by_entity = np.argsort(codes, kind="stable")
         bounds = np.cumsum(np.bincount(codes)).tolist()
         models, expiries = self._models, self._expiries
         looped = []  # the rows (positions in `rows`) of the entities the loop scores
-        runs = []  # per entity scored here: (key, rows, expiry, sorted history, pairs leaving, window starts)
+        runs = []  # per entity scored here: (key, rows, expiry, sorted history, window starts)
         sequence, run_starts, run_ends, leaving_starts, leaving_ends, leaving_rows = [], [], [], [], [], []
         offset = scored = 0
         for key, first, last in zip(keys, [0, *bounds], bounds):
             members = by_entity[first:last]
             model = models.get(key)
             if model is None:  # new entities join the state in order of first appearance, as in the loop
-                model = models[key] = _SortedValues()
+                model = models[key] = _NO_VALUES
                 if window is not None:
                     expiries[key] = _Expiry()
             expiry = expiries.get(key) if window is not None else None
-            held, count = model.n, last - first
+            held, count = len(model) if model.__class__ is np.ndarray else model.n, last - first
             if (count < _VECTOR_MIN_ROWS or held > _VECTOR_MAX_HISTORY_PER_ROW * count
                     or (window is not None and (expiry is None or not expiry.in_order()))):
                 looped.append(members)
@@ -927,12 +928,11 @@ class AdaptiveThreshold:
                 leaving_starts.append(np.full(count, offset))
                 leaving_ends.append(np.full(count, offset + len(leaving)))
                 leaving_rows.append(np.arange(scored, scored + count))
-            runs.append((key, members, expiry, model, leaving, window_starts))
+            runs.append((key, members, expiry, _sorted_array(model), window_starts))
             offset += len(leaving) + count
             scored += count
         quantiles = np.full(len(values), None, dtype=object)
         labels = np.zeros(len(values), dtype=bool)
-        rows = np.asarray(rows)
         if runs:
             ranks = np.unique(np.concatenate(sequence), return_inverse=True)[1].reshape(-1)
             ends = np.concatenate(run_ends)
@@ -943,22 +943,20 @@ class AdaptiveThreshold:
             in_runs[leaving_rows] -= in_leaving
             run_lengths = np.empty(scored, dtype=np.int64)
             position = 0
-            for key, members, expiry, model, leaving, window_starts in runs:
-                count = len(members)
+            for key, members, expiry, history, window_starts in runs:
+                count, held = len(members), len(history)
                 share = slice(position, position + count)
                 position += count
                 x = xs[members]
-                history = np.fromiter(chain.from_iterable(model.blocks), dtype=np.float64, count=model.n)
                 in_runs[share] += np.searchsorted(history, x, side="left")
-                run_lengths[share] = np.arange(model.n, model.n + count) - window_starts
-                if expiry is not None:
+                run_lengths[share] = np.arange(held, held + count) - window_starts
+                if expiry is None:
+                    models[key] = np.sort(np.concatenate((history, x)))
+                else:
                     expiry.stamps.frombytes(times[members].tobytes())
                     expiry.values.frombytes(x.tobytes())
-                    last_start = int(window_starts[-1])
-                    expiry.drop(last_start)
-                    history = _without(history, leaving)
-                    x = x[max(last_start - model.n, 0):]
-                models[key] = _SortedValues(np.sort(np.concatenate((history, x)), kind="stable").tolist())
+                    expiry.drop(int(window_starts[-1]))
+                    models[key] = np.sort(np.frombuffer(expiry.values[expiry.start:], dtype=np.float64))
             numbers = rows[np.concatenate([members for _, members, *_ in runs])]
             with np.errstate(invalid="ignore", divide="ignore"):
                 q = np.where(run_lengths > 0, in_runs / run_lengths, 0.0)  # an empty history gives 0
@@ -985,6 +983,8 @@ class AdaptiveThreshold:
         if wm is None or ts > wm:
             wm = self._watermark = ts
         model = self._models.get(key)
+        if model.__class__ is np.ndarray:
+            model = self._models[key] = _SortedValues(model.tolist())
         window = self.window_ms
         if window is None:
             if model is None:
@@ -1068,7 +1068,7 @@ class AdaptiveThreshold:
             expiry = self._expiries.get(key)
             models.append([
                 encode_key(key),
-                model.to_state() if gaussian else [encode_key(x) for x in model.values()],
+                model.to_state() if gaussian else [encode_key(x) for x in _sorted_list(model)],
                 None if expiry is None else expiry.state(),
             ])
         return {
