@@ -600,6 +600,7 @@ def test_quantile_in_order_batches_match_the_record_by_record_loop(records, wind
     if len(values) > 120:
         stamps[119] = float(stamps[119])
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(streaming_ml, "_VECTOR_MIN_BATCH", 1)  # batches of tens of rows
         if every_entity:
             patch.setattr(streaming_ml, "_VECTOR_MIN_ROWS", 1)
             patch.setattr(streaming_ml, "_VECTOR_MAX_HISTORY_PER_ROW", 10**9)
@@ -607,9 +608,12 @@ def test_quantile_in_order_batches_match_the_record_by_record_loop(records, wind
     assert fast == _quantile_runs(entities, values, stamps, cuts, window, restore, loop_only=True)
 
 
-def test_quantile_in_order_batch_takes_each_entity_at_once():
+def test_quantile_in_order_batch_takes_each_entity_at_once(monkeypatch):
     """The batch path runs for a usual batch (and so the test above compares two paths): ties count
     as not below, and a window that closes within the batch drops the oldest values."""
+    from spl_lite.engine import streaming_ml
+
+    monkeypatch.setattr(streaming_ml, "_VECTOR_MIN_BATCH", 40)
     at = AdaptiveThreshold("quantile", window_ms=10, threshold=0.1)
     values = [float(v % 5) for v in range(40)]
     out = at._score_quantile_in_order(["e"] * 40, values, list(range(0, 80, 2)))
@@ -669,6 +673,7 @@ def test_corpus_quantile_searches_give_the_same_bytes_on_either_path(monkeypatch
             run.finish()
         return [b"".join(out) for out in written] + [orjson.dumps(run.state_dict()) for run in runs]
 
+    monkeypatch.setattr(streaming_ml, "_VECTOR_MIN_BATCH", 64)  # the searches' batches after their filters
     monkeypatch.setattr(streaming_ml.AdaptiveThreshold, "_score_quantile_in_order", counted)
     at_once = outputs()
     assert any(batch_path)

@@ -622,9 +622,12 @@ def _scaled_ratio(num: int, den: int, exp: int) -> float:
 
 # An entity's rows go through `_score_quantile_in_order` together when there are at least this many
 # in the batch (fewer cost more to set up than the loop takes) and its history holds at most this many
-# values per row (a longer one costs more to copy into arrays than the loop's binary searches).
-_VECTOR_MIN_ROWS = 8
-_VECTOR_MAX_HISTORY_PER_ROW = 32
+# values per row (a longer one costs more to copy and sort than the loop's binary searches), and a
+# batch does when at least _VECTOR_MIN_BATCH rows are in such entities (the set-up of a batch costs
+# about what the loop takes for a few hundred rows).
+_VECTOR_MIN_ROWS = 16
+_VECTOR_MAX_HISTORY_PER_ROW = 8
+_VECTOR_MIN_BATCH = 1024
 
 _NO_VALUES = np.empty(0, dtype=np.float64)
 _NO_ROWS = np.empty(0, dtype=np.int64)
@@ -697,8 +700,9 @@ def _sorted_list(history: _SortedValues | np.ndarray) -> list[float]:
     return history.tolist() if history.__class__ is np.ndarray else history.values()
 
 
-def _negative_zero_in(values: Iterable) -> bool:
-    return any(x.__class__ is float and x == 0.0 and math.copysign(1.0, x) < 0.0 for x in values)
+def _negative_zero_in(values: list) -> bool:
+    # `in` compares in C (and finds 0.0 and -0.0 alike); the scan runs only when a zero is there
+    return 0.0 in values and any(x.__class__ is float and x == 0.0 and math.copysign(1.0, x) < 0.0 for x in values)
 
 
 def _model_inputs(rows: Iterable[tuple[Any, Any, Any]]) -> Iterator[tuple[Any, float | None, Any]]:
@@ -873,7 +877,7 @@ class AdaptiveThreshold:
         (its set-up here, or copying its history, would cost more than the loop).
         """
         window, watermark = self.window_ms, self._watermark
-        if (len(values) < _VECTOR_MIN_ROWS or not (window is None or window.__class__ is int)
+        if (len(values) < _VECTOR_MIN_BATCH or not (window is None or window.__class__ is int)
                 or not (watermark is None or watermark.__class__ is int)):
             return None
         scored_rows = _scored_rows(values, stamps)
@@ -889,26 +893,35 @@ class AdaptiveThreshold:
             codes, keys = np.zeros(len(rows), dtype=np.int64), {None: 0}
         else:
             codes, keys = _entity_numbers(entities if len(rows) == len(entities) else list(map(entities.__getitem__, rows.tolist())))
-        by_entity = np.argsort(codes, kind="stable")
-        bounds = np.cumsum(np.bincount(codes)).tolist()
+        counts = np.bincount(codes).tolist()
         models, expiries = self._models, self._expiries
+        at_once = []
+        for key, count in zip(keys, counts):
+            model = models.get(key)
+            held = 0 if model is None else len(model) if model.__class__ is np.ndarray else model.n
+            expiry = expiries.get(key) if window is not None and model is not None else None
+            at_once.append(count >= _VECTOR_MIN_ROWS and held <= _VECTOR_MAX_HISTORY_PER_ROW * count
+                           and (model is None or window is None or (expiry is not None and expiry.in_order())))
+        if sum(count for count, chosen in zip(counts, at_once) if chosen) < _VECTOR_MIN_BATCH:
+            return None
+        by_entity = np.argsort(codes, kind="stable")
+        bounds = np.cumsum(counts).tolist()
         looped = []  # the rows (positions in `rows`) of the entities the loop scores
         runs = []  # per entity scored here: (key, rows, expiry, sorted history, window starts)
         sequence, run_starts, run_ends, leaving_starts, leaving_ends, leaving_rows = [], [], [], [], [], []
         offset = scored = 0
-        for key, first, last in zip(keys, [0, *bounds], bounds):
+        for key, first, last, chosen in zip(keys, [0, *bounds], bounds, at_once):
             members = by_entity[first:last]
             model = models.get(key)
             if model is None:  # new entities join the state in order of first appearance, as in the loop
                 model = models[key] = _NO_VALUES
                 if window is not None:
                     expiries[key] = _Expiry()
-            expiry = expiries.get(key) if window is not None else None
-            held, count = len(model) if model.__class__ is np.ndarray else model.n, last - first
-            if (count < _VECTOR_MIN_ROWS or held > _VECTOR_MAX_HISTORY_PER_ROW * count
-                    or (window is not None and (expiry is None or not expiry.in_order()))):
+            if not chosen:
                 looped.append(members)
                 continue
+            expiry = expiries.get(key) if window is not None else None
+            held, count = len(model) if model.__class__ is np.ndarray else model.n, last - first
             if expiry is None:
                 window_starts = np.zeros(count, dtype=np.int64)
                 leaving = _NO_VALUES
