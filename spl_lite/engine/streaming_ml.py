@@ -891,8 +891,10 @@ class AdaptiveThreshold:
             return None
         if entities is None:
             codes, keys = np.zeros(len(rows), dtype=np.int64), {None: 0}
+        elif len(rows) == len(entities):
+            codes, keys = _entity_numbers(entities)
         else:
-            codes, keys = _entity_numbers(entities if len(rows) == len(entities) else list(map(entities.__getitem__, rows.tolist())))
+            codes, keys = _entity_numbers(list(map(entities.__getitem__, rows.tolist())))
         counts = np.bincount(codes).tolist()
         models, expiries = self._models, self._expiries
         at_once = []
@@ -905,12 +907,12 @@ class AdaptiveThreshold:
         if sum(count for count, chosen in zip(counts, at_once) if chosen) < _VECTOR_MIN_BATCH:
             return None
         by_entity = np.argsort(codes, kind="stable")
-        bounds = np.cumsum(counts).tolist()
+        entity_ends = np.cumsum(counts).tolist()
         looped = []  # the rows (positions in `rows`) of the entities the loop scores
         runs = []  # per entity scored here: (key, rows, expiry, sorted history, window starts)
         sequence, run_starts, run_ends, leaving_starts, leaving_ends, leaving_rows = [], [], [], [], [], []
         offset = scored = 0
-        for key, first, last, chosen in zip(keys, [0, *bounds], bounds, at_once):
+        for key, first, last, chosen in zip(keys, [0, *entity_ends], entity_ends, at_once):
             members = by_entity[first:last]
             model = models.get(key)
             if model is None:  # new entities join the state in order of first appearance, as in the loop
@@ -950,8 +952,10 @@ class AdaptiveThreshold:
             ranks = np.unique(np.concatenate(sequence), return_inverse=True)[1].reshape(-1)
             ends = np.concatenate(run_ends)
             leaving_rows = np.concatenate(leaving_rows) if leaving_rows else _NO_ROWS
+            # each row's value's rank bounds its own run, and its entity's leaving pairs
+            bounds = ranks[np.concatenate((ends, ends[leaving_rows]))]
             below = _count_below(ranks, np.concatenate([*run_starts, *leaving_starts]),
-                                 np.concatenate([ends, *leaving_ends]), ranks[np.concatenate((ends, ends[leaving_rows]))])
+                                 np.concatenate([ends, *leaving_ends]), bounds)
             in_runs, in_leaving = below[:scored], below[scored:]
             in_runs[leaving_rows] -= in_leaving
             run_lengths = np.empty(scored, dtype=np.int64)
