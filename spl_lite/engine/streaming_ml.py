@@ -948,37 +948,36 @@ class AdaptiveThreshold:
             scored += count
         quantiles = np.full(len(values), None, dtype=object)
         labels = np.zeros(len(values), dtype=bool)
-        if runs:
-            ranks = np.unique(np.concatenate(sequence), return_inverse=True)[1].reshape(-1)
-            ends = np.concatenate(run_ends)
-            leaving_rows = np.concatenate(leaving_rows) if leaving_rows else _NO_ROWS
-            # each row's value's rank bounds its own run, and its entity's leaving pairs
-            bounds = ranks[np.concatenate((ends, ends[leaving_rows]))]
-            below = _count_below(ranks, np.concatenate([*run_starts, *leaving_starts]),
-                                 np.concatenate([ends, *leaving_ends]), bounds)
-            in_runs, in_leaving = below[:scored], below[scored:]
-            in_runs[leaving_rows] -= in_leaving
-            run_lengths = np.empty(scored, dtype=np.int64)
-            position = 0
-            for key, members, expiry, history, window_starts in runs:
-                count, held = len(members), len(history)
-                share = slice(position, position + count)
-                position += count
-                x = xs[members]
-                in_runs[share] += np.searchsorted(history, x, side="left")
-                run_lengths[share] = np.arange(held, held + count) - window_starts
-                if expiry is None:
-                    models[key] = np.sort(np.concatenate((history, x)))
-                else:
-                    expiry.stamps.frombytes(times[members].tobytes())
-                    expiry.values.frombytes(x.tobytes())
-                    expiry.drop(int(window_starts[-1]))
-                    models[key] = np.sort(np.frombuffer(expiry.values[expiry.start:], dtype=np.float64))
-            numbers = rows[np.concatenate([members for _, members, *_ in runs])]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                q = np.where(run_lengths > 0, in_runs / run_lengths, 0.0)  # an empty history gives 0
-            quantiles[numbers] = q
-            labels[numbers] = (q < self.threshold) | (q > 1.0 - self.threshold)
+        ranks = np.unique(np.concatenate(sequence), return_inverse=True)[1].reshape(-1)
+        ends = np.concatenate(run_ends)
+        leaving_rows = np.concatenate(leaving_rows) if leaving_rows else _NO_ROWS
+        # each row's value's rank bounds its own run, and its entity's leaving pairs
+        bounds = ranks[np.concatenate((ends, ends[leaving_rows]))]
+        below = _count_below(ranks, np.concatenate([*run_starts, *leaving_starts]),
+                             np.concatenate([ends, *leaving_ends]), bounds)
+        in_runs, in_leaving = below[:scored], below[scored:]
+        in_runs[leaving_rows] -= in_leaving
+        run_lengths = np.empty(scored, dtype=np.int64)
+        position = 0
+        for key, members, expiry, history, window_starts in runs:
+            count, held = len(members), len(history)
+            share = slice(position, position + count)
+            position += count
+            x = xs[members]
+            in_runs[share] += np.searchsorted(history, x, side="left")
+            run_lengths[share] = np.arange(held, held + count) - window_starts
+            if expiry is None:
+                models[key] = np.sort(np.concatenate((history, x)))
+            else:
+                expiry.stamps.frombytes(times[members].tobytes())
+                expiry.values.frombytes(x.tobytes())
+                expiry.drop(int(window_starts[-1]))
+                models[key] = np.sort(np.frombuffer(expiry.values[expiry.start:], dtype=np.float64))
+        numbers = rows[np.concatenate([members for _, members, *_ in runs])]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            q = np.where(run_lengths > 0, in_runs / run_lengths, 0.0)  # an empty history gives 0
+        quantiles[numbers] = q
+        labels[numbers] = (q < self.threshold) | (q > 1.0 - self.threshold)
         if looped:
             # in row order, so that the watermark the loop advances is each record's time, as in the loop
             numbers = rows[np.sort(np.concatenate(looped))]
