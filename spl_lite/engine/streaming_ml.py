@@ -630,7 +630,6 @@ _VECTOR_MAX_HISTORY_PER_ROW = 8
 _VECTOR_MIN_BATCH = 1024
 
 _NO_VALUES = np.empty(0, dtype=np.float64)
-_NO_ROWS = np.empty(0, dtype=np.int64)
 
 
 def _scored_rows(values: list, stamps: list) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -872,9 +871,9 @@ class AdaptiveThreshold:
         the batch's rows): from the first pair still inside p's window up to p. A binary search over
         the times finds where each run starts, and one `_count_below` over all entities' sequences
         counts the values of each run strictly below its record's. Only the pairs that leave during
-        the batch join the sequence: those that stay are in every run, and the sorted history counts
-        them. An entity with few rows in the batch, or a history much longer than them, takes the loop
-        (its set-up here, or copying its history, would cost more than the loop).
+        the batch join the sequence: those that stay are in every run, and a binary search in them,
+        sorted, counts them. An entity with few rows in the batch, or a history much longer than them,
+        takes the loop (its set-up here, or copying its history, would cost more than the loop).
         """
         window, watermark = self.window_ms, self._watermark
         if (len(values) < _VECTOR_MIN_BATCH or not (window is None or window.__class__ is int)
@@ -909,9 +908,9 @@ class AdaptiveThreshold:
         by_entity = np.argsort(codes, kind="stable")
         entity_ends = np.cumsum(counts).tolist()
         looped = []  # the rows (positions in `rows`) of the entities the loop scores
-        runs = []  # per entity scored here: (key, rows, expiry, sorted history, window starts)
-        sequence, run_starts, run_ends, leaving_starts, leaving_ends, leaving_rows = [], [], [], [], [], []
-        offset = scored = 0
+        runs = []  # per entity scored here: (key, rows, expiry, sorted staying values, window starts, held)
+        sequence, run_starts, run_ends = [], [], []
+        offset = 0
         for key, first, last, chosen in zip(keys, [0, *entity_ends], entity_ends, at_once):
             members = by_entity[first:last]
             model = models.get(key)
@@ -923,56 +922,45 @@ class AdaptiveThreshold:
                 looped.append(members)
                 continue
             expiry = expiries.get(key) if window is not None else None
-            held, count = len(model) if model.__class__ is np.ndarray else model.n, last - first
+            count = last - first
             if expiry is None:
                 window_starts = np.zeros(count, dtype=np.int64)
-                leaving = _NO_VALUES
+                leaving, staying = _NO_VALUES, _sorted_array(model)
             else:
                 ts = times[members]
                 start = expiry.start
                 held_stamps = np.frombuffer(expiry.stamps[start:], dtype=np.int64)
                 window_starts = np.searchsorted(np.concatenate((held_stamps, ts)), ts - window, side="right")
-                gone = min(int(window_starts[-1]), held)
-                leaving = np.frombuffer(expiry.values[start:start + gone], dtype=np.float64)
+                held_values = np.frombuffer(expiry.values[start:], dtype=np.float64)
+                gone = min(int(window_starts[-1]), len(held_values))
+                leaving, staying = held_values[:gone], np.sort(held_values[gone:])
             # Each row's run, in the entity's sequence of leaving pairs then rows: from its window's
             # start (among the pairs, or among the rows once every pair has left) up to the row.
             sequence += (leaving, xs[members])
             run_starts.append(offset + window_starts)
             run_ends.append(np.arange(offset + len(leaving), offset + len(leaving) + count))
-            if len(leaving):  # the leaving pairs are also in the history: counted once, taken off once
-                leaving_starts.append(np.full(count, offset))
-                leaving_ends.append(np.full(count, offset + len(leaving)))
-                leaving_rows.append(np.arange(scored, scored + count))
-            runs.append((key, members, expiry, _sorted_array(model), window_starts))
+            runs.append((key, members, expiry, staying, window_starts, len(leaving) + len(staying)))
             offset += len(leaving) + count
-            scored += count
         quantiles = np.full(len(values), None, dtype=object)
         labels = np.zeros(len(values), dtype=bool)
         ranks = np.unique(np.concatenate(sequence), return_inverse=True)[1].reshape(-1)
         ends = np.concatenate(run_ends)
-        leaving_rows = np.concatenate(leaving_rows) if leaving_rows else _NO_ROWS
-        # each row's value's rank bounds its own run, and its entity's leaving pairs
-        bounds = ranks[np.concatenate((ends, ends[leaving_rows]))]
-        below = _count_below(ranks, np.concatenate([*run_starts, *leaving_starts]),
-                             np.concatenate([ends, *leaving_ends]), bounds)
-        in_runs, in_leaving = below[:scored], below[scored:]
-        in_runs[leaving_rows] -= in_leaving
-        run_lengths = np.empty(scored, dtype=np.int64)
+        in_runs = _count_below(ranks, np.concatenate(run_starts), ends, ranks[ends])  # below each row's own value
+        run_lengths = np.empty(len(ends), dtype=np.int64)
         position = 0
-        for key, members, expiry, history, window_starts in runs:
-            count, held = len(members), len(history)
+        for key, members, expiry, staying, window_starts, held in runs:
+            count = len(members)
             share = slice(position, position + count)
             position += count
             x = xs[members]
-            in_runs[share] += np.searchsorted(history, x, side="left")
+            in_runs[share] += np.searchsorted(staying, x, side="left")
             run_lengths[share] = np.arange(held, held + count) - window_starts
-            if expiry is None:
-                models[key] = np.sort(np.concatenate((history, x)))
-            else:
+            if expiry is not None:
                 expiry.stamps.frombytes(times[members].tobytes())
                 expiry.values.frombytes(x.tobytes())
                 expiry.drop(int(window_starts[-1]))
-                models[key] = np.sort(np.frombuffer(expiry.values[expiry.start:], dtype=np.float64))
+                x = x[max(int(window_starts[-1]) - held, 0):]  # the rows still in the window
+            models[key] = np.sort(np.concatenate((staying, x)), kind="stable")  # merges the sorted part
         numbers = rows[np.concatenate([members for _, members, *_ in runs])]
         with np.errstate(invalid="ignore", divide="ignore"):
             q = np.where(run_lengths > 0, in_runs / run_lengths, 0.0)  # an empty history gives 0
