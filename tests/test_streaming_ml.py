@@ -680,3 +680,16 @@ def test_corpus_quantile_searches_give_the_same_bytes_on_either_path(monkeypatch
     monkeypatch.setattr(streaming_ml.AdaptiveThreshold, "_score_quantile_in_order", lambda self, *args: None)
     assert at_once == outputs()
     assert sum(map(bool, at_once[:len(plans)])) >= 2  # detections found, not only empty outputs
+
+
+def test_count_below_matches_counting_each_range():
+    from spl_lite.engine.streaming_ml import _count_below
+
+    rng = np.random.default_rng(5)
+    for distinct in (1, 2, 7, 300):
+        ranks = rng.integers(0, distinct, 400)
+        starts = rng.integers(0, 401, 200)
+        ends = np.maximum(starts, rng.integers(0, 401, 200))
+        bounds = rng.integers(0, distinct + 1, 200)
+        expected = [int((ranks[a:b] < bound).sum()) for a, b, bound in zip(starts, ends, bounds)]
+        assert _count_below(ranks, starts, ends, bounds).tolist() == expected

@@ -678,15 +678,16 @@ def _count_below(ranks: np.ndarray, starts: np.ndarray, ends: np.ndarray, bounds
     level = ranks
     clear_before = np.zeros(len(ranks) + 1, dtype=np.int64)
     for bit in reversed(range(int(ranks.max(initial=0)).bit_length())):
-        is_set = ((level >> bit) & 1).astype(bool)
-        np.cumsum(~is_set, out=clear_before[1:])
+        mask = 1 << bit
+        is_clear = (level & mask) == 0
+        np.cumsum(is_clear, out=clear_before[1:])
         clear = clear_before[-1]
         clear_start, clear_end = clear_before[starts], clear_before[ends]
-        up = ((bounds >> bit) & 1).astype(bool)
+        up = (bounds & mask) != 0
         below += np.where(up, clear_end - clear_start, 0)
-        starts = np.where(up, clear + starts - clear_start, clear_start)
-        ends = np.where(up, clear + ends - clear_end, clear_end)
-        level = np.concatenate((level[~is_set], level[is_set]))
+        starts = np.where(up, starts + (clear - clear_start), clear_start)
+        ends = np.where(up, ends + (clear - clear_end), clear_end)
+        level = np.concatenate((level[is_clear], level[~is_clear]))
     return below
 
 
