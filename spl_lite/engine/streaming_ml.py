@@ -677,7 +677,7 @@ def _count_below(ranks: np.ndarray, starts: np.ndarray, ends: np.ndarray, bounds
     below = np.zeros(len(starts), dtype=np.int64)
     level = ranks
     clear_before = np.zeros(len(ranks) + 1, dtype=np.int64)
-    for bit in reversed(range(int(ranks.max(initial=0)).bit_length())):
+    for bit in reversed(range(max(int(ranks.max(initial=0)), int(bounds.max(initial=0))).bit_length())):
         mask = 1 << bit
         is_clear = (level & mask) == 0
         np.cumsum(is_clear, out=clear_before[1:])
