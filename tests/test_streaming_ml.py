@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import ROOT, SHARED
 from spl_lite.engine.streaming_ml import (
     AdaptiveThreshold,
     ConditionalAnomaly,
@@ -20,6 +21,9 @@ from spl_lite.engine.streaming_ml import (
     encode_key,
 )
 from spl_lite.core.values import hashable
+
+SSA_CORPUS = SHARED / "corpus" / "ssa"
+needs_ssa_corpus = pytest.mark.skipif(not SSA_CORPUS.is_dir(), reason=f"the corpus of SSA detections is not at {SSA_CORPUS}")
 
 approx = lambda v: pytest.approx(v, abs=1e-6)  # noqa: E731
 
@@ -539,3 +543,153 @@ def test_history_saved_in_heap_order_by_an_older_version_loads():
     # at 16 the cutoff is 6: the pair of time 5 leaves, 2.0 and 3.0 stay; 2.5 is above one of two
     assert at.score(["a"], [2.5], [16])["quantile"] == [0.5]
     assert at.state_dict()["models"][0][2] == {"times": [7, 9, 16], "values": [3.0, 2.0, 2.5]}
+
+
+def _quantile_runs(entities, values, stamps, cuts, window, restore, loop_only):
+    """Outputs and state bytes of adaptive_threshold quantile fed these records in batches of `cuts`
+    sizes (cycled), saved and loaded between batches with `restore`; `loop_only` takes the
+    record-by-record loop for every batch."""
+    at = AdaptiveThreshold("quantile", window_ms=window, threshold=0.2)
+    outputs, states, start, batch = [], [], 0, 0
+    while start < len(values):
+        if loop_only:
+            at._score_quantile_in_order = lambda entities, values, stamps: None
+        end = start + cuts[batch % len(cuts)]
+        outputs.append(at.score(None if entities is None else entities[start:end], values[start:end],
+                                stamps[start:end]))
+        states.append(orjson.dumps(at.state_dict()))
+        if restore:
+            at = restored(at)
+        start, batch = end, batch + 1
+    return repr(outputs), states
+
+
+_QUANTILE_X = st.one_of(st.sampled_from([0.0, 1.0, 1.5, 2.0, 3.0, 7.0, -1.0, math.inf, -math.inf]),
+                        st.integers(min_value=-3, max_value=3),
+                        st.floats(allow_nan=False, width=64),
+                        st.sampled_from([None, float("nan"), "1", True, -0.0]))
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["a", "b", None, 1, 1.0]), _QUANTILE_X, st.sampled_from([0, 0, 1, 2, 5])),
+             min_size=1, max_size=150),
+    st.sampled_from([None, 1, 3, 10, 40]),
+    st.lists(st.integers(min_value=1, max_value=70), min_size=1, max_size=5),
+    st.sampled_from([None, 20, 90]),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+)
+def test_quantile_in_order_batches_match_the_record_by_record_loop(records, window, cuts, late_at, restore,
+                                                                    with_entity, every_entity):
+    """Scoring each entity's rows of an in-order batch at once gives what the loop gives, outputs and
+    state bytes, whatever the batches: ties, nulls, NaN, infinities, ints, 1 and 1.0 as one entity,
+    windows that empty a history within a batch, and a late record, float timestamp or -0.0 that
+    sends batches to the loop. `every_entity` lets even one row or a long history take the batch path."""
+    from spl_lite.engine import streaming_ml
+
+    entities = [entity for entity, _, _ in records] if with_entity else None
+    values, stamps, now = [], [], 1_000
+    for _, x, step in records:
+        now += step
+        values.append(x)
+        stamps.append(now)
+    if late_at is not None and late_at < len(stamps):
+        stamps[late_at] -= 7  # goes back in time
+    if len(values) > 120:
+        stamps[119] = float(stamps[119])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(streaming_ml, "_VECTOR_MIN_BATCH", 1)  # batches of tens of rows
+        if every_entity:
+            patch.setattr(streaming_ml, "_VECTOR_MIN_ROWS", 1)
+            patch.setattr(streaming_ml, "_VECTOR_MAX_HISTORY_PER_ROW", 10**9)
+        fast = _quantile_runs(entities, values, stamps, cuts, window, restore, loop_only=False)
+    assert fast == _quantile_runs(entities, values, stamps, cuts, window, restore, loop_only=True)
+
+
+def test_quantile_in_order_batch_takes_each_entity_at_once(monkeypatch):
+    """The batch path runs for a usual batch (and so the test above compares two paths): ties count
+    as not below, and a window that closes within the batch drops the oldest values."""
+    from spl_lite.engine import streaming_ml
+
+    monkeypatch.setattr(streaming_ml, "_VECTOR_MIN_BATCH", 40)
+    at = AdaptiveThreshold("quantile", window_ms=10, threshold=0.1)
+    values = [float(v % 5) for v in range(40)]
+    out = at._score_quantile_in_order(["e"] * 40, values, list(range(0, 80, 2)))
+    assert out is not None
+    # record 20 (value 0, at time 40) sees the records of times 31..39: values 1, 2, 3, 4, 0: one of
+    # them is 0, none below it; record 24 (value 4, time 48) sees values 0..3 and 0..3 below it.
+    assert out["quantile"][20] == 0.0 and out["quantile"][24] == 1.0
+    assert at.state_dict()["models"][0][1] == sorted(values[35:])
+    assert at._expiries["e"].pairs() == sorted(zip(range(70, 80, 2), values[35:]))
+
+
+@needs_ssa_corpus
+def test_corpus_quantile_searches_give_the_same_bytes_on_either_path(monkeypatch):
+    """The corpus detections with adaptive_threshold, over generated events in batches, write the same
+    bytes whether each entity's rows of a batch are scored at once or record by record."""
+    import sys
+
+    from spl_lite.core.errors import SplError
+    from spl_lite.driver.api import Search
+    from spl_lite.engine import streaming_ml
+    from spl_lite.engine.executor import Execution
+    from spl_lite.io.formats import InputConverter
+    from spl_lite.io.jsonl import encode_record
+
+    plans = []
+    for path in sorted(SSA_CORPUS.glob("*.spl")):
+        text = path.read_text()
+        if "adaptive_threshold" in text:
+            try:
+                plans.append(Search.compile(text).plan)
+            except SplError:
+                continue
+    assert len(plans) >= 3
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from generate_events import generate
+
+    lines = list(generate(6000, seed=5, days=2))
+    batches = [[orjson.loads(line) for line in lines[i:i + 1500]] for i in range(0, len(lines), 1500)]
+    batch_path = []
+    scored_at_once = streaming_ml.AdaptiveThreshold._score_quantile_in_order
+
+    def counted(self, *args):
+        scored = scored_at_once(self, *args)
+        batch_path.append(scored is not None)
+        return scored
+
+    def outputs() -> list[bytes]:
+        written = [[] for _ in plans]
+        runs = [Execution(plan, lambda sink, batch, out=out: out.extend(map(encode_record, batch.records())))
+                for plan, out in zip(plans, written)]
+        converter = InputConverter()
+        for events in batches:
+            converted = converter.convert(events)
+            for run in runs:
+                run.push_converted(converted)
+        for run in runs:
+            run.finish()
+        return [b"".join(out) for out in written] + [orjson.dumps(run.state_dict()) for run in runs]
+
+    monkeypatch.setattr(streaming_ml, "_VECTOR_MIN_BATCH", 64)  # the searches' batches after their filters
+    monkeypatch.setattr(streaming_ml.AdaptiveThreshold, "_score_quantile_in_order", counted)
+    at_once = outputs()
+    assert any(batch_path)
+    monkeypatch.setattr(streaming_ml.AdaptiveThreshold, "_score_quantile_in_order", lambda self, *args: None)
+    assert at_once == outputs()
+    assert sum(map(bool, at_once[:len(plans)])) >= 2  # detections found, not only empty outputs
+
+
+def test_count_below_matches_counting_each_range():
+    from spl_lite.engine.streaming_ml import _count_below
+
+    rng = np.random.default_rng(5)
+    for distinct in (1, 2, 7, 300):
+        ranks = rng.integers(0, distinct, 400)
+        starts = rng.integers(0, 401, 200)
+        ends = np.maximum(starts, rng.integers(0, 401, 200))
+        bounds = rng.integers(0, distinct + 1, 200)
+        expected = [int((ranks[a:b] < bound).sum()) for a, b, bound in zip(starts, ends, bounds)]
+        assert _count_below(ranks, starts, ends, bounds).tolist() == expected

@@ -5,7 +5,7 @@ import math
 from bisect import bisect_left, bisect_right, insort
 from array import array
 from heapq import heappop, heappush
-from itertools import accumulate, repeat
+from itertools import accumulate, chain, repeat
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -431,9 +431,9 @@ class _SortedValues:
     __slots__ = ("blocks", "maxes", "tree", "n")
     LOAD = 512
 
-    def __init__(self, values: Sequence[float] = ()) -> None:
+    def __init__(self, values: list[float] = ()) -> None:
         load = self.LOAD
-        self.blocks = [list(values[i:i + load]) for i in range(0, len(values), load)]
+        self.blocks = [values[i:i + load] for i in range(0, len(values), load)]
         self.n = len(values)
         self._reindex()
 
@@ -620,6 +620,91 @@ def _scaled_ratio(num: int, den: int, exp: int) -> float:
         return _INF if num > 0 else -_INF
 
 
+# An entity's rows go through `_score_quantile_in_order` together when there are at least this many
+# in the batch (fewer cost more to set up than the loop takes) and its history holds at most this many
+# values per row (a longer one costs more to copy and sort than the loop's binary searches), and a
+# batch does when at least _VECTOR_MIN_BATCH rows are in such entities (the set-up of a batch costs
+# about what the loop takes for a few hundred rows).
+_VECTOR_MIN_ROWS = 16
+_VECTOR_MAX_HISTORY_PER_ROW = 8
+_VECTOR_MIN_BATCH = 1024
+
+_NO_VALUES = np.empty(0, dtype=np.float64)
+
+
+def _scored_rows(values: list, stamps: list) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The rows a model scores (an int or non-NaN float value, an int timestamp) with their values
+    as doubles and times as int64; None if a row has a float timestamp (only the loop takes those),
+    a number is beyond double or int64 range, or no row is scored."""
+    value_kinds, stamp_kinds = set(map(type, values)), set(map(type, stamps))
+    try:
+        if value_kinds <= {float, int} and stamp_kinds == {int}:  # the usual batch: no per-row test
+            xs, times = np.array(values, dtype=np.float64), np.array(stamps, dtype=np.int64)
+            rows = np.flatnonzero(~np.isnan(xs))
+            return (rows, xs[rows], times[rows]) if len(rows) else None
+        if float in stamp_kinds and any(ts.__class__ is float and ts == ts for ts in stamps):
+            return None
+        rows = [row for row, (x, ts) in enumerate(zip(values, stamps))
+                if ts.__class__ is int and (x.__class__ is float and x == x or x.__class__ is int)]
+        if not rows:
+            return None
+        return (np.array(rows, dtype=np.int64), np.array([values[row] for row in rows], dtype=np.float64),
+                np.array([stamps[row] for row in rows], dtype=np.int64))
+    except OverflowError:  # an int beyond double or int64 range: as the loop treats it
+        return None
+
+
+def _entity_numbers(entities: list) -> tuple[np.ndarray, dict]:
+    """Each row's entity as a number, and the entity keys (as `_model_inputs` makes them) in order of
+    first appearance, each with its number."""
+    if not set(map(type, entities)) <= {str, type(None)}:
+        entities = [e if e is None or e.__class__ is str else hashable(e) for e in entities]
+    keys = dict.fromkeys(entities)
+    for number, key in enumerate(keys):
+        keys[key] = number
+    return np.fromiter(map(keys.__getitem__, entities), dtype=np.int64, count=len(entities)), keys
+
+
+def _count_below(ranks: np.ndarray, starts: np.ndarray, ends: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """For each query i, how many of ranks[starts[i]:ends[i]] are below bounds[i] (ranks and bounds
+    non-negative integers).
+
+    A wavelet matrix: bit by bit from the highest, the ranks are stably split into those with the
+    bit clear and those with it set, and each query's range follows its bound's bit into one part,
+    counting the other part's members when they are below. Every query moves at once, so the cost
+    is a few array passes over ranks and queries per bit.
+    """
+    below = np.zeros(len(starts), dtype=np.int64)
+    level = ranks
+    clear_before = np.zeros(len(ranks) + 1, dtype=np.int64)
+    for bit in reversed(range(max(int(ranks.max(initial=0)), int(bounds.max(initial=0))).bit_length())):
+        mask = 1 << bit
+        is_clear = (level & mask) == 0
+        np.cumsum(is_clear, out=clear_before[1:])
+        clear = clear_before[-1]
+        clear_start, clear_end = clear_before[starts], clear_before[ends]
+        up = (bounds & mask) != 0
+        below += np.where(up, clear_end - clear_start, 0)
+        starts = np.where(up, starts + (clear - clear_start), clear_start)
+        ends = np.where(up, ends + (clear - clear_end), clear_end)
+        level = np.concatenate((level[is_clear], level[~is_clear]))
+    return below
+
+
+def _sorted_array(history: _SortedValues | np.ndarray) -> np.ndarray:
+    return history if history.__class__ is np.ndarray else np.fromiter(
+        chain.from_iterable(history.blocks), dtype=np.float64, count=history.n)
+
+
+def _sorted_list(history: _SortedValues | np.ndarray) -> list[float]:
+    return history.tolist() if history.__class__ is np.ndarray else history.values()
+
+
+def _negative_zero_in(values: list) -> bool:
+    # `in` compares in C (and finds 0.0 and -0.0 alike); the scan runs only when a zero is there
+    return 0.0 in values and any(x.__class__ is float and x == 0.0 and math.copysign(1.0, x) < 0.0 for x in values)
+
+
 def _model_inputs(rows: Iterable[tuple[Any, Any, Any]]) -> Iterator[tuple[Any, float | None, Any]]:
     """(entity key, value, timestamp) of each (entity, value, timestamp) row; the value None where the
     record scores null: a value that is not an int or a non-NaN float (a bool is neither), or a
@@ -658,10 +743,15 @@ class AdaptiveThreshold:
             threshold = self.ALGORITHMS[algorithm]
         self.threshold = threshold
         self._watermark: int | float | None = None
-        # gaussian: key -> _Moments; quantile: key -> _SortedValues of the history.
+        # gaussian: key -> _Moments; quantile: key -> the sorted history, as a _SortedValues, or as a
+        # float64 array where `_score_quantile_in_order` left it (`_history` makes that a _SortedValues).
         self._models: dict[Any, Any] = {}
         # Only with a window: key -> the entity's (ts, x) pairs, oldest event time leaving first.
         self._expiries: dict[Any, _Expiry] = {}
+        # Whether a -0.0 may be in a quantile history. A sorted list keeps 0.0 and -0.0 in the order
+        # its inserts and removals left them, which only the record-by-record loop reproduces, so
+        # from then on every batch takes that loop (`_score_quantile_in_order` rebuilds histories).
+        self._signed_zero = False
 
     def score(self, entities: Sequence | None, values: Sequence,
               timestamps: Sequence) -> dict[str, list]:
@@ -669,11 +759,17 @@ class AdaptiveThreshold:
             scored = self._score_gaussian_in_order(as_list(values), as_list(timestamps))
             if scored is not None:
                 return scored
-        entities = repeat(None) if entities is None else as_list(entities)
-        rows = zip(entities, as_list(values), as_list(timestamps))
         if self.algorithm == "gaussian":
-            return self._score_gaussian(rows)
-        return self._score_quantile(rows)
+            entities = repeat(None) if entities is None else as_list(entities)
+            return self._score_gaussian(zip(entities, as_list(values), as_list(timestamps)))
+        entities = None if entities is None else as_list(entities)
+        values, timestamps = as_list(values), as_list(timestamps)
+        if not self._signed_zero:
+            scored = self._score_quantile_in_order(entities, values, timestamps)
+            if scored is not None:
+                return scored
+            self._signed_zero = _negative_zero_in(values)
+        return self._score_quantile(zip(repeat(None) if entities is None else entities, values, timestamps))
 
     def _score_gaussian_in_order(self, values: list, stamps: list) -> dict[str, list] | None:
         """_score_gaussian for one model over records whose integer timestamps never go back (the
@@ -686,15 +782,11 @@ class AdaptiveThreshold:
         same correctly rounded quotients of the same exact sums that _Moments gives, and the label
         follows from them by the same floating-point steps.
         """
-        rows = [row for row, (x, ts) in enumerate(zip(values, stamps))
-                if ts.__class__ is int and (x.__class__ is float and x == x or x.__class__ is int)]
-        if not rows or any(ts.__class__ is float and ts == ts for ts in stamps):
+        scored_rows = _scored_rows(values, stamps)
+        if scored_rows is None:
             return None
-        try:
-            xs = np.array([values[row] for row in rows], dtype=np.float64)
-            times = np.array([stamps[row] for row in rows], dtype=np.int64)
-        except OverflowError:  # an int beyond double or int64 range: as the loop treats it
-            return None
+        rows, xs, times = scored_rows
+        rows = rows.tolist()
         model = self._models.get(None) or _Moments()
         window, watermark = self.window_ms, self._watermark
         if ((watermark is not None and times[0] < watermark) or (times[1:] < times[:-1]).any()
@@ -771,6 +863,121 @@ class AdaptiveThreshold:
                 out_means[row], out_variances[row], labels[row] = mean, variance, p < t or p > upper
         return {"mean": out_means, "variance": out_variances, "label": labels}
 
+    def _score_quantile_in_order(self, entities: list | None, values: list,
+                                 stamps: list) -> dict[str, list] | None:
+        """_score_quantile over records whose integer timestamps never go back (the usual stream), all
+        of an entity's rows at once; None if the batch does not qualify.
+
+        In order, record p's history is a run of its entity's sequence (the history's pairs, then
+        the batch's rows): from the first pair still inside p's window up to p. A binary search over
+        the times finds where each run starts, and one `_count_below` over all entities' sequences
+        counts the values of each run strictly below its record's. Only the pairs that leave during
+        the batch join the sequence: those that stay are in every run, and a binary search in them,
+        sorted, counts them. An entity with few rows in the batch, or a history much longer than them,
+        takes the loop (its set-up here, or copying its history, would cost more than the loop).
+        """
+        window, watermark = self.window_ms, self._watermark
+        if (len(values) < _VECTOR_MIN_BATCH or not (window is None or window.__class__ is int)
+                or not (watermark is None or watermark.__class__ is int)):
+            return None
+        scored_rows = _scored_rows(values, stamps)
+        if scored_rows is None:
+            return None
+        rows, xs, times = scored_rows
+        zeros = xs == 0.0
+        if ((watermark is not None and times[0] < watermark) or (times[1:] < times[:-1]).any()
+                or (window is not None and int(times[0]) - window < _INT64_MIN)
+                or (zeros.any() and np.signbit(xs[zeros]).any())):
+            return None
+        if entities is None:
+            codes, keys = np.zeros(len(rows), dtype=np.int64), {None: 0}
+        elif len(rows) == len(entities):
+            codes, keys = _entity_numbers(entities)
+        else:
+            codes, keys = _entity_numbers(list(map(entities.__getitem__, rows.tolist())))
+        counts = np.bincount(codes).tolist()
+        models, expiries = self._models, self._expiries
+        at_once = []
+        for key, count in zip(keys, counts):
+            model = models.get(key)
+            held = 0 if model is None else len(model) if model.__class__ is np.ndarray else model.n
+            expiry = expiries.get(key) if window is not None and model is not None else None
+            at_once.append(count >= _VECTOR_MIN_ROWS and held <= _VECTOR_MAX_HISTORY_PER_ROW * count
+                           and (model is None or window is None or (expiry is not None and expiry.in_order())))
+        if sum(count for count, chosen in zip(counts, at_once) if chosen) < _VECTOR_MIN_BATCH:
+            return None
+        by_entity = np.argsort(codes, kind="stable")
+        entity_ends = np.cumsum(counts).tolist()
+        looped = []  # the rows (positions in `rows`) of the entities the loop scores
+        runs = []  # per entity scored here: (key, rows, expiry, sorted staying values, window starts, held)
+        sequence, run_starts, run_ends = [], [], []
+        offset = 0
+        for key, first, last, chosen in zip(keys, [0, *entity_ends], entity_ends, at_once):
+            members = by_entity[first:last]
+            model = models.get(key)
+            if model is None:  # new entities join the state in order of first appearance, as in the loop
+                model = models[key] = _NO_VALUES
+                if window is not None:
+                    expiries[key] = _Expiry()
+            if not chosen:
+                looped.append(members)
+                continue
+            expiry = expiries.get(key) if window is not None else None
+            count = last - first
+            if expiry is None:
+                window_starts = np.zeros(count, dtype=np.int64)
+                leaving, staying = _NO_VALUES, _sorted_array(model)
+            else:
+                ts = times[members]
+                start = expiry.start
+                held_stamps = np.frombuffer(expiry.stamps[start:], dtype=np.int64)
+                window_starts = np.searchsorted(np.concatenate((held_stamps, ts)), ts - window, side="right")
+                held_values = np.frombuffer(expiry.values[start:], dtype=np.float64)
+                gone = min(int(window_starts[-1]), len(held_values))
+                leaving, staying = held_values[:gone], np.sort(held_values[gone:])
+            # Each row's run, in the entity's sequence of leaving pairs then rows: from its window's
+            # start (among the pairs, or among the rows once every pair has left) up to the row.
+            sequence += (leaving, xs[members])
+            run_starts.append(offset + window_starts)
+            run_ends.append(np.arange(offset + len(leaving), offset + len(leaving) + count))
+            runs.append((key, members, expiry, staying, window_starts, len(leaving) + len(staying)))
+            offset += len(leaving) + count
+        quantiles = np.full(len(values), None, dtype=object)
+        labels = np.zeros(len(values), dtype=bool)
+        ranks = np.unique(np.concatenate(sequence), return_inverse=True)[1].reshape(-1)
+        ends = np.concatenate(run_ends)
+        in_runs = _count_below(ranks, np.concatenate(run_starts), ends, ranks[ends])  # below each row's own value
+        run_lengths = np.empty(len(ends), dtype=np.int64)
+        position = 0
+        for key, members, expiry, staying, window_starts, held in runs:
+            count = len(members)
+            share = slice(position, position + count)
+            position += count
+            x = xs[members]
+            in_runs[share] += np.searchsorted(staying, x, side="left")
+            run_lengths[share] = np.arange(held, held + count) - window_starts
+            if expiry is not None:
+                expiry.stamps.frombytes(times[members].tobytes())
+                expiry.values.frombytes(x.tobytes())
+                expiry.drop(int(window_starts[-1]))
+                x = x[max(int(window_starts[-1]) - held, 0):]  # the rows still in the window
+            models[key] = np.sort(np.concatenate((staying, x)), kind="stable")  # merges the sorted part
+        numbers = rows[np.concatenate([members for _, members, *_ in runs])]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            q = np.where(run_lengths > 0, in_runs / run_lengths, 0.0)  # an empty history gives 0
+        quantiles[numbers] = q
+        labels[numbers] = (q < self.threshold) | (q > 1.0 - self.threshold)
+        if looped:
+            # in row order, so that the watermark the loop advances is each record's time, as in the loop
+            numbers = rows[np.sort(np.concatenate(looped))]
+            scored_here = self._score_quantile(
+                ((None if entities is None else entities[row], values[row], stamps[row]) for row in numbers.tolist()))
+            quantiles[numbers] = scored_here["quantile"]
+            labels[numbers] = scored_here["label"]
+        if watermark is None or times[-1] > watermark:
+            self._watermark = int(times[-1])
+        return {"quantile": quantiles.tolist(), "label": labels.tolist()}
+
     def _history(self, key: Any, ts: int | float, new_model) -> tuple[Any, _Expiry | None, bool]:
         """Advance the watermark and expire the entity's history.
 
@@ -781,6 +988,8 @@ class AdaptiveThreshold:
         if wm is None or ts > wm:
             wm = self._watermark = ts
         model = self._models.get(key)
+        if model.__class__ is np.ndarray:
+            model = self._models[key] = _SortedValues(model.tolist())
         window = self.window_ms
         if window is None:
             if model is None:
@@ -864,7 +1073,7 @@ class AdaptiveThreshold:
             expiry = self._expiries.get(key)
             models.append([
                 encode_key(key),
-                model.to_state() if gaussian else [encode_key(x) for x in model.values()],
+                model.to_state() if gaussian else [encode_key(x) for x in _sorted_list(model)],
                 None if expiry is None else expiry.state(),
             ])
         return {
@@ -882,8 +1091,12 @@ class AdaptiveThreshold:
         gaussian = self.algorithm == "gaussian"
         for key, model, history in d["models"]:
             key = decode_key(key)
-            self._models[key] = (_Moments.from_state(model) if gaussian
-                                 else _SortedValues([decode_key(x) for x in model]))
+            if gaussian:
+                self._models[key] = _Moments.from_state(model)
+            else:
+                values = [decode_key(x) for x in model]
+                self._models[key] = _SortedValues(values)
+                self._signed_zero = self._signed_zero or _negative_zero_in(values)
             if history is not None:
                 self._expiries[key] = _Expiry.from_state(history)
         return self
