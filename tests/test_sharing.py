@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import EXAMPLE, cli_in_process
+from conftest import CORPUS, EXAMPLE, cli_in_process, compile_cached, needs_corpus
 
 from spl_lite.engine.executor import Execution
 from spl_lite.engine.sharing import SharedWork
@@ -25,6 +25,37 @@ def test_structure_tells_apart_values_a_dict_takes_for_one_key():
     shapes = {structure(plan_text(SSA + f'| eval x = coalesce(map_get(input_event, "n"), {v})' + SINK)
                         .nodes[1].assignments[0][1]) for v in ("1", "1.0", "true", "0.0", "-0.0", "0")}
     assert len(shapes) == 6
+
+
+@needs_corpus
+def test_the_shareable_column_of_every_corpus_expression_is_its_one_field_when_nothing_varies():
+    """shareable_column stops at a second field; over every node of the SSA detections' expressions
+    it gives what its definition says: the one field read, unless a call varies or binds."""
+    from spl_lite.core.errors import SplError
+    from spl_lite.functions import FUNCTIONS
+    from spl_lite.plan.rules.shared_work import shareable_column
+    from spl_lite.syntax import ast
+
+    checked = shareable = 0
+    for path in sorted((CORPUS.parent / "ssa").glob("*.spl")):
+        try:
+            plan = compile_cached(path.read_text()).plan
+        except SplError:
+            continue
+        for node in plan.nodes:
+            for expression in node.expressions():
+                for part in ast.walk(expression):
+                    if isinstance(part, ast.Field):
+                        expected = part.path[0] if len(part.path) > 1 else None
+                    else:
+                        names = ast.field_names(part)
+                        varies = any(isinstance(p, ast.Call) and (p.name == "for_each" or not FUNCTIONS[p.name].params)
+                                     for p in ast.walk(part))
+                        expected = next(iter(names)) if len(names) == 1 and not varies else None
+                    assert shareable_column(part) == expected, part
+                    checked += 1
+                    shareable += expected is not None
+    assert checked > 10_000 and shareable > 1_000
 
 
 def test_a_common_chain_is_computed_once_and_its_errors_counted_by_each_search():

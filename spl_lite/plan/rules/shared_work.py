@@ -48,13 +48,19 @@ def shareable_column(expr) -> str | None:
     changes between calls (`time()`) and binding no variable (`for_each`)."""
     if isinstance(expr, ast.Field):
         return expr.path[0] if len(expr.path) > 1 else None
-    names = ast.field_names(expr)
-    if len(names) != 1:
-        return None
+    column = None
+    # One walk that stops at a second field (most large expressions, a `create_map` of many
+    # fields, read several): a compiler asks this of every node of every expression.
     for part in ast.walk(expr):
-        if isinstance(part, ast.Call) and (part.name == "for_each" or not FUNCTIONS[part.name].params):
+        kind = type(part)
+        if kind is ast.Field:
+            if column is None:
+                column = part.path[0]
+            elif part.path[0] != column:
+                return None
+        elif kind is ast.Call and (part.name == "for_each" or not FUNCTIONS[part.name].params):
             return None
-    return next(iter(names))
+    return column
 
 
 # The calls a condition evaluated per distinct value may hold: over a dictionary-encoded column,
