@@ -233,7 +233,7 @@ class WindowsJsonDecoder:
             messages = columns["winlogbeat_message" if fmt.startswith("winlogbeat") else "message"]
             if messages.count(UNSET) == count:
                 continue  # no row has a message (EVTX, Sentinel): none is made whole for one
-            rows = None  # this plan's rows, found if a field lacks in some row
+            rows = of_rows = None  # this plan's rows (and a getter of their values), found if a field lacks
             for name in self._data_fields[event_id]:
                 values = found_in[name]
                 if values.count(UNSET) == 0:
@@ -244,7 +244,8 @@ class WindowsJsonDecoder:
                     if codes is None:
                         codes = _codes(keys, plan_of)
                     rows = np.flatnonzero(codes == code).tolist()
-                if len(rows) > 1 and itemgetter(*rows)(values).count(UNSET) == 0:
+                    of_rows = itemgetter(*rows) if len(rows) > 1 else None
+                if of_rows is not None and of_rows(values).count(UNSET) == 0:
                     continue
                 for row in rows:
                     if values[row] is UNSET and _is_text(messages[row]):
