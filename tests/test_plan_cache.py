@@ -48,12 +48,14 @@ def test_a_plan_read_back_runs_as_the_one_planned(cache, tmp_path, monkeypatch):
 
 def test_a_run_from_a_cached_plan_imports_no_parser_nor_process_pool(cache, tmp_path):
     """What a run reads back needs neither Lark nor multiprocessing, which are a tenth of every
-    start-up: a real interpreter, as each run starts one."""
+    start-up, nor, without a regex in its searches or a file to write, the `regex` package and
+    tempfile (another twentieth): a real interpreter, as each run starts one."""
     run(REFERENCE, tmp_path / "planned.jsonl")
     show = ("import sys, runpy; sys.argv = ['spl-lite'] + sys.argv[1:]\n"
             "try:\n    runpy.run_module('spl_lite.cli', run_name='__main__')\n"
             "except SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('lark', 'multiprocessing', 'concurrent.futures') if m in sys.modules),"
+            "print(sorted(m for m in ('lark', 'multiprocessing', 'concurrent.futures', 'regex', 'tempfile')"
+            " if m in sys.modules),"
             " file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", show, "run", str(REFERENCE), "--input", str(EXAMPLE), "--output",
                              str(tmp_path / "again.jsonl"), "--no-progress", "--workers", "1"],

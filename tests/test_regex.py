@@ -120,6 +120,15 @@ def test_as_pattern():
     assert as_pattern("(?<g>y)").search("y").group("g") == "y"
     with pytest.raises(TypeError):
         as_pattern(5)
+    with pytest.raises(TypeError):
+        as_pattern(like_to_regex("x%"))  # a LIKE pattern (`re`) is no Java regex
+
+
+def test_compiled_patterns_are_named_regex_values():
+    from spl_lite.core.values import type_name
+
+    assert type_name(compile_java("a+")) == type_name(like_to_regex("a%")) == "regex"
+    assert type_name("a+") == "string"
 
 
 @pytest.mark.parametrize(

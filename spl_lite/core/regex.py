@@ -16,16 +16,26 @@ from __future__ import annotations
 import functools
 import re
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import regex as _regex
+from .values import is_java_pattern, type_name
 
-from .values import type_name
+if TYPE_CHECKING:
+    from regex import Pattern
+else:
+    Pattern = Any
 
-Pattern = _regex.Pattern
 
-# Trailing flag letters of a regex literal `/.../flags`.
-_LITERAL_FLAGS = {"i": _regex.IGNORECASE, "m": _regex.MULTILINE, "s": _regex.DOTALL, "x": _regex.VERBOSE}
+def _engine():
+    """The `regex` package, imported when a pattern is first compiled: a run whose searches hold
+    no regex is spared its import (about 10 ms, a twentieth of start-up)."""
+    import regex
+
+    return regex
+
+
+# Trailing flag letters of a regex literal `/.../flags` (the `regex` flags of the same names).
+_LITERAL_FLAGS = {"i": "IGNORECASE", "m": "MULTILINE", "s": "DOTALL", "x": "VERBOSE"}
 
 # Java inline flag letters -> `regex` scoped-flag letters. `s` (DOTALL), `m` (MULTILINE) and `d`
 # (UNIX_LINES) are followed by the translation itself, which writes `.`, `^`, `$` and \Z out with
@@ -160,20 +170,21 @@ def compile_java(pattern: str, flags: str = "") -> Pattern:
     Raises ValueError when the pattern is invalid or uses a Java feature Python cannot express; the
     message names the pattern and the problem (`/(/: missing ), ...`), callers add the context.
     """
+    engine = _engine()
     py_flags = 0
     for letter in flags:
         if letter not in _LITERAL_FLAGS:
             raise RegexError(f"unknown regex flag `{letter}` (expected some of i, m, s, x)")
         if letter in "ix":  # `s` and `m` are the translation's business (see _LINE_START)
-            py_flags |= _LITERAL_FLAGS[letter]
+            py_flags |= getattr(engine, _LITERAL_FLAGS[letter])
     marks: list[tuple[int, int]] = []
     text, unicode, sets = _translate(pattern, marks, flags)
     if not unicode:
-        py_flags |= _regex.ASCII  # Java's \w, \d, \s, \b and (?i) are ASCII-only unless asked otherwise.
-    py_flags |= _regex.VERSION1 if sets else _regex.VERSION0
+        py_flags |= engine.ASCII  # Java's \w, \d, \s, \b and (?i) are ASCII-only unless asked otherwise.
+    py_flags |= engine.VERSION1 if sets else engine.VERSION0
     try:
-        compiled = _regex.compile(text, py_flags)
-    except _regex.error as err:
+        compiled = engine.compile(text, py_flags)
+    except engine.error as err:
         message = getattr(err, "msg", None) or str(err).split(" at position")[0]
         raise RegexError(f"/{pattern}/: {message}", _source_position(err.pos, marks)) from None
     except (OverflowError, RecursionError) as err:
@@ -198,7 +209,7 @@ def _source_position(pos: int | None, marks: list[tuple[int, int]]) -> int | Non
 
 def as_pattern(value) -> Pattern:
     """A regex argument: a regex literal arrives compiled, a string is compiled as a Java regex."""
-    if isinstance(value, Pattern):
+    if is_java_pattern(value):
         return value
     if type(value) is str:
         return compile_java(value)
@@ -642,8 +653,9 @@ def _unicode_property(name: str) -> str | None:
         name = name[2:]
     if not name or not all(ch.isalnum() or ch in "_=- " for ch in name):
         return None
+    engine = _engine()
     try:
-        _regex.compile(f"\\p{{{name}}}")
-    except _regex.error:
+        engine.compile(f"\\p{{{name}}}")
+    except engine.error:
         return None
     return name

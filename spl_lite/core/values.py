@@ -9,12 +9,8 @@ from __future__ import annotations
 import math
 import operator
 import re
+import sys
 from typing import Any, Callable
-
-import regex as _regex
-
-# Compiled regular expressions: Java regexes (core/regex.py) and LIKE patterns.
-_PATTERNS = (_regex.Pattern, re.Pattern)
 
 TYPE_NAMES = {
     type(None): "null",
@@ -28,8 +24,20 @@ TYPE_NAMES = {
 }
 
 
+def is_java_pattern(value: Any) -> bool:
+    """A Java regex compiled by core/regex.py (a `regex` pattern). The package is looked up, not
+    imported: none of its patterns exists before core/regex.py imports it to compile one."""
+    regex = sys.modules.get("regex")
+    return regex is not None and isinstance(value, regex.Pattern)
+
+
+def _is_pattern(value: Any) -> bool:
+    """A compiled regular expression: a Java regex or a LIKE pattern (`re`)."""
+    return isinstance(value, re.Pattern) or is_java_pattern(value)
+
+
 def type_name(value: Any) -> str:
-    if isinstance(value, _PATTERNS):
+    if _is_pattern(value):
         return "regex"
     return TYPE_NAMES.get(type(value), type(value).__name__)
 
@@ -175,7 +183,7 @@ def to_text(value: Any) -> str | None:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, _PATTERNS):
+    if _is_pattern(value):
         return value.pattern
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")

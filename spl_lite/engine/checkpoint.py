@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import signal
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +101,8 @@ def write_atomically(path: Path, *parts: bytes) -> None:
     The temporary file is made by mkstemp in the same directory: a name nobody can predict, opened
     with O_CREAT|O_EXCL|O_NOFOLLOW (a symlink planted there is never followed); when anything fails
     it is removed, so a full disk leaves nothing behind."""
+    import tempfile  # here: only a run that saves state writes, and start-up is spared its import
+
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with open(fd, "wb") as handle:

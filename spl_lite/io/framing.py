@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import os
-import tempfile
 from typing import BinaryIO, Iterable, Iterator
 
 from .evtx import MAGIC as EVTX_MAGIC
@@ -240,7 +239,12 @@ class LineFramer:
         return block
 
     def _start_through(self) -> None:
-        spool = tempfile.TemporaryFile() if self.spool else None
+        if self.spool:
+            import tempfile  # here: only an overlong line is spooled, and start-up is spared its import
+
+            spool = tempfile.TemporaryFile()
+        else:
+            spool = None
         if spool is not None:
             for piece in self._pending:
                 spool.write(piece)

@@ -336,23 +336,53 @@ def _parse_time(value: Any) -> int | None:
     return seconds * 1000 + int((frac or "0")[:3].ljust(3, "0"))
 
 
-_DIGITS = (0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18)  # of `YYYY-MM-DDThh:mm:ss`
-_SEPARATORS, _SEPARATOR_CHARS = [4, 7, 13, 16], [45, 45, 58, 58]  # - - : :
+_DATE_FIELDS = ((0, 4), (5, 2), (8, 2))  # year, month, day of `YYYY-MM-DD`: first position, digits
+# Hour, minute, second and the first three digits of a fraction: first position, digits, milliseconds.
+_TIME_OF_DAY_FIELDS = ((11, 2, 3_600_000), (14, 2, 60_000), (17, 2, 1000), (20, 3, 1))
+
+
+@functools.lru_cache(maxsize=None)
+def _layout(length: int):
+    """What a time text of this length (19 to 40 characters) in iso_times_ms's layouts is made of:
+    per position, the bytes it may hold (one flat table indexed by position * 256 + byte, and each
+    position's offset in it); and per position, its digit's weight in the year, month, day and the
+    milliseconds of the day (a matrix of `length` rows, 4 columns). As floats: numpy multiplies
+    float matrices with BLAS, integer ones in a loop several times slower, and every sum (below
+    86,400,000 for the milliseconds) is a float exactly."""
+    import numpy as np
+
+    digits = list(range(48, 58))
+    allowed = [digits] * length
+    for position, chars in ((4, "-"), (7, "-"), (10, "T "), (13, ":"), (16, ":")):
+        allowed[position] = list(map(ord, chars))
+    # After the seconds: nothing, `Z`, or `.`/`,` and at least one digit up to the end or a final `Z`.
+    if length == 20:
+        allowed[19] = [ord("Z")]
+    elif length > 20:
+        allowed[19] = [ord("."), ord(",")]
+        if length > 21:
+            allowed[-1] = [*digits, ord("Z")]
+    table = np.zeros((length, 256), dtype=bool)
+    for position, chars in enumerate(allowed):
+        table[position, chars] = True
+    weights = np.zeros((length, 4), dtype=np.float64)
+    for field, (first, count) in enumerate(_DATE_FIELDS):
+        weights[first:first + count, field] = [10 ** (count - 1 - i) for i in range(count)]
+    for first, count, unit in _TIME_OF_DAY_FIELDS:  # a fraction's digits beyond the third: truncated
+        for i in range(min(count, length - first)):
+            weights[first + i, 3] = 10 ** (count - 1 - i) * unit
+    return table.ravel(), np.arange(length) * 256, weights
 
 
 @functools.lru_cache(maxsize=1)
-def _weights():
-    """Per digit of `YYYY-MM-DDThh:mm:ss`, its weight in the year, month, day, hour, minute and
-    second (a matrix of 19 rows, 6 columns); and of the first three digits of a fraction, in ms.
-    As floats: numpy multiplies float matrices with BLAS, integer ones in a loop several times
-    slower, and every sum (at most 19 bytes of 255 times 1,000) is a float exactly."""
+def _digit_values():
+    """Each byte's value as a digit: 0 for any other, among them the only other byte a digit's
+    position may hold, a final `Z`."""
     import numpy as np
 
-    fields = np.zeros((19, 6), dtype=np.float64)
-    for field, (first, count) in enumerate(((0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2))):
-        for i in range(count):
-            fields[first + i, field] = 10 ** (count - 1 - i)
-    return fields, np.array([100, 10, 1], dtype=np.float64)
+    values = np.zeros(256, dtype=np.float64)
+    values[48:58] = np.arange(10)
+    return values
 
 
 _PARSED_EACH_BELOW = 64
@@ -375,7 +405,6 @@ def iso_times_ms(values: list) -> list[int | None]:
         return list(map(_parse_time_or_none, values))
     import numpy as np
 
-    field_weights, fraction_weights = _weights()
     found: list[int | None] = [None] * len(values)
     try:
         # The common case, every value text of one length: one group, no look at each value.
@@ -401,33 +430,14 @@ def iso_times_ms(values: list) -> list[int | None]:
         except UnicodeEncodeError:
             continue
         chars = np.frombuffer(text, dtype=np.uint8).reshape(len(positions), length)
-        # Wrapping below zero, anything but a digit comes out above 9.
-        digits = chars - np.uint8(48)
-        is_digit = digits <= 9
-        zulu = chars[:, -1] == 90  # Z
-        fraction_end = np.where(zulu, length - 1, length)
-        ok = is_digit[:, _DIGITS].all(axis=1) & (chars[:, _SEPARATORS] == _SEPARATOR_CHARS).all(axis=1) \
-            & ((chars[:, 10] == 84) | (chars[:, 10] == 32))
-        if length > 19:
-            # After the seconds: nothing, `Z`, or `.`/`,` and at least one digit up to the end or a final `Z`.
-            in_fraction = np.arange(20, length) < fraction_end[:, None]
-            has_fraction = (chars[:, 19] == 46) | (chars[:, 19] == 44)
-            ok &= np.where(fraction_end == 19, True,
-                           has_fraction & (fraction_end > 20) & (is_digit[:, 20:] | ~in_fraction).all(axis=1))
-        # Year, month, day, hour, minute, second: each a sum of its digits times their weights.
-        year, month, day, hour, minute, second = (digits[:, :19] @ field_weights).astype(np.int64).T
+        table, offsets, weights = _layout(length)
+        ok = table[offsets + chars].all(axis=1)
+        year, month, day, of_day = (_digit_values()[chars] @ weights).astype(np.int64).T
         ok &= (year >= 1) & (month >= 1) & (month <= 12)  # else calendar.timegm raises: _parse_time's answer
-        # Days since 1970-01-01 of the month's first day (civil calendar), plus the day as timegm adds it.
-        shifted = year - (month <= 2)
-        era = shifted // 400
-        of_era = shifted - era * 400
-        of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5
-        days = era * 146097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719468 + day - 1
-        millis = (((days * 24 + hour) * 60 + minute) * 60 + second) * 1000
-        if length > 20:  # the first three digits of the fraction, truncated
-            places = min(length, 23) - 20
-            fraction = np.where(np.arange(20, 20 + places) < fraction_end[:, None], digits[:, 20:20 + places], 0)
-            millis += (fraction @ fraction_weights[:places]).astype(np.int64)
+        # Days since 1970-01-01 of the month's first day (numpy's calendar is timegm's, the proleptic
+        # Gregorian), plus the day as timegm adds it, whatever the month's length.
+        month_starts = ((year - 1970) * 12 + month - 1).astype("datetime64[M]").astype("datetime64[D]")
+        millis = (month_starts.astype(np.int64) + day - 1) * 86_400_000 + of_day
         if len(positions) == len(values) and ok.all():
             return millis.tolist()
         for position, value in zip(positions[ok].tolist(), millis[ok].tolist()):

@@ -18,7 +18,7 @@ text, integer or null in a field it reads, anything the block checks of json_blo
 """
 from __future__ import annotations
 
-from itertools import repeat
+from itertools import chain, repeat
 from operator import is_not, itemgetter
 from typing import Annotated, Any, Callable, Sequence, Union
 
@@ -147,7 +147,7 @@ class WindowsJsonDecoder:
         columns = _columns(records, self._names)
         made: dict[str, dict] = {}  # the columns of the Winlogbeat shapes, made if a row is of one
 
-        def columns_of(fmt: str) -> dict[str, tuple]:
+        def columns_of(fmt: str) -> dict[str, list]:
             if fmt not in ("winlogbeat", "winlogbeat-ecs"):
                 return columns
             if fmt not in made:
@@ -158,7 +158,7 @@ class WindowsJsonDecoder:
             return None
         return events_of(self.keys, plans, columns_of, block, bounds)
 
-    def _winlogbeat_columns(self, columns: dict[str, tuple]) -> dict[str, tuple]:
+    def _winlogbeat_columns(self, columns: dict[str, list]) -> dict[str, list]:
         """The columns as Winlogbeat 6 records name them: EventData inside `event_data`, the host in
         `computer_name` (windows.process_creation)."""
         empty = self._no_event_data
@@ -167,7 +167,7 @@ class WindowsJsonDecoder:
         return {**columns, **_columns(inner, self._data_names), "Computer": columns["computer_name"],
                 "Hostname": absent, "ComputerName": absent}
 
-    def _ecs_columns(self, columns: dict[str, tuple]) -> dict[str, tuple]:
+    def _ecs_columns(self, columns: dict[str, list]) -> dict[str, list]:
         """The columns as Winlogbeat 7+ records name them (windows.process_creation): System fields
         and EventData inside `winlog`, the host `winlog.computer_name or host.name`; a row whose
         `host` that reads as no object or null is normalised whole (its error or value decided there)."""
@@ -183,7 +183,7 @@ class WindowsJsonDecoder:
         return {**columns, **data, **{key: system[name] for key, name in _ECS_SYSTEM.items()},
                 "Computer": computers, "Hostname": absent, "ComputerName": absent, "computer_name": absent}
 
-    def _row_plans(self, columns: dict[str, tuple], columns_of: Callable[[str], dict[str, tuple]],
+    def _row_plans(self, columns: dict[str, list], columns_of: Callable[[str], dict[str, list]],
                    count: int) -> list[tuple] | None:
         """Per row: (None, fmt, event id) for a process creation made here, (reason,) for a record
         that is none, (WHOLE,) for one left to io/windows.py; None if a line is no raw record."""
@@ -233,7 +233,7 @@ class WindowsJsonDecoder:
             messages = columns["winlogbeat_message" if fmt.startswith("winlogbeat") else "message"]
             if messages.count(UNSET) == count:
                 continue  # no row has a message (EVTX, Sentinel): none is made whole for one
-            rows = None  # this plan's rows, found if a field lacks in some row
+            rows = of_rows = None  # this plan's rows (and a getter of their values), found if a field lacks
             for name in self._data_fields[event_id]:
                 values = found_in[name]
                 if values.count(UNSET) == 0:
@@ -244,7 +244,8 @@ class WindowsJsonDecoder:
                     if codes is None:
                         codes = _codes(keys, plan_of)
                     rows = np.flatnonzero(codes == code).tolist()
-                if len(rows) > 1 and itemgetter(*rows)(values).count(UNSET) == 0:
+                    of_rows = itemgetter(*rows) if len(rows) > 1 else None
+                if of_rows is not None and of_rows(values).count(UNSET) == 0:
                     continue
                 for row in rows:
                     if values[row] is UNSET and _is_text(messages[row]):
@@ -288,12 +289,15 @@ class WindowsJsonDecoder:
         return (None, fmt, event_id)
 
 
-def _columns(records: list, names: tuple[str, ...]) -> dict[str, tuple]:
-    """Field name -> its value in each row (UNSET where absent) of decoded records (one tuple per
-    record, transposed: cheaper than reading the fields one by one)."""
+def _columns(records: list, names: tuple[str, ...]) -> dict[str, list]:
+    """Field name -> its value in each row (UNSET where absent) of decoded records: every record's
+    fields in one list, cut into columns by slices with a step (cheaper than reading the fields one
+    by one, and than transposing the records' tuples with zip, which walks them value by value)."""
     if not records:
-        return dict.fromkeys(names, ())
-    return dict(zip(names, zip(*map(astuple, records))))
+        return {name: [] for name in names}
+    values = list(chain.from_iterable(map(astuple, records)))
+    step = len(names)
+    return {name: values[i::step] for i, name in enumerate(names)}
 
 
 def _host_name(host: Any) -> Any:
@@ -333,7 +337,7 @@ def data_fields_of(keys: tuple[str, ...]) -> dict[int, tuple[str, ...]]:
             for event_id, by_id in _FROM_DATA.items()}
 
 
-def events_of(keys: tuple[str, ...], plans: Sequence[tuple], columns_of: Callable[[str], dict[str, tuple]],
+def events_of(keys: tuple[str, ...], plans: Sequence[tuple], columns_of: Callable[[str], dict[str, list]],
               block: bytes, bounds: tuple[np.ndarray, np.ndarray]) -> ProjectedMaps | None:
     """The ProjectedMaps of `keys` for a block of raw records, given each row's plan: (None, fmt,
     event id) made here from the raw columns `columns_of(fmt)` (field name -> one value a row, UNSET
@@ -369,14 +373,15 @@ def events_of(keys: tuple[str, ...], plans: Sequence[tuple], columns_of: Callabl
 
 
 def _fill(keys: tuple[str, ...], values: dict[str, np.ndarray], fmt: str, event_id: int, rows: list[int], count: int,
-          columns: dict[str, tuple]) -> list[int]:
+          columns: dict[str, list]) -> list[int]:
     """Fill the rows of one shape and event id; the rows whose normalising raised, to be made whole."""
     every_row = len(rows) == count
     index = slice(None) if every_row else np.array(rows, dtype=np.intp)
+    rows_of = _rows_getter(rows, every_row)
     failed: set[int] = set()
 
     def made(function: Callable, names: tuple[str, ...], data: bool) -> list:
-        inputs = [_rows_of(columns[name], rows, every_row) for name in names]
+        inputs = [rows_of(columns[name]) for name in names]
         if data and fmt == "nxlog":
             function = _unescaping(function, len(names))
         result, raised = _per_distinct(function, inputs)
@@ -397,7 +402,7 @@ def _fill(keys: tuple[str, ...], values: dict[str, np.ndarray], fmt: str, event_
     for name in names:
         if not pending:
             break
-        texts = _rows_of(columns[name], rows, every_row) if len(pending) == len(rows) else \
+        texts = rows_of(columns[name]) if len(pending) == len(rows) else \
             [columns[name][rows[i]] for i in pending]
         parsed = windows.iso_times_ms(texts)
         if len(pending) == len(rows) and None not in parsed:  # the common case: every row's time at once
@@ -441,10 +446,14 @@ def _host_of(*host: Any) -> str | None:
     return windows._host(dict(zip(_HOST, host)))
 
 
-def _rows_of(column: Sequence, rows: list[int], every_row: bool) -> Sequence:
+def _rows_getter(rows: list[int], every_row: bool) -> Callable[[Sequence], Sequence]:
+    """What gives the values of these rows of a column: one getter for every column a plan reads
+    (an itemgetter of a thousand rows costs about as much to make as to call)."""
     if every_row:
-        return column
-    return [column[rows[0]]] if len(rows) == 1 else itemgetter(*rows)(column)
+        return lambda column: column
+    if len(rows) == 1:
+        return lambda column: [column[rows[0]]]
+    return itemgetter(*rows)
 
 
 # What each normalising function gave each distinct input so far (a run's hosts, users, images and
