@@ -49,13 +49,30 @@ def test_the_shareable_column_of_every_corpus_expression_is_its_one_field_when_n
                         expected = part.path[0] if len(part.path) > 1 else None
                     else:
                         names = ast.field_names(part)
-                        varies = any(isinstance(p, ast.Call) and (p.name == "for_each" or not FUNCTIONS[p.name].params)
+                        varies = any(isinstance(p, ast.Call) and (p.name in ("for_each", "iterator")
+                                                                  or not FUNCTIONS[p.name].params)
                                      for p in ast.walk(part))
                         expected = next(iter(names)) if len(names) == 1 and not varies else None
                     assert shareable_column(part) == expected, part
                     checked += 1
                     shareable += expected is not None
     assert checked > 10_000 and shareable > 1_000
+
+
+def test_searches_with_for_each_over_one_field_run_together():
+    """`iterator(lst, "x")` reads one field but is no function: nothing under for_each is shared."""
+    from spl_lite.plan import physical
+
+    plans = [plan_text(SSA + f'| eval l = map_get(input_event, "l") | eval d = for_each(iterator(l, "x"), x * {k}) '
+                             '| select d' + SINK) for k in (2, 3)]
+    assert "for_each" not in physical.choose(plans).explain()
+    got = [[], []]
+    runs = [Execution(plan, lambda sink, batch, out=out: out.extend(batch.records()), shared=SharedWork())
+            for plan, out in zip(plans, got)]
+    converted = runs[0].inputs.convert([{"l": [1, 2]}, {"l": None}])
+    for run in runs:
+        run.push_converted(converted)
+    assert got == [[{"d": [2, 4]}, {"d": None}], [{"d": [3, 6]}, {"d": None}]]
 
 
 def test_a_common_chain_is_computed_once_and_its_errors_counted_by_each_search():

@@ -42,6 +42,10 @@ def _value(value) -> object:
     return (value.__class__.__name__, repr(value) if value.__class__ is float else value)
 
 
+# for_each and the iterator(list, "var") it takes (no function of its own) bind a variable.
+_BINDING = frozenset(("for_each", "iterator"))
+
+
 def shareable_column(expr) -> str | None:
     """The one column a shareable expression is computed from, else None: a dotted path, or any
     other expression but a bare field or literal reading one field, calling nothing whose value
@@ -58,9 +62,10 @@ def shareable_column(expr) -> str | None:
                 column = part.path[0]
             elif part.path[0] != column:
                 return None
-        elif kind is ast.Call and (part.name == "for_each" or not FUNCTIONS[part.name].params):
+        elif kind is ast.Call and (part.name in _BINDING or not FUNCTIONS[part.name].params):
             return None
     return column
+
 
 
 # The calls a condition evaluated per distinct value may hold: over a dictionary-encoded column,
