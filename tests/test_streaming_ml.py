@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from itertools import accumulate
 from fractions import Fraction
 from bisect import bisect_left, insort
 
@@ -268,6 +269,15 @@ _X = st.one_of(
 )
 
 
+def _in_order_stream(values: list, steps: list[int], late_at: int | None) -> tuple[list, list]:
+    """The values with timestamps from 1,000 on, each `steps` after the one before, and the record at
+    `late_at` (when there is one) 7 ms back in time."""
+    stamps = list(accumulate(steps, initial=1_000))[1:]
+    if late_at is not None and late_at < len(stamps):
+        stamps[late_at] -= 7  # goes back in time
+    return list(values), stamps
+
+
 @settings(max_examples=400, deadline=None, database=None)
 @given(
     st.lists(st.tuples(_X, st.integers(min_value=0, max_value=4)), min_size=1, max_size=60),
@@ -280,13 +290,7 @@ def test_gaussian_in_order_batches_match_the_record_by_record_loop(records, wind
     """The prefix-sum path (in-order integer timestamps, one model) gives what the loop gives, bit
     for bit, whatever the batches; a record late in event time, a float timestamp or an infinite
     value sends its batch to the loop, and the two paths hand over their state."""
-    values, stamps, now = [], [], 1_000
-    for x, step in records:
-        now += step
-        values.append(x)
-        stamps.append(now)
-    if late_at is not None and late_at < len(stamps):
-        stamps[late_at] -= 7  # goes back in time
+    values, stamps = _in_order_stream([x for x, _ in records], [step for _, step in records], late_at)
     if len(values) > 30:
         values[30] = math.inf if restore else values[30]
         stamps[29] = float(stamps[29])
@@ -590,13 +594,7 @@ def test_quantile_in_order_batches_match_the_record_by_record_loop(records, wind
     from spl_lite.engine import streaming_ml
 
     entities = [entity for entity, _, _ in records] if with_entity else None
-    values, stamps, now = [], [], 1_000
-    for _, x, step in records:
-        now += step
-        values.append(x)
-        stamps.append(now)
-    if late_at is not None and late_at < len(stamps):
-        stamps[late_at] -= 7  # goes back in time
+    values, stamps = _in_order_stream([x for _, x, _ in records], [step for _, _, step in records], late_at)
     if len(values) > 120:
         stamps[119] = float(stamps[119])
     with pytest.MonkeyPatch.context() as patch:
