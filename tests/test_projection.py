@@ -31,7 +31,7 @@ def decoder_for(plans, input_format):
     """The projecting decoder the physical plan chooses; None for whole events."""
     decoder = choose_reading(plans, input_format).decoder(input_format)
     return None if decoder.keys is None else decoder
-from spl_lite.core.batch import Batch, DeferredColumn, ProjectedMaps
+from spl_lite.core.batch import NULL_KINDS, Batch, DeferredColumn, ProjectedMaps, kinds_of
 
 GENERATOR = ROOT / "benchmarks" / "generate_events.py"
 
@@ -486,6 +486,9 @@ def test_decode_block_values_are_orjsons():
     assert got.key("absent").tolist() == [None] * len(lines)
     with pytest.raises(RuntimeError):
         list(got)  # the events themselves were never built
+    # A key no line has is known to be null (nothing hashes its rows); one some line has is not.
+    assert kinds_of(got.key("absent")) == NULL_KINDS
+    assert [kinds_of(got.key(key)) != NULL_KINDS for key in "abcdf"] == [True] * 5
 
 
 # ---- differences once found between the projected and whole-event paths ----

@@ -232,6 +232,37 @@ def test_a_condition_over_an_encoded_column_is_evaluated_per_distinct_value():
     assert shared.by_distinct_value == 2
 
 
+def test_a_column_two_expressions_give_is_encoded_once(monkeypatch):
+    """`map_get(input_event, "n")` in one search and `process.cmd_line` of a view over the same
+    decoded column in another give one column object: it is hashed into codes once per batch."""
+    import numpy as np
+
+    from spl_lite.core.batch import Batch, encoding, known
+    from spl_lite.engine import sharing
+    from spl_lite.engine.expressions import RecordErrors
+
+    calls = []
+    real = sharing.encode_text
+    monkeypatch.setattr(sharing, "encode_text", lambda column: calls.append(column) or real(column))
+    decoded = np.array(["a", "b", "a", None, "a", "b"] * 2, dtype=object)
+    batch = Batch({"e": np.array([None] * 12, dtype=object)}, np.arange(12))
+    shared = SharedWork()
+    expressions = [plan_text(f"| from source | eval x = {text}" + SINK).nodes[1].assignments[0][1]
+                   for text in ('map_get(e, "n")', "e.n")]
+    reads = [shared.wrap(expr, "e", lambda _batch: decoded, RecordErrors(), "values") for expr in expressions]
+    first, second = (read(batch) for read in reads)
+    assert first is second and list(first) == list(decoded)
+    distinct, codes = encoding(first)
+    assert list(distinct[codes]) == list(decoded) and len(set(codes)) == 3
+    assert len(calls) == 1
+    shared.clear()  # the next batch's column is another object, encoded anew
+    reads[1](batch)
+    assert len(calls) == 2
+    # A key no event of the batch has: one null stands for every row, without hashing any.
+    nulls = real(known(np.full(5, None, dtype=object), frozenset((type(None),))))
+    assert list(encoding(nulls)[1]) == [0] * 5 and list(nulls) == [None] * 5
+
+
 def test_a_memo_over_distinct_values_judges_its_worth_by_the_rows_they_stand_for():
     import numpy as np
 

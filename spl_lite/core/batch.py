@@ -50,6 +50,8 @@ class KnownColumn(np.ndarray):
 
 # The kinds of a column of text that may be null.
 TEXT_KINDS = frozenset((str, type(None)))
+# The kinds of a column of nulls only (a key no event of a batch has).
+NULL_KINDS = frozenset((type(None),))
 
 
 def known(values: np.ndarray, kinds: frozenset[type] | None = None) -> KnownColumn:

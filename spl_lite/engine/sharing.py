@@ -9,8 +9,8 @@ the batch is through every search (`clear`), keyed by the column it was computed
 its identity stays its own) and the expression's structure (spans and the column's name left out),
 with the per-record errors its computation counted, which every search that reads it counts too.
 
-A shared result holding only text and null is dictionary-encoded once (`encode_text`) when its
-values repeat, so that every search's calls over it (`lower`, `like`, `match_regex`) run once per
+A shared result holding only text and null is dictionary-encoded once per column object
+(`encode_text`; several expressions can give the same decoded column) when its values repeat, so that every search's calls over it (`lower`, `like`, `match_regex`) run once per
 distinct value of the batch rather than once per record. A condition over such a column (a whole
 `where` on one field: its comparisons and the ANDs and ORs joining them; plan/rules/shared_work.py
 condition_per_value) is evaluated once over the column's distinct values, and its result spread to
@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..core.batch import TEXT_KINDS, Batch, MapsView, coded, distinct_values, encoding, kinds_of, values_in_use
+from ..core.batch import NULL_KINDS, TEXT_KINDS, Batch, MapsView, coded, distinct_values, encoding, kinds_of, values_in_use
 from ..plan.rules.shared_work import condition_per_value, dotted_names, structure
 
 
@@ -39,8 +39,10 @@ def encode_text(column: np.ndarray) -> np.ndarray | None:
     kinds = kinds_of(column)
     if kinds is not None and not kinds <= TEXT_KINDS:
         return None
-    first_row: dict = {}
     rows = len(column)
+    if kinds is not None and kinds <= NULL_KINDS and rows > 1:
+        return coded(np.full(1, None, dtype=object), np.zeros(rows, dtype=np.intp), kinds)
+    first_row: dict = {}
     try:
         codes = np.fromiter(map(first_row.setdefault, column, range(rows)), dtype=np.intp, count=rows)
     except TypeError:  # an unhashable value (list, map)
@@ -110,6 +112,9 @@ class SharedWork:
         self.by_distinct_value = 0  # of the computed: evaluated over a column's distinct values
         # Expressions whose results did not repeat enough to be worth encoding: not tried again.
         self._unencoded: set[int] = set()
+        # Several expressions give the very same column (`map_get(input_event, "cmd_line")`, and
+        # `process.cmd_line` of the OCSF view over it): it is encoded once, by its identity.
+        self._encodings: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         self._keys: dict[tuple, int] = {}
         self._text_indexes: dict[int, tuple[np.ndarray, TextIndex]] = {}
         self._distinct: dict[int, tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]] = {}
@@ -117,6 +122,7 @@ class SharedWork:
     def clear(self) -> None:
         """The batch is through every search: its columns and results can go."""
         self._by_column.clear()
+        self._encodings.clear()
         self._text_indexes.clear()
         self._distinct.clear()
 
@@ -160,7 +166,7 @@ class SharedWork:
             if values is None:
                 values = evaluate(batch)
             if key not in self._unencoded:
-                encoded = encode_text(values)
+                encoded = self._encoded(values)
                 if encoded is None:
                     self._unencoded.add(key)
                 else:
@@ -173,6 +179,13 @@ class SharedWork:
             return values
 
         return shared
+
+    def _encoded(self, values: np.ndarray) -> np.ndarray | None:
+        """encode_text of a result, once per column object and batch."""
+        found = self._encodings.get(id(values))
+        if found is None or found[0] is not values:
+            found = self._encodings[id(values)] = (values, encode_text(values))
+        return found[1]
 
     def _per_distinct_value(self, evaluate: Callable[[Batch], np.ndarray], column_name: str,
                             column: np.ndarray) -> np.ndarray | None:

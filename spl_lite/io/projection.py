@@ -39,7 +39,7 @@ import numpy as np
 import orjson
 
 from ..core.errors import BAD_INPUT, SplError
-from ..core.batch import TEXT_KINDS, ProjectedMaps, known
+from ..core.batch import NULL_KINDS, TEXT_KINDS, ProjectedMaps, known
 from .decoding import Decoded, Decoder, WholeDecoder
 from .formats import NOT_FLAT_KEYS, SSA_KEYS
 from .framing import Block
@@ -187,7 +187,12 @@ class ProjectedDecoder:
             column = np.fromiter(map(getter, sources), dtype=object, count=count)
             if key not in text_keys and _holds_wide_integer(column):
                 return None
-            values[key] = known(column, TEXT_KINDS if key in text_keys else None)
+            if count and column[0] is None and not np.count_nonzero(column != None):  # noqa: E711
+                # A key no event of the block has (most keys of other event types): known to be
+                # null, so nothing hashes or tests its rows one by one.
+                values[key] = known(column, NULL_KINDS)
+            else:
+                values[key] = known(column, TEXT_KINDS if key in text_keys else None)
         if self._ssa_keys:
             unknown = np.ones(count, dtype=bool)
             for key in self._ssa_keys:
