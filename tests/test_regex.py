@@ -244,6 +244,46 @@ def test_a_waiting_stop_shares_one_budget_among_the_matches_left(monkeypatch):
     assert java_regex.search(compile_java("b"), "abc")
 
 
+# Patterns that run without the clock over short texts (loops of one character, at most one on any
+# path) and patterns that keep it (a repeated group, two loops in a row, a loop in a lookaround, a
+# back reference, syntax Python's parser does not read).
+UNCLOCKED = [r"\d+", r"\s(--?\w+)|(\/\w+)", r"\w:\\[^\s]+", r"(?i)mimikatz", r"^.*\.exe$", r"a\b",
+             r"[a-z]{2,}\.(exe|dll)", r"\s+$", r"(?i)[a-z]+\d", "x(y)?z"]
+CLOCKED = [r"(a+)+b", r"(a|aa)+$", r"\d+\d+x", r"(\d{1,3}\.){3}\d{1,3}", r"(?:abc|de)+", r"x(?=a+)",
+           r"\p{L}+", r"(a)\1", r"(\w+|x)\d+", r"[a-z&&[^b]]+"]
+
+
+@pytest.mark.parametrize("pattern", UNCLOCKED + CLOCKED)
+def test_only_patterns_that_cannot_backtrack_far_run_without_the_clock(pattern):
+    import time
+
+    from spl_lite.core import regex as java_regex
+
+    compiled = compile_java(pattern)
+    length = java_regex._UNCLOCKED.get(compiled)
+    assert (length is not None) == (pattern in UNCLOCKED)
+    if length is not None:
+        # The worst texts for a loop: long runs it takes, then a character that makes it fail.
+        # Well within the limit, which therefore could not have cut in (CPU, as the tests above).
+        for text in ("a" * length + "!", " " * length + "x", "1" * (length - 1) + "x"):
+            started = time.process_time()
+            found, replaced = java_regex.search(compiled, text), java_regex.sub(compiled, "N", text)
+            expected = compiled.search(text, timeout=60)
+            assert (found and found.span()) == (expected and expected.span())
+            assert replaced == compiled.sub("N", text, timeout=60)
+            assert time.process_time() - started < java_regex.MATCH_SECONDS
+
+
+def test_a_waiting_stop_times_the_matches_of_short_texts_too(monkeypatch):
+    from spl_lite.core import regex as java_regex
+
+    monkeypatch.setattr(java_regex, "_stop_probe", lambda: True)
+    monkeypatch.setattr(java_regex, "_stop_seen", None)
+    monkeypatch.setattr(java_regex, "STOP_SECONDS", 0.0)  # the budget is spent: every timed match stops
+    with pytest.raises(java_regex.RegexTimeout, match="cut short because the run was stopped"):
+        java_regex.sub(compile_java(r"\d+"), "N", "a1")
+
+
 REQUIRED_TEXT_PATTERNS = [
     ("(?i)kerberos::ptt", ""), ("Invoke-Mimikatz", ""), ("mimikatz", "i"), ("(?i)wscript.exe", ""),
     (r"(?i)\\windows\\system32", ""), (r"^(?i)ntkd\.exe", ""), (r"(?i)cachedump\d{0,2}.exe", ""),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import re
 import time
+import warnings
 from typing import TYPE_CHECKING, Any, Callable
 
 from .values import is_java_pattern, type_name
@@ -143,6 +144,8 @@ def _time_limit() -> float:
 
 def search(pattern: Pattern, text: str):
     """`pattern.search(text)` within the time limit; RegexTimeout (a ValueError) when it runs out."""
+    if len(text) <= _UNCLOCKED.get(pattern, -1) and (_stop_probe is None or not _stop_probe()):
+        return pattern.search(text)
     limit = _time_limit()
     if limit <= 0:
         raise RegexTimeout(pattern, text, None)
@@ -154,6 +157,8 @@ def search(pattern: Pattern, text: str):
 
 def sub(pattern: Pattern, replacement, text: str) -> str:
     """`pattern.sub(replacement, text)` within the time limit, as `search`."""
+    if len(text) <= _UNCLOCKED.get(pattern, -1) and (_stop_probe is None or not _stop_probe()):
+        return pattern.sub(replacement, text)
     limit = _time_limit()
     if limit <= 0:
         raise RegexTimeout(pattern, text, None)
@@ -191,8 +196,76 @@ def compile_java(pattern: str, flags: str = "") -> Pattern:
         raise RegexError(f"/{pattern}/: {err}") from None
     if len(_JAVA_SOURCE) >= 8192:
         _JAVA_SOURCE.clear()
+        _UNCLOCKED.clear()
     _JAVA_SOURCE[compiled] = pattern
+    loops = None if sets else _loops_on_a_path(text, py_flags & engine.VERBOSE)
+    if loops is not None and loops <= 1:
+        _UNCLOCKED[compiled] = _UNCLOCKED_LENGTH[loops]
     return compiled
+
+
+# A match with the time limit costs `regex` about 1.5 us more than one without (clock set-up), as
+# much as a whole `\d+` replace in a command line. A pattern that cannot backtrack much runs
+# without it over texts short enough that its worst case stays far below MATCH_SECONDS: with no
+# repetition but of one character (`\w+`, `[^\s]*`, `-?`) and at most one such loop on any path
+# through it, a search tries each start (n) and backtracks over at most one loop (n): n * n steps
+# of the pattern at worst, some 50 ms at 1,024 characters (`\s+$` over spaces), where the limit
+# could never cut in; with no loop at all, n steps. While a stop waits, every match is timed again.
+_UNCLOCKED: dict[Pattern, int] = {}
+_UNCLOCKED_LENGTH = {0: 1 << 16, 1: 1 << 10}
+
+
+def _loops_on_a_path(translated: str, verbose: int) -> int | None:
+    """The most repetitions (of more than once) on one path through the pattern, when each repeats
+    one character; None for anything that could backtrack further (a repeated group, a back
+    reference, a loop in a lookaround) or that Python's own parser does not read."""
+    import re._constants as c
+    import re._parser as parser
+
+    try:
+        with warnings.catch_warnings():  # what `re` would read otherwise (`[[`, `&&`) is no concern here
+            warnings.simplefilter("ignore")
+            parsed = parser.parse(translated, re.VERBOSE if verbose else 0)
+    except (re.error, OverflowError, RecursionError, ValueError):
+        return None
+    single = (c.LITERAL, c.NOT_LITERAL, c.ANY, c.IN, c.CATEGORY)
+    repeats = (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT)
+
+    def loops(items) -> int | None:
+        total = 0
+        for op, argument in items:
+            if op in single or op is c.AT:
+                continue
+            if op is c.SUBPATTERN:
+                found = loops(argument[-1])
+            elif op is c.ATOMIC_GROUP:
+                found = loops(argument)
+            elif op is c.BRANCH:
+                branches = [loops(branch) for branch in argument[1]]
+                found = None if None in branches else max(branches)
+            elif op in repeats:
+                low, high, body = argument
+                if high <= 1:
+                    found = loops(body)
+                elif len(body) == 1 and body[0][0] in single:
+                    found = 1
+                else:
+                    return None
+            elif op in (c.ASSERT, c.ASSERT_NOT):
+                found = loops(argument[1])
+                if found:
+                    return None
+            else:
+                return None
+            if found is None:
+                return None
+            total += found
+        return total
+
+    try:
+        return loops(parsed)
+    except RecursionError:
+        return None
 
 
 def _source_position(pos: int | None, marks: list[tuple[int, int]]) -> int | None:
