@@ -491,6 +491,58 @@ def test_decode_block_values_are_orjsons():
     assert [kinds_of(got.key(key)) != NULL_KINDS for key in "abcdf"] == [True] * 5
 
 
+RARE_LINES = [
+    b'{"a": "x", "n": 1}\n',
+    b'{"a": "y"}\n',
+    b'{"a": "z", "r": "text"}\n',
+    b'{"a": "z", "r": null, "v": null}\n',
+    b'{"a": "w", "v": [1, {"k": "v"}], "r": "t2"}\n',
+    b'{"a": "w", "v": 9223372036854775807}\n',
+    b'{"a": "w", "v": -9223372036854775808, "n": 2.5}\n',
+    b'{"a": "q", "v": true, "r": "\\u00e9"}\n',
+    b'{"id": 1, "input_event": {"a": "s", "r": "in a record"}}\n',
+    b'{"id": 2, "input_event": {"a": "s", "v": {"deep": [1]}}}\n',
+]
+RARE_DECLINED = [
+    b'{"a": "w", "v": 9223372036854775808}\n',  # beyond int64 at the top of a key: orjson's business
+    b'{"a": "w", "v": [18446744073709551616]}\n',
+    b'{"a": "w", "v": 1e400}\n',
+]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_keys_absent_from_a_block_are_decoded_through_the_hook_with_the_same_values(seed):
+    """Keys no line of the last block had are decoded through a hook that sees only the lines
+    having them: block after block, with keys coming and going (text, then another type, a wide
+    integer), every column is orjson's, and a block is declined exactly when a fresh decoder
+    (which reads every key of its first block line by line) declines it."""
+    import random
+
+    rng = random.Random(seed)
+    keys = frozenset({"a", "n", "r", "v", "never"})
+    decoder = ProjectedDecoder(keys)
+    rare_seen = set()
+    for _ in range(30):
+        lines = [rng.choice(RARE_LINES) for _ in range(rng.randint(1, 6))]
+        if rng.random() < 0.1:
+            lines.insert(rng.randrange(len(lines) + 1), rng.choice(RARE_DECLINED))
+        block = b"".join(lines)
+        got, alone = decoder.decode_block(block), ProjectedDecoder(keys).decode_block(block)
+        assert (got is None) == (alone is None), block
+        if got is None:
+            continue
+        events = [orjson.loads(line) for line in lines]
+        events = [event.get("input_event", event) for event in events]  # a stream record's event
+        for key in keys:
+            expected = [event.get(key) for event in events]
+            assert got.key(key).tolist() == expected, (key, block)
+            assert [type(v) for v in got.key(key).tolist()] == [type(v) for v in expected]
+            kinds = kinds_of(got.key(key))  # what the column vouches for (ucast skips its check on it)
+            assert kinds is None or {type(v) for v in expected} <= kinds, (key, block)
+        rare_seen |= decoder._rare
+    assert {"never", "r", "v"} <= rare_seen  # the hook was used for keys that came and went
+
+
 # ---- differences once found between the projected and whole-event paths ----
 # Each compares the two paths on input the checks above leave out. Two differences were fixed and
 # these guard them; one stands, documented in README (Performance) and marked xfail below.

@@ -39,7 +39,7 @@ import numpy as np
 import orjson
 
 from ..core.errors import BAD_INPUT, SplError
-from ..core.batch import NULL_KINDS, TEXT_KINDS, ProjectedMaps, known
+from ..core.batch import NULL_KINDS, TEXT_KINDS, ProjectedMaps, known, object_column
 from .decoding import Decoded, Decoder, WholeDecoder
 from .formats import NOT_FLAT_KEYS, SSA_KEYS
 from .framing import Block
@@ -62,6 +62,24 @@ _UNNAMEABLE = re.compile(r'["\\\x00-\x1f]')
 _ORJSON_INT_MIN, _ORJSON_INT_MAX = -(2**63), 2**64 - 1
 # Where a ValidationError says the value was: "... - at `$[12].process_id`".
 _FAILED_KEY = re.compile(r"- at `\$\[\d+\]\.(.*)`$")
+
+
+class _Present:
+    """The value of a key decoded as rarely present (ProjectedDecoder._rare), wrapped: msgspec calls
+    the decoder's hook for such a key only where a line has it, so a block none of whose lines has
+    it costs nothing per line. One subclass per key and struct says which key and how it is checked."""
+
+    __slots__ = ("value",)
+    key: str
+    text: bool
+
+    def __init__(self, value):
+        self.value = value
+
+
+# Past this many changes of the rarely present keys, they stay as they are (a stream whose keys
+# come and go block by block would otherwise rebuild the schema every block).
+_RARE_CHANGES = 64
 
 
 _FIRST_BLOCK = np.zeros(1, dtype=np.intp)
@@ -108,6 +126,12 @@ class ProjectedDecoder:
         self._inner_guard_keys = tuple(key for key in _INNER_GUARD_KEYS if key in guards)
         self._text_keys = set(self._decoded)
         self._inner_text_keys = set(self._decoded)
+        # Keys no line of the last block had (the registry keys of process events, and so on): most
+        # keys of a library of searches. They are decoded through a hook (_Present) that notes the
+        # lines having them, so that their all-null columns are made without reading every line.
+        self._rare: frozenset[str] = frozenset()
+        self._rare_changes = 0
+        self._present: set[str] = set()
         self._decoder = self._build()
         self._getters = [attrgetter(f"k{i}") for i in range(len(self._decoded))]
         self._late = _LateDecoder(tuple(sorted(self.deferred)), self._records_possible, events_late) \
@@ -121,8 +145,13 @@ class ProjectedDecoder:
         self._last = 0  # the one of _decoders that served the last block
 
     def _build(self) -> msgspec.json.Decoder:
+        def kind(key: str, text: bool) -> type:
+            if key in self._rare:
+                return type("Present", (_Present,), {"__slots__": (), "key": key, "text": text})
+            return _TEXT if text else _VALUE
+
         def fields(text_keys: set[str], guard_keys: tuple[str, ...]) -> list:
-            read = [(f"k{i}", _TEXT if key in text_keys else _VALUE, msgspec.field(default=None, name=key))
+            read = [(f"k{i}", kind(key, key in text_keys), msgspec.field(default=None, name=key))
                     for i, key in enumerate(self._decoded)]
             return read + [(f"g{i}", _ABSENT, msgspec.field(default=None, name=key)) for i, key in enumerate(guard_keys)]
 
@@ -130,7 +159,22 @@ class ProjectedDecoder:
         if self._records:
             inner = msgspec.defstruct("ProjectedInputEvent", fields(self._inner_text_keys, self._inner_guard_keys), gc=False)
             outer.append(("record", inner, msgspec.field(default=None, name=_EVENT)))
-        return msgspec.json.Decoder(msgspec.defstruct("ProjectedEvent", outer, gc=False))
+        present = self._present.add
+
+        def hook(kind: type, value):
+            """A rarely present key's value, checked as _TEXT or _VALUE would check it."""
+            if not issubclass(kind, _Present):
+                raise TypeError(f"unexpected type {kind!r}")
+            if value is not None:
+                if kind.text:
+                    if value.__class__ is not str:
+                        raise ValueError(f"Expected `str | null`, got `{type(value).__name__}`")
+                elif value.__class__ is int and not -(2**63) <= value < 2**63:
+                    raise ValueError("Expected `int` within 64 bits")
+            present(kind.key)
+            return kind(value)
+
+        return msgspec.json.Decoder(msgspec.defstruct("ProjectedEvent", outer, gc=False), dec_hook=hook)
 
     def decode(self, block: Block) -> Decoded | None:
         """The decoder protocol (io/decoding.py): None declines the block to the whole-event path."""
@@ -162,6 +206,7 @@ class ProjectedDecoder:
         if bounds is None:
             return None
         while True:
+            self._present.clear()
             try:
                 events = schema_decode(self._decoder, block)
                 break
@@ -183,16 +228,27 @@ class ProjectedDecoder:
         else:  # some of each: each line's event
             sources = [event if record is None else record for event, record in zip(events, records)]
             text_keys = self._text_keys & self._inner_text_keys
+        rare, present, absent = self._rare, self._present, set()
         for key, getter in zip(self._decoded, self._getters):
+            if key in rare and key not in present:
+                values[key] = known(np.full(count, None, dtype=object), NULL_KINDS)
+                absent.add(key)
+                continue
             column = np.fromiter(map(getter, sources), dtype=object, count=count)
+            if key in rare:
+                column = object_column([None if value is None else value.value for value in column])
             if key not in text_keys and _holds_wide_integer(column):
                 return None
             if count and column[0] is None and not np.count_nonzero(column != None):  # noqa: E711
                 # A key no event of the block has (most keys of other event types): known to be
                 # null, so nothing hashes or tests its rows one by one.
                 values[key] = known(column, NULL_KINDS)
+                absent.add(key)
             else:
                 values[key] = known(column, TEXT_KINDS if key in text_keys else None)
+        if count and absent != rare and self._rare_changes < _RARE_CHANGES:
+            self._rare, self._rare_changes = frozenset(absent), self._rare_changes + 1
+            self._decoder = self._build()
         if self._ssa_keys:
             unknown = np.ones(count, dtype=bool)
             for key in self._ssa_keys:
