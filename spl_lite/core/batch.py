@@ -95,6 +95,8 @@ def null_mask(column: np.ndarray) -> np.ndarray:
     kinds = kinds_of(column)
     if kinds is not None and type(None) not in kinds:
         return np.zeros(len(column), dtype=bool)
+    if kinds is not None and kinds <= NULL_KINDS:
+        return np.ones(len(column), dtype=bool)
     encoded = encoding(column)
     if encoded is not None:
         values, codes = values_in_use(*encoded)
