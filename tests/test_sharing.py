@@ -263,6 +263,34 @@ def test_a_column_two_expressions_give_is_encoded_once(monkeypatch):
     assert list(encoding(nulls)[1]) == [0] * 5 and list(nulls) == [None] * 5
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_text_index_finds_literals_alike_by_scanning_and_by_its_table_of_pairs(seed):
+    """The first literals looked for in a column's values are found by scanning them joined; later
+    ones through the table of character pairs (sharing._TABLE_AFTER). Both say what `in` says of
+    each value, among texts with line breaks, capitals, non-ASCII letters and nulls."""
+    import random
+
+    import numpy as np
+
+    from spl_lite.engine.sharing import _TABLE_AFTER, TextIndex
+
+    rng = random.Random(seed)
+    alphabet = "abcAB.\\ -\né:"
+    values = [None if rng.random() < 0.05 else "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+              for _ in range(300)]
+    literals = [rng.choice([v for v in values if v])[2:2 + rng.randint(1, 5)] for _ in range(3 * _TABLE_AFTER)]
+    literals += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 4))) for _ in range(_TABLE_AFTER)]
+    literals = [text for text in literals if "\n" not in text]
+    for ignore_case in (False, True):
+        index = TextIndex(np.array(values, dtype=object), None)
+        for text in literals:
+            text = text.lower() if ignore_case else text  # as the callers give it
+            hits, unsure = index.containing(text, ignore_case)
+            searched = ["" if v is None else (v.lower() if v.isascii() else "") if ignore_case else v for v in values]
+            assert hits.tolist() == [text in each for each in searched], text
+            assert unsure.tolist() == [ignore_case and v is not None and not v.isascii() for v in values]
+
+
 def test_a_memo_over_distinct_values_judges_its_worth_by_the_rows_they_stand_for():
     import numpy as np
 
