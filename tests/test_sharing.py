@@ -21,6 +21,24 @@ def test_structure_ignores_positions_only():
     assert structure(a) == structure(b) != structure(c)
 
 
+def test_structure_with_a_memo_gives_what_it_gives_without_and_visits_each_node_once(monkeypatch):
+    from spl_lite.syntax import ast
+
+    chain = plan_text(SSA + '| eval x = lower(ucast(map_get(input_event, "n"), "string", null)) = "a"' + SINK) \
+        .nodes[1].assignments[0][1]
+    inner_first = list(ast.walk(chain))[::-1]  # the compiler asks for inner expressions first
+    known: dict = {}
+    combined = []
+    real_fold = ast.fold
+    monkeypatch.setattr(ast, "fold", lambda node, combine, settled=None: real_fold(
+        node, lambda n, parts: combined.append(n) or combine(n, parts), settled))
+    with_memo = [structure(node, column, known) for column in ("input_event", None) for node in inner_first]
+    visits_with_memo = len(combined)
+    combined.clear()
+    assert with_memo == [structure(node, column) for column in ("input_event", None) for node in inner_first]
+    assert visits_with_memo == 2 * len(inner_first) < len(combined)  # each node once per column
+
+
 def test_structure_tells_apart_values_a_dict_takes_for_one_key():
     shapes = {structure(plan_text(SSA + f'| eval x = coalesce(map_get(input_event, "n"), {v})' + SINK)
                         .nodes[1].assignments[0][1]) for v in ("1", "1.0", "true", "0.0", "-0.0", "0")}

@@ -169,6 +169,7 @@ class SharedWork:
         # `process.cmd_line` of the OCSF view over it): it is encoded once, by its identity.
         self._encodings: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         self._keys: dict[tuple, int] = {}
+        self._structures: dict[tuple[int, str], tuple] = {}  # structure()'s memo over the compiled expressions
         self._text_indexes: dict[int, tuple[np.ndarray, TextIndex]] = {}
         self._distinct: dict[int, tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]] = {}
 
@@ -193,7 +194,7 @@ class SharedWork:
         fields of `overridden_by` (by default the dotted names it reads), when a batch has them,
         are read instead of the column, and the expression is then computed for that batch alone."""
         # A number per distinct key: looking up a nested tuple would hash all of it every time.
-        key = self._keys.setdefault((form, structure(expr, column_name)), len(self._keys))
+        key = self._keys.setdefault((form, structure(expr, column_name, self._structures)), len(self._keys))
         by_column = self._by_column
         dotted = tuple(dotted_names(expr) if overridden_by is None else overridden_by)
         per_value = condition_per_value(expr)

@@ -291,10 +291,12 @@ def walk(node: Any) -> Iterator[Any]:
         stack.extend([getattr(current, name) for name in reversed(names)])
 
 
-def fold(node: Any, combine: Callable[[Any, list[Any]], Any]) -> Any:
+def fold(node: Any, combine: Callable[[Any, list[Any]], Any],
+         settled: Callable[[Any], Any] | None = None) -> Any:
     """Bottom-up over `node` without recursion: each AST node's result is `combine(node, results of
     its fields, in field order)`; a tuple's is the tuple of its items' results; other values are
-    their own result."""
+    their own result. `settled(node)`, when given and not None, is a node's result already known:
+    what is under it is not visited."""
     results: list[Any] = []
     stack: list[tuple[Any, bool]] = [(node, False)]
     while stack:
@@ -303,6 +305,11 @@ def fold(node: Any, combine: Callable[[Any, list[Any]], Any]) -> Any:
         if names is None and not isinstance(current, tuple):
             results.append(current)
             continue
+        if settled is not None and names is not None and not children_done:
+            known = settled(current)
+            if known is not None:
+                results.append(known)
+                continue
         parts = current if names is None else [getattr(current, name) for name in names]
         if not children_done:
             stack.append((current, True))

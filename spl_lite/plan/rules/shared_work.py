@@ -21,17 +21,27 @@ from ..logical import Plan
 _SPAN_FIELDS = ("span", "name_span")
 
 
-def structure(expr, column: str | None = None) -> tuple:
+def structure(expr, column: str | None = None, known: dict | None = None) -> tuple:
     """The expression as nested tuples of its class names and values, without positions; with
-    `column`, the fields reading it without its name (the column itself stands for it)."""
+    `column`, the fields reading it without its name (the column itself stands for it). `known`
+    keeps the structures of the nodes met, so that asking for each node of a chain in turn (as the
+    compiler does, inner ones first) walks each node once."""
 
     def shape(node, values: list) -> tuple:
         if column is not None and type(node) is ast.Field and node.path[0] == column:
-            return ("Field", node.path[1:])
-        kept = [_value(v) for name, v in zip(ast.node_fields(type(node)), values) if name not in _SPAN_FIELDS]
-        return (type(node).__name__, *kept)
+            found = ("Field", node.path[1:])
+        else:
+            kept = [_value(v) for name, v in zip(ast.node_fields(type(node)), values) if name not in _SPAN_FIELDS]
+            found = (type(node).__name__, *kept)
+        if known is not None:
+            known[id(node), column] = (node, found)  # the node is held: its id stays its own
+        return found
 
-    return ast.fold(expr, shape)
+    def settled(node) -> tuple | None:
+        found = known.get((id(node), column))
+        return found[1] if found is not None and found[0] is node else None
+
+    return ast.fold(expr, shape, None if known is None else settled)
 
 
 def _value(value) -> object:
