@@ -115,13 +115,14 @@ def shared_expressions(plans: list[Plan]) -> list[tuple[str, int]]:
     """(expression, how many searches have it) for each expression over the sources' columns that
     at least two of the plans over the same sources have, most shared first."""
     found: dict[tuple, tuple[str, set[int]]] = {}
+    known: dict = {}  # structure()'s memo: an expression's parts come after it, their structures known
     for index, plan in enumerate(plans):
         sources = tuple(sorted(node.name for node in plan.nodes if isinstance(node, Source)))
         for node in plan.nodes:
             for expression in node.expressions():
                 for part in ast.walk(expression):
                     if _over_the_source(part):
-                        found.setdefault((sources, structure(part)), (_text(part), set()))[1].add(index)
+                        found.setdefault((sources, structure(part, None, known)), (_text(part), set()))[1].add(index)
     shared = [(text, len(searches)) for text, searches in found.values() if len(searches) > 1]
     return sorted(shared, key=lambda item: (-item[1], item[0]))
 
