@@ -491,6 +491,28 @@ def test_decode_block_values_are_orjsons():
     assert [kinds_of(got.key(key)) != NULL_KINDS for key in "abcdf"] == [True] * 5
 
 
+def test_rows_chosen_from_projected_events_are_taken_key_by_key_when_read():
+    """A filter's rows of a ProjectedMaps (and rows of those) hold each key's values at those rows,
+    dictionary encoding and kinds kept; a key's rows are taken only when it is first read."""
+    from spl_lite.core.batch import coded, encoding, known, take_rows
+
+    texts = np.array(["a", "b", None, "a", "c", "b", "a", None], dtype=object)
+    numbers = known(np.array([1, 2.5, None, 4, 5, 6, 7, 8], dtype=object))
+    encoded = coded(np.array(["x", "y"], dtype=object), np.array([0, 1, 1, 0, 0, 1, 0, 1]), frozenset((str,)))
+    maps = ProjectedMaps({"t": known(texts, frozenset((str, type(None)))), "n": numbers, "e": encoded}, 8)
+    first = np.array([True, False, True, True, True, False, True, True])
+    second = np.array([0, 2, 4, 5])
+    chosen = maps[first][second]
+    assert chosen.values == {} and len(chosen) == 4  # nothing taken yet
+    expected = {key: take_rows(take_rows(column, first), second) for key, column in maps.values.items()}
+    for key, column in expected.items():
+        got = chosen.key(key)
+        assert got.tolist() == column.tolist() and kinds_of(got) == kinds_of(column)
+        assert (encoding(got) is None) == (encoding(column) is None)
+    assert sorted(chosen.values) == ["e", "n", "t"] and sorted(chosen.keys()) == ["e", "n", "t"]
+    assert ProjectedMaps.concat([maps[first], chosen]).key("t").tolist() == texts[first].tolist() + expected["t"].tolist()
+
+
 RARE_LINES = [
     b'{"a": "x", "n": 1}\n',
     b'{"a": "y"}\n',

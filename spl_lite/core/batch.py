@@ -295,12 +295,17 @@ class ProjectedMaps:
     line kinds: OCSF documents read as SSA events, io/ocsf_columns.py).
     """
 
-    __slots__ = ("values", "length", "deferred", "rows", "skips", "kind", "events_late")
+    __slots__ = ("values", "length", "deferred", "rows", "skips", "kind", "events_late", "_taken")
     dtype = np.dtype(object)
 
     def __init__(self, values: dict[str, np.ndarray], length: int, deferred=None, rows: np.ndarray | None = None,
-                 skips: np.ndarray | None = None, kind: str | None = None, events_late: bool = False):
+                 skips: np.ndarray | None = None, kind: str | None = None, events_late: bool = False,
+                 taken: tuple[dict[str, np.ndarray], np.ndarray] | None = None):
         self.values = values
+        # (the columns of the events these were chosen from, which rows of them): a key's rows are
+        # taken when it is first read, so a search that filters a batch early pays for the keys it
+        # reads after the filter only (a library reads some fifty keys).
+        self._taken = taken
         self.length = length
         self.deferred = deferred  # the lines the deferred keys are decoded from
         self.rows = rows  # which of those lines these events are; None: all, in order
@@ -317,8 +322,11 @@ class ProjectedMaps:
         """The rows where a boolean mask is true, or at the given indices (as Batch.filter asks)."""
         count = int(np.count_nonzero(rows)) if rows.dtype == bool else len(rows)
         lines = None if self.deferred is None else self._rows()[rows]
-        return ProjectedMaps({key: take_rows(column, rows) for key, column in self.values.items()}, count,
-                             self.deferred, lines, events_late=self.events_late)
+        if self._taken is None:
+            taken = self.values, np.flatnonzero(rows) if rows.dtype == bool else rows
+        else:
+            taken = self._taken[0], self._taken[1][rows]
+        return ProjectedMaps({}, count, self.deferred, lines, events_late=self.events_late, taken=taken)
 
     @staticmethod
     def concat(parts: list["ProjectedMaps"]) -> "ProjectedMaps":
@@ -327,8 +335,8 @@ class ProjectedMaps:
         if len(parts) == 1:
             return parts[0]
         values = {}
-        for key, column in parts[0].values.items():
-            columns = [part.values[key] for part in parts]
+        for key in parts[0].keys():
+            columns = [part.key(key) for part in parts]
             kinds = [kinds_of(c) for c in columns]
             values[key] = known(np.concatenate(columns), None if None in kinds else frozenset().union(*kinds))
         length = sum(part.length for part in parts)
@@ -344,10 +352,20 @@ class ProjectedMaps:
         return ProjectedMaps(values, length, lines, None if all(p.rows is None for p in parts) else np.concatenate(rows),
                              events_late=parts[0].events_late)
 
+    def keys(self) -> list[str]:
+        """The keys decoded for these events (not the deferred ones)."""
+        return list(self.values if self._taken is None else self._taken[0])
+
     def key(self, name: str) -> np.ndarray:
         found = self.values.get(name)
         if found is not None:
             return found
+        if self._taken is not None:
+            columns, rows = self._taken
+            column = columns.get(name)
+            if column is not None:
+                found = self.values[name] = take_rows(column, rows)
+                return found
         if self.deferred is None:
             raise KeyError(name)
         return DeferredColumn(self.deferred, self._rows(), name)
