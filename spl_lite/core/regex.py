@@ -219,14 +219,14 @@ def _loops_on_a_path(translated: str, verbose: int) -> int | None:
     """The most repetitions (of more than once) on one path through the pattern, when each repeats
     one character; None for anything that could backtrack further (a repeated group, a back
     reference, a loop in a lookaround) or that Python's own parser does not read."""
-    import re._constants as c
-    import re._parser as parser
-
     try:
+        import re._constants as c  # CPython's own regex parser (3.11 on): private, so any failure declines
+        import re._parser as parser
+
         with warnings.catch_warnings():  # what `re` would read otherwise (`[[`, `&&`) is no concern here
             warnings.simplefilter("ignore")
             parsed = parser.parse(translated, re.VERBOSE if verbose else 0)
-    except (re.error, OverflowError, RecursionError, ValueError):
+    except (ImportError, re.error, OverflowError, RecursionError, ValueError):
         return None
     single = (c.LITERAL, c.NOT_LITERAL, c.ANY, c.IN, c.CATEGORY)
     repeats = (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT)

@@ -10,8 +10,9 @@ its identity stays its own) and the expression's structure (spans and the column
 with the per-record errors its computation counted, which every search that reads it counts too.
 
 A shared result holding only text and null is dictionary-encoded once per column object
-(`encode_text`; several expressions can give the same decoded column) when its values repeat, so that every search's calls over it (`lower`, `like`, `match_regex`) run once per
-distinct value of the batch rather than once per record. A condition over such a column (a whole
+(`encode_text`; several expressions can give the same decoded column) when its values repeat, so
+that every search's calls over it (`lower`, `like`, `match_regex`) run once per distinct value of
+the batch rather than once per record. A condition over such a column (a whole
 `where` on one field: its comparisons and the ANDs and ORs joining them; plan/rules/shared_work.py
 condition_per_value) is evaluated once over the column's distinct values, and its result spread to
 the rows by their codes.
