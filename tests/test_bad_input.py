@@ -184,6 +184,30 @@ def test_the_framer_cuts_lines_alike_however_the_bytes_come_and_reads_overlong_l
     assert places[-1] == (10, 100 + len(data))
 
 
+def test_projected_blocks_hold_their_lines_up_to_a_few_megabytes(tmp_path, monkeypatch):
+    """Blocks for the projected decoder are sized by lines (DECODE_BLOCK_LINES) but no larger than
+    DECODE_BLOCK_BYTES, whatever the lines' length; every line is read once, in order."""
+    from spl_lite.io import jsonl
+    from spl_lite.io.framing import range_framer
+    from spl_lite.io.projection import ProjectedDecoder
+
+    monkeypatch.setattr(jsonl, "DECODE_BLOCK_BYTES", 1 << 20)
+    for width in (100, 5000):  # lines of ~100 bytes, and of ~5 KB
+        path = tmp_path / f"lines{width}.jsonl"
+        events = [{"n": n, "pad": "x" * width} for n in range(3000)]
+        path.write_bytes(b"".join(orjson.dumps(event) + b"\n" for event in events))
+        decoder, blocks = ProjectedDecoder(frozenset({"n"})), []
+        decode = decoder.decode
+        decoder.decode = lambda block: blocks.append(block.size) or decode(block)
+        reader = EventReader([str(path)], decoder=decoder)
+        assert [n for batch in reader.batches() for n in batch.key("n").tolist()] == list(range(3000))
+        assert max(blocks) <= (1 << 20) + width + 100  # a block ends at a line's end
+        with open(path, "rb") as handle:
+            sizes = [block.size for block in range_framer(handle, 0, path.stat().st_size, 4096, 1 << 20)
+                     .read(handle, path.stat().st_size)]
+        assert max(sizes) <= (1 << 20) + width + 100 and sum(sizes) == path.stat().st_size
+
+
 def test_reader_max_bad_stops_right_after_the_line_over_the_limit(tmp_path):
     path = tmp_path / "e.jsonl"
     path.write_bytes(b'{"n": 1}\nbad\n{"n": 2}\nbad\n{"n": 3}\n')

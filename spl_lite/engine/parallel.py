@@ -31,7 +31,7 @@ from ..core.batch import Batch, DeferredColumn, ProjectedMaps, coded, encoding, 
 from ..io.formats import InputConverter
 from ..io.decoding import Decoder, WholeDecoder
 from ..io.framing import OverlongLine, byte_ranges, range_framer
-from ..io.jsonl import BATCH_SIZE, DECODE_BLOCK_LINES, PROJECTED_BATCH_SIZE
+from ..io.jsonl import BATCH_SIZE, DECODE_BLOCK_BYTES, DECODE_BLOCK_LINES, PROJECTED_BATCH_SIZE
 from ..io.projection import BlockGatherer, decoder_for
 from ..io.sources import SOURCES
 from ..plan.logical import Plan
@@ -128,7 +128,7 @@ def _range_events(handle: BinaryIO, start: int, end: int, decoder: Decoder, batc
     projecting = decoder.keys is not None
     gathered = BlockGatherer(batch_size or PROJECTED_BATCH_SIZE) if projecting else None
     lines = min(gathered.rows, DECODE_BLOCK_LINES) if projecting else batch_size or BATCH_SIZE
-    for item in range_framer(handle, start, end, lines).read(handle, end):
+    for item in range_framer(handle, start, end, lines, DECODE_BLOCK_BYTES if projecting else None).read(handle, end):
         if item.__class__ is OverlongLine:
             yield from _take(gathered)
             yield [], [(item.line_no, item.reason, b"")], 1

@@ -214,9 +214,9 @@ class LineFramer:
             yield from self.feed(chunk)
         yield from self.end()
 
-    def size_blocks(self, size: int, lines: int, lines_per_block: int) -> None:
-        """Read the next block by the average line length seen in this one."""
-        self.block_bytes = max(4096, lines_per_block * size // max(lines, 1))
+    def size_blocks(self, size: int, lines: int, lines_per_block: int, most_bytes: int) -> None:
+        """Read the next block by the average line length seen in this one, up to `most_bytes`."""
+        self.block_bytes = max(4096, min(most_bytes, lines_per_block * size // max(lines, 1)))
 
     # ---- what comes out ----
 
@@ -334,11 +334,14 @@ def _next_line_start(handle, position: int, total: int, piece: int = 1 << 20) ->
     return total
 
 
-def range_framer(handle: BinaryIO, start: int, end: int, lines: int,
+def range_framer(handle: BinaryIO, start: int, end: int, lines: int, most_bytes: int | None = None,
                  max_line_bytes: int = MAX_LINE_BYTES) -> LineFramer:
     """A framer for the byte range [start, end) of a regular file, in blocks of about `lines` whole
-    lines each (by the average line length of its start); `handle` is left at `start`."""
+    lines each (by the average line length of its start), and at most `most_bytes` when given;
+    `handle` is left at `start`."""
     sample = os.pread(handle.fileno(), min(end - start, 1 << 16), start)
     size = max(4096, lines * (len(sample) // max(sample.count(b"\n"), 1)))
+    if most_bytes is not None:
+        size = max(4096, min(most_bytes, size))
     handle.seek(start)
     return LineFramer(max_line_bytes, offset=start, path=handle.name, block_bytes=size)
