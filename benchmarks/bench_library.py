@@ -2,15 +2,17 @@
 
     python benchmarks/bench_library.py                       # 300k generated events, 3 rounds
     python benchmarks/bench_library.py --events 30000 --rounds 5
-    python benchmarks/bench_library.py --input events.jsonl --sets ssa
+    python benchmarks/bench_library.py --input events.jsonl --sets ssa --workers 2
 
 The searches are every `.spl` of ../shared/corpus/ssa that plans (136 of 146), found here at each
 run; `ssa` is those of them that read `read_ssa_enriched_events` (59). Each round runs, as separate
 processes and alternating so that machine noise hits all alike: the floor (a plain loop of
 `orjson.loads` over every line, as benchmarks/bench_reference.py), then `spl-lite run` of each set
-of searches over the same file into an output directory. It prints medians of wall time, the ratio
-to the floor, peak RSS and the records written (which must be the same in every round; their bytes
-may differ, as some detections write the time() of the run).
+of searches over the same file into an output directory, with each `--workers` count (default: 1,
+then 2, the default of `spl-lite run` for a file this size on two cores). It prints medians of wall
+time, the ratio to the floor, CPU time, peak RSS and the records written (which must be the same in
+every round; their bytes may differ, as some detections write the time() of the run). With workers,
+the peak RSS is that of the largest process (the main one or a worker), not of all together.
 
 The plans are cached in the scratch directory (spl_lite/driver/plan_cache.py), so the first round
 parses and plans every search and the later ones read the plans back, as repeated runs of a library
@@ -69,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input", type=Path, help="benchmark this JSONL file instead of generating one")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     parser.add_argument("--sets", nargs="+", choices=sorted(SETS), default=["all", "ssa"])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="run each set with each of these --workers counts (default: 1 2)")
     parser.add_argument("--no-plan-cache", action="store_true", help="parse and plan the searches in every round")
     args = parser.parse_args(argv)
 
@@ -92,11 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         floor_name = "orjson.loads loop (floor)"
         variants = {floor_name: ([sys.executable, "-c", FLOOR, str(path)], None)}
         for name in args.sets:
-            out = scratch / f"out_{name}"
-            out.mkdir()
-            command = [sys.executable, "-m", "spl_lite.cli", "run", *map(str, searches[name]), "--input", str(path),
-                       "--output-dir", str(out), "--no-progress"]
-            variants[f"{len(searches[name])} searches ({name}), one pass"] = (command, out)
+            for workers in args.workers:
+                out = scratch / f"out_{name}_{workers}"
+                out.mkdir()
+                command = [sys.executable, "-m", "spl_lite.cli", "run", *map(str, searches[name]), "--input", str(path),
+                           "--output-dir", str(out), "--no-progress", "--workers", str(workers)]
+                label = "1 worker" if workers == 1 else f"{workers} workers"
+                variants[f"{len(searches[name])} searches ({name}), {label}"] = (command, out)
 
         results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
         written: dict[str, int] = {}
@@ -112,19 +118,25 @@ def main(argv: list[str] | None = None) -> int:
                               f"{written[name]:,}", file=sys.stderr)
                         return 1
 
+        for name in args.sets:
+            counts = {variant: count for variant, count in written.items() if f"({name})" in variant}
+            if len(set(counts.values())) > 1:
+                print(f"MISMATCH: the worker counts wrote different records: {counts}", file=sys.stderr)
+                return 1
+
         floor = statistics.median(w for w, _, _ in results[floor_name])
         floor_cpu = statistics.median(c for _, _, c in results[floor_name])
         print(f"\n{events:,} events, {path.stat().st_size / events:.0f} bytes/line, median of {args.rounds} rounds; "
               f"plans {'made in every round' if args.no_plan_cache else 'made in round 1, read back after'}; "
               f"CPU: the process's user + system time, less swayed by other work on the machine than wall time")
-        print(f"{'variant':36} {'wall s':>8} {'events/s':>12} {'x floor':>8} {'CPU s':>7} {'x floor CPU':>12} "
+        print(f"{'variant':40} {'wall s':>8} {'events/s':>12} {'x floor':>8} {'CPU s':>7} {'x floor CPU':>12} "
               f"{'peak RSS MiB':>13} {'records':>9}")
         for name, runs in results.items():
             wall = statistics.median(w for w, _, _ in runs)
             rss = statistics.median(r for _, r, _ in runs)
             cpu = statistics.median(c for _, _, c in runs)
             records = f"{written[name]:9,}" if name in written else ""
-            print(f"{name:36} {wall:8.2f} {events / wall:12,.0f} {wall / floor:8.2f} {cpu:7.2f} {cpu / floor_cpu:12.2f} "
+            print(f"{name:40} {wall:8.2f} {events / wall:12,.0f} {wall / floor:8.2f} {cpu:7.2f} {cpu / floor_cpu:12.2f} "
                   f"{rss:13.0f} {records}")
     return 0
 

@@ -127,8 +127,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--workers", type=_positive, default=None, metavar="N",
-        help="processes that decode events and run the stateless start of the search; the output is "
-        "identical for any N (default: one per core for plain files over 64 MiB, else 1)",
+        help="processes that decode events and run the stateless start of every search (up to its first "
+        "stateful command or sink); the output is identical for any N (default: one per core for plain "
+        "files over 64 MiB, else 1)",
     )
 
     _add_triage_options(run)

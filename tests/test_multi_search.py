@@ -69,10 +69,13 @@ def sample(inputs) -> dict[str, list[tuple[Path, bytes]]]:
     return chosen
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 @pytest.mark.parametrize("shape", ["ssa", "ocsf"])
-def test_output_dir_holds_each_search_exactly_as_alone(tmp_path, inputs, sample, shape):
+def test_output_dir_holds_each_search_exactly_as_alone(tmp_path, inputs, sample, shape, workers):
+    """In one process, or with worker processes running every search's stateless head."""
     paths = [p for p, _ in sample[shape]]
-    result = cli_in_process("run", *paths, "--input", inputs[shape], "--output-dir", tmp_path / "out")
+    result = cli_in_process("run", *paths, "--input", inputs[shape], "--output-dir", tmp_path / "out",
+                            "--workers", workers)
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout == b""
     names = search_names([str(p) for p in paths])

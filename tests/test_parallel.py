@@ -10,14 +10,17 @@ import numpy as np
 import orjson
 import pytest
 
-from conftest import EXAMPLE, REFERENCE, ROOT, cli, cli_in_process
+from conftest import EXAMPLE, REFERENCE, ROOT, SHARED, cli, cli_in_process
+from spl_lite.core.errors import SplError
 from spl_lite.driver.api import Search
 from spl_lite.core.batch import Batch, coded
 from spl_lite.io.projection import ProjectedDecoder
 from spl_lite.engine import executor, parallel
 from spl_lite.engine.parallel import _range_events, pack, unpack
 from spl_lite.io.framing import byte_ranges, range_framer
-from spl_lite.plan.rules.stateless_head import pushed_filter, stateless_head
+from spl_lite.io.ocsf import DocumentsView
+from spl_lite.plan import physical
+from spl_lite.plan.rules.stateless_head import fields_after_head, pushed_filter, stateless_head
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from generate_events import generate  # noqa: E402
@@ -86,10 +89,23 @@ def test_head_is_the_stateless_chain_before_the_first_stateful_command():
     assert plan.nodes[head + 1].command == "conditional_anomaly"
 
 
-def test_programs_with_variables_are_not_split():
+def test_programs_with_variables_are_not_split(tmp_path):
     text = ('$a = | from read_ssa_enriched_events() | where x = 1; $b = | from $a | where y = 2;'
             '| from $a | union $b | into write_ssa_detected_events();')
     assert stateless_head(Search.compile(text).plan) is None
+    program = tmp_path / "program.spl"
+    program.write_text(text)
+    explained = cli_in_process("explain", REFERENCE, program, "--input", EXAMPLE, "--workers", "2").out
+    assert "running: one process (search 2 is not one chain)" in explained
+
+
+def test_explain_shows_each_searchs_head_in_the_workers(tmp_path):
+    counted = tmp_path / "counted.spl"
+    counted.write_text('| from read_ssa_enriched_events() | eval p = map_get(input_event, "process_name") '
+                       '| where p = "cmd.exe" | into write_ssa_detected_events();')
+    explained = cli_in_process("explain", REFERENCE, counted, "--input", EXAMPLE, "--workers", "2").out.splitlines()
+    assert ("running: 2 worker processes run each search's stateless head (search 1: nodes #0-#4, and the filter #6 "
+            "after #5; search 2: nodes #0-#2); the main process runs the rest in input order") in explained
 
 
 def test_byte_ranges_cover_the_file_on_line_boundaries(tmp_path):
@@ -198,8 +214,6 @@ def test_stream_records_are_decoded_in_part_in_a_worker_range_and_their_deferred
 
 
 def test_a_file_that_got_shorter_before_its_deferred_lines_were_read_is_an_error(tmp_path):
-    from spl_lite.core.errors import SplError
-
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"".join(orjson.dumps({"n": i, "cmd": f"c{i}"}) + b"\n" for i in range(100)))
     decoder = ProjectedDecoder(frozenset({"n", "cmd"}), deferred=frozenset({"cmd"}))
@@ -228,6 +242,88 @@ def test_pack_round_trips_every_column_kind():
     for name, values in columns.items():
         got = restored[name].tolist()
         assert got == values and [type(v) for v in got] == [type(v) for v in values], name
+
+
+def test_pack_round_trips_projected_events_documents_views_and_empty_columns(tmp_path):
+    """Head outputs that hold `input_event` (decoded for some keys, the events themselves left in
+    their lines for a sink that writes them) or a view of OCSF documents read by key reach the main
+    process as the same columns."""
+    events = [{"_time": str(1_700_000_000_000 + i), "process_name": f"p{i % 3}.exe", "process": f"p /{i}",
+               "dest_device_id": f"d{i % 4}", "extra": [i]} for i in range(40)]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    keys = frozenset({"_time", "process_name", "process", "dest_device_id"})
+    decoder = ProjectedDecoder(keys, deferred=frozenset({"process"}), events_late=True)
+    with open(path, "rb") as handle:
+        ((maps, _, _),) = list(_range_events(handle, 0, path.stat().st_size, decoder, 100))
+    chosen = np.array([39, 3, 17])
+    view = DocumentsView.of(maps)[chosen].key("process")
+    batch = Batch({"input_event": maps[chosen], "process": view, "none": maps[np.array([], dtype=np.intp)]},
+                  np.arange(3))
+    restored = unpack(pickle.loads(pickle.dumps(pack(batch))), str(path), decoder)
+    assert restored["input_event"].key("process_name").tolist() == [events[i]["process_name"] for i in chosen]
+    assert restored["input_event"].key("process").values().tolist() == [events[i]["process"] for i in chosen]
+    assert restored["input_event"].late_events().values().tolist() == [events[i] for i in chosen]
+    assert restored["process"].key("cmd_line").tolist() == view.key("cmd_line").tolist() == \
+        [events[i]["process"] for i in chosen]
+    assert restored["process"].maps().tolist() == view.maps().tolist()
+    assert len(restored["none"]) == 0
+
+
+def test_a_head_before_stats_sends_only_the_fields_stats_reads():
+    text = ('| from read_ssa_enriched_events() | eval device=ucast(map_get(input_event, "dest_device_id"), "string", null), '
+            'timestamp=parse_long(ucast(map_get(input_event, "_time"), "string", null)) '
+            '| stats count() as n by device, span(timestamp, 300s) | into write_ssa_detected_events();')
+    plan = Search.compile(text).plan
+    assert fields_after_head(plan, stateless_head(plan)) == {"device", "timestamp"}
+    reference = Search.compile(REFERENCE.read_text()).plan
+    assert fields_after_head(reference, stateless_head(reference)) is None  # conditional_anomaly passes all on
+
+
+SSA_DETECTIONS = SHARED / "corpus" / "ssa"
+RAW_LOGS = SHARED / "data" / "raw"
+
+
+@pytest.mark.skipif(not SSA_DETECTIONS.is_dir() or not RAW_LOGS.is_dir(),
+                    reason=f"the SSA detections ({SSA_DETECTIONS}) or the raw Windows logs ({RAW_LOGS}) are absent")
+def test_the_detection_library_in_workers_writes_the_bytes_of_one_process(events_with_bad_lines, tmp_path):
+    """Every SSA corpus detection that plans, in one pass over generated events with bad lines and
+    the real attack logs of ../shared/data (every raw shape, which fire some fifty of them): each
+    search's output and the warnings are the same in one process and with 2 workers, which run
+    every search's head (filters to a sink; stats, adaptive_threshold, conditional_anomaly and
+    first_time_event after it; OCSF documents read by key; sinks writing the events whole)."""
+    import gzip
+
+    searches = []
+    for path in sorted(SSA_DETECTIONS.glob("*.spl")):
+        text = path.read_text().replace("time()", "1700000000000")  # the run's clock differs run to run
+        try:
+            Search.compile(text)
+        except SplError:
+            continue
+        searches.append(tmp_path / path.name)
+        searches[-1].write_text(text)
+    assert len(searches) > 100
+    raw = tmp_path / "raw.jsonl"
+    with open(raw, "wb") as sink:
+        for path in sorted(RAW_LOGS.rglob("*.jsonl*")):
+            with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as source:
+                sink.writelines(line if line.endswith(b"\n") else line + b"\n" for line in source if line.strip())
+    inputs = [events_with_bad_lines, raw]
+    plans = [Search.compile(p.read_text()).plan for p in searches]
+    chosen = physical.choose(plans, workers=2, paths=list(map(str, inputs)))
+    assert chosen.workers == 2 and chosen.reading.documents and chosen.reading.events_late
+    assert {plan.nodes[last + 1].command for plan, last in zip(plans, chosen.heads)} >= {
+        "into", "stats", "adaptive_threshold", "conditional_anomaly", "first_time_event"}
+    runs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        result = cli("run", *searches, "--input", *inputs, "--output-dir", out, "--workers", workers, "--no-progress")
+        assert result.returncode == 0, result.err
+        assert b"not used" not in result.stderr
+        runs[workers] = ({p.name: p.read_bytes() for p in sorted(out.iterdir())}, _without_timing(result.stderr))
+    assert sum(bool(output) for output in runs[1][0].values()) > 40, "the attack logs must make many detections fire"
+    assert runs[2] == runs[1]
 
 
 def test_a_filter_after_the_first_stateful_command_runs_in_the_workers_when_it_can():

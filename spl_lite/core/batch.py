@@ -321,7 +321,7 @@ class ProjectedMaps:
     def __getitem__(self, rows: np.ndarray) -> "ProjectedMaps":
         """The rows where a boolean mask is true, or at the given indices (as Batch.filter asks)."""
         count = int(np.count_nonzero(rows)) if rows.dtype == bool else len(rows)
-        lines = None if self.deferred is None else self._rows()[rows]
+        lines = None if self.deferred is None else self.line_rows()[rows]
         if self._taken is None:
             taken = self.values, np.flatnonzero(rows) if rows.dtype == bool else rows
         else:
@@ -347,7 +347,7 @@ class ProjectedMaps:
         lines = parts[0].deferred.concat([part.deferred for part in parts])
         rows, first = [], 0
         for part in parts:
-            rows.append(part._rows() + first)
+            rows.append(part.line_rows() + first)
             first += len(part.deferred)
         return ProjectedMaps(values, length, lines, None if all(p.rows is None for p in parts) else np.concatenate(rows),
                              events_late=parts[0].events_late)
@@ -368,13 +368,13 @@ class ProjectedMaps:
                 return found
         if self.deferred is None:
             raise KeyError(name)
-        return DeferredColumn(self.deferred, self._rows(), name)
+        return DeferredColumn(self.deferred, self.line_rows(), name)
 
     def late_events(self) -> DeferredColumn:
         """The events themselves, decoded when read (only `events_late`)."""
-        return DeferredColumn(self.deferred, self._rows(), None)
+        return DeferredColumn(self.deferred, self.line_rows(), None)
 
-    def _rows(self) -> np.ndarray:
+    def line_rows(self) -> np.ndarray:
         return np.arange(self.length) if self.rows is None else self.rows
 
     def __iter__(self):

@@ -19,7 +19,8 @@ from ..plan.physical import PhysicalPlan
 
 class Pass:
     """Batches of one input pushed through several searches' Executions, as the physical plan says:
-    one decode per batch for all searches, or worker processes running the head of one search."""
+    one decode per batch for all searches, in this process or in worker processes that also run
+    every search's stateless head."""
 
     def __init__(self, executions: list[Execution], reader: "EventReader | EventBatches", plan: PhysicalPlan,
                  paths: list[str], batch_size: int | None, input_format: str, shared: SharedWork | None = None):
@@ -48,15 +49,16 @@ class Pass:
         still inside `critical()`, so that a signal waits until the batch and its checkpoint are done."""
         executions = self.executions
         if self.physical.workers > 1:
-            execution = executions[0]
-            head = ParallelHead(execution.plan, self.physical.head_last, self.paths, self.physical.workers,
-                                self.batch_size, execution.inputs, self.reader.decoder, self.physical.pushed,
-                                bool(self.physical.by_key and self.physical.by_key[0]))
-            for output in head.batches(self.reader.counters, on_bad_line, execution.record_errors):
+            head = ParallelHead([execution.plan for execution in executions], self.physical, self.paths,
+                                self.batch_size, self.converter, self.reader.decoder)
+            record_errors = [execution.record_errors for execution in executions]
+            for outputs in head.batches(self.reader.counters, on_bad_line, record_errors):
                 with critical():
-                    head.push(execution, output)
+                    head.push(executions, outputs)
+                    if self.shared is not None:
+                        self.shared.clear()
                     self.reader.commit()
-                    yield output.length
+                    yield outputs.events
             return
         for events in self.reader.batches():
             with critical():

@@ -112,7 +112,7 @@ class Run:
         triage = Triage(args, self.names, plans) if Triage.wanted(args) else None
         self.triage = triage
         traced = triage.one_process_reason() if triage else None
-        one_process = [flag for flag, on in (("several searches", len(plans) > 1), ("--state", args.state),
+        one_process = [flag for flag, on in (("--state", args.state),
                                              ("--follow", args.follow), ("--dead-letter", args.dead_letter),
                                              ("--max-bad", args.max_bad is not None),
                                              ("--max-line-bytes", args.max_line_bytes),

@@ -88,6 +88,15 @@ class Execution:
 
         self._run_nodes(0, [], read)
 
+    def run_head(self, converted, first_row_id: int, last: int) -> Batch:
+        """The output of nodes #0-#`last` (a stateless head, which reaches no sink) for lines another
+        converter shaped, row ids from `first_row_id`: what a worker process runs (parallel.py)."""
+
+        def read(node: Source) -> Batch:
+            return converted.records(SOURCES[node.name], first_row_id, node.id in self._by_key)
+
+        return self._run_nodes(0, [], read, last + 1)[-1]
+
     def push_after(self, node_id: int, batch: Batch) -> None:
         """Feed `batch` as the output of node `node_id`, whose head ran elsewhere (parallel.py).
 
@@ -95,10 +104,12 @@ class Execution:
         """
         self._run_nodes(node_id + 1, [None] * node_id + [batch])
 
-    def _run_nodes(self, start: int, outputs: list, read: Callable[[Source], Batch] | None = None) -> None:
-        """Every node from `start` on, in plan order, given the outputs of the nodes before it."""
+    def _run_nodes(self, start: int, outputs: list, read: Callable[[Source], Batch] | None = None,
+                   stop: int | None = None) -> list[Batch]:
+        """The nodes from `start` up to `stop` (all the rest: None), in plan order, given the outputs
+        of the nodes before it; every node's output."""
         filtered = None  # a filter whose records were already chosen
-        for node, operator in zip(self.plan.nodes[start:], self.operators[start:]):
+        for node, operator in zip(self.plan.nodes[start:stop], self.operators[start:stop]):
             if isinstance(node, Source):
                 batch = operator.process(read(node))
             elif node.id == filtered:
@@ -110,6 +121,7 @@ class Execution:
                 batch = operator.process_inputs([outputs[i].decoded(self._uses[node.id]) for i in node.inputs])
             outputs.append(batch)
         self._write_pending()
+        return outputs
 
     def _process_filtered(self, node, operator, where_id: int, batch: Batch) -> Batch:
         """The output of `operator` then of the filter after it, which reads nothing it sets: the

@@ -318,6 +318,24 @@ class DocumentsView(MapsView):
         chosen = np.flatnonzero(rows) if rows.dtype == bool else rows
         return DocumentsView(self._columns, self._path, chosen if self._rows is None else self._rows[chosen])
 
+    def made_of(self) -> "tuple[list[dict] | ProjectedMaps, tuple[str, ...]]":
+        """The events of this view's rows and the path of its map in their documents: `of(events)`
+        followed by `key` along the path is this view again (how a worker process sends it)."""
+        events = self._columns.events
+        if self._rows is None:
+            return events, self._path
+        if events.__class__ is ProjectedMaps:
+            return events[self._rows], self._path
+        return [events[row] for row in self._rows.tolist()], self._path
+
+    @staticmethod
+    def remade(events: "list[dict] | ProjectedMaps", path: tuple[str, ...]) -> "DocumentsView":
+        """The view `made_of` describes."""
+        view = DocumentsView.of(events)
+        for name in path:
+            view = view.key(name)
+        return view
+
 
 class _DocumentColumns:
     """The columns of a DocumentsView's batch, each made once: the events' values of one key,

@@ -5,8 +5,9 @@ From the searches' logical plans and the run's options it decides
   keys decoded late for the rows a filter leaves (deferred), the events themselves decoded late for
   a sink that writes them (events late), and for OCSF documents read by key, the keys they are made
   of (documents);
-- workers: one process, or N processes running the stateless head of a one-chain search over byte
-  ranges of plain files, with the filter after its first stateful node pushed into them;
+- workers: one process, or N processes running the stateless head of every search (all of them
+  one chain) over byte ranges of plain files, with the filter after a search's first stateful node
+  pushed into them where it can be;
 - per search, the filters known early (rules/early_filters.py);
 - per search, the OCSF sources that read their documents only by key (rules/documents_by_key.py),
   which read flat events as columns (io/ocsf.py DocumentsView) rather than documents.
@@ -78,8 +79,8 @@ class Reading:
 class PhysicalPlan:
     reading: Reading
     workers: int
-    head_last: int | None  # last node of the first search's stateless head, when workers > 1
-    pushed: PushedFilter | None
+    heads: tuple[int, ...]  # per search, the last node of its stateless head, when workers > 1
+    pushed: tuple[PushedFilter | None, ...]  # per search, when workers > 1
     early_filters: tuple[dict[int, int], ...]  # per search: {node: the filter applied before it}
     workers_reason: str = ""
     shared: tuple[tuple[str, int], ...] = ()  # (expression, searches having it) computed once per batch
@@ -89,10 +90,8 @@ class PhysicalPlan:
     def explain(self) -> str:
         lines = [f"reading: {self.reading.describe()}"]
         if self.workers > 1:
-            where = f"{self.workers} worker processes run nodes #0-#{self.head_last}"
-            if self.pushed is not None:
-                where += f", and the filter #{self.pushed.where_id} after #{self.pushed.stateful_id}"
-            lines.append(f"running: {where}; the main process runs the rest in input order")
+            lines.append(f"running: {self.workers} worker processes run {self._explain_heads()}; "
+                         "the main process runs the rest in input order")
         else:
             lines.append("running: one process" + (f" ({self.workers_reason})" if self.workers_reason else ""))
         for index, found in enumerate(self.early_filters):
@@ -110,6 +109,16 @@ class PhysicalPlan:
             if len(self.shared) > _SHARED_SHOWN:
                 lines.append(f"  ... and {len(self.shared) - _SHARED_SHOWN} more (--json lists them all)")
         return "\n".join(lines)
+
+    def _explain_heads(self) -> str:
+        def head(last: int, pushed: PushedFilter | None) -> str:
+            nodes = f"nodes #0-#{last}"
+            return nodes if pushed is None else f"{nodes}, and the filter #{pushed.where_id} after #{pushed.stateful_id}"
+
+        if len(self.heads) == 1:
+            return head(self.heads[0], self.pushed[0])
+        return "each search's stateless head (" + "; ".join(
+            f"search {i + 1}: {head(last, pushed)}" for i, (last, pushed) in enumerate(zip(self.heads, self.pushed))) + ")"
 
     def _explain_by_key(self) -> list[str]:
         viewed = [i + 1 for i, found in enumerate(self.by_key) if found]
@@ -138,10 +147,10 @@ class PhysicalPlan:
                 "reason": self.reading.reason,
             },
             "workers": self.workers,
-            "head_last": self.head_last,
-            "pushed_filter": None if self.pushed is None else {
-                "stateful": self.pushed.stateful_id, "filter": self.pushed.where_id, "reads": sorted(self.pushed.reads),
-            },
+            "heads": list(self.heads),
+            "pushed_filters": [None if pushed is None else {
+                "stateful": pushed.stateful_id, "filter": pushed.where_id, "reads": sorted(pushed.reads),
+            } for pushed in self.pushed],
             "early_filters": [{str(k): v for k, v in found.items()} for found in self.early_filters],
             "shared": [{"expression": text, "searches": count} for text, count in self.shared],
             "documents_by_key": [sorted(found) for found in self.by_key],
@@ -203,34 +212,28 @@ def choose(plans: list[Plan], input_format: str = "auto", whole_events: bool = F
     `documents_by_key` False gives every search whole OCSF documents (the plain path)."""
     reading = choose_reading(plans, input_format, whole_events, documents_by_key)
     early = tuple(filters_known_early(plan) for plan in plans)
-    count, head_last, reason = _parallelism(plans, workers, list(paths), one_process_because)
-    if count > 1 and (reading.events_late or reading.documents):
-        # Workers hand on batches, not the lines to decode a sink's events from, and run without
-        # the documents' view: they decode whole events.
-        reading = Reading(None, frozenset(), "worker processes read whole events for this search")
-    pushed = pushed_filter(plans[0], head_last) if count > 1 else None
+    count, heads, reason = _parallelism(plans, workers, list(paths), one_process_because)
+    pushed = tuple(pushed_filter(plan, last) for plan, last in zip(plans, heads))
     shared = tuple(shared_expressions(plans)) if len(plans) > 1 else ()
-    # With workers, the head's output crosses processes: no map of the documents may reach its end.
-    by_key = tuple(sources_read_by_key(plan, head_last if count > 1 else None) if documents_by_key else frozenset()
-                   for plan in plans)
+    by_key = tuple(sources_read_by_key(plan) if documents_by_key else frozenset() for plan in plans)
     whole = tuple(i + 1 for i, (plan, found) in enumerate(zip(plans, by_key)) if ocsf_sources(plan) and not found)
-    return PhysicalPlan(reading, count, head_last if count > 1 else None, pushed, early, reason, shared, by_key,
-                        whole if any(by_key) else ())
+    return PhysicalPlan(reading, count, heads, pushed, early, reason, shared, by_key, whole if any(by_key) else ())
 
 
-def _parallelism(plans: list[Plan], requested: int | None, paths: list[str], because: str) -> tuple[int, int | None, str]:
+def _parallelism(plans: list[Plan], requested: int | None, paths: list[str],
+                 because: str) -> tuple[int, tuple[int, ...], str]:
+    """How many processes, and each search's stateless head when more than one."""
     if because:
-        return 1, None, because
-    if len(plans) != 1:
-        return 1, None, "several searches"
-    head_last = stateless_head(plans[0])
-    if head_last is None:
-        return 1, None, "the search is not one chain"
+        return 1, (), because
+    heads = tuple(stateless_head(plan) for plan in plans)
+    if None in heads:
+        which = "the search is" if len(plans) == 1 else f"search {heads.index(None) + 1} is"
+        return 1, (), f"{which} not one chain"
     if not paths or not all(can_split(p) for p in paths):
-        return 1, None, "only plain files can be split into ranges"
+        return 1, (), "only plain files can be split into ranges"
     if requested is None:
         large = sum(os.path.getsize(p) for p in paths) >= _PARALLEL_MIN_BYTES
         requested = (os.cpu_count() or 1) if large else 1
     if requested <= 1:
-        return 1, None, ""
-    return requested, head_last, ""
+        return 1, (), ""
+    return requested, heads, ""

@@ -57,18 +57,15 @@ def document_keys(plan: Plan) -> frozenset[str] | None:
     return DOCUMENT_KEYS
 
 
-def sources_read_by_key(plan: Plan, through: int | None = None) -> frozenset[int]:
-    """The ids of the plan's OCSF-shaped sources whose documents every path of the plan reads only
-    by key; with `through`, only those of which no map is held after that node (the last of a head
-    that worker processes run, whose output is sent to the main process)."""
+def sources_read_by_key(plan: Plan) -> frozenset[int]:
+    """The ids of the plan's OCSF-shaped sources whose documents every path of the plan reads only by key."""
     found = set()
     for node in ocsf_sources(plan):
         try:
-            held = _follow(plan, node)
+            _follow(plan, node)
         except _Whole:
             continue
-        if through is None or not held.get(through):
-            found.add(node.id)
+        found.add(node.id)
     return frozenset(found)
 
 

@@ -23,6 +23,13 @@ def stateless_head(plan: Plan) -> int | None:
     return last
 
 
+def fields_after_head(plan: Plan, head_last: int) -> frozenset[str] | None:
+    """The fields of the head's output that the rest of the plan can see (None: all): a node that
+    passes no field through (`stats` keeps only its groups and aggregates) sees only what it reads."""
+    following = plan.nodes[head_last + 1]
+    return None if following.passes_through else following.reads()
+
+
 @dataclass(frozen=True)
 class PushedFilter:
     """A filter (node `where_id`) that the workers apply although it comes after the stateful
