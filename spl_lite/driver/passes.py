@@ -49,12 +49,11 @@ class Pass:
         still inside `critical()`, so that a signal waits until the batch and its checkpoint are done."""
         executions = self.executions
         if self.physical.workers > 1:
-            head = ParallelHead([execution.plan for execution in executions], self.physical, self.paths,
-                                self.batch_size, self.converter, self.reader.decoder)
-            record_errors = [execution.record_errors for execution in executions]
-            for outputs in head.batches(self.reader.counters, on_bad_line, record_errors):
+            head = ParallelHead(executions, self.shared, self.physical, self.paths, self.batch_size, self.converter,
+                                self.reader.decoder)
+            for outputs in head.batches(self.reader.counters, on_bad_line):
                 with critical():
-                    head.push(executions, outputs)
+                    head.push(outputs)
                     if self.shared is not None:
                         self.shared.clear()
                     self.reader.commit()
