@@ -24,6 +24,25 @@ def test_the_reference_detection_in_its_production_form_gives_the_same_detection
     assert result.err.count("`pulsar` is a DSP connector; here it reads the --input events") == 1
 
 
+def test_the_connector_notice_is_said_once_a_run_with_workers_and_several_searches(tmp_path):
+    """Each worker range starts its row ids at 0, and each search reads the source: still one notice."""
+    events = tmp_path / "e.jsonl"
+    events.write_bytes(b"".join(b'{"process_name": "p%d.exe", "pad": "%s"}\n' % (i % 7, b"x" * 300)
+                                for i in range(12_000)))  # over 4 MiB: several ranges per worker
+    searches = []
+    for n in (1, 2):
+        searches.append(tmp_path / f"s{n}.spl")
+        searches[-1].write_text('| from pulsar("c", "t") | eval e = deserialize_json_object(value) '
+                                f'| where map_get(e, "process_name") = "p{n}.exe" | select e;')
+    for options in (("--workers", "3"), ("--workers", "1")):
+        result = cli_in_process("run", *searches, "--input", events, "--output-dir", tmp_path / options[1], *options)
+        assert result.returncode == 0, result.err
+        assert result.err.count("`pulsar` is a DSP connector") == 1, result.err
+    for search in searches:
+        written = (tmp_path / "3" / f"{search.stem}.jsonl").read_bytes()
+        assert written == (tmp_path / "1" / f"{search.stem}.jsonl").read_bytes() and written.count(b"\n") > 1000
+
+
 def test_every_connector_reads_value(tmp_path):
     events = tmp_path / "e.jsonl"
     events.write_text('{"process_name": "cmd.exe"}\n')

@@ -16,7 +16,9 @@ from ..io.formats import check_inputs
 from ..io.framing import MAX_LINE_BYTES
 from ..io.jsonl import EventReader, TooManyBadLines, expand_inputs
 from ..io.outputs import DeadLetter, Outputs, output_into_input, output_paths, search_names
+from ..io.sources import SOURCES
 from ..plan import physical
+from ..plan.commands.source import Source
 from .api import Search
 from .passes import Pass
 from .exits import EXIT_INPUT_ERROR, EXIT_INTERNAL, EXIT_OK, EXIT_STATE, EXIT_USAGE, SAVED_ON_EXIT, exit_code_for
@@ -120,6 +122,10 @@ class Run:
         if one_process and args.workers and args.workers > 1:
             reporter.notice(f"--workers is not used with {', '.join(one_process)}: one process reads the input")
         whole_events = args.whole_events or bool(triage and triage.needs_lineage)
+        for notice in dict.fromkeys(SOURCES[node.name].notice for plan in plans for node in plan.nodes
+                                    if isinstance(node, Source)):
+            if notice:  # once a run, however many searches, batches or workers read the source
+                reporter.notice(notice)
         chosen = physical.choose(plans, args.input_format, whole_events, args.workers, paths,
                                  ", ".join(one_process), documents_by_key=not whole_events)
         reader_options = dict(

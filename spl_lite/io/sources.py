@@ -1,7 +1,6 @@
 """Source registry: what `from read_*()` turns each input event into (spec section 7)."""
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Callable
 
@@ -64,7 +63,7 @@ def _events_as_records(events: list[dict], first_row_id: int) -> Batch:
     return Batch.from_records(events, first_row_id)
 
 
-def _connector(name: str, as_text: bool = False) -> Callable[[list[dict], int], Batch]:
+def _connector(as_text: bool = False) -> Callable[[list[dict], int], Batch]:
     """A DSP connector source (`from pulsar(<connection>, <topic>)`, the production form of the SSA
     source, spec 7.1): there is no broker here, so it reads the --input events, each as the record
     {value: <the event's JSON>} (bytes, as the connector gives it; text for read_text), which the
@@ -72,12 +71,6 @@ def _connector(name: str, as_text: bool = False) -> Callable[[list[dict], int], 
     JSON object (an envelope's `input_event`), re-encoded: the same object, not the same bytes."""
 
     def to_batch(events: list[dict], first_row_id: int) -> Batch:
-        if first_row_id == 0:  # once a run, also with --workers (one worker reads the first rows)
-            print(
-                f"spl-lite: `{name}` is a DSP connector; here it reads the --input events, each as the "
-                f"{'text' if as_text else 'bytes'} `value` (its JSON object); its arguments are not used",
-                file=sys.stderr,
-            )
         dumps = orjson.dumps
         values = [
             dumps(inner if type(inner := e.get("input_event")) is dict else e) for e in events
@@ -87,6 +80,11 @@ def _connector(name: str, as_text: bool = False) -> Callable[[list[dict], int], 
         return Batch({"value": object_column(values)}, np.arange(first_row_id, first_row_id + len(values), dtype=np.int64))
 
     return to_batch
+
+
+def _connector_notice(name: str, kind: str) -> str:
+    return (f"`{name}` is a DSP connector; here it reads the --input events, each as the {kind} `value` "
+            "(its JSON object); its arguments are not used")
 
 
 @dataclass(frozen=True)
@@ -100,6 +98,8 @@ class SourceSpec:
     shape: str = "ssa"
     # Whether `from name(...)` takes arguments (a connector's connection and topic; not used here).
     arguments: bool = False
+    # What a run says once when a search reads this source.
+    notice: str = ""
 
 
 ENRICHED_FIELDS = ("input_event", "_datamodels", "body")
@@ -116,11 +116,12 @@ SOURCES: dict[str, SourceSpec] = {
         # eval input_event=deserialize_json_object(value) | ...` (spec 7.1); the harness reads a file
         # with read_text. Each reads the --input events as `value` (see _connector).
         *(
-            SourceSpec(name, ("value",), _connector(name), "the --input events as `value` bytes (DSP connector)",
-                       arguments=True)
+            SourceSpec(name, ("value",), _connector(), "the --input events as `value` bytes (DSP connector)",
+                       arguments=True, notice=_connector_notice(name, "bytes"))
             for name in ("pulsar", "read_pulsar", "kafka", "read_kafka", "kinesis", "read_kinesis", "read_event_hubs")
         ),
-        SourceSpec("read_text", ("value",), _connector("read_text", as_text=True),
-                   "the --input events as `value` text (the test harness's file reader)", arguments=True),
+        SourceSpec("read_text", ("value",), _connector(as_text=True),
+                   "the --input events as `value` text (the test harness's file reader)", arguments=True,
+                   notice=_connector_notice("read_text", "text")),
     )
 }
