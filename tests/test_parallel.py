@@ -103,9 +103,11 @@ def test_explain_shows_each_searchs_head_in_the_workers(tmp_path):
     counted = tmp_path / "counted.spl"
     counted.write_text('| from read_ssa_enriched_events() | eval p = map_get(input_event, "process_name") '
                        '| where p = "cmd.exe" | into write_ssa_detected_events();')
-    explained = cli_in_process("explain", REFERENCE, counted, "--input", EXAMPLE, "--workers", "2").out.splitlines()
-    assert ("running: 2 worker processes run each search's stateless head (search 1: nodes #0-#4, and the filter #6 "
-            "after #5; search 2: nodes #0-#2); the main process runs the rest in input order") in explained
+    explained = cli_in_process("explain", REFERENCE, counted, counted, "--input", EXAMPLE, "--workers", "2").out
+    assert ("running: 2 worker processes run each search's stateless head; the main process runs the rest in "
+            "input order:\n"
+            "  2 searches: all but the sink\n"
+            "  search 1: nodes #0-#4, before `conditional_anomaly` #5, and the filter #6 after it\n") in explained
 
 
 def test_byte_ranges_cover_the_file_on_line_boundaries(tmp_path):

@@ -80,6 +80,7 @@ class PhysicalPlan:
     reading: Reading
     workers: int
     heads: tuple[int, ...]  # per search, the last node of its stateless head, when workers > 1
+    after_heads: tuple[str, ...]  # per search, the command after its head (a sink's `into`, or a stateful one)
     pushed: tuple[PushedFilter | None, ...]  # per search, when workers > 1
     early_filters: tuple[dict[int, int], ...]  # per search: {node: the filter applied before it}
     workers_reason: str = ""
@@ -90,8 +91,7 @@ class PhysicalPlan:
     def explain(self) -> str:
         lines = [f"reading: {self.reading.describe()}"]
         if self.workers > 1:
-            lines.append(f"running: {self.workers} worker processes run {self._explain_heads()}; "
-                         "the main process runs the rest in input order")
+            lines += self._explain_heads()
         else:
             lines.append("running: one process" + (f" ({self.workers_reason})" if self.workers_reason else ""))
         for index, found in enumerate(self.early_filters):
@@ -110,15 +110,24 @@ class PhysicalPlan:
                 lines.append(f"  ... and {len(self.shared) - _SHARED_SHOWN} more (--json lists them all)")
         return "\n".join(lines)
 
-    def _explain_heads(self) -> str:
-        def head(last: int, pushed: PushedFilter | None) -> str:
-            nodes = f"nodes #0-#{last}"
-            return nodes if pushed is None else f"{nodes}, and the filter #{pushed.where_id} after #{pushed.stateful_id}"
-
+    def _explain_heads(self) -> list[str]:
+        rest = "the main process runs the rest in input order"
         if len(self.heads) == 1:
-            return head(self.heads[0], self.pushed[0])
-        return "each search's stateless head (" + "; ".join(
-            f"search {i + 1}: {head(last, pushed)}" for i, (last, pushed) in enumerate(zip(self.heads, self.pushed))) + ")"
+            (last,), (pushed,) = self.heads, self.pushed
+            filtered = "" if pushed is None else f", and the filter #{pushed.where_id} after #{pushed.stateful_id}"
+            return [f"running: {self.workers} worker processes run nodes #0-#{last}{filtered}; {rest}"]
+        lines = [f"running: {self.workers} worker processes run each search's stateless head; {rest}:"]
+        to_sink = sum(command == "into" for command in self.after_heads)
+        if to_sink:
+            lines.append(f"  {to_sink} search{'es' if to_sink > 1 else ''}: all but the sink")
+        stateful = [(i, last, pushed, command) for i, (last, pushed, command)
+                    in enumerate(zip(self.heads, self.pushed, self.after_heads)) if command != "into"]
+        lines += [f"  search {i + 1}: nodes #0-#{last}, before `{command}` #{last + 1}"
+                  + ("" if pushed is None else f", and the filter #{pushed.where_id} after it")
+                  for i, last, pushed, command in stateful[:_SHARED_SHOWN]]
+        if len(stateful) > _SHARED_SHOWN:
+            lines.append(f"  ... and {len(stateful) - _SHARED_SHOWN} more (--json lists them all)")
+        return lines
 
     def _explain_by_key(self) -> list[str]:
         viewed = [i + 1 for i, found in enumerate(self.by_key) if found]
@@ -148,6 +157,7 @@ class PhysicalPlan:
             },
             "workers": self.workers,
             "heads": list(self.heads),
+            "after_heads": list(self.after_heads),
             "pushed_filters": [None if pushed is None else {
                 "stateful": pushed.stateful_id, "filter": pushed.where_id, "reads": sorted(pushed.reads),
             } for pushed in self.pushed],
@@ -217,7 +227,9 @@ def choose(plans: list[Plan], input_format: str = "auto", whole_events: bool = F
     shared = tuple(shared_expressions(plans)) if len(plans) > 1 else ()
     by_key = tuple(sources_read_by_key(plan) if documents_by_key else frozenset() for plan in plans)
     whole = tuple(i + 1 for i, (plan, found) in enumerate(zip(plans, by_key)) if ocsf_sources(plan) and not found)
-    return PhysicalPlan(reading, count, heads, pushed, early, reason, shared, by_key, whole if any(by_key) else ())
+    after_heads = tuple(plan.nodes[last + 1].command for plan, last in zip(plans, heads))
+    return PhysicalPlan(reading, count, heads, after_heads, pushed, early, reason, shared, by_key,
+                        whole if any(by_key) else ())
 
 
 def _parallelism(plans: list[Plan], requested: int | None, paths: list[str],
