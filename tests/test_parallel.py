@@ -328,6 +328,24 @@ def test_the_detection_library_in_workers_writes_the_bytes_of_one_process(events
     assert runs[2] == runs[1]
 
 
+def test_several_searches_on_standard_output_keep_each_searchs_lines_in_order_with_workers(events_with_bad_lines,
+                                                                                          tmp_path):
+    """Labelled lines interleave by batch, and batches differ with --workers; each search's own do not."""
+    counted = tmp_path / "counted.spl"
+    counted.write_text('| from read_ssa_enriched_events() | eval p = lower(ucast(map_get(input_event, "process_name"), '
+                       '"string", null)) | where p = "cmd.exe" | select p, input_event | into write_ssa_detected_events();')
+    per_search = []
+    for workers in (1, 2):
+        result = cli("run", REFERENCE, counted, "--input", events_with_bad_lines, "--workers", workers)
+        assert result.returncode == 0, result.err
+        lines: dict[str, list[bytes]] = {}
+        for line in result.stdout.splitlines():
+            lines.setdefault(orjson.loads(line)["search"], []).append(line)
+        per_search.append(lines)
+    assert per_search[0] == per_search[1]
+    assert len(per_search[0]["counted"]) > 100 and per_search[0]["rare_parent_child_process_relationship"]
+
+
 def test_a_filter_after_the_first_stateful_command_runs_in_the_workers_when_it_can():
     plan = Search.compile(REFERENCE.read_text()).plan
     pushed = pushed_filter(plan, stateless_head(plan))

@@ -366,6 +366,40 @@ def test_a_call_over_an_encoded_column_of_lists_runs_once_per_distinct_list():
     assert encoding(result) is not None  # still encoded for what reads it next
 
 
+@pytest.mark.parametrize("datamodels", [
+    [["Endpoint_Processes"], ["Endpoint_Registry", "Endpoint_Processes"], [], ["Authentication"]],
+    # what is no list is read as no data model at all ([]); a map among the items: row by row
+    [["Endpoint_Processes"], None, "Endpoint_Processes", ["Endpoint_Processes", {"a": 1}], 5],
+])
+def test_a_text_among_lists_several_searches_test_is_what_each_gives_alone(datamodels, monkeypatch):
+    """`"X" IN (_datamodels)` in several searches: every distinct list of the batch's column tested
+    once per text, where every value is a list of hashable items, else row by row."""
+    from spl_lite.engine import sharing
+
+    found = []
+    distinct_lists = sharing._distinct_lists
+    monkeypatch.setattr(sharing, "_distinct_lists", lambda column: found.append(distinct_lists(column)) or found[-1])
+    searches = [SSA + f'| where "{name}" IN (_datamodels) | eval n = map_get(input_event, "n") | select n' + SINK
+                for name in ("Endpoint_Processes", "Authentication", "Endpoint_Processes")]
+    plans = [plan_text(text) for text in searches]
+    events = [{"n": i, "_datamodels": datamodels[i % len(datamodels)]} for i in range(40)]
+
+    def outputs(shared):
+        got = [[] for _ in plans]
+        runs = [Execution(plan, lambda sink, batch, out=out: out.extend(batch.records()), shared=shared)
+                for plan, out in zip(plans, got)]
+        converted = runs[0].inputs.convert(events)
+        for run in runs:
+            run.push_converted(converted)
+        return got
+
+    together, alone = outputs(SharedWork()), outputs(None)
+    assert together == alone
+    assert len(found) == 1 and (found[0] is not None) == all(isinstance(d, list) for d in datamodels)
+    holds = [isinstance(d, list) and "Endpoint_Processes" in d for d in datamodels]
+    assert [r["n"] for r in together[0]] == [i for i in range(40) if holds[i % len(datamodels)]]
+
+
 def test_several_searches_read_whole_events_in_larger_batches(tmp_path):
     """Each search pays a fixed cost per batch: a shared pass of whole events takes larger batches,
     which the reader honours unless --batch-size says otherwise."""

@@ -903,6 +903,8 @@ def _text_among(text: str, options: list[Evaluator]) -> Evaluator:
     items one by one), never null. Python's `in` and `==` are exact here: no value but an equal
     string equals a string (spec 3.4), and the items of a list are JSON values."""
 
+    shared = _SHARED_WORK.get()
+
     def holds(value: Any) -> bool:
         return text in value if value.__class__ is list else value == text
 
@@ -914,6 +916,10 @@ def _text_among(text: str, options: list[Evaluator]) -> Evaluator:
                     found[:] = True
                 continue
             values = option(batch)
+            per_list = None if shared is None else shared.lists_holding(values, text)
+            if per_list is not None:  # several searches: each distinct list (a few a batch) tested once
+                found |= per_list
+                continue
             try:  # a column of lists only (`_datamodels` of every event): each one searched in C
                 found |= np.fromiter(map(list.__contains__, values, repeat(text)), dtype=bool, count=batch.length)
             except TypeError:  # a value that is no list
