@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, is_dataclass
+from operator import attrgetter
 from typing import Any, Callable, Iterator, Union
 
 from ..core.errors import Span
@@ -276,19 +277,45 @@ def node_fields(node_type: type) -> tuple[str, ...] | None:
         return names
 
 
+_PARTS_REVERSED: dict[type, Callable[[Any], tuple] | None] = {}
+
+
+def _parts_reversed(node_type: type) -> Callable[[Any], tuple] | None:
+    """A function giving a node's fields, last first (what `walk` stacks); None for a non-node."""
+    try:
+        return _PARTS_REVERSED[node_type]
+    except KeyError:
+        names = node_fields(node_type)
+        getter = None
+        if names:
+            several = attrgetter(*reversed(names))
+            getter = several if len(names) > 1 else (lambda node, one=several: (one(node),))
+        elif names is not None:
+            getter = lambda node: ()  # noqa: E731 (a node without fields)
+        _PARTS_REVERSED[node_type] = getter
+        return getter
+
+
 def walk(node: Any) -> Iterator[Any]:
     """Every AST node under `node`, itself first, depth-first without recursion."""
     stack = [node]
+    pop, extend = stack.pop, stack.extend
     while stack:
-        current = stack.pop()
-        if isinstance(current, tuple):
-            stack.extend(reversed(current))
+        current = pop()
+        kind = type(current)
+        if kind is tuple:
+            extend(reversed(current))
             continue
-        names = node_fields(type(current))
-        if names is None:
+        parts = _PARTS_REVERSED.get(kind, _MISSING)
+        if parts is _MISSING:
+            parts = _parts_reversed(kind)
+        if parts is None:
             continue
         yield current
-        stack.extend([getattr(current, name) for name in reversed(names)])
+        extend(parts(current))
+
+
+_MISSING = object()
 
 
 def fold(node: Any, combine: Callable[[Any, list[Any]], Any],
@@ -301,23 +328,28 @@ def fold(node: Any, combine: Callable[[Any, list[Any]], Any],
     stack: list[tuple[Any, bool]] = [(node, False)]
     while stack:
         current, children_done = stack.pop()
-        names = None if isinstance(current, tuple) else node_fields(type(current))
-        if names is None and not isinstance(current, tuple):
-            results.append(current)
-            continue
-        if settled is not None and names is not None and not children_done:
-            known = settled(current)
-            if known is not None:
-                results.append(known)
+        is_tuple = type(current) is tuple
+        parts_of = None
+        if not is_tuple:
+            parts_of = _PARTS_REVERSED.get(type(current), _MISSING)
+            if parts_of is _MISSING:
+                parts_of = _parts_reversed(type(current))
+            if parts_of is None:
+                results.append(current)
                 continue
-        parts = current if names is None else [getattr(current, name) for name in names]
+            if settled is not None and not children_done:
+                known = settled(current)
+                if known is not None:
+                    results.append(known)
+                    continue
+        count = len(current) if is_tuple else len(node_fields(type(current)))
         if not children_done:
             stack.append((current, True))
-            stack.extend((part, False) for part in reversed(parts))
+            stack.extend([(part, False) for part in (reversed(current) if is_tuple else parts_of(current))])
             continue
-        values = results[len(results) - len(parts) :] if parts else []
-        del results[len(results) - len(parts) :]
-        results.append(tuple(values) if isinstance(current, tuple) else combine(current, values))
+        values = results[len(results) - count :] if count else []
+        del results[len(results) - count :]
+        results.append(tuple(values) if is_tuple else combine(current, values))
     return results[0]
 
 
