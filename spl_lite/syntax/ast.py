@@ -363,6 +363,19 @@ def transform(node: Any, change: Callable[[Any], Any]) -> Any:
     return fold(node, rebuild)
 
 
-def field_names(node: Any) -> set[str]:
-    """The top-level names of the fields read under `node` (`a` for `a.b.c`)."""
-    return {each.path[0] for each in walk(node) if isinstance(each, Field)}
+def field_names(node: Any) -> frozenset[str]:
+    """The top-level names of the fields read under `node` (`a` for `a.b.c`). Kept per node: the
+    planner's rules ask it of the same expressions again and again (a library's set-up walked some
+    200,000 nodes for it)."""
+    found = _FIELD_NAMES.get(id(node))
+    if found is not None and found[0] is node:
+        return found[1]
+    names = frozenset([each.path[0] for each in walk(node) if each.__class__ is Field])
+    if len(_FIELD_NAMES) >= _FIELD_NAMES_KEPT:
+        _FIELD_NAMES.clear()
+    _FIELD_NAMES[id(node)] = (node, names)  # the node itself kept too, so that its id is not reused
+    return names
+
+
+_FIELD_NAMES: dict[int, tuple[Any, frozenset[str]]] = {}
+_FIELD_NAMES_KEPT = 1 << 16
