@@ -169,13 +169,13 @@ class PhysicalPlan:
 
 
 def choose_reading(plans: list[Plan], input_format: str = "auto", whole_events: bool = False,
-                   documents_by_key: bool = True) -> Reading:
+                   documents_by_key: bool = True, read_by_key: tuple[frozenset[int], ...] | None = None) -> Reading:
     """Projected where every plan allows it: only SSA-shaped lines can be read in part (`auto` and
     `ssa`); the others convert whole records. A key is deferred only if every plan can wait for it.
     With `documents_by_key`, a plan reading OCSF documents only by key (of flat events, `auto`) is
-    served by the keys they are made of. Events come in larger batches when several searches
-    share them."""
-    reading = _projection(plans, input_format, whole_events, documents_by_key)
+    served by the keys they are made of (`read_by_key`: each plan's sources_read_by_key, when the
+    caller has them). Events come in larger batches when several searches share them."""
+    reading = _projection(plans, input_format, whole_events, documents_by_key, read_by_key)
     if len(plans) > 1:
         if reading.keys is None:
             return replace(reading, whole_batch_size=_SHARED_PASS_BATCH_SIZE)
@@ -183,7 +183,8 @@ def choose_reading(plans: list[Plan], input_format: str = "auto", whole_events: 
     return reading
 
 
-def _projection(plans: list[Plan], input_format: str, whole_events: bool, documents_by_key: bool) -> Reading:
+def _projection(plans: list[Plan], input_format: str, whole_events: bool, documents_by_key: bool,
+                read_by_key: tuple[frozenset[int], ...] | None) -> Reading:
     if whole_events:
         return Reading(None, frozenset(), "--whole-events")
     if input_format not in ("auto", "ssa") or not plans:
@@ -192,13 +193,13 @@ def _projection(plans: list[Plan], input_format: str, whole_events: bool, docume
     late: set[str] = set()
     now: set[str] = set()
     events_late = documents = False
-    for plan in plans:
+    for index, plan in enumerate(plans):
         found = keys_read(plan)
         if found is None:
             found = events_written(plan)
             events_late |= found is not None
         if found is None and documents_by_key and input_format == "auto":
-            found = document_keys(plan)
+            found = document_keys(plan, None if read_by_key is None else read_by_key[index])
             documents |= found is not None
         if found is None:
             return Reading(None, frozenset(), "a search uses its events other than through map_get of named keys")
@@ -220,12 +221,12 @@ def choose(plans: list[Plan], input_format: str = "auto", whole_events: bool = F
     """The physical plan of a run. `workers` None picks one per core for plain files over 64 MiB;
     `one_process_because` names options that need one process (several searches, --state, ...);
     `documents_by_key` False gives every search whole OCSF documents (the plain path)."""
-    reading = choose_reading(plans, input_format, whole_events, documents_by_key)
+    by_key = tuple(sources_read_by_key(plan) if documents_by_key else frozenset() for plan in plans)
+    reading = choose_reading(plans, input_format, whole_events, documents_by_key, by_key)
     early = tuple(filters_known_early(plan) for plan in plans)
     count, heads, reason = _parallelism(plans, workers, list(paths), one_process_because)
     pushed = tuple(pushed_filter(plan, last) for plan, last in zip(plans, heads))
     shared = tuple(shared_expressions(plans)) if len(plans) > 1 else ()
-    by_key = tuple(sources_read_by_key(plan) if documents_by_key else frozenset() for plan in plans)
     whole = tuple(i + 1 for i, (plan, found) in enumerate(zip(plans, by_key)) if ocsf_sources(plan) and not found)
     after_heads = tuple(plan.nodes[last + 1].command for plan, last in zip(plans, heads))
     return PhysicalPlan(reading, count, heads, after_heads, pushed, early, reason, shared, by_key,

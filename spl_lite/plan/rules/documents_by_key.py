@@ -45,14 +45,15 @@ class _Map:
         self.path = path
 
 
-def document_keys(plan: Plan) -> frozenset[str] | None:
+def document_keys(plan: Plan, read_by_key: frozenset[int] | None = None) -> frozenset[str] | None:
     """The keys of the flat events a plan reads, when it reads only OCSF-shaped sources and each
-    of them only by key: those its documents are made of (formats.DOCUMENT_KEYS), so that a
-    projection of them serves it (plan/physical.py). None for any other plan."""
+    of them only by key (`read_by_key`: sources_read_by_key of the plan, if known): those its
+    documents are made of (formats.DOCUMENT_KEYS), so that a projection of them serves it
+    (plan/physical.py). None for any other plan."""
     sources = [node for node in plan.nodes if isinstance(node, Source)]
     if not sources or any(SOURCES[node.name].shape == "ssa" for node in sources):
         return None
-    if sources_read_by_key(plan) != {node.id for node in sources}:
+    if (sources_read_by_key(plan) if read_by_key is None else read_by_key) != {node.id for node in sources}:
         return None
     return DOCUMENT_KEYS
 
