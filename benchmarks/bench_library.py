@@ -12,7 +12,9 @@ of searches over the same file into an output directory, with each `--workers` c
 then 2, the default of `spl-lite run` for a file this size on two cores). It prints medians of wall
 time, the ratio to the floor, CPU time, peak RSS and the records written (which must be the same in
 every round; their bytes may differ, as some detections write the time() of the run). With workers,
-the peak RSS is that of the largest process (the main one or a worker), not of all together.
+the peak RSS is that of the largest process (the main one or a worker), not of all together;
+`--tree-memory` runs each variant once more, summing the PSS of the process and its workers from
+/proc every 50 ms (Linux), and prints that peak too.
 
 The plans are cached in the scratch directory (spl_lite/driver/plan_cache.py), so the first round
 parses and plans every search and the later ones read the plans back, as repeated runs of a library
@@ -64,6 +66,27 @@ def records_written(directory: Path) -> int:
     return sum(path.read_bytes().count(b"\n") for path in directory.iterdir())
 
 
+def peak_tree_pss(argv: list[str]) -> float:
+    """The peak, sampled every 50 ms, of the summed PSS (MiB) of a command's process and its children."""
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    while process.poll() is None:
+        pids, total = [process.pid], 0
+        try:
+            pids += map(int, Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split())
+        except OSError:
+            pass
+        for pid in pids:
+            try:
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            except OSError:  # ended between the listing and the read
+                continue
+            total += next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
+        peak = max(peak, total)
+        time.sleep(0.05)
+    return peak / 1024
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=300_000, help="events to generate (default 300k)")
@@ -73,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", nargs="+", choices=sorted(SETS), default=["all", "ssa"])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
                         help="run each set with each of these --workers counts (default: 1 2)")
+    parser.add_argument("--tree-memory", action="store_true",
+                        help="also measure the peak PSS of each run's processes together (Linux /proc)")
     parser.add_argument("--no-plan-cache", action="store_true", help="parse and plan the searches in every round")
     args = parser.parse_args(argv)
 
@@ -118,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
                               f"{written[name]:,}", file=sys.stderr)
                         return 1
 
+        tree_pss = {name: peak_tree_pss(command) for name, (command, out) in variants.items()
+                    if out is not None and args.tree_memory}
         for name in args.sets:
             counts = {variant: count for variant, count in written.items() if f"({name})" in variant}
             if len(set(counts.values())) > 1:
@@ -138,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
             records = f"{written[name]:9,}" if name in written else ""
             print(f"{name:40} {wall:8.2f} {events / wall:12,.0f} {wall / floor:8.2f} {cpu:7.2f} {cpu / floor_cpu:12.2f} "
                   f"{rss:13.0f} {records}")
+        for name, pss in tree_pss.items():
+            print(f"{name}: the main process and its workers together peaked at {pss:,.0f} MiB PSS")
     return 0
 
 
