@@ -14,6 +14,18 @@ SSA = '| from read_ssa_enriched_events() '
 SINK = ' | into write_ssa_detected_events();'
 
 
+def _run_together(plans, events: list[dict], shared: SharedWork | None) -> tuple[list[list[dict]], list[Execution]]:
+    """Each plan's records from one batch of `events` pushed through Executions that share `shared`
+    (None: each alone), and the Executions."""
+    got: list[list[dict]] = [[] for _ in plans]
+    runs = [Execution(plan, lambda sink, batch, out=out: out.extend(batch.records()), shared=shared)
+            for plan, out in zip(plans, got)]
+    converted = runs[0].inputs.convert(events)
+    for run in runs:
+        run.push_converted(converted)
+    return got, runs
+
+
 def test_structure_ignores_positions_only():
     a = plan_text(SSA + '| eval x = lower(map_get(input_event, "n"))' + SINK).nodes[1].assignments[0][1]
     b = plan_text(SSA + '|   eval   y=lower( map_get(input_event,"n") )' + SINK).nodes[1].assignments[0][1]
@@ -120,13 +132,7 @@ def test_what_is_computed_from_a_shared_result_is_shared_whatever_each_search_na
               [("A.EXE", "c:\\a.exe"), ("b.dll", None), (None, "x"), ("A.EXE", "c:\\a.exe"), (1, 2)]] + [{"process": 3}, {}]
 
     def outputs(shared):
-        got = {0: [], 1: [], 2: []}
-        runs = [Execution(plan, lambda sink, batch, i=i: got[i].extend(batch.records()), shared=shared)
-                for i, plan in enumerate((first, second, third))]
-        converted = runs[0].inputs.convert(events)
-        for run in runs:
-            run.push_converted(converted)
-        return got
+        return _run_together((first, second, third), events, shared)[0]
 
     shared = SharedWork()
     together = outputs(shared)
@@ -232,12 +238,7 @@ def test_a_condition_over_an_encoded_column_is_evaluated_per_distinct_value():
     events = [{"n": v} for v in values]
 
     def outputs(shared):
-        got = [[] for _ in plans]
-        runs = [Execution(plan, lambda sink, batch, out=out: out.extend(batch.records()), shared=shared)
-                for plan, out in zip(plans, got)]
-        converted = runs[0].inputs.convert(events)
-        for run in runs:
-            run.push_converted(converted)
+        got, runs = _run_together(plans, events, shared)
         return got, [(run.record_errors.count, run.record_errors.examples) for run in runs]
 
     shared = SharedWork()
@@ -343,12 +344,7 @@ def test_a_call_over_an_encoded_column_of_lists_runs_once_per_distinct_list():
     paths = ["C:\\Windows\\cmd.exe", "c:\\windows\\CMD.exe", None, "x", 7, "C:\\a\\b.exe"] * 4
 
     def outputs(shared):
-        got = [[] for _ in plans]
-        runs = [Execution(plan, lambda sink, batch, out=out: out.extend(batch.records()), shared=shared)
-                for plan, out in zip(plans, got)]
-        converted = runs[0].inputs.convert([{"p": p} for p in paths])
-        for run in runs:
-            run.push_converted(converted)
+        got, runs = _run_together(plans, [{"p": p} for p in paths], shared)
         return got, [run.record_errors.count for run in runs]
 
     together = outputs(SharedWork())
@@ -384,16 +380,7 @@ def test_a_text_among_lists_several_searches_test_is_what_each_gives_alone(datam
     plans = [plan_text(text) for text in searches]
     events = [{"n": i, "_datamodels": datamodels[i % len(datamodels)]} for i in range(40)]
 
-    def outputs(shared):
-        got = [[] for _ in plans]
-        runs = [Execution(plan, lambda sink, batch, out=out: out.extend(batch.records()), shared=shared)
-                for plan, out in zip(plans, got)]
-        converted = runs[0].inputs.convert(events)
-        for run in runs:
-            run.push_converted(converted)
-        return got
-
-    together, alone = outputs(SharedWork()), outputs(None)
+    together, alone = _run_together(plans, events, SharedWork())[0], _run_together(plans, events, None)[0]
     assert together == alone
     assert len(found) == 1 and (found[0] is not None) == all(isinstance(d, list) for d in datamodels)
     holds = [isinstance(d, list) and "Endpoint_Processes" in d for d in datamodels]
