@@ -44,6 +44,7 @@ from .sharing import SharedWork
 if TYPE_CHECKING:
     from ..io.projection import ProjectedDecoder
     from ..plan.physical import PhysicalPlan
+    from .operator import Operator
 # A range per task: large enough to amortise a task's costs and to fill batches of 16,384 events
 # (measured on the reference: 16 MiB 15% faster than 4 MiB, 32 MiB 0.05 s faster than 16 per 1M
 # events, 64 no faster than 32), small enough that every worker gets several (_TASKS_PER_WORKER).
@@ -131,7 +132,7 @@ class _HeadSending:
     the fields the rest of the plan can see (`fields`, None: all)."""
 
     pushed: PushedFilter | None
-    where: object
+    where: "Operator | None"
     fields: frozenset[str] | None
 
     def packed(self, batch: Batch) -> PackedHead:

@@ -219,7 +219,7 @@ def choose(plans: list[Plan], input_format: str = "auto", whole_events: bool = F
            workers: int | None = 1, paths: list[str] = (), one_process_because: str = "",
            documents_by_key: bool = True) -> PhysicalPlan:
     """The physical plan of a run. `workers` None picks one per core for plain files over 64 MiB;
-    `one_process_because` names options that need one process (several searches, --state, ...);
+    `one_process_because` names options that need one process (--state, --follow, ...);
     `documents_by_key` False gives every search whole OCSF documents (the plain path)."""
     by_key = tuple(sources_read_by_key(plan) if documents_by_key else frozenset() for plan in plans)
     reading = choose_reading(plans, input_format, whole_events, documents_by_key, by_key)
