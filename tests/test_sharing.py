@@ -387,6 +387,24 @@ def test_a_text_among_lists_several_searches_test_is_what_each_gives_alone(datam
     assert [r["n"] for r in together[0]] == [i for i in range(40) if holds[i % len(datamodels)]]
 
 
+def test_a_field_a_batch_lacks_is_one_encoded_null_and_what_reads_it_runs_once():
+    """`share LIKE "\\%\\c$"` and `actor_session.uid` in a G4 search over documents without them:
+    the missing field is a dictionary-encoded column of one null, so a condition over it is
+    evaluated for that one value, and a path into it is null without a look at each row."""
+    import numpy as np
+
+    from spl_lite.core.batch import NULL_KINDS, Batch, encoding, kinds_of
+
+    column = Batch({"x": np.arange(5)}, np.arange(5)).column("share")
+    assert kinds_of(column) == NULL_KINDS and encoding(column)[0].tolist() == [None]
+    assert column.tolist() == [None] * 5
+    text = ('| from source | eval s = actor.session | eval u = s.uid | where share LIKE "\\\\%\\\\c$" OR u = "x" '
+            '| select u' + SINK)
+    events = [{"process": {"file": {"name": "a.exe"}}}, {"share": "\\\\h\\c$", "actor": {"session": {"uid": "x"}}}]
+    together = _run_together([plan_text(text)] * 2, events, SharedWork())[0]
+    assert together[0] == together[1] == _run_together([plan_text(text)], events, None)[0][0] == [{"u": "x"}]
+
+
 def test_several_searches_read_whole_events_in_larger_batches(tmp_path):
     """Each search pays a fixed cost per batch: a shared pass of whole events takes larger batches,
     which the reader honours unless --batch-size says otherwise."""

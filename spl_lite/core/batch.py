@@ -152,8 +152,12 @@ class Batch:
         return len(self.row_ids)
 
     def column(self, name: str) -> np.ndarray:
+        """The field's column; a field the batch lacks reads as null in every record (known so, and
+        dictionary-encoded: what is computed from it runs once, for its one value)."""
         found = self.columns.get(name)
-        return found if found is not None else null_column(self.length)
+        if found is not None:
+            return found
+        return coded(null_column(1), np.zeros(self.length, dtype=np.intp), NULL_KINDS)
 
     def with_column(self, name: str, values: np.ndarray) -> "Batch":
         columns = dict(self.columns)
