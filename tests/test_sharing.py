@@ -389,8 +389,9 @@ def test_a_text_among_lists_several_searches_test_is_what_each_gives_alone(datam
 
 def test_a_field_a_batch_lacks_is_one_encoded_null_and_what_reads_it_runs_once():
     """`share LIKE "\\%\\c$"` and `actor_session.uid` in a G4 search over documents without them:
-    the missing field is a dictionary-encoded column of one null, so a condition over it is
-    evaluated for that one value, and a path into it is null without a look at each row."""
+    the missing field is a dictionary-encoded column of one null, one object for every batch of a
+    length, so a condition over it is evaluated for that one value, once for all searches, and a
+    path into it is null without a look at each row."""
     import numpy as np
 
     from spl_lite.core.batch import NULL_KINDS, Batch, encoding, kinds_of
@@ -398,6 +399,8 @@ def test_a_field_a_batch_lacks_is_one_encoded_null_and_what_reads_it_runs_once()
     column = Batch({"x": np.arange(5)}, np.arange(5)).column("share")
     assert kinds_of(column) == NULL_KINDS and encoding(column)[0].tolist() == [None]
     assert column.tolist() == [None] * 5
+    # the same object for every search's batch (sharing.py keys its work by the column's identity)
+    assert Batch({"y": np.arange(5)}, np.arange(5)).column("access_mask") is column
     text = ('| from source | eval s = actor.session | eval u = s.uid | where share LIKE "\\\\%\\\\c$" OR u = "x" '
             '| select u' + SINK)
     events = [{"process": {"file": {"name": "a.exe"}}}, {"share": "\\\\h\\c$", "actor": {"session": {"uid": "x"}}}]

@@ -8,6 +8,10 @@ from typing import Iterator
 import numpy as np
 
 
+_MISSING: dict[int, np.ndarray] = {}  # Batch.column of a field a batch lacks, by length
+_MISSING_KEPT = 64
+
+
 def null_column(length: int) -> np.ndarray:
     return np.full(length, None, dtype=object)
 
@@ -157,7 +161,14 @@ class Batch:
         found = self.columns.get(name)
         if found is not None:
             return found
-        return coded(null_column(1), np.zeros(self.length, dtype=np.intp), NULL_KINDS)
+        found = _MISSING.get(self.length)
+        if found is None:
+            if len(_MISSING) >= _MISSING_KEPT:
+                _MISSING.clear()
+            # One object per length: searches reading the same missing field share what they compute
+            # from it (engine/sharing.py keys its work by the column's identity, batch by batch).
+            found = _MISSING[self.length] = coded(null_column(1), np.zeros(self.length, dtype=np.intp), NULL_KINDS)
+        return found
 
     def with_column(self, name: str, values: np.ndarray) -> "Batch":
         columns = dict(self.columns)
