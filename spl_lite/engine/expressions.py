@@ -22,8 +22,8 @@ from ..core.values import ARITHMETIC, NUMBER_ARITHMETIC, compare, equals, is_num
 from . import checkpoint as _checkpoint
 from ..plan.rules.shared_work import shareable_column
 from .sharing import SharedWork, TextIndex
-from ..core.batch import (NULL_KINDS, TEXT_KINDS, Batch, MapsView, coded, encoding, known, kinds_of, null_mask, object_column,
-                          rows_represented, take_rows, values_in_use)
+from ..core.batch import (NULL_KINDS, TEXT_KINDS, Batch, MapsView, coded, encoding, known, kinds_of, null_mask,
+                          object_column, rows_represented, take_rows, values_in_use)
 
 
 class Constant:
