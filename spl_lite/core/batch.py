@@ -8,10 +8,6 @@ from typing import Iterator
 import numpy as np
 
 
-_MISSING: dict[int, np.ndarray] = {}  # Batch.column of a field a batch lacks, by length
-_MISSING_KEPT = 64
-
-
 def null_column(length: int) -> np.ndarray:
     return np.full(length, None, dtype=object)
 
@@ -56,6 +52,24 @@ class KnownColumn(np.ndarray):
 TEXT_KINDS = frozenset((str, type(None)))
 # The kinds of a column of nulls only (a key no event of a batch has).
 NULL_KINDS = frozenset((type(None),))
+
+
+def known_nulls(length: int) -> KnownColumn:
+    """`length` nulls, known so and dictionary-encoded as one value: what is computed from them runs
+    once. One read-only object per length (at most _NULLS_KEPT kept), so that searches reading the
+    same missing field or absent key share what they compute from it (engine/sharing.py keys its
+    work by the column's identity, batch by batch)."""
+    found = _NULLS.get(length)
+    if found is None:
+        if len(_NULLS) >= _NULLS_KEPT:
+            _NULLS.clear()
+        found = _NULLS[length] = coded(null_column(1), np.zeros(length, dtype=np.intp), NULL_KINDS)
+        found.flags.writeable = False
+    return found
+
+
+_NULLS: dict[int, KnownColumn] = {}
+_NULLS_KEPT = 64
 
 
 def known(values: np.ndarray, kinds: frozenset[type] | None = None) -> KnownColumn:
@@ -159,16 +173,7 @@ class Batch:
         """The field's column; a field the batch lacks reads as null in every record (known so, and
         dictionary-encoded: what is computed from it runs once, for its one value)."""
         found = self.columns.get(name)
-        if found is not None:
-            return found
-        found = _MISSING.get(self.length)
-        if found is None:
-            if len(_MISSING) >= _MISSING_KEPT:
-                _MISSING.clear()
-            # One object per length: searches reading the same missing field share what they compute
-            # from it (engine/sharing.py keys its work by the column's identity, batch by batch).
-            found = _MISSING[self.length] = coded(null_column(1), np.zeros(self.length, dtype=np.intp), NULL_KINDS)
-        return found
+        return found if found is not None else known_nulls(self.length)
 
     def with_column(self, name: str, values: np.ndarray) -> "Batch":
         columns = dict(self.columns)

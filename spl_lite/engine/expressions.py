@@ -22,7 +22,7 @@ from ..core.values import ARITHMETIC, NUMBER_ARITHMETIC, compare, equals, is_num
 from . import checkpoint as _checkpoint
 from ..plan.rules.shared_work import shareable_column
 from .sharing import SharedWork, TextIndex
-from ..core.batch import (NULL_KINDS, TEXT_KINDS, Batch, MapsView, coded, encoding, known, kinds_of, null_mask,
+from ..core.batch import (TEXT_KINDS, Batch, MapsView, coded, encoding, known, known_nulls, kinds_of, null_mask,
                           object_column, rows_represented, take_rows, values_in_use)
 
 
@@ -225,7 +225,7 @@ def _walk(expr: ast.Field) -> Evaluator:
             return maps.key(key)
         kinds = kinds_of(maps)
         if kinds is not None and dict not in kinds:  # no map to look in (a path the documents lack)
-            return known(np.full(len(maps), None, dtype=object), NULL_KINDS)
+            return known_nulls(len(maps))
         try:  # where every value is a map (the usual case): dict.get mapped in C
             return object_column(list(map(dict.get, maps, repeat(key))))
         except TypeError:

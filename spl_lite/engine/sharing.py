@@ -25,7 +25,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..core.batch import NULL_KINDS, TEXT_KINDS, Batch, MapsView, coded, distinct_values, encoding, kinds_of, values_in_use
+from ..core.batch import (NULL_KINDS, TEXT_KINDS, Batch, MapsView, coded, distinct_values, encoding, kinds_of,
+                          known_nulls, values_in_use)
 from ..plan.rules.shared_work import condition_per_value, dotted_names, structure
 
 
@@ -43,7 +44,7 @@ def encode_text(column: np.ndarray) -> np.ndarray | None:
         return None
     rows = len(column)
     if kinds is not None and kinds <= NULL_KINDS and rows > 1:
-        return coded(np.full(1, None, dtype=object), np.zeros(rows, dtype=np.intp), kinds)
+        return known_nulls(rows)
     first_row: dict = {}
     try:
         codes = np.fromiter(map(first_row.setdefault, column, range(rows)), dtype=np.intp, count=rows)

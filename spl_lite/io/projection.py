@@ -39,7 +39,7 @@ import numpy as np
 import orjson
 
 from ..core.errors import BAD_INPUT, SplError
-from ..core.batch import NULL_KINDS, TEXT_KINDS, ProjectedMaps, known, object_column
+from ..core.batch import NULL_KINDS, TEXT_KINDS, ProjectedMaps, known, known_nulls, object_column
 from .decoding import Decoded, Decoder, WholeDecoder
 from .formats import NOT_FLAT_KEYS, SSA_KEYS
 from .framing import Block
@@ -231,7 +231,7 @@ class ProjectedDecoder:
         rare, present, absent = self._rare, self._present, set()
         for key, getter in zip(self._decoded, self._getters):
             if key in rare and key not in present:
-                values[key] = known(np.full(count, None, dtype=object), NULL_KINDS)
+                values[key] = known_nulls(count)
                 absent.add(key)
                 continue
             column = np.fromiter(map(getter, sources), dtype=object, count=count)
