@@ -82,20 +82,20 @@ class Execution:
         """Like push, for lines another converter already shaped (several searches over one input)."""
         first_row_id = self.next_row_id
         self.next_row_id += converted.length
-
-        def read(node: Source) -> Batch:
-            return converted.records(SOURCES[node.name], first_row_id, node.id in self._by_key)
-
-        self._run_nodes(0, [], read)
+        self._run_nodes(0, [], self._reader(converted, first_row_id))
 
     def run_head(self, converted, first_row_id: int, last: int) -> Batch:
         """The output of nodes #0-#`last` (a stateless head, which reaches no sink) for lines another
         converter shaped, row ids from `first_row_id`: what a worker process runs (parallel.py)."""
+        return self._run_nodes(0, [], self._reader(converted, first_row_id), last + 1)[-1]
+
+    def _reader(self, converted, first_row_id: int) -> Callable[[Source], Batch]:
+        """What each source of the plan reads from the converted lines."""
 
         def read(node: Source) -> Batch:
             return converted.records(SOURCES[node.name], first_row_id, node.id in self._by_key)
 
-        return self._run_nodes(0, [], read, last + 1)[-1]
+        return read
 
     def push_after(self, node_id: int, batch: Batch) -> None:
         """Feed `batch` as the output of node `node_id`, whose head ran elsewhere (parallel.py).
